@@ -1,0 +1,1 @@
+"""runwatch's runner: jobs, tasks, the engine and the store."""

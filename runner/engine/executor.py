@@ -1,0 +1,89 @@
+"""The executor contract: how the engine hands an attempt to something that runs it.
+
+The engine is one thread. It submits ``AttemptSpec``s; an executor runs each attempt
+(a subprocess, a worker process, a Celery task …) and reports back through the
+engine's queue: first ``AttemptLaunched`` (with the pid, so a crash can be recovered
+from), then exactly one ``AttemptFinished``, whatever happened to the process.
+"""
+
+from __future__ import annotations
+
+import queue
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from runner.model import Task, TaskState
+
+DEFAULT_LOG_CAP_BYTES = 10 * 1024 * 1024
+"""Per stream and attempt; output past it is counted but not written."""
+
+ERROR_TAIL_LINES = 20
+"""Lines of stderr (or of a traceback) kept on the attempt for alerts."""
+
+
+@dataclass(frozen=True)
+class AttemptSpec:
+    """Everything needed to run one attempt, independent of the store."""
+
+    key: int
+    """The attempt's id in the store; echoed in the messages back."""
+    job: str
+    task: Task
+    run_id: int
+    attempt: int
+    logical_time: datetime
+    env: dict[str, str]
+    """Added to the inherited environment (RUNWATCH_*, params, the task's env, TRACEPARENT)."""
+    stdout_path: Path | None
+    stderr_path: Path | None
+    upstream_results: dict[str, Any] = field(default_factory=dict)
+    kill_grace: float = 5.0
+    log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES
+    passthrough: bool = False
+    """Also copy the output, byte for byte, to this process's stdout and stderr (wrap)."""
+
+
+@dataclass(frozen=True)
+class AttemptLaunched:
+    """The attempt's process exists."""
+
+    key: int
+    pid: int | None
+
+
+@dataclass(frozen=True)
+class AttemptFinished:
+    """The attempt ended; ``state`` is success, failed, timed_out, skipped or cancelled."""
+
+    key: int
+    state: TaskState
+    exit_code: int | None = None
+    signal: int | None = None
+    error: str | None = None
+    reason: str | None = None
+    result: Any = None
+
+
+Message = AttemptLaunched | AttemptFinished
+
+
+class Executor(Protocol):
+    """Runs attempts and reports on the queue it was given."""
+
+    def submit(self, spec: AttemptSpec) -> None:
+        """Start the attempt now; never blocks on the attempt itself."""
+
+    def cancel(self, key: int, *, reason: str) -> None:
+        """Stop a running attempt (SIGTERM to its process group, SIGKILL after the grace);
+        it then finishes as ``cancelled`` with ``reason``."""
+
+    def time_out(self, key: int) -> None:
+        """Stop a running attempt that exceeded its timeout; it finishes as ``timed_out``."""
+
+    def shutdown(self) -> None:
+        """Release workers; attempts still running are cancelled first."""
+
+
+MessageQueue = queue.SimpleQueue[Message]

@@ -1,0 +1,35 @@
+"""The runwatch error family: one base, each subclass also a matching built-in."""
+
+from __future__ import annotations
+
+
+class RunwatchError(Exception):
+    """Base of every error runwatch raises on purpose."""
+
+
+class DefinitionError(RunwatchError, ValueError):
+    """A job, task, config or rule definition is invalid; the message says where and why."""
+
+
+class InvalidScheduleError(DefinitionError):
+    """A cron expression or timezone cannot be used."""
+
+
+class DependencyCycleError(DefinitionError):
+    """Tasks depend on each other in a cycle; ``cycle`` lists it, first node repeated last."""
+
+    def __init__(self, message: str, cycle: list[str]) -> None:
+        super().__init__(message)
+        self.cycle = cycle
+
+
+class UsageError(RunwatchError, ValueError):
+    """A command-line option or argument is wrong."""
+
+
+class StoreError(RunwatchError, RuntimeError):
+    """The store cannot be opened, is out of date, or refused a write."""
+
+
+class NotFoundError(RunwatchError, LookupError):
+    """A job, run or attempt named by the user does not exist."""

@@ -1,0 +1,184 @@
+"""The job model: jobs, tasks, states and rules, as frozen values.
+
+Definitions (YAML, Python, crontab import) are all turned into these classes; the
+engine, scheduler and store only ever see these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class RunState(StrEnum):
+    """Where a run is in its life."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """True for the states a run ends in."""
+        return self in (RunState.SUCCESS, RunState.FAILED, RunState.CANCELLED)
+
+
+class TaskState(StrEnum):
+    """Where a task (and each of its attempts) is within one run."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    UPSTREAM_FAILED = "upstream_failed"
+    SKIPPED = "skipped"
+    RETRYING = "retrying"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """True for the states a task ends in within a run."""
+        return self in _FINISHED_TASK_STATES
+
+    @property
+    def failed(self) -> bool:
+        """True for the states that count as a failure for trigger rules and run outcome."""
+        return self in (TaskState.FAILED, TaskState.TIMED_OUT, TaskState.UPSTREAM_FAILED)
+
+
+_FINISHED_TASK_STATES = frozenset(
+    {
+        TaskState.SUCCESS,
+        TaskState.FAILED,
+        TaskState.TIMED_OUT,
+        TaskState.UPSTREAM_FAILED,
+        TaskState.SKIPPED,
+        TaskState.CANCELLED,
+    }
+)
+
+
+class TriggerRule(StrEnum):
+    """When a task may start, given the states of its upstream tasks (Airflow's words)."""
+
+    ALL_SUCCESS = "all_success"
+    ALL_DONE = "all_done"
+    ALL_FAILED = "all_failed"
+    ONE_FAILED = "one_failed"
+    ONE_SUCCESS = "one_success"
+    NONE_FAILED = "none_failed"
+
+
+class Trigger(StrEnum):
+    """What created a run."""
+
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    BACKFILL = "backfill"
+    WRAP = "wrap"
+
+
+class Overlap(StrEnum):
+    """What the scheduler does when a fire time comes while the previous run still runs."""
+
+    SKIP = "skip"
+    QUEUE = "queue"
+    CANCEL_PREVIOUS = "cancel_previous"
+
+
+class RepeatedTime(StrEnum):
+    """DST policy for wall-clock times that happen twice (fall back)."""
+
+    ONCE = "once"
+    BOTH = "both"
+
+
+class SkippedTime(StrEnum):
+    """DST policy for wall-clock times that do not exist (spring forward)."""
+
+    NEXT_VALID = "next_valid"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class DstPolicy:
+    """How a schedule behaves at daylight-saving transitions."""
+
+    repeated: RepeatedTime = RepeatedTime.ONCE
+    skipped: SkippedTime = SkippedTime.NEXT_VALID
+
+
+@dataclass(frozen=True)
+class UpstreamResult:
+    """Placeholder for the return value of an upstream Python task, passed as an argument."""
+
+    task: str
+
+
+@dataclass(frozen=True)
+class Task:
+    """One node of a job: a command (argv or shell string) or a Python callable."""
+
+    name: str
+    command: tuple[str, ...] | str | None = None
+    python: Callable[..., Any] | None = None
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    after: tuple[str, ...] = ()
+    trigger: TriggerRule = TriggerRule.ALL_SUCCESS
+    retries: int = 0
+    retry_delay: float = 10.0
+    max_retry_delay: float = 600.0
+    timeout: float | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    pool: str | None = None
+    queue: str | None = None
+    skip_exit_code: int | None = None
+    in_process: bool = False
+
+    @property
+    def kind(self) -> str:
+        """``command`` or ``python``."""
+        return "python" if self.python is not None else "command"
+
+
+@dataclass(frozen=True)
+class Job:
+    """The schedulable unit: a DAG of tasks with its schedule and run-level policies."""
+
+    name: str
+    tasks: Mapping[str, Task]
+    schedule: str | None = None
+    timezone: str = "UTC"
+    owner: str | None = None
+    tags: tuple[str, ...] = ()
+    description: str | None = None
+    max_parallel: int | None = None
+    timeout: float | None = None
+    kill_grace: float = 5.0
+    catchup: bool = False
+    overlap: Overlap = Overlap.SKIP
+    max_active_runs: int = 1
+    dst: DstPolicy = field(default_factory=DstPolicy)
+    grace: float | None = None
+    expected_duration: float | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+    source: str = "<python>"
+
+
+@dataclass(frozen=True)
+class Definitions:
+    """Everything loaded from job files: the jobs by name and the global pools."""
+
+    jobs: Mapping[str, Job]
+    pools: Mapping[str, int] = field(default_factory=dict)
+
+
+class Skip(Exception):  # noqa: N818 - raised by user code to say "skip", not an error
+    """Raise from a Python task to record it, and the tasks downstream of it, as skipped."""

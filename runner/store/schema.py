@@ -1,0 +1,124 @@
+"""The store's tables, defined once with SQLAlchemy Core for Alembic and read-only tools.
+
+Times are stored as UNIX epoch seconds (double precision): the same arithmetic works in
+SQLite and PostgreSQL (durations are ``finished_at - started_at``), and there are no
+time-zone conversions to get wrong. JSON columns are text.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants 64 bits for logs.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Time = Float(precision=53)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("owner", String(200)),
+    Column("tags", Text, nullable=False, server_default="[]"),
+    Column("schedule", String(200)),
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    Column("description", Text),
+    Column("source", Text),
+    Column("paused", Integer, nullable=False, server_default="0"),
+    Column("updated_at", Time, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job", String(200), nullable=False),
+    Column("logical_time", Time, nullable=False),
+    Column("trigger", String(20), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("params", Text, nullable=False, server_default="{}"),
+    Column("queued_at", Time, nullable=False),
+    Column("started_at", Time),
+    Column("finished_at", Time),
+    Column("reason", Text),
+    Column("trace_id", String(32)),
+    Column("supervisor", String(200)),
+    UniqueConstraint("job", "logical_time", name="uq_runs_job_logical_time"),
+)
+Index("ix_runs_job_id", runs.c.job, runs.c.id)
+Index("ix_runs_state", runs.c.state)
+Index("ix_runs_queued_at", runs.c.queued_at)
+
+task_runs = Table(
+    "task_runs",
+    metadata,
+    Column("run_id", Id, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("task", String(200), primary_key=True),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("updated_at", Time, nullable=False),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("job", String(200), nullable=False),
+    Column("task", String(200), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("started_at", Time, nullable=False),
+    Column("finished_at", Time),
+    Column("exit_code", Integer),
+    Column("signal", Integer),
+    Column("reason", Text),
+    Column("error", Text),
+    Column("result", Text),
+    Column("stdout_path", Text),
+    Column("stderr_path", Text),
+    Column("pool", String(200)),
+    Column("pid", Integer),
+    Column("supervisor", String(200)),
+    Column("span_id", String(16)),
+    UniqueConstraint("run_id", "task", "number", name="uq_attempts_run_task_number"),
+)
+Index("ix_attempts_state", attempts.c.state)
+Index("ix_attempts_job_task", attempts.c.job, attempts.c.task)
+Index("ix_attempts_pool_state", attempts.c.pool, attempts.c.state)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", Time, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("job", String(200), nullable=False),
+    Column("run_id", Id),
+    Column("task", String(200)),
+    Column("attempt", Integer),
+    Column("payload", Text, nullable=False, server_default="{}"),
+)
+Index("ix_events_job_id", events.c.job, events.c.id)
+Index("ix_events_run_id", events.c.run_id)
+
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("at", Time, nullable=False),
+    Column("info", Text, nullable=False, server_default="{}"),
+)
