@@ -10,8 +10,12 @@ import os
 import socket
 from functools import cache
 
+# States of a process that has exited but not been reaped: it supervises nothing.
+_DEAD_STATES = (b"Z", b"X", b"x")
+
 
 def _start_ticks(pid: int) -> str | None:
+    """The start time of a live process, or None if it is gone (or a zombie)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
@@ -19,6 +23,8 @@ def _start_ticks(pid: int) -> str | None:
         return None
     # The command name (field 2) may contain spaces and parentheses; fields after it don't.
     fields = stat[stat.rfind(b")") + 2 :].split()
+    if len(fields) < 20 or fields[0] in _DEAD_STATES:
+        return None
     return fields[19].decode()
 
 
@@ -35,17 +41,32 @@ def current() -> str:
     return ident or f"{socket.gethostname()}:{os.getpid()}:0"
 
 
+# A forked child (multiprocessing, Celery prefork) is a process of its own.
+os.register_at_fork(after_in_child=current.cache_clear)
+
+
+def parse(identity: str) -> tuple[str, int, str] | None:
+    """``(host, pid, start)`` of an identity, or None when it is not one."""
+    parts = identity.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1]), parts[2]
+
+
 def is_local(identity: str) -> bool:
     """True when the identity names a process on this host."""
-    return identity.rsplit(":", 2)[0] == socket.gethostname()
+    parsed = parse(identity)
+    return parsed is not None and parsed[0] == socket.gethostname()
 
 
 def is_alive(identity: str) -> bool:
     """True unless the identity names a process on this host that no longer exists.
 
     Processes on other hosts are reported alive: their liveness is judged by heartbeat.
+    An identity that cannot be read is reported alive too: never fail what we can't judge.
     """
-    if not is_local(identity):
+    parsed = parse(identity)
+    if parsed is None or parsed[0] != socket.gethostname():
         return True
-    _, pid, start = identity.rsplit(":", 2)
-    return _start_ticks(int(pid)) == start
+    _, pid, start = parsed
+    return _start_ticks(pid) == start

@@ -66,7 +66,16 @@ class AttemptFinished:
     result: Any = None
 
 
-Message = AttemptLaunched | AttemptFinished
+@dataclass(frozen=True)
+class CancelRequested:
+    """Put on the queue by a signal handler or another thread: cancel runs and wake the
+    engine. ``run_id`` None means every active run."""
+
+    reason: str
+    run_id: int | None = None
+
+
+Message = AttemptLaunched | AttemptFinished | CancelRequested
 
 
 class Executor(Protocol):

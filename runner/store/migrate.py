@@ -3,27 +3,74 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from runner.store.database import DatabaseURL, sqlalchemy_url
+from runner.errors import StoreError
+from runner.store.database import DatabaseURL, parse_url, sqlalchemy_url
 
-HEAD = "0002"
+HEAD = "0003"
 """The revision this runwatch writes; checked on every open without importing Alembic."""
 
+REVISIONS = tuple(f"{n:04d}" for n in range(1, int(HEAD) + 1))
+"""Every revision this runwatch knows, oldest first; a database at another one is newer."""
+
 _MIGRATIONS = Path(__file__).with_name("migrations")
+# Held by the migrating transaction on PostgreSQL, so concurrent first opens migrate once.
+_MIGRATION_LOCK_KEY = 0x72776D67
 
 
-def upgrade(url: DatabaseURL, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision`` (default: the newest)."""
+def upgrade(url: DatabaseURL | str, revision: str = "head") -> None:
+    """Bring the database at ``url`` to ``revision`` (default: the newest).
+
+    The whole upgrade is one locked transaction (BEGIN IMMEDIATE on SQLite, an advisory
+    lock on PostgreSQL) and Alembic reads the current revision only once it holds the
+    lock: processes opening a fresh database at the same moment migrate it once, and a
+    failed migration leaves the schema as it was.
+    """
     from alembic import command  # noqa: PLC0415 - Alembic is only needed here
     from alembic.config import Config  # noqa: PLC0415
-    from sqlalchemy import create_engine  # noqa: PLC0415
+    from alembic.util import CommandError  # noqa: PLC0415
+    from sqlalchemy import exc as sa_exc  # noqa: PLC0415
 
-    engine = create_engine(sqlalchemy_url(url))
+    parsed = parse_url(url) if isinstance(url, str) else url
+    try:
+        engine = _engine(parsed)
+    except (sa_exc.SQLAlchemyError, ValueError) as exc:  # SQLAlchemy's URL parser
+        raise StoreError(f"database URL {parsed.redacted}: {parsed.scrub(exc)}") from exc
     try:
         with engine.begin() as connection:
+            if parsed.dialect == "postgresql":
+                connection.exec_driver_sql(
+                    "SELECT pg_advisory_xact_lock(%(key)s)", {"key": _MIGRATION_LOCK_KEY}
+                )
             config = Config()
             config.set_main_option("script_location", str(_MIGRATIONS))
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
+    except (sa_exc.SQLAlchemyError, CommandError) as exc:
+        raise StoreError(
+            f"cannot migrate database {parsed.redacted} to {revision}: {parsed.scrub(exc)}"
+        ) from exc
     finally:
         engine.dispose()
+
+
+def _engine(url: DatabaseURL) -> Any:
+    from sqlalchemy import create_engine, event  # noqa: PLC0415
+    from sqlalchemy.pool import NullPool  # noqa: PLC0415
+
+    if url.dialect != "sqlite":
+        return create_engine(sqlalchemy_url(url), poolclass=NullPool)
+    engine = create_engine(sqlalchemy_url(url), poolclass=NullPool, connect_args={"timeout": 30})
+
+    # Python's sqlite3 commits DDL statement by statement; take over transaction control
+    # so the migration is atomic and holds the write lock from its first statement.
+    @event.listens_for(engine, "connect")
+    def _manual_transactions(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

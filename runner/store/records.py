@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from runner.model import RunState, TaskState, Trigger
 
@@ -17,13 +17,15 @@ def to_epoch(moment: datetime) -> float:
     return moment.timestamp()
 
 
+@overload
+def from_epoch(seconds: float) -> datetime: ...
+@overload
+def from_epoch(seconds: None) -> None: ...
+@overload
+def from_epoch(seconds: float | None) -> datetime | None: ...
 def from_epoch(seconds: float | None) -> datetime | None:
-    """An aware UTC datetime, or None."""
+    """An aware UTC datetime (exact to the microsecond for stored times), or None."""
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
-
-
-def _at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class JobRecord:
             description=row["description"],
             source=row["source"],
             paused=bool(row["paused"]),
-            updated_at=_at(row["updated_at"]),
+            updated_at=from_epoch(row["updated_at"]),
         )
 
 
@@ -86,11 +88,11 @@ class RunRecord:
         return cls(
             id=int(row["id"]),
             job=row["job"],
-            logical_time=_at(row["logical_time"]),
+            logical_time=from_epoch(row["logical_time"]),
             trigger=Trigger(row["trigger"]),
             state=RunState(row["state"]),
             params=json.loads(row["params"]),
-            queued_at=_at(row["queued_at"]),
+            queued_at=from_epoch(row["queued_at"]),
             started_at=from_epoch(row["started_at"]),
             finished_at=from_epoch(row["finished_at"]),
             reason=row["reason"],
@@ -117,7 +119,7 @@ class TaskRunRecord:
             task=row["task"],
             state=TaskState(row["state"]),
             attempts=int(row["attempts"]),
-            updated_at=_at(row["updated_at"]),
+            updated_at=from_epoch(row["updated_at"]),
         )
 
 
@@ -162,7 +164,7 @@ class AttemptRecord:
             task=row["task"],
             number=int(row["number"]),
             state=TaskState(row["state"]),
-            started_at=_at(row["started_at"]),
+            started_at=from_epoch(row["started_at"]),
             finished_at=from_epoch(row["finished_at"]),
             exit_code=row["exit_code"],
             signal=row["signal"],

@@ -122,3 +122,88 @@ heartbeats = Table(
     Column("at", Time, nullable=False),
     Column("info", Text, nullable=False, server_default="{}"),
 )
+
+# -- alerting (revision 0003) ---------------------------------------------------------
+
+consumer_cursors = Table(
+    "consumer_cursors",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("event_id", BigInteger, nullable=False, server_default="0"),
+    Column("updated_at", Time, nullable=False),
+)
+
+alert_job_facts = Table(
+    "alert_job_facts",
+    metadata,
+    Column("job", String(200), primary_key=True),
+    Column("facts", Text, nullable=False, server_default="{}"),
+    Column("updated_at", Time, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("fingerprint", String(32), primary_key=True),
+    Column("alertname", String(200), nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("job", String(200), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("labels", Text, nullable=False, server_default="{}"),
+    Column("annotations", Text, nullable=False, server_default="{}"),
+    Column("details", Text, nullable=False, server_default="{}"),
+    Column("starts_at", Time, nullable=False),
+    Column("ends_at", Time),
+    Column("updated_at", Time, nullable=False),
+    Column("flapping", Integer, nullable=False, server_default="0"),
+    Column("firings", Text, nullable=False, server_default="[]"),
+)
+Index("ix_alerts_state", alerts.c.state)
+
+alert_groups = Table(
+    "alert_groups",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("route", String(100), nullable=False),
+    Column("receiver", String(200), nullable=False),
+    Column("labels", Text, nullable=False, server_default="{}"),
+    Column("notified", Text, nullable=False, server_default="{}"),
+    Column("episode", Integer, nullable=False, server_default="0"),
+    Column("next_flush_at", Time),
+    Column("last_flush_at", Time),
+    Column("delivery_ref", Text),
+    Column("updated_at", Time, nullable=False),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("receiver", String(200), nullable=False),
+    Column("group_key", String(300), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Time, nullable=False),
+    Column("claimed_by", String(200)),
+    Column("claim_expires_at", Time),
+    Column("created_at", Time, nullable=False),
+    Column("sent_at", Time),
+    Column("last_error", Text),
+    Column("fallback_of", Id),
+)
+Index("ix_notifications_status_next", notifications.c.status, notifications.c.next_attempt_at)
+Index("ix_notifications_group_id", notifications.c.group_key, notifications.c.id)
+
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("matchers", Text, nullable=False),
+    Column("starts_at", Time, nullable=False),
+    Column("ends_at", Time, nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("created_at", Time, nullable=False),
+)
+Index("ix_silences_ends_at", silences.c.ends_at)

@@ -1,0 +1,198 @@
+"""Alerts: identity (fingerprint), the firing → resolved state machine, and flapping.
+
+An alert is identified by a fingerprint of its identifying labels (alertname, severity,
+job, task, and the rule's own labels); descriptive labels such as ``run_id``, ``owner``
+and ``tags`` ride along without changing its identity, so three failed runs of a job
+are one alert, not three.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from alerting.facts import JobInfo
+from alerting.rules import Finding, RuleKind
+from alerting.templates import render
+
+IDENTIFYING = ("alertname", "severity", "job", "task")
+"""Labels that (with the rule's own labels) make up an alert's identity."""
+
+DEFAULT_SUMMARIES = {
+    RuleKind.RUN_FAILED: "job {job} failed (run {run_id})",
+    RuleKind.TASK_FAILED: "task {task} of job {job} failed (attempt {attempt})",
+    RuleKind.CONSECUTIVE_FAILURES: "job {job} failed {consecutive_failures} times in a row",
+    RuleKind.DURATION_EXCEEDED: "job {job} ran longer than {threshold} (run {run_id}: {duration})",
+    RuleKind.DEADLINE_MISSED: "job {job} had not succeeded by {deadline} (run {run_id})",
+    RuleKind.RUN_MISSED: "job {job} did not start (expected at {expected_at})",
+    RuleKind.RUN_OVERDUE: "job {job} runs longer than expected ({expected})",
+    RuleKind.STALE: "job {job} has not succeeded for {for}",
+    RuleKind.RETRIES_EXHAUSTED: "task {task} of job {job} failed after {attempt} attempts",
+}
+
+Enricher = Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
+"""Adds details (trace id, output tail) to a newly firing alert: (job, fields) -> extra."""
+
+
+class AlertState(StrEnum):
+    """Where an alert is: firing until its resolution condition holds."""
+
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+def fingerprint(identity: Mapping[str, str]) -> str:
+    """A stable 16-hex-digit id of an alert's identifying labels."""
+    text = json.dumps(sorted(identity.items()), separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Alert:
+    """One alert (one row per fingerprint; a new firing starts a new episode on it)."""
+
+    fingerprint: str
+    alertname: str
+    severity: str
+    job: str
+    state: AlertState
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    details: dict[str, Any]
+    starts_at: float
+    ends_at: float | None
+    updated_at: float
+    flapping: bool = False
+    firings: list[float] = field(default_factory=list)
+    dirty: bool = field(default=False, compare=False)
+
+    @property
+    def firing(self) -> bool:
+        """True while firing."""
+        return self.state is AlertState.FIRING
+
+    @property
+    def task(self) -> str | None:
+        """The task label, for per-task alerts."""
+        return self.labels.get("task")
+
+
+@dataclass(frozen=True)
+class FlapPolicy:
+    """An alert that fires more than ``threshold`` times within ``window_seconds`` flaps."""
+
+    threshold: int = 3
+    window_seconds: float = 3600.0
+
+
+class AlertBook:
+    """The alerts in memory, changed by findings; ``changed`` lists state changes to route."""
+
+    def __init__(
+        self,
+        alerts: Iterable[Alert] = (),
+        *,
+        flap: FlapPolicy | None = None,
+        trace_url: str | None = None,
+        enrich: Enricher | None = None,
+    ) -> None:
+        self.alerts: dict[str, Alert] = {}
+        self._by_job: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.flap = flap or FlapPolicy()
+        self.trace_url = trace_url
+        self.enrich = enrich
+        self.changed: list[Alert] = []
+        for alert in alerts:
+            self._index(alert)
+
+    def _index(self, alert: Alert) -> None:
+        self.alerts[alert.fingerprint] = alert
+        self._by_job[(alert.alertname, alert.job)].add(alert.fingerprint)
+
+    def firing(self) -> list[Alert]:
+        """Every firing alert."""
+        return [a for a in self.alerts.values() if a.firing]
+
+    def apply(self, finding: Finding, info: JobInfo) -> None:
+        """Fire or resolve according to a rule's finding."""
+        if finding.firing:
+            self._fire(finding, info)
+        else:
+            self._resolve(finding)
+
+    def _fire(self, finding: Finding, info: JobInfo) -> None:
+        rule = finding.rule
+        identity = {"alertname": rule.alert, "severity": rule.severity.value, "job": finding.job}
+        if finding.task:
+            identity["task"] = finding.task
+        identity.update(rule.labels)
+        fp = fingerprint(identity)
+        at = finding.at.timestamp()
+        alert = self.alerts.get(fp)
+        fields: dict[str, Any] = {**info.labels(finding.job), **identity, **finding.fields}
+        new = alert is None or not alert.firing
+        if new and self.enrich is not None:
+            fields.update(self.enrich(finding.job, fields))
+        if fields.get("trace_id") and self.trace_url:
+            fields["trace_url"] = render(self.trace_url, fields)
+        labels = {**info.labels(finding.job), **identity}
+        if fields.get("run_id") is not None:
+            labels["run_id"] = str(fields["run_id"])
+        templates = rule.annotations or {"summary": DEFAULT_SUMMARIES[rule.kind]}
+        annotations = {name: render(text, fields) for name, text in templates.items()}
+        details = {k: v for k, v in fields.items() if k not in labels and v is not None}
+        if alert is None:
+            alert = Alert(
+                fp,
+                rule.alert,
+                rule.severity.value,
+                finding.job,
+                AlertState.RESOLVED,
+                labels,
+                annotations,
+                details,
+                at,
+                None,
+                at,
+            )
+            self._index(alert)
+        if new:
+            alert.state, alert.starts_at, alert.ends_at = AlertState.FIRING, at, None
+            alert.firings = [t for t in alert.firings if t > at - self.flap.window_seconds]
+            alert.firings.append(at)
+            alert.flapping = alert.flapping or len(alert.firings) > self.flap.threshold
+            self.changed.append(alert)
+        elif (labels, annotations) == (alert.labels, alert.annotations):
+            return
+        alert.labels, alert.annotations, alert.updated_at = labels, annotations, at
+        alert.details = {**alert.details, **details} if not new else details
+        alert.dirty = True
+
+    def _resolve(self, finding: Finding) -> None:
+        at = finding.at.timestamp()
+        for fp in self._by_job.get((finding.rule.alert, finding.job), ()):
+            alert = self.alerts[fp]
+            if not alert.firing or (finding.task and alert.task != finding.task):
+                continue
+            alert.state, alert.ends_at, alert.updated_at = AlertState.RESOLVED, at, at
+            alert.dirty = True
+            self.changed.append(alert)
+
+    def tick(self, now: datetime) -> None:
+        """End flapping for alerts that calmed down within the flap window."""
+        horizon = now.timestamp() - self.flap.window_seconds
+        for alert in self.alerts.values():
+            if not alert.flapping:
+                continue
+            alert.firings = [t for t in alert.firings if t > horizon]
+            if len(alert.firings) <= self.flap.threshold:
+                alert.flapping = False
+                alert.updated_at = now.timestamp()
+                alert.dirty = True
+                self.changed.append(alert)

@@ -1,0 +1,151 @@
+"""The alert engine: an event-log consumer with a durable cursor.
+
+``evaluate(now)`` reads the events after its cursor, updates job facts and alerts, runs
+the time-based rules, flushes the alert groups that are due into the outbox and moves
+the cursor, all in one transaction that holds the cursor row. A crash leaves the store
+as it was before the call, and engines in several processes never handle an event
+twice. Nothing is sent here: the ``Sender`` delivers the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alerting import outbox, state
+from alerting.config import AlertingConfig
+from alerting.evaluation import Evaluator
+from alerting.facts import JobInfo
+from alerting.rules import ERROR_TAIL_CHARS, RuleSet
+from alerting.silences import list_silences
+from runner.clock import Clock, utcnow
+from runner.errors import NotFoundError
+from runner.store.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """What one ``evaluate`` call did."""
+
+    events: int
+    fired: int
+    resolved: int
+    notifications: int
+    cursor: int
+    next_flush_at: datetime | None = None
+
+
+class AlertEngine:
+    """Turns the store's event log into alerts and queued notifications."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: AlertingConfig,
+        *,
+        clock: Clock = utcnow,
+        batch_size: int = 1000,
+        max_events: int = 100_000,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.batch_size = batch_size
+        self.max_events = max_events
+        self._rules = RuleSet(config.rules)
+
+    def evaluate(self, now: datetime | None = None, *, flush_all: bool = False) -> EvaluationReport:
+        """Handle new events and due timers at ``now``; queue the notifications due.
+
+        ``flush_all`` sends every pending group change now, without waiting for
+        ``group_wait``/``group_interval`` (for a ``run`` or ``wrap`` that evaluates
+        alerts itself and exits before any timer would fire).
+        """
+        now = now or self.clock()
+        db = self.store.db
+        with db.transaction():
+            cursor = state.lock_cursor(db, now)
+            evaluator = Evaluator(
+                self.config,
+                facts=state.load_facts(db),
+                alerts=state.load_alerts(db),
+                groups=state.load_groups(db),
+                infos={j.name: JobInfo.from_record(j) for j in self.store.list_jobs()},
+                silences=list_silences(db, active_at=now),
+                enrich=self._enrich,
+                rules=self._rules,
+            )
+            handled = 0
+            while handled < self.max_events:
+                events = self.store.events_after(cursor, limit=self.batch_size)
+                if not events:
+                    break
+                handled += evaluator.process(events, now)
+                cursor = events[-1].id
+            evaluator.tick(now)
+            notifications = evaluator.flush(now, force=flush_all)
+            state.save_facts(db, evaluator.facts, evaluator.dirty_jobs, now)
+            state.save_alerts(db, evaluator.book.alerts.values())
+            state.save_groups(db, evaluator.groups.groups.values(), now)
+            for notification in notifications:
+                outbox.enqueue(db, notification, now)
+            state.advance_cursor(db, cursor, now)
+        if evaluator.fired or evaluator.resolved or notifications:
+            logger.info(
+                "alerts: %d events, %d fired, %d resolved, %d notifications queued",
+                handled,
+                evaluator.fired,
+                evaluator.resolved,
+                len(notifications),
+            )
+        next_due = evaluator.groups.next_due()
+        return EvaluationReport(
+            events=handled,
+            fired=evaluator.fired,
+            resolved=evaluator.resolved,
+            notifications=len(notifications),
+            cursor=cursor,
+            next_flush_at=None
+            if next_due is None
+            else datetime.fromtimestamp(next_due, now.tzinfo),
+        )
+
+    def _enrich(self, job: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Trace id of the run and, for a failed task without an error text, its stderr tail."""
+        run_id = fields.get("run_id")
+        if not isinstance(run_id, int):
+            return {}
+        extra: dict[str, Any] = {}
+        try:
+            run = self.store.get_run(run_id)
+        except NotFoundError:
+            return {}
+        if run.trace_id:
+            extra["trace_id"] = run.trace_id
+        task, attempt = fields.get("task"), fields.get("attempt")
+        if task and not fields.get("error"):
+            for record in reversed(self.store.attempts(run_id, str(task))):
+                if attempt is None or record.number == attempt:
+                    extra["error"] = _tail(record.stderr_path) or record.error
+                    break
+        return extra
+
+
+def _tail(path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        with Path(path).open("rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - ERROR_TAIL_CHARS))
+            text = handle.read().decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+    return text or None

@@ -1,0 +1,108 @@
+"""Where a value sits in runwatch.yaml, and the typed reads that fail naming that place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from alerting.secrets import Secret, interpolate, reveal_foreign
+from runner.durations import parse_duration
+from runner.errors import DefinitionError
+
+
+@dataclass(frozen=True)
+class KeyPath:
+    """A key path such as ``alerting.route.routes[0].receiver`` in a named file."""
+
+    file: str
+    parts: tuple[str, ...] = ()
+    env: Mapping[str, str] | None = None
+
+    def __str__(self) -> str:
+        text = ""
+        for part in self.parts:
+            text += part if part.startswith("[") or not text else f".{part}"
+        return text
+
+    def key(self, name: str) -> KeyPath:
+        """The path of ``name`` inside this mapping."""
+        return KeyPath(self.file, (*self.parts, name), self.env)
+
+    def index(self, number: int) -> KeyPath:
+        """The path of item ``number`` of this list."""
+        return KeyPath(self.file, (*self.parts, f"[{number}]"), self.env)
+
+    def fail(self, what: str) -> NoReturn:
+        """Raise a DefinitionError naming the file, this key and what is wrong."""
+        raise DefinitionError(f"{self.file}: {self}: {what}")
+
+    # -- typed reads --------------------------------------------------------------------
+
+    def mapping(self, value: object, known: Sequence[str] | None = None) -> Mapping[str, Any]:
+        """``value`` as a mapping (None is empty); with ``known``, reject other keys."""
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.fail(f"expected a mapping, got {_kind(value)}")
+        for key in value:
+            if not isinstance(key, str):
+                self.fail(f"keys must be strings, got {key!r}")
+            if known is not None and key not in known:
+                self.key(key).fail(f"unknown key (expected one of: {', '.join(known)})")
+        return value
+
+    def items(self, value: object) -> list[Any]:
+        """``value`` as a list (None is empty)."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(f"expected a list, got {_kind(value)}")
+        return value
+
+    def text(self, value: object) -> str:
+        """``value`` as a non-empty string."""
+        if not isinstance(value, str) or not value.strip():
+            self.fail(f"expected a non-empty string, got {_kind(value)}")
+        return value
+
+    def duration(self, value: object) -> float:
+        """``value`` as seconds, from ``30s``, ``5m``, ``1h30m`` or a number."""
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.fail(str(exc))
+
+    def count(self, value: object, minimum: int = 1) -> int:
+        """``value`` as a whole number of at least ``minimum``."""
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self.fail(f"expected a whole number >= {minimum}, got {value!r}")
+        return value
+
+    def secret(self, value: object) -> Secret:
+        """A secret: a string (``${VAR}`` resolved from the environment) or a settings secret.
+
+        The message on failure names the variable, never the value.
+        """
+        if isinstance(value, Secret):
+            return value
+        text = value if isinstance(value, str) else reveal_foreign(value)
+        if text is None:
+            self.fail(f"expected a string or ${{VAR}} reference, got {_kind(value)}")
+        resolved, missing = interpolate(text, self.env or {})
+        if missing:
+            names = ", ".join(f"${{{name}}}" for name in missing)
+            self.fail(f"{names} is not set in the environment")
+        if not resolved.strip():
+            self.fail("is empty")
+        return Secret(resolved)
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, str):
+        return f"{value!r}" if len(value) < 60 else "a long string"
+    if isinstance(value, bool | int | float):
+        return repr(value)
+    return f"a {type(value).__name__}"

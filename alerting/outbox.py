@@ -1,0 +1,179 @@
+"""The outbox: notifications are rows in the store before anything is sent.
+
+A sender claims a row with a conditional UPDATE (only one claimant's UPDATE matches), so
+senders in several processes never send the same row; the claim is a lease, so a sender
+killed mid-send leaves the row to be claimed again when the lease runs out. Each claim
+is recorded before sending and the outcome after; rows of one alert group are sent in
+order (a resolve never overtakes its firing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from alerting.notification import Notification
+from runner.store.database import Database
+from runner.store.records import from_epoch, to_epoch
+
+
+class NotificationStatus(StrEnum):
+    """Where a notification is in its delivery."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One stored notification with its delivery record."""
+
+    id: int
+    receiver: str
+    group_key: str
+    status: NotificationStatus
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+    fallback_of: int | None
+    notification: Notification
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> OutboxRow:
+        """From a ``notifications`` row."""
+        return cls(
+            id=int(row["id"]),
+            receiver=row["receiver"],
+            group_key=row["group_key"],
+            status=NotificationStatus(row["status"]),
+            attempts=int(row["attempts"]),
+            next_attempt_at=from_epoch(row["next_attempt_at"]),
+            created_at=from_epoch(row["created_at"]),
+            sent_at=from_epoch(row["sent_at"]),
+            last_error=row["last_error"],
+            fallback_of=None if row["fallback_of"] is None else int(row["fallback_of"]),
+            notification=Notification.from_json(row["payload"], notification_id=int(row["id"])),
+        )
+
+
+_CLAIMABLE = (
+    "((status = 'pending' AND next_attempt_at <= :now) "
+    "OR (status = 'sending' AND claim_expires_at < :now))"
+)
+
+
+def enqueue(
+    db: Database,
+    notification: Notification,
+    now: datetime,
+    *,
+    receiver: str | None = None,
+    group_key: str | None = None,
+    fallback_of: int | None = None,
+) -> int:
+    """Store a notification for delivery as soon as possible; its id."""
+    with db.transaction():
+        new_id = db.scalar(
+            "INSERT INTO notifications (receiver, group_key, status, payload, attempts, "
+            "next_attempt_at, created_at, fallback_of) VALUES (:receiver, :group, 'pending', "
+            ":payload, 0, :now, :now, :fallback) RETURNING id",
+            {
+                "receiver": receiver or notification.receiver,
+                "group": group_key or notification.group_key,
+                "payload": notification.to_json(),
+                "now": to_epoch(now),
+                "fallback": fallback_of,
+            },
+        )
+    return int(new_id)
+
+
+def due(db: Database, now: datetime, limit: int = 100) -> list[int]:
+    """Ids of rows that may be claimed now: the oldest unsent row of each group."""
+    rows = db.rows(
+        f"SELECT id FROM notifications n WHERE {_CLAIMABLE} AND NOT EXISTS ("
+        "SELECT 1 FROM notifications p WHERE p.group_key = n.group_key AND p.id < n.id "
+        "AND p.status IN ('pending', 'sending')) ORDER BY id LIMIT :limit",
+        {"now": to_epoch(now), "limit": limit},
+    )
+    return [int(r["id"]) for r in rows]
+
+
+def claim(
+    db: Database, row_id: int, sender: str, now: datetime, lease_seconds: float
+) -> OutboxRow | None:
+    """Take a row for sending (counting one attempt); None when another sender has it."""
+    with db.transaction():
+        cur = db.execute(
+            "UPDATE notifications SET status = 'sending', claimed_by = :sender, "
+            "claim_expires_at = :until, attempts = attempts + 1 "
+            f"WHERE id = :id AND {_CLAIMABLE}",
+            {
+                "sender": sender,
+                "until": to_epoch(now) + lease_seconds,
+                "id": row_id,
+                "now": to_epoch(now),
+            },
+        )
+        if cur.rowcount != 1:
+            return None
+        rows = db.rows("SELECT * FROM notifications WHERE id = :id", {"id": row_id})
+    return OutboxRow.from_row(rows[0])
+
+
+def _finish(db: Database, row_id: int, sender: str, sets: str, params: dict[str, Any]) -> bool:
+    with db.transaction():
+        cur = db.execute(
+            f"UPDATE notifications SET {sets}, claimed_by = NULL, claim_expires_at = NULL "
+            "WHERE id = :id AND status = 'sending' AND claimed_by = :sender",
+            {**params, "id": row_id, "sender": sender},
+        )
+        return cur.rowcount == 1
+
+
+def mark_sent(db: Database, row_id: int, sender: str, now: datetime) -> bool:
+    """Record a delivery; False if the claim was lost (lease ran out) meanwhile."""
+    return _finish(
+        db,
+        row_id,
+        sender,
+        "status = 'sent', sent_at = :now, last_error = NULL",
+        {"now": to_epoch(now)},
+    )
+
+
+def mark_retry(
+    db: Database, row_id: int, sender: str, next_at: datetime, error: str, *, counted: bool = True
+) -> bool:
+    """Put a row back for another attempt at ``next_at`` (``counted``: this was an attempt)."""
+    undo = "" if counted else ", attempts = attempts - 1"
+    return _finish(
+        db,
+        row_id,
+        sender,
+        f"status = 'pending', next_attempt_at = :next, last_error = :error{undo}",
+        {"next": to_epoch(next_at), "error": error},
+    )
+
+
+def mark_failed(db: Database, row_id: int, sender: str, error: str) -> bool:
+    """Give up on a row: a permanent error, or the retry budget is spent."""
+    return _finish(db, row_id, sender, "status = 'failed', last_error = :error", {"error": error})
+
+
+def list_rows(
+    db: Database, status: NotificationStatus | None = None, limit: int = 100
+) -> list[OutboxRow]:
+    """Stored notifications, newest first."""
+    where = "WHERE status = :status" if status else ""
+    rows = db.rows(
+        f"SELECT * FROM notifications {where} ORDER BY id DESC LIMIT :limit",
+        {"status": status.value if status else None, "limit": limit},
+    )
+    return [OutboxRow.from_row(r) for r in rows]

@@ -1,0 +1,233 @@
+"""Receivers: named destinations with their kind's settings and delivery policy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from alerting.keypath import KeyPath
+from alerting.secrets import Secret
+
+KINDS = ("slack", "pagerduty", "alertmanager", "webhook", "log", "memory")
+_COMMON = ("fallback", "max_attempts", "backoff", "max_backoff", "timeout")
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    """An incoming webhook, or a bot token posting to a channel (messages updated in place)."""
+
+    webhook_url: Secret | None = None
+    token: Secret | None = None
+    channel: str | None = None
+    api_url: str = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class PagerDutySettings:
+    """An Events API v2 integration."""
+
+    routing_key: Secret
+    events_url: str = "https://events.pagerduty.com"
+    ca_bundle: str | None = None
+    source: str = "runwatch"
+
+
+@dataclass(frozen=True)
+class AlertmanagerSettings:
+    """A Prometheus Alertmanager that receives our alerts through its v2 API."""
+
+    url: str
+    ca_bundle: str | None = None
+    ends_after_seconds: float = 86400.0
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """Any HTTP endpoint that takes the notification as JSON."""
+
+    url: Secret
+    headers: Mapping[str, Secret] = field(default_factory=dict)
+    ca_bundle: str | None = None
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """Notifications written to runwatch's log (the default receiver)."""
+
+    level: str = "warning"
+
+
+@dataclass(frozen=True)
+class MemorySettings:
+    """Notifications kept in memory, for tests."""
+
+
+KindSettings = (
+    SlackSettings
+    | PagerDutySettings
+    | AlertmanagerSettings
+    | WebhookSettings
+    | LogSettings
+    | MemorySettings
+)
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """A named destination: its kind, settings and retry policy."""
+
+    name: str
+    kind: str
+    settings: KindSettings
+    fallback: str | None = None
+    max_attempts: int = 10
+    backoff_seconds: float = 10.0
+    max_backoff_seconds: float = 900.0
+    timeout_seconds: float = 10.0
+
+    def secrets(self) -> list[Secret]:
+        """Every secret this receiver holds, so messages can be scrubbed of them."""
+        found: list[Secret] = []
+        for value in vars(self.settings).values():
+            if isinstance(value, Secret):
+                found.append(value)
+            elif isinstance(value, Mapping):
+                found.extend(v for v in value.values() if isinstance(v, Secret))
+        return found
+
+
+def default_receiver() -> Receiver:
+    """The ``log`` receiver used when none is configured."""
+    return Receiver("log", "log", LogSettings())
+
+
+def parse_receiver(name: str, raw: object, where: KeyPath) -> Receiver:
+    """Build one receiver from its mapping under ``alerting.receivers``."""
+    body = where.mapping(raw, (*KINDS, *_COMMON))
+    kinds = [k for k in KINDS if k in body]
+    if len(kinds) != 1:
+        where.fail(
+            f"expected exactly one receiver kind ({', '.join(KINDS)}), got "
+            f"{', '.join(kinds) if kinds else 'none'}"
+        )
+    kind = kinds[0]
+    settings = _PARSERS[kind](body[kind], where.key(kind))
+    common: dict[str, Any] = {}
+    if "fallback" in body:
+        common["fallback"] = where.key("fallback").text(body["fallback"])
+    if "max_attempts" in body:
+        common["max_attempts"] = where.key("max_attempts").count(body["max_attempts"])
+    for key in ("backoff", "max_backoff", "timeout"):
+        if key in body:
+            common[f"{key}_seconds"] = where.key(key).duration(body[key])
+    if common.get("timeout_seconds", 1.0) <= 0:
+        where.key("timeout").fail("must be more than 0s")
+    return Receiver(name, kind, settings, **common)
+
+
+def _slack(raw: object, where: KeyPath) -> SlackSettings:
+    body = where.mapping(raw, ("webhook_url", "token", "channel", "api_url"))
+    if ("webhook_url" in body) == ("token" in body):
+        where.fail("expected either webhook_url, or token with channel")
+    if "webhook_url" in body:
+        for key in ("channel", "token"):
+            if key in body:
+                where.key(key).fail("not used with webhook_url (the webhook picks the channel)")
+        return SlackSettings(webhook_url=where.key("webhook_url").secret(body["webhook_url"]))
+    if "channel" not in body:
+        where.key("channel").fail("required with token (e.g. '#data-alerts' or a channel id)")
+    api_url = _url(body.get("api_url", SlackSettings.api_url), where.key("api_url"))
+    return SlackSettings(
+        token=where.key("token").secret(body["token"]),
+        channel=where.key("channel").text(body["channel"]),
+        api_url=api_url if api_url.endswith("/") else api_url + "/",
+    )
+
+
+def _pagerduty(raw: object, where: KeyPath) -> PagerDutySettings:
+    body = where.mapping(raw, ("routing_key", "events_url", "ca_bundle", "source"))
+    if "routing_key" not in body:
+        where.key("routing_key").fail("required (the integration's routing key)")
+    url = _url(body.get("events_url", PagerDutySettings.events_url), where.key("events_url"))
+    if not url.startswith("https://"):
+        where.key("events_url").fail(f"{url!r}: PagerDuty's client accepts https URLs only")
+    return PagerDutySettings(
+        routing_key=where.key("routing_key").secret(body["routing_key"]),
+        events_url=url.rstrip("/"),
+        ca_bundle=_file(body.get("ca_bundle"), where.key("ca_bundle")),
+        source=where.key("source").text(body.get("source", "runwatch")),
+    )
+
+
+def _alertmanager(raw: object, where: KeyPath) -> AlertmanagerSettings:
+    body = where.mapping(raw, ("url", "ca_bundle", "ends_after"))
+    if "url" not in body:
+        where.key("url").fail("required (e.g. http://alertmanager:9093)")
+    ends_after = where.key("ends_after").duration(body.get("ends_after", "24h"))
+    if ends_after <= 0:
+        where.key("ends_after").fail("must be more than 0s")
+    return AlertmanagerSettings(
+        url=_url(body["url"], where.key("url")).rstrip("/"),
+        ca_bundle=_file(body.get("ca_bundle"), where.key("ca_bundle")),
+        ends_after_seconds=ends_after,
+    )
+
+
+def _webhook(raw: object, where: KeyPath) -> WebhookSettings:
+    body = where.mapping(raw, ("url", "headers", "ca_bundle"))
+    if "url" not in body:
+        where.key("url").fail("required")
+    url = where.key("url").secret(body["url"])
+    if urlsplit(url.reveal()).scheme not in ("http", "https"):
+        where.key("url").fail("expected an http:// or https:// URL")
+    headers_at = where.key("headers")
+    headers = {
+        name: headers_at.key(name).secret(value)
+        for name, value in headers_at.mapping(body.get("headers")).items()
+    }
+    return WebhookSettings(
+        url=url, headers=headers, ca_bundle=_file(body.get("ca_bundle"), where.key("ca_bundle"))
+    )
+
+
+def _log(raw: object, where: KeyPath) -> LogSettings:
+    body = where.mapping(raw, ("level",))
+    level = body.get("level", "warning")
+    if level not in ("debug", "info", "warning", "error"):
+        where.key("level").fail(f"{level!r}: expected debug, info, warning or error")
+    return LogSettings(level)
+
+
+def _memory(raw: object, where: KeyPath) -> MemorySettings:
+    where.mapping(raw, ())
+    return MemorySettings()
+
+
+_PARSERS: dict[str, Callable[[object, KeyPath], KindSettings]] = {
+    "slack": _slack,
+    "pagerduty": _pagerduty,
+    "alertmanager": _alertmanager,
+    "webhook": _webhook,
+    "log": _log,
+    "memory": _memory,
+}
+
+
+def _url(value: object, where: KeyPath) -> str:
+    text = where.text(value)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        where.fail(f"{text!r}: expected an http:// or https:// URL")
+    return text
+
+
+def _file(value: object, where: KeyPath) -> str | None:
+    if value is None:
+        return None
+    path = where.text(value)
+    if not Path(path).is_file():
+        where.fail(f"{path!r}: no such file")
+    return path

@@ -1,0 +1,63 @@
+"""The route tree: which receivers an alert goes to, and the group it joins there.
+
+Same semantics as Alertmanager: a route matches when its matchers do; its children are
+tried in order and the first match wins unless that child says ``continue``; when no
+child matches, the route itself takes the alert. Children inherit grouping and timing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from alerting.matchers import Matcher, matches_all
+
+GROUP_BY_ALL = "..."
+"""In ``group_by``: group by every label (each alert alone), as in Alertmanager."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """A node of the route tree, with inherited values already filled in."""
+
+    id: str
+    receiver: str
+    matchers: tuple[Matcher, ...] = ()
+    group_by: tuple[str, ...] = ("job",)
+    group_wait_seconds: float = 30.0
+    group_interval_seconds: float = 300.0
+    repeat_interval_seconds: float = 4 * 3600.0
+    continue_: bool = False
+    routes: tuple[Route, ...] = ()
+
+    def match(self, labels: Mapping[str, str]) -> list[Route]:
+        """The routes that take an alert with ``labels`` (empty if this one does not match)."""
+        if not matches_all(self.matchers, labels):
+            return []
+        found: list[Route] = []
+        for child in self.routes:
+            taken = child.match(labels)
+            found.extend(taken)
+            if taken and not child.continue_:
+                break
+        return found or [self]
+
+    def walk(self) -> list[Route]:
+        """This route and every route below it, depth first."""
+        found = [self]
+        for child in self.routes:
+            found.extend(child.walk())
+        return found
+
+    def group_labels(self, labels: Mapping[str, str]) -> dict[str, str]:
+        """The labels that name the group an alert joins on this route."""
+        if GROUP_BY_ALL in self.group_by:
+            return dict(sorted(labels.items()))
+        return {name: labels[name] for name in sorted(self.group_by) if labels.get(name)}
+
+    def group_key(self, labels: Mapping[str, str]) -> str:
+        """A stable key for (this route, its receiver, the group labels)."""
+        text = json.dumps([self.id, self.receiver, self.group_labels(labels)], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -1,0 +1,120 @@
+"""Silences: stored, expiring matcher sets whose alerts are recorded but not sent; and
+maintenance windows, the recurring silences of the config (cron + duration)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from alerting.matchers import Matcher, matches_all, parse_matcher
+from runner.errors import NotFoundError
+from runner.store.database import Database
+from runner.store.records import from_epoch, to_epoch
+
+
+@dataclass(frozen=True)
+class Silence:
+    """A stored silence: alerts matching every matcher are not sent until ``ends_at``."""
+
+    id: int
+    matchers: tuple[Matcher, ...]
+    starts_at: datetime
+    ends_at: datetime
+    author: str
+    comment: str
+    created_at: datetime
+
+    def active(self, now: datetime) -> bool:
+        """True while the silence applies."""
+        return self.starts_at <= now < self.ends_at
+
+    def mutes(self, labels: Mapping[str, str], now: datetime) -> bool:
+        """True when this silence mutes an alert with ``labels`` at ``now``."""
+        return self.active(now) and matches_all(self.matchers, labels)
+
+
+@dataclass(frozen=True)
+class MaintenanceWindow:
+    """A recurring silence: from each fire time of ``schedule``, for ``duration_seconds``."""
+
+    name: str
+    schedule: str
+    duration_seconds: float
+    matchers: tuple[Matcher, ...] = ()
+    timezone: str = "UTC"
+
+    def active(self, now: datetime) -> bool:
+        """True when ``now`` falls in a window that started at a fire time of the schedule."""
+        from croniter import croniter  # noqa: PLC0415 - slow import, only with windows
+
+        local = now.astimezone(ZoneInfo(self.timezone))
+        # the latest fire time at or before now (croniter's get_prev excludes now itself)
+        start: datetime = croniter(self.schedule, local + timedelta(seconds=1)).get_prev(datetime)
+        return local < start + timedelta(seconds=self.duration_seconds)
+
+    def mutes(self, labels: Mapping[str, str], now: datetime) -> bool:
+        """True when this window mutes an alert with ``labels`` at ``now``."""
+        return matches_all(self.matchers, labels) and self.active(now)
+
+
+def add_silence(
+    db: Database,
+    matchers: Sequence[Matcher],
+    starts_at: datetime,
+    ends_at: datetime,
+    *,
+    author: str,
+    comment: str,
+) -> Silence:
+    """Store a silence and return it with its id."""
+    text = json.dumps([str(m) for m in matchers])
+    with db.transaction():
+        silence_id = db.scalar(
+            "INSERT INTO silences (matchers, starts_at, ends_at, author, comment, created_at) "
+            "VALUES (:m, :s, :e, :a, :c, :now) RETURNING id",
+            {
+                "m": text,
+                "s": to_epoch(starts_at),
+                "e": to_epoch(ends_at),
+                "a": author,
+                "c": comment,
+                "now": to_epoch(starts_at),
+            },
+        )
+    return Silence(int(silence_id), tuple(matchers), starts_at, ends_at, author, comment, starts_at)
+
+
+def list_silences(db: Database, *, active_at: datetime | None = None) -> list[Silence]:
+    """Stored silences, newest first; with ``active_at``, only those active then."""
+    where, params = "", {}
+    if active_at is not None:
+        where = "WHERE starts_at <= :now AND ends_at > :now"
+        params = {"now": to_epoch(active_at)}
+    rows = db.rows(f"SELECT * FROM silences {where} ORDER BY id DESC", params)
+    return [
+        Silence(
+            id=int(r["id"]),
+            matchers=tuple(parse_matcher(m) for m in json.loads(r["matchers"])),
+            starts_at=from_epoch(r["starts_at"]),
+            ends_at=from_epoch(r["ends_at"]),
+            author=r["author"],
+            comment=r["comment"],
+            created_at=from_epoch(r["created_at"]),
+        )
+        for r in rows
+    ]
+
+
+def expire_silence(db: Database, silence_id: int, now: datetime) -> None:
+    """End a silence now; NotFoundError if there is no such silence."""
+    with db.transaction():
+        exists = db.scalar("SELECT 1 FROM silences WHERE id = :id", {"id": silence_id})
+        if exists is None:
+            raise NotFoundError(f"no silence with id {silence_id}")
+        db.execute(
+            "UPDATE silences SET ends_at = :now WHERE id = :id AND ends_at > :now",
+            {"id": silence_id, "now": to_epoch(now)},
+        )

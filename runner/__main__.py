@@ -1,0 +1,7 @@
+"""`python -m runner` is `runwatch`."""
+
+import sys
+
+from runner.cli.main import main
+
+sys.exit(main())

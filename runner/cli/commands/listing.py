@@ -1,0 +1,160 @@
+"""Listing commands: `jobs`, `runs`, `show RUN_ID`, `logs RUN_ID [TASK]`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from runner.cli.commands.run import run_summary
+from runner.cli.context import Context
+from runner.cli.output import emit_json, iso, short_time, table
+from runner.durations import format_duration
+from runner.errors import NotFoundError, UsageError
+from runner.model import RunState
+
+
+def jobs(ctx: Context) -> int:
+    """List the defined jobs with their schedule, owner and last run."""
+    definitions = ctx.definitions
+    store = ctx.open_store()
+    stored = {j.name: j for j in store.list_jobs()}
+    records = []
+    for job in definitions.jobs.values():
+        last = store.list_runs(job=job.name, limit=1)
+        records.append({
+            "job": job.name,
+            "schedule": job.schedule,
+            "timezone": job.timezone,
+            "owner": job.owner,
+            "tags": list(job.tags),
+            "tasks": len(job.tasks),
+            "paused": stored[job.name].paused if job.name in stored else False,
+            "last_run_id": last[0].id if last else None,
+            "last_state": last[0].state.value if last else None,
+            "last_run_at": iso(last[0].started_at) if last else None,
+            "source": job.source,
+        })
+    if ctx.args.format == "json":
+        emit_json(records)
+        return 0
+    table(
+        ["job", "schedule", "timezone", "owner", "tasks", "paused", "last run", "state"],
+        [[r["job"], r["schedule"], r["timezone"], r["owner"], r["tasks"],
+          "yes" if r["paused"] else "", r["last_run_at"] and r["last_run_at"][:19], r["last_state"]]
+         for r in records],
+        state_column=7,
+    )
+    return 0
+
+
+def runs(ctx: Context) -> int:
+    """List runs, newest first."""
+    args = ctx.args
+    if args.limit < 1:
+        raise UsageError(f"--limit {args.limit}: expected a whole number >= 1")
+    state = None
+    if args.status:
+        try:
+            state = RunState(args.status)
+        except ValueError:
+            choices = ", ".join(s.value for s in RunState)
+            raise UsageError(f"--status {args.status!r}: expected one of {choices}") from None
+    store = ctx.open_store()
+    found = store.list_runs(job=args.job, state=state, limit=args.limit)
+    if args.format == "json":
+        emit_json([
+            {
+                "run_id": r.id,
+                "job": r.job,
+                "state": r.state.value,
+                "trigger": r.trigger.value,
+                "logical_time": iso(r.logical_time),
+                "queued_at": iso(r.queued_at),
+                "started_at": iso(r.started_at),
+                "finished_at": iso(r.finished_at),
+                "duration_seconds": r.duration_seconds,
+                "reason": r.reason,
+                "trace_id": r.trace_id,
+            }
+            for r in found
+        ])
+        return 0
+    table(
+        ["run", "job", "state", "trigger", "logical time", "started", "duration"],
+        [[r.id, r.job, r.state.value, r.trigger.value, short_time(r.logical_time),
+          short_time(r.started_at),
+          format_duration(r.duration_seconds) if r.duration_seconds is not None else "-"]
+         for r in found],
+        state_column=2,
+    )
+    return 0
+
+
+def show(ctx: Context) -> int:
+    """Show one run: its tasks, attempts, exit codes and errors."""
+    store = ctx.open_store()
+    run = store.get_run(ctx.args.run_id)
+    summary = run_summary(store, run)
+    if ctx.args.format == "json":
+        emit_json(summary)
+        return 0
+    print(f"run {run.id}  job {run.job}  {run.state.value}  trigger {run.trigger.value}")
+    print(f"logical time  {iso(run.logical_time)}")
+    print(f"started       {iso(run.started_at) or '-'}")
+    print(f"finished      {iso(run.finished_at) or '-'}")
+    if run.reason:
+        print(f"reason        {run.reason}")
+    if run.trace_id:
+        print(f"trace id      {run.trace_id}")
+    if run.params:
+        print("params        " + ", ".join(f"{k}={v}" for k, v in run.params.items()))
+    print()
+    rows = []
+    for attempt in store.attempts(run.id):
+        rows.append([
+            attempt.task, attempt.number, attempt.state.value, short_time(attempt.started_at),
+            format_duration(attempt.duration_seconds) if attempt.duration_seconds is not None
+            else "-",
+            attempt.exit_code if attempt.signal is None else f"signal {attempt.signal}",
+            attempt.reason or "",
+        ])
+    pending = [t for t in summary["tasks"] if not t["attempts"]]  # type: ignore[attr-defined]
+    rows += [[t["task"], "-", t["state"], "-", "-", "-", ""] for t in pending]
+    table(["task", "attempt", "state", "started", "duration", "exit", "reason"], rows,
+          state_column=2)
+    for attempt in store.attempts(run.id):
+        if attempt.error and attempt.state.failed:
+            print(f"\n{attempt.task} attempt {attempt.number}:")
+            for line in attempt.error.splitlines()[-10:]:
+                print(f"  {line}")
+    return 0
+
+
+def logs(ctx: Context) -> int:
+    """Print the captured output of a run's attempts."""
+    args = ctx.args
+    store = ctx.open_store()
+    run = store.get_run(args.run_id)
+    attempts = store.attempts(run.id, args.task)
+    if args.task and not attempts:
+        raise NotFoundError(f"run {run.id} has no attempts of task {args.task!r}")
+    if args.attempt is not None:
+        attempts = [a for a in attempts if a.number == args.attempt]
+        if not attempts:
+            raise NotFoundError(f"run {run.id}: no attempt {args.attempt} of {args.task or 'any task'}")
+    streams = {"stdout": (True, False), "stderr": (False, True), "both": (True, True)}[args.stream]
+    many = len(attempts) > 1 or args.stream == "both"
+    for attempt in attempts:
+        for path, wanted, label in ((attempt.stdout_path, streams[0], "stdout"),
+                                    (attempt.stderr_path, streams[1], "stderr")):
+            if not wanted:
+                continue
+            if many:
+                print(f"==> {attempt.task} attempt {attempt.number} {label} <==", flush=True)
+            if path and Path(path).exists():
+                sys.stdout.flush()
+                sys.stdout.buffer.write(Path(path).read_bytes())
+                sys.stdout.buffer.flush()
+            elif many:
+                print("(no output captured)")
+    return 0

@@ -1,0 +1,47 @@
+"""Store maintenance and validation: `db upgrade`, `db prune`, `check`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from runner.cli.context import Context
+from runner.durations import parse_duration
+from runner.errors import UsageError
+
+
+def db_upgrade(ctx: Context) -> int:
+    """Create or migrate the store's schema to this version."""
+    from runner.store.database import parse_url  # noqa: PLC0415
+    from runner.store.migrate import HEAD, upgrade  # noqa: PLC0415
+
+    url = parse_url(ctx.settings.db_url)
+    upgrade(url)
+    print(f"database {url.redacted} is at schema {HEAD}")
+    return 0
+
+
+def db_prune(ctx: Context) -> int:
+    """Delete finished runs older than --older-than, with attempts, events and logs."""
+    from runner.clock import utcnow  # noqa: PLC0415
+
+    try:
+        age = parse_duration(ctx.args.older_than)
+    except ValueError as exc:
+        raise UsageError(f"--older-than: {exc}") from None
+    store = ctx.open_store()
+    counts = store.prune(utcnow() - timedelta(seconds=age))
+    print(", ".join(f"{n} {what}" for what, n in counts.items()) + " deleted")
+    return 0
+
+
+def check(ctx: Context) -> int:
+    """Validate settings and every job; exit 2 with the first problem found."""
+    from runner.engine.engine import check_pools  # noqa: PLC0415
+
+    definitions = ctx.definitions
+    pools = ctx.pools
+    for job in definitions.jobs.values():
+        check_pools(job, pools)
+    tasks = sum(len(j.tasks) for j in definitions.jobs.values())
+    print(f"ok: {len(definitions.jobs)} jobs, {tasks} tasks, {len(pools)} pools")
+    return 0

@@ -1,0 +1,201 @@
+"""`runwatch run JOB`: execute one run of a job now, or rerun one for a logical time."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+from datetime import UTC, datetime
+from types import FrameType
+
+from runner.cli.context import Context
+from runner.cli.output import emit_json, iso, paint, table
+from runner.cli.progress import ProgressDisplay
+from runner.durations import format_duration
+from runner.errors import NotFoundError, UsageError
+from runner.model import Job, RunState, TaskState, Trigger
+from runner.store.records import RunRecord
+from runner.store.store import Store
+
+_PARAM = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
+
+
+def parse_params(values: list[str] | None) -> dict[str, str]:
+    """``key=value`` pairs from ``--param``; keys must be identifiers."""
+    params: dict[str, str] = {}
+    for value in values or []:
+        match = _PARAM.match(value)
+        if not match:
+            raise UsageError(
+                f"--param {value!r}: expected KEY=VALUE with KEY made of letters, digits, _"
+            )
+        params[match.group(1)] = match.group(2)
+    return params
+
+
+def parse_logical_time(value: str) -> datetime:
+    """An ISO 8601 time or date; without an offset it is taken as UTC."""
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--logical-time {value!r}: expected ISO 8601, e.g. 2026-11-25T02:00:00+01:00"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _job(ctx: Context, name: str) -> Job:
+    jobs = ctx.definitions.jobs
+    if name not in jobs:
+        import difflib  # noqa: PLC0415
+
+        close = difflib.get_close_matches(name, list(jobs), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise NotFoundError(f"job {name!r} is not defined{hint}; known jobs: {', '.join(jobs)}")
+    return jobs[name]
+
+
+def _prepare(store: Store, job: Job, ctx: Context) -> tuple[RunRecord, list[str]] | None:
+    """The run to execute and the tasks to (re)run; None when there is nothing to do."""
+    from runner import supervisor  # noqa: PLC0415
+    from runner.clock import utcnow  # noqa: PLC0415
+
+    args = ctx.args
+    params = parse_params(args.param)
+    now = utcnow()
+    logical = parse_logical_time(args.logical_time) if args.logical_time else now
+    existing = store.find_run(job.name, logical) if args.logical_time else None
+    if existing is None:
+        store.sync_jobs([job], now)
+        run = store.create_run(job, logical, Trigger.MANUAL, now, params)
+        if run is not None:
+            return run, []
+        existing = store.find_run(job.name, logical)
+        assert existing is not None
+    if existing.state in (RunState.RUNNING, RunState.QUEUED) and existing.supervisor and \
+            supervisor.is_alive(existing.supervisor) and existing.supervisor != supervisor.current():
+        raise UsageError(f"run {existing.id} of {job.name!r} is still running; wait or cancel it")
+    rows = store.task_runs(existing.id)
+    if args.force:
+        tasks = list(job.tasks)
+    else:
+        tasks = [t for t in job.tasks if t not in rows or rows[t].state is not TaskState.SUCCESS]
+    if not tasks:
+        return None
+    return existing, tasks
+
+
+def command(ctx: Context) -> int:
+    """Run the job; exit 0 on success, 1 when the run failed, 130/143 when interrupted."""
+    from runner.clock import utcnow  # noqa: PLC0415
+    from runner.engine.factory import build_engine  # noqa: PLC0415
+
+    job = _job(ctx, ctx.args.job)
+    store = ctx.open_store()
+    prepared = _prepare(store, job, ctx)
+    if prepared is None:
+        run = store.find_run(job.name, parse_logical_time(ctx.args.logical_time))
+        assert run is not None
+        print(f"run {run.id} of {job.name} already succeeded for {iso(run.logical_time)}; "
+              "nothing to rerun (use --force to run every task again)")
+        return 0
+    run, rerun = prepared
+    as_json = ctx.args.format == "json"
+    display = ProgressDisplay(list(job.tasks), stream=sys.stderr if as_json else sys.stdout)
+    if not as_json:
+        verb = "rerunning " + ", ".join(rerun) if rerun else "running"
+        print(f"run {run.id} of {job.name} ({verb}) for {iso(run.logical_time)}", flush=True)
+    engine = build_engine(ctx.settings, store, pools=ctx.pools, progress=display)
+    interrupted: list[int] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        interrupted.append(signum)
+        engine.cancel(f"interrupted by {signal.Signals(signum).name}")
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        final = engine.execute(job, run, rerun=rerun)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        engine.close()
+        display.close()
+    if as_json:
+        emit_json(run_summary(store, final))
+    else:
+        _print_summary(store, final, utcnow())
+    if interrupted:
+        return 128 + interrupted[0]
+    return 0 if final.state is RunState.SUCCESS else 1
+
+
+def run_summary(store: Store, run: RunRecord) -> dict[str, object]:
+    """A run with its tasks, as `show --format json` and `run --format json` print it."""
+    attempts = store.attempts(run.id)
+    tasks = store.task_runs(run.id)
+    return {
+        "run_id": run.id,
+        "job": run.job,
+        "state": run.state.value,
+        "trigger": run.trigger.value,
+        "logical_time": iso(run.logical_time),
+        "queued_at": iso(run.queued_at),
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "duration_seconds": run.duration_seconds,
+        "reason": run.reason,
+        "trace_id": run.trace_id,
+        "params": run.params,
+        "tasks": [
+            {
+                "task": t.task,
+                "state": t.state.value,
+                "attempts": [
+                    {
+                        "attempt": a.number,
+                        "state": a.state.value,
+                        "started_at": iso(a.started_at),
+                        "finished_at": iso(a.finished_at),
+                        "duration_seconds": a.duration_seconds,
+                        "exit_code": a.exit_code,
+                        "signal": a.signal,
+                        "reason": a.reason,
+                        "error": a.error,
+                    }
+                    for a in attempts
+                    if a.task == t.task
+                ],
+            }
+            for t in tasks.values()
+        ],
+    }
+
+
+def _print_summary(store: Store, run: RunRecord, now: datetime) -> None:
+    tasks = store.task_runs(run.id)
+    attempts = store.attempts(run.id)
+    rows = []
+    for name, t in tasks.items():
+        mine = [a for a in attempts if a.task == name]
+        last = mine[-1] if mine else None
+        duration = sum(a.duration_seconds or 0 for a in mine)
+        rows.append([
+            name,
+            t.state.value,
+            len(mine),
+            format_duration(duration) if mine else "-",
+            (last.reason if last and t.state is not TaskState.SUCCESS else None) or "",
+        ])
+    print()
+    table(["task", "state", "attempts", "time", "note"], rows, state_column=1)
+    took = format_duration(run.duration_seconds or 0)
+    print(f"\nrun {run.id} {paint(run.state.value, sys.stdout)} in {took}"
+          + (f": {run.reason}" if run.reason and run.state is not RunState.SUCCESS else ""))
+    failed = [a for a in attempts if a.state.failed and a.error]
+    if failed:
+        last = failed[-1]
+        print(f"\nlast error ({last.task}, attempt {last.number}):")
+        for line in (last.error or "").splitlines()[-10:]:
+            print(f"  {line}")
+        print(f"\nfull log: runwatch logs {run.id} {last.task} --attempt {last.number}")

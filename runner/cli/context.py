@@ -1,0 +1,74 @@
+"""What every command needs, built once from the command line and the environment."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from runner.errors import UsageError
+
+if TYPE_CHECKING:
+    from runner.config import Settings
+    from runner.model import Definitions
+    from runner.store.store import Store
+
+
+@dataclass
+class Context:
+    """Settings, definitions and the store, each loaded on first use."""
+
+    args: argparse.Namespace
+    env: Mapping[str, str]
+    cwd: Path
+    _stores: list[Store] = field(default_factory=list)
+
+    @cached_property
+    def settings(self) -> Settings:
+        """runwatch.yaml (or --config) with RUNWATCH_* overrides, and --db on top."""
+        from runner.config import load_settings  # noqa: PLC0415 - commands load what they use
+
+        config = getattr(self.args, "config", None)
+        settings = load_settings(Path(config) if config else None, env=self.env, cwd=self.cwd)
+        db = getattr(self.args, "db", None)
+        if db:
+            import dataclasses  # noqa: PLC0415
+
+            settings = dataclasses.replace(settings, db_url=db)
+        return settings
+
+    @cached_property
+    def definitions(self) -> Definitions:
+        """Jobs from --jobs paths, else from the paths runwatch.yaml names."""
+        from runner.definitions import load_definitions  # noqa: PLC0415
+
+        given = getattr(self.args, "jobs", None)
+        paths = [Path(p) for p in given] if given else list(self.settings.job_paths)
+        if not paths:
+            raise UsageError(
+                "no jobs to load: pass --jobs PATH, or create runwatch.yaml with "
+                "`jobs: [PATH, ...]` in this directory (or pass --config)"
+            )
+        return load_definitions(paths, settings_file=self.settings.config_path)
+
+    @property
+    def pools(self) -> dict[str, int]:
+        """Pool sizes from runwatch.yaml and the job files (job files win)."""
+        return {**self.settings.pools, **self.definitions.pools}
+
+    def open_store(self, *, recover: bool = True) -> Store:
+        """Open the configured store (closed when the command ends)."""
+        from runner.store.store import Store  # noqa: PLC0415
+
+        store = Store.open(self.settings.db_url, recover=recover)
+        self._stores.append(store)
+        return store
+
+    def close(self) -> None:
+        """Close what was opened."""
+        for store in self._stores:
+            store.close()
+        self._stores.clear()

@@ -1,0 +1,250 @@
+"""Settings: runwatch.yaml, ``${VAR}`` interpolation and the ``RUNWATCH_*`` variables.
+
+Built once at the entry point from an explicit environment mapping and passed down;
+nothing else reads ``os.environ``. A value built by interpolation is a Secret: it is
+never shown, not even in error messages.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from runner.definitions import fields
+from runner.definitions.location import Location
+from runner.definitions.yamlsource import YamlMapping, read_yaml, to_plain
+from runner.errors import DefinitionError
+from runner.secret import Secret
+from runner.sizes import parse_size
+
+CONFIG_NAME = "runwatch.yaml"
+DEFAULT_WORKERS = 8
+DEFAULT_LOG_CAP_BYTES = 10 * 1024 * 1024
+SECTION_KEYS = ("telemetry", "alerting", "server", "executor")
+"""Sections kept as mappings for the subsystems that read them."""
+SETTINGS_KEYS = ("home", "db_url", "jobs", "workers", "log_cap", "pools", *SECTION_KEYS)
+_JOB_FILE_KEYS = ("defaults",)
+"""Job-file keys allowed besides ``jobs:`` and ``pools:`` when ``jobs:`` holds the jobs."""
+
+_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything runwatch.yaml and the environment configure, resolved and checked."""
+
+    home: Path
+    db_url: str = field(repr=False)
+    config_path: Path | None = None
+    job_paths: tuple[Path, ...] = ()
+    workers: int = DEFAULT_WORKERS
+    """Concurrent task attempts per process, over all runs."""
+    log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES
+    pools: Mapping[str, int] = field(default_factory=dict)
+    telemetry: Mapping[str, Any] = field(default_factory=dict)
+    alerting: Mapping[str, Any] = field(default_factory=dict)
+    server: Mapping[str, Any] = field(default_factory=dict)
+    executor: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def jobs_in_config(self) -> bool:
+        """True when runwatch.yaml holds the jobs itself (``jobs:`` is a mapping)."""
+        return self.config_path is not None and self.config_path in self.job_paths
+
+    @property
+    def db_url_redacted(self) -> str:
+        """The database URL with any password replaced by ``***``, fit to show."""
+        parts = urlsplit(self.db_url)
+        if parts.password is None:
+            return self.db_url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return parts._replace(netloc=netloc).geturl()
+
+
+def load_settings(config_path: Path | None, *, env: Mapping[str, str], cwd: Path) -> Settings:
+    """Read settings from ``config_path`` (default: ``cwd/runwatch.yaml`` if it exists).
+
+    Precedence: ``RUNWATCH_HOME`` / ``RUNWATCH_DB_URL`` over the file over defaults.
+    Relative paths in the file are relative to its folder.
+    """
+    display = str(config_path) if config_path is not None else CONFIG_NAME
+    path = _find(config_path, cwd)
+    base = path.parent if path is not None else cwd
+    raw = _read(path, display) if path is not None else YamlMapping(1)
+    top = Location(display)
+    jobs_in_file = isinstance(raw.get("jobs"), Mapping)
+    allowed = (*SETTINGS_KEYS, *_JOB_FILE_KEYS) if jobs_in_file else SETTINGS_KEYS
+    if "defaults" in raw and not jobs_in_file:
+        raise top.at("defaults", raw.line_of("defaults")).error(
+            "'defaults:' belongs to a jobs file; here it applies only when 'jobs:' holds the jobs"
+        )
+    fields.check_keys(raw, allowed, top, raw.line_of)
+    data = {
+        key: value if key == "jobs" and jobs_in_file else _interpolate(value, key, env, top)
+        for key, value in raw.items()
+        if key in SETTINGS_KEYS
+    }
+
+    def at(key: str) -> Location:
+        return Location(display, raw.line_of(key), key=key)
+
+    home = _home(data.get("home"), env, cwd, base, at("home"))
+    return Settings(
+        config_path=path,
+        home=home,
+        db_url=_db_url(data.get("db_url"), env, home, at("db_url")),
+        job_paths=_job_paths(data.get("jobs"), path, base, env, at("jobs")),
+        workers=_workers(data.get("workers"), at("workers")),
+        log_cap_bytes=_log_cap(data.get("log_cap"), at("log_cap")),
+        pools=fields.pool_sizes(data.get("pools"), at("pools"), _lines(raw.get("pools"))),
+        telemetry=_section(data.get("telemetry"), at("telemetry")),
+        alerting=_section(data.get("alerting"), at("alerting")),
+        server=_section(data.get("server"), at("server")),
+        executor=_section(data.get("executor"), at("executor")),
+    )
+
+
+def _find(config_path: Path | None, cwd: Path) -> Path | None:
+    if config_path is None:
+        candidate = cwd / CONFIG_NAME
+        return candidate if candidate.is_file() else None
+    path = config_path if config_path.is_absolute() else cwd / config_path
+    if not path.is_file():
+        raise DefinitionError(f"config file '{config_path}' does not exist")
+    return path
+
+
+def _read(path: Path, display: str) -> YamlMapping:
+    data = read_yaml(path)
+    if data is None:
+        return YamlMapping(1)
+    if not isinstance(data, YamlMapping):
+        raise DefinitionError(
+            f"{display}: expected a mapping of settings, got {type(data).__name__}"
+        )
+    return data
+
+
+def _lines(value: object) -> Callable[[str], int | None]:
+    return value.line_of if isinstance(value, YamlMapping) else lambda _key: None
+
+
+def _interpolate(value: object, key: str, env: Mapping[str, str], top: Location) -> Any:
+    """``value`` with ``${VAR}`` replaced in every string; replaced strings become Secrets."""
+    if isinstance(value, Mapping):
+        return {k: _interpolate(v, f"{key}.{k}", env, top) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, f"{key}[{i}]", env, top) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+    replaced = False
+
+    def substitute(match: re.Match[str]) -> str:
+        nonlocal replaced
+        if match.group(0) == "$${":
+            return "${"
+        name = match.group(1)
+        if name is None:
+            raise top.at(key).error(
+                "expected ${NAME} with a variable name (write $${ for a literal ${)"
+            )
+        if name not in env:
+            raise top.at(key).error(f"environment variable {name} is not set")
+        replaced = True
+        return env[name]
+
+    text = _REFERENCE.sub(substitute, value)
+    return Secret(text) if replaced else text
+
+
+def _revealed(value: object, where: Location, expected: str) -> str:
+    """A string setting, revealed if it was interpolated; errors never show a secret."""
+    plain = value.reveal() if isinstance(value, Secret) else value
+    if not isinstance(plain, str) or not plain.strip():
+        shown = "a value from the environment" if isinstance(value, Secret) else repr(value)
+        raise where.error(f"expected {expected}, got {shown}")
+    return plain
+
+
+def _expand_user(text: str, env: Mapping[str, str]) -> Path:
+    if text != "~" and not text.startswith("~/"):
+        return Path(text)
+    user_home = env.get("HOME") or pwd.getpwuid(os.getuid()).pw_dir
+    return Path(user_home, text[2:])
+
+
+def _absolute(path: Path, base: Path) -> Path:
+    return Path(os.path.normpath(base / path))
+
+
+def _home(value: object, env: Mapping[str, str], cwd: Path, base: Path, where: Location) -> Path:
+    if env.get("RUNWATCH_HOME"):
+        return _absolute(_expand_user(env["RUNWATCH_HOME"], env), cwd)
+    if value is not None:
+        return _absolute(_expand_user(_revealed(value, where, "a folder path"), env), base)
+    return _expand_user("~/.runwatch", env)
+
+
+def _db_url(value: object, env: Mapping[str, str], home: Path, where: Location) -> str:
+    if env.get("RUNWATCH_DB_URL"):
+        return env["RUNWATCH_DB_URL"]
+    if value is not None:
+        url = _revealed(value, where, "a database URL such as postgresql://host/db")
+        if "://" not in url:
+            shown = "the value" if isinstance(value, Secret) else repr(url)
+            raise where.error(f"expected a database URL such as postgresql://host/db, got {shown}")
+        return url
+    return f"sqlite:///{home}/runwatch.db"
+
+
+def _job_paths(
+    value: object, config: Path | None, base: Path, env: Mapping[str, str], where: Location
+) -> tuple[Path, ...]:
+    """``jobs:`` as paths; a mapping means the config file holds the jobs itself."""
+    if value is None:
+        default = base / "jobs"
+        return (default,) if default.is_dir() else ()
+    if isinstance(value, Mapping):
+        assert config is not None
+        return (config,)
+    items = value if isinstance(value, list) else [value]
+    expected = "a path, a list of paths, or a mapping of jobs"
+    return tuple(_absolute(_expand_user(_revealed(v, where, expected), env), base) for v in items)
+
+
+def _workers(value: object, where: Location) -> int:
+    if value is None:
+        return DEFAULT_WORKERS
+    if isinstance(value, Secret):
+        text = value.reveal().strip()
+        if not text.isdigit():
+            raise where.error("expected a whole number >= 1, got a value from the environment")
+        value = int(text)
+    return fields.whole_number(value, where, minimum=1)
+
+
+def _log_cap(value: object, where: Location) -> int:
+    if value is None:
+        return DEFAULT_LOG_CAP_BYTES
+    try:
+        return parse_size(value.reveal() if isinstance(value, Secret) else value)
+    except ValueError as exc:
+        if isinstance(value, Secret):
+            message = "expected a size such as 10MiB, got a value from the environment"
+            raise where.error(message) from None
+        raise where.error(str(exc)) from None
+
+
+def _section(value: object, where: Location) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise where.error(f"expected a mapping, got {type(value).__name__}")
+    plain: dict[str, Any] = to_plain(value)
+    return plain

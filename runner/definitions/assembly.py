@@ -1,0 +1,111 @@
+"""Assembling checked option values into model.Task and model.Job, with defaults applied.
+
+Precedence, lowest first: the model's defaults, the file's ``defaults``, the job's
+``defaults``, the task's own value. ``env`` maps merge key by key instead.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from runner import model
+from runner.definitions.graph import check_graph
+from runner.definitions.location import Location
+
+_COMMAND_ONLY = "skip_exit_code"
+NO_EXIT_CODE = "only command tasks have an exit code; raise runner.Skip from a Python task instead"
+_PYTHON_ONLY = "in_process"
+
+
+def merge_options(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Later layers win, except that ``env`` maps are merged (later keys win)."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if key == "env" and "env" in merged:
+                merged["env"] = {**merged["env"], **value}
+            else:
+                merged[key] = value
+    return merged
+
+
+def assemble_task(
+    name: str,
+    own: Mapping[str, Any],
+    inherited: Mapping[str, Any],
+    where: Callable[[str], Location],
+) -> model.Task:
+    """A model.Task from its own checked options (``command`` or ``python`` among them)
+    and the options it inherits from ``defaults``; ``where(key)`` locates a key."""
+    is_python = own.get("python") is not None
+    if is_python and own.get("command") is not None:
+        raise where("command").error("a task has either 'command' or 'python', not both")
+    if not is_python and own.get("command") is None:
+        raise where("command").error("a task needs 'command' (argv list or string) or 'python'")
+    if is_python and _COMMAND_ONLY in own:
+        raise where(_COMMAND_ONLY).error(NO_EXIT_CODE)
+    if not is_python and _PYTHON_ONLY in own:
+        raise where(_PYTHON_ONLY).error("only Python tasks can run in process")
+    if not is_python and ("args" in own or "kwargs" in own):
+        key = "args" if "args" in own else "kwargs"
+        raise where(key).error("'args' and 'kwargs' are for Python tasks ('python:')")
+    # Defaults meant for the other kind of task do not apply to this one.
+    skip = _COMMAND_ONLY if is_python else _PYTHON_ONLY
+    fields = merge_options({k: v for k, v in inherited.items() if k != skip}, own)
+    _check_retry_delays(fields, own, inherited, where)
+    if is_python:
+        _check_arguments(own["python"], own.get("args", ()), dict(own.get("kwargs", ())), where)
+    return model.Task(name=name, **fields)
+
+
+def _check_arguments(
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    where: Callable[[str], Location],
+) -> None:
+    """Fail now, not at run time, when the function cannot take these arguments."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # some builtins have none; they fail at run time instead
+        return
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        name = getattr(function, "__name__", repr(function))
+        key = "kwargs" if kwargs and not args else "args"
+        raise where(key).error(f"cannot call {name}() with these arguments: {exc}") from None
+
+
+def _check_retry_delays(
+    fields: dict[str, Any],
+    own: Mapping[str, Any],
+    inherited: Mapping[str, Any],
+    where: Callable[[str], Location],
+) -> None:
+    """A longer retry_delay lifts the default cap; an explicit, shorter cap is an error."""
+    default = model.Task(name="_")
+    delay = fields.get("retry_delay", default.retry_delay)
+    cap = fields.get("max_retry_delay", default.max_retry_delay)
+    if delay <= cap:
+        return
+    if "max_retry_delay" in own or "max_retry_delay" in inherited:
+        raise where("max_retry_delay").error(
+            f"max_retry_delay ({cap:g}s) is shorter than retry_delay ({delay:g}s)"
+        )
+    fields["max_retry_delay"] = delay
+
+
+def assemble_job(
+    name: str,
+    tasks: Mapping[str, model.Task],
+    options: Mapping[str, Any],
+    source: str,
+    where: Callable[[str], Location],
+) -> model.Job:
+    """A model.Job from its checked options and tasks, after checking the task graph;
+    ``where(task)`` locates a task's ``after``."""
+    check_graph(tasks, where)
+    return model.Job(name=name, tasks=dict(tasks), source=source, **options)

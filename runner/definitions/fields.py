@@ -1,0 +1,335 @@
+"""The keys of jobs and tasks, and how each value is checked and converted.
+
+Shared by the YAML loader and the Python API so that both accept the same values and
+reject the rest with the same messages. Every converter takes the raw value and its
+Location and returns the model value or raises DefinitionError.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from runner import model
+from runner.definitions.location import Location
+from runner.durations import parse_duration
+from runner.errors import InvalidScheduleError
+from runner.schedule import validate_schedule, validate_timezone
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+E = TypeVar("E", bound=StrEnum)
+Converter = Callable[[object, Location], Any]
+
+TASK_DEFAULT_KEYS = (
+    "trigger",
+    "retries",
+    "retry_delay",
+    "max_retry_delay",
+    "timeout",
+    "env",
+    "cwd",
+    "pool",
+    "queue",
+    "skip_exit_code",
+    "in_process",
+)
+"""Task keys that may also be set for every task, under ``defaults:``."""
+
+TASK_KEYS = ("command", "python", "args", "kwargs", "after", *TASK_DEFAULT_KEYS)
+"""Every key of a task."""
+
+JOB_KEYS = (
+    "schedule",
+    "timezone",
+    "owner",
+    "tags",
+    "description",
+    "max_parallel",
+    "timeout",
+    "kill_grace",
+    "catchup",
+    "overlap",
+    "max_active_runs",
+    "dst",
+    "grace",
+    "expected_duration",
+    "params",
+)
+"""Keys of a job that become fields of model.Job."""
+
+FILE_DEFAULT_JOB_KEYS = ("owner", "tags")
+"""Job keys a file's ``defaults:`` sets for each of its jobs."""
+
+
+def suggest(key: object, known: Iterable[str]) -> str:
+    """``unknown key 'retires' (did you mean 'retries'?)``, or without the hint if none is close."""
+    close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown key {key!r}{hint}"
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def name(value: object, where: Location, what: str) -> str:
+    """A job, task or pool name: letters, digits, ``_ . -`` (it ends up in paths and labels)."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or set(value) == {"."}:
+        raise where.error(
+            f"{what} name must be letters, digits, '_', '.' or '-' (not only dots), "
+            f"got {_shown(value)}"
+        )
+    return value
+
+
+def whole_number(
+    value: object, where: Location, minimum: int = 0, maximum: int | None = None
+) -> int:
+    """An int within bounds (not a bool, not a float)."""
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        bound = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise where.error(f"expected a whole number {bound}, got {_shown(value)}")
+    return value
+
+
+def duration(value: object, where: Location, positive: bool = False) -> float:
+    """Seconds from ``30s``, ``5m``, ``1h30m`` or a number of seconds."""
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise where.error(str(exc)) from None
+    if positive and seconds <= 0:
+        raise where.error(f"expected a duration above zero, got {_shown(value)}")
+    return seconds
+
+
+def boolean(value: object, where: Location) -> bool:
+    """``true`` or ``false``."""
+    if not isinstance(value, bool):
+        raise where.error(f"expected true or false, got {_shown(value)}")
+    return value
+
+
+def text(value: object, where: Location) -> str:
+    """A non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        raise where.error(f"expected a non-empty string, got {_shown(value)}")
+    return value
+
+
+def choice(value: object, where: Location, enum: type[E]) -> E:
+    """One of an enum's values, e.g. a trigger rule."""
+    options = [member.value for member in enum]
+    if isinstance(value, str) and value in options:
+        return enum(value)
+    close = difflib.get_close_matches(str(value), options, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise where.error(f"expected one of {', '.join(options)}, got {_shown(value)}{hint}")
+
+
+def string_list(value: object, where: Location) -> tuple[str, ...]:
+    """A list of non-empty strings (tags)."""
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(item, str) and item for item in value
+    ):
+        raise where.error(f"expected a list of non-empty strings, got {_shown(value)}")
+    return tuple(value)
+
+
+def _scalar_text(value: object, where: Location) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise where.error(f"expected a string, number or boolean, got {_shown(value)}")
+
+
+def env_map(value: object, where: Location) -> dict[str, str]:
+    """Environment variables: names to scalar values, kept as strings."""
+    if not isinstance(value, Mapping):
+        raise where.error(f"expected a mapping of variable names to values, got {_shown(value)}")
+    result = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key or "=" in key or "\0" in key:
+            raise where.error(f"environment variable name {key!r} is invalid")
+        result[key] = _scalar_text(item, where.at(key))
+    return result
+
+
+def params_map(value: object, where: Location) -> dict[str, str]:
+    """Default run parameters: identifier names to scalar values, kept as strings."""
+    if not isinstance(value, Mapping):
+        raise where.error(f"expected a mapping of parameter names to values, got {_shown(value)}")
+    result = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not _PARAM.fullmatch(key):
+            raise where.error(f"parameter name must be a Python-style identifier, got {key!r}")
+        result[key] = _scalar_text(item, where.at(key))
+    return result
+
+
+def command(value: object, where: Location) -> tuple[str, ...] | str:
+    """An argv list of strings (run without a shell) or a string (run by ``/bin/sh -c``)."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise where.error("the command is empty")
+        return value
+    if isinstance(value, list | tuple):
+        if not value:
+            raise where.error("the command is an empty list")
+        bad = [item for item in value if not isinstance(item, str)]
+        if bad:
+            raise where.error(
+                f"a command list holds strings only, got {_shown(bad[0])}; quote it in YAML"
+            )
+        if not value[0]:
+            raise where.error("the program (first item of the command) is empty")
+        return tuple(value)
+    raise where.error(f"expected a list of strings or a shell string, got {_shown(value)}")
+
+
+def after(value: object, where: Location) -> tuple[str, ...]:
+    """Upstream task names: a list or a single name."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise where.error(f"expected a task name or a list of task names, got {_shown(value)}")
+    names = [name(item, where, "task") for item in items]
+    return tuple(dict.fromkeys(names))
+
+
+def cwd(value: object, where: Location, base: str) -> str:
+    """A working folder; a relative one is taken relative to the defining file's folder."""
+    path = text(value, where)
+    return os.path.normpath(os.path.join(base, path))
+
+
+def schedule(value: object, where: Location) -> str:
+    """A cron expression (see runner.schedule)."""
+    if not isinstance(value, str):
+        raise InvalidScheduleError(f"{where}: expected a cron expression string, got {value!r}")
+    try:
+        validate_schedule(value)
+    except InvalidScheduleError as exc:
+        raise InvalidScheduleError(f"{where}: {exc}") from None
+    return value.strip()
+
+
+def timezone(value: object, where: Location) -> str:
+    """An IANA timezone name."""
+    try:
+        validate_timezone(value)
+    except InvalidScheduleError as exc:
+        raise InvalidScheduleError(f"{where}: {exc}") from None
+    assert isinstance(value, str)
+    return value
+
+
+def dst(value: object, where: Location) -> model.DstPolicy:
+    """``{repeated: once|both, skipped: next_valid|skip}``."""
+    if isinstance(value, model.DstPolicy):
+        return value
+    if not isinstance(value, Mapping):
+        raise where.error(f"expected a mapping with 'repeated' and/or 'skipped', got {value!r}")
+    for key in value:
+        if key not in ("repeated", "skipped"):
+            raise where.error(suggest(key, ("repeated", "skipped")))
+    policy = model.DstPolicy()
+    return model.DstPolicy(
+        repeated=choice(value["repeated"], where.at("repeated"), model.RepeatedTime)
+        if value.get("repeated") is not None
+        else policy.repeated,
+        skipped=choice(value["skipped"], where.at("skipped"), model.SkippedTime)
+        if value.get("skipped") is not None
+        else policy.skipped,
+    )
+
+
+JOB_CONVERTERS: dict[str, Converter] = {
+    "schedule": schedule,
+    "timezone": timezone,
+    "owner": text,
+    "tags": string_list,
+    "description": text,
+    "max_parallel": lambda v, w: whole_number(v, w, minimum=1),
+    "timeout": lambda v, w: duration(v, w, positive=True),
+    "kill_grace": duration,
+    "catchup": boolean,
+    "overlap": lambda v, w: choice(v, w, model.Overlap),
+    "max_active_runs": lambda v, w: whole_number(v, w, minimum=1),
+    "dst": dst,
+    "grace": duration,
+    "expected_duration": lambda v, w: duration(v, w, positive=True),
+    "params": params_map,
+}
+"""Converters for JOB_KEYS."""
+
+TASK_CONVERTERS: dict[str, Converter] = {
+    "trigger": lambda v, w: choice(v, w, model.TriggerRule),
+    "retries": whole_number,
+    "retry_delay": duration,
+    "max_retry_delay": duration,
+    "timeout": lambda v, w: duration(v, w, positive=True),
+    "env": env_map,
+    "pool": lambda v, w: name(v, w, "pool"),
+    "queue": text,
+    "skip_exit_code": lambda v, w: whole_number(v, w, minimum=1, maximum=255),
+    "in_process": boolean,
+    "after": after,
+    "command": command,
+}
+"""Converters for the task keys that need no file context (``cwd`` and ``python`` do)."""
+
+
+def convert(
+    raw: Mapping[str, object],
+    converters: Mapping[str, Converter],
+    where: Location,
+    lines: Callable[[str], int | None] = lambda _key: None,
+) -> dict[str, Any]:
+    """Convert the keys of ``raw`` that ``converters`` knows; ``None`` values count as unset."""
+    return {
+        key: converters[key](value, where.at(key, lines(key)))
+        for key, value in raw.items()
+        if key in converters and value is not None
+    }
+
+
+def check_keys(
+    raw: Mapping[Any, object],
+    allowed: Iterable[str],
+    where: Location,
+    lines: Callable[[str], int | None] = lambda _key: None,
+) -> None:
+    """Raise DefinitionError for the first key of ``raw`` that is not ``allowed``."""
+    known = tuple(allowed)
+    for key in raw:
+        if key not in known:
+            raise replace(where, line=lines(key) or where.line).error(suggest(key, known))
+
+
+def pool_sizes(
+    value: object, where: Location, lines: Callable[[str], int | None] = lambda _key: None
+) -> dict[str, int]:
+    """``{pool name: size}``; a pool caps the concurrent attempts of the tasks that name it."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise where.error(f"expected a mapping of pool names to sizes, got {_shown(value)}")
+    sizes = {}
+    for key, size in value.items():
+        at = where.at(str(key), lines(key))
+        sizes[name(key, at, "pool")] = whole_number(size, at, minimum=1)
+    return sizes

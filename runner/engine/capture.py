@@ -1,0 +1,135 @@
+"""Capture of one output stream of an attempt: a size-capped log file, last lines, passthrough."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from runner.engine.executor import ERROR_TAIL_LINES
+
+logger = logging.getLogger(__name__)
+
+TAIL_BYTES = 4096
+"""At most this many of the last bytes are kept for the tail."""
+
+
+class StreamCapture:
+    """Writes one stream of one attempt to its log file up to a cap, keeps its last lines, and
+    optionally copies it byte for byte to a file descriptor of this process.
+
+    The log file (and its folder) is created at the first byte of output: a silent stream
+    leaves no file, which saves a file creation per stream and attempt. Not thread-safe:
+    one thread writes, then closes. Writes after ``close`` are ignored.
+    """
+
+    def __init__(
+        self, path: Path | None, *, cap_bytes: int, passthrough_fd: int | None = None
+    ) -> None:
+        self._path = path
+        self._cap = max(cap_bytes, 0)
+        self._passthrough_fd = passthrough_fd
+        self._fd: int | None = None
+        self._opened = False
+        self._written = 0
+        self._dropped = 0
+        self._ends_with_newline = True
+        self._tail = bytearray()
+        self._tail_trimmed = False
+        self._closed = False
+
+    @property
+    def dropped_bytes(self) -> int:
+        """Bytes past the cap: counted, not written."""
+        return self._dropped
+
+    def write(self, data: bytes) -> None:
+        """Take the next chunk of the stream."""
+        if self._closed or not data:
+            return
+        self._keep_tail(data)
+        if self._passthrough_fd is not None:
+            self._pass_through(data)
+        room = self._cap - self._written
+        kept = data if len(data) <= room else data[: max(room, 0)]
+        self._written += len(kept)
+        self._dropped += len(data) - len(kept)
+        if kept:
+            self._ends_with_newline = kept.endswith(b"\n")
+            self._write_file(kept)
+
+    def tail(self, lines: int = ERROR_TAIL_LINES) -> str | None:
+        """The last ``lines`` lines seen (utf-8, bad bytes replaced); None if there were none."""
+        text = self._tail.decode("utf-8", errors="replace")
+        kept = text.splitlines()
+        if self._tail_trimmed and len(kept) > 1:
+            kept = kept[1:]  # the first line was cut by the byte limit
+        while kept and not kept[-1].strip():
+            kept.pop()
+        kept = kept[-lines:]
+        return "\n".join(kept) if kept else None
+
+    def close(self) -> None:
+        """Note a truncation in the log file, and close it; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._dropped:
+            notice = (
+                f"[runwatch] output truncated: {self._dropped} more bytes not written"
+                f" (cap {self._cap} bytes)\n"
+            )
+            self._write_file(("" if self._ends_with_newline else "\n").encode() + notice.encode())
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError as exc:
+                logger.warning("closing log file %s failed: %s", self._path, exc)
+            self._fd = None
+
+    def _keep_tail(self, data: bytes) -> None:
+        self._tail += data[-TAIL_BYTES:]
+        if len(self._tail) > TAIL_BYTES:
+            del self._tail[:-TAIL_BYTES]
+            self._tail_trimmed = True
+
+    def _write_file(self, data: bytes) -> None:
+        if not self._opened:
+            self._opened = True
+            self._fd = _open_log(self._path)
+        if self._fd is None:
+            return
+        try:
+            write_all(self._fd, data)
+        except OSError as exc:
+            logger.warning("writing log file %s failed, no more output kept: %s", self._path, exc)
+            os.close(self._fd)
+            self._fd = None
+
+    def _pass_through(self, data: bytes) -> None:
+        assert self._passthrough_fd is not None
+        try:
+            write_all(self._passthrough_fd, data)
+        except OSError as exc:
+            logger.warning("passthrough to fd %d failed, stopped: %s", self._passthrough_fd, exc)
+            self._passthrough_fd = None
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd``, however many calls it takes."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _open_log(path: Path | None) -> int | None:
+    if path is None:
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        # The attempt still runs (its tail is still kept): a full or read-only log volume
+        # must not stop the jobs being monitored.
+        logger.warning("cannot open log file %s, output not kept: %s", path, exc)
+        return None

@@ -1,0 +1,429 @@
+"""The engine: a single-threaded loop that drives runs through their task graphs.
+
+Each turn of the loop handles what the executor reported, fires due timers (task
+timeouts, retry delays, run timeouts), starts the tasks that are ready, and ends the
+runs that are done — all inside one store transaction, so a turn costs one commit.
+It then blocks on the executor's queue until the next message or timer.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import queue
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from runner.clock import Clock, utcnow
+from runner.engine.dag import Graph, Verdict
+from runner.engine.executor import (
+    DEFAULT_LOG_CAP_BYTES,
+    AttemptFinished,
+    AttemptLaunched,
+    AttemptSpec,
+    CancelRequested,
+    Executor,
+    MessageQueue,
+)
+from runner.engine.observer import NullObserver, RunObserver
+from runner.errors import DefinitionError
+from runner.model import Job, RunState, TaskState
+from runner.store.records import AttemptRecord, RunRecord
+from runner.store.store import Store
+
+logger = logging.getLogger(__name__)
+
+POOL_POLL_SECONDS = 0.5
+"""How often to look for a free pool slot held by another process."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A task changed state; for live displays."""
+
+    run_id: int
+    job: str
+    task: str
+    state: TaskState
+    attempt: int
+    at: datetime
+
+
+@dataclass
+class _ActiveRun:
+    job: Job
+    graph: Graph
+    run: RunRecord
+    states: dict[str, TaskState]
+    results: dict[str, Any]
+    tries: dict[str, int] = field(default_factory=dict)
+    ready: set[str] = field(default_factory=set)
+    running: dict[str, AttemptRecord] = field(default_factory=dict)
+    stop_reason: str | None = None
+    stop_state: RunState | None = None
+
+    def failed_tasks(self) -> list[str]:
+        return [n for n in self.graph.order if self.states[n].failed]
+
+
+def backoff_delay(
+    task_retry_delay: float, max_delay: float, retry: int, rng: random.Random
+) -> float:
+    """Seconds before retry number ``retry`` (1-based): exponential, capped, equal jitter."""
+    full = min(max_delay, task_retry_delay * 2 ** (retry - 1))
+    return full / 2 + rng.uniform(0, full / 2)
+
+
+def attempt_env(job: Job, run: RunRecord, task: str, number: int) -> dict[str, str]:
+    """The RUNWATCH_* variables of an attempt, parameters included (never interpolated)."""
+    env = {
+        "RUNWATCH_JOB": job.name,
+        "RUNWATCH_TASK": task,
+        "RUNWATCH_RUN_ID": str(run.id),
+        "RUNWATCH_LOGICAL_TIME": run.logical_time.isoformat(),
+        "RUNWATCH_ATTEMPT": str(number),
+    }
+    params = {**job.params, **run.params}
+    env.update({f"RUNWATCH_PARAM_{k.upper()}": v for k, v in params.items()})
+    return env
+
+
+def check_pools(job: Job, pools: Mapping[str, int]) -> None:
+    """Raise DefinitionError when a task names a pool that no configuration defines."""
+    for task in job.tasks.values():
+        if task.pool is not None and task.pool not in pools:
+            raise DefinitionError(
+                f"{job.source}: job {job.name!r}, task {task.name!r}, key 'pool': "
+                f"pool {task.pool!r} is not defined (pools: {', '.join(pools) or 'none'})"
+            )
+
+
+class Engine:
+    """Executes runs: start them with ``start`` and drive them with ``step``/``wait``."""
+
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        messages: MessageQueue,
+        *,
+        log_dir: Path | None,
+        pools: Mapping[str, int] | None = None,
+        workers: int = 8,
+        log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES,
+        clock: Clock = utcnow,
+        observer: RunObserver | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.messages = messages
+        self.log_dir = log_dir
+        self.pools = dict(pools or {})
+        self.workers = workers
+        self.log_cap_bytes = log_cap_bytes
+        self.clock = clock
+        self.observer = observer or NullObserver()
+        self.progress = progress
+        self.rng = rng or random.Random()
+        self._runs: dict[int, _ActiveRun] = {}
+        self._by_key: dict[int, tuple[_ActiveRun, AttemptRecord]] = {}
+        self._timers: list[tuple[datetime, int, str, int, str]] = []
+        self._seq = itertools.count()
+        self._waiting_for_pool = False
+        self.finished: list[RunRecord] = []
+
+    # -- public -------------------------------------------------------------------
+
+    @property
+    def active(self) -> bool:
+        """True while any run is being executed."""
+        return bool(self._runs)
+
+    def start(self, job: Job, run: RunRecord, *, rerun: Iterable[str] = ()) -> None:
+        """Begin (or resume) executing ``run`` of ``job``; ``rerun`` tasks start afresh."""
+        check_pools(job, self.pools)
+        graph = Graph(job)
+        now = self.clock()
+        with self.store.transaction():
+            rerun = list(rerun)
+            known = self.store.task_runs(run.id)
+            missing = [t for t in job.tasks if t not in known]
+            if missing:
+                self.store.add_task_rows(run, missing, now)
+            if rerun or run.state is not RunState.QUEUED:
+                self.store.prepare_rerun(run, rerun, now)
+            trace_id = self.observer.run_started(job, run)
+            self.store.mark_run_started(run, now, trace_id=trace_id)
+            run = self.store.get_run(run.id)
+            rows = self.store.task_runs(run.id)
+            states = {t: rows[t].state if t in rows else TaskState.PENDING for t in job.tasks}
+            # A task left mid-flight by a dead process starts again.
+            for name, state in states.items():
+                if not state.finished:
+                    states[name] = TaskState.PENDING
+            active = _ActiveRun(job, graph, run, states, self.store.results(run.id))
+            self._runs[run.id] = active
+            if job.timeout is not None:
+                self._add_timer(now + timedelta(seconds=job.timeout), "run_timeout", run.id)
+            self._settle(active, None, now)
+            self._dispatch(now)
+            self._finish_runs(now)
+
+    def cancel(self, reason: str, run_id: int | None = None) -> None:
+        """Cancel one run or all; safe from signal handlers and other threads."""
+        self.messages.put(CancelRequested(reason, run_id))
+
+    def step(self, timeout: float | None = None) -> None:
+        """One turn: wait up to ``timeout`` (or the next timer) for news, then act on it."""
+        wait = self._wait_seconds(timeout)
+        try:
+            batch = [
+                self.messages.get(timeout=wait)
+                if wait is None or wait > 0
+                else self.messages.get_nowait()
+            ]
+        except queue.Empty:
+            batch = []
+        while True:
+            try:
+                batch.append(self.messages.get_nowait())
+            except queue.Empty:
+                break
+        now = self.clock()
+        with self.store.transaction():
+            for message in batch:
+                self._handle(message, now)
+            self._fire_timers(now)
+            self._dispatch(now)
+            self._finish_runs(now)
+
+    def close(self) -> None:
+        """Stop the executor's workers and flush telemetry."""
+        self.executor.shutdown()
+        self.observer.close()
+
+    def run_until_done(self) -> list[RunRecord]:
+        """Step until every started run has finished; return the finished runs."""
+        while self._runs:
+            self.step()
+        return self.finished
+
+    def execute(self, job: Job, run: RunRecord, *, rerun: Iterable[str] = ()) -> RunRecord:
+        """Run one run to its end and return its final record."""
+        self.start(job, run, rerun=rerun)
+        while run.id in self._runs:
+            self.step()
+        return self.store.get_run(run.id)
+
+    # -- messages -----------------------------------------------------------------
+
+    def _handle(self, message: object, now: datetime) -> None:
+        if isinstance(message, AttemptLaunched):
+            entry = self._by_key.get(message.key)
+            if entry is not None:
+                self.store.set_attempt_process(entry[1], pid=message.pid)
+        elif isinstance(message, AttemptFinished):
+            self._attempt_finished(message, now)
+        elif isinstance(message, CancelRequested):
+            for active in list(self._runs.values()):
+                if message.run_id in (None, active.run.id):
+                    self._stop(active, RunState.CANCELLED, message.reason, now)
+
+    def _attempt_finished(self, outcome: AttemptFinished, now: datetime) -> None:
+        entry = self._by_key.pop(outcome.key, None)
+        if entry is None:
+            logger.warning("outcome for unknown attempt %s ignored", outcome.key)
+            return
+        active, attempt = entry
+        task = active.job.tasks[attempt.task]
+        del active.running[attempt.task]
+        state = outcome.state
+        if active.stop_state is RunState.FAILED and state is TaskState.CANCELLED:
+            state = TaskState.TIMED_OUT  # killed because the run timed out
+        retry = (
+            state in (TaskState.FAILED, TaskState.TIMED_OUT)
+            and active.stop_reason is None
+            and active.tries.get(attempt.task, 0) <= task.retries
+        )
+        self.store.finish_attempt(
+            attempt,
+            state,
+            now,
+            exit_code=outcome.exit_code,
+            signal=outcome.signal,
+            error=outcome.error,
+            reason=outcome.reason,
+            result=outcome.result,
+            will_retry=retry,
+        )
+        self.observer.attempt_finished(attempt, outcome)
+        if state is TaskState.SUCCESS and outcome.result is not None:
+            active.results[attempt.task] = outcome.result
+        if retry:
+            active.states[attempt.task] = TaskState.RETRYING
+            delay = backoff_delay(
+                task.retry_delay, task.max_retry_delay, active.tries[attempt.task], self.rng
+            )
+            self._add_timer(now + timedelta(seconds=delay), "retry", active.run.id, attempt.task)
+            self._report(active, attempt.task, TaskState.RETRYING, attempt.number, now)
+            return
+        active.states[attempt.task] = state
+        self._report(active, attempt.task, state, attempt.number, now)
+        self._settle(active, [attempt.task], now)
+
+    # -- graph --------------------------------------------------------------------
+
+    def _settle(self, active: _ActiveRun, changed: list[str] | None, now: datetime) -> None:
+        if active.stop_reason is not None:
+            return
+        for decision in active.graph.settle(active.states, changed):
+            if decision.verdict is Verdict.RUN:
+                active.ready.add(decision.task)
+                continue
+            state = active.states[decision.task]
+            self.store.set_task_state(
+                active.run, decision.task, state, now, reason="trigger rule not met"
+            )
+            self._report(active, decision.task, state, 0, now)
+
+    def _stop(self, active: _ActiveRun, state: RunState, reason: str, now: datetime) -> None:
+        """Stop a run: cancel what runs, mark what has not started as cancelled."""
+        if active.stop_reason is not None:
+            return
+        active.stop_reason, active.stop_state = reason, state
+        active.ready.clear()
+        for name, task_state in active.states.items():
+            if task_state in (TaskState.PENDING, TaskState.RETRYING):
+                active.states[name] = TaskState.CANCELLED
+                self.store.set_task_state(active.run, name, TaskState.CANCELLED, now, reason=reason)
+                self._report(active, name, TaskState.CANCELLED, 0, now)
+        for attempt in active.running.values():
+            if state is RunState.FAILED:
+                self.executor.time_out(attempt.id)
+            else:
+                self.executor.cancel(attempt.id, reason=reason)
+
+    # -- timers -------------------------------------------------------------------
+
+    def _add_timer(self, at: datetime, kind: str, run_id: int, ref: int | str = "") -> None:
+        heapq.heappush(self._timers, (at, next(self._seq), kind, run_id, str(ref)))
+
+    def _wait_seconds(self, timeout: float | None) -> float | None:
+        candidates = [timeout] if timeout is not None else []
+        if self._timers:
+            candidates.append(max(0.0, (self._timers[0][0] - self.clock()).total_seconds()))
+        if self._waiting_for_pool:
+            candidates.append(POOL_POLL_SECONDS)
+        return min(candidates) if candidates else None
+
+    def _fire_timers(self, now: datetime) -> None:
+        while self._timers and self._timers[0][0] <= now:
+            _, _, kind, run_id, ref = heapq.heappop(self._timers)
+            active = self._runs.get(run_id)
+            if active is None:
+                continue
+            if kind == "retry" and active.stop_reason is None:
+                active.states[ref] = TaskState.PENDING
+                active.ready.add(ref)
+            elif kind == "timeout":
+                entry = self._by_key.get(int(ref))
+                if entry is not None:
+                    self.executor.time_out(int(ref))
+            elif kind == "run_timeout":
+                timeout = active.job.timeout or 0
+                self._stop(active, RunState.FAILED, f"run timed out after {timeout:g}s", now)
+
+    # -- dispatch -----------------------------------------------------------------
+
+    def _dispatch(self, now: datetime) -> None:
+        self._waiting_for_pool = False
+        running = len(self._by_key)
+        for active in list(self._runs.values()):
+            if not active.ready:
+                continue
+            limit = active.job.max_parallel or self.workers
+            for name in [n for n in active.graph.order if n in active.ready]:
+                if running >= self.workers or len(active.running) >= limit:
+                    return
+                if self._launch(active, name, now):
+                    running += 1
+
+    def _launch(self, active: _ActiveRun, name: str, now: datetime) -> bool:
+        task = active.job.tasks[name]
+        attempt = self.store.start_attempt(
+            active.run,
+            name,
+            now,
+            pool=task.pool,
+            pool_size=self.pools.get(task.pool) if task.pool else None,
+            log_dir=self.log_dir,
+        )
+        if attempt is None:
+            self._waiting_for_pool = True
+            return False
+        active.ready.discard(name)
+        active.tries[name] = active.tries.get(name, 0) + 1
+        active.states[name] = TaskState.RUNNING
+        active.running[name] = attempt
+        self._by_key[attempt.id] = (active, attempt)
+        env = attempt_env(active.job, active.run, name, attempt.number)
+        env.update(task.env)
+        env.update(self.observer.attempt_started(active.job, active.run, attempt))
+        spec = AttemptSpec(
+            key=attempt.id,
+            job=active.job.name,
+            task=task,
+            run_id=active.run.id,
+            attempt=attempt.number,
+            logical_time=active.run.logical_time,
+            env=env,
+            stdout_path=Path(attempt.stdout_path) if attempt.stdout_path else None,
+            stderr_path=Path(attempt.stderr_path) if attempt.stderr_path else None,
+            upstream_results={u: active.results.get(u) for u in task.after},
+            kill_grace=active.job.kill_grace,
+            log_cap_bytes=self.log_cap_bytes,
+        )
+        if task.timeout is not None:
+            self._add_timer(
+                now + timedelta(seconds=task.timeout), "timeout", active.run.id, attempt.id
+            )
+        self._report(active, name, TaskState.RUNNING, attempt.number, now)
+        self.executor.submit(spec)
+        return True
+
+    # -- ends ---------------------------------------------------------------------
+
+    def _finish_runs(self, now: datetime) -> None:
+        for run_id, active in list(self._runs.items()):
+            if active.running or active.ready:
+                continue
+            if active.stop_reason is None and not all(s.finished for s in active.states.values()):
+                if any(s is TaskState.RETRYING for s in active.states.values()):
+                    continue
+                # Nothing runs or can run, yet tasks are unfinished: cannot happen with a
+                # valid graph; end the run rather than hang.
+                self._stop(active, RunState.FAILED, "tasks could not be scheduled", now)
+            failed = active.failed_tasks()
+            if active.stop_state is not None:
+                state, reason = active.stop_state, active.stop_reason
+            elif failed:
+                state, reason = RunState.FAILED, f"failed: {', '.join(failed)}"
+            else:
+                state, reason = RunState.SUCCESS, None
+            self.store.mark_run_finished(active.run, state, now, reason=reason, failed_tasks=failed)
+            self.observer.run_finished(active.run, state, reason)
+            del self._runs[run_id]
+            self.finished.append(self.store.get_run(run_id))
+
+    def _report(
+        self, active: _ActiveRun, task: str, state: TaskState, attempt: int, now: datetime
+    ) -> None:
+        if self.progress is not None:
+            self.progress(Progress(active.run.id, active.job.name, task, state, attempt, now))

@@ -1,0 +1,127 @@
+"""The local executor: commands as subprocesses, Python tasks in forked workers or threads."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Protocol
+
+from runner.engine import outcome
+from runner.engine.executor import (
+    AttemptFinished,
+    AttemptLaunched,
+    AttemptSpec,
+    MessageQueue,
+)
+from runner.engine.inprocess import InProcessAttempt, OutputRouter
+from runner.engine.pypool import PythonWorkerPool
+from runner.engine.subprocess_runner import CommandAttempt
+from runner.model import TaskState
+
+logger = logging.getLogger(__name__)
+
+_SHUTDOWN_JOIN_SLACK_SECONDS = 5.0
+
+
+class _Running(Protocol):
+    spec: AttemptSpec
+
+    def request_stop(self, state: TaskState, reason: str) -> None: ...
+
+
+class LocalExecutor:
+    """Runs attempts on this host and reports on ``messages``; implements ``Executor``.
+
+    Commands run as subprocesses, each the leader of its own process group, watched by one
+    thread each. Python tasks run in a pool of up to ``python_workers`` forked worker
+    processes, or, with ``in_process=True``, in a thread of this process. Every submitted
+    attempt gets one ``AttemptLaunched`` (pid None if no process could be started) and then
+    exactly one ``AttemptFinished``; no method raises into the engine.
+    """
+
+    def __init__(self, messages: MessageQueue, *, python_workers: int = 4) -> None:
+        self._messages = messages
+        self._pool = PythonWorkerPool(messages, size=python_workers)
+        self._router = OutputRouter()
+        self._lock = threading.Lock()
+        self._running: dict[int, _Running] = {}
+        self._closed = False
+
+    def submit(self, spec: AttemptSpec) -> None:
+        """Start the attempt now; never blocks on the attempt itself."""
+        try:
+            self._submit(spec)
+        except Exception as exc:  # never raise into the engine: report the attempt failed
+            logger.exception("cannot start attempt %d of task %r", spec.key, spec.task.name)
+            self._forget(spec.key)
+            self._messages.put(AttemptLaunched(spec.key, None))
+            self._messages.put(outcome.internal_error(spec.key, exc))
+
+    def cancel(self, key: int, *, reason: str) -> None:
+        """Stop the attempt (SIGTERM, grace, SIGKILL to its group); it finishes as cancelled."""
+        self._stop(key, TaskState.CANCELLED, reason)
+
+    def time_out(self, key: int) -> None:
+        """Stop the attempt the same way; it finishes as timed_out."""
+        self._stop(key, TaskState.TIMED_OUT, "timed out")
+
+    def shutdown(self) -> None:
+        """Cancel running attempts (reason "shutdown"), stop the workers, join; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            running = list(self._running.values())
+        for attempt in running:
+            self._stop(attempt.spec.key, TaskState.CANCELLED, "shutdown")
+        join_seconds = _SHUTDOWN_JOIN_SLACK_SECONDS + max(
+            (a.spec.kill_grace for a in running), default=0.0
+        )
+        self._pool.shutdown(timeout=join_seconds)
+        for attempt in running:
+            if isinstance(attempt, CommandAttempt):  # an abandoned thread of ours may never end
+                attempt.join(join_seconds)
+        self._router.uninstall()
+
+    def _submit(self, spec: AttemptSpec) -> None:
+        with self._lock:
+            closed = self._closed
+        if closed:
+            self._messages.put(AttemptLaunched(spec.key, None))
+            self._messages.put(AttemptFinished(spec.key, TaskState.CANCELLED, reason="shutdown"))
+            return
+        # Tracked before started: a fast attempt may finish, and be forgotten, at once.
+        if spec.task.kind == "command":
+            command = CommandAttempt(spec, self._messages, self._forget)
+            self._track(command)
+            command.start()
+        elif spec.task.in_process:
+            self._router.install()
+            in_process = InProcessAttempt(spec, self._messages, self._forget, self._router)
+            self._track(in_process)
+            in_process.start()
+        else:
+            python = self._pool.prepare(spec, self._forget)
+            self._track(python)
+            self._pool.submit(python)
+
+    def _track(self, attempt: _Running) -> None:
+        with self._lock:
+            if attempt.spec.key in self._running:
+                logger.warning("attempt %d submitted while already running", attempt.spec.key)
+            self._running[attempt.spec.key] = attempt
+
+    def _forget(self, key: int) -> None:
+        with self._lock:
+            self._running.pop(key, None)
+
+    def _stop(self, key: int, state: TaskState, reason: str) -> None:
+        with self._lock:
+            running = self._running.get(key)
+        if running is None:
+            logger.debug("attempt %d is not running; nothing to stop", key)
+            return
+        try:
+            running.request_stop(state, reason)
+        except Exception:  # never raise into the engine; the attempt still reports when it ends
+            logger.exception("stopping attempt %d failed", key)

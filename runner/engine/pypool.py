@@ -1,0 +1,293 @@
+"""The pool of forked Python workers: one attempt per worker, grown on demand, idle ones reused."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import threading
+from collections import deque
+from collections.abc import Callable
+
+from runner.engine import outcome
+from runner.engine.capture import StreamCapture
+from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
+from runner.engine.process_group import GroupStop
+from runner.engine.pycall import CallOutcome
+from runner.engine.pyworker import (
+    Unresolved,
+    WorkerProcess,
+    WorkerRequest,
+    WorkerResponse,
+    fork_worker,
+)
+from runner.model import Task, TaskState
+
+logger = logging.getLogger(__name__)
+
+
+class PythonAttempt:
+    """One attempt of a Python task, waiting for a worker or running on one."""
+
+    def __init__(self, pool: PythonWorkerPool, spec: AttemptSpec, on_done: Callable[[int], None]):
+        self.spec = spec
+        self.on_done = on_done
+        self.call: bytes | int = b""
+        self.min_generation = 0
+        """Only workers forked with at least this many registry entries can resolve ``call``."""
+        self.worker: WorkerProcess | None = None
+        self.out = StreamCapture(None, cap_bytes=0)
+        self.err = StreamCapture(None, cap_bytes=0)
+        self.stop: GroupStop | None = None
+        self.launched = False
+        self.finished = False
+        self._pool = pool
+
+    def request_stop(self, state: TaskState, reason: str) -> None:
+        """Kill the worker's process group (SIGTERM, grace, SIGKILL); finish as ``state``."""
+        self._pool.stop(self, state, reason)
+
+
+class PythonWorkerPool:
+    """Runs Python attempts in forked worker processes, at most ``size`` at a time.
+
+    A callable is sent to a worker as a pickle (a reference, for module-level functions).
+    One that cannot be pickled or loaded there (a lambda, a closure, a function of a module
+    the worker cannot import) is kept in a registry that workers forked later inherit; a
+    worker forked too early to know it is replaced by a fresh one.
+    """
+
+    def __init__(self, messages: MessageQueue, *, size: int) -> None:
+        self._messages = messages
+        self._size = max(size, 1)
+        self._lock = threading.RLock()
+        self._pending: deque[PythonAttempt] = deque()
+        self._workers: list[WorkerProcess] = []
+        self._idle: list[WorkerProcess] = []
+        self._registry: list[Task] = []
+        self._registered: dict[int, int] = {}
+        self._closed = False
+
+    def prepare(self, spec: AttemptSpec, on_done: Callable[[int], None]) -> PythonAttempt:
+        """The attempt, with its callable made ready to send; ``on_done(key)`` when it finished."""
+        attempt = PythonAttempt(self, spec, on_done)
+        try:
+            attempt.call = pickle.dumps(
+                (spec.task.python, spec.task.args, spec.task.kwargs), pickle.HIGHEST_PROTOCOL
+            )
+        except Exception:  # a lambda or closure raises PicklingError, AttributeError or TypeError
+            with self._lock:
+                self._use_registry(attempt)
+        return attempt
+
+    def submit(self, attempt: PythonAttempt) -> None:
+        """Start the attempt on a free worker, or a new one if the pool may grow; else queue it."""
+        spec = attempt.spec
+        with self._lock:
+            if self._closed:
+                self._launch_without_process(attempt)
+                self._finish(
+                    attempt, AttemptFinished(spec.key, TaskState.CANCELLED, reason="shutdown")
+                )
+            else:
+                self._pending.append(attempt)
+                self._dispatch()
+
+    def stop(self, attempt: PythonAttempt, state: TaskState, reason: str) -> None:
+        """Stop an attempt: a waiting one finishes at once, a running one kills its worker."""
+        with self._lock:
+            if attempt.finished or attempt.stop is not None:
+                return
+            if attempt.worker is None:
+                self._pending.remove(attempt)
+                self._launch_without_process(attempt)
+                self._finish(attempt, outcome.stopped(attempt.spec.key, state, reason, None))
+                return
+            worker = attempt.worker
+            attempt.stop = GroupStop(
+                worker.pid, grace=attempt.spec.kill_grace, state=state, reason=reason
+            )
+            attempt.stop.begin()
+            worker.wake()
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Cancel every attempt (reason "shutdown"), stop the workers and wait for them."""
+        with self._lock:
+            self._closed = True
+            for attempt in list(self._pending):
+                self.stop(attempt, TaskState.CANCELLED, "shutdown")
+            for worker in self._workers:
+                if worker.occupant is None:
+                    worker.quit()
+                elif isinstance(worker.occupant, PythonAttempt):
+                    self.stop(worker.occupant, TaskState.CANCELLED, "shutdown")
+            workers = list(self._workers)
+        for worker in workers:
+            worker.join(timeout)
+
+    # Called on a worker's watching thread.
+
+    def returned(self, worker: WorkerProcess, response: WorkerResponse) -> None:
+        """A worker answered: finish its attempt and give it the next one."""
+        with self._lock:
+            attempt = worker.occupant
+            if not isinstance(attempt, PythonAttempt) or attempt.stop is not None:
+                return  # a stopped attempt finishes when its worker is gone
+            worker.occupant = None
+            attempt.worker = None
+            if isinstance(response, Unresolved) and isinstance(attempt.call, bytes):
+                logger.debug(
+                    "task %r resolved by registry: %s", attempt.spec.task.name, response.error
+                )
+                self._use_registry(attempt)
+                self._pending.appendleft(attempt)
+            else:
+                self._finish(attempt, _finished(attempt, response))
+            if self._closed:
+                worker.quit()
+            else:
+                self._idle.append(worker)
+            self._dispatch()
+
+    def exited(self, worker: WorkerProcess, returncode: int) -> None:
+        """A worker is gone: fail (or stop) the attempt it ran, and replace it if needed."""
+        with self._lock:
+            if worker in self._workers:  # a retired worker was already taken out
+                self._workers.remove(worker)
+            if worker in self._idle:
+                self._idle.remove(worker)
+            attempt = worker.occupant
+            worker.occupant = None
+            worker.close()
+            if isinstance(attempt, PythonAttempt) and not attempt.finished:
+                self._finish(attempt, _worker_died(attempt, returncode))
+            self._dispatch()
+
+    # With the lock held.
+
+    def _dispatch(self) -> None:
+        while self._pending and not self._closed:
+            attempt = self._pending[0]
+            worker = self._idle_worker(attempt.min_generation)
+            if worker is None:
+                try:
+                    worker = self._fork(attempt.min_generation)
+                except OSError as exc:
+                    logger.error("cannot fork a Python worker: %s", exc)
+                    self._pending.popleft()
+                    self._launch_without_process(attempt)
+                    error = f"cannot start a Python worker: {exc}"
+                    self._finish(
+                        attempt,
+                        AttemptFinished(
+                            attempt.spec.key, TaskState.FAILED, error=error, reason=error
+                        ),
+                    )
+                    continue
+                if worker is None:
+                    return  # all busy: the next one to return picks this attempt up
+            self._pending.popleft()
+            self._assign(worker, attempt)
+
+    def _idle_worker(self, min_generation: int) -> WorkerProcess | None:
+        for index in range(len(self._idle) - 1, -1, -1):  # most recently used first: warmest
+            if self._idle[index].generation >= min_generation:
+                return self._idle.pop(index)
+        return None
+
+    def _fork(self, min_generation: int) -> WorkerProcess | None:
+        if len(self._workers) >= self._size:
+            if not self._idle:
+                return None
+            stale = self._idle.pop(0)  # knows too little of the registry: make room
+            self._workers.remove(stale)
+            stale.quit()
+        inherited = [fd for worker in self._workers for fd in worker.fds()]
+        worker = fork_worker(self._registry, inherited, self)
+        assert worker.generation >= min_generation
+        self._workers.append(worker)
+        return worker
+
+    def _assign(self, worker: WorkerProcess, attempt: PythonAttempt) -> None:
+        spec = attempt.spec
+        if not attempt.launched:
+            attempt.out = StreamCapture(
+                spec.stdout_path,
+                cap_bytes=spec.log_cap_bytes,
+                passthrough_fd=1 if spec.passthrough else None,
+            )
+            attempt.err = StreamCapture(
+                spec.stderr_path,
+                cap_bytes=spec.log_cap_bytes,
+                passthrough_fd=2 if spec.passthrough else None,
+            )
+            attempt.launched = True
+            self._messages.put(AttemptLaunched(spec.key, worker.pid))
+        worker.occupant = attempt
+        attempt.worker = worker
+        request = WorkerRequest(
+            spec.key, spec.task.name, attempt.call, spec.upstream_results, spec.env, spec.task.cwd
+        )
+        try:
+            worker.send(request)
+        except OSError as exc:  # it died while idle; its thread will tell us
+            logger.warning(
+                "Python worker %d is gone (%s); attempt %d goes to another",
+                worker.pid,
+                exc,
+                spec.key,
+            )
+            worker.occupant = None
+            attempt.worker = None
+            self._pending.appendleft(attempt)
+
+    def _use_registry(self, attempt: PythonAttempt) -> None:
+        task = attempt.spec.task
+        index = self._registered.get(id(task))
+        if index is None:
+            index = len(self._registry)
+            self._registry.append(task)  # kept forever, so its id is never reused
+            self._registered[id(task)] = index
+        attempt.call = index
+        attempt.min_generation = index + 1
+
+    def _launch_without_process(self, attempt: PythonAttempt) -> None:
+        if not attempt.launched:
+            attempt.launched = True
+            self._messages.put(AttemptLaunched(attempt.spec.key, None))
+
+    def _finish(self, attempt: PythonAttempt, message: AttemptFinished) -> None:
+        if attempt.finished:
+            return
+        attempt.finished = True
+        attempt.out.close()
+        attempt.err.close()
+        attempt.on_done(attempt.spec.key)
+        self._messages.put(message)
+
+
+def _finished(attempt: PythonAttempt, response: WorkerResponse) -> AttemptFinished:
+    key = attempt.spec.key
+    if isinstance(response, Unresolved):
+        name = attempt.spec.task.name
+        error = f"cannot load the callable of task {name!r} in a worker: {response.error}"
+        return AttemptFinished(key, TaskState.FAILED, error=error, reason="callable not loadable")
+    if response.state is TaskState.FAILED and response.error is None:
+        response = CallOutcome(
+            response.state, response.exit_code, attempt.err.tail(), response.reason
+        )
+    return response.finished(key)
+
+
+def _worker_died(attempt: PythonAttempt, returncode: int) -> AttemptFinished:
+    key = attempt.spec.key
+    if attempt.stop is not None:
+        return outcome.stopped(key, attempt.stop.state, attempt.stop.reason, returncode)
+    if returncode < 0:
+        reason = outcome.describe_signal(-returncode)
+        return AttemptFinished(
+            key, TaskState.FAILED, signal=-returncode, error=attempt.err.tail(), reason=reason
+        )
+    reason = f"worker exited with code {returncode}"
+    return AttemptFinished(
+        key, TaskState.FAILED, exit_code=returncode, error=attempt.err.tail(), reason=reason
+    )

@@ -1,0 +1,40 @@
+"""Fixtures shared by every test package.
+
+``db_url`` is a URL to an empty database, once per backend: ``sqlite`` (a file under
+``tmp_path``) and ``postgresql`` (a fresh schema, dropped afterwards; skipped when the
+server is unreachable, except on CI). ``store`` is ``Store.open(db_url)``, closed after
+the test. Select one backend with ``-k sqlite`` / ``-k postgresql`` or ``-m "not
+postgresql"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runner.store.store import Store
+from tests import pg
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgresql: needs the PostgreSQL test server")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty database, for each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'runwatch.db'}"
+        return
+    with pg.temporary_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """The store at ``db_url``, migrated to head; closed after the test."""
+    opened = Store.open(db_url)
+    yield opened
+    opened.close()
