@@ -361,9 +361,9 @@ def _inhibit_rules(raw: object, where: KeyPath) -> tuple[InhibitRule, ...]:
 
 
 def _maintenance(raw: object, where: KeyPath) -> tuple[MaintenanceWindow, ...]:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from croniter import croniter  # noqa: PLC0415 - slow import, only with windows
+    from croniter import croniter
 
     found = []
     for i, value in enumerate(where.items(raw)):

@@ -48,7 +48,7 @@ class MaintenanceWindow:
 
     def active(self, now: datetime) -> bool:
         """True when ``now`` falls in a window that started at a fire time of the schedule."""
-        from croniter import croniter  # noqa: PLC0415 - slow import, only with windows
+        from croniter import croniter
 
         local = now.astimezone(ZoneInfo(self.timezone))
         # the latest fire time at or before now (croniter's get_prev excludes now itself)

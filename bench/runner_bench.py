@@ -51,8 +51,13 @@ def time_job(job: Job, *, workers: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{tmp}/bench.db")
         messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
-        engine = Engine(store, LocalExecutor(messages, python_workers=workers), messages,
-                        log_dir=Path(tmp) / "logs", workers=workers)
+        engine = Engine(
+            store,
+            LocalExecutor(messages, python_workers=workers),
+            messages,
+            log_dir=Path(tmp) / "logs",
+            workers=workers,
+        )
         now = utcnow()
         store.sync_jobs([job], now)
         run = store.create_run(job, now, Trigger.MANUAL, now)
@@ -78,9 +83,11 @@ def b1() -> None:
         large = [time_job(fan_job(200, in_process=in_process), workers=2) for _ in range(REPEATS)]
         per_task = (statistics.median(large) - statistics.median(small)) / 190 * 1000
         mode = "in-process" if in_process else "worker processes"
-        print(f"B1 {mode}: N=10 {statistics.median(small) * 1000:.1f} ms, "
-              f"N=200 {statistics.median(large) * 1000:.1f} ms, "
-              f"per extra task {per_task:.2f} ms")
+        print(
+            f"B1 {mode}: N=10 {statistics.median(small) * 1000:.1f} ms, "
+            f"N=200 {statistics.median(large) * 1000:.1f} ms, "
+            f"per extra task {per_task:.2f} ms"
+        )
 
 
 def b2() -> None:
@@ -93,15 +100,17 @@ def b2() -> None:
     job = Job(name="trues", tasks={f"t{i}": Task(f"t{i}", command=("true",)) for i in range(count)})
     runs = [time_job(job, workers=2) for _ in range(3)]
     ours = count / statistics.median(runs)
-    print(f"B2: plain loop {plain:.0f} tasks/s, runwatch (2 workers) {ours:.0f} tasks/s "
-          f"= {ours / plain * 100:.0f}% of the plain loop")
+    print(
+        f"B2: plain loop {plain:.0f} tasks/s, runwatch (2 workers) {ours:.0f} tasks/s "
+        f"= {ours / plain * 100:.0f}% of the plain loop"
+    )
 
 
 def b3() -> None:
     """Whole-process time of `runwatch run` for a one-task `true` job."""
     with tempfile.TemporaryDirectory() as tmp:
         jobs = Path(tmp) / "jobs.yaml"
-        jobs.write_text("jobs:\n  one:\n    command: [\"true\"]\n")
+        jobs.write_text('jobs:\n  one:\n    command: ["true"]\n')
         env = {**os.environ, "RUNWATCH_HOME": tmp}
         cmd = [sys.executable, "-m", "runner", "run", "one", "--jobs", str(jobs)]
         subprocess.run(cmd, env=env, check=True, capture_output=True)  # creates the store
@@ -110,8 +119,10 @@ def b3() -> None:
             started = time.perf_counter()
             subprocess.run(cmd, env=env, check=True, capture_output=True)
             times.append(time.perf_counter() - started)
-    print(f"B3: runwatch run (one `true` task): median {statistics.median(times) * 1000:.0f} ms, "
-          f"min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms")
+    print(
+        f"B3: runwatch run (one `true` task): median {statistics.median(times) * 1000:.0f} ms, "
+        f"min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

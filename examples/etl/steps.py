@@ -96,8 +96,10 @@ def load(transformed: dict[str, Any] | None = None) -> dict[str, Any]:
         raise ConnectionError("warehouse connection reset by peer (simulated transient error)")
     path = Path(transformed["path"]) if transformed else _staging() / "daily.csv"
     with path.open(newline="") as f:
-        rows = [(r["day"], r["country"], int(r["orders"]), float(r["revenue_eur"]))
-                for r in csv.DictReader(f)]
+        rows = [
+            (r["day"], r["country"], int(r["orders"]), float(r["revenue_eur"]))
+            for r in csv.DictReader(f)
+        ]
     OUTPUT.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(OUTPUT / "warehouse.db") as db:
         db.execute(

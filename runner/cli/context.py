@@ -29,13 +29,13 @@ class Context:
     @cached_property
     def settings(self) -> Settings:
         """runwatch.yaml (or --config) with RUNWATCH_* overrides, and --db on top."""
-        from runner.config import load_settings  # noqa: PLC0415 - commands load what they use
+        from runner.config import load_settings
 
         config = getattr(self.args, "config", None)
         settings = load_settings(Path(config) if config else None, env=self.env, cwd=self.cwd)
         db = getattr(self.args, "db", None)
         if db:
-            import dataclasses  # noqa: PLC0415
+            import dataclasses
 
             settings = dataclasses.replace(settings, db_url=db)
         return settings
@@ -43,7 +43,7 @@ class Context:
     @cached_property
     def definitions(self) -> Definitions:
         """Jobs from --jobs paths, else from the paths runwatch.yaml names."""
-        from runner.definitions import load_definitions  # noqa: PLC0415
+        from runner.definitions import load_definitions
 
         given = getattr(self.args, "jobs", None)
         paths = [Path(p) for p in given] if given else list(self.settings.job_paths)
@@ -61,7 +61,7 @@ class Context:
 
     def open_store(self, *, recover: bool = True) -> Store:
         """Open the configured store (closed when the command ends)."""
-        from runner.store.store import Store  # noqa: PLC0415
+        from runner.store.store import Store
 
         store = Store.open(self.settings.db_url, recover=recover)
         self._stores.append(store)

@@ -39,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+    from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("runwatch")
@@ -49,13 +49,17 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full command-line grammar."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--config", metavar="FILE", help="runwatch.yaml to use")
     common.add_argument("--db", metavar="URL", help="database URL (overrides RUNWATCH_DB_URL)")
-    with_jobs = argparse.ArgumentParser(add_help=False, parents=[common])
-    with_jobs.add_argument("--jobs", action="append", metavar="PATH",
-                           help="a job file or folder (repeatable); default: runwatch.yaml's")
-    fmt = argparse.ArgumentParser(add_help=False)
+    with_jobs = _Parser(add_help=False, parents=[common])
+    with_jobs.add_argument(
+        "--jobs",
+        action="append",
+        metavar="PATH",
+        help="a job file or folder (repeatable); default: runwatch.yaml's",
+    )
+    fmt = _Parser(add_help=False)
     fmt.add_argument("--format", choices=["table", "json"], default="table")
 
     parser = _Parser(prog="runwatch", description="Run, watch and alert on pipelines.")
@@ -67,12 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", parents=[with_jobs, fmt], help="run a job now")
     run.add_argument("job")
-    run.add_argument("--param", action="append", metavar="KEY=VALUE",
-                     help="a parameter, given to tasks as RUNWATCH_PARAM_KEY (repeatable)")
-    run.add_argument("--logical-time", metavar="TIME",
-                     help="the time the run stands for (ISO 8601); reruns an existing run")
-    run.add_argument("--force", action="store_true",
-                     help="with --logical-time: rerun every task, not only unsuccessful ones")
+    run.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a parameter, given to tasks as RUNWATCH_PARAM_KEY (repeatable)",
+    )
+    run.add_argument(
+        "--logical-time",
+        metavar="TIME",
+        help="the time the run stands for (ISO 8601); reruns an existing run",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="with --logical-time: rerun every task, not only unsuccessful ones",
+    )
 
     sub.add_parser("jobs", parents=[with_jobs, fmt], help="list jobs")
 
@@ -112,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="runwatch: %(levelname)s: %(message)s",
     )
-    from runner.cli.context import Context  # noqa: PLC0415
+    from runner.cli.context import Context
 
     ctx = Context(args, dict(os.environ), Path.cwd())
     try:
@@ -127,8 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.verbose:
             raise
-        print(f"runwatch: internal error: {type(exc).__name__}: {exc} "
-              "(run with -v for the traceback; please report it)", file=sys.stderr)
+        print(
+            f"runwatch: internal error: {type(exc).__name__}: {exc} "
+            "(run with -v for the traceback; please report it)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
     finally:
         ctx.close()

@@ -55,8 +55,10 @@ def table(
     out = stream or sys.stdout
     cells = [[("-" if v is None else str(v)) for v in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    print("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(),
-          file=out)
+    print(
+        "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(),
+        file=out,
+    )
     for row in cells:
         parts = []
         for i, (value, width) in enumerate(zip(row, widths, strict=True)):

@@ -48,8 +48,11 @@ class ProgressDisplay:
         else:
             attempt = f" (attempt {event.attempt})" if event.attempt else ""
             stamp = event.at.strftime("%H:%M:%S")
-            print(f"{stamp} {event.job}.{event.task} {event.state.value}{attempt}",
-                  file=self.stream, flush=True)
+            print(
+                f"{stamp} {event.job}.{event.task} {event.state.value}{attempt}",
+                file=self.stream,
+                flush=True,
+            )
 
     def draw(self) -> None:
         """Redraw the table in place."""

@@ -75,7 +75,7 @@ def backoff_delay(
     task_retry_delay: float, max_delay: float, retry: int, rng: random.Random
 ) -> float:
     """Seconds before retry number ``retry`` (1-based): exponential, capped, equal jitter."""
-    full = min(max_delay, task_retry_delay * 2 ** (retry - 1))
+    full = min(max_delay, task_retry_delay * 2.0 ** (retry - 1))
     return full / 2 + rng.uniform(0, full / 2)
 
 

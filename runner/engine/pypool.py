@@ -28,7 +28,9 @@ logger = logging.getLogger(__name__)
 class PythonAttempt:
     """One attempt of a Python task, waiting for a worker or running on one."""
 
-    def __init__(self, pool: PythonWorkerPool, spec: AttemptSpec, on_done: Callable[[int], None]):
+    def __init__(
+        self, pool: PythonWorkerPool, spec: AttemptSpec, on_done: Callable[[int], None]
+    ) -> None:
         self.spec = spec
         self.on_done = on_done
         self.call: bytes | int = b""

@@ -316,6 +316,7 @@ def _text_stream(fd: int, *, line_buffering: bool) -> TextIO:
 
 
 def _serve(conn: Connection, registry: Sequence[Task]) -> None:
+    streams = (sys.stdout, sys.stderr)
     while True:
         try:
             data = conn.recv_bytes()
@@ -324,6 +325,8 @@ def _serve(conn: Connection, registry: Sequence[Task]) -> None:
         if not data:
             return
         response = _handle(pickle.loads(data), registry)  # noqa: S301 - from our parent
+        _flush_std_streams()  # whatever the task left in place, then ours, for the next one
+        sys.stdout, sys.stderr = streams
         _flush_std_streams()
         conn.send_bytes(pickle.dumps(response, pickle.HIGHEST_PROTOCOL))
 

@@ -179,7 +179,9 @@ def _endpoint(env: Mapping[str, str], protocol: Protocol) -> str:
     if specific is not None:
         return _url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", specific)
     default = DEFAULT_GRPC_ENDPOINT if protocol is Protocol.GRPC else DEFAULT_HTTP_ENDPOINT
-    base = _url("OTEL_EXPORTER_OTLP_ENDPOINT", _value(env, "OTEL_EXPORTER_OTLP_ENDPOINT") or default)
+    base = _url(
+        "OTEL_EXPORTER_OTLP_ENDPOINT", _value(env, "OTEL_EXPORTER_OTLP_ENDPOINT") or default
+    )
     if protocol is Protocol.GRPC:
         return base
     # The spec: the general endpoint is a base URL, the signal path is appended to it.

@@ -36,7 +36,9 @@ _WITH_DURATION = (
 class MetricsConsumer:
     """Keeps a collector current with the event log; ``exposition`` is the /metrics body."""
 
-    def __init__(self, store: Store, collector: MetricsCollector, *, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self, store: Store, collector: MetricsCollector, *, batch_size: int = BATCH_SIZE
+    ) -> None:
         self.store = store
         self.collector = collector
         self.batch_size = batch_size

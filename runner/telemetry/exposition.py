@@ -66,4 +66,5 @@ class _One:
 def _format(metric: Metric, openmetrics: bool) -> str:
     if not openmetrics:
         return generate_text(_One(metric)).decode("utf-8")
-    return generate_openmetrics(_One(metric)).decode("utf-8").removesuffix(_EOF)
+    text: bytes = generate_openmetrics(_One(metric))  # type: ignore[no-untyped-call]
+    return text.decode("utf-8").removesuffix(_EOF)

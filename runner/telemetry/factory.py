@@ -34,10 +34,10 @@ def build_tracing(
     settings = tracing_settings(env)
     if not settings.enabled:
         return NullObserver()
-    from opentelemetry import trace  # noqa: PLC0415 - only when tracing is on
+    from opentelemetry import trace  # deferred: only when tracing is on
 
-    from runner.telemetry.provider import build_provider, span_exporters  # noqa: PLC0415
-    from runner.telemetry.tracing import TracingObserver  # noqa: PLC0415
+    from runner.telemetry.provider import build_provider, span_exporters
+    from runner.telemetry.tracing import TracingObserver
 
     try:
         provider = build_provider(settings, span_exporters(settings, console=console))

@@ -11,6 +11,7 @@ holds them, ``get_sample_value`` reads them and ``push_to_gateway`` sends them.
 from __future__ import annotations
 
 import bisect
+import math
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,9 +19,23 @@ from typing import ClassVar
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Exemplar, Sample
-from prometheus_client.utils import floatToGoString
 
 Labels = tuple[str, ...]
+
+
+def number(value: float) -> str:
+    """A sample value as Prometheus writes it (Go's formatting: ``+Inf``, ``1e+06``)."""
+    value = float(value)
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    text = repr(value)
+    dot = text.find(".")
+    if value > 0 and dot > 6:  # Go switches to an exponent sooner than Python
+        mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1 :]}".rstrip("0.")
+        return f"{mantissa}e+{dot - 1:02d}"
+    return text
 
 
 def _escape(value: str) -> str:
@@ -130,7 +145,7 @@ class ValueFamily(Family):
 
     def _render_series(self, labels: Labels, openmetrics: bool) -> str:
         inner = label_text(self.labelnames, labels)
-        return f"{self.sample_name()}{_braced(inner)} {floatToGoString(self._values[labels])}\n"
+        return f"{self.sample_name()}{_braced(inner)} {number(self._values[labels])}\n"
 
     def samples(self) -> list[Sample]:
         """Every sample, as prometheus_client represents them."""
@@ -231,7 +246,7 @@ class HistogramFamily(Family):
         if bounds[-1] != float("inf"):
             bounds.append(float("inf"))
         self.bounds = tuple(bounds)
-        self._le = tuple(floatToGoString(b) for b in self.bounds)
+        self._le = tuple(number(b) for b in self.bounds)
         self._series: dict[Labels, _HistogramSeries] = {}
 
     def series(self) -> Iterable[Labels]:
@@ -269,13 +284,13 @@ class HistogramFamily(Family):
         cumulative = 0
         for le, count, exemplar in zip(self._le, series.buckets, series.exemplars, strict=True):
             cumulative += count
-            line = f'{self.name}_bucket{{{prefix}le="{le}"}} {floatToGoString(cumulative)}'
+            line = f'{self.name}_bucket{{{prefix}le="{le}"}} {number(cumulative)}'
             if openmetrics and exemplar is not None:
                 line += _exemplar_text(exemplar)
             lines.append(line + "\n")
         braced = _braced(inner)
-        lines.append(f"{self.name}_count{braced} {floatToGoString(series.count)}\n")
-        lines.append(f"{self.name}_sum{braced} {floatToGoString(series.sum)}\n")
+        lines.append(f"{self.name}_count{braced} {number(series.count)}\n")
+        lines.append(f"{self.name}_sum{braced} {number(series.sum)}\n")
         return "".join(lines)
 
     def samples(self) -> list[Sample]:
@@ -284,9 +299,7 @@ class HistogramFamily(Family):
         for labels, series in self._series.items():
             base = self._labels(labels)
             cumulative = 0
-            for le, count, exemplar in zip(
-                self._le, series.buckets, series.exemplars, strict=True
-            ):
+            for le, count, exemplar in zip(self._le, series.buckets, series.exemplars, strict=True):
                 cumulative += count
                 extra = None
                 if exemplar is not None:
@@ -302,7 +315,7 @@ class HistogramFamily(Family):
 
 
 def _exemplar_text(exemplar: TraceExemplar) -> str:
-    text = f' # {{trace_id="{_escape(exemplar.trace_id)}"}} {floatToGoString(exemplar.value)}'
+    text = f' # {{trace_id="{_escape(exemplar.trace_id)}"}} {number(exemplar.value)}'
     if exemplar.timestamp is not None:
         text += f" {exemplar.timestamp:.3f}"
     return text
@@ -318,7 +331,7 @@ class FamilyMetric(Metric):
         self._built: list[Sample] | None = None
         super().__init__(family.name, family.documentation, family.kind)
 
-    @property  # type: ignore[override]
+    @property
     def samples(self) -> list[Sample]:
         """Every sample, built on first access."""
         if self._built is None:

@@ -24,7 +24,10 @@ class Health:
     def as_json(self) -> dict[str, Any]:
         """The response body."""
         age = self.heartbeat_age_seconds
-        return {"status": self.status, "heartbeat_age_seconds": None if age is None else round(age, 3)}
+        return {
+            "status": self.status,
+            "heartbeat_age_seconds": None if age is None else round(age, 3),
+        }
 
 
 class HeartbeatHealth:

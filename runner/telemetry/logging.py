@@ -77,7 +77,9 @@ class TextFormatter(logging.Formatter):
         if not trace_id:
             return text
         first, newline, rest = text.partition("\n")
-        return f"{first} trace_id={trace_id} span_id={getattr(record, 'span_id', '')}{newline}{rest}"
+        return (
+            f"{first} trace_id={trace_id} span_id={getattr(record, 'span_id', '')}{newline}{rest}"
+        )
 
 
 class JsonFormatter(logging.Formatter):

@@ -182,11 +182,13 @@ class MetricsCollector:
 
     # -- events ---------------------------------------------------------------------
 
-    def consume(self, events: Iterable[Event], *, trace_ids: Mapping[int, str] = {}) -> None:  # noqa: B006 - read only
+    def consume(
+        self, events: Iterable[Event], *, trace_ids: Mapping[int, str] | None = None
+    ) -> None:
         """Apply events, oldest first; ``trace_ids`` (run id → trace id) become exemplars."""
         with self.lock:
             for event in events:
-                self._apply(event, trace_ids)
+                self._apply(event, trace_ids or {})
 
     def _apply(self, event: Event, trace_ids: Mapping[int, str]) -> None:
         kind = type(event)
@@ -201,7 +203,9 @@ class MetricsCollector:
             status = _RUN_ENDS[kind]
             self.job_runs.inc(job, status)
             duration = float(getattr(event, "duration_seconds", 0.0))
-            self.job_duration.observe(job, value=duration, exemplar=_exemplar(event, duration, trace_ids))
+            self.job_duration.observe(
+                job, value=duration, exemplar=_exemplar(event, duration, trace_ids)
+            )
             if status == "success":
                 self._max(self.last_success, job, _epoch(event.at))
             self.last_run_failed.set(job, value=1.0 if status == "failed" else 0.0)

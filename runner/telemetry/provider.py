@@ -69,7 +69,9 @@ def build_sampler(settings: TracingSettings) -> Sampler:
     return ParentBased(root) if name.startswith("parentbased_") else root
 
 
-def span_exporters(settings: TracingSettings, *, console: TextIO | None = None) -> list[SpanExporter]:
+def span_exporters(
+    settings: TracingSettings, *, console: TextIO | None = None
+) -> list[SpanExporter]:
     """One exporter per ``OTEL_TRACES_EXPORTER`` entry; the console one writes to ``console``
     (default stderr, so spans never mix with a command's own output on stdout)."""
     exporters: list[SpanExporter] = []
@@ -102,8 +104,8 @@ def build_provider(settings: TracingSettings, exporters: Sequence[SpanExporter])
 
 def _http_exporter(settings: TracingSettings) -> SpanExporter:
     try:
-        from opentelemetry.exporter.otlp.proto.http import Compression  # noqa: PLC0415
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
+        from opentelemetry.exporter.otlp.proto.http import Compression
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
             OTLPSpanExporter,
         )
     except ImportError:
@@ -111,7 +113,9 @@ def _http_exporter(settings: TracingSettings) -> SpanExporter:
             f"OTEL_TRACES_EXPORTER=otlp needs the {_HTTP_PACKAGE} package: "
             f"pip install {_HTTP_PACKAGE}"
         ) from None
-    compression = Compression(settings.compression) if settings.compression else Compression.NoCompression
+    compression = (
+        Compression(settings.compression) if settings.compression else Compression.NoCompression
+    )
     return OTLPSpanExporter(
         endpoint=settings.endpoint,
         headers={k: v.reveal() for k, v in settings.headers.items()},
@@ -125,7 +129,7 @@ def _http_exporter(settings: TracingSettings) -> SpanExporter:
 
 def _grpc_exporter(settings: TracingSettings) -> SpanExporter:
     try:
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found]  # noqa: PLC0415
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found]
             OTLPSpanExporter,
         )
     except ImportError:

@@ -1,11 +1,12 @@
-"""Push a job's metrics to a Prometheus Pushgateway at the end of a run (``RUNWATCH_PUSHGATEWAY_URL``).
+"""Push a job's metrics to a Prometheus Pushgateway at the end of a run.
 
-For cron jobs wrapped without a ``serve`` daemon to scrape. The push is a POST
-(``pushadd``) to the group ``job=<job>``: it replaces only the metrics it carries, so a
-failed run leaves the last success time of an earlier run in place. Counters are only
-meaningful across pushes when they are cumulative, so with a store they are the job's
-totals from it; the duration histograms describe the pushed run. Scrape the Pushgateway
-with ``honor_labels: true``: the ``job`` label is the runwatch job.
+For ``RUNWATCH_PUSHGATEWAY_URL`` users: cron jobs wrapped without a ``serve`` daemon to
+scrape them. The push is a POST (``pushadd``) to the group ``job=<job>``: it replaces
+only the metrics it carries, so a failed run leaves the last success time of an
+earlier run in place. Counters mean something across pushes only when cumulative, so
+with a store they are the job's totals from it; the duration histograms describe the
+pushed run. Scrape the Pushgateway with ``honor_labels: true``: the ``job`` label is
+the runwatch job.
 """
 
 from __future__ import annotations

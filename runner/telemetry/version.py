@@ -8,7 +8,7 @@ import functools
 @functools.cache
 def runwatch_version() -> str:
     """The version of the installed runwatch distribution, or ``unknown`` in a bare checkout."""
-    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415 - only when asked
+    from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("runwatch")

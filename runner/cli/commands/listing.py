@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from runner.cli.commands.run import run_summary
 from runner.cli.context import Context
@@ -18,30 +19,42 @@ def jobs(ctx: Context) -> int:
     definitions = ctx.definitions
     store = ctx.open_store()
     stored = {j.name: j for j in store.list_jobs()}
-    records = []
+    records: list[dict[str, Any]] = []
     for job in definitions.jobs.values():
         last = store.list_runs(job=job.name, limit=1)
-        records.append({
-            "job": job.name,
-            "schedule": job.schedule,
-            "timezone": job.timezone,
-            "owner": job.owner,
-            "tags": list(job.tags),
-            "tasks": len(job.tasks),
-            "paused": stored[job.name].paused if job.name in stored else False,
-            "last_run_id": last[0].id if last else None,
-            "last_state": last[0].state.value if last else None,
-            "last_run_at": iso(last[0].started_at) if last else None,
-            "source": job.source,
-        })
+        records.append(
+            {
+                "job": job.name,
+                "schedule": job.schedule,
+                "timezone": job.timezone,
+                "owner": job.owner,
+                "tags": list(job.tags),
+                "tasks": len(job.tasks),
+                "paused": stored[job.name].paused if job.name in stored else False,
+                "last_run_id": last[0].id if last else None,
+                "last_state": last[0].state.value if last else None,
+                "last_run_at": iso(last[0].started_at) if last else None,
+                "source": job.source,
+            }
+        )
     if ctx.args.format == "json":
         emit_json(records)
         return 0
     table(
         ["job", "schedule", "timezone", "owner", "tasks", "paused", "last run", "state"],
-        [[r["job"], r["schedule"], r["timezone"], r["owner"], r["tasks"],
-          "yes" if r["paused"] else "", r["last_run_at"] and r["last_run_at"][:19], r["last_state"]]
-         for r in records],
+        [
+            [
+                r["job"],
+                r["schedule"],
+                r["timezone"],
+                r["owner"],
+                r["tasks"],
+                "yes" if r["paused"] else "",
+                r["last_run_at"] and r["last_run_at"][:19],
+                r["last_state"],
+            ]
+            for r in records
+        ],
         state_column=7,
     )
     return 0
@@ -62,29 +75,39 @@ def runs(ctx: Context) -> int:
     store = ctx.open_store()
     found = store.list_runs(job=args.job, state=state, limit=args.limit)
     if args.format == "json":
-        emit_json([
-            {
-                "run_id": r.id,
-                "job": r.job,
-                "state": r.state.value,
-                "trigger": r.trigger.value,
-                "logical_time": iso(r.logical_time),
-                "queued_at": iso(r.queued_at),
-                "started_at": iso(r.started_at),
-                "finished_at": iso(r.finished_at),
-                "duration_seconds": r.duration_seconds,
-                "reason": r.reason,
-                "trace_id": r.trace_id,
-            }
-            for r in found
-        ])
+        emit_json(
+            [
+                {
+                    "run_id": r.id,
+                    "job": r.job,
+                    "state": r.state.value,
+                    "trigger": r.trigger.value,
+                    "logical_time": iso(r.logical_time),
+                    "queued_at": iso(r.queued_at),
+                    "started_at": iso(r.started_at),
+                    "finished_at": iso(r.finished_at),
+                    "duration_seconds": r.duration_seconds,
+                    "reason": r.reason,
+                    "trace_id": r.trace_id,
+                }
+                for r in found
+            ]
+        )
         return 0
     table(
         ["run", "job", "state", "trigger", "logical time", "started", "duration"],
-        [[r.id, r.job, r.state.value, r.trigger.value, short_time(r.logical_time),
-          short_time(r.started_at),
-          format_duration(r.duration_seconds) if r.duration_seconds is not None else "-"]
-         for r in found],
+        [
+            [
+                r.id,
+                r.job,
+                r.state.value,
+                r.trigger.value,
+                short_time(r.logical_time),
+                short_time(r.started_at),
+                format_duration(r.duration_seconds) if r.duration_seconds is not None else "-",
+            ]
+            for r in found
+        ],
         state_column=2,
     )
     return 0
@@ -111,17 +134,24 @@ def show(ctx: Context) -> int:
     print()
     rows = []
     for attempt in store.attempts(run.id):
-        rows.append([
-            attempt.task, attempt.number, attempt.state.value, short_time(attempt.started_at),
-            format_duration(attempt.duration_seconds) if attempt.duration_seconds is not None
-            else "-",
-            attempt.exit_code if attempt.signal is None else f"signal {attempt.signal}",
-            attempt.reason or "",
-        ])
+        rows.append(
+            [
+                attempt.task,
+                attempt.number,
+                attempt.state.value,
+                short_time(attempt.started_at),
+                format_duration(attempt.duration_seconds)
+                if attempt.duration_seconds is not None
+                else "-",
+                attempt.exit_code if attempt.signal is None else f"signal {attempt.signal}",
+                attempt.reason or "",
+            ]
+        )
     pending = [t for t in summary["tasks"] if not t["attempts"]]  # type: ignore[attr-defined]
     rows += [[t["task"], "-", t["state"], "-", "-", "-", ""] for t in pending]
-    table(["task", "attempt", "state", "started", "duration", "exit", "reason"], rows,
-          state_column=2)
+    table(
+        ["task", "attempt", "state", "started", "duration", "exit", "reason"], rows, state_column=2
+    )
     for attempt in store.attempts(run.id):
         if attempt.error and attempt.state.failed:
             print(f"\n{attempt.task} attempt {attempt.number}:")
@@ -141,12 +171,16 @@ def logs(ctx: Context) -> int:
     if args.attempt is not None:
         attempts = [a for a in attempts if a.number == args.attempt]
         if not attempts:
-            raise NotFoundError(f"run {run.id}: no attempt {args.attempt} of {args.task or 'any task'}")
+            raise NotFoundError(
+                f"run {run.id}: no attempt {args.attempt} of {args.task or 'any task'}"
+            )
     streams = {"stdout": (True, False), "stderr": (False, True), "both": (True, True)}[args.stream]
     many = len(attempts) > 1 or args.stream == "both"
     for attempt in attempts:
-        for path, wanted, label in ((attempt.stdout_path, streams[0], "stdout"),
-                                    (attempt.stderr_path, streams[1], "stderr")):
+        for path, wanted, label in (
+            (attempt.stdout_path, streams[0], "stdout"),
+            (attempt.stderr_path, streams[1], "stderr"),
+        ):
             if not wanted:
                 continue
             if many:

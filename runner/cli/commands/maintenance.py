@@ -11,18 +11,16 @@ from runner.errors import UsageError
 
 def db_upgrade(ctx: Context) -> int:
     """Create or migrate the store's schema to this version."""
-    from runner.store.database import parse_url  # noqa: PLC0415
-    from runner.store.migrate import HEAD, upgrade  # noqa: PLC0415
+    from runner.store.migrate import HEAD
 
-    url = parse_url(ctx.settings.db_url)
-    upgrade(url)
-    print(f"database {url.redacted} is at schema {HEAD}")
+    ctx.open_store(recover=False)
+    print(f"database {ctx.settings.db_url_redacted} is at schema {HEAD}")
     return 0
 
 
 def db_prune(ctx: Context) -> int:
     """Delete finished runs older than --older-than, with attempts, events and logs."""
-    from runner.clock import utcnow  # noqa: PLC0415
+    from runner.clock import utcnow
 
     try:
         age = parse_duration(ctx.args.older_than)
@@ -36,7 +34,7 @@ def db_prune(ctx: Context) -> int:
 
 def check(ctx: Context) -> int:
     """Validate settings and every job; exit 2 with the first problem found."""
-    from runner.engine.engine import check_pools  # noqa: PLC0415
+    from runner.engine.engine import check_pools
 
     definitions = ctx.definitions
     pools = ctx.pools

@@ -48,7 +48,7 @@ def parse_logical_time(value: str) -> datetime:
 def _job(ctx: Context, name: str) -> Job:
     jobs = ctx.definitions.jobs
     if name not in jobs:
-        import difflib  # noqa: PLC0415
+        import difflib
 
         close = difflib.get_close_matches(name, list(jobs), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -58,8 +58,8 @@ def _job(ctx: Context, name: str) -> Job:
 
 def _prepare(store: Store, job: Job, ctx: Context) -> tuple[RunRecord, list[str]] | None:
     """The run to execute and the tasks to (re)run; None when there is nothing to do."""
-    from runner import supervisor  # noqa: PLC0415
-    from runner.clock import utcnow  # noqa: PLC0415
+    from runner import supervisor
+    from runner.clock import utcnow
 
     args = ctx.args
     params = parse_params(args.param)
@@ -73,8 +73,12 @@ def _prepare(store: Store, job: Job, ctx: Context) -> tuple[RunRecord, list[str]
             return run, []
         existing = store.find_run(job.name, logical)
         assert existing is not None
-    if existing.state in (RunState.RUNNING, RunState.QUEUED) and existing.supervisor and \
-            supervisor.is_alive(existing.supervisor) and existing.supervisor != supervisor.current():
+    if (
+        existing.state in (RunState.RUNNING, RunState.QUEUED)
+        and existing.supervisor
+        and supervisor.is_alive(existing.supervisor)
+        and existing.supervisor != supervisor.current()
+    ):
         raise UsageError(f"run {existing.id} of {job.name!r} is still running; wait or cancel it")
     rows = store.task_runs(existing.id)
     if args.force:
@@ -88,8 +92,7 @@ def _prepare(store: Store, job: Job, ctx: Context) -> tuple[RunRecord, list[str]
 
 def command(ctx: Context) -> int:
     """Run the job; exit 0 on success, 1 when the run failed, 130/143 when interrupted."""
-    from runner.clock import utcnow  # noqa: PLC0415
-    from runner.engine.factory import build_engine  # noqa: PLC0415
+    from runner.engine.factory import build_engine
 
     job = _job(ctx, ctx.args.job)
     store = ctx.open_store()
@@ -97,8 +100,10 @@ def command(ctx: Context) -> int:
     if prepared is None:
         run = store.find_run(job.name, parse_logical_time(ctx.args.logical_time))
         assert run is not None
-        print(f"run {run.id} of {job.name} already succeeded for {iso(run.logical_time)}; "
-              "nothing to rerun (use --force to run every task again)")
+        print(
+            f"run {run.id} of {job.name} already succeeded for {iso(run.logical_time)}; "
+            "nothing to rerun (use --force to run every task again)"
+        )
         return 0
     run, rerun = prepared
     as_json = ctx.args.format == "json"
@@ -124,7 +129,7 @@ def command(ctx: Context) -> int:
     if as_json:
         emit_json(run_summary(store, final))
     else:
-        _print_summary(store, final, utcnow())
+        _print_summary(store, job, final)
     if interrupted:
         return 128 + interrupted[0]
     return 0 if final.state is RunState.SUCCESS else 1
@@ -172,28 +177,33 @@ def run_summary(store: Store, run: RunRecord) -> dict[str, object]:
     }
 
 
-def _print_summary(store: Store, run: RunRecord, now: datetime) -> None:
+def _print_summary(store: Store, job: Job, run: RunRecord) -> None:
     tasks = store.task_runs(run.id)
     attempts = store.attempts(run.id)
     rows = []
-    for name, t in tasks.items():
+    for name in [n for n in job.tasks if n in tasks]:
+        t = tasks[name]
         mine = [a for a in attempts if a.task == name]
         last = mine[-1] if mine else None
         duration = sum(a.duration_seconds or 0 for a in mine)
-        rows.append([
-            name,
-            t.state.value,
-            len(mine),
-            format_duration(duration) if mine else "-",
-            (last.reason if last and t.state is not TaskState.SUCCESS else None) or "",
-        ])
+        rows.append(
+            [
+                name,
+                t.state.value,
+                len(mine),
+                format_duration(duration) if mine else "-",
+                (last.reason if last and t.state is not TaskState.SUCCESS else None) or "",
+            ]
+        )
     print()
     table(["task", "state", "attempts", "time", "note"], rows, state_column=1)
     took = format_duration(run.duration_seconds or 0)
-    print(f"\nrun {run.id} {paint(run.state.value, sys.stdout)} in {took}"
-          + (f": {run.reason}" if run.reason and run.state is not RunState.SUCCESS else ""))
+    print(
+        f"\nrun {run.id} {paint(run.state.value, sys.stdout)} in {took}"
+        + (f": {run.reason}" if run.reason and run.state is not RunState.SUCCESS else "")
+    )
     failed = [a for a in attempts if a.state.failed and a.error]
-    if failed:
+    if failed and run.state is not RunState.SUCCESS:
         last = failed[-1]
         print(f"\nlast error ({last.task}, attempt {last.number}):")
         for line in (last.error or "").splitlines()[-10:]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import threading
@@ -166,7 +167,7 @@ def test_failed_task_is_retried_with_backoff_until_it_succeeds(harness: Harness)
     # equal jitter: at least half of 0.1 s, then half of 0.2 s
     gaps = [
         (later.started_at - earlier.finished_at).total_seconds()  # type: ignore[operator]
-        for earlier, later in zip(attempts, attempts[1:], strict=False)
+        for earlier, later in itertools.pairwise(attempts)
     ]
     assert gaps[0] >= 0.05
     assert gaps[1] >= 0.1

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -167,41 +166,46 @@ def test_no_log_file_is_written_without_a_path(attempts):
     assert not attempts.logs.exists()
 
 
+_PASSTHROUGH_SCRIPT = """
+import os, queue, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from runner.engine.executor import AttemptSpec, AttemptFinished
+from runner.engine.local import LocalExecutor
+from runner.model import Task
+
+def emit():
+    os.write(1, b"\\x00python\\xff")
+    os.write(2, b"python err\\n")
+
+code = "import sys; sys.stdout.buffer.write(bytes(range(256)) * 300); sys.exit('e')"
+tasks = [Task("c", command=(sys.executable, "-c", code)), Task("p", python=emit)]
+messages = queue.SimpleQueue()
+executor = LocalExecutor(messages)
+for key, task in enumerate(tasks):
+    executor.submit(AttemptSpec(
+        key=key, job="j", task=task, run_id=1, attempt=1, logical_time=datetime.now(UTC),
+        env={}, stdout_path=Path(sys.argv[1]) / task.name, stderr_path=None, passthrough=True))
+    while not isinstance(messages.get(timeout=10), AttemptFinished):
+        pass
+executor.shutdown()
+"""
+
+
 def test_passthrough_copies_output_byte_for_byte_to_our_stdout_and_stderr(tmp_path):
-    script = textwrap.dedent(
-        """
-        import queue, sys
-        from datetime import UTC, datetime
-        from pathlib import Path
-        from runner.engine.executor import AttemptSpec, AttemptFinished
-        from runner.engine.local import LocalExecutor
-        from runner.model import Task
-
-        code = "import sys; sys.stdout.buffer.write(bytes(range(256)) * 300); sys.exit('e')"
-        messages = queue.SimpleQueue()
-        executor = LocalExecutor(messages)
-        executor.submit(AttemptSpec(
-            key=1, job="j", task=Task("t", command=(sys.executable, "-c", code)), run_id=1,
-            attempt=1, logical_time=datetime.now(UTC), env={}, stdout_path=Path(sys.argv[1]),
-            stderr_path=None, passthrough=True))
-        while not isinstance(messages.get(timeout=10), AttemptFinished):
-            pass
-        executor.shutdown()
-        """
-    )
-    log = tmp_path / "out.log"
-
     done = subprocess.run(
-        [sys.executable, "-c", script, str(log)],
+        [sys.executable, "-c", _PASSTHROUGH_SCRIPT, str(tmp_path)],
         capture_output=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         timeout=30,
         check=True,
     )
 
-    assert done.stdout == bytes(range(256)) * 300
-    assert done.stderr == b"e\n"
-    assert log.read_bytes() == done.stdout
+    command_output = bytes(range(256)) * 300
+    assert done.stdout == command_output + b"\x00python\xff"
+    assert done.stderr == b"e\npython err\n"
+    assert (tmp_path / "c").read_bytes() == command_output
+    assert (tmp_path / "p").read_bytes() == b"\x00python\xff"
 
 
 def test_grandchild_holding_the_pipes_open_does_not_hang_the_attempt(attempts):

@@ -390,3 +390,17 @@ def test_workers_forked_from_a_watching_thread_work_after_deaths(attempts):
 
     assert {attempts.finished(spec).state for spec in dying} == {TaskState.FAILED}
     assert {attempts.finished(spec).state for spec in waiting} == {TaskState.SUCCESS}
+
+
+def replace_stdout():
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the point is not to restore it
+    return None
+
+
+def test_a_task_replacing_sys_stdout_does_not_silence_the_next_one(attempts):
+    attempts.run(Task("t", python=replace_stdout))
+    spec = attempts.submit(Task("t", python=noisy))
+
+    attempts.finished(spec)
+
+    assert spec.stdout_path.read_text() == "to stdout\nfd 1\n"

@@ -50,14 +50,18 @@ class Writer(threading.Thread):
         return self.result
 
 
-def wait_until_blocked(waiter: Store, observer: Store, writer: Writer) -> None:
-    """Return once ``writer`` (using ``waiter``'s connection) waits for a lock."""
-    if observer.db.is_sqlite:
+def backend_pid(store: Store) -> int | None:
+    """The server process of a PostgreSQL store's connection (None on SQLite)."""
+    return None if store.db.is_sqlite else int(store.db.scalar("SELECT pg_backend_pid()"))
+
+
+def wait_until_blocked(pid: int | None, observer: Store, writer: Writer) -> None:
+    """Return once ``writer``, on the connection served by ``pid``, waits for a lock."""
+    if pid is None:
         # SQLite's busy handler gives nothing to observe: it is still waiting if alive.
         writer.join(timeout=0.3)
         assert writer.is_alive(), "the second writer did not wait for the first"
         return
-    pid = waiter.db.scalar("SELECT pg_backend_pid()")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         waiting = observer.db.scalar(
@@ -74,12 +78,13 @@ def test_an_event_appended_later_gets_a_later_id_and_commits_after(
     stores: Callable[[], Store],
 ) -> None:
     first, second, reader = stores(), stores(), stores()
+    second_pid = backend_pid(second)
 
     with first.transaction():
         first_id = first.append(RunMissed(at=T0, job="first"))
         writer = Writer(lambda: second.append(RunMissed(at=T0, job="second")))
         writer.start()
-        wait_until_blocked(second, reader, writer)
+        wait_until_blocked(second_pid, reader, writer)
         # Neither event is visible: the first is uncommitted, the second is not written.
         assert reader.events_after(0) == []
 
@@ -95,12 +100,13 @@ def test_racing_to_create_the_same_run_inside_a_transaction_does_not_deadlock(
     stores: Callable[[], Store],
 ) -> None:
     one, two, reader = stores(), stores(), stores()
+    two_pid = backend_pid(two)
 
     with one.transaction():
         one.append(RunMissed(at=T0, job="etl"))  # holds the event lock from here on
         writer = Writer(lambda: two.create_run(JOB, T0, Trigger.SCHEDULE, T0))
         writer.start()
-        wait_until_blocked(two, reader, writer)
+        wait_until_blocked(two_pid, reader, writer)
         mine = one.create_run(JOB, T0, Trigger.MANUAL, T0)
 
     assert writer.outcome() is None

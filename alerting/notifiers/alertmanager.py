@@ -1,0 +1,72 @@
+"""The ``alertmanager`` receiver: forwards alerts to a Prometheus Alertmanager (API v2)
+for teams whose routing already lives there."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from alerting.notification import DeliveryResult, Notification, NotifiedStatus
+from alerting.notifiers.jsonpost import post_json, ssl_context
+from alerting.receivers import AlertmanagerSettings, Receiver
+
+# Descriptive labels that change per run would make Alertmanager see a new alert each
+# time (it fingerprints every label), so they travel as annotations instead.
+_ANNOTATION_LABELS = ("run_id",)
+
+
+def alertmanager_alerts(notification: Notification, ends_after: timedelta) -> list[dict[str, Any]]:
+    """The alerts as Alertmanager's ``postableAlerts``.
+
+    Firing alerts carry ``endsAt`` = notification time + ``ends_after`` (renewed by every
+    repeat), so Alertmanager keeps them firing; resolved ones their resolution time.
+    """
+    found = []
+    for alert in notification.alerts:
+        labels = {k: v for k, v in alert.labels.items() if k not in _ANNOTATION_LABELS and v}
+        annotations = dict(alert.annotations)
+        for key in _ANNOTATION_LABELS:
+            if alert.labels.get(key):
+                annotations[key] = alert.labels[key]
+        if alert.status is NotifiedStatus.FLAPPING:
+            annotations["flapping"] = "true"
+        if alert.details.get("trace_url"):
+            annotations["trace_url"] = str(alert.details["trace_url"])
+        if alert.status is NotifiedStatus.RESOLVED and alert.ends_at is not None:
+            ends = alert.ends_at
+        else:
+            ends = notification.created_at + ends_after
+        found.append(
+            {
+                "labels": labels,
+                "annotations": annotations,
+                "startsAt": alert.starts_at.isoformat(),
+                "endsAt": ends.isoformat(),
+            }
+        )
+    return found
+
+
+class AlertmanagerNotifier:
+    """POSTs the alerts of each notification to ``/api/v2/alerts``."""
+
+    def __init__(self, receiver: Receiver) -> None:
+        assert isinstance(receiver.settings, AlertmanagerSettings)
+        self.settings = receiver.settings
+        self.what = f"alertmanager receiver {receiver.name!r}"
+        self.timeout = receiver.timeout_seconds
+        self.context = ssl_context(self.settings.ca_bundle)
+
+    def send(self, notification: Notification) -> DeliveryResult:
+        """Post the alerts."""
+        ends_after = timedelta(seconds=self.settings.ends_after_seconds)
+        return post_json(
+            f"{self.settings.url}/api/v2/alerts",
+            alertmanager_alerts(notification, ends_after),
+            what=self.what,
+            timeout=self.timeout,
+            context=self.context if self.settings.url.startswith("https") else None,
+        )
+
+    def shutdown(self) -> None:
+        """Nothing to release."""

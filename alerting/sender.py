@@ -1,0 +1,247 @@
+"""The sender: delivers the outbox with per-receiver retries and backoff.
+
+``deliver_due(now)`` claims the rows that are due, sends each receiver's rows in its own
+thread (a slow or failing receiver never holds up another), then records every outcome:
+sent; retried later with exponential backoff (or after Slack's ``Retry-After``); or
+failed after a permanent error or the retry budget, and then handed to the receiver's
+``fallback``. Database work stays on the calling thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from alerting import outbox, state
+from alerting.config import AlertingConfig
+from alerting.notification import (
+    DeliveryResult,
+    Notification,
+    NotifiedAlert,
+    NotifiedStatus,
+    Notifier,
+)
+from alerting.notifiers import create_notifier
+from alerting.outbox import OutboxRow
+from alerting.receivers import Receiver
+from alerting.secrets import scrub
+from runner.clock import Clock, utcnow
+from runner.errors import NotFoundError
+from runner.store.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one ``deliver_due`` call did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    deferred: int = 0
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    row: OutboxRow
+    result: DeliveryResult | None  # None: not attempted (the receiver is rate limited)
+    retry_after_seconds: float | None = None
+
+
+class Sender:
+    """Delivers queued notifications; safe to run in several processes at once."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: AlertingConfig,
+        *,
+        notifiers: Mapping[str, Notifier] | None = None,
+        clock: Clock = utcnow,
+        lease_seconds: float = 120.0,
+        batch_size: int = 100,
+        sender_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.lease_seconds = lease_seconds
+        self.batch_size = batch_size
+        self.sender_id = sender_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._notifiers: dict[str, Notifier] = dict(notifiers or {})
+        self._secrets = config.secrets()
+
+    def notifier(self, receiver: str) -> Notifier:
+        """The notifier of a configured receiver (created on first use)."""
+        if receiver not in self._notifiers:
+            if receiver not in self.config.receivers:
+                raise NotFoundError(
+                    f"no receiver {receiver!r} in {self.config.source} "
+                    f"(known: {', '.join(sorted(self.config.receivers))})"
+                )
+            self._notifiers[receiver] = create_notifier(self.config.receivers[receiver])
+        return self._notifiers[receiver]
+
+    def deliver_due(self, now: datetime | None = None) -> DeliveryReport:
+        """Send every notification due at ``now`` once; record the outcomes."""
+        now = now or self.clock()
+        db = self.store.db
+        claimed = []
+        for row_id in outbox.due(db, now, self.batch_size):
+            row = outbox.claim(db, row_id, self.sender_id, now, self.lease_seconds)
+            if row is not None:
+                claimed.append(self._with_thread(row))
+        if not claimed:
+            return DeliveryReport()
+        by_receiver: dict[str, list[OutboxRow]] = defaultdict(list)
+        for row in claimed:
+            by_receiver[row.receiver].append(row)
+        with ThreadPoolExecutor(max_workers=min(8, len(by_receiver))) as pool:
+            batches = list(pool.map(self._send_batch, by_receiver.values()))
+        counts = {"sent": 0, "retried": 0, "failed": 0, "deferred": 0}
+        for batch in batches:
+            for outcome in batch:
+                counts[self._record(outcome, now)] += 1
+        return DeliveryReport(**counts)
+
+    def _with_thread(self, row: OutboxRow) -> OutboxRow:
+        note = row.notification
+        thread = None
+        if row.group_key == note.group_key:
+            thread = state.group_thread(self.store.db, note.group_key, note.episode)
+        return replace(row, notification=note.with_thread(thread, row.id))
+
+    def _send_batch(self, rows: list[OutboxRow]) -> list[_Outcome]:
+        """Send one receiver's rows in order; after a rate limit, leave the rest for later."""
+        outcomes: list[_Outcome] = []
+        wait: float | None = None
+        for row in rows:
+            if wait is not None:
+                outcomes.append(_Outcome(row, None, wait))
+                continue
+            result = self._send_one(row)
+            outcomes.append(_Outcome(row, result))
+            if not result.ok and result.retry_after_seconds is not None:
+                wait = result.retry_after_seconds
+        return outcomes
+
+    def _send_one(self, row: OutboxRow) -> DeliveryResult:
+        try:
+            notifier = self.notifier(row.receiver)
+        except NotFoundError as exc:
+            return DeliveryResult.failure(str(exc), permanent=True)
+        except Exception as exc:
+            return DeliveryResult.failure(f"cannot create notifier: {type(exc).__name__}: {exc}")
+        try:
+            return notifier.send(row.notification)
+        except Exception as exc:
+            return DeliveryResult.failure(f"{type(exc).__name__}: {exc}")
+
+    def _record(self, outcome: _Outcome, now: datetime) -> str:
+        row, result, db = outcome.row, outcome.result, self.store.db
+        if result is None:
+            wait = outcome.retry_after_seconds or 0.0
+            outbox.mark_retry(
+                db,
+                row.id,
+                self.sender_id,
+                now + timedelta(seconds=wait),
+                "rate limited",
+                counted=False,
+            )
+            return "deferred"
+        if result.ok:
+            if outbox.mark_sent(db, row.id, self.sender_id, now) and result.thread:
+                note = row.notification
+                if row.group_key == note.group_key and note.thread is None:
+                    state.set_group_thread(db, note.group_key, note.episode, result.thread)
+            return "sent"
+        error = scrub(result.error or "unknown error", self._secrets)
+        receiver = self.config.receivers.get(row.receiver)
+        budget = receiver.max_attempts if receiver else 1
+        if result.permanent or row.attempts >= budget:
+            outbox.mark_failed(db, row.id, self.sender_id, error)
+            logger.error(
+                "notification %d to %s failed after %d attempts: %s",
+                row.id,
+                row.receiver,
+                row.attempts,
+                error,
+            )
+            self._fall_back(row, receiver, now)
+            return "failed"
+        delay = _backoff(receiver, row.attempts)
+        if result.retry_after_seconds is not None:
+            delay = max(delay, result.retry_after_seconds)
+        outbox.mark_retry(db, row.id, self.sender_id, now + timedelta(seconds=delay), error)
+        logger.warning(
+            "notification %d to %s: attempt %d failed, retrying in %.0fs: %s",
+            row.id,
+            row.receiver,
+            row.attempts,
+            delay,
+            error,
+        )
+        return "retried"
+
+    def _fall_back(self, row: OutboxRow, receiver: Receiver | None, now: datetime) -> None:
+        if receiver is None or receiver.fallback is None:
+            return
+        note = replace(row.notification, thread=None, id=0)
+        outbox.enqueue(
+            self.store.db,
+            note,
+            now,
+            receiver=receiver.fallback,
+            group_key=f"{row.group_key}>{receiver.fallback}",
+            fallback_of=row.id,
+        )
+        logger.warning("notification %d handed to fallback receiver %s", row.id, receiver.fallback)
+
+    def send_test(self, receiver: str, now: datetime | None = None) -> DeliveryResult:
+        """Send a clearly marked test notification to ``receiver`` right away."""
+        now = now or self.clock()
+        alert = NotifiedAlert(
+            fingerprint=f"runwatch-test-{receiver}",
+            status=NotifiedStatus.FIRING,
+            labels={"alertname": "RunwatchTest", "severity": "info", "job": "runwatch-test"},
+            annotations={"summary": f"Test notification from runwatch to receiver {receiver}"},
+            starts_at=now,
+        )
+        note = Notification(receiver, f"test:{receiver}", {}, (alert,), now, test=True)
+        result = self._send_one_notification(receiver, note)
+        if not result.ok:
+            result = replace(result, error=scrub(result.error or "", self._secrets))
+        return result
+
+    def _send_one_notification(self, receiver: str, note: Notification) -> DeliveryResult:
+        notifier = self.notifier(receiver)
+        try:
+            return notifier.send(note)
+        except Exception as exc:
+            return DeliveryResult.failure(f"{type(exc).__name__}: {exc}")
+
+    def close(self) -> None:
+        """Shut the notifiers down."""
+        for notifier in self._notifiers.values():
+            try:
+                notifier.shutdown()
+            except Exception:
+                logger.warning("notifier shutdown failed", exc_info=True)
+        self._notifiers.clear()
+
+
+def _backoff(receiver: Receiver | None, attempts: int) -> float:
+    """Exponential backoff: backoff, 2x, 4x … capped at max_backoff."""
+    if receiver is None:
+        return 60.0
+    delay = receiver.backoff_seconds * (2 ** max(0, attempts - 1))
+    return float(min(delay, receiver.max_backoff_seconds))

@@ -1,0 +1,316 @@
+"""The HTTP server of ``runwatch serve``: ``/metrics``, ``/healthz`` and routes others add.
+
+A stdlib ``ThreadingHTTPServer`` in a background thread; each request runs in its own
+thread. Handlers are plain functions from ``Request`` to ``Response``, registered with
+``route(method, "/api/v1/jobs/{job}/start", handler)``; a handler that raises gets a 500
+and a log line, never a dead server. Listens on 127.0.0.1:9464 unless told otherwise
+(9464 is the port OpenTelemetry's Prometheus exporters use).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from runner.errors import RunwatchError, UsageError
+from runner.secret import Secret
+from runner.telemetry import exposition
+from runner.telemetry.health import Health
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9464
+DEFAULT_LISTEN = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
+MAX_BODY_BYTES = 1024 * 1024
+REQUEST_TIMEOUT_SECONDS = 30.0
+_PARAM = re.compile(r"\{([A-Za-z_]\w*)\}")
+
+
+class ListenError(RunwatchError, OSError):
+    """The server cannot listen on the address it was given."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request, as handlers see it; header names are lower case."""
+
+    method: str
+    path: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    """Values of the route's ``{name}`` segments."""
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    client: str = ""
+
+
+@dataclass(frozen=True)
+class Response:
+    """What a handler returns."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, value: Any, status: int = 200) -> Response:
+        """A JSON body."""
+        body = json.dumps(value, separators=(",", ":"), default=str).encode()
+        return cls(status, body + b"\n", "application/json")
+
+    @classmethod
+    def text(cls, text: str, status: int = 200) -> Response:
+        """A plain-text body."""
+        return cls(status, text.encode("utf-8"))
+
+
+Handler = Callable[[Request], Response]
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``:PORT`` (on 127.0.0.1) or ``[v6addr]:PORT``; UsageError otherwise."""
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise UsageError(f"--listen {text!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN}")
+    host = host.strip("[]") or DEFAULT_HOST
+    return host, int(port_text)
+
+
+@dataclass(frozen=True)
+class _Route:
+    method: str
+    pattern: re.Pattern[str]
+    template: str
+    handler: Handler
+
+
+class Router:
+    """Routes by method and path template (``{name}`` matches one path segment)."""
+
+    def __init__(self) -> None:
+        self._routes: list[_Route] = []
+
+    def add(self, method: str, template: str, handler: Handler) -> None:
+        """Register ``handler`` for ``method`` requests to ``template``."""
+        if not template.startswith("/"):
+            raise ValueError(f"route {template!r}: must start with /")
+        regex = _PARAM.sub(
+            r"(?P<\1>[^/]+)", re.escape(template).replace(r"\{", "{").replace(r"\}", "}")
+        )
+        self._routes.append(_Route(method.upper(), re.compile(f"^{regex}$"), template, handler))
+
+    def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | int:
+        """The handler and path parameters, or 404 (no such path) / 405 (wrong method)."""
+        allowed = False
+        for route in self._routes:
+            match = route.pattern.match(path)
+            if match is None:
+                continue
+            if route.method == method:
+                return route.handler, {k: unquote(v) for k, v in match.groupdict().items()}
+            allowed = True
+        return 405 if allowed else 404
+
+
+class HttpServer:
+    """A threaded HTTP server run in a background thread: ``start()``, then ``stop()``."""
+
+    def __init__(self, listen: str = DEFAULT_LISTEN, *, router: Router | None = None) -> None:
+        self.host, self.port = parse_listen(listen)
+        self.router = router or Router()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def route(self, method: str, template: str, handler: Handler) -> None:
+        """Register a route (before or after ``start``)."""
+        self.router.add(method, template, handler)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound host and port (the real port when 0 was asked for)."""
+        if self._server is None:
+            return self.host, self.port
+        return self.host, int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """``http://host:port``."""
+        host, port = self.address
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def start(self) -> None:
+        """Bind and serve in a background thread; ListenError when the address is unusable."""
+        if self._server is not None:
+            return
+        server_class = _IPv6Server if ":" in self.host else _Server
+        try:
+            server = server_class((self.host, self.port), _make_handler(self.router))
+        except OSError as exc:
+            raise ListenError(
+                f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
+            ) from exc
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="runwatch-http",
+            daemon=True,
+        )
+        self._thread.start()
+        logger.info("serving HTTP on %s", self.url)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop accepting, close the socket and wait for the serving thread; idempotent."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout)
+        self._server = self._thread = None
+
+    def __enter__(self) -> HttpServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+
+class _IPv6Server(_Server):
+    address_family = socket.AF_INET6
+
+
+def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        server_version = "runwatch"
+        timeout = REQUEST_TIMEOUT_SECONDS
+
+        def do_GET(self) -> None:
+            self._dispatch()
+
+        def do_POST(self) -> None:
+            self._dispatch()
+
+        def do_PUT(self) -> None:
+            self._dispatch()
+
+        def do_DELETE(self) -> None:
+            self._dispatch()
+
+        def _dispatch(self) -> None:
+            parts = urlsplit(self.path)
+            found = router.resolve(self.command, parts.path)
+            if isinstance(found, int):
+                self._send(
+                    Response.text("not found\n" if found == 404 else "method not allowed\n", found)
+                )
+                return
+            handler, params = found
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                self._send(Response.text("bad Content-Length\n", 400))
+                return
+            if length > MAX_BODY_BYTES:
+                self._send(Response.text("request body too large\n", 413))
+                return
+            request = Request(
+                method=self.command,
+                path=parts.path,
+                params=params,
+                query=dict(parse_qsl(parts.query)),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=self.rfile.read(length) if length else b"",
+                client=self.client_address[0],
+            )
+            try:
+                response = handler(request)
+            except Exception:
+                logger.exception("HTTP %s %s failed", self.command, parts.path)
+                response = Response.text("internal error\n", 500)
+            self._send(response)
+
+        def _send(self, response: Response) -> None:
+            try:
+                self.send_response(response.status)
+                self.send_header("Content-Type", response.content_type)
+                self.send_header("Content-Length", str(len(response.body)))
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(response.body)
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                logger.debug("client went away: %s", exc)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            logger.debug("%s " + format, self.client_address[0], *args)
+
+    return _Handler
+
+
+def metrics_handler(render: Callable[[bool], bytes]) -> Handler:
+    """``GET /metrics``: OpenMetrics (with exemplars) when the Accept header asks for it,
+    else the Prometheus text format. ``render(openmetrics)`` gives the body."""
+
+    def handle(request: Request) -> Response:
+        openmetrics = exposition.wants_openmetrics(request.headers.get("accept"))
+        return Response(200, render(openmetrics), exposition.content_type(openmetrics))
+
+    return handle
+
+
+def health_handler(check: Callable[[], Health]) -> Handler:
+    """``GET /healthz``: 200 with ``{status, heartbeat_age_seconds}``, 503 when unhealthy."""
+
+    def handle(request: Request) -> Response:
+        health = check()
+        return Response.json(health.as_json(), 200 if health.healthy else 503)
+
+    return handle
+
+
+def require_bearer(token: Secret, handler: Handler) -> Handler:
+    """``handler`` behind ``Authorization: Bearer <token>`` (401 otherwise)."""
+    expected = f"Bearer {token.reveal()}".encode()
+
+    def handle(request: Request) -> Response:
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return Response(401, b"unauthorized\n", headers={"WWW-Authenticate": "Bearer"})
+        return handler(request)
+
+    return handle
+
+
+def telemetry_server(
+    listen: str, *, render: Callable[[bool], bytes], health: Callable[[], Health]
+) -> HttpServer:
+    """A server with ``GET /metrics`` and ``GET /healthz``; add routes, then ``start()``."""
+    server = HttpServer(listen)
+    server.route("GET", "/metrics", metrics_handler(render))
+    server.route("GET", "/healthz", health_handler(health))
+    return server
