@@ -89,22 +89,19 @@ class AlertingConfig:
 def load_alerting(settings: object, env: Mapping[str, str] | None = None) -> AlertingConfig:
     """The alerting config of loaded settings (their raw ``alerting`` mapping).
 
-    ``env`` resolves ``${VAR}`` references the settings left as text (it defaults to the
-    settings' own ``env`` when they carry one). Raises DefinitionError.
+    ``runner.config`` has already replaced ``${VAR}`` references (failing on unset ones)
+    and wrapped the results as secrets; pass ``env`` only for a raw, uninterpolated
+    mapping. Raises DefinitionError naming the file, the key and the problem.
     """
     raw = getattr(settings, "alerting", None)
-    source = _source_name(settings)
-    if env is None:
-        carried = getattr(settings, "env", None)
-        env = carried if isinstance(carried, Mapping) else {}
-    return parse_alerting(raw, source=source, env=env)
+    return parse_alerting(raw, source=_source_name(settings), env=env)
 
 
 def parse_alerting(
     raw: object, *, source: str = "runwatch.yaml", env: Mapping[str, str] | None = None
 ) -> AlertingConfig:
     """Parse an ``alerting:`` mapping (None gives the defaults: one ``log`` receiver)."""
-    root = KeyPath(source, ("alerting",), env or {})
+    root = KeyPath(source, ("alerting",), env)
     body = root.mapping(raw, _TOP)
     receivers = _receivers(body.get("receivers"), root.key("receivers"))
     route = _route(body.get("route"), root.key("route"), receivers, None, "root")

@@ -18,6 +18,7 @@ class KeyPath:
     file: str
     parts: tuple[str, ...] = ()
     env: Mapping[str, str] | None = None
+    """Resolves ``${VAR}`` in secrets; None when the settings loader has already done it."""
 
     def __str__(self) -> str:
         text = ""
@@ -61,7 +62,9 @@ class KeyPath:
         return value
 
     def text(self, value: object) -> str:
-        """``value`` as a non-empty string."""
+        """``value`` as a non-empty string (a settings secret is read as its text)."""
+        if not isinstance(value, str):
+            value = reveal_foreign(value) if value is not None else None
         if not isinstance(value, str) or not value.strip():
             self.fail(f"expected a non-empty string, got {_kind(value)}")
         return value
@@ -89,10 +92,12 @@ class KeyPath:
         text = value if isinstance(value, str) else reveal_foreign(value)
         if text is None:
             self.fail(f"expected a string or ${{VAR}} reference, got {_kind(value)}")
-        resolved, missing = interpolate(text, self.env or {})
-        if missing:
-            names = ", ".join(f"${{{name}}}" for name in missing)
-            self.fail(f"{names} is not set in the environment")
+        resolved = text
+        if self.env is not None:
+            resolved, missing = interpolate(text, self.env)
+            if missing:
+                names = ", ".join(f"${{{name}}}" for name in missing)
+                self.fail(f"{names} is not set in the environment")
         if not resolved.strip():
             self.fail("is empty")
         return Secret(resolved)

@@ -90,27 +90,41 @@ class Sender:
             self._notifiers[receiver] = create_notifier(self.config.receivers[receiver])
         return self._notifiers[receiver]
 
-    def deliver_due(self, now: datetime | None = None) -> DeliveryReport:
-        """Send every notification due at ``now`` once; record the outcomes."""
+    def deliver_due(self, now: datetime | None = None, *, max_rounds: int = 10) -> DeliveryReport:
+        """Send every notification due at ``now``; record the outcomes.
+
+        A group's next notification (or a fallback) becomes due once the one before it is
+        settled, so rounds repeat while they settle something.
+        """
         now = now or self.clock()
+        counts = {"sent": 0, "retried": 0, "failed": 0, "deferred": 0}
+        for _ in range(max_rounds):
+            round_counts = self._deliver_round(now)
+            for key, value in round_counts.items():
+                counts[key] += value
+            if not (round_counts["sent"] or round_counts["failed"]):
+                break
+        return DeliveryReport(**counts)
+
+    def _deliver_round(self, now: datetime) -> dict[str, int]:
         db = self.store.db
+        counts = {"sent": 0, "retried": 0, "failed": 0, "deferred": 0}
         claimed = []
         for row_id in outbox.due(db, now, self.batch_size):
             row = outbox.claim(db, row_id, self.sender_id, now, self.lease_seconds)
             if row is not None:
                 claimed.append(self._with_thread(row))
         if not claimed:
-            return DeliveryReport()
+            return counts
         by_receiver: dict[str, list[OutboxRow]] = defaultdict(list)
         for row in claimed:
             by_receiver[row.receiver].append(row)
         with ThreadPoolExecutor(max_workers=min(8, len(by_receiver))) as pool:
             batches = list(pool.map(self._send_batch, by_receiver.values()))
-        counts = {"sent": 0, "retried": 0, "failed": 0, "deferred": 0}
         for batch in batches:
             for outcome in batch:
                 counts[self._record(outcome, now)] += 1
-        return DeliveryReport(**counts)
+        return counts
 
     def _with_thread(self, row: OutboxRow) -> OutboxRow:
         note = row.notification

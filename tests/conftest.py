@@ -2,9 +2,9 @@
 
 ``db_url`` is a URL to an empty database, once per backend: ``sqlite`` (a file under
 ``tmp_path``) and ``postgresql`` (a fresh schema, dropped afterwards; skipped when the
-server is unreachable, except on CI). ``store`` is ``Store.open(db_url)``, closed after
-the test. Select one backend with ``-k sqlite`` / ``-k postgresql`` or ``-m "not
-postgresql"``.
+server is unreachable, except on CI). ``store`` is ``Store.open(db_url)`` at the head
+schema, closed after the test. Select one backend with ``-k sqlite`` / ``-k postgresql``
+or ``-m "not postgresql"``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pytest
 
 from runner.store.store import Store
 from tests import pg
+from tests.head_schema import HeadSchema
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -32,9 +33,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def head_schema(tmp_path_factory: pytest.TempPathFactory) -> HeadSchema:
+    """Creates the head schema in an empty database faster than migrating it."""
+    return HeadSchema(tmp_path_factory.mktemp("head-schema"))
+
+
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    """The store at ``db_url``, migrated to head; closed after the test."""
+def store(db_url: str, head_schema: HeadSchema) -> Iterator[Store]:
+    """The store at ``db_url``, at the head schema; closed after the test."""
+    head_schema.apply(db_url)
     opened = Store.open(db_url)
     yield opened
     opened.close()

@@ -111,7 +111,8 @@ class PagerDutyNotifier:
     def _failure(self, exc: Exception) -> DeliveryResult:
         response = getattr(exc, "response", None)
         if response is None:
-            return DeliveryResult.failure(f"{self.what}: {type(exc).__name__}")
+            cause = exc.__cause__ or exc
+            return DeliveryResult.failure(f"{self.what}: cannot connect: {type(cause).__name__}")
         status = int(response.status_code)
         try:
             body = response.text[:200]

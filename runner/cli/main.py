@@ -38,13 +38,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"runwatch: error: {message}\n")
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+class _Version(argparse.Action):
+    """``--version``, looked up only when asked for (importlib.metadata costs ~35 ms)."""
 
-    try:
-        return version("runwatch")
-    except PackageNotFoundError:
-        return "unknown"
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("runwatch")
+        except PackageNotFoundError:
+            found = "unknown"
+        parser.exit(0, f"runwatch {found}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--format", choices=["table", "json"], default="table")
 
     parser = _Parser(prog="runwatch", description="Run, watch and alert on pipelines.")
-    parser.add_argument("--version", action="version", version=f"runwatch {_version()}")
+    parser.add_argument("--version", action=_Version)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 

@@ -142,24 +142,17 @@ class InProcessAttempt:
             passthrough_fd=2 if spec.passthrough else None,
         )
         self._route: _Route | None = None
-        self._thread = threading.Thread(
-            target=self._run, name=f"runwatch-attempt-{spec.key}", daemon=True
-        )
 
-    def start(self) -> None:
-        """Start the thread; returns at once."""
+    def launch(self) -> None:
+        """Report the attempt launched, in this process; before ``run`` is handed a thread."""
         self._messages.put(AttemptLaunched(self.spec.key, os.getpid()))
-        self._thread.start()
 
     def request_stop(self, state: TaskState, reason: str) -> None:
         """Report the attempt as ``state`` now and abandon its thread."""
         self._finish(outcome.stopped(self.spec.key, state, reason, None))
 
-    def join(self, timeout: float | None = None) -> None:
-        """Wait for the thread, which may never end if it was abandoned."""
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Call the task and report; on a thread of its own, which ``request_stop`` abandons."""
         spec = self.spec
         task = spec.task
         try:

@@ -16,6 +16,7 @@ from runner.engine.executor import (
 from runner.engine.inprocess import InProcessAttempt, OutputRouter
 from runner.engine.pypool import PythonWorkerPool
 from runner.engine.subprocess_runner import CommandAttempt
+from runner.engine.threads import AttemptThreads
 from runner.model import TaskState
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class LocalExecutor:
         self._messages = messages
         self._pool = PythonWorkerPool(messages, size=python_workers)
         self._router = OutputRouter()
+        self._threads = AttemptThreads()
         self._lock = threading.Lock()
         self._running: dict[int, _Running] = {}
         self._closed = False
@@ -94,12 +96,13 @@ class LocalExecutor:
         if spec.task.kind == "command":
             command = CommandAttempt(spec, self._messages, self._forget)
             self._track(command)
-            command.start()
+            self._threads.run(command.run)
         elif spec.task.in_process:
             self._router.install()
             in_process = InProcessAttempt(spec, self._messages, self._forget, self._router)
             self._track(in_process)
-            in_process.start()
+            in_process.launch()
+            self._threads.run(in_process.run)
         else:
             python = self._pool.prepare(spec, self._forget)
             self._track(python)

@@ -111,7 +111,7 @@ def trace_context(env: Mapping[str, str]) -> Iterator[None]:
         yield
         return
     try:
-        from opentelemetry import context, propagate  # noqa: PLC0415 - optional, and slow to import
+        from opentelemetry import context, propagate  # optional, and slow to import
     except ImportError:
         yield
         return

@@ -224,13 +224,19 @@ class PythonWorkerPool:
             )
             attempt.launched = True
             self._messages.put(AttemptLaunched(spec.key, worker.pid))
-        worker.occupant = attempt
-        attempt.worker = worker
         request = WorkerRequest(
             spec.key, spec.task.name, attempt.call, spec.upstream_results, spec.env, spec.task.cwd
         )
         try:
-            worker.send(request)
+            payload = pickle.dumps(request, pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # e.g. an upstream result or env value that cannot be pickled
+            self._idle.append(worker)
+            self._finish(attempt, outcome.internal_error(spec.key, exc))
+            return
+        worker.occupant = attempt
+        attempt.worker = worker
+        try:
+            worker.send(payload)
         except OSError as exc:  # it died while idle; its thread will tell us
             logger.warning(
                 "Python worker %d is gone (%s); attempt %d goes to another",

@@ -107,9 +107,9 @@ class WorkerProcess:
         """The descriptors this process holds for the worker (a worker forked later closes them)."""
         return [self._conn.fileno(), self._out_fd, self._err_fd, self._pidfd, self._wake_fd]
 
-    def send(self, request: WorkerRequest) -> None:
-        """Hand the worker its next call; raises OSError if the worker is gone."""
-        self._conn.send_bytes(pickle.dumps(request, pickle.HIGHEST_PROTOCOL))
+    def send(self, request: bytes) -> None:
+        """Hand the worker its next call, a pickled ``WorkerRequest``; OSError if it is gone."""
+        self._conn.send_bytes(request)
 
     def quit(self) -> None:
         """Ask an idle worker to exit."""

@@ -30,7 +30,7 @@ def argv_of(command: tuple[str, ...] | str) -> list[str]:
 
 
 class CommandAttempt:
-    """Spawns, captures, supervises and reports one command attempt on its own thread.
+    """Spawns, captures, supervises and reports one command attempt, on a thread of its own.
 
     The thread watches stdout, stderr and a pidfd of the process together, so a grandchild
     that keeps the pipes open cannot hang the attempt past the exit of the process itself.
@@ -51,18 +51,11 @@ class CommandAttempt:
         self._wake_fd: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._launched = False
-        self._thread = threading.Thread(
-            target=self._run, name=f"runwatch-attempt-{spec.key}", daemon=True
-        )
-
-    def start(self) -> None:
-        """Start the supervising thread; returns at once."""
-        self._thread.start()
+        self._done = threading.Event()
 
     def join(self, timeout: float | None = None) -> None:
-        """Wait for the supervising thread to end."""
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        """Wait until ``run`` has returned."""
+        self._done.wait(timeout)
 
     def request_stop(self, state: TaskState, reason: str) -> None:
         """SIGTERM the process group now, SIGKILL after the grace; finish as ``state``.
@@ -85,7 +78,8 @@ class CommandAttempt:
         if self._wake_fd is not None:
             os.eventfd_write(self._wake_fd, 1)
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Spawn, watch and report the attempt; on a thread of its own, as it blocks."""
         try:
             self._attempt()
         except BaseException as exc:  # the engine must hear of every attempt, whatever broke
@@ -95,6 +89,8 @@ class CommandAttempt:
             self._kill_unwatched()
             self._launch(None)
             self._finish(outcome.internal_error(self.spec.key, exc))
+        finally:
+            self._done.set()
 
     def _kill_unwatched(self) -> None:
         """Unsupervised, the process would run on unseen: kill its group and reap it."""

@@ -168,7 +168,7 @@ class Database:
         return conn
 
     def _connect_postgresql(self, url: DatabaseURL) -> Any:
-        import psycopg  # noqa: PLC0415 - only PostgreSQL users pay for it
+        import psycopg  # only PostgreSQL users pay for importing it
 
         self._driver_errors = (psycopg.Error,)
         conninfo = libpq_conninfo(url)

@@ -27,10 +27,10 @@ def upgrade(url: DatabaseURL | str, revision: str = "head") -> None:
     lock: processes opening a fresh database at the same moment migrate it once, and a
     failed migration leaves the schema as it was.
     """
-    from alembic import command  # noqa: PLC0415 - Alembic is only needed here
-    from alembic.config import Config  # noqa: PLC0415
-    from alembic.util import CommandError  # noqa: PLC0415
-    from sqlalchemy import exc as sa_exc  # noqa: PLC0415
+    from alembic import command  # Alembic and SQLAlchemy are imported only here
+    from alembic.config import Config
+    from alembic.util import CommandError
+    from sqlalchemy import exc as sa_exc
 
     parsed = parse_url(url) if isinstance(url, str) else url
     try:
@@ -56,8 +56,8 @@ def upgrade(url: DatabaseURL | str, revision: str = "head") -> None:
 
 
 def _engine(url: DatabaseURL) -> Any:
-    from sqlalchemy import create_engine, event  # noqa: PLC0415
-    from sqlalchemy.pool import NullPool  # noqa: PLC0415
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.pool import NullPool
 
     if url.dialect != "sqlite":
         return create_engine(sqlalchemy_url(url), poolclass=NullPool)

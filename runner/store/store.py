@@ -84,7 +84,7 @@ class Store:
     def open(cls, url: str, *, migrate: bool = True, recover: bool = True) -> Store:
         """Open the store at ``url``: create a fresh schema, check an existing one is current,
         and (``recover``) mark attempts whose supervisor died as orphaned."""
-        from runner.store.migrate import HEAD, REVISIONS  # noqa: PLC0415 - constants, no Alembic
+        from runner.store.migrate import HEAD, REVISIONS  # constants; Alembic stays unloaded
 
         parsed = parse_url(url)
         db = Database(parsed)
@@ -116,7 +116,7 @@ class Store:
 
     @staticmethod
     def _upgrade(db: Database, revision: str | None) -> None:
-        from runner.store import migrate  # noqa: PLC0415 - Alembic only when needed
+        from runner.store import migrate  # Alembic only when the schema must change
 
         logger.info("migrating %s from %s to %s", db.url.redacted, revision, migrate.HEAD)
         migrate.upgrade(db.url)
@@ -692,7 +692,7 @@ class Store:
         A task process that outlived its supervisor is killed first, so a retry never
         runs beside it. Returns the attempts this call marked orphaned.
         """
-        from runner.clock import utcnow  # noqa: PLC0415 - tiny, but keeps the import graph flat
+        from runner.clock import utcnow
 
         at = at or utcnow()
         rows = self.db.rows(

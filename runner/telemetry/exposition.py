@@ -42,15 +42,15 @@ def content_type(openmetrics: bool) -> str:
 
 def render(registry: Collector, *, openmetrics: bool) -> bytes:
     """Everything the registry collects, in one exposition."""
-    parts: list[str] = []
+    parts: list[bytes] = []
     for metric in registry.collect():
         if isinstance(metric, FamilyMetric):
             parts.append(metric.render(openmetrics))
         else:
-            parts.append(_format(metric, openmetrics))
+            parts.append(_format(metric, openmetrics).encode())
     if openmetrics:
-        parts.append(_EOF)
-    return "".join(parts).encode("utf-8")
+        parts.append(_EOF.encode())
+    return b"".join(parts)
 
 
 class _One:

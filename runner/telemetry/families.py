@@ -60,8 +60,10 @@ class Family:
         self.name = name
         self.documentation = documentation
         self.labelnames = tuple(labelnames)
-        self._text: dict[Labels, str] = {}
-        self._openmetrics: dict[Labels, str] = {}
+        # Per format (False: text, True: OpenMetrics): each series' encoded lines, and
+        # the whole family joined, kept until a series changes.
+        self._lines: dict[bool, dict[Labels, bytes]] = {False: {}, True: {}}
+        self._joined: dict[bool, bytes | None] = {False: None, True: None}
 
     # -- rendering ------------------------------------------------------------------
 
@@ -77,26 +79,32 @@ class Family:
         help_text = self.documentation.replace("\\", r"\\").replace("\n", r"\n")
         return f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"
 
-    def render(self, openmetrics: bool) -> str:
+    def render(self, openmetrics: bool) -> bytes:
         """The family in the text (0.0.4) or OpenMetrics format, ``# EOF`` excluded."""
-        cache = self._openmetrics if openmetrics else self._text
-        parts = [self.header(openmetrics)]
+        joined = self._joined[openmetrics]
+        if joined is not None:
+            return joined
+        cache = self._lines[openmetrics]
+        parts = [self.header(openmetrics).encode()]
         for labels in self.series():
-            text = cache.get(labels)
-            if text is None:
-                text = cache[labels] = self._render_series(labels, openmetrics)
-            parts.append(text)
-        return "".join(parts)
+            lines = cache.get(labels)
+            if lines is None:
+                lines = cache[labels] = self._render_series(labels, openmetrics).encode()
+            parts.append(lines)
+        joined = self._joined[openmetrics] = b"".join(parts)
+        return joined
 
     def changed(self, labels: Labels) -> None:
-        """Forget a series' cached text after its value changed."""
-        self._text.pop(labels, None)
-        self._openmetrics.pop(labels, None)
+        """Forget a series' cached text after its value changed (or it came or went)."""
+        for openmetrics in (False, True):
+            self._lines[openmetrics].pop(labels, None)
+            self._joined[openmetrics] = None
 
     def clear(self) -> None:
         """Drop every series."""
-        self._text.clear()
-        self._openmetrics.clear()
+        for openmetrics in (False, True):
+            self._lines[openmetrics].clear()
+            self._joined[openmetrics] = None
 
     def series(self) -> Iterable[Labels]:
         """The label values of every series."""
@@ -343,8 +351,8 @@ class FamilyMetric(Metric):
     def samples(self, value: list[Sample]) -> None:
         self._built = value or None  # Metric.__init__ assigns []: keep building lazily
 
-    def render(self, openmetrics: bool) -> str:
-        """The family's exposition text."""
+    def render(self, openmetrics: bool) -> bytes:
+        """The family's exposition text, encoded."""
         with self._lock:
             return self._family.render(openmetrics)
 

@@ -2,7 +2,8 @@
 
 The engine is one thread driving many runs at once, so nothing here relies on the
 implicit "current span": spans are kept by run id and attempt id, parented explicitly,
-and started and ended with explicit timestamps. Every hook catches its own errors —
+and started and ended with explicit timestamps read from one clock at each hook, so a
+child never starts before its parent. Every hook catches its own errors —
 telemetry never throws into the engine.
 """
 
@@ -185,7 +186,7 @@ class TracingObserver:
             context=entry.context,
             kind=SpanKind.INTERNAL,
             attributes=attributes,
-            start_time=to_nanoseconds(attempt.started_at),
+            start_time=to_nanoseconds(self._clock()),
         )
         self._attempts[attempt.id] = _OpenAttempt(span, run.id, task.kind)
         entry.attempts.add(attempt.id)

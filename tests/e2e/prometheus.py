@@ -58,12 +58,12 @@ class PrometheusServer:
     workdir: Path
 
     def api(self, path: str, params: Mapping[str, str | Sequence[str]] | None = None) -> Any:
-        """POST to /api/v1/`path` and return the answer's `data`; raise PrometheusError on error."""
-        body = urllib.parse.urlencode(params or {}, doseq=True).encode()
-        request = urllib.request.Request(f"{self.url}/api/v1/{path}", data=body, method="POST")
-        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+        """GET /api/v1/`path` and return the answer's `data`; raise PrometheusError on error."""
+        query = urllib.parse.urlencode(params or {}, doseq=True)
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(
+                f"{self.url}/api/v1/{path}?{query}", timeout=30
+            ) as response:
                 answer = json.load(response)
         except urllib.error.HTTPError as error:
             with error:
@@ -82,9 +82,7 @@ class PrometheusServer:
             return [{"metric": {}, "value": data["result"]}]
         return list(data["result"])
 
-    def query_range(
-        self, expr: str, start: float, end: float, step: float
-    ) -> list[dict[str, Any]]:
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
         """Evaluate a range query and return its result matrix."""
         params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": str(step)}
         return list(self.api("query_range", params)["result"])

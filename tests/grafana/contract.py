@@ -38,7 +38,7 @@ HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 def series_names() -> frozenset[str]:
     """Every series name a scrape of the contract can yield (histograms expanded)."""
-    names = set()
+    names: set[str] = set()
     for metric in CONTRACT:
         if metric.type == "histogram":
             names.update(metric.name + suffix for suffix in HISTOGRAM_SUFFIXES)

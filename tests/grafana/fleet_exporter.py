@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import choose_encoder
 
 logger = logging.getLogger(__name__)
@@ -80,12 +80,18 @@ class FleetMetrics:
         )
         self.retries = Counter("runwatch_task_retries", "Retries.", ["job", "task"], registry=r)
         self.job_duration = Histogram(
-            "runwatch_job_duration_seconds", "Run duration.", ["job"],
-            buckets=DURATION_BUCKETS, registry=r,
+            "runwatch_job_duration_seconds",
+            "Run duration.",
+            ["job"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
         )
         self.task_duration = Histogram(
-            "runwatch_task_duration_seconds", "Attempt duration.", ["job", "task"],
-            buckets=DURATION_BUCKETS, registry=r,
+            "runwatch_task_duration_seconds",
+            "Attempt duration.",
+            ["job", "task"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
         )
         self.last_success = Gauge(
             "runwatch_job_last_success_timestamp_seconds", "Last success.", ["job"], registry=r
@@ -106,11 +112,9 @@ class FleetMetrics:
         self.heartbeat = Gauge(
             "runwatch_scheduler_heartbeat_timestamp_seconds", "Scheduler heartbeat.", registry=r
         )
-        self.info = Gauge(
-            "runwatch_job_info", "Job metadata.", ["job", "owner", "schedule", "timezone"],
-            registry=r,
-        )
-        self.build = Gauge("runwatch_build_info", "Build.", ["version"], registry=r)
+        # Info families: `runwatch_job_info{…} 1`, of the OpenMetrics info type.
+        self.info = Info("runwatch_job", "Job metadata.", ["job"], registry=r)
+        self.build = Info("runwatch_build", "Build.", registry=r)
         self.alerts = Gauge("runwatch_alerts_firing", "Firing alerts.", ["severity"], registry=r)
         self.notifications = Counter(
             "runwatch_notifications", "Notifications.", ["receiver", "status"], registry=r
@@ -136,9 +140,11 @@ class FleetSimulation:
 
     def _start(self, now: float) -> None:
         m = self.metrics
-        m.build.labels(VERSION).set(1)
+        m.build.info({"version": VERSION})
         for job in self.jobs:
-            m.info.labels(job.name, job.owner, job.schedule, job.timezone).set(1)
+            m.info.labels(job.name).info(
+                {"owner": job.owner, "schedule": job.schedule, "timezone": job.timezone}
+            )
             for status in RUN_STATUSES:
                 m.runs.labels(job.name, status)
             # The failing job last succeeded three intervals ago: it is stale.
@@ -230,8 +236,7 @@ def serving_fleet(fleet: FleetSimulation) -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
-        host, port = server.server_address[:2]
-        yield f"{host}:{port}"
+        yield f"127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

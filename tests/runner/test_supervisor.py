@@ -17,13 +17,15 @@ def test_this_process_is_alive_and_local() -> None:
 
     assert me == supervisor.identity_of(os.getpid())
     assert me.startswith(f"{socket.gethostname()}:{os.getpid()}:")
-    assert supervisor.is_local(me) and supervisor.is_alive(me)
+    assert supervisor.is_local(me)
+    assert supervisor.is_alive(me)
 
 
 def test_an_exited_process_is_dead_even_before_it_is_reaped() -> None:
     child = subprocess.Popen(["sleep", "60"])
     ident = supervisor.identity_of(child.pid)
-    assert ident is not None and supervisor.is_alive(ident)
+    assert ident is not None
+    assert supervisor.is_alive(ident)
 
     child.kill()
     try:

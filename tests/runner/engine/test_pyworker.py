@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import json
 import os
@@ -86,7 +85,8 @@ def spawn_child_ignoring_sigterm(pid_file):
 
 
 def trace_and_span_ids():
-    trace = importlib.import_module("opentelemetry.trace")
+    from opentelemetry import trace
+
     context = trace.get_current_span().get_span_context()
     return [format(context.trace_id, "032x"), format(context.span_id, "016x")]
 

@@ -39,7 +39,7 @@ class Writer(threading.Thread):
     def run(self) -> None:
         try:
             self.result = self.call()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+        except BaseException as exc:
             self.error = exc
 
     def outcome(self) -> object:
@@ -89,7 +89,8 @@ def test_an_event_appended_later_gets_a_later_id_and_commits_after(
         assert reader.events_after(0) == []
 
     second_id = writer.outcome()
-    assert isinstance(second_id, int) and second_id > first_id
+    assert isinstance(second_id, int)
+    assert second_id > first_id
     assert [(e.id, e.job) for e in reader.events_after(0)] == [
         (first_id, "first"),
         (second_id, "second"),
@@ -110,7 +111,8 @@ def test_racing_to_create_the_same_run_inside_a_transaction_does_not_deadlock(
         mine = one.create_run(JOB, T0, Trigger.MANUAL, T0)
 
     assert writer.outcome() is None
-    assert mine is not None and mine.trigger is Trigger.MANUAL
+    assert mine is not None
+    assert mine.trigger is Trigger.MANUAL
     assert [type(e) for e in reader.events_after(0)] == [RunMissed, RunQueued]
 
 

@@ -99,9 +99,7 @@ def test_an_old_schema_is_not_migrated_when_migrate_is_false(db_url: str, raw: D
     assert revision(raw) == "0001"
 
 
-def test_an_empty_database_is_not_created_when_migrate_is_false(
-    db_url: str, raw: Database
-) -> None:
+def test_an_empty_database_is_not_created_when_migrate_is_false(db_url: str, raw: Database) -> None:
     with pytest.raises(StoreError, match=r"at schema none, .* run `runwatch db upgrade`"):
         Store.open(db_url, migrate=False)
 
@@ -130,7 +128,7 @@ def test_a_failed_migration_leaves_the_schema_as_it_was(db_url: str, raw: Databa
     # 0002 creates `heartbeats`, then adds `attempts.span_id`: make that second step fail.
     raw.execute("ALTER TABLE attempts ADD COLUMN span_id VARCHAR(16)")
 
-    with pytest.raises(StoreError, match="cannot migrate database .* to head"):
+    with pytest.raises(StoreError, match=r"cannot migrate database .* to head"):
         Store.open(db_url)
 
     assert revision(raw) == "0001"
@@ -160,7 +158,8 @@ def test_processes_opening_a_fresh_database_together_migrate_it_once(
         for _ in range(3)
     ]
     for opener in openers:
-        assert opener.stdout is not None and opener.stdout.readline() == "ready\n"
+        assert opener.stdout is not None
+        assert opener.stdout.readline() == "ready\n"
     go.touch()
 
     results = [opener.communicate(timeout=60) for opener in openers]
@@ -196,7 +195,9 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "notes.db"
     path.write_text("these are not the tables you are looking for\n" * 100)
 
-    with pytest.raises(StoreError, match="cannot open database .*notes.db: file is not a database"):
+    with pytest.raises(
+        StoreError, match=r"cannot open database .*notes\.db: file is not a database"
+    ):
         Store.open(f"sqlite:///{path}")
 
 
@@ -241,7 +242,8 @@ def test_store_errors_never_show_the_password(url: str) -> None:
 
     for caught in (opening, migrating):
         message = str(caught.value)
-        assert PASSWORD not in message and "***" in message
+        assert PASSWORD not in message
+        assert "***" in message
         assert "s3cret" not in message
         assert "Tr0ub4dor" not in message
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -66,10 +67,8 @@ class Crash:
         self.process.wait(timeout=10)
         if self.process.stdout is not None:
             self.process.stdout.close()
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.task_pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 @pytest.fixture

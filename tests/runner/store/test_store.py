@@ -77,7 +77,9 @@ def test_create_run_makes_a_queued_run_with_pending_tasks(store: Store) -> None:
     assert run is not None
     assert (run.job, run.state, run.trigger) == ("etl", RunState.QUEUED, Trigger.SCHEDULE)
     assert (run.logical_time, run.queued_at, run.params) == (T0, at(5), {"day": "2024-05-01"})
-    assert run.started_at is None and run.finished_at is None and run.supervisor is None
+    assert run.started_at is None
+    assert run.finished_at is None
+    assert run.supervisor is None
     tasks = store.task_runs(run.id)
     assert {t: (r.state, r.attempts) for t, r in tasks.items()} == {
         "extract": (TaskState.PENDING, 0),
@@ -134,7 +136,8 @@ def test_manual_runs_have_no_start_lag(store: Store) -> None:
     store.mark_run_started(run, at(90))
 
     event = store.events_after(0)[-1]
-    assert isinstance(event, RunStarted) and event.lag_seconds is None
+    assert isinstance(event, RunStarted)
+    assert event.lag_seconds is None
 
 
 def test_a_run_is_claimed_by_one_start_only(store: Store) -> None:
@@ -163,9 +166,7 @@ def test_mark_run_finished_records_state_duration_and_reason(
     store.mark_run_started(queued, at(10))
 
     # The record from create_run has no start time: the stored one counts.
-    assert store.mark_run_finished(
-        queued, state, at(70.5), reason="because", failed_tasks=["load"]
-    )
+    assert store.mark_run_finished(queued, state, at(70.5), reason="because", failed_tasks=["load"])
 
     run = store.get_run(queued.id)
     assert (run.state, run.started_at, run.finished_at) == (state, at(10), at(70.5))
@@ -502,7 +503,8 @@ def test_results_come_only_from_successful_attempts(store: Store) -> None:
 def test_a_pool_of_one_admits_one_attempt_until_it_finishes(store: Store) -> None:
     run = started_run(store)
     first = store.start_attempt(run, "extract", at(1), pool="db", pool_size=1)
-    assert first is not None and first.pool == "db"
+    assert first is not None
+    assert first.pool == "db"
     cursor = store.last_event_id()
 
     assert store.start_attempt(run, "load", at(2), pool="db", pool_size=1) is None
@@ -515,7 +517,8 @@ def test_a_pool_of_one_admits_one_attempt_until_it_finishes(store: Store) -> Non
     store.finish_attempt(first, TaskState.SUCCESS, at(4))
     second = store.start_attempt(run, "load", at(5), pool="db", pool_size=1)
 
-    assert second is not None and second.number == 2
+    assert second is not None
+    assert second.number == 2
 
 
 def test_pool_slots_are_shared_by_every_connection_to_the_store(db_url: str) -> None:
@@ -525,7 +528,8 @@ def test_pool_slots_are_shared_by_every_connection_to_the_store(db_url: str) -> 
 
         held = one.start_attempt(run_one, "extract", at(1), pool="db", pool_size=2)
         held_too = two.start_attempt(run_two, "extract", at(1), pool="db", pool_size=2)
-        assert held is not None and held_too is not None
+        assert held is not None
+        assert held_too is not None
         assert two.start_attempt(run_two, "load", at(2), pool="db", pool_size=2) is None
         assert one.start_attempt(run_one, "load", at(2), pool="db", pool_size=2) is None
 
@@ -555,7 +559,8 @@ def test_set_task_state_appends_skipped_and_upstream_failed_events(store: Store)
     skipped, upstream = store.events_after(cursor)
     assert isinstance(skipped, TaskSkipped)
     assert (skipped.task, skipped.reason, skipped.attempt) == ("a", "not today", None)
-    assert isinstance(upstream, TaskUpstreamFailed) and upstream.task == "b"
+    assert isinstance(upstream, TaskUpstreamFailed)
+    assert upstream.task == "b"
 
 
 def test_set_task_state_of_an_unknown_task_raises_and_writes_nothing(store: Store) -> None:
@@ -594,7 +599,8 @@ def test_prepare_rerun_queues_a_finished_run_again(store: Store) -> None:
     assert store.mark_run_started(again, at(101))
     assert store.get_run(run.id).started_at == at(1)
     retry = store.start_attempt(again, "load", at(102))
-    assert retry is not None and retry.number == 2
+    assert retry is not None
+    assert retry.number == 2
 
 
 def test_prepare_rerun_of_a_queued_run_only_resets_tasks(store: Store) -> None:
@@ -648,10 +654,14 @@ def test_add_task_rows_adds_only_missing_tasks(store: Store) -> None:
 
 def test_a_transaction_commits_its_writes_together(store: Store) -> None:
     job = make_job()
-    with pytest.raises(RuntimeError, match="crash"), store.transaction():
-        run = new_run(store, job)
-        store.mark_run_started(run, at(1))
-        raise RuntimeError("crash")
+
+    def crash_after_writes() -> None:
+        with store.transaction():
+            store.mark_run_started(new_run(store, job), at(1))
+            raise RuntimeError("crash")
+
+    with pytest.raises(RuntimeError, match="crash"):
+        crash_after_writes()
 
     assert store.list_runs() == []
     assert store.events_after(0) == []
@@ -666,16 +676,21 @@ def test_a_transaction_commits_its_writes_together(store: Store) -> None:
 def test_a_failed_inner_write_is_undone_and_the_outer_transaction_goes_on(
     store: Store,
 ) -> None:
+    def start_then_crash(run: RunRecord) -> None:
+        with store.transaction():
+            store.mark_run_started(run, at(2))
+            raise ValueError("crash")
+
     with store.transaction():
         run = new_run(store)
         with pytest.raises(NotFoundError):
             store.start_attempt(run, "ghost", at(1))
-        with pytest.raises(ValueError, match="crash"), store.transaction():
-            store.mark_run_started(run, at(2))
-            raise ValueError("crash")
+        with pytest.raises(ValueError, match="crash"):
+            start_then_crash(run)
         attempt = store.start_attempt(run, "extract", at(3))
 
-    assert attempt is not None and attempt.number == 1
+    assert attempt is not None
+    assert attempt.number == 1
     assert store.get_run(run.id).state is RunState.QUEUED
     assert types_after(store, 0) == [RunQueued, AttemptStarted]
 
@@ -742,7 +757,9 @@ def _finished_run_with_logs(store: Store, job: Job, queued: datetime, log_dir: P
     store.mark_run_started(run, queued)
     for task in job.tasks:
         attempt = store.start_attempt(run, task, queued, log_dir=log_dir)
-        assert attempt is not None and attempt.stdout_path and attempt.stderr_path
+        assert attempt is not None
+        assert attempt.stdout_path
+        assert attempt.stderr_path
         for path in (attempt.stdout_path, attempt.stderr_path):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             Path(path).write_text("output\n")
@@ -763,13 +780,14 @@ def test_prune_deletes_old_finished_runs_with_their_rows_events_and_logs(
 
     counts = store.prune(at(86400 * 7))
 
-    # old: 1 run, 2 task rows, 2 attempts, RunQueued/Started/Finished + 2×2 attempt events,
+    # old: 1 run, 2 task rows, 2 attempts, RunQueued/Started/Finished + 2 x 2 attempt events,
     # 4 log files; and one job event without a run.
     assert counts == {"runs": 1, "task_runs": 2, "attempts": 2, "events": 8, "log_files": 4}
     assert [r.id for r in store.list_runs()] == [old_running.id, recent.id]
     with pytest.raises(NotFoundError):
         store.get_run(old.id)
-    assert store.task_runs(old.id) == {} and store.attempts(old.id) == []
+    assert store.task_runs(old.id) == {}
+    assert store.attempts(old.id) == []
     remaining = store.events_after(0)
     assert {e.run_id for e in remaining} == {recent.id, old_running.id, None}
     assert not (tmp_path / "etl" / str(old.id)).exists()
@@ -803,8 +821,10 @@ def test_aware_datetimes_round_trip_exactly_as_utc(store: Store) -> None:
 
     assert run is not None
     stored = store.get_run(run.id)
-    assert stored.logical_time == logical and stored.logical_time.tzinfo is UTC
-    assert stored.queued_at == queued and stored.queued_at.tzinfo is UTC
+    assert stored.logical_time == logical
+    assert stored.logical_time.tzinfo is UTC
+    assert stored.queued_at == queued
+    assert stored.queued_at.tzinfo is UTC
     assert stored.queued_at.microsecond == 123_457
     assert store.find_run("etl", logical) == stored
     assert store.events_after(0)[0].at == queued
