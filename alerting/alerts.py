@@ -9,8 +9,7 @@ are one alert, not three.
 from __future__ import annotations
 
 import hashlib
-import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,7 +36,7 @@ DEFAULT_SUMMARIES = {
 }
 
 Enricher = Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
-"""Adds details (trace id, output tail) to a newly firing alert: (job, fields) -> extra."""
+"""Adds details (trace id, output tail) to an alert about to be sent: (job, fields) -> extra."""
 
 
 class AlertState(StrEnum):
@@ -49,7 +48,7 @@ class AlertState(StrEnum):
 
 def fingerprint(identity: Mapping[str, str]) -> str:
     """A stable 16-hex-digit id of an alert's identifying labels."""
-    text = json.dumps(sorted(identity.items()), separators=(",", ":"))
+    text = "\x1f".join(f"{k}\x1e{v}" for k, v in sorted(identity.items()))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -108,8 +107,15 @@ class AlertBook:
         self.trace_url = trace_url
         self.enrich = enrich
         self.changed: list[Alert] = []
+        self._firing_jobs: Counter[str] = Counter()
         for alert in alerts:
             self._index(alert)
+            if alert.firing:
+                self._firing_jobs[alert.job] += 1
+
+    def has_firing(self, job: str) -> bool:
+        """True when any alert of ``job`` fires (so a resolve may have work to do)."""
+        return self._firing_jobs[job] > 0
 
     def _index(self, alert: Alert) -> None:
         self.alerts[alert.fingerprint] = alert
@@ -137,10 +143,6 @@ class AlertBook:
         alert = self.alerts.get(fp)
         fields: dict[str, Any] = {**info.labels(finding.job), **identity, **finding.fields}
         new = alert is None or not alert.firing
-        if new and self.enrich is not None:
-            fields.update(self.enrich(finding.job, fields))
-        if fields.get("trace_id") and self.trace_url:
-            fields["trace_url"] = render(self.trace_url, fields)
         labels = {**info.labels(finding.job), **identity}
         if fields.get("run_id") is not None:
             labels["run_id"] = str(fields["run_id"])
@@ -164,6 +166,7 @@ class AlertBook:
             self._index(alert)
         if new:
             alert.state, alert.starts_at, alert.ends_at = AlertState.FIRING, at, None
+            self._firing_jobs[alert.job] += 1
             alert.firings = [t for t in alert.firings if t > at - self.flap.window_seconds]
             alert.firings.append(at)
             alert.flapping = alert.flapping or len(alert.firings) > self.flap.threshold
@@ -174,6 +177,20 @@ class AlertBook:
         alert.details = {**alert.details, **details} if not new else details
         alert.dirty = True
 
+    def prepare(self, alert: Alert) -> None:
+        """Add the run's trace id (and link) and a missing output tail to an alert about to
+        be notified; done here rather than on every firing, as most are never sent."""
+        run_id = alert.labels.get("run_id")
+        if self.enrich is None or not run_id or "trace_id" in alert.details:
+            return
+        fields = {**alert.labels, **alert.details, "run_id": int(run_id)}
+        extra = {k: v for k, v in self.enrich(alert.job, fields).items() if v is not None}
+        if extra.get("trace_id") and self.trace_url:
+            extra["trace_url"] = render(self.trace_url, {**fields, **extra})
+        if extra:
+            alert.details = {**alert.details, **extra}
+            alert.dirty = True
+
     def _resolve(self, finding: Finding) -> None:
         at = finding.at.timestamp()
         for fp in self._by_job.get((finding.rule.alert, finding.job), ()):
@@ -181,6 +198,7 @@ class AlertBook:
             if not alert.firing or (finding.task and alert.task != finding.task):
                 continue
             alert.state, alert.ends_at, alert.updated_at = AlertState.RESOLVED, at, at
+            self._firing_jobs[alert.job] -= 1
             alert.dirty = True
             self.changed.append(alert)
 

@@ -59,6 +59,7 @@ class AlertEngine:
         self.batch_size = batch_size
         self.max_events = max_events
         self._rules = RuleSet(config.rules)
+        self._trace_ids: dict[int, str | None] = {}
 
     def evaluate(self, now: datetime | None = None, *, flush_all: bool = False) -> EvaluationReport:
         """Handle new events and due timers at ``now``; queue the notifications due.
@@ -69,6 +70,7 @@ class AlertEngine:
         """
         now = now or self.clock()
         db = self.store.db
+        self._trace_ids.clear()
         with db.transaction():
             cursor = state.lock_cursor(db, now)
             evaluator = Evaluator(
@@ -122,12 +124,13 @@ class AlertEngine:
         if not isinstance(run_id, int):
             return {}
         extra: dict[str, Any] = {}
-        try:
-            run = self.store.get_run(run_id)
-        except NotFoundError:
-            return {}
-        if run.trace_id:
-            extra["trace_id"] = run.trace_id
+        if run_id not in self._trace_ids:  # several alerts of one run ask: one query
+            try:
+                self._trace_ids[run_id] = self.store.get_run(run_id).trace_id
+            except NotFoundError:
+                self._trace_ids[run_id] = None
+        if self._trace_ids[run_id]:
+            extra["trace_id"] = self._trace_ids[run_id]
         task, attempt = fields.get("task"), fields.get("attempt")
         if task and not fields.get("error"):
             for record in reversed(self.store.attempts(run_id, str(task))):

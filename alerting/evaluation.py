@@ -57,7 +57,8 @@ class Evaluator:
             facts.apply(event)
             self.dirty_jobs.add(event.job)
             info = self.infos.get(event.job, _NO_INFO)
-            for finding in self.rules.on_event(event, facts, info):
+            resolvable = self.book.has_firing(event.job)
+            for finding in self.rules.on_event(event, facts, info, resolvable=resolvable):
                 self.book.apply(finding, info)
         self._route_changes(now)
         return count
@@ -85,7 +86,9 @@ class Evaluator:
                 return True
             return is_inhibited(alert.fingerprint, alert.labels, firing, self.config.inhibit_rules)
 
-        return self.groups.flush(now, self.book.alerts.values(), muted, force=force)
+        return self.groups.flush(
+            now, self.book.alerts.values(), muted, force=force, prepare=self.book.prepare
+        )
 
     def _route_changes(self, now: datetime) -> None:
         for alert in self.book.changed:

@@ -21,6 +21,8 @@ from runner.store.records import from_epoch
 
 Muted = Callable[[Alert], bool]
 """True for an alert that is silenced or inhibited right now."""
+Prepare = Callable[[Alert], None]
+"""Completes an alert's details just before it is put in a notification."""
 
 
 @dataclass
@@ -74,7 +76,13 @@ class GroupBook:
         return min(times) if times else None
 
     def flush(
-        self, now: datetime, alerts: Iterable[Alert], muted: Muted, *, force: bool = False
+        self,
+        now: datetime,
+        alerts: Iterable[Alert],
+        muted: Muted,
+        *,
+        force: bool = False,
+        prepare: Prepare | None = None,
     ) -> list[Notification]:
         """Notifications for the groups due at ``now`` (``force``: every pending group)."""
         epoch = now.timestamp()
@@ -92,7 +100,7 @@ class GroupBook:
                     members[key].append(alert)
         found = []
         for group in due:
-            notification = self._flush_group(group, members[group.key], now, muted)
+            notification = self._flush_group(group, members[group.key], now, muted, prepare)
             if notification is not None:
                 found.append(notification)
         return found
@@ -109,10 +117,15 @@ class GroupBook:
         )
 
     def _flush_group(
-        self, group: AlertGroup, members: list[Alert], now: datetime, muted: Muted
+        self,
+        group: AlertGroup,
+        members: list[Alert],
+        now: datetime,
+        muted: Muted,
+        prepare: Prepare | None,
     ) -> Notification | None:
         included: list[NotifiedAlert] = []
-        changed = False
+        changed = held = False
         for alert in sorted(members, key=lambda a: (a.starts_at, a.fingerprint)):
             status = _status(alert)
             before = group.notified.get(alert.fingerprint)
@@ -121,8 +134,12 @@ class GroupBook:
                     included.append(_notified(alert, status, changed=True))
                     del group.notified[alert.fingerprint]
                     changed = True
-            elif not muted(alert):
+            elif muted(alert):
+                held = held or before != status
+            else:
                 is_change = before != status
+                if prepare is not None:
+                    prepare(alert)
                 included.append(_notified(alert, status, changed=is_change))
                 group.notified[alert.fingerprint] = status.value
                 changed = changed or is_change
@@ -142,6 +159,10 @@ class GroupBook:
         )
         group.last_flush_at = now.timestamp()
         group.next_flush_at = None
+        if held and route is not None:
+            # Look again when a silence or inhibition may have ended, as Alertmanager
+            # re-evaluates every group each group_interval.
+            group.next_flush_at = now.timestamp() + max(route.group_interval_seconds, 1.0)
         group.dirty = True
         if not changed and not repeat:
             return None

@@ -8,7 +8,6 @@ child matches, the route itself takes the alert. Children inherit grouping and t
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -59,5 +58,6 @@ class Route:
 
     def group_key(self, labels: Mapping[str, str]) -> str:
         """A stable key for (this route, its receiver, the group labels)."""
-        text = json.dumps([self.id, self.receiver, self.group_labels(labels)], sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        parts = [self.id, self.receiver]
+        parts += [f"{k}\x1e{v}" for k, v in self.group_labels(labels).items()]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from alerting.facts import JobFacts, JobInfo, OpenRun
@@ -92,9 +93,9 @@ class Rule:
         """True when the rule's matchers accept this job (and task)."""
         if not self.matchers:
             return True
-        labels = info.labels(job)
+        labels = _job_labels(job, info)
         if task:
-            labels["task"] = task
+            labels = {**labels, "task": task}
         return matches_all(self.matchers, labels)
 
 
@@ -130,10 +131,15 @@ class RuleSet:
             found.extend(self._by_kind.get(kind, ()))
         return found
 
-    def on_event(self, event: Event, facts: JobFacts, info: JobInfo) -> list[Finding]:
-        """Findings for one event; ``facts`` must already include it."""
+    def on_event(
+        self, event: Event, facts: JobFacts, info: JobInfo, *, resolvable: bool = True
+    ) -> list[Finding]:
+        """Findings for one event; ``facts`` must already include it.
+
+        ``resolvable`` False (no alert of the job fires) skips building resolves.
+        """
         handler = _HANDLERS.get(type(event))
-        return handler(self, event, facts, info) if handler else []
+        return handler(self, event, facts, info, resolvable) if handler else []
 
     def on_tick(
         self, now: datetime, facts: Mapping[str, JobFacts], infos: Mapping[str, JobInfo]
@@ -187,13 +193,19 @@ class RuleSet:
 
     # -- event handlers -------------------------------------------------------------------
 
-    def _run_succeeded(self, event: Event, facts: JobFacts, info: JobInfo) -> list[Finding]:
+    def _run_succeeded(
+        self, event: Event, facts: JobFacts, info: JobInfo, resolvable: bool
+    ) -> list[Finding]:
         assert isinstance(event, RunSucceeded)
-        found = [Finding(rule, event.job, event.at, False) for rule in self._success_resolves]
-        found.extend(self._duration(event, event.duration_seconds, info))
+        found = []
+        if resolvable:
+            found = [Finding(r, event.job, event.at, False) for r in self._success_resolves]
+        found.extend(self._duration(event, event.duration_seconds, info, resolvable))
         return found
 
-    def _run_failed(self, event: Event, facts: JobFacts, info: JobInfo) -> list[Finding]:
+    def _run_failed(
+        self, event: Event, facts: JobFacts, info: JobInfo, resolvable: bool
+    ) -> list[Finding]:
         assert isinstance(event, RunFailed)
         fields: dict[str, Any] = {
             "run_id": event.run_id,
@@ -213,31 +225,42 @@ class RuleSet:
             assert rule.count is not None
             if facts.consecutive_failures >= rule.count and rule.applies(event.job, info):
                 found.append(Finding(rule, event.job, event.at, True, fields=fields))
-        found.extend(self._run_ended(event))
-        found.extend(self._duration(event, event.duration_seconds, info))
+        if resolvable:
+            found.extend(self._run_ended(event))
+        found.extend(self._duration(event, event.duration_seconds, info, resolvable))
         return found
 
     def _run_ended(self, event: Event) -> list[Finding]:
         return [Finding(r, event.job, event.at, False) for r in self._of(RuleKind.RUN_OVERDUE)]
 
-    def _run_cancelled(self, event: Event, facts: JobFacts, info: JobInfo) -> list[Finding]:
-        return self._run_ended(event)
+    def _run_cancelled(
+        self, event: Event, facts: JobFacts, info: JobInfo, resolvable: bool
+    ) -> list[Finding]:
+        return self._run_ended(event) if resolvable else []
 
-    def _duration(self, event: Event, duration: float, info: JobInfo) -> list[Finding]:
+    def _duration(
+        self, event: Event, duration: float, info: JobInfo, resolvable: bool
+    ) -> list[Finding]:
         found = []
         for rule in self._of(RuleKind.DURATION_EXCEEDED):
             assert rule.threshold_seconds is not None
             slow = duration > rule.threshold_seconds
-            if slow and not rule.applies(event.job, info):
+            if (slow and not rule.applies(event.job, info)) or (not slow and not resolvable):
                 continue
             fields = _run_fields(event.run_id, duration, rule) if slow else {}
             found.append(Finding(rule, event.job, event.at, slow, fields=fields))
         return found
 
-    def _run_started(self, event: Event, facts: JobFacts, info: JobInfo) -> list[Finding]:
+    def _run_started(
+        self, event: Event, facts: JobFacts, info: JobInfo, resolvable: bool
+    ) -> list[Finding]:
+        if not resolvable:
+            return []
         return [Finding(r, event.job, event.at, False) for r in self._of(RuleKind.RUN_MISSED)]
 
-    def _run_missed(self, event: Event, facts: JobFacts, info: JobInfo) -> list[Finding]:
+    def _run_missed(
+        self, event: Event, facts: JobFacts, info: JobInfo, resolvable: bool
+    ) -> list[Finding]:
         assert isinstance(event, RunMissed)
         fields = {"expected_at": event.expected_at}
         return [
@@ -246,7 +269,9 @@ class RuleSet:
             if rule.applies(event.job, info)
         ]
 
-    def _run_overdue(self, event: Event, facts: JobFacts, info: JobInfo) -> list[Finding]:
+    def _run_overdue(
+        self, event: Event, facts: JobFacts, info: JobInfo, resolvable: bool
+    ) -> list[Finding]:
         assert isinstance(event, RunOverdue)
         fields = {"run_id": event.run_id, "expected": format_duration(event.expected_seconds)}
         return [
@@ -255,7 +280,9 @@ class RuleSet:
             if rule.applies(event.job, info)
         ]
 
-    def _attempt_failed(self, event: Event, facts: JobFacts, info: JobInfo) -> list[Finding]:
+    def _attempt_failed(
+        self, event: Event, facts: JobFacts, info: JobInfo, resolvable: bool
+    ) -> list[Finding]:
         assert isinstance(event, AttemptFailed | AttemptTimedOut)
         if event.will_retry:
             return []
@@ -278,7 +305,11 @@ class RuleSet:
             if rule.applies(event.job, info, event.task)
         ]
 
-    def _attempt_succeeded(self, event: Event, facts: JobFacts, info: JobInfo) -> list[Finding]:
+    def _attempt_succeeded(
+        self, event: Event, facts: JobFacts, info: JobInfo, resolvable: bool
+    ) -> list[Finding]:
+        if not resolvable:
+            return []
         return [
             Finding(rule, event.job, event.at, False, task=event.task)
             for rule in self._of(*TASK_KINDS)
@@ -296,6 +327,12 @@ _HANDLERS = {
     AttemptTimedOut: RuleSet._attempt_failed,
     AttemptSucceeded: RuleSet._attempt_succeeded,
 }
+
+
+@lru_cache(maxsize=4096)
+def _job_labels(job: str, info: JobInfo) -> dict[str, str]:
+    return info.labels(job)
+
 
 ERROR_TAIL_CHARS = 1000
 """How much of an error or output tail an alert carries."""

@@ -1,10 +1,14 @@
-"""Cron schedules: checking cron expressions and timezones (croniter syntax, IANA zones)."""
+"""Cron schedules: checking expressions and timezones, and computing fire times across DST."""
 
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from runner.errors import InvalidScheduleError
+from runner.model import DstPolicy, RepeatedTime, SkippedTime
 
 _ALIASES = frozenset(
     {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
@@ -82,3 +86,129 @@ def validate_timezone(name: object) -> None:
         close = difflib.get_close_matches(name, sorted(available_timezones()), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise InvalidScheduleError(f"unknown timezone {name!r}{hint}") from None
+
+
+_MAX_STEPS = 100_000
+_SAFE_SPAN = timedelta(hours=3)  # more than any UTC offset change at a transition
+
+
+@dataclass(frozen=True)
+class FireTime:
+    """One moment a schedule fires: the UTC instant and the wall-clock time it stands for.
+
+    ``shifted`` says how a daylight-saving transition moved it: ``"gap"`` when the wall
+    time did not exist and the run moved to the first valid instant after the gap,
+    ``"repeat"`` for the second occurrence of a wall time that happened twice.
+    """
+
+    at: datetime
+    wall: datetime
+    shifted: str | None = None
+
+
+class Schedule:
+    """A cron expression in a timezone with an explicit daylight-saving policy.
+
+    The expression is evaluated on local wall-clock time. Then, at transitions:
+
+    - schedules whose hour field is ``*`` (hourly, every N minutes, every second) follow
+      elapsed time, as cron does: a repeated hour fires twice, a skipped hour not at all;
+    - other schedules (fixed hours) follow the job's ``dst`` policy: ``repeated: once``
+      fires only the first occurrence (``both``: each), ``skipped: next_valid`` fires at
+      the first valid instant after the gap (``skip``: not that day).
+    """
+
+    def __init__(self, expr: str, timezone: str = "UTC", dst: DstPolicy | None = None) -> None:
+        from croniter import croniter  # noqa: PLC0415 - slow import, only where schedules run
+
+        self.expr = expr
+        self.timezone = timezone
+        self.tz = ZoneInfo(timezone)
+        self.dst = dst or DstPolicy()
+        self._croniter = croniter
+        fields = expr.split()
+        hour = "*" if expr.strip().lower() == "@hourly" else (fields[1] if len(fields) > 1 else "")
+        self.elapsed = hour.startswith("*")
+
+    def _wall(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.tz).replace(tzinfo=None)
+
+    def instants(self, wall: datetime) -> list[FireTime]:
+        """The UTC instants one local wall-clock time stands for, under this policy."""
+        first = wall.replace(tzinfo=self.tz, fold=0).astimezone(UTC)
+        second = wall.replace(tzinfo=self.tz, fold=1).astimezone(UTC)
+        if first == second:
+            return [FireTime(first, wall)]
+        if self._wall(first) == wall and self._wall(second) == wall:  # happens twice
+            if self.elapsed or self.dst.repeated is RepeatedTime.BOTH:
+                return [FireTime(first, wall), FireTime(second, wall, "repeat")]
+            return [FireTime(first, wall)]
+        if self.elapsed or self.dst.skipped is SkippedTime.SKIP:  # does not exist
+            return []
+        return [FireTime(self._end_of_gap(min(first, second), max(first, second)), wall, "gap")]
+
+    def _end_of_gap(self, low: datetime, high: datetime) -> datetime:
+        """The transition instant between two UTC instants around a gap (to the second)."""
+        offset = low.astimezone(self.tz).utcoffset()
+        while (high - low) > timedelta(seconds=1):
+            middle = low + (high - low) / 2
+            if middle.astimezone(self.tz).utcoffset() == offset:
+                low = middle
+            else:
+                high = middle
+        return high.replace(microsecond=0)
+
+    def _shift_near(self, moment: datetime) -> timedelta:
+        """How far the UTC offset changes within a few hours of ``moment`` (usually 0)."""
+        before = (moment - _SAFE_SPAN).astimezone(self.tz).utcoffset() or timedelta()
+        after = (moment + _SAFE_SPAN).astimezone(self.tz).utcoffset() or timedelta()
+        return abs(after - before)
+
+    def _margin(self, moment: datetime) -> timedelta:
+        # Away from transitions, wall time and instants advance together, so the search
+        # starts right at ``moment``. Near one, wall times up to the size of the shift
+        # away can map to nearer instants, so those are examined too.
+        return self._shift_near(moment) + timedelta(seconds=1)
+
+    def next_after(self, after: datetime) -> FireTime:
+        """The first fire time strictly after the instant ``after``."""
+        walls = self._croniter(self.expr, self._wall(after) - self._margin(after))
+        found: list[FireTime] = []
+        for _ in range(_MAX_STEPS):
+            wall: datetime = walls.get_next(datetime)
+            found.extend(f for f in self.instants(wall) if f.at > after)
+            if found:
+                best = min(found, key=lambda f: f.at)
+                if wall >= best.wall + self._shift_near(best.at):
+                    return best
+        if found:
+            return min(found, key=lambda f: f.at)
+        raise InvalidScheduleError(f"schedule {self.expr!r} does not fire after {after}")
+
+    def latest_at_or_before(self, moment: datetime) -> FireTime | None:
+        """The last fire time at or before the instant ``moment``, if any."""
+        walls = self._croniter(self.expr, self._wall(moment) + self._margin(moment))
+        found: list[FireTime] = []
+        for _ in range(_MAX_STEPS):
+            try:
+                wall: datetime = walls.get_prev(datetime)
+            except Exception:  # noqa: BLE001 - croniter's "no earlier date"
+                break
+            found.extend(f for f in self.instants(wall) if f.at <= moment)
+            if found:
+                best = max(found, key=lambda f: f.at)
+                if wall <= best.wall - self._shift_near(best.at):
+                    return best
+        return max(found, key=lambda f: f.at) if found else None
+
+    def between(self, start: datetime, end: datetime, limit: int | None = None) -> list[FireTime]:
+        """Fire times in ``(start, end]``, oldest first, at most ``limit`` of them."""
+        times: list[FireTime] = []
+        moment = start
+        while limit is None or len(times) < limit:
+            fire = self.next_after(moment)
+            if fire.at > end:
+                break
+            times.append(fire)
+            moment = fire.at
+        return times

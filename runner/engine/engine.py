@@ -146,8 +146,14 @@ class Engine:
         """True while any run is being executed."""
         return bool(self._runs)
 
-    def start(self, job: Job, run: RunRecord, *, rerun: Iterable[str] = ()) -> None:
-        """Begin (or resume) executing ``run`` of ``job``; ``rerun`` tasks start afresh."""
+    def start(
+        self, job: Job, run: RunRecord, *, rerun: Iterable[str] = (), keep_budget: bool = False
+    ) -> None:
+        """Begin (or resume) executing ``run`` of ``job``; ``rerun`` tasks run again.
+
+        A rerun task gets its full retry budget again, unless ``keep_budget`` (resuming
+        after a crash): then the attempts it already had count against its retries.
+        """
         check_pools(job, self.pools)
         graph = Graph(job)
         now = self.clock()
@@ -169,6 +175,8 @@ class Engine:
                 if not state.finished:
                     states[name] = TaskState.PENDING
             active = _ActiveRun(job, graph, run, states, self.store.results(run.id))
+            if keep_budget:
+                active.tries = {t: rows[t].attempts for t in job.tasks if t in rows}
             self._runs[run.id] = active
             if job.timeout is not None:
                 self._add_timer(now + timedelta(seconds=job.timeout), "run_timeout", run.id)

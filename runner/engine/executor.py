@@ -75,7 +75,14 @@ class CancelRequested:
     run_id: int | None = None
 
 
-Message = AttemptLaunched | AttemptFinished | CancelRequested
+@dataclass(frozen=True)
+class Wakeup:
+    """Put on the queue to end the engine's wait early (a reload, a shutdown, a new run)."""
+
+    reason: str
+
+
+Message = AttemptLaunched | AttemptFinished | CancelRequested | Wakeup
 
 
 class Executor(Protocol):

@@ -310,7 +310,12 @@ class Database:
             return
         if not self.in_transaction:
             raise StoreError("serialize_event_writes() needs an open transaction")
-        self.execute("SELECT pg_advisory_xact_lock(:key)", {"key": _EVENT_LOCK_KEY})
+        # Advisory locks are per database; key by schema too, so stores in other schemas
+        # of the same database never wait for each other.
+        self.execute(
+            "SELECT pg_advisory_xact_lock(CAST(:key AS integer), hashtext(current_schema()))",
+            {"key": _EVENT_LOCK_KEY},
+        )
         self._event_lock_depth = self._depth
 
     def table_exists(self, name: str) -> bool:

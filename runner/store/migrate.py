@@ -8,14 +8,15 @@ from typing import Any
 from runner.errors import StoreError
 from runner.store.database import DatabaseURL, parse_url, sqlalchemy_url
 
-HEAD = "0003"
-"""The revision this runwatch writes; checked on every open without importing Alembic."""
-
-REVISIONS = tuple(f"{n:04d}" for n in range(1, int(HEAD) + 1))
+REVISIONS = ("0001", "0002", "0003", "0005")
 """Every revision this runwatch knows, oldest first; a database at another one is newer."""
 
+HEAD = REVISIONS[-1]
+"""The revision this runwatch writes; checked on every open without importing Alembic."""
+
 _MIGRATIONS = Path(__file__).with_name("migrations")
-# Held by the migrating transaction on PostgreSQL, so concurrent first opens migrate once.
+# Held (with the schema's hash) by the migrating transaction on PostgreSQL, so concurrent
+# first opens of one schema migrate it once.
 _MIGRATION_LOCK_KEY = 0x72776D67
 
 
@@ -41,7 +42,9 @@ def upgrade(url: DatabaseURL | str, revision: str = "head") -> None:
         with engine.begin() as connection:
             if parsed.dialect == "postgresql":
                 connection.exec_driver_sql(
-                    "SELECT pg_advisory_xact_lock(%(key)s)", {"key": _MIGRATION_LOCK_KEY}
+                    "SELECT pg_advisory_xact_lock("
+                    "CAST(%(key)s AS integer), hashtext(current_schema()))",
+                    {"key": _MIGRATION_LOCK_KEY},
                 )
             config = Config()
             config.set_main_option("script_location", str(_MIGRATIONS))

@@ -39,6 +39,11 @@ jobs = Table(
     Column("source", Text),
     Column("paused", Integer, nullable=False, server_default="0"),
     Column("updated_at", Time, nullable=False),
+    # revision 0005: what the schedule promises (seconds), for missed and overdue runs
+    Column("grace", Time),
+    Column("expected_duration", Time),
+    Column("timeout", Time),
+    Column("created_at", Time),
 )
 
 runs = Table(

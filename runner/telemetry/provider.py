@@ -7,6 +7,11 @@ the one that counts.
 
 from __future__ import annotations
 
+# Imported before any TracerProvider exists, on purpose: the SDK re-detects the resource
+# in a forked child with a thread pool, from an at-fork hook. If concurrent.futures'
+# own at-fork hooks were registered after the provider's, a worker forked by the local
+# executor would wait forever on the pool's lock, still held from before the fork.
+import concurrent.futures.thread  # noqa: F401
 import sys
 from collections.abc import Sequence
 from typing import TextIO

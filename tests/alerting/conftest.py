@@ -76,8 +76,15 @@ class EventLog:
             self.add(AttemptSucceeded, job, run_id=run_id, task=task, attempt=1)
             self.add(RunSucceeded, job, run_id=run_id, duration_seconds=1.0)
         else:
-            self.add(AttemptFailed, job, run_id=run_id, task=task, attempt=1, exit_code=3,
-                     error="Traceback: boom")
+            self.add(
+                AttemptFailed,
+                job,
+                run_id=run_id,
+                task=task,
+                attempt=1,
+                exit_code=3,
+                error="Traceback: boom",
+            )
             self.add(RunFailed, job, run_id=run_id, duration_seconds=1.0, failed_tasks=[task])
         return run_id
 
@@ -85,8 +92,14 @@ class EventLog:
 @pytest.fixture
 def events(store: Store, clock: FixedClock) -> EventLog:
     store.sync_jobs(
-        [Job("nightly-etl", {"load": Task("load", command=("true",))}, owner="data-eng",
-             tags=("etl", "warehouse"))],
+        [
+            Job(
+                "nightly-etl",
+                {"load": Task("load", command=("true",))},
+                owner="data-eng",
+                tags=("etl", "warehouse"),
+            )
+        ],
         clock.now,
     )
     return EventLog(store, clock)
@@ -125,8 +138,13 @@ class RecordingServer:
     default: Callable[[Recorded], Reply] = lambda r: (200, {}, b"ok")
     arrived: threading.Event = field(default_factory=threading.Event)
 
-    def reply(self, status: int, body: bytes | dict[str, Any] = b"", times: int = 1,
-              headers: dict[str, str] | None = None) -> None:
+    def reply(
+        self,
+        status: int,
+        body: bytes | dict[str, Any] = b"",
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         data = json.dumps(body).encode() if isinstance(body, dict) else body
         for _ in range(times):
             self.replies.append((status, headers or {}, data))
@@ -143,12 +161,14 @@ def _serve(tls: ssl.SSLContext | None) -> Iterator[RecordingServer]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
-            request = Recorded("POST", self.path, dict(self.headers.items()),
-                               self.rfile.read(length))
+            request = Recorded(
+                "POST", self.path, dict(self.headers.items()), self.rfile.read(length)
+            )
             server = box[0]
             server.requests.append(request)
-            status, headers, body = (server.replies.popleft() if server.replies
-                                     else server.default(request))
+            status, headers, body = (
+                server.replies.popleft() if server.replies else server.default(request)
+            )
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
@@ -167,7 +187,7 @@ def _serve(tls: ssl.SSLContext | None) -> Iterator[RecordingServer]:
         httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
         scheme = "https"
     box.append(RecordingServer(f"{scheme}://127.0.0.1:{httpd.server_address[1]}"))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield box[0]

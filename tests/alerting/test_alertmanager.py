@@ -43,26 +43,34 @@ def _free_port() -> int:
 
 
 def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+    with urllib.request.urlopen(url, timeout=5) as response:
         return json.loads(response.read() or b"null")
 
 
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[str]:
     binary = _binary()
-    (tmp_path / "am.yml").write_text("route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n")
+    (tmp_path / "am.yml").write_text(
+        "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n"
+    )
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [binary, f"--config.file={tmp_path / 'am.yml'}", f"--storage.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            binary,
+            f"--config.file={tmp_path / 'am.yml'}",
+            f"--storage.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 20
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:  # noqa: S310
+                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:
                     if r.status == 200:
                         break
             except OSError:
@@ -90,21 +98,33 @@ def test_forwarded_alerts_appear_in_alertmanager_with_their_labels_and_resolve(
     # Alertmanager compares endsAt with its own clock: keep our times in its past.
     clock = FixedClock(utcnow() - timedelta(seconds=30))
     events.clock = clock
-    cfg = config({
-        "receivers": {"am": {"alertmanager": {"url": alertmanager}}},
-        "route": {"receiver": "am", "group_wait": "0s", "group_interval": "0s"},
-        "rules": [{"alert": "JobFailed", "when": "run_failed", "severity": "critical",
-                   "labels": {"team": "data"},
-                   "annotations": {"summary": "{job} failed at {task}"}}],
-    })
+    cfg = config(
+        {
+            "receivers": {"am": {"alertmanager": {"url": alertmanager}}},
+            "route": {"receiver": "am", "group_wait": "0s", "group_interval": "0s"},
+            "rules": [
+                {
+                    "alert": "JobFailed",
+                    "when": "run_failed",
+                    "severity": "critical",
+                    "labels": {"team": "data"},
+                    "annotations": {"summary": "{job} failed at {task}"},
+                }
+            ],
+        }
+    )
     engine, sender = AlertEngine(store, cfg, clock=clock), Sender(store, cfg, clock=clock)
     run_id = events.run(ok=False)
     engine.evaluate()
     assert sender.deliver_due().sent == 1
     (alert,) = _ours(alertmanager)
     assert alert["labels"] == {
-        "alertname": "JobFailed", "severity": "critical", "job": "nightly-etl",
-        "owner": "data-eng", "tags": "etl,warehouse", "team": "data",
+        "alertname": "JobFailed",
+        "severity": "critical",
+        "job": "nightly-etl",
+        "owner": "data-eng",
+        "tags": "etl,warehouse",
+        "team": "data",
     }
     assert alert["annotations"]["summary"] == "nightly-etl failed at load"
     assert alert["annotations"]["run_id"] == str(run_id)

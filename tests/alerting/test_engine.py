@@ -3,14 +3,17 @@ queued notifications out, restart-safe and exactly once across engines."""
 
 from __future__ import annotations
 
-from alerting import AlertEngine, AlertState, Sender
+from pathlib import Path
+
+from alerting import AlertEngine, AlertState, Sender, evaluate_and_deliver
+from alerting.matchers import parse_matcher
 from alerting.notification import NotifiedStatus
 from alerting.notifiers.memory import MemoryNotifier
 from alerting.outbox import list_rows
 from alerting.silences import add_silence
 from alerting.state import load_alerts, read_cursor
-from alerting.matchers import parse_matcher
 from runner.events import RunMissed, RunStarted
+from runner.model import Job, RunState, Task, TaskState, Trigger
 from runner.store.store import Store
 from tests.alerting.conftest import EventLog, FixedClock, config
 
@@ -23,10 +26,18 @@ RAW = {
         "routes": [{"matchers": ["severity = critical"], "receiver": "oncall"}],
     },
     "rules": [
-        {"alert": "JobFailed", "when": "run_failed", "severity": "error",
-         "annotations": {"summary": "{job} failed at {task} (attempt {attempt})"}},
-        {"alert": "JobFailing", "when": "consecutive_failures", "threshold": 3,
-         "severity": "critical"},
+        {
+            "alert": "JobFailed",
+            "when": "run_failed",
+            "severity": "error",
+            "annotations": {"summary": "{job} failed at {task} (attempt {attempt})"},
+        },
+        {
+            "alert": "JobFailing",
+            "when": "consecutive_failures",
+            "threshold": 3,
+            "severity": "critical",
+        },
         {"alert": "RunMissed", "when": "run_missed", "severity": "warning"},
     ],
 }
@@ -74,8 +85,12 @@ def test_the_alert_carries_owner_tags_run_id_and_the_error_tail(
     AlertEngine(store, config(RAW), clock=clock).evaluate()
     (alert,) = load_alerts(store.db)
     assert alert.labels == {
-        "alertname": "JobFailed", "severity": "error", "job": "nightly-etl",
-        "owner": "data-eng", "tags": "etl,warehouse", "run_id": str(run_id),
+        "alertname": "JobFailed",
+        "severity": "error",
+        "job": "nightly-etl",
+        "owner": "data-eng",
+        "tags": "etl,warehouse",
+        "run_id": str(run_id),
     }
     assert alert.details["error"] == "Traceback: boom"
     assert alert.details["exit_code"] == 3
@@ -125,9 +140,59 @@ def test_a_missed_run_fires_and_resolves_when_a_run_starts(
 def test_a_silenced_alert_is_recorded_but_not_sent(
     store: Store, events: EventLog, clock: FixedClock
 ) -> None:
-    add_silence(store.db, [parse_matcher("job = nightly-etl")], clock.now,
-                clock.now.replace(hour=5), author="ana", comment="migration")
+    add_silence(
+        store.db,
+        [parse_matcher("job = nightly-etl")],
+        clock.now,
+        clock.now.replace(hour=5),
+        author="ana",
+        comment="migration",
+    )
     events.run(ok=False)
     AlertEngine(store, config(RAW), clock=clock).evaluate()
     assert [a.alertname for a in load_alerts(store.db)] == ["JobFailed"]
     assert list_rows(store.db) == []
+
+
+def test_a_notified_alert_links_the_runs_trace_and_carries_the_stderr_tail(
+    store: Store, clock: FixedClock, tmp_path: Path
+) -> None:
+    job = Job("nightly-etl", {"load": Task("load", command=("false",))}, owner="data-eng")
+    store.sync_jobs([job], clock.now)
+    run = store.create_run(job, clock.now, Trigger.MANUAL, clock.now)
+    assert run is not None
+    store.mark_run_started(run, clock.now, trace_id="4bf92f3577b34da6a3ce929d0e0e4736")
+    run = store.get_run(run.id)
+    attempt = store.start_attempt(run, "load", clock.now, log_dir=tmp_path)
+    assert attempt is not None
+    assert attempt.stderr_path is not None
+    Path(attempt.stderr_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(attempt.stderr_path).write_text("x" * 2000 + "\nKeyError: 'order_id'\n")
+    store.finish_attempt(attempt, TaskState.FAILED, clock.now, exit_code=1)
+    store.mark_run_finished(run, RunState.FAILED, clock.advance(5), failed_tasks=["load"])
+    raw = {**RAW, "trace_url": "https://grafana.example/explore?traceId={trace_id}"}
+    team = MemoryNotifier()
+    AlertEngine(store, config(raw), clock=clock).evaluate()
+    Sender(store, config(raw), notifiers={"team": team}, clock=clock).deliver_due()
+    (alert,) = team.sent[0].alerts
+    assert alert.details["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert alert.details["trace_url"] == (
+        "https://grafana.example/explore?traceId=4bf92f3577b34da6a3ce929d0e0e4736"
+    )
+    assert alert.details["error"].endswith("KeyError: 'order_id'")
+    assert len(alert.details["error"]) <= 1000
+
+
+def test_a_run_without_serve_delivers_even_with_a_group_wait_before_it_exits(
+    store: Store, events: EventLog, clock: FixedClock
+) -> None:
+    raw = {**RAW, "route": {**RAW["route"], "group_wait": "30s"}}
+    events.run(ok=False)
+    AlertEngine(store, config(raw), clock=clock).evaluate()
+    assert list_rows(store.db) == []  # serve would wait 30s
+    report, delivered = evaluate_and_deliver(
+        store,
+        config({**raw, "receivers": {"team": {"log": {}}, "oncall": {"log": {}}}}),
+        clock=clock,
+    )
+    assert (report.notifications, delivered.sent) == (1, 1)

@@ -29,27 +29,41 @@ KEY = "R0UT1NGKEY0000000000000000000042"
 
 
 def events_api(request: Recorded) -> tuple[int, dict[str, str], bytes]:
-    body = {"status": "success", "message": "Event processed",
-            "dedup_key": request.json["dedup_key"]}
+    body = {
+        "status": "success",
+        "message": "Event processed",
+        "dedup_key": request.json["dedup_key"],
+    }
     return 202, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
 
 def pd_config(server: RecordingServer, certificate: Certificate) -> dict[str, Any]:
     return {
         "receivers": {
-            "oncall": {"pagerduty": {"routing_key": "${PD_ROUTING_KEY}", "events_url": server.url,
-                                     "ca_bundle": str(certificate.cert)}},
+            "oncall": {
+                "pagerduty": {
+                    "routing_key": "${PD_ROUTING_KEY}",
+                    "events_url": server.url,
+                    "ca_bundle": str(certificate.cert),
+                }
+            },
         },
         "route": {"receiver": "oncall", "group_wait": "0s", "group_interval": "0s"},
-        "rules": [{"alert": "JobFailing", "when": "consecutive_failures", "threshold": 3,
-                   "severity": "critical"}],
+        "rules": [
+            {
+                "alert": "JobFailing",
+                "when": "consecutive_failures",
+                "threshold": 3,
+                "severity": "critical",
+            }
+        ],
     }
 
 
 @pytest.fixture
-def pagerduty(https_server: RecordingServer, certificate: Certificate,
-              store: Store, clock: FixedClock
-              ) -> Iterator[tuple[AlertEngine, Sender, RecordingServer]]:
+def pagerduty(
+    https_server: RecordingServer, certificate: Certificate, store: Store, clock: FixedClock
+) -> Iterator[tuple[AlertEngine, Sender, RecordingServer]]:
     https_server.default = events_api
     cfg = config(pd_config(https_server, certificate), {"PD_ROUTING_KEY": KEY})
     sender = Sender(store, cfg, clock=clock)
@@ -99,29 +113,36 @@ def test_three_failures_trigger_one_incident_and_recovery_resolves_it_with_the_s
     sender.deliver_due()
     resolve = server.requests[-1]
     assert len(server.requests) == 2
-    assert resolve.json == {"event_action": "resolve", "routing_key": KEY,
-                            "dedup_key": dedup_key}
+    assert resolve.json == {"event_action": "resolve", "routing_key": KEY, "dedup_key": dedup_key}
 
 
 @pytest.mark.parametrize("severity", ["critical", "error", "warning", "info"])
 def test_severity_maps_to_pagerdutys_own(severity: str) -> None:
-    alert = NotifiedAlert("abc", NotifiedStatus.FIRING,
-                          {"alertname": "X", "severity": severity, "job": "j"}, {}, T0)
+    alert = NotifiedAlert(
+        "abc", NotifiedStatus.FIRING, {"alertname": "X", "severity": severity, "job": "j"}, {}, T0
+    )
     assert trigger_payload(alert, "runwatch")["severity"] == severity
 
 
 def test_a_flapping_alert_is_marked_in_the_summary_and_details() -> None:
-    alert = NotifiedAlert("abc", NotifiedStatus.FLAPPING,
-                          {"alertname": "X", "severity": "error", "job": "j"},
-                          {"summary": "j failed"}, T0)
+    alert = NotifiedAlert(
+        "abc",
+        NotifiedStatus.FLAPPING,
+        {"alertname": "X", "severity": "error", "job": "j"},
+        {"summary": "j failed"},
+        T0,
+    )
     payload = trigger_payload(alert, "runwatch")
     assert payload["summary"] == "[FLAPPING] j failed"
     assert payload["custom_details"]["flapping"] is True
 
 
 def test_pagerduty_down_is_retried_and_the_routing_key_never_reaches_errors_logs_or_store(
-    pagerduty: tuple[AlertEngine, Sender, RecordingServer], events: EventLog,
-    clock: FixedClock, store: Store, caplog: pytest.LogCaptureFixture,
+    pagerduty: tuple[AlertEngine, Sender, RecordingServer],
+    events: EventLog,
+    clock: FixedClock,
+    store: Store,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     engine, sender, server = pagerduty
     caplog.set_level(logging.DEBUG)
@@ -131,13 +152,18 @@ def test_pagerduty_down_is_retried_and_the_routing_key_never_reaches_errors_logs
     engine.evaluate()
     assert sender.deliver_due().retried == 1
     (row,) = list_rows(store.db)
-    assert row.last_error is not None and "HTTP 500" in row.last_error
+    assert row.last_error is not None
+    assert "HTTP 500" in row.last_error
     assert KEY not in row.last_error
     clock.advance(600)
     assert sender.deliver_due().sent == 1
     assert [r.status for r in list_rows(store.db)] == [NotificationStatus.SENT]
-    dump = json.dumps([store.db.rows(f"SELECT * FROM {t}") for t in
-                       ("notifications", "alerts", "alert_groups", "alert_job_facts")])
+    dump = json.dumps(
+        [
+            store.db.rows(f"SELECT * FROM {t}")
+            for t in ("notifications", "alerts", "alert_groups", "alert_job_facts")
+        ]
+    )
     assert KEY not in dump
     assert KEY not in caplog.text
     assert KEY not in repr(sender.config)
@@ -155,7 +181,10 @@ def test_a_pagerduty_400_is_permanent(
 
 
 def test_a_certificate_the_client_does_not_trust_is_a_retried_failure(
-    https_server: RecordingServer, store: Store, events: EventLog, clock: FixedClock,
+    https_server: RecordingServer,
+    store: Store,
+    events: EventLog,
+    clock: FixedClock,
     certificate: Certificate,
 ) -> None:
     raw = pd_config(https_server, certificate)

@@ -24,17 +24,22 @@ from runner.events import (
 )
 from tests.alerting.conftest import T0, config
 
-INFO = {"nightly-etl": JobInfo("data-eng", ("etl", "warehouse")),
-        "ml-train": JobInfo("ml-team", ("ml",))}
+INFO = {
+    "nightly-etl": JobInfo("data-eng", ("etl", "warehouse")),
+    "ml-train": JobInfo("ml-team", ("ml",)),
+}
 
 
 class World:
     """An evaluator over events given by hand, at a clock we move."""
 
     def __init__(self, *rules: dict[str, Any], **extra: Any) -> None:
-        raw = {"receivers": {"team": {"memory": {}}},
-               "route": {"receiver": "team", "group_wait": "0s", "group_interval": "0s"},
-               "rules": list(rules), **extra}
+        raw = {
+            "receivers": {"team": {"memory": {}}},
+            "route": {"receiver": "team", "group_wait": "0s", "group_interval": "0s"},
+            "rules": list(rules),
+            **extra,
+        }
         self.evaluator = Evaluator(config(raw), infos=INFO)
         self.now = T0
 
@@ -87,16 +92,19 @@ def test_repeated_failures_of_a_job_are_one_alert_with_a_stable_fingerprint() ->
 
 
 def test_rule_matchers_select_jobs_by_their_labels() -> None:
-    world = World({"alert": "WarehouseFailed", "when": "run_failed",
-                   "matchers": ["tags =~ .*warehouse.*"]})
+    world = World(
+        {"alert": "WarehouseFailed", "when": "run_failed", "matchers": ["tags =~ .*warehouse.*"]}
+    )
     world.send(RunFailed, "ml-train", run_id=1)
     world.send(RunFailed, "nightly-etl", run_id=2)
     assert [a.job for a in world.firing()] == ["nightly-etl"]
 
 
 def test_task_failed_fires_on_the_final_failure_only_and_resolves_when_the_task_succeeds() -> None:
-    world = World({"alert": "TaskFailed", "when": "task_failed"},
-                  {"alert": "RetriesExhausted", "when": "retries_exhausted"})
+    world = World(
+        {"alert": "TaskFailed", "when": "task_failed"},
+        {"alert": "RetriesExhausted", "when": "retries_exhausted"},
+    )
     world.send(AttemptFailed, run_id=1, task="load", attempt=1, will_retry=True)
     assert world.names() == []
     world.send(AttemptTimedOut, run_id=1, task="load", attempt=2)
@@ -178,14 +186,24 @@ def test_run_overdue_fires_from_its_event_and_resolves_when_the_run_ends() -> No
 
 
 def test_rule_labels_join_the_identity_and_annotations_render_from_the_event() -> None:
-    world = World({"alert": "JobFailed", "when": "run_failed", "labels": {"team": "data"},
-                   "annotations": {"summary": "{job} failed at {task} (attempt {attempt})",
-                                   "runbook": "https://wiki/{alertname}/{nope}"}})
+    world = World(
+        {
+            "alert": "JobFailed",
+            "when": "run_failed",
+            "labels": {"team": "data"},
+            "annotations": {
+                "summary": "{job} failed at {task} (attempt {attempt})",
+                "runbook": "https://wiki/{alertname}/{nope}",
+            },
+        }
+    )
     world.send(AttemptFailed, run_id=9, task="load", attempt=2, exit_code=1, error="x" * 5000)
     world.send(RunFailed, run_id=9, failed_tasks=["load"])
     (alert,) = world.firing()
     assert alert.labels["team"] == "data"
-    assert alert.annotations == {"summary": "nightly-etl failed at load (attempt 2)",
-                                 "runbook": "https://wiki/JobFailed/"}
+    assert alert.annotations == {
+        "summary": "nightly-etl failed at load (attempt 2)",
+        "runbook": "https://wiki/JobFailed/",
+    }
     assert len(alert.details["error"]) == 1000
     assert alert.details["exit_code"] == 1

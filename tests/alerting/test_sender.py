@@ -22,8 +22,13 @@ from tests.alerting.conftest import EventLog, FixedClock, config
 ROOT = Path(__file__).resolve().parents[2]
 RAW = {
     "receivers": {
-        "team": {"memory": {}, "max_attempts": 4, "backoff": "10s", "max_backoff": "1m",
-                 "fallback": "backup"},
+        "team": {
+            "memory": {},
+            "max_attempts": 4,
+            "backoff": "10s",
+            "max_backoff": "1m",
+            "fallback": "backup",
+        },
         "backup": {"memory": {}},
     },
     "route": {"receiver": "team", "group_wait": "0s", "group_interval": "0s"},
@@ -32,8 +37,9 @@ RAW = {
 DOWN = DeliveryResult.failure("HTTP 500")
 
 
-def setup(store: Store, clock: FixedClock) -> tuple[AlertEngine, Sender, MemoryNotifier,
-                                                     MemoryNotifier]:
+def setup(
+    store: Store, clock: FixedClock
+) -> tuple[AlertEngine, Sender, MemoryNotifier, MemoryNotifier]:
     cfg = config(RAW)
     team, backup = MemoryNotifier(), MemoryNotifier()
     sender = Sender(store, cfg, notifiers={"team": team, "backup": backup}, clock=clock)
@@ -139,8 +145,10 @@ def test_two_senders_on_one_store_never_send_the_same_notification(
     engine.evaluate()
     stores = [Store.open(db_url), Store.open(db_url)]
     notifiers = [MemoryNotifier(), MemoryNotifier()]
-    senders = [Sender(s, config(RAW), notifiers={"team": n}, clock=clock)
-               for s, n in zip(stores, notifiers, strict=True)]
+    senders = [
+        Sender(s, config(RAW), notifiers={"team": n}, clock=clock)
+        for s, n in zip(stores, notifiers, strict=True)
+    ]
     start = threading.Barrier(2)
 
     def work(sender: Sender) -> None:
@@ -166,13 +174,26 @@ def test_a_sender_killed_around_the_send_delivers_after_restart_once(
 ) -> None:
     events.run(ok=False)
     child = subprocess.run(
-        [sys.executable, "-m", "tests.alerting.crashing_sender", db_url,
-         json.dumps(RAW), str(clock.now.timestamp()), point],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "tests.alerting.crashing_sender",
+            db_url,
+            json.dumps(RAW),
+            str(clock.now.timestamp()),
+            point,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
     (row,) = list_rows(store.db)
-    expected = NotificationStatus.PENDING if point == "after_enqueue" else NotificationStatus.SENDING
+    expected = (
+        NotificationStatus.PENDING if point == "after_enqueue" else NotificationStatus.SENDING
+    )
     assert row.status is expected
     _, sender, team, _ = setup(store, clock)
     if point == "during_send":

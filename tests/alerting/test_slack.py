@@ -12,16 +12,21 @@ from runner.store.store import Store
 from tests.alerting.conftest import EventLog, FixedClock, Recorded, RecordingServer, config
 
 RULES = [
-    {"alert": "JobFailed", "when": "run_failed", "severity": "error",
-     "annotations": {"summary": "{job} failed at {task} (attempt {attempt})"}},
+    {
+        "alert": "JobFailed",
+        "when": "run_failed",
+        "severity": "error",
+        "annotations": {"summary": "{job} failed at {task} (attempt {attempt})"},
+    },
     {"alert": "TaskFailed", "when": "task_failed", "severity": "warning"},
 ]
 
 
 def webhook_config(server: RecordingServer) -> dict[str, Any]:
     return {
-        "receivers": {"data-team": {"slack": {"webhook_url": "${SLACK_WEBHOOK_URL}"},
-                                    "backoff": "10s"}},
+        "receivers": {
+            "data-team": {"slack": {"webhook_url": "${SLACK_WEBHOOK_URL}"}, "backoff": "10s"}
+        },
         "route": {"receiver": "data-team", "group_wait": "0s", "group_interval": "0s"},
         "rules": RULES[:1],
         "trace_url": "https://grafana.example/explore?trace={trace_id}",
@@ -29,12 +34,15 @@ def webhook_config(server: RecordingServer) -> dict[str, Any]:
 
 
 def env(server: RecordingServer) -> dict[str, str]:
-    return {"SLACK_WEBHOOK_URL": f"{server.url}/services/T000/B000/XXXX",
-            "SLACK_BOT_TOKEN": "xoxb-secret-token"}
+    return {
+        "SLACK_WEBHOOK_URL": f"{server.url}/services/T000/B000/XXXX",
+        "SLACK_BOT_TOKEN": "xoxb-secret-token",
+    }
 
 
-def run_cycle(store: Store, raw: dict[str, Any], server: RecordingServer,
-              clock: FixedClock) -> tuple[AlertEngine, Sender]:
+def run_cycle(
+    store: Store, raw: dict[str, Any], server: RecordingServer, clock: FixedClock
+) -> tuple[AlertEngine, Sender]:
     cfg = config(raw, env(server))
     return AlertEngine(store, cfg, clock=clock), Sender(store, cfg, clock=clock)
 
@@ -55,19 +63,26 @@ def test_a_failure_posts_one_block_kit_message_and_recovery_one_resolved_notice(
     assert firing.json == {
         "text": "[FIRING:1] JobFailed (job=nightly-etl)",
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text",
-                                        "text": "[FIRING:1] JobFailed (job=nightly-etl)"}},
+            {
+                "type": "header",
+                "text": {"type": "plain_text", "text": "[FIRING:1] JobFailed (job=nightly-etl)"},
+            },
             {"type": "divider"},
-            {"type": "section",
-             "text": {"type": "mrkdwn", "text": ":red_circle: *nightly-etl failed at load (attempt 1)*"},
-             "fields": [
-                 {"type": "mrkdwn", "text": "*Severity*\nerror"},
-                 {"type": "mrkdwn", "text": "*Job*\nnightly-etl"},
-                 {"type": "mrkdwn", "text": "*Task*\nload"},
-                 {"type": "mrkdwn", "text": "*Owner*\ndata-eng"},
-                 {"type": "mrkdwn", "text": f"*Run*\n{run_id}"},
-                 {"type": "mrkdwn", "text": "*Status*\nfiring"},
-             ]},
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": ":red_circle: *nightly-etl failed at load (attempt 1)*",
+                },
+                "fields": [
+                    {"type": "mrkdwn", "text": "*Severity*\nerror"},
+                    {"type": "mrkdwn", "text": "*Job*\nnightly-etl"},
+                    {"type": "mrkdwn", "text": "*Task*\nload"},
+                    {"type": "mrkdwn", "text": "*Owner*\ndata-eng"},
+                    {"type": "mrkdwn", "text": f"*Run*\n{run_id}"},
+                    {"type": "mrkdwn", "text": "*Status*\nfiring"},
+                ],
+            },
             {"type": "section", "text": {"type": "mrkdwn", "text": "```Traceback: boom```"}},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"fingerprint `{fp}`"}]},
         ],
@@ -134,9 +149,15 @@ def slack_api(request: Recorded) -> tuple[int, dict[str, str], bytes]:
 
 def bot_config(server: RecordingServer) -> dict[str, Any]:
     return {
-        "receivers": {"data-team": {"slack": {"token": "${SLACK_BOT_TOKEN}",
-                                              "channel": "#data-alerts",
-                                              "api_url": f"{server.url}/api/"}}},
+        "receivers": {
+            "data-team": {
+                "slack": {
+                    "token": "${SLACK_BOT_TOKEN}",
+                    "channel": "#data-alerts",
+                    "api_url": f"{server.url}/api/",
+                }
+            }
+        },
         "route": {"receiver": "data-team", "group_wait": "0s", "group_interval": "0s"},
         "rules": RULES,
     }
@@ -184,8 +205,11 @@ def test_a_slack_api_rate_limit_is_retried_after_its_retry_after(
     store: Store, events: EventLog, clock: FixedClock, http_server: RecordingServer
 ) -> None:
     http_server.default = slack_api
-    http_server.reply(429, {"ok": False, "error": "ratelimited"},
-                      headers={"Retry-After": "20", "Content-Type": "application/json"})
+    http_server.reply(
+        429,
+        {"ok": False, "error": "ratelimited"},
+        headers={"Retry-After": "20", "Content-Type": "application/json"},
+    )
     engine, sender = run_cycle(store, bot_config(http_server), http_server, clock)
     events.run(ok=False)
     engine.evaluate()

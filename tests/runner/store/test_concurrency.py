@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from runner.errors import StoreError
 from runner.events import RunMissed, RunQueued
 from runner.model import Job, Task, Trigger
 from runner.store.store import Store
+from tests import pg
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 JOB = Job(name="etl", tasks={t: Task(t, command=("true",)) for t in ("a", "b", "c", "d")})
@@ -139,3 +141,28 @@ def test_a_pool_never_admits_more_than_its_size_across_connections(
 
     assert sum(a is not None for a in admitted) == 1
     assert len(setup.attempts(run.id)) == 1
+
+
+@pytest.mark.postgresql
+def test_stores_in_other_schemas_of_one_database_never_wait_for_each_other() -> None:
+    with (
+        pg.temporary_schema() as one_url,
+        pg.temporary_schema() as other_url,
+        Store.open(one_url) as one,
+        Store.open(other_url) as other,
+    ):
+        with one.transaction():
+            one.append(RunMissed(at=T0, job="one"))  # holds its schema's event lock
+            writer = Writer(lambda: other.append(RunMissed(at=T0, job="other")))
+            writer.start()
+            assert isinstance(writer.outcome(), int)
+            with pytest.raises(StoreError, match="lock timeout"):
+                # …while a second writer in the same schema does wait.
+                blocked_writer_in(one_url)
+        assert [e.job for e in other.events_after(0)] == ["other"]
+
+
+def blocked_writer_in(url: str) -> None:
+    with Store.open(url) as same:
+        same.db.execute("SET lock_timeout = '200ms'")
+        same.append(RunMissed(at=T0, job="same"))

@@ -206,9 +206,13 @@ def test_postgresql_url_options_put_every_table_in_the_chosen_schema() -> None:
     with pg.temporary_schema() as url, Store.open(url) as store:
         schema = store.db.scalar("SELECT current_schema()")
         assert schema.startswith("rw_test_")
+        # Other schemas of this database belong to other runs; the migration created each
+        # table once, so finding them all in ours means none went anywhere else.
         tables = store.db.rows(
             "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_name IN ('alembic_version', 'runs', 'heartbeats')"
+            "WHERE table_name IN ('alembic_version', 'runs', 'heartbeats') "
+            "AND table_schema = :schema",
+            {"schema": schema},
         )
         assert {(r["table_schema"], r["table_name"]) for r in tables} == {
             (schema, "alembic_version"),

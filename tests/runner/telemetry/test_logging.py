@@ -5,6 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -20,15 +24,28 @@ from tests.runner.telemetry.conftest import Traced
 from tests.runner.telemetry.test_tracing import etl_job, run_record
 
 
-def logger_writing_to(stream: io.StringIO, **options: object) -> logging.Logger:
-    logger = logging.getLogger(f"runner.test.{id(stream)}")
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    logger.addHandler(log_handler(stream, **options))  # type: ignore[arg-type]
-    return logger
+@pytest.fixture
+def logger_writing_to() -> Iterator[Callable[..., logging.Logger]]:
+    """A logger with one ``log_handler`` on a stream; the handler is removed afterwards."""
+    made: list[tuple[logging.Logger, logging.Handler]] = []
+
+    def make(stream: io.StringIO, **options: Any) -> logging.Logger:
+        logger = logging.getLogger(f"runner.test.{id(stream)}")
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+        handler = log_handler(stream, **options)
+        logger.addHandler(handler)
+        made.append((logger, handler))
+        return logger
+
+    yield make
+    for logger, handler in made:
+        logger.removeHandler(handler)
 
 
-def test_records_about_a_traced_run_carry_its_trace_and_span_ids(traced: Traced) -> None:
+def test_records_about_a_traced_run_carry_its_trace_and_span_ids(
+    traced: Traced, logger_writing_to: Callable[..., logging.Logger]
+) -> None:
     stream = io.StringIO()
     logger = logger_writing_to(stream, log_format="json", source=traced.observer)
     run = run_record()
@@ -46,7 +63,9 @@ def test_records_about_a_traced_run_carry_its_trace_and_span_ids(traced: Traced)
     assert "trace_id" not in second
 
 
-def test_records_inside_an_active_span_carry_its_ids() -> None:
+def test_records_inside_an_active_span_carry_its_ids(
+    logger_writing_to: Callable[..., logging.Logger],
+) -> None:
     stream = io.StringIO()
     logger = logger_writing_to(stream)
     tracer = TracerProvider().get_tracer("test")
@@ -60,7 +79,9 @@ def test_records_inside_an_active_span_carry_its_ids() -> None:
     assert trace.get_current_span().get_span_context().is_valid is False
 
 
-def test_json_records_hold_the_exception_and_never_fail_on_odd_extras() -> None:
+def test_json_records_hold_the_exception_and_never_fail_on_odd_extras(
+    logger_writing_to: Callable[..., logging.Logger],
+) -> None:
     stream = io.StringIO()
     logger = logger_writing_to(stream, log_format="json")
     try:

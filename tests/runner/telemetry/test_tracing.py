@@ -323,3 +323,34 @@ def test_span_ids_of_a_run_are_known_while_it_is_open(traced: Traced) -> None:
     traced.observer.run_finished(run, RunState.SUCCESS, None)
     assert found is not None and found.trace_id == trace_id
     assert traced.observer.span_ids(run.id) is None
+
+
+FORK_AFTER_TRACING = """
+import os, sys, time
+from concurrent.futures import ThreadPoolExecutor
+from runner.telemetry.factory import build_tracing
+
+observer = build_tracing({"OTEL_TRACES_EXPORTER": "console"}, console=open(os.devnull, "w"))
+with ThreadPoolExecutor(1) as pool:  # a thread pool used after the provider exists
+    pool.submit(int).result()
+pid = os.fork()  # as the local executor forks its Python workers
+if pid == 0:
+    os._exit(0)
+deadline = time.monotonic() + 10
+while not os.waitpid(pid, os.WNOHANG)[0]:
+    if time.monotonic() > deadline:
+        os.kill(pid, 9)
+        sys.exit("the forked child hung")
+    time.sleep(0.02)
+observer.close()
+"""
+
+
+def test_a_process_forked_after_tracing_started_does_not_hang() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_AFTER_TRACING], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,54 @@
+"""Fire times of a job's cron schedule in its timezone, for "next run" and lateness.
+
+The dashboard may not import the runner's scheduler, so it asks croniter directly, the
+way the scheduler does: the expression is read in the job's IANA timezone.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+logger = logging.getLogger(__name__)
+
+
+def next_fire_times(
+    schedule: str | None, timezone: str, now: datetime, count: int = 1
+) -> tuple[datetime, ...]:
+    """The next ``count`` fire times after ``now`` (aware UTC); empty without a schedule."""
+    if not schedule:
+        return ()
+    return _fires(schedule, timezone, now.replace(microsecond=0), count, forward=True)
+
+
+def previous_fire_time(schedule: str | None, timezone: str, now: datetime) -> datetime | None:
+    """The latest fire time at or before ``now`` (aware UTC), or None."""
+    if not schedule:
+        return None
+    # croniter's get_prev excludes its start, so start one second later to include ``now``.
+    found = _fires(schedule, timezone, now.replace(microsecond=0) + timedelta(seconds=1), 1,
+                   forward=False)  # fmt: skip
+    return found[0] if found else None
+
+
+@lru_cache(maxsize=4096)
+def _fires(
+    schedule: str, timezone: str, start: datetime, count: int, *, forward: bool
+) -> tuple[datetime, ...]:
+    """Cached per (schedule, zone, second): a thousand jobs share a few dozen schedules."""
+    from croniter import CroniterError, croniter  # slow import: only when a page needs it
+
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        logger.warning("unknown timezone %r: reading the schedule in UTC", timezone)
+        zone = ZoneInfo("UTC")
+    try:
+        cron = croniter(schedule, start.astimezone(zone))
+        step = cron.get_next if forward else cron.get_prev
+        return tuple(step(datetime).astimezone(UTC) for _ in range(count))
+    except (CroniterError, ValueError) as exc:
+        logger.warning("schedule %r cannot be read: %s", schedule, exc)
+        return ()

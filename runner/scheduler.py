@@ -1,0 +1,167 @@
+"""The scheduler: turns fire times into runs and hands claimed runs to the engine.
+
+It owns *when*: for each unpaused job with a schedule it creates the runs whose fire
+times have come (unique per job and logical time, so a restart or a second scheduler
+never creates one twice), applies the overlap and catchup policies, and starts queued
+runs as ``max_active_runs`` allows. Runs are claimed atomically in the store, so any
+number of schedulers can share one database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from runner.engine.engine import Engine
+from runner.events import RunSkipped
+from runner.model import Job, Overlap, Trigger
+from runner.schedule import FireTime, Schedule
+from runner.store.records import RunRecord
+from runner.store.store import Store
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+"""How often queued runs (manual triggers, queued fire times, other schedulers') are
+looked for; fire times themselves are waited for exactly."""
+
+CATCHUP_LIMIT = 10_000
+"""The most missed fire times one job may create at once with ``catchup: true``."""
+
+
+class Scheduler:
+    """Creates and starts scheduled runs; call ``tick`` whenever ``due_in`` says so."""
+
+    def __init__(self, store: Store, engine: Engine, jobs: Mapping[str, Job], *,
+                 now: datetime) -> None:
+        self.store = store
+        self.engine = engine
+        self.jobs: dict[str, Job] = {}
+        self._schedules: dict[str, Schedule] = {}
+        self._last: dict[str, datetime] = {}
+        self._next: dict[str, FireTime] = {}
+        self._next_poll = now
+        self._unknown_logged: set[str] = set()
+        self.stopping = False
+        self.load(jobs, now)
+
+    # -- definitions --------------------------------------------------------------
+
+    def load(self, jobs: Mapping[str, Job], now: datetime) -> None:
+        """Use these job definitions from now on (runs already going keep theirs)."""
+        schedules: dict[str, Schedule] = {}
+        for name, job in jobs.items():
+            if job.schedule is None:
+                continue
+            old = self._schedules.get(name)
+            same = old is not None and (old.expr, old.timezone, old.dst) == (
+                job.schedule, job.timezone, job.dst)
+            schedules[name] = old if same and old is not None else Schedule(
+                job.schedule, job.timezone, job.dst)
+            if name not in self._last or not same:
+                self._last[name] = self.store.last_fire_time(name) or now
+            self._next[name] = schedules[name].next_after(self._last[name])
+        for gone in set(self._next) - set(schedules):
+            self._next.pop(gone, None)
+            self._last.pop(gone, None)
+        self.jobs = dict(jobs)
+        self._schedules = schedules
+
+    def next_fire_times(self) -> dict[str, datetime]:
+        """The next fire time of every scheduled job."""
+        return {name: fire.at for name, fire in self._next.items()}
+
+    # -- the loop -----------------------------------------------------------------
+
+    def due_in(self, now: datetime) -> float:
+        """Seconds until the next fire time or queue poll, whichever comes first."""
+        soonest = min([f.at for f in self._next.values()] + [self._next_poll])
+        return max(0.0, (soonest - now).total_seconds())
+
+    def tick(self, now: datetime) -> None:
+        """Create the runs whose fire times have come and start what may start."""
+        if self.stopping:
+            return
+        due = [name for name, fire in self._next.items() if fire.at <= now]
+        if due:
+            paused = {j.name for j in self.store.list_jobs() if j.paused}
+            for name in due:
+                self._fire_due(self.jobs[name], now, paused=name in paused)
+        if due or now >= self._next_poll:
+            self._start_queued(now)
+            self._next_poll = now + timedelta(seconds=POLL_SECONDS)
+
+    def _fire_due(self, job: Job, now: datetime, *, paused: bool) -> None:
+        schedule = self._schedules[job.name]
+        last = self._last[job.name]
+        if job.catchup and not paused:
+            fires = schedule.between(last, now, limit=CATCHUP_LIMIT)
+        else:
+            latest = schedule.latest_at_or_before(now)
+            fires = [latest] if latest is not None and latest.at > last else []
+        if not paused:
+            for fire in fires:
+                self._fire(job, fire, now)
+        if fires:
+            self._last[job.name] = fires[-1].at
+        self._next[job.name] = schedule.next_after(max(now, self._last[job.name]))
+
+    def _fire(self, job: Job, fire: FireTime, now: datetime) -> None:
+        running = self.store.active_runs(job.name)
+        if job.overlap is Overlap.SKIP and len(running) >= job.max_active_runs:
+            reason = (f"run {running[0].id} still running (overlap: skip, "
+                      f"max_active_runs: {job.max_active_runs})")
+            self.store.append(RunSkipped(at=now, job=job.name,
+                                         logical_time=fire.at.isoformat(), reason=reason))
+            logger.info("skipped %s at %s: %s", job.name, fire.at.isoformat(), reason,
+                        extra={"job": job.name})
+            return
+        if job.overlap is Overlap.CANCEL_PREVIOUS:
+            for run in running:
+                self.engine.cancel("cancelled by the next fire time (overlap: cancel_previous)",
+                                   run.id)
+        run = self.store.create_run(job, fire.at, Trigger.SCHEDULE, now)
+        if run is not None:
+            logger.info("queued %s for %s%s", job.name, fire.at.isoformat(),
+                        f" ({fire.shifted} at a DST transition)" if fire.shifted else "",
+                        extra={"job": job.name, "run_id": run.id})
+
+    def _start_queued(self, now: datetime) -> None:
+        active: dict[str, int] = {}
+        for run in self.store.queued_runs():
+            job = self.jobs.get(run.job)
+            if job is None:
+                if run.job not in self._unknown_logged:
+                    logger.warning("queued run %s of unknown job %s left queued", run.id, run.job)
+                    self._unknown_logged.add(run.job)
+                continue
+            if run.job not in active:
+                active[run.job] = len(self.store.active_runs(run.job))
+            if active[run.job] >= job.max_active_runs:
+                continue
+            if self.store.claim_run(run.id):
+                active[run.job] += 1
+                self._start(job, run)
+
+    def _start(self, job: Job, run: RunRecord) -> None:
+        logger.info("starting run %s of %s for %s", run.id, job.name,
+                    run.logical_time.isoformat(), extra={"job": job.name, "run_id": run.id})
+        self.engine.start(job, run)
+
+    def resume(self, run: RunRecord) -> None:
+        """Resume a run a dead scheduler left behind, within each task's retry budget."""
+        job = self.jobs.get(run.job)
+        if job is None:
+            return
+        tasks = self.store.task_runs(run.id)
+        rerun = [
+            name for name in job.tasks
+            if name not in tasks or (
+                not tasks[name].state.finished or tasks[name].state.failed
+            ) and tasks[name].attempts <= job.tasks[name].retries
+        ]
+        if rerun and self.store.claim_run(run.id, reclaim=True):
+            logger.info("resuming run %s of %s: %s", run.id, job.name, ", ".join(rerun),
+                        extra={"job": job.name, "run_id": run.id})
+            self.engine.start(job, run, rerun=rerun, keep_budget=True)
