@@ -52,6 +52,7 @@ class AlertEngine:
         clock: Clock = utcnow,
         batch_size: int = 1000,
         max_events: int = 100_000,
+        tick_seconds: float = 5.0,
     ) -> None:
         self.store = store
         self.config = config
@@ -60,6 +61,8 @@ class AlertEngine:
         self.max_events = max_events
         self._rules = RuleSet(config.rules)
         self._trace_ids: dict[int, str | None] = {}
+        self.tick_seconds = tick_seconds
+        self._last_full: datetime | None = None
 
     def evaluate(self, now: datetime | None = None, *, flush_all: bool = False) -> EvaluationReport:
         """Handle new events and due timers at ``now``; queue the notifications due.
@@ -70,6 +73,9 @@ class AlertEngine:
         """
         now = now or self.clock()
         db = self.store.db
+        if not flush_all and self._idle(now):
+            return EvaluationReport(0, 0, 0, 0, state.read_cursor(db))
+        self._last_full = now
         self._trace_ids.clear()
         with db.transaction():
             cursor = state.lock_cursor(db, now)
@@ -117,6 +123,17 @@ class AlertEngine:
             if next_due is None
             else datetime.fromtimestamp(next_due, now.tzinfo),
         )
+
+    def _idle(self, now: datetime) -> bool:
+        """True when a full evaluation has nothing to do: no new event, no group due and
+        the time-based rules were evaluated less than ``tick_seconds`` ago. Three small
+        queries, so ``serve`` can call ``evaluate`` several times a second."""
+        if self._last_full is None or (now - self._last_full).total_seconds() >= self.tick_seconds:
+            return False
+        if self.store.last_event_id() > state.read_cursor(self.store.db):
+            return False
+        due = self.store.db.scalar("SELECT MIN(next_flush_at) FROM alert_groups")
+        return due is None or float(due) > now.timestamp()
 
     def _enrich(self, job: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         """Trace id of the run and, for a failed task without an error text, its stderr tail."""

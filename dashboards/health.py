@@ -15,11 +15,13 @@ from sqlalchemy import Connection
 from dashboards import queries
 from dashboards.rows import Health, JobOverview
 from dashboards.schedule import next_fire_times, previous_fire_time
+from dashboards.timezones import duration_text
 from runner.model import RunState
 from runner.store.records import from_epoch
 
 LATE_AFTER = timedelta(minutes=5)
-"""A scheduled run that has not been queued this long after its fire time is late."""
+"""A scheduled run not queued this long after its fire time is late (unless the job sets
+its own ``grace``)."""
 _NEVER = datetime.max.replace(tzinfo=from_epoch(0).tzinfo)
 
 
@@ -59,18 +61,18 @@ def _overview(
     reasons: Mapping[int, str],
     now: datetime,
 ) -> JobOverview:
-    schedule = job["schedule"] if job else None
-    timezone = job["timezone"] if job else "UTC"
-    paused = bool(job["paused"]) if job else False
-    health, since, why = _health(schedule, timezone, paused, fact, reasons, now)
+    job = job or {"name": name, "owner": None, "tags": (), "schedule": None, "timezone": "UTC",
+                  "paused": 0}  # fmt: skip
+    paused = bool(job["paused"])
+    health, since, why = _health(job, fact, reasons, now)
     runs = int(stat.get("runs") or 0)
-    nexts = () if paused else next_fire_times(schedule, timezone, now)
+    nexts = () if paused else next_fire_times(job["schedule"], job["timezone"], now)
     return JobOverview(
         name=name,
-        owner=job["owner"] if job else None,
-        tags=job["tags"] if job else (),
-        schedule=schedule,
-        timezone=timezone,
+        owner=job["owner"],
+        tags=tuple(job["tags"]),
+        schedule=job["schedule"],
+        timezone=job["timezone"],
         paused=paused,
         health=health,
         since=since,
@@ -89,14 +91,12 @@ def _overview(
 
 
 def _health(
-    schedule: str | None,
-    timezone: str,
-    paused: bool,
+    job: Mapping[str, Any],
     fact: Mapping[str, Any] | None,
     reasons: Mapping[int, str],
     now: datetime,
 ) -> tuple[Health, datetime | None, str | None]:
-    if paused:
+    if job["paused"]:
         return Health.PAUSED, None, None
     if fact is None:
         return Health.NEVER_RAN, None, None
@@ -104,29 +104,43 @@ def _health(
         detail = reasons.get(int(fact["finished_id"]))
         why = "; ".join(p for p in (fact["finished_reason"], detail) if p) or None
         return Health.FAILING, _at(fact, "failing_since"), why
-    missed = _missed_fire(schedule, timezone, fact, now)
-    if missed is not None and fact["last_state"] not in (
-        RunState.RUNNING.value,
-        RunState.QUEUED.value,
-    ):
-        return Health.LATE, missed, "no run for the scheduled fire time"
     if fact["last_state"] in (RunState.RUNNING.value, RunState.QUEUED.value):
-        return Health.RUNNING, None, None
+        return _overdue(job, fact, now) or (Health.RUNNING, None, None)
+    missed = _missed_fire(job, fact, now)
+    if missed is not None:
+        return Health.LATE, missed, "no run for the scheduled fire time"
     return Health.OK, None, None
 
 
-def _missed_fire(
-    schedule: str | None, timezone: str, fact: Mapping[str, Any], now: datetime
-) -> datetime | None:
-    """The first fire time with no run, when it passed more than LATE_AFTER ago."""
-    due = previous_fire_time(schedule, timezone, now - LATE_AFTER)
+def _overdue(
+    job: Mapping[str, Any], fact: Mapping[str, Any], now: datetime
+) -> tuple[Health, datetime, str] | None:
+    """LATE when the current run has been going longer than the job is expected to take."""
+    expected = job.get("expected_duration") or job.get("timeout")
+    started = _at(fact, "last_run_at")
+    if not expected or started is None:
+        return None
+    due = started + timedelta(seconds=float(expected))
+    if now <= due:
+        return None
+    took = duration_text((now - started).total_seconds())
+    return Health.LATE, due, f"running for {took}, expected {duration_text(float(expected))}"
+
+
+def _missed_fire(job: Mapping[str, Any], fact: Mapping[str, Any], now: datetime) -> datetime | None:
+    """The first fire time with no run, once it is more than the job's grace ago."""
+    grace = timedelta(seconds=float(job.get("grace") or LATE_AFTER.total_seconds()))
+    due = previous_fire_time(job["schedule"], job["timezone"], now - grace)
     if due is None:
         return None
+    created = job.get("created_at")
+    if created is not None and due < from_epoch(float(created)):
+        return None  # the job did not exist yet at that fire time
     latest = from_epoch(max(float(fact["last_logical"]), float(fact["last_queued"])))
     # a second of slack: a wrapped cron job's logical time is when it was triggered
     if latest >= due - timedelta(seconds=1):
         return None
-    first = next_fire_times(schedule, timezone, latest)
+    first = next_fire_times(job["schedule"], job["timezone"], latest)
     return first[0] if first else due
 
 

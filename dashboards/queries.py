@@ -53,6 +53,7 @@ FAILED_ATTEMPT = (TaskState.FAILED.value, TaskState.TIMED_OUT.value)
 SCHEDULER_HEARTBEAT_PREFIX = "scheduler"
 """Heartbeats named ``scheduler…`` are the scheduler's (as for the heartbeat metric)."""
 RESOLVED_SHOWN = 100
+_PERCENTILES_PER_STATEMENT = 200
 NOTIFICATIONS_PER_ALERT = 10
 _SECRET_PARAM = re.compile(r"pass|secret|token|key|credential|auth", re.IGNORECASE)
 _URL = re.compile(r"\b(https?://[^/\s'\"]+)/[^\s'\"]*")
@@ -124,17 +125,23 @@ def headline(conn: Connection, now: datetime, day_start: datetime) -> Headline:
         firing = conn.scalar(
             select(func.count()).where(alerts.c.state == AlertStatus.FIRING.value)
         )
-    beat = conn.scalar(
-        select(func.max(heartbeats.c.at)).where(
-            heartbeats.c.name.like(SCHEDULER_HEARTBEAT_PREFIX + "%")
+    beat = (
+        conn.execute(
+            select(heartbeats.c.at, heartbeats.c.info)
+            .where(heartbeats.c.name.like(SCHEDULER_HEARTBEAT_PREFIX + "%"))
+            .order_by(heartbeats.c.at.desc())
+            .limit(1)
         )
+        .mappings()
+        .first()
     )
     return Headline(
         runs_today=int(runs_today or 0),
         failed_today=int(failed_today or 0),
         running=int(running or 0),
         firing_alerts=None if firing is None else int(firing),
-        heartbeat_at=_epoch(beat),
+        heartbeat_at=_epoch(beat["at"]) if beat else None,
+        heartbeat_state=json.loads(beat["info"] or "{}").get("state") if beat else None,
     )
 
 
@@ -151,79 +158,117 @@ def job_rows(conn: Connection) -> dict[str, dict[str, Any]]:
 def last_runs(conn: Connection) -> dict[str, dict[str, Any]]:
     """Per job: its latest run, latest finished run, last success and failing streak start.
 
-    One pass over ``runs`` grouped by job finds the ids; the rows are then fetched by
-    primary key, and the start of the current failing streak is the first failure after
-    the last success.
+    One pass over the (job, id) index finds each job's newest run; the rest are index
+    seeks per job (``ix_runs_job_state_id``), so the cost does not grow with history.
     """
-    finished = runs.c.state.in_(FINISHED)
-    ids = (
-        select(
-            runs.c.job,
-            func.max(runs.c.id).label("last_id"),
-            func.max(case((finished, runs.c.id))).label("finished_id"),
-            func.max(case((runs.c.state == RunState.SUCCESS.value, runs.c.id))).label(
-                "success_id"
-            ),
-            func.max(runs.c.logical_time).label("last_logical"),
-            func.max(runs.c.queued_at).label("last_queued"),
+    latest = (
+        select(runs.c.job, func.max(runs.c.id).label("last_id")).group_by(runs.c.job).cte("latest")
+    )
+    other = runs.alias("other")
+
+    def newest(*conditions: ColumnElement[bool]) -> Any:
+        return (
+            select(func.max(other.c.id))
+            .where(other.c.job == latest.c.job, *conditions)
+            .scalar_subquery()
         )
-        .group_by(runs.c.job)
-        .cte("ids")
+
+    ids = select(
+        latest.c.job,
+        latest.c.last_id,
+        newest(other.c.state.in_(FINISHED)).label("finished_id"),
+        newest(other.c.state == RunState.SUCCESS.value).label("success_id"),
+        select(func.max(other.c.logical_time))
+        .where(other.c.job == latest.c.job)
+        .scalar_subquery()
+        .label("last_logical"),
+    ).cte("ids")
+    failing_since = (
+        select(func.min(other.c.finished_at))
+        .where(
+            other.c.job == ids.c.job,
+            other.c.state == RunState.FAILED.value,
+            other.c.id > func.coalesce(ids.c.success_id, 0),
+        )
+        .scalar_subquery()
     )
     last, fin, ok = runs.alias("last"), runs.alias("fin"), runs.alias("ok")
-    streak = (
-        select(runs.c.job, func.min(runs.c.finished_at).label("failing_since"))
-        .join(ids, ids.c.job == runs.c.job)
-        .where(
-            runs.c.state == RunState.FAILED.value,
-            runs.c.id > func.coalesce(ids.c.success_id, 0),
-        )
-        .group_by(runs.c.job)
-        .subquery("streak")
-    )
     query = (
         select(
             ids,
             last.c.state.label("last_state"),
+            last.c.queued_at.label("last_queued"),
             func.coalesce(last.c.started_at, last.c.queued_at).label("last_run_at"),
             fin.c.state.label("finished_state"),
             fin.c.reason.label("finished_reason"),
             ok.c.finished_at.label("success_at"),
-            streak.c.failing_since,
+            failing_since.label("failing_since"),
         )
         .select_from(ids)
         .join(last, last.c.id == ids.c.last_id)
         .outerjoin(fin, fin.c.id == ids.c.finished_id)
         .outerjoin(ok, ok.c.id == ids.c.success_id)
-        .outerjoin(streak, streak.c.job == ids.c.job)
     )
     return {row["job"]: dict(row) for row in conn.execute(query).mappings()}
 
 
 def window_stats(conn: Connection, since: datetime) -> dict[str, dict[str, Any]]:
-    """Per job, over runs finished since ``since``: counts by outcome and p95 duration."""
-    duration = runs.c.finished_at - runs.c.started_at
-    ranked = (
+    """Per job, over runs finished since ``since``: counts by outcome and p95 duration.
+
+    Counts come from one GROUP BY over the (job, finished_at, …) covering index; each
+    job's p95 is then one ``ORDER BY duration DESC LIMIT 1 OFFSET n`` over its own runs in
+    the window, a few hundred to a statement. (Window functions over every run in the
+    window cost several times more on SQLite.)
+    """
+    in_window = and_(runs.c.finished_at >= to_epoch(since), runs.c.state.in_(FINISHED))
+    query = (
         select(
             runs.c.job,
-            runs.c.state,
-            duration.label("duration"),
-            func.row_number()
-            .over(partition_by=(runs.c.job, runs.c.started_at.is_(None)), order_by=duration)
-            .label("rank"),
-            func.count(runs.c.started_at).over(partition_by=runs.c.job).label("timed"),
+            func.count().label("runs"),
+            func.sum(case((runs.c.state == RunState.SUCCESS.value, 1), else_=0)).label("ok"),
+            func.sum(case((runs.c.state == RunState.FAILED.value, 1), else_=0)).label("failed"),
+            func.count(runs.c.started_at).label("timed"),
         )
-        .where(runs.c.finished_at >= to_epoch(since), runs.c.state.in_(FINISHED))
-        .subquery()
+        .where(in_window)
+        .group_by(runs.c.job)
     )
-    query = select(
-        ranked.c.job,
-        func.count().label("runs"),
-        func.sum(case((ranked.c.state == RunState.SUCCESS.value, 1), else_=0)).label("ok"),
-        func.sum(case((ranked.c.state == RunState.FAILED.value, 1), else_=0)).label("failed"),
-        percentile_of(ranked.c.duration, 0.95, ranked.c.rank, ranked.c.timed).label("p95"),
-    ).group_by(ranked.c.job)
-    return {row["job"]: dict(row) for row in conn.execute(query).mappings()}
+    stats = {row["job"]: dict(row) for row in conn.execute(query).mappings()}
+    timed = [(job, int(s["timed"])) for job, s in stats.items() if s["timed"]]
+    p95 = run_duration_percentiles(conn, timed, 95, in_window)
+    for (job, _), value in zip(timed, p95, strict=True):
+        stats[job]["p95"] = value
+    return stats
+
+
+def run_duration_percentiles(
+    conn: Connection,
+    counts: Sequence[tuple[str, int]],
+    percent: int,
+    condition: ColumnElement[bool],
+) -> list[float | None]:
+    """The nearest-rank ``percent`` percentile of run durations, per (job, timed runs).
+
+    ``counts`` holds each job with the number of its runs matching ``condition`` that
+    have a start time. The value at rank ceil(p * n) is read from the longest end of the
+    job's runs (an offset of n - rank), one scalar subquery per job.
+    """
+    duration = runs.c.finished_at - runs.c.started_at
+    found: list[float | None] = []
+    for start in range(0, len(counts), _PERCENTILES_PER_STATEMENT):
+        chunk = counts[start : start + _PERCENTILES_PER_STATEMENT]
+        columns = [
+            select(duration)
+            .where(runs.c.job == job, condition, runs.c.started_at.is_not(None))
+            .order_by(duration.desc())
+            .limit(1)
+            .offset(n - -(-percent * n // 100))
+            .scalar_subquery()
+            .label(f"p{i}")
+            for i, (job, n) in enumerate(chunk)
+        ]
+        row = conn.execute(select(*columns)).one()
+        found.extend(None if v is None else float(v) for v in row)
+    return found
 
 
 def firing_by_job(conn: Connection) -> dict[str, int]:
@@ -422,7 +467,7 @@ def job_detail(
         return None
     start = to_epoch(since)
     mine = and_(runs.c.job == name, runs.c.queued_at >= start)
-    p50, p95 = _duration_percentiles(conn, mine)
+    p50, p95 = _duration_percentiles(conn, name, mine)
     return JobDetail(
         name=name,
         owner=job["owner"] if job else None,
@@ -459,28 +504,17 @@ def _durations(conn: Connection, mine: ColumnElement[bool], limit: int) -> tuple
 
 
 def _duration_percentiles(
-    conn: Connection, mine: ColumnElement[bool]
+    conn: Connection, name: str, mine: ColumnElement[bool]
 ) -> tuple[float | None, float | None]:
-    duration = runs.c.finished_at - runs.c.started_at
-    ranked = (
-        select(
-            duration.label("duration"),
-            func.row_number().over(order_by=duration).label("rank"),
-            func.count().over().label("n"),
-        )
-        .where(mine, runs.c.state.in_(FINISHED), runs.c.started_at.is_not(None))
-        .subquery()
+    condition = and_(mine, runs.c.state.in_(FINISHED))
+    timed = conn.scalar(
+        select(func.count()).where(condition, runs.c.started_at.is_not(None))
     )
-    row = conn.execute(
-        select(
-            percentile_of(ranked.c.duration, 0.5, ranked.c.rank, ranked.c.n),
-            percentile_of(ranked.c.duration, 0.95, ranked.c.rank, ranked.c.n),
-        )
-    ).one()
-    return (
-        None if row[0] is None else float(row[0]),
-        None if row[1] is None else float(row[1]),
-    )
+    if not timed:
+        return None, None
+    p50 = run_duration_percentiles(conn, [(name, int(timed))], 50, condition)
+    p95 = run_duration_percentiles(conn, [(name, int(timed))], 95, condition)
+    return p50[0], p95[0]
 
 
 def _daily_outcomes(

@@ -52,6 +52,8 @@ class Headline:
     """None when the store has no alerting tables."""
     heartbeat_at: datetime | None
     """The newest scheduler heartbeat; None when no scheduler has ever run."""
+    heartbeat_state: str | None = None
+    """What that scheduler said it was doing (``running``, ``stopped``)."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from runner.engine.executor import Wakeup
 from runner.errors import RunwatchError
 from runner.model import Definitions
 from runner.scheduler import Scheduler
-from runner.store.store import ORPHANED, Store
+from runner.store.scheduling import orphaned_runs, release_dead_claims
+from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class Daemon:
         self.duties: list[Duty] = [
             Duty("heartbeat", heartbeat_every, self._heartbeat),
             Duty("reload", 2.0, self._reload_if_changed),
+            Duty("release-dead-claims", 30.0, self._release_dead_claims),
         ]
         self._stop_signal: int | None = None
         self._reload_requested = False
@@ -120,8 +122,12 @@ class Daemon:
     def run(self) -> int:
         """Serve until stopped; returns the exit code."""
         self._resume_orphaned()
-        logger.info("serving %d jobs (%d scheduled) as %s", len(self.scheduler.jobs),
-                    len(self.scheduler.next_fire_times()), supervisor.current())
+        logger.info(
+            "serving %d jobs (%d scheduled) as %s",
+            len(self.scheduler.jobs),
+            len(self.scheduler.next_fire_times()),
+            supervisor.current(),
+        )
         while self._stop_signal is None:
             now = self.clock()
             if self._reload_requested:
@@ -157,8 +163,9 @@ class Daemon:
             name = signal.Signals(self._stop_signal or signal.SIGTERM).name
             self.engine.cancel(f"runwatch serve stopped by {name}")
             self.engine.run_until_done()
-        self.store.heartbeat(HEARTBEAT_NAME + ":" + supervisor.current(), self.clock(),
-                             {"state": "stopped"})
+        self.store.heartbeat(
+            HEARTBEAT_NAME + ":" + supervisor.current(), self.clock(), {"state": "stopped"}
+        )
 
     # -- duties -------------------------------------------------------------------
 
@@ -186,7 +193,12 @@ class Daemon:
         logger.info("reloaded %d jobs", len(definitions.jobs))
 
     def _resume_orphaned(self) -> None:
-        """Resume runs that a crashed process left orphaned since it last ran."""
-        for run in self.store.orphaned_runs():
+        """Resume scheduled runs that a crashed process left orphaned in the last day."""
+        release_dead_claims(self.store)
+        for run in orphaned_runs(self.store, self.started_at - timedelta(days=1)):
             self.scheduler.resume(run)
-        logger.debug("orphaned runs considered for %s", ORPHANED)
+
+    def _release_dead_claims(self, _now: datetime) -> None:
+        released = release_dead_claims(self.store)
+        if released:
+            logger.warning("released %d queued runs claimed by a process that died", released)

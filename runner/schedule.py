@@ -30,7 +30,7 @@ def validate_schedule(expr: str) -> None:
     trailing seconds field), or an alias such as ``@daily``. An expression that
     parses but never fires (``0 0 31 2 *``) is rejected too.
     """
-    from croniter import CroniterBadDateError, CroniterError, croniter  # noqa: PLC0415 - slow import
+    from croniter import CroniterBadDateError, CroniterError, croniter
 
     if not isinstance(expr, str) or not expr.strip():
         raise InvalidScheduleError(f"expected a cron expression such as '0 2 * * *', got {expr!r}")
@@ -59,7 +59,7 @@ def validate_schedule(expr: str) -> None:
 
 def _bad_field(fields: list[str]) -> str:
     """Say which field of an expression croniter rejects, trying each one on its own."""
-    from croniter import CroniterError, croniter  # noqa: PLC0415 - slow import
+    from croniter import CroniterError, croniter
 
     for index, value in enumerate(fields):
         probe = ["*"] * len(fields)
@@ -74,7 +74,7 @@ def _bad_field(fields: list[str]) -> str:
 
 def validate_timezone(name: object) -> None:
     """Raise InvalidScheduleError unless ``name`` is an IANA timezone such as ``Europe/Berlin``."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones  # noqa: PLC0415
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
     if not isinstance(name, str) or not name:
         raise InvalidScheduleError(
@@ -119,8 +119,9 @@ class Schedule:
     """
 
     def __init__(self, expr: str, timezone: str = "UTC", dst: DstPolicy | None = None) -> None:
-        from croniter import croniter  # noqa: PLC0415 - slow import, only where schedules run
+        from croniter import CroniterBadDateError, croniter  # slow: only where schedules run
 
+        self._no_date = CroniterBadDateError
         self.expr = expr
         self.timezone = timezone
         self.tz = ZoneInfo(timezone)
@@ -192,7 +193,7 @@ class Schedule:
         for _ in range(_MAX_STEPS):
             try:
                 wall: datetime = walls.get_prev(datetime)
-            except Exception:  # noqa: BLE001 - croniter's "no earlier date"
+            except self._no_date:
                 break
             found.extend(f for f in self.instants(wall) if f.at <= moment)
             if found:

@@ -13,11 +13,12 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from runner.engine.engine import Engine
+from runner.engine.engine import Engine, tasks_to_resume
 from runner.events import RunSkipped
 from runner.model import Job, Overlap, Trigger
 from runner.schedule import FireTime, Schedule
 from runner.store.records import RunRecord
+from runner.store.scheduling import active_runs, claim_run, last_fire_time, queued_runs
 from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -33,8 +34,9 @@ CATCHUP_LIMIT = 10_000
 class Scheduler:
     """Creates and starts scheduled runs; call ``tick`` whenever ``due_in`` says so."""
 
-    def __init__(self, store: Store, engine: Engine, jobs: Mapping[str, Job], *,
-                 now: datetime) -> None:
+    def __init__(
+        self, store: Store, engine: Engine, jobs: Mapping[str, Job], *, now: datetime
+    ) -> None:
         self.store = store
         self.engine = engine
         self.jobs: dict[str, Job] = {}
@@ -56,11 +58,15 @@ class Scheduler:
                 continue
             old = self._schedules.get(name)
             same = old is not None and (old.expr, old.timezone, old.dst) == (
-                job.schedule, job.timezone, job.dst)
-            schedules[name] = old if same and old is not None else Schedule(
-                job.schedule, job.timezone, job.dst)
+                job.schedule,
+                job.timezone,
+                job.dst,
+            )
+            schedules[name] = (
+                old if same and old is not None else Schedule(job.schedule, job.timezone, job.dst)
+            )
             if name not in self._last or not same:
-                self._last[name] = self.store.last_fire_time(name) or now
+                self._last[name] = last_fire_time(self.store, name) or now
             self._next[name] = schedules[name].next_after(self._last[name])
         for gone in set(self._next) - set(schedules):
             self._next.pop(gone, None)
@@ -108,28 +114,41 @@ class Scheduler:
         self._next[job.name] = schedule.next_after(max(now, self._last[job.name]))
 
     def _fire(self, job: Job, fire: FireTime, now: datetime) -> None:
-        running = self.store.active_runs(job.name)
+        running = active_runs(self.store, job.name)
         if job.overlap is Overlap.SKIP and len(running) >= job.max_active_runs:
-            reason = (f"run {running[0].id} still running (overlap: skip, "
-                      f"max_active_runs: {job.max_active_runs})")
-            self.store.append(RunSkipped(at=now, job=job.name,
-                                         logical_time=fire.at.isoformat(), reason=reason))
-            logger.info("skipped %s at %s: %s", job.name, fire.at.isoformat(), reason,
-                        extra={"job": job.name})
+            reason = (
+                f"run {running[0].id} still running (overlap: skip, "
+                f"max_active_runs: {job.max_active_runs})"
+            )
+            self.store.append(
+                RunSkipped(at=now, job=job.name, logical_time=fire.at.isoformat(), reason=reason)
+            )
+            logger.info(
+                "skipped %s at %s: %s",
+                job.name,
+                fire.at.isoformat(),
+                reason,
+                extra={"job": job.name},
+            )
             return
         if job.overlap is Overlap.CANCEL_PREVIOUS:
             for run in running:
-                self.engine.cancel("cancelled by the next fire time (overlap: cancel_previous)",
-                                   run.id)
-        run = self.store.create_run(job, fire.at, Trigger.SCHEDULE, now)
-        if run is not None:
-            logger.info("queued %s for %s%s", job.name, fire.at.isoformat(),
-                        f" ({fire.shifted} at a DST transition)" if fire.shifted else "",
-                        extra={"job": job.name, "run_id": run.id})
+                self.engine.cancel(
+                    "cancelled by the next fire time (overlap: cancel_previous)", run.id
+                )
+        created = self.store.create_run(job, fire.at, Trigger.SCHEDULE, now)
+        if created is not None:
+            logger.info(
+                "queued %s for %s%s",
+                job.name,
+                fire.at.isoformat(),
+                f" ({fire.shifted} at a DST transition)" if fire.shifted else "",
+                extra={"job": job.name, "run_id": created.id},
+            )
 
     def _start_queued(self, now: datetime) -> None:
         active: dict[str, int] = {}
-        for run in self.store.queued_runs():
+        for run in queued_runs(self.store):
             job = self.jobs.get(run.job)
             if job is None:
                 if run.job not in self._unknown_logged:
@@ -137,16 +156,21 @@ class Scheduler:
                     self._unknown_logged.add(run.job)
                 continue
             if run.job not in active:
-                active[run.job] = len(self.store.active_runs(run.job))
+                active[run.job] = len(active_runs(self.store, run.job))
             if active[run.job] >= job.max_active_runs:
                 continue
-            if self.store.claim_run(run.id):
+            if claim_run(self.store, run.id):
                 active[run.job] += 1
                 self._start(job, run)
 
     def _start(self, job: Job, run: RunRecord) -> None:
-        logger.info("starting run %s of %s for %s", run.id, job.name,
-                    run.logical_time.isoformat(), extra={"job": job.name, "run_id": run.id})
+        logger.info(
+            "starting run %s of %s for %s",
+            run.id,
+            job.name,
+            run.logical_time.isoformat(),
+            extra={"job": job.name, "run_id": run.id},
+        )
         self.engine.start(job, run)
 
     def resume(self, run: RunRecord) -> None:
@@ -154,14 +178,13 @@ class Scheduler:
         job = self.jobs.get(run.job)
         if job is None:
             return
-        tasks = self.store.task_runs(run.id)
-        rerun = [
-            name for name in job.tasks
-            if name not in tasks or (
-                not tasks[name].state.finished or tasks[name].state.failed
-            ) and tasks[name].attempts <= job.tasks[name].retries
-        ]
-        if rerun and self.store.claim_run(run.id, reclaim=True):
-            logger.info("resuming run %s of %s: %s", run.id, job.name, ", ".join(rerun),
-                        extra={"job": job.name, "run_id": run.id})
+        rerun = tasks_to_resume(job, self.store.task_runs(run.id))
+        if rerun and claim_run(self.store, run.id, reclaim=True):
+            logger.info(
+                "resuming run %s of %s: %s",
+                run.id,
+                job.name,
+                ", ".join(rerun),
+                extra={"job": job.name, "run_id": run.id},
+            )
             self.engine.start(job, run, rerun=rerun, keep_budget=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from importlib import import_module
 from pathlib import Path
 
+from runner.cli.alerting_parser import add_alerting_parsers
 from runner.errors import RunwatchError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
@@ -29,6 +30,12 @@ _COMMANDS = {
     "logs": "listing:logs",
     "db upgrade": "maintenance:db_upgrade",
     "db prune": "maintenance:db_prune",
+    "serve": "serve:command",
+    "schedule-preview": "schedule:preview",
+    "trigger": "schedule:trigger",
+    "pause": "schedule:pause",
+    "unpause": "schedule:unpause",
+    "backfill": "schedule:backfill",
 }
 
 
@@ -111,6 +118,35 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--attempt", type=int)
     logs.add_argument("--stream", choices=["stdout", "stderr", "both"], default="both")
 
+    serve = sub.add_parser("serve", parents=[with_jobs], help="run the scheduler daemon")
+    serve.add_argument("--listen", metavar="HOST:PORT",
+                       help="HTTP listener for /metrics and /healthz (default 127.0.0.1:9464)")
+    serve.add_argument("--shutdown-grace", default="30s", metavar="DURATION",
+                       help="on SIGTERM, how long running tasks may finish (default 30s)")
+    serve.add_argument("--log-format", choices=["text", "json"], default="text")
+
+    preview = sub.add_parser("schedule-preview", parents=[with_jobs, fmt],
+                             help="the next fire times of a job, DST shifts marked")
+    preview.add_argument("job")
+    preview.add_argument("--count", type=int, default=10)
+    preview.add_argument("--since", metavar="TIME", help="start from this time (default now)")
+
+    trigger = sub.add_parser("trigger", parents=[with_jobs],
+                             help="queue a manual run for the running scheduler")
+    trigger.add_argument("job")
+    trigger.add_argument("--param", action="append", metavar="KEY=VALUE")
+    for name, text in (("pause", "stop scheduling a job"), ("unpause", "resume scheduling")):
+        sub.add_parser(name, parents=[with_jobs], help=text).add_argument("job")
+
+    backfill = sub.add_parser("backfill", parents=[with_jobs],
+                              help="one run per fire time in a range, skipping successes")
+    backfill.add_argument("job")
+    backfill.add_argument("--from", dest="start", required=True, metavar="TIME")
+    backfill.add_argument("--to", dest="end", required=True, metavar="TIME")
+    backfill.add_argument("--max-active", type=int, default=1, metavar="N")
+
+    add_alerting_parsers(sub, common, fmt)
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
     db_sub.add_parser("upgrade", parents=[common], help="create or migrate the schema")
@@ -120,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _resolve(args: argparse.Namespace) -> Callable[..., int]:
+    if getattr(args, "handler", None):
+        module, func = args.handler.split(":")
+        found: Callable[..., int] = getattr(import_module(f"runner.cli.commands.{module}"), func)
+        return found
     name = args.command + (f" {args.db_command}" if args.command == "db" else "")
     module, func = _COMMANDS[name].split(":")
     handler: Callable[..., int] = getattr(import_module(f"runner.cli.commands.{module}"), func)

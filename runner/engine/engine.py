@@ -33,7 +33,7 @@ from runner.engine.executor import (
 from runner.engine.observer import NullObserver, RunObserver
 from runner.errors import DefinitionError
 from runner.model import Job, RunState, TaskState
-from runner.store.records import AttemptRecord, RunRecord
+from runner.store.records import AttemptRecord, RunRecord, TaskRunRecord
 from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -93,6 +93,19 @@ def attempt_env(job: Job, run: RunRecord, task: str, number: int) -> dict[str, s
     return env
 
 
+def tasks_to_resume(job: Job, rows: Mapping[str, TaskRunRecord]) -> list[str]:
+    """Tasks of an orphaned run to run again: unfinished or failed ones with retries left."""
+    return [
+        name
+        for name, task in job.tasks.items()
+        if name not in rows
+        or (
+            (not rows[name].state.finished or rows[name].state.failed)
+            and rows[name].attempts <= task.retries
+        )
+    ]
+
+
 def check_pools(job: Job, pools: Mapping[str, int]) -> None:
     """Raise DefinitionError when a task names a pool that no configuration defines."""
     for task in job.tasks.values():
@@ -145,6 +158,11 @@ class Engine:
     def active(self) -> bool:
         """True while any run is being executed."""
         return bool(self._runs)
+
+    @property
+    def running_runs(self) -> list[int]:
+        """Ids of the runs being executed."""
+        return list(self._runs)
 
     def start(
         self, job: Job, run: RunRecord, *, rerun: Iterable[str] = (), keep_budget: bool = False
@@ -223,9 +241,11 @@ class Engine:
             self.step()
         return self.finished
 
-    def execute(self, job: Job, run: RunRecord, *, rerun: Iterable[str] = ()) -> RunRecord:
+    def execute(
+        self, job: Job, run: RunRecord, *, rerun: Iterable[str] = (), keep_budget: bool = False
+    ) -> RunRecord:
         """Run one run to its end and return its final record."""
-        self.start(job, run, rerun=rerun)
+        self.start(job, run, rerun=rerun, keep_budget=keep_budget)
         while run.id in self._runs:
             self.step()
         return self.store.get_run(run.id)

@@ -212,3 +212,9 @@ silences = Table(
     Column("created_at", Time, nullable=False),
 )
 Index("ix_silences_ends_at", silences.c.ends_at)
+
+# -- dashboard (revision 0006) --------------------------------------------------------
+# The overview seeks each job's latest finished and successful run, and reads run counts
+# and durations over a window from a covering index instead of the table.
+Index("ix_runs_job_state_id", runs.c.job, runs.c.state, runs.c.id)
+Index("ix_runs_job_finished_at", runs.c.job, runs.c.finished_at, runs.c.state, runs.c.started_at)

@@ -261,19 +261,26 @@ class Store:
         trigger: Trigger,
         at: datetime,
         params: dict[str, str] | None = None,
+        *,
+        claim: bool = False,
     ) -> RunRecord | None:
-        """Create a queued run with pending task rows; None if (job, logical time) exists."""
+        """Create a queued run with pending task rows; None if (job, logical time) exists.
+
+        With ``claim`` the run is created already claimed by this process, so no
+        scheduler can pick it up before this process starts it.
+        """
         values = {
             "job": job.name,
             "lt": to_epoch(logical_time),
             "trigger": trigger.value,
             "params": _json(params or {}),
             "at": to_epoch(at),
+            "sup": supervisor.current() if claim else None,
         }
         with self._recording():
             run_id = self.db.scalar(
-                "INSERT INTO runs (job, logical_time, trigger, state, params, queued_at) "
-                "VALUES (:job, :lt, :trigger, 'queued', :params, :at) "
+                "INSERT INTO runs (job, logical_time, trigger, state, params, queued_at, "
+                "supervisor) VALUES (:job, :lt, :trigger, 'queued', :params, :at, :sup) "
                 "ON CONFLICT (job, logical_time) DO NOTHING RETURNING id",
                 values,
             )
@@ -341,16 +348,17 @@ class Store:
     def mark_run_started(
         self, run: RunRecord, at: datetime, *, trace_id: str | None = None
     ) -> bool:
-        """Claim a queued run for this process and set it running (keeping its first start
-        time); False, with nothing written, when the run is not queued (another process
-        claimed it first)."""
+        """Set a queued run running under this process (keeping its first start time);
+        False, with nothing written, when the run is not queued or another process has
+        claimed it (``create_run(claim=True)``, ``scheduling.claim_run``)."""
         at_epoch = to_epoch(at)
         lag = (at - run.logical_time).total_seconds() if run.trigger is Trigger.SCHEDULE else None
         with self._recording():
             claimed = self.db.execute(
                 "UPDATE runs SET state = 'running', started_at = COALESCE(started_at, :at), "
                 "finished_at = NULL, reason = NULL, supervisor = :sup, "
-                "trace_id = COALESCE(:trace, trace_id) WHERE id = :id AND state = 'queued'",
+                "trace_id = COALESCE(:trace, trace_id) WHERE id = :id AND state = 'queued' "
+                "AND (supervisor IS NULL OR supervisor = :sup)",
                 {"at": at_epoch, "sup": supervisor.current(), "trace": trace_id, "id": run.id},
             ).rowcount
             if not claimed:

@@ -196,3 +196,15 @@ def test_a_run_without_serve_delivers_even_with_a_group_wait_before_it_exits(
         clock=clock,
     )
     assert (report.notifications, delivered.sent) == (1, 1)
+
+
+def test_an_idle_engine_skips_work_until_an_event_arrives_or_a_tick_is_due(
+    store: Store, events: EventLog, clock: FixedClock
+) -> None:
+    raw = {**RAW, "rules": [{"alert": "NoSuccess", "when": "stale", "for": "10s"}]}
+    engine = AlertEngine(store, config(raw), clock=clock, tick_seconds=5)
+    events.run(ok=True)
+    assert engine.evaluate(clock.advance(1)).events == 4
+    assert engine.evaluate(clock.advance(4)).fired == 0  # idle until 5s after the last one
+    report = engine.evaluate(clock.advance(7))
+    assert (report.events, report.fired) == (0, 1)

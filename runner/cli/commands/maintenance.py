@@ -40,6 +40,9 @@ def check(ctx: Context) -> int:
     pools = ctx.pools
     for job in definitions.jobs.values():
         check_pools(job, pools)
+    from alerting import load_alerting
+
+    load_alerting(ctx.settings)
     tasks = sum(len(j.tasks) for j in definitions.jobs.values())
     print(f"ok: {len(definitions.jobs)} jobs, {tasks} tasks, {len(pools)} pools")
     return 0

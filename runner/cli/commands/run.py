@@ -15,7 +15,8 @@ from runner.durations import format_duration
 from runner.errors import NotFoundError, UsageError
 from runner.model import Job, RunState, TaskState, Trigger
 from runner.store.records import RunRecord
-from runner.store.store import Store
+from runner.engine.engine import tasks_to_resume
+from runner.store.store import ORPHANED, Store
 
 _PARAM = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 
@@ -45,7 +46,8 @@ def parse_logical_time(value: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _job(ctx: Context, name: str) -> Job:
+def find_job(ctx: Context, name: str) -> Job:
+    """The loaded job of that name; NotFoundError with a suggestion otherwise."""
     jobs = ctx.definitions.jobs
     if name not in jobs:
         import difflib
@@ -56,8 +58,9 @@ def _job(ctx: Context, name: str) -> Job:
     return jobs[name]
 
 
-def _prepare(store: Store, job: Job, ctx: Context) -> tuple[RunRecord, list[str]] | None:
-    """The run to execute and the tasks to (re)run; None when there is nothing to do."""
+def _prepare(store: Store, job: Job, ctx: Context) -> tuple[RunRecord, list[str], bool] | None:
+    """The run to execute, the tasks to (re)run and whether retry budgets carry over (a run
+    orphaned by a crash resumes within its budgets); None when there is nothing to do."""
     from runner import supervisor
     from runner.clock import utcnow
 
@@ -68,9 +71,9 @@ def _prepare(store: Store, job: Job, ctx: Context) -> tuple[RunRecord, list[str]
     existing = store.find_run(job.name, logical) if args.logical_time else None
     if existing is None:
         store.sync_jobs([job], now)
-        run = store.create_run(job, logical, Trigger.MANUAL, now, params)
+        run = store.create_run(job, logical, Trigger.MANUAL, now, params, claim=True)
         if run is not None:
-            return run, []
+            return run, [], False
         existing = store.find_run(job.name, logical)
         assert existing is not None
     if (
@@ -81,31 +84,38 @@ def _prepare(store: Store, job: Job, ctx: Context) -> tuple[RunRecord, list[str]
     ):
         raise UsageError(f"run {existing.id} of {job.name!r} is still running; wait or cancel it")
     rows = store.task_runs(existing.id)
+    resume = existing.reason == ORPHANED and not args.force
     if args.force:
         tasks = list(job.tasks)
+    elif resume:
+        tasks = tasks_to_resume(job, rows)
     else:
         tasks = [t for t in job.tasks if t not in rows or rows[t].state is not TaskState.SUCCESS]
     if not tasks:
         return None
-    return existing, tasks
+    return existing, tasks, resume
 
 
 def command(ctx: Context) -> int:
     """Run the job; exit 0 on success, 1 when the run failed, 130/143 when interrupted."""
     from runner.engine.factory import build_engine
 
-    job = _job(ctx, ctx.args.job)
+    job = find_job(ctx, ctx.args.job)
     store = ctx.open_store()
     prepared = _prepare(store, job, ctx)
     if prepared is None:
         run = store.find_run(job.name, parse_logical_time(ctx.args.logical_time))
         assert run is not None
-        print(
-            f"run {run.id} of {job.name} already succeeded for {iso(run.logical_time)}; "
-            "nothing to rerun (use --force to run every task again)"
-        )
-        return 0
-    run, rerun = prepared
+        if run.state is RunState.SUCCESS:
+            print(
+                f"run {run.id} of {job.name} already succeeded for {iso(run.logical_time)}; "
+                "nothing to rerun (use --force to run every task again)"
+            )
+            return 0
+        print(f"run {run.id} of {job.name} {run.state.value}; no task has retries left "
+              "(use --force to run every task again)")
+        return 1
+    run, rerun, resume = prepared
     as_json = ctx.args.format == "json"
     display = ProgressDisplay(list(job.tasks), stream=sys.stderr if as_json else sys.stdout)
     if not as_json:
@@ -120,7 +130,7 @@ def command(ctx: Context) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        final = engine.execute(job, run, rerun=rerun)
+        final = engine.execute(job, run, rerun=rerun, keep_budget=resume)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

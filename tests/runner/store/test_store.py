@@ -151,6 +151,27 @@ def test_a_run_is_claimed_by_one_start_only(store: Store) -> None:
     assert store.get_run(run.id).started_at == at(1)
 
 
+def test_a_run_claimed_by_another_live_process_is_not_started_here(store: Store) -> None:
+    run = new_run(store)
+    init = supervisor.identity_of(1)  # alive on every host, and not this process
+    assert init is not None
+    store.db.execute("UPDATE runs SET supervisor = :s WHERE id = :id", {"s": init, "id": run.id})
+    cursor = store.last_event_id()
+
+    assert not store.mark_run_started(run, at(1))
+
+    assert store.get_run(run.id).state is RunState.QUEUED
+    assert store.events_after(cursor) == []
+
+
+def test_a_run_created_claimed_is_started_by_its_creator(store: Store) -> None:
+    run = store.create_run(make_job(), T0, Trigger.MANUAL, T0, claim=True)
+    assert run is not None
+    assert run.supervisor == supervisor.current()
+
+    assert store.mark_run_started(run, at(1))
+
+
 @pytest.mark.parametrize(
     ("state", "event_type"),
     [

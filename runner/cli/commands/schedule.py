@@ -1,0 +1,129 @@
+"""Scheduling commands: `schedule-preview`, `trigger`, `pause`, `unpause`, `backfill`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+
+from runner.cli.commands.run import find_job, parse_logical_time, parse_params
+from runner.cli.context import Context
+from runner.cli.output import emit_json, iso, table
+from runner.errors import UsageError
+from runner.model import RunState, TaskState, Trigger
+
+
+def preview(ctx: Context) -> int:
+    """The next N fire times of a job, in its timezone and UTC, DST shifts marked."""
+    from runner.clock import utcnow
+    from runner.schedule import Schedule
+
+    job = find_job(ctx, ctx.args.job)
+    if job.schedule is None:
+        raise UsageError(f"job {job.name!r} has no schedule")
+    if not 1 <= ctx.args.count <= 10_000:
+        raise UsageError(f"--count {ctx.args.count}: expected 1 to 10000")
+    schedule = Schedule(job.schedule, job.timezone, job.dst)
+    start = parse_logical_time(ctx.args.since) if ctx.args.since else utcnow()
+    fires = schedule.between(start, datetime.max.replace(tzinfo=UTC), limit=ctx.args.count)
+    notes = {"gap": "moved past a DST gap", "repeat": "second occurrence (DST)"}
+    if ctx.args.format == "json":
+        emit_json([{"local": f.at.astimezone(schedule.tz).isoformat(), "utc": iso(f.at),
+                    "dst_shift": f.shifted} for f in fires])
+        return 0
+    print(f"{job.name}: {job.schedule} in {job.timezone}")
+    table(["local", "utc", "note"],
+          [[f.at.astimezone(schedule.tz).strftime("%Y-%m-%d %H:%M:%S %Z"),
+            f.at.strftime("%Y-%m-%d %H:%M:%S"), notes.get(f.shifted or "", "")] for f in fires])
+    return 0
+
+
+def trigger(ctx: Context) -> int:
+    """Queue a manual run for the running scheduler to pick up."""
+    from runner.clock import utcnow
+
+    job = find_job(ctx, ctx.args.job)
+    params = parse_params(ctx.args.param)
+    store = ctx.open_store()
+    now = utcnow()
+    store.sync_jobs([job], now)
+    run = store.create_run(job, now, Trigger.MANUAL, now, params)
+    assert run is not None
+    print(f"run {run.id} of {job.name} queued")
+    beats = store.db.rows("SELECT MAX(at) AS at FROM heartbeats WHERE name LIKE 'scheduler:%'")
+    last = beats[0]["at"] if beats else None
+    if last is None or now.timestamp() - last > 60:
+        print("warning: no `runwatch serve` heartbeat in the last minute; the run starts "
+              "when a scheduler is running", file=sys.stderr)
+    return 0
+
+
+def pause(ctx: Context) -> int:
+    """Pause a job: its fire times pass without runs until unpaused."""
+    return _set_paused(ctx, True)
+
+
+def unpause(ctx: Context) -> int:
+    """Unpause a job."""
+    return _set_paused(ctx, False)
+
+
+def _set_paused(ctx: Context, paused: bool) -> int:
+    from runner.clock import utcnow
+
+    job = find_job(ctx, ctx.args.job)
+    store = ctx.open_store()
+    store.sync_jobs([job], utcnow())
+    store.set_paused(job.name, paused)
+    print(f"{job.name} {'paused' if paused else 'unpaused'}")
+    return 0
+
+
+def backfill(ctx: Context) -> int:
+    """One run per fire time in [--from, --to], skipping those that already succeeded."""
+    from runner.clock import utcnow
+    from runner.engine.factory import build_engine
+    from runner.schedule import Schedule
+
+    args = ctx.args
+    job = find_job(ctx, args.job)
+    if job.schedule is None:
+        raise UsageError(f"job {job.name!r} has no schedule to backfill")
+    start, end = parse_logical_time(args.start), parse_logical_time(args.end)
+    if end < start:
+        raise UsageError(f"--to {args.end} is before --from {args.start}")
+    if args.max_active < 1:
+        raise UsageError(f"--max-active {args.max_active}: expected a whole number >= 1")
+    fires = Schedule(job.schedule, job.timezone, job.dst).between(
+        start - timedelta(microseconds=1), end, limit=100_000)
+    store = ctx.open_store()
+    now = utcnow()
+    store.sync_jobs([job], now)
+    todo = []
+    for fire in fires:
+        run = store.find_run(job.name, fire.at)
+        if run is None:
+            created = store.create_run(job, fire.at, Trigger.BACKFILL, now, claim=True)
+            if created is not None:
+                todo.append((created, list(job.tasks)))
+        elif run.state in (RunState.FAILED, RunState.CANCELLED):
+            rows = store.task_runs(run.id)
+            todo.append((run, [t for t in job.tasks if t not in rows
+                               or rows[t].state is not TaskState.SUCCESS]))
+    skipped = len(fires) - len(todo)
+    print(f"backfill {job.name}: {len(fires)} fire times, {skipped} succeeded or running, "
+          f"{len(todo)} to run ({args.max_active} at a time)", flush=True)
+    engine = build_engine(ctx.settings, store, pools=ctx.pools)
+    failed = 0
+    try:
+        while todo or engine.active:
+            while todo and len(engine.running_runs) < args.max_active:
+                run, tasks = todo.pop(0)
+                engine.start(job, run, rerun=tasks if run.state is not RunState.QUEUED else ())
+            engine.step()
+            for done in engine.finished:
+                print(f"run {done.id} for {iso(done.logical_time)}: {done.state.value}", flush=True)
+                failed += done.state is not RunState.SUCCESS
+            engine.finished.clear()
+    finally:
+        engine.close()
+    return 1 if failed else 0

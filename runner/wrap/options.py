@@ -1,0 +1,140 @@
+"""The command line of `runwatch wrap`, parsed by hand.
+
+Options come first, then the command: after ``--``, or from the first word that is not
+an option. A bad option never stops the command from running: it is reported (one line
+on stderr) and left at its default, because a typo in a crontab line must not turn into
+a job that silently stopped running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from runner.durations import parse_duration
+
+USAGE = (
+    "usage: runwatch wrap --job NAME [--schedule CRON] [--timezone TZ] [--grace DURATION]\n"
+    "                     [--timeout DURATION] [--expected-duration DURATION] [--retries N]\n"
+    "                     [--retry-delay DURATION] [--owner OWNER] [--tag TAG ...]\n"
+    "                     [--overlap allow|skip|wait] [--server URL --token-env VAR]\n"
+    "                     [--config FILE] [--db URL] -- COMMAND [ARGS ...]\n"
+)
+OVERLAP_MODES = ("allow", "skip", "wait")
+DEFAULT_RETRY_DELAY_SECONDS = 10.0
+"""As for tasks: the first retry waits about this long, later ones exponentially longer."""
+
+
+class WrapOptions:
+    """What `runwatch wrap` was asked to do; ``problems`` lists the options it ignored."""
+
+    def __init__(self) -> None:
+        self.job: str | None = None
+        self.command: list[str] = []
+        self.schedule: str | None = None
+        self.timezone: str = "UTC"
+        self.grace: float | None = None
+        self.timeout: float | None = None
+        self.expected_duration: float | None = None
+        self.retries: int = 0
+        self.retry_delay: float = DEFAULT_RETRY_DELAY_SECONDS
+        self.owner: str | None = None
+        self.tags: list[str] = []
+        self.overlap: str = "allow"
+        self.server: str | None = None
+        self.token_env: str | None = None
+        self.config: str | None = None
+        self.db: str | None = None
+        self.help = False
+        self.problems: list[str] = []
+
+
+def _duration(value: str) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"expected a duration above zero, got {value!r}")
+    return seconds
+
+
+def _whole(value: str) -> int:
+    if not value.isdigit():
+        raise ValueError(f"expected a whole number >= 0, got {value!r}")
+    return int(value)
+
+
+def _choice(value: str) -> str:
+    if value not in OVERLAP_MODES:
+        raise ValueError(f"expected one of {', '.join(OVERLAP_MODES)}, got {value!r}")
+    return value
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("expected a value, got an empty string")
+    return value
+
+
+def _set(attr: str, convert: Callable[[str], object]) -> Callable[[WrapOptions, str], None]:
+    def apply(options: WrapOptions, value: str) -> None:
+        setattr(options, attr, convert(value))
+
+    return apply
+
+
+def _add_tag(options: WrapOptions, value: str) -> None:
+    options.tags.append(_text(value))
+
+
+_OPTIONS: dict[str, Callable[[WrapOptions, str], None]] = {
+    "--job": _set("job", _text),
+    "--schedule": _set("schedule", _text),
+    "--timezone": _set("timezone", _text),
+    "--grace": _set("grace", parse_duration),
+    "--timeout": _set("timeout", _duration),
+    "--expected-duration": _set("expected_duration", _duration),
+    "--retries": _set("retries", _whole),
+    "--retry-delay": _set("retry_delay", parse_duration),
+    "--owner": _set("owner", _text),
+    "--tag": _add_tag,
+    "--overlap": _set("overlap", _choice),
+    "--server": _set("server", _text),
+    "--token-env": _set("token_env", _text),
+    "--config": _set("config", _text),
+    "--db": _set("db", _text),
+}
+
+
+def parse_wrap_args(argv: Sequence[str]) -> WrapOptions:
+    """Parse `runwatch wrap` arguments (without the ``wrap`` word); never raises."""
+    options = WrapOptions()
+    args = list(argv)
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg == "--":
+            options.command = args[index:]
+            break
+        if arg in ("-h", "--help"):
+            options.help = True
+            continue
+        if not arg.startswith("-") or arg == "-":
+            options.command = args[index - 1 :]
+            break
+        name, has_value, value = arg.partition("=")
+        apply = _OPTIONS.get(name)
+        if apply is None:
+            options.problems.append(f"unknown option {name} ignored")
+            continue
+        if not has_value:
+            if index >= len(args):
+                options.problems.append(f"{name} needs a value")
+                break
+            value = args[index]
+            index += 1
+        try:
+            apply(options, value)
+        except ValueError as exc:
+            options.problems.append(f"{name} ignored: {exc}")
+    if options.server is not None and options.token_env is None:
+        options.problems.append("--server needs --token-env VAR (the variable holding the token)")
+    return options
