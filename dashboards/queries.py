@@ -12,9 +12,22 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, ColumnElement, and_, case, func, inspect, literal, select
+from sqlalchemy import (
+    Connection,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    inspect,
+    literal,
+    select,
+)
 
 from dashboards.rows import (
     AlertRow,
@@ -220,7 +233,6 @@ def window_stats(conn: Connection, since: datetime) -> dict[str, dict[str, Any]]
     the window, a few hundred to a statement. (Window functions over every run in the
     window cost several times more on SQLite.)
     """
-    in_window = and_(runs.c.finished_at >= to_epoch(since), runs.c.state.in_(FINISHED))
     query = (
         select(
             runs.c.job,
@@ -229,46 +241,59 @@ def window_stats(conn: Connection, since: datetime) -> dict[str, dict[str, Any]]
             func.sum(case((runs.c.state == RunState.FAILED.value, 1), else_=0)).label("failed"),
             func.count(runs.c.started_at).label("timed"),
         )
-        .where(in_window)
+        # only finished runs have a finish time (a rerun clears it)
+        .where(runs.c.finished_at >= to_epoch(since))
         .group_by(runs.c.job)
     )
     stats = {row["job"]: dict(row) for row in conn.execute(query).mappings()}
     timed = [(job, int(s["timed"])) for job, s in stats.items() if s["timed"]]
-    p95 = run_duration_percentiles(conn, timed, 95, in_window)
-    for (job, _), value in zip(timed, p95, strict=True):
+    for (job, _), value in zip(timed, duration_percentiles(conn, timed, 95, since), strict=True):
         stats[job]["p95"] = value
     return stats
 
 
-def run_duration_percentiles(
-    conn: Connection,
-    counts: Sequence[tuple[str, int]],
-    percent: int,
-    condition: ColumnElement[bool],
+def duration_percentiles(
+    conn: Connection, counts: Sequence[tuple[str, int]], percent: int, since: datetime
 ) -> list[float | None]:
-    """The nearest-rank ``percent`` percentile of run durations, per (job, timed runs).
+    """The nearest-rank ``percent`` percentile of run durations per job, over runs finished
+    since ``since``; ``counts`` holds each job with how many such runs have a start time.
 
-    ``counts`` holds each job with the number of its runs matching ``condition`` that
-    have a start time. The value at rank ceil(p * n) is read from the longest end of the
-    job's runs (an offset of n - rank), one scalar subquery per job.
+    The value at rank ceil(p * n) is read from the longest end (an offset of n - rank), so
+    each lookup walks about (100 - p)% of the job's runs in the window on the index.
     """
-    duration = runs.c.finished_at - runs.c.started_at
     found: list[float | None] = []
     for start in range(0, len(counts), _PERCENTILES_PER_STATEMENT):
         chunk = counts[start : start + _PERCENTILES_PER_STATEMENT]
-        columns = [
-            select(duration)
-            .where(runs.c.job == job, condition, runs.c.started_at.is_not(None))
-            .order_by(duration.desc())
-            .limit(1)
-            .offset(n - -(-percent * n // 100))
-            .scalar_subquery()
-            .label(f"p{i}")
-            for i, (job, n) in enumerate(chunk)
-        ]
-        row = conn.execute(select(*columns)).one()
+        params: dict[str, Any] = {"since": to_epoch(since)}
+        for i, (job, n) in enumerate(chunk):
+            params[f"j{i}"] = job
+            params[f"o{i}"] = n - -(-percent * n // 100)
+        row = conn.execute(_percentile_statement(len(chunk)), params).one()
         found.extend(None if v is None else float(v) for v in row)
     return found
+
+
+@lru_cache(maxsize=16)
+def _percentile_statement(size: int) -> Select[Any]:
+    """One scalar subquery per job, bound by name: built once per size, since building
+    a few hundred subqueries costs more than running them."""
+    duration = runs.c.finished_at - runs.c.started_at
+    return select(
+        *(
+            select(duration)
+            .where(
+                runs.c.job == bindparam(f"j{i}"),
+                runs.c.finished_at >= bindparam("since"),
+                runs.c.started_at.is_not(None),
+            )
+            .order_by(duration.desc())
+            .limit(1)
+            .offset(bindparam(f"o{i}", type_=Integer))
+            .scalar_subquery()
+            .label(f"p{i}")
+            for i in range(size)
+        )
+    )
 
 
 def firing_by_job(conn: Connection) -> dict[str, int]:
@@ -466,8 +491,8 @@ def job_detail(
     if job is None and conn.scalar(select(runs.c.id).where(runs.c.job == name).limit(1)) is None:
         return None
     start = to_epoch(since)
-    mine = and_(runs.c.job == name, runs.c.queued_at >= start)
-    p50, p95 = _duration_percentiles(conn, name, mine)
+    mine = and_(runs.c.job == name, runs.c.finished_at >= start)
+    p50, p95 = _duration_percentiles(conn, name, since)
     return JobDetail(
         name=name,
         owner=job["owner"] if job else None,
@@ -504,16 +529,19 @@ def _durations(conn: Connection, mine: ColumnElement[bool], limit: int) -> tuple
 
 
 def _duration_percentiles(
-    conn: Connection, name: str, mine: ColumnElement[bool]
+    conn: Connection, name: str, since: datetime
 ) -> tuple[float | None, float | None]:
-    condition = and_(mine, runs.c.state.in_(FINISHED))
     timed = conn.scalar(
-        select(func.count()).where(condition, runs.c.started_at.is_not(None))
+        select(func.count()).where(
+            runs.c.job == name,
+            runs.c.finished_at >= to_epoch(since),
+            runs.c.started_at.is_not(None),
+        )
     )
     if not timed:
         return None, None
-    p50 = run_duration_percentiles(conn, [(name, int(timed))], 50, condition)
-    p95 = run_duration_percentiles(conn, [(name, int(timed))], 95, condition)
+    p50 = duration_percentiles(conn, [(name, int(timed))], 50, since)
+    p95 = duration_percentiles(conn, [(name, int(timed))], 95, since)
     return p50[0], p95[0]
 
 

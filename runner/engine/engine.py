@@ -31,7 +31,7 @@ from runner.engine.executor import (
     MessageQueue,
 )
 from runner.engine.observer import NullObserver, RunObserver
-from runner.errors import DefinitionError
+from runner.errors import DefinitionError, StoreError
 from runner.model import Job, RunState, TaskState
 from runner.store.records import AttemptRecord, RunRecord, TaskRunRecord
 from runner.store.store import Store
@@ -166,11 +166,12 @@ class Engine:
 
     def start(
         self, job: Job, run: RunRecord, *, rerun: Iterable[str] = (), keep_budget: bool = False
-    ) -> None:
+    ) -> bool:
         """Begin (or resume) executing ``run`` of ``job``; ``rerun`` tasks run again.
 
         A rerun task gets its full retry budget again, unless ``keep_budget`` (resuming
         after a crash): then the attempts it already had count against its retries.
+        Returns False, doing nothing, when another process has claimed the run.
         """
         check_pools(job, self.pools)
         graph = Graph(job)
@@ -184,7 +185,11 @@ class Engine:
             if rerun or run.state is not RunState.QUEUED:
                 self.store.prepare_rerun(run, rerun, now)
             trace_id = self.observer.run_started(job, run)
-            self.store.mark_run_started(run, now, trace_id=trace_id)
+            if not self.store.mark_run_started(run, now, trace_id=trace_id):
+                logger.warning("run %s of %s is claimed by another process; not started",
+                               run.id, job.name, extra={"job": job.name, "run_id": run.id})
+                self.observer.run_finished(run, RunState.CANCELLED, "claimed by another process")
+                return False
             run = self.store.get_run(run.id)
             rows = self.store.task_runs(run.id)
             states = {t: rows[t].state if t in rows else TaskState.PENDING for t in job.tasks}
@@ -201,6 +206,7 @@ class Engine:
             self._settle(active, None, now)
             self._dispatch(now)
             self._finish_runs(now)
+        return True
 
     def cancel(self, reason: str, run_id: int | None = None) -> None:
         """Cancel one run or all; safe from signal handlers and other threads."""
@@ -245,7 +251,8 @@ class Engine:
         self, job: Job, run: RunRecord, *, rerun: Iterable[str] = (), keep_budget: bool = False
     ) -> RunRecord:
         """Run one run to its end and return its final record."""
-        self.start(job, run, rerun=rerun, keep_budget=keep_budget)
+        if not self.start(job, run, rerun=rerun, keep_budget=keep_budget):
+            raise StoreError(f"run {run.id} of {job.name!r} is claimed by another process")
         while run.id in self._runs:
             self.step()
         return self.store.get_run(run.id)

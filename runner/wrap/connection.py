@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from urllib.parse import unquote, urlsplit
 
 from runner.errors import StoreError
@@ -90,10 +90,9 @@ class SqliteConnection:
             yield
             self.execute("COMMIT")
         except BaseException:
-            try:
+            # With no transaction left to roll back, the error that brought us here wins.
+            with suppress(sqlite3.Error):
                 self._conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass  # no transaction left to roll back: the error that brought us here wins
             raise
 
     def serialize_event_writes(self) -> None:
@@ -123,7 +122,9 @@ def connect(url: str, *, timeout: float) -> Connection:
 
     parsed = parse_url(url)
     if parsed.dialect == "postgresql" and "connect_timeout=" not in url:
-        parsed = parse_url(f"{url}{'&' if '?' in url else '?'}connect_timeout={max(1, int(timeout))}")
+        parsed = parse_url(
+            f"{url}{'&' if '?' in url else '?'}connect_timeout={max(1, int(timeout))}"
+        )
     db = Database(parsed, busy_timeout=timeout)
     if not db.is_sqlite:
         db.execute(f"SET lock_timeout = {int(timeout * 1000)}")

@@ -16,6 +16,7 @@ run again, a repeated ping — never counts anything twice.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -56,38 +57,49 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
-def record(db: Connection, report: Report) -> int | None:
+def record(db: Connection, report: Report, *, log_dir: str | None = None) -> int | None:
     """Bring the store in line with ``report`` in one transaction; the run's id (None for a
-    skip). Raises StoreError when the store refuses (locked, unreachable, old schema)."""
+    skip). Raises StoreError when the store refuses (locked, unreachable, old schema).
+
+    An attempt new to the store without log files gets them under ``log_dir`` (as
+    ``Store.start_attempt`` names them), written back into the report.
+    """
     with db.transaction():
         db.serialize_event_writes()
-        register_job(db, report.job, report.at if isinstance(report, SkipReport) else None)
         if isinstance(report, SkipReport):
+            register_job(db, report.job, report.at)
             _record_skip(db, report)
             return None
+        register_job(db, report.job, report.started_at)
         run_id, state = _ensure_run(db, report)
         for attempt in report.attempts:
-            _record_attempt(db, report, run_id, attempt)
+            _record_attempt(db, report, run_id, attempt, log_dir)
         if report.state != RUNNING and state in ("queued", RUNNING):
             _finish_run(db, report, run_id)
         return run_id
 
 
-def set_attempt_pid(db: Connection, run_id: int, number: int, task: str, pid: int) -> None:
-    """Record the process of a running attempt, so an orphan recovery can kill it."""
+def set_process(
+    db: Connection, run_id: int, task: str, number: int, *, pid: int, trace_id: str | None
+) -> None:
+    """Record the process of a running attempt (so an orphan recovery can kill it) and the
+    run's trace id, once both are known."""
     with db.transaction():
         db.execute(
             "UPDATE attempts SET pid = :pid WHERE run_id = :run_id AND task = :task "
             "AND number = :number",
             {"pid": pid, "run_id": run_id, "task": task, "number": number},
         )
+        if trace_id is not None:
+            db.execute(
+                "UPDATE runs SET trace_id = COALESCE(trace_id, :trace) WHERE id = :id",
+                {"trace": trace_id, "id": run_id},
+            )
 
 
-def register_job(db: Connection, job: JobSpec, at: float | None = None) -> None:
-    """Insert or update the job's row with what the wrap command line declares."""
-    import time
-
-    now = time.time() if at is None else at
+def register_job(db: Connection, job: JobSpec, at: float) -> None:
+    """Insert or update the job's row with what the wrap command line declares at ``at``
+    (a report replayed late does not overwrite what a newer one declared)."""
     db.execute(
         "INSERT INTO jobs (name, owner, tags, schedule, timezone, description, source, "
         "paused, updated_at, grace, expected_duration, timeout, created_at) VALUES "
@@ -96,14 +108,15 @@ def register_job(db: Connection, job: JobSpec, at: float | None = None) -> None:
         "owner = excluded.owner, tags = excluded.tags, schedule = excluded.schedule, "
         "timezone = excluded.timezone, source = excluded.source, "
         "updated_at = excluded.updated_at, grace = excluded.grace, "
-        "expected_duration = excluded.expected_duration, timeout = excluded.timeout",
+        "expected_duration = excluded.expected_duration, timeout = excluded.timeout "
+        "WHERE jobs.updated_at <= excluded.updated_at",
         {
             "name": job.name,
             "owner": job.owner,
             "tags": _json(list(job.tags)),
             "schedule": job.schedule,
             "timezone": job.timezone,
-            "at": now,
+            "at": at,
             "grace": job.grace,
             "expected_duration": job.expected_duration,
             "timeout": job.timeout,
@@ -166,7 +179,7 @@ def _ensure_run(db: Connection, report: RunReport) -> tuple[int, str]:
         {"job": job, "lt": report.logical_time},
     )
     if found:
-        return int(str(found[0]["id"])), str(found[0]["state"])
+        return _int(found[0]["id"]), str(found[0]["state"])
     run_id = db.scalar(
         "INSERT INTO runs (job, logical_time, trigger, state, params, queued_at, started_at, "
         "supervisor, trace_id) VALUES (:job, :lt, :trigger, 'running', '{}', :at, :at, :sup, "
@@ -180,7 +193,7 @@ def _ensure_run(db: Connection, report: RunReport) -> tuple[int, str]:
             "trace": report.trace_id,
         },
     )
-    assert isinstance(run_id, int)
+    run_id = _int(run_id)
     db.execute(
         "INSERT INTO task_runs (run_id, task, state, attempts, updated_at) "
         "VALUES (:run_id, :task, 'pending', 0, :at)",
@@ -194,7 +207,14 @@ def _ensure_run(db: Connection, report: RunReport) -> tuple[int, str]:
     return run_id, RUNNING
 
 
-def _record_attempt(db: Connection, report: RunReport, run_id: int, attempt: AttemptReport) -> None:
+def _int(value: object) -> int:
+    assert isinstance(value, int), value
+    return value
+
+
+def _record_attempt(
+    db: Connection, report: RunReport, run_id: int, attempt: AttemptReport, log_dir: str | None
+) -> None:
     job, task = report.job.name, report.task
     key = {"run_id": run_id, "task": task, "number": attempt.number}
     found = db.rows(
@@ -203,6 +223,9 @@ def _record_attempt(db: Connection, report: RunReport, run_id: int, attempt: Att
         key,
     )
     if not found:
+        if log_dir is not None and attempt.stdout_path is None:
+            base = os.path.join(log_dir, job, str(run_id), f"{task}.{attempt.number}")
+            attempt.stdout_path, attempt.stderr_path = f"{base}.out", f"{base}.err"
         db.execute(
             "UPDATE task_runs SET state = 'running', updated_at = :at, "
             "attempts = CASE WHEN attempts < :number THEN :number ELSE attempts END "
@@ -224,9 +247,15 @@ def _record_attempt(db: Connection, report: RunReport, run_id: int, attempt: Att
             },
         )
         _event(
-            db, "attempt_started", attempt.started_at, job, {"pool": None},
-            run_id=run_id, task=task, attempt=attempt.number,
-        )  # fmt: skip
+            db,
+            "attempt_started",
+            attempt.started_at,
+            job,
+            {"pool": None},
+            run_id=run_id,
+            task=task,
+            attempt=attempt.number,
+        )
     elif found[0]["state"] != RUNNING:
         return
     if attempt.state != RUNNING:
@@ -282,9 +311,15 @@ def _finish_attempt(
     if attempt.state in _RETRYABLE:
         payload["will_retry"] = retrying
     _event(
-        db, _ATTEMPT_EVENTS[attempt.state], attempt.finished_at, job, payload,
-        run_id=run_id, task=task, attempt=attempt.number,
-    )  # fmt: skip
+        db,
+        _ATTEMPT_EVENTS[attempt.state],
+        attempt.finished_at,
+        job,
+        payload,
+        run_id=run_id,
+        task=task,
+        attempt=attempt.number,
+    )
 
 
 def _finish_run(db: Connection, report: RunReport, run_id: int) -> None:
@@ -302,4 +337,6 @@ def _finish_run(db: Connection, report: RunReport, run_id: int) -> None:
         payload["reason"] = report.reason
     if report.state == FAILED:
         payload["failed_tasks"] = [report.task]
-    _event(db, _RUN_EVENTS[report.state], report.finished_at, report.job.name, payload, run_id=run_id)
+    _event(
+        db, _RUN_EVENTS[report.state], report.finished_at, report.job.name, payload, run_id=run_id
+    )

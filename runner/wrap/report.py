@@ -35,8 +35,15 @@ class JobSpec:
     """The job as ``wrap`` declares it: its schedule and what the schedule promises."""
 
     FIELDS = (
-        "name", "schedule", "timezone", "grace", "expected_duration", "timeout", "owner", "tags"
-    )  # fmt: skip
+        "name",
+        "schedule",
+        "timezone",
+        "grace",
+        "expected_duration",
+        "timeout",
+        "owner",
+        "tags",
+    )
 
     def __init__(
         self,
@@ -84,9 +91,19 @@ class AttemptReport:
     """One try of the wrapped command; ``state`` is ``running`` until it ends."""
 
     FIELDS = (
-        "number", "started_at", "finished_at", "state", "exit_code", "signal", "error",
-        "reason", "will_retry", "pid", "stdout_path", "stderr_path",
-    )  # fmt: skip
+        "number",
+        "started_at",
+        "finished_at",
+        "state",
+        "exit_code",
+        "signal",
+        "error",
+        "reason",
+        "will_retry",
+        "pid",
+        "stdout_path",
+        "stderr_path",
+    )
 
     def __init__(self, number: int, started_at: float) -> None:
         self.number = number

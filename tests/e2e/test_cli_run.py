@@ -276,7 +276,7 @@ def test_sigkilled_run_is_found_orphaned_by_the_next_command_and_resumable(
         "      first:\n        command: 'true'\n"
         f"      slow:\n        command: 'test -e {marker} || {{ touch {marker}; "
         f"echo $$ > {pidfile}; exec sleep 60; }}'\n"
-        "        after: [first]\n",
+        "        after: [first]\n        retries: 1\n",
     )
     when = "2026-11-24T00:00:00Z"
     proc = _spawn(tmp_path, home, "run", "fragile", "--jobs", str(jobs), "--logical-time", when)
@@ -298,6 +298,26 @@ def test_sigkilled_run_is_found_orphaned_by_the_next_command_and_resumable(
     tasks = {t["task"]: t for t in shown["tasks"]}
     assert [a["state"] for a in tasks["slow"]["attempts"]] == ["failed", "success"]
     assert len(tasks["first"]["attempts"]) == 1
+
+
+def test_an_orphaned_task_without_retries_left_is_not_resumed(
+    tmp_path: Path, home: Path, runwatch: Runwatch
+) -> None:
+    pidfile = tmp_path / "pid"
+    jobs = write_jobs(
+        tmp_path,
+        f"jobs:\n  fragile:\n    command: 'echo $$ > {pidfile}; exec sleep 60'\n",
+    )
+    when = "2026-11-24T00:00:00Z"
+    proc = _spawn(tmp_path, home, "run", "fragile", "--jobs", str(jobs), "--logical-time", when)
+    _wait_for(pidfile)
+    proc.kill()
+    proc.communicate(timeout=10)
+    again = runwatch("run", "fragile", "--jobs", str(jobs), "--logical-time", when)
+    assert again.returncode == 1
+    assert "no task has retries left" in again.stdout
+    (run,) = runs_json(runwatch)
+    assert run["state"] == "failed"
 
 
 def test_a_pool_is_shared_by_two_runwatch_processes(

@@ -98,9 +98,12 @@ def _prepare(store: Store, job: Job, ctx: Context) -> tuple[RunRecord, list[str]
 
 def command(ctx: Context) -> int:
     """Run the job; exit 0 on success, 1 when the run failed, 130/143 when interrupted."""
+    from runner.cli.alert_delivery import InRunAlerts
+    from runner.clock import utcnow
     from runner.engine.factory import build_engine
 
     job = find_job(ctx, ctx.args.job)
+    alerts = InRunAlerts(ctx.settings)
     store = ctx.open_store()
     prepared = _prepare(store, job, ctx)
     if prepared is None:
@@ -136,6 +139,7 @@ def command(ctx: Context) -> int:
             signal.signal(signum, handler)
         engine.close()
         display.close()
+    alerts.deliver(store, utcnow())
     if as_json:
         emit_json(run_summary(store, final))
     else:

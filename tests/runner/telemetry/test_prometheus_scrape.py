@@ -97,10 +97,10 @@ def test_prometheus_scrapes_the_counters_and_the_trace_exemplars(
             base = prometheus(f"127.0.0.1:{server.address[1]}")
             query = 'runwatch_job_runs_total{job="etl",status="success"}'
             result = wait_for(lambda: api(base, "query", query=query)["result"])
-            now = str(time.time())
+            since = str(T0.timestamp() - 3600)  # exemplars carry their events' times
             exemplars = wait_for(
                 lambda: api(base, "query_exemplars", query="runwatch_task_duration_seconds_bucket",
-                            start=str(float(now) - 600), end=str(time.time()))  # fmt: skip
+                            start=since, end=str(time.time()))  # fmt: skip
             )
     [series] = result
     assert series["metric"]["job"] == "etl"

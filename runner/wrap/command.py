@@ -1,0 +1,409 @@
+"""`runwatch wrap`: run a command exactly as cron would, and record it as a run of a job.
+
+The command's output passes through unchanged and its exit status is ours. Whatever
+goes wrong inside runwatch — a locked or unreachable store, a bad option, a bug — is
+one line on stderr and never changes what the command does or how wrap exits: results
+that cannot be recorded go to the spool, and the next wrap (or `runwatch serve`)
+records them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Mapping
+
+from runner.wrap.options import USAGE, WrapOptions, parse_wrap_args
+from runner.wrap.process import TAIL_LINES, Command, Outcome, Output, SpawnError, same_file
+from runner.wrap.report import (
+    CANCELLED,
+    FAILED,
+    SUCCESS,
+    TIMED_OUT,
+    AttemptReport,
+    JobSpec,
+    Report,
+    RunReport,
+    SkipReport,
+    new_report_id,
+)
+from runner.wrap.settings import WrapSettings, env_settings, load_wrap_settings
+from runner.wrap.sink import Sink, open_sink
+from runner.wrap.spool import Spool
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
+if TYPE_CHECKING:
+    from runner.wrap.tracing import WrapTracing
+
+EXIT_USAGE = 2
+EXIT_TIMED_OUT = 124
+"""As GNU timeout(1): the command ran past ``--timeout`` and was stopped."""
+KILL_GRACE_SECONDS = 5.0
+_JOB_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_INTERRUPTS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+
+
+def warn(message: str) -> None:
+    """Report a problem of runwatch itself: one line on stderr."""
+    sys.stderr.write(f"runwatch wrap: {message}\n")
+    sys.stderr.flush()
+
+
+def run_wrap(argv: list[str], env: Mapping[str, str], cwd: str | None = None) -> int:
+    """Run `runwatch wrap ARGV`; the command's exit status (2 when there is no command)."""
+    options = parse_wrap_args(argv)
+    if options.help:
+        sys.stdout.write(USAGE)
+        return 0
+    if not options.command:
+        sys.stderr.write(USAGE + "runwatch wrap: error: no command given (put it after --)\n")
+        return EXIT_USAGE
+    for problem in options.problems:
+        warn(problem)
+    job = _job_spec(options)
+    if job is None:
+        return exec_unrecorded(options.command)
+    try:
+        wrapper = Wrapper(options, job, env, cwd or os.getcwd())
+    except Exception as exc:  # never let runwatch stop the command
+        warn(f"internal error, running the command unrecorded: {type(exc).__name__}: {exc}")
+        return exec_unrecorded(options.command)
+    return wrapper.run()
+
+
+def _job_spec(options: WrapOptions) -> JobSpec | None:
+    name = options.job
+    if name is None:
+        warn("--job NAME is missing: the command runs unrecorded")
+        return None
+    if not _JOB_NAME.fullmatch(name) or set(name) == {"."}:
+        warn(
+            f"--job {name!r}: a job name is letters, digits, '_', '.' or '-' (not only dots); "
+            "the command runs unrecorded"
+        )
+        return None
+    return JobSpec(
+        name,
+        schedule=options.schedule,
+        timezone=options.timezone,
+        grace=options.grace,
+        expected_duration=options.expected_duration,
+        timeout=options.timeout,
+        owner=options.owner,
+        tags=tuple(options.tags),
+    )
+
+
+def exec_unrecorded(argv: list[str]) -> int:
+    """Become the command (nothing to record); 127/126 when it cannot be run."""
+    sys.stdout.flush()
+    try:
+        os.execvp(argv[0], argv)
+    except FileNotFoundError:
+        warn(f"command not found: {argv[0]!r}")
+        return 127
+    except OSError as exc:
+        warn(f"cannot run {argv[0]!r}: {exc.strerror or exc}")
+        return 126
+    raise AssertionError("unreachable: execvp returned")
+
+
+class Wrapper:
+    """One invocation of `runwatch wrap` with a job to record."""
+
+    def __init__(self, options: WrapOptions, job: JobSpec, env: Mapping[str, str], cwd: str):
+        self.options = options
+        self.job = job
+        self.env = env
+        self.settings = self._settings(cwd)
+        self.spool = Spool(self.settings.spool_dir)
+        self.sink: Sink | None = self._sink()
+        self.tracing: WrapTracing | None = None
+        self.report: RunReport | None = None
+        self.run_id: int | None = None
+        self.spooled = False
+
+    def _settings(self, cwd: str) -> WrapSettings:
+        try:
+            return load_wrap_settings(self.env, cwd, config=self.options.config, db=self.options.db)
+        except Exception as exc:
+            warn(f"settings not read, using the environment's: {exc}")
+            return env_settings(self.env, cwd, self.options.db)
+
+    def _sink(self) -> Sink | None:
+        try:
+            return open_sink(self.options, self.settings, self.env)
+        except Exception as exc:
+            warn(f"results go to the spool: {exc}")
+            return None
+
+    # -- the run --------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run the command (with its retries), record it; the command's exit status."""
+        from runner.wrap.lock import JobLock
+
+        lock = JobLock(self.settings.lock_dir, self.job.name)
+        if self.options.overlap != "allow":
+            try:
+                if not lock.acquire(wait=self.options.overlap == "wait"):
+                    self._skip()
+                    return 0
+            except OSError as exc:
+                warn(f"cannot take the job's lock {lock.path}, running anyway: {exc}")
+        try:
+            return self._run_recorded()
+        finally:
+            lock.release()
+
+    def _skip(self) -> None:
+        reason = f"overlap: a previous run of {self.job.name} is still running"
+        warn(f"{reason}; this start is skipped")
+        self._deliver(SkipReport(new_report_id(), self.job, time.time(), reason), final=True)
+
+    def _run_recorded(self) -> int:
+        report = RunReport(new_report_id(), self.job, time.time(), supervisor=_identity())
+        self.report = report
+        self._start_tracing()
+        self._check_schedule()
+        status = 0
+        while True:
+            attempt = report.start_attempt(time.time())
+            self._deliver(report)
+            if self.tracing is not None and attempt.number == 1:
+                report.trace_id = self._traced(self.tracing.run_started, report, self.run_id)
+            status, interrupted = self._attempt(report, attempt)
+            retry = (
+                attempt.state in (FAILED, TIMED_OUT)
+                and interrupted is None
+                and attempt.number <= self.options.retries
+            )
+            attempt.will_retry = retry
+            if self.tracing is not None:
+                self._traced(self.tracing.attempt_finished, report, self.run_id, attempt)
+            if not retry:
+                break
+            self._deliver(report)
+            if self._sleep_before_retry(attempt.number):
+                break
+        self._finish(report, interrupted)
+        return status
+
+    def _finish(self, report: RunReport, interrupted: int | None) -> None:
+        last = report.attempts[-1]
+        if interrupted is not None:
+            report.finish(
+                CANCELLED, time.time(), f"interrupted by {signal.Signals(interrupted).name}"
+            )
+        elif last.state == SUCCESS:
+            report.finish(SUCCESS, time.time())
+        else:
+            report.finish(FAILED, time.time(), f"failed: {report.task}")
+        self._deliver(report, final=True)
+        if self.tracing is not None:
+            self._traced(self.tracing.run_finished, report, self.run_id)
+            self._traced(self.tracing.close)
+        if not self.spooled:
+            self._replay_spool()
+
+    def _attempt(self, report: RunReport, attempt: AttemptReport) -> tuple[int, int | None]:
+        """Run one attempt; the exit status and the interrupting signal, if any."""
+        if attempt.stdout_path is None:
+            base = os.path.join(
+                self.settings.log_dir, report.job.name, f"spool-{report.id}",
+                f"{report.task}.{attempt.number}",
+            )  # fmt: skip
+            attempt.stdout_path, attempt.stderr_path = f"{base}.out", f"{base}.err"
+        env = {**self.env, **self._attempt_env(report, attempt)}
+        merged = same_file(1, 2)
+        cap = self.settings.log_cap_bytes
+        stdout = Output(1, attempt.stdout_path, cap)
+        stderr = None if merged else Output(2, attempt.stderr_path, cap)
+        command = Command(
+            self.options.command, env=env, stdout=stdout, stderr=stderr,
+            timeout=self.options.timeout, kill_grace=KILL_GRACE_SECONDS,
+        )  # fmt: skip
+        try:
+            attempt.pid = command.start()
+        except SpawnError as exc:
+            warn(str(exc))
+            attempt.finish(
+                FAILED, time.time(), exit_code=exc.exit_status, error=str(exc), reason=str(exc)
+            )
+            return exc.exit_status, None
+        self._record_process(report, attempt)
+        outcome = self._wait(command)
+        tail = (stdout if stderr is None else stderr).tail(TAIL_LINES)
+        _finish_attempt(attempt, outcome, tail)
+        interrupted = command.interrupted if command.interrupted in _INTERRUPTS else None
+        if interrupted is not None:
+            attempt.state = CANCELLED
+        status = EXIT_TIMED_OUT if outcome.timed_out else outcome.exit_status
+        return status, interrupted
+
+    def _wait(self, command: Command) -> Outcome:
+        try:
+            return command.wait()
+        except Exception as exc:  # passthrough broke: the command's exit status still counts
+            warn(f"output capture failed, waiting for the command: {type(exc).__name__}: {exc}")
+            assert command.proc is not None
+            return Outcome(command.proc.wait())
+
+    def _attempt_env(self, report: RunReport, attempt: AttemptReport) -> dict[str, str]:
+        env = {
+            "RUNWATCH_JOB": report.job.name,
+            "RUNWATCH_TASK": report.task,
+            "RUNWATCH_LOGICAL_TIME": _iso(report.logical_time),
+            "RUNWATCH_ATTEMPT": str(attempt.number),
+        }
+        if self.run_id is not None:
+            env["RUNWATCH_RUN_ID"] = str(self.run_id)
+        if self.tracing is not None:
+            env.update(
+                self._traced(self.tracing.attempt_started, report, self.run_id, attempt) or {}
+            )
+        return env
+
+    def _sleep_before_retry(self, number: int) -> bool:
+        """Wait before the next attempt; True when a signal asked us to stop instead."""
+        import random
+
+        from runner.engine.engine import backoff_delay
+
+        delay = backoff_delay(self.options.retry_delay, 600.0, number, random.Random())
+        signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+        try:
+            received = signal.sigtimedwait(_INTERRUPTS, delay)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
+        return received is not None
+
+    # -- recording ------------------------------------------------------------------------
+
+    def _deliver(self, report: Report, *, final: bool = False) -> None:
+        """Record ``report`` now if the store answers; else (at the end) spool it."""
+        if self.sink is not None:
+            try:
+                run_id = self.sink.send(report, final=final)
+            except Exception as exc:
+                warn(f"{self.sink.name} unavailable, the result goes to the spool: {exc}")
+                self.sink.close()
+                self.sink = None
+            else:
+                if run_id is not None:
+                    self.run_id = run_id
+                return
+        if final:
+            self._spool(report)
+
+    def _spool(self, report: Report) -> None:
+        target = "store" if self.options.server is None else self.options.server
+        try:
+            self.spool.append(report, target=target)
+            self.spooled = True
+        except OSError as exc:
+            warn(f"cannot write the spool {self.spool.folder}, result lost: {exc}")
+
+    def _record_process(self, report: RunReport, attempt: AttemptReport) -> None:
+        if self.sink is None or self.run_id is None or attempt.pid is None:
+            return
+        try:
+            self.sink.set_process(self.run_id, report, attempt)
+        except Exception as exc:
+            warn(f"{self.sink.name} unavailable, the result goes to the spool: {exc}")
+            self.sink.close()
+            self.sink = None
+
+    def _replay_spool(self) -> None:
+        if self.sink is None or not self.spool.pending():
+            return
+        result = self.sink.replay(self.spool)
+        for problem in result.problems:
+            warn(problem)
+        if result.error is not None:
+            warn(f"{result.left} spooled results still wait: {result.error}")
+
+    def _check_schedule(self) -> None:
+        """Refuse a schedule or timezone croniter cannot use (checked once per change)."""
+        job = self.job
+        if job.schedule is None and job.timezone == "UTC":
+            return
+        if self.sink is not None and self.sink.knows_schedule(job):
+            return
+        from runner.errors import InvalidScheduleError
+        from runner.schedule import validate_schedule, validate_timezone
+
+        try:
+            if job.schedule is not None:
+                validate_schedule(job.schedule)
+            validate_timezone(job.timezone)
+        except InvalidScheduleError as exc:
+            warn(f"{exc}: the job is recorded without a schedule")
+            job.schedule, job.timezone = None, "UTC"
+
+    # -- tracing --------------------------------------------------------------------------
+
+    def _start_tracing(self) -> None:
+        from runner.wrap.tracing import tracing_requested
+
+        if not tracing_requested(self.env):
+            return
+        try:
+            from runner.wrap.tracing import build_wrap_tracing
+
+            self.tracing = build_wrap_tracing(self.env, self.options.command)
+        except Exception as exc:
+            warn(f"tracing is off: {exc}")
+
+    def _traced(self, hook: object, *args: object) -> dict[str, str] | None:
+        """Call a tracing hook; telemetry never throws into the run."""
+        assert callable(hook)
+        try:
+            result = hook(*args)
+        except Exception as exc:
+            warn(f"tracing: {type(exc).__name__}: {exc}")
+            return None
+        return result if isinstance(result, dict) else None
+
+
+def _finish_attempt(attempt: AttemptReport, outcome: Outcome, tail: str | None) -> None:
+    code = outcome.returncode
+    if outcome.timed_out:
+        state, reason = TIMED_OUT, "timed out"
+    elif code == 0:
+        state, reason = SUCCESS, None
+    elif code < 0:
+        state, reason = FAILED, _describe_signal(-code)
+    else:
+        state, reason = FAILED, f"exit code {code}"
+    attempt.finish(
+        state,
+        time.time(),
+        exit_code=code if code >= 0 else None,
+        signal=-code if code < 0 else None,
+        error=tail if state != SUCCESS else None,
+        reason=reason,
+    )
+
+
+def _describe_signal(signum: int) -> str:
+    """As runner.engine.outcome.describe_signal: ``killed by signal 9 (SIGKILL)``."""
+    try:
+        return f"killed by signal {signum} ({signal.Signals(signum).name})"
+    except ValueError:
+        return f"killed by signal {signum}"
+
+
+def _iso(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def _identity() -> str:
+    from runner import supervisor
+
+    return supervisor.current()

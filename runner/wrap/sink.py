@@ -1,0 +1,167 @@
+"""Where the reports of a wrapped run go: the store (directly) or a ping server.
+
+Both take the same reports at the same points of the run — the start, each retry, the
+end — and both raise when they cannot take one, so the caller can spool it instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from runner.wrap.options import WrapOptions
+from runner.wrap.report import AttemptReport, JobSpec, Report, RunReport
+from runner.wrap.settings import WrapSettings
+from runner.wrap.spool import ReplayResult, Spool
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
+if TYPE_CHECKING:
+    from runner.ping import PingClient
+    from runner.wrap.connection import Connection
+
+START_TIMEOUT_SECONDS = 1.0
+"""How long a locked or unreachable store may hold up the start of the command."""
+END_TIMEOUT_SECONDS = 5.0
+"""How long it may hold up wrap's exit once the command has ended."""
+REPLAY_LIMIT = 50
+"""Spooled reports one wrap records after its own run; `runwatch serve` records the rest."""
+
+
+class Sink:
+    """Takes reports; every method raises when the destination cannot be reached."""
+
+    name = "the store"
+
+    def send(self, report: Report, *, final: bool = False) -> int | None:
+        """Record the report; the run's id when the destination tells it."""
+        raise NotImplementedError
+
+    def set_process(self, run_id: int, report: RunReport, attempt: AttemptReport) -> None:
+        """Record the attempt's pid and the run's trace id (where that means something)."""
+
+    def knows_schedule(self, job: JobSpec) -> bool:
+        """True when the destination already holds this job's schedule and timezone."""
+        return False
+
+    def replay(self, spool: Spool) -> ReplayResult:
+        """Record the spooled reports meant for this destination."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Let go of the connection."""
+
+
+class StoreSink(Sink):
+    """The store, through a lean connection opened on first use."""
+
+    def __init__(self, db_url: str, log_dir: str) -> None:
+        self.db_url = db_url
+        self.log_dir = log_dir
+        self._db: Connection | None = None
+        self._final = False
+
+    def _connection(self, *, final: bool) -> Connection:
+        from runner.wrap.connection import connect
+
+        if self._db is None:
+            timeout = END_TIMEOUT_SECONDS if final else START_TIMEOUT_SECONDS
+            self._db = connect(self.db_url, timeout=timeout)
+            self._final = final
+        elif final and not self._final:
+            self._final = True
+            milliseconds = int(END_TIMEOUT_SECONDS * 1000)
+            self._db.execute(
+                f"PRAGMA busy_timeout = {milliseconds}"
+                if self._db.is_sqlite
+                else f"SET lock_timeout = {milliseconds}"
+            )
+        return self._db
+
+    def send(self, report: Report, *, final: bool = False) -> int | None:
+        """Record the report in the store, migrating a fresh or old schema once."""
+        from runner.wrap.recorder import record
+
+        db = self._connection(final=final)
+        try:
+            return record(db, report, log_dir=self.log_dir)
+        except Exception as exc:
+            if not _schema_missing(exc):
+                raise
+        self._migrate()
+        return record(self._connection(final=final), report, log_dir=self.log_dir)
+
+    def _migrate(self) -> None:
+        """Create or upgrade the schema the slow way (SQLAlchemy, Alembic): once per schema."""
+        from runner.store.store import Store
+
+        self.close()
+        Store.open(self.db_url, recover=False).close()
+
+    def set_process(self, run_id: int, report: RunReport, attempt: AttemptReport) -> None:
+        """Record the attempt's pid and the run's trace id."""
+        from runner.wrap.recorder import set_process
+
+        assert attempt.pid is not None
+        set_process(
+            self._connection(final=False), run_id, report.task, attempt.number,
+            pid=attempt.pid, trace_id=report.trace_id,
+        )  # fmt: skip
+
+    def knows_schedule(self, job: JobSpec) -> bool:
+        """True when the stored job has this schedule and timezone already."""
+        from runner.wrap.recorder import stored_job
+
+        try:
+            row = stored_job(self._connection(final=False), job.name)
+        except Exception:
+            return False  # the first record will tell what is wrong with the store
+        return row is not None and (row["schedule"], row["timezone"]) == (
+            job.schedule,
+            job.timezone,
+        )
+
+    def replay(self, spool: Spool) -> ReplayResult:
+        """Record spooled reports for the store (a limited number per wrap)."""
+        return spool.replay(lambda r: self.send(r, final=True), limit=REPLAY_LIMIT)
+
+    def close(self) -> None:
+        """Close the connection."""
+        if self._db is not None:
+            db, self._db = self._db, None
+            db.close()
+
+
+class ServerSink(Sink):
+    """A `runwatch serve` reached through its ping API."""
+
+    def __init__(self, client: PingClient) -> None:
+        self.client = client
+        self.name = f"the server {client.base_url}"
+
+    def send(self, report: Report, *, final: bool = False) -> int | None:
+        """Ping the server with the report."""
+        return self.client.send(report)
+
+    def replay(self, spool: Spool) -> ReplayResult:
+        """Send spooled reports meant for this server."""
+        return spool.replay(self.client.send, target=self.client.base_url, limit=REPLAY_LIMIT)
+
+
+def _schema_missing(exc: Exception) -> bool:
+    """True when the store has no (or an older) schema: a table or column is missing."""
+    text = str(exc).lower()
+    return any(
+        marker in text
+        for marker in ("no such table", "no such column", "does not exist", "has no column")
+    )
+
+
+def open_sink(options: WrapOptions, settings: WrapSettings, env: Mapping[str, str]) -> Sink:
+    """The destination the options choose; ValueError for a server without a token."""
+    if options.server is None:
+        return StoreSink(settings.db_url, settings.log_dir)
+    from runner.ping import PingClient
+
+    token = env.get(options.token_env or "", "")
+    if not token:
+        raise ValueError(f"--token-env {options.token_env}: the variable is not set or empty")
+    return ServerSink(PingClient(options.server, token))

@@ -1,0 +1,144 @@
+"""The spool: results of wrapped runs that could not reach the store (or the server) yet.
+
+One file per report, ``$RUNWATCH_HOME/spool/<report id>.json``, written to a hidden
+temporary name and renamed into place, so a reader never sees half a report. Replay
+records each report (``runner.wrap.recorder.record`` and the ping client both bring the
+store in line with a report rather than append to it) and only then deletes its file:
+a replay killed at any point leaves the file, and recording it again changes nothing,
+so every report is counted exactly once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Callable
+from contextlib import suppress
+
+from runner.wrap.report import Report, report_from_json
+
+TARGET_STORE = "store"
+"""Reports for the database; a report for a ping server carries the server's URL."""
+
+
+class ReplayResult:
+    """What a replay did: reports ``recorded`` and ``left`` waiting; ``error`` is why it
+    stopped early, ``problems`` names files it could not read (moved to ``spool/bad``)."""
+
+    def __init__(self) -> None:
+        self.recorded = 0
+        self.left = 0
+        self.error: str | None = None
+        self.problems: list[str] = []
+
+
+class Spool:
+    """The spool folder of one runwatch home."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def append(self, report: Report, *, target: str = TARGET_STORE) -> str:
+        """Write ``report`` as one new file, atomically; its path. OSError when it cannot."""
+        os.makedirs(self.folder, exist_ok=True)
+        data = json.dumps({"target": target, "report": report.to_json()}).encode()
+        path = os.path.join(self.folder, f"{report.id}.json")
+        temporary = os.path.join(self.folder, f".{report.id}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(temporary, path)
+        return path
+
+    def pending(self) -> list[str]:
+        """The paths of the reports waiting, oldest first."""
+        try:
+            names = os.listdir(self.folder)
+        except FileNotFoundError:
+            return []
+        return [os.path.join(self.folder, n) for n in sorted(names) if n.endswith(".json")]
+
+    def replay(
+        self,
+        deliver: Callable[[Report], object],
+        *,
+        target: str = TARGET_STORE,
+        limit: int | None = None,
+    ) -> ReplayResult:
+        """Deliver the waiting reports for ``target``, oldest first, deleting each once
+        delivered; stop at the first that cannot be (the store is still away).
+
+        Only one process replays a spool at a time; another finds it busy and returns.
+        """
+        result = ReplayResult()
+        paths = self.pending()
+        if not paths:
+            return result
+        lock = self._lock()
+        if lock is None:
+            result.left = len(paths)
+            return result
+        try:
+            for path in self.pending():
+                if result.error is not None or (limit is not None and result.recorded >= limit):
+                    result.left += 1
+                else:
+                    self._replay_one(path, deliver, target, result)
+        finally:
+            os.close(lock)
+        return result
+
+    def _replay_one(
+        self,
+        path: str,
+        deliver: Callable[[Report], object],
+        target: str,
+        result: ReplayResult,
+    ) -> None:
+        try:
+            with open(path, "rb") as file:
+                entry = json.loads(file.read())
+            report = report_from_json(entry["report"])
+            entry_target = entry["target"]
+        except FileNotFoundError:
+            return  # replayed by another process since we listed the folder
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            result.problems.append(self._set_aside(path, exc))
+            return
+        if entry_target != target:
+            result.left += 1
+            return
+        try:
+            deliver(report)
+        except Exception as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+            result.left += 1
+            return
+        # Gone already: another replayer recorded it too, which changed nothing.
+        with suppress(FileNotFoundError):
+            os.unlink(path)
+        result.recorded += 1
+
+    def _lock(self) -> int | None:
+        fd = os.open(
+            os.path.join(self.folder, ".replay.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+        )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
+
+    def _set_aside(self, path: str, exc: BaseException) -> str:
+        """Move an unreadable report out of the way, where it cannot block the spool."""
+        bad = os.path.join(self.folder, "bad")
+        os.makedirs(bad, exist_ok=True)
+        os.replace(path, os.path.join(bad, os.path.basename(path)))
+        return f"spool file {path} cannot be read ({exc}): moved to {bad}"
