@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Literal
 
 import streamlit as st
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboards import queries
-from dashboards.database import connect_readonly
+from dashboards.database import connect_readonly, sqlite_path
 from dashboards.routes import Route, Screen
 from dashboards.settings import DashboardSettings
 from dashboards.timezones import zone_names
@@ -53,6 +54,10 @@ def main(clock: Clock | None = None) -> None:
 
     def body() -> None:
         viewer = Viewer(settings, now_of(), zone, WINDOWS[window_name], window_name)
+        path = sqlite_path(url)
+        if path is not None and not path.exists():
+            st.info(f"No runwatch store at {path} yet: it appears once a job has run.")
+            return
         try:
             with _engine(url).connect() as conn:
                 if _store_ready(conn):
@@ -72,8 +77,8 @@ def _sidebar(route: Route, settings: DashboardSettings) -> tuple[str, str, float
         st.title("⏱ runwatch")
         for label, screen in _NAVIGATION:
             current = route.screen is screen
-            if st.button(label, key=f"nav-{screen.value}", type="primary" if current else "secondary",
-                         width="stretch"):  # fmt: skip
+            kind: Literal["primary", "secondary"] = "primary" if current else "secondary"
+            if st.button(label, key=f"nav-{screen.value}", type=kind, width="stretch"):
                 go(Route(screen))
         st.divider()
         zones = zone_names()

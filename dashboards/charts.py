@@ -1,4 +1,4 @@
-"""Charts: the task DAG as Graphviz DOT, and Vega-Lite (Altair) timelines and trends.
+"""Charts: the task DAG as Graphviz DOT, and Vega-Lite specifications for timelines.
 
 Vega-Lite would show times in the browser's own zone; to show them in the viewer's
 chosen zone instead, times are handed over as that zone's wall-clock time marked UTC,
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dashboards.rows import AttemptRow, DailyOutcome, DurationPoint, TaskRow
-from dashboards.timezones import duration_text, zone_of
+from dashboards.timezones import duration_text, local, zone_of
 from runner.model import RunState, TaskState
 
-if TYPE_CHECKING:
-    import altair as alt
+Spec = dict[str, Any]
+"""A Vega-Lite specification (or a part of one), for ``st.vega_lite_chart``."""
 
 # fill, border: readable on light and dark themes (Graphviz ignores the app theme)
 TASK_COLOURS: Mapping[TaskState, tuple[str, str]] = {
@@ -49,7 +49,6 @@ def _quote(text: str) -> str:
     """A DOT string literal: quotes and backslashes escaped, newlines as DOT's ``\n``."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'
-
 
 
 def dag_dot(tasks: Sequence[TaskRow], edges: Mapping[str, Sequence[str]]) -> str:
@@ -88,123 +87,135 @@ def wall_time(moment: datetime | None, zone: str) -> str | None:
     return moment.astimezone(zone_of(zone)).replace(tzinfo=None).strftime(_UTC_TIME)
 
 
-def gantt(attempts: Sequence[AttemptRow], zone: str, now: datetime) -> alt.Chart:
+def gantt(attempts: Sequence[AttemptRow], zone: str, now: datetime) -> Spec:
     """One bar per attempt on a time axis, a row per task, coloured by the attempt's state;
     a running attempt's bar ends at ``now``."""
-    import altair as alt
-
     values = [
         {
             "task": a.task,
             "attempt": f"{a.task} #{a.number}",
-            "number": a.number,
             "state": a.state.value,
             "start": wall_time(a.started_at, zone),
             "end": wall_time(a.finished_at or now, zone),
+            "from": local(a.started_at, zone),
             "duration": duration_text(a.duration_seconds) or "running",
             "exit": "" if a.exit_code is None else str(a.exit_code),
         }
         for a in attempts
     ]
     order = list(dict.fromkeys(a.task for a in attempts))
-    return (
-        alt.Chart(alt.Data(values=values))
-        .mark_bar(cornerRadius=3, stroke="#ffffff", strokeWidth=1)
-        .encode(
-            x=alt.X("start:T", title=f"time ({zone})", scale=alt.Scale(type="utc")),
-            x2="end:T",
-            y=alt.Y("task:N", sort=order, title=None),
-            color=_state_colour("state"),
-            tooltip=[
-                alt.Tooltip("attempt:N"),
-                alt.Tooltip("state:N"),
-                alt.Tooltip("start:T", format="%Y-%m-%d %H:%M:%S", scale=alt.Scale(type="utc")),
-                alt.Tooltip("duration:N"),
-                alt.Tooltip("exit:N", title="exit code"),
+    return {
+        "data": {"values": values},
+        "mark": {"type": "bar", "cornerRadius": 3, "stroke": "#ffffff", "strokeWidth": 1},
+        "encoding": {
+            "x": _time_axis("start", f"time ({zone})"),
+            "x2": {"field": "end"},
+            "y": {"field": "task", "type": "nominal", "sort": order, "title": None},
+            "color": _state_colour(),
+            "tooltip": [
+                {"field": "attempt", "type": "nominal"},
+                {"field": "state", "type": "nominal"},
+                {"field": "from", "type": "nominal", "title": f"started ({zone})"},
+                {"field": "duration", "type": "nominal"},
+                {"field": "exit", "type": "nominal", "title": "exit code"},
             ],
-        )
-        .properties(height=max(80, 36 * len(order)))
-    )
+        },
+        "height": max(80, 36 * len(order)),
+    }
 
 
 def duration_trend(
     points: Sequence[DurationPoint], p50: float | None, p95: float | None, zone: str
-) -> alt.LayerChart:
+) -> Spec:
     """Run durations over time, coloured by outcome, with p50 and p95 rules."""
-    import altair as alt
-
     values = [
         {
             "run": p.run_id,
             "started": wall_time(p.started_at, zone),
+            "at": local(p.started_at, zone),
             "seconds": round(p.duration_seconds, 3),
             "duration": duration_text(p.duration_seconds),
             "state": p.state.value,
         }
         for p in points
     ]
-    dots = (
-        alt.Chart(alt.Data(values=values))
-        .mark_circle(size=40, opacity=0.8)
-        .encode(
-            x=alt.X("started:T", title=f"started ({zone})", scale=alt.Scale(type="utc")),
-            y=alt.Y("seconds:Q", title="duration (s)"),
-            color=_state_colour("state"),
-            tooltip=["run:Q", "state:N", "duration:N"],
-        )
-    )
+    dots = {
+        "data": {"values": values},
+        "mark": {"type": "circle", "size": 40, "opacity": 0.8},
+        "encoding": {
+            "x": _time_axis("started", f"started ({zone})"),
+            "y": {"field": "seconds", "type": "quantitative", "title": "duration (s)"},
+            "color": _state_colour(),
+            "tooltip": [
+                {"field": "run", "type": "quantitative"},
+                {"field": "state", "type": "nominal"},
+                {"field": "at", "type": "nominal", "title": "started"},
+                {"field": "duration", "type": "nominal"},
+            ],
+        },
+    }
     lines = [
-        {"line": name, "seconds": value}
+        {"line": name, "seconds": value, "duration": duration_text(value)}
         for name, value in (("p50", p50), ("p95", p95))
         if value is not None
     ]
-    rules = (
-        alt.Chart(alt.Data(values=lines))
-        .mark_rule(strokeDash=[6, 4])
-        .encode(
-            y="seconds:Q",
-            color=alt.Color(
-                "line:N",
-                scale=alt.Scale(domain=["p50", "p95"], range=["#1565c0", "#6a1b9a"]),
-                legend=alt.Legend(title="percentile"),
-            ),
-        )
-    )
-    return alt.layer(dots, rules).resolve_scale(color="independent").properties(height=260)
+    rules = {
+        "data": {"values": lines},
+        "mark": {"type": "rule", "strokeDash": [6, 4], "strokeWidth": 2},
+        "encoding": {
+            "y": {"field": "seconds", "type": "quantitative"},
+            "color": {
+                "field": "line",
+                "type": "nominal",
+                "scale": {"domain": ["p50", "p95"], "range": ["#1565c0", "#6a1b9a"]},
+                "legend": {"title": "percentile"},
+            },
+            "tooltip": [{"field": "line", "type": "nominal"}, {"field": "duration"}],
+        },
+    }
+    return {"layer": [dots, rules], "resolve": {"scale": {"color": "independent"}}, "height": 260}
 
 
-def daily_strip(days: Sequence[DailyOutcome]) -> alt.Chart:
+def daily_strip(days: Sequence[DailyOutcome]) -> Spec:
     """Runs per day stacked by outcome: a calendar strip of the job's health."""
-    import altair as alt
-
     values: list[dict[str, Any]] = [
         {"day": d.day.isoformat(), "state": state, "runs": n}
         for d in days
         for state, n in sorted(d.counts.items())
     ]
-    values += [{"day": d.day.isoformat(), "state": "none", "runs": 0} for d in days if not d.counts]
-    return (
-        alt.Chart(alt.Data(values=values))
-        .mark_bar()
-        .encode(
-            x=alt.X("day:O", title=None, sort=[d.day.isoformat() for d in days]),
-            y=alt.Y("runs:Q", title="runs"),
-            color=_state_colour("state"),
-            tooltip=["day:O", "state:N", "runs:Q"],
-        )
-        .properties(height=160)
-    )
+    return {
+        "data": {"values": values},
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": {
+                "field": "day",
+                "type": "ordinal",
+                "title": None,
+                "scale": {"domain": [d.day.isoformat() for d in days]},
+            },
+            "y": {"field": "runs", "type": "quantitative", "title": "runs"},
+            "color": _state_colour(),
+            "tooltip": [
+                {"field": "day", "type": "ordinal"},
+                {"field": "state", "type": "nominal"},
+                {"field": "runs", "type": "quantitative"},
+            ],
+        },
+        "height": 160,
+    }
 
 
-def _state_colour(field: str) -> alt.Color:
-    import altair as alt
+def _time_axis(field: str, title: str) -> Spec:
+    return {"field": field, "type": "temporal", "title": title, "scale": {"type": "utc"}}
 
-    domain = [*STATE_COLOURS, "none"]
-    return alt.Color(
-        f"{field}:N",
-        scale=alt.Scale(domain=domain, range=[*STATE_COLOURS.values(), "#ffffff"]),
-        legend=alt.Legend(title="state"),
-    )
+
+def _state_colour() -> Spec:
+    return {
+        "field": "state",
+        "type": "nominal",
+        "scale": {"domain": list(STATE_COLOURS), "range": list(STATE_COLOURS.values())},
+        "legend": {"title": "state"},
+    }
 
 
 def run_state_icon(state: RunState | TaskState | str | None) -> str:

@@ -43,9 +43,9 @@ def job_overview(conn: Connection, now: datetime, window: timedelta) -> list[Job
             defined.get(name),
             facts.get(name),
             stats.get(name, {}),
-            firing.get(name, 0),
-            reasons,
-            now,
+            firing=firing.get(name, 0),
+            reasons=reasons,
+            now=now,
         )
         for name in set(defined) | set(facts)
     ]
@@ -57,6 +57,7 @@ def _overview(
     job: Mapping[str, Any] | None,
     fact: Mapping[str, Any] | None,
     stat: Mapping[str, Any],
+    *,
     firing: int,
     reasons: Mapping[int, str],
     now: datetime,

@@ -16,17 +16,20 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
-    Connection,
     ColumnElement,
+    Connection,
     Integer,
+    RowMapping,
     Select,
     and_,
     bindparam,
     case,
+    column,
     func,
     inspect,
     literal,
     select,
+    table,
 )
 
 from dashboards.rows import (
@@ -80,9 +83,13 @@ def has_alerting(conn: Connection) -> bool:
     return inspect(conn).has_table("alerts")
 
 
-def has_store(conn: Connection) -> bool:
-    """True when the database holds a runwatch store at all."""
-    return inspect(conn).has_table("runs")
+def schema_revision(conn: Connection) -> str | None:
+    """The store's schema revision (Alembic's), None when there is no store."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    version = table("alembic_version", column("version_num"))
+    found = conn.execute(select(version.c.version_num)).scalar()
+    return None if found is None else str(found)
 
 
 def percentile_of(
@@ -135,9 +142,7 @@ def headline(conn: Connection, now: datetime, day_start: datetime) -> Headline:
     running = conn.scalar(select(func.count()).where(runs.c.state == RunState.RUNNING.value))
     firing = None
     if has_alerting(conn):
-        firing = conn.scalar(
-            select(func.count()).where(alerts.c.state == AlertStatus.FIRING.value)
-        )
+        firing = conn.scalar(select(func.count()).where(alerts.c.state == AlertStatus.FIRING.value))
     beat = (
         conn.execute(
             select(heartbeats.c.at, heartbeats.c.info)
@@ -357,7 +362,7 @@ def _run_conditions(filters: RunFilter) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _run_row(row: Mapping[str, Any]) -> RunRow:
+def _run_row(row: RowMapping) -> RunRow:
     return RunRow(
         id=int(row["id"]),
         job=row["job"],
@@ -386,7 +391,9 @@ _RUN_COLUMNS = (
 )
 
 
-def runs_page(conn: Connection, filters: RunFilter, number: int = 1, size: int = 50) -> Page[RunRow]:
+def runs_page(
+    conn: Connection, filters: RunFilter, number: int = 1, size: int = 50
+) -> Page[RunRow]:
     """One page of the run history, newest first, with the number of matching runs."""
     conditions = _run_conditions(filters)
     total = int(conn.scalar(select(func.count()).select_from(runs).where(*conditions)) or 0)
@@ -451,7 +458,7 @@ def run_detail(conn: Connection, run_id: int) -> RunDetail | None:
     )
 
 
-def _attempt_row(row: Mapping[str, Any]) -> AttemptRow:
+def _attempt_row(row: RowMapping) -> AttemptRow:
     return AttemptRow(
         id=int(row["id"]),
         task=row["task"],
@@ -509,7 +516,9 @@ def job_detail(
     )
 
 
-def _durations(conn: Connection, mine: ColumnElement[bool], limit: int) -> tuple[DurationPoint, ...]:
+def _durations(
+    conn: Connection, mine: ColumnElement[bool], limit: int
+) -> tuple[DurationPoint, ...]:
     query = (
         select(runs.c.id, runs.c.state, runs.c.started_at, runs.c.finished_at)
         .where(mine, runs.c.state.in_(FINISHED), runs.c.started_at.is_not(None))
@@ -710,7 +719,7 @@ def _notifications(
     return found
 
 
-def _alert_row(row: Mapping[str, Any], sent: Mapping[str, list[NotificationRow]]) -> AlertRow:
+def _alert_row(row: RowMapping, sent: Mapping[str, list[NotificationRow]]) -> AlertRow:
     annotations = json.loads(row["annotations"] or "{}")
     return AlertRow(
         fingerprint=row["fingerprint"],

@@ -8,7 +8,11 @@ from datetime import datetime, timedelta
 from dashboards.settings import DashboardSettings
 from dashboards.timezones import age_text, local
 
-WINDOWS = {"24 hours": timedelta(hours=24), "7 days": timedelta(days=7), "30 days": timedelta(days=30)}
+WINDOWS = {
+    "24 hours": timedelta(hours=24),
+    "7 days": timedelta(days=7),
+    "30 days": timedelta(days=30),
+}
 REFRESH = {"off": None, "10 s": 10.0, "30 s": 30.0, "1 min": 60.0, "5 min": 300.0}
 
 

@@ -15,7 +15,7 @@ import logging
 import re
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -60,7 +60,8 @@ class Response:
     """What a handler returns."""
 
     status: int = 200
-    body: bytes = b""
+    body: bytes | Sequence[bytes] = b""
+    """The body, or chunks of it written in turn."""
     content_type: str = "text/plain; charset=utf-8"
     headers: Mapping[str, str] = field(default_factory=dict)
 
@@ -255,14 +256,16 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
             self._send(response)
 
         def _send(self, response: Response) -> None:
+            chunks = [response.body] if isinstance(response.body, bytes) else response.body
             try:
                 self.send_response(response.status)
                 self.send_header("Content-Type", response.content_type)
-                self.send_header("Content-Length", str(len(response.body)))
+                self.send_header("Content-Length", str(sum(len(c) for c in chunks)))
                 for name, value in response.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(response.body)
+                for chunk in chunks:
+                    self.wfile.write(chunk)
             except (BrokenPipeError, ConnectionResetError) as exc:
                 logger.debug("client went away: %s", exc)
 
@@ -272,7 +275,7 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
     return _Handler
 
 
-def metrics_handler(render: Callable[[bool], bytes]) -> Handler:
+def metrics_handler(render: Callable[[bool], bytes | Sequence[bytes]]) -> Handler:
     """``GET /metrics``: OpenMetrics (with exemplars) when the Accept header asks for it,
     else the Prometheus text format. ``render(openmetrics)`` gives the body."""
 
@@ -307,7 +310,10 @@ def require_bearer(token: Secret, handler: Handler) -> Handler:
 
 
 def telemetry_server(
-    listen: str, *, render: Callable[[bool], bytes], health: Callable[[], Health]
+    listen: str,
+    *,
+    render: Callable[[bool], bytes | Sequence[bytes]],
+    health: Callable[[], Health],
 ) -> HttpServer:
     """A server with ``GET /metrics`` and ``GET /healthz``; add routes, then ``start()``."""
     server = HttpServer(listen)

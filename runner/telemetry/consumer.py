@@ -79,8 +79,8 @@ class MetricsConsumer:
                 logger.exception("metrics: reading the event log after id %s failed", self.cursor)
             return applied
 
-    def exposition(self, openmetrics: bool) -> bytes:
-        """Catch up with the event log, then render the registry."""
+    def exposition(self, openmetrics: bool) -> list[bytes]:
+        """Catch up with the event log, then render the registry (as chunks)."""
         self.poll()
         return exposition.render(self.collector.registry, openmetrics=openmetrics)
 

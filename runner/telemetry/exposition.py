@@ -40,17 +40,18 @@ def content_type(openmetrics: bool) -> str:
     return OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE
 
 
-def render(registry: Collector, *, openmetrics: bool) -> bytes:
-    """Everything the registry collects, in one exposition."""
-    parts: list[bytes] = []
+def render(registry: Collector, *, openmetrics: bool) -> list[bytes]:
+    """Everything the registry collects, in one exposition, as chunks to write in turn
+    (joining them would copy megabytes for nothing)."""
+    chunks: list[bytes] = []
     for metric in registry.collect():
         if isinstance(metric, FamilyMetric):
-            parts.append(metric.render(openmetrics))
+            chunks.extend(metric.render(openmetrics))
         else:
-            parts.append(_format(metric, openmetrics).encode())
+            chunks.append(_format(metric, openmetrics).encode())
     if openmetrics:
-        parts.append(_EOF.encode())
-    return b"".join(parts)
+        chunks.append(_EOF.encode())
+    return chunks
 
 
 class _One:

@@ -21,6 +21,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Exemplar, Sample
 
 Labels = tuple[str, ...]
+BLOCK_SIZE = 256
+"""Series per block of cached text: a change re-joins one block, not the whole family."""
 
 
 def number(value: float) -> str:
@@ -60,10 +62,12 @@ class Family:
         self.name = name
         self.documentation = documentation
         self.labelnames = tuple(labelnames)
-        # Per format (False: text, True: OpenMetrics): each series' encoded lines, and
-        # the whole family joined, kept until a series changes.
+        # Per format (False: text, True: OpenMetrics): each series' encoded lines, and the
+        # series grouped in blocks whose joined text is kept until one of them changes.
         self._lines: dict[bool, dict[Labels, bytes]] = {False: {}, True: {}}
-        self._joined: dict[bool, bytes | None] = {False: None, True: None}
+        self._block_of: dict[Labels, int] = {}
+        self._blocks: list[list[Labels]] = []
+        self._joined: dict[bool, list[bytes | None]] = {False: [], True: []}
 
     # -- rendering ------------------------------------------------------------------
 
@@ -79,32 +83,63 @@ class Family:
         help_text = self.documentation.replace("\\", r"\\").replace("\n", r"\n")
         return f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"
 
-    def render(self, openmetrics: bool) -> bytes:
-        """The family in the text (0.0.4) or OpenMetrics format, ``# EOF`` excluded."""
+    def render(self, openmetrics: bool) -> list[bytes]:
+        """The family in the text (0.0.4) or OpenMetrics format, ``# EOF`` excluded, as
+        chunks to write one after the other."""
+        chunks = [self.header(openmetrics).encode()]
         joined = self._joined[openmetrics]
-        if joined is not None:
-            return joined
-        cache = self._lines[openmetrics]
-        parts = [self.header(openmetrics).encode()]
-        for labels in self.series():
-            lines = cache.get(labels)
-            if lines is None:
-                lines = cache[labels] = self._render_series(labels, openmetrics).encode()
-            parts.append(lines)
-        joined = self._joined[openmetrics] = b"".join(parts)
-        return joined
+        lines = self._lines[openmetrics]
+        for index, members in enumerate(self._blocks):
+            block = joined[index]
+            if block is None:
+                parts = []
+                for labels in members:
+                    text = lines.get(labels)
+                    if text is None:
+                        text = lines[labels] = self._render_series(labels, openmetrics).encode()
+                    parts.append(text)
+                block = joined[index] = b"".join(parts)
+            chunks.append(block)
+        return chunks
 
     def changed(self, labels: Labels) -> None:
-        """Forget a series' cached text after its value changed (or it came or went)."""
+        """Forget a series' cached text after its value changed (or it was added)."""
         for openmetrics in (False, True):
             self._lines[openmetrics].pop(labels, None)
-            self._joined[openmetrics] = None
+        index = self._block_of.get(labels)
+        if index is None:
+            index = self._place(labels)
+        for openmetrics in (False, True):
+            self._joined[openmetrics][index] = None
+
+    def forgot(self, labels: Labels) -> None:
+        """A series was removed: regroup the rest."""
+        for openmetrics in (False, True):
+            self._lines[openmetrics].pop(labels, None)
+        self._regroup()
 
     def clear(self) -> None:
         """Drop every series."""
         for openmetrics in (False, True):
             self._lines[openmetrics].clear()
-            self._joined[openmetrics] = None
+        self._regroup()
+
+    def _place(self, labels: Labels) -> int:
+        if not self._blocks or len(self._blocks[-1]) >= BLOCK_SIZE:
+            self._blocks.append([])
+            for openmetrics in (False, True):
+                self._joined[openmetrics].append(None)
+        index = len(self._blocks) - 1
+        self._blocks[index].append(labels)
+        self._block_of[labels] = index
+        return index
+
+    def _regroup(self) -> None:
+        self._block_of = {}
+        self._blocks = []
+        self._joined = {False: [], True: []}
+        for labels in self.series():
+            self._place(labels)
 
     def series(self) -> Iterable[Labels]:
         """The label values of every series."""
@@ -139,12 +174,12 @@ class ValueFamily(Family):
     def remove(self, *labels: str) -> None:
         """Drop one series."""
         if self._values.pop(labels, None) is not None:
-            self.changed(labels)
+            self.forgot(labels)
 
     def clear(self) -> None:
         """Drop every series."""
-        super().clear()
         self._values.clear()
+        super().clear()
 
     def _put(self, labels: Labels, value: float) -> None:
         if self._values.get(labels) != value:
@@ -263,8 +298,8 @@ class HistogramFamily(Family):
 
     def clear(self) -> None:
         """Drop every series."""
-        super().clear()
         self._series.clear()
+        super().clear()
 
     def observe(self, *labels: str, value: float, exemplar: TraceExemplar | None = None) -> None:
         """Count one observation (and keep ``exemplar`` as its bucket's latest)."""
@@ -351,8 +386,8 @@ class FamilyMetric(Metric):
     def samples(self, value: list[Sample]) -> None:
         self._built = value or None  # Metric.__init__ assigns []: keep building lazily
 
-    def render(self, openmetrics: bool) -> bytes:
-        """The family's exposition text, encoded."""
+    def render(self, openmetrics: bool) -> list[bytes]:
+        """The family's exposition text, as chunks."""
         with self._lock:
             return self._family.render(openmetrics)
 

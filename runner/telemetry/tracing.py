@@ -17,7 +17,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from runner.clock import Clock, utcnow
@@ -53,6 +53,17 @@ def parent_context(traceparent: str | None, tracestate: str | None) -> Context |
         logger.warning("TRACEPARENT %r is not a valid W3C trace context: ignored", traceparent)
         return None
     return context
+
+
+def trace_env(context: SpanContext) -> dict[str, str]:
+    """TRACEPARENT (and TRACESTATE, when there is one) naming ``context`` as the parent."""
+    env = {
+        "TRACEPARENT": f"00-{context.trace_id:032x}-{context.span_id:016x}-"
+        f"{context.trace_flags:02x}"
+    }
+    if context.trace_state:
+        env["TRACESTATE"] = context.trace_state.to_header()
+    return env
 
 
 @dataclass
@@ -190,12 +201,7 @@ class TracingObserver:
         )
         self._attempts[attempt.id] = _OpenAttempt(span, run.id, task.kind)
         entry.attempts.add(attempt.id)
-        carrier: dict[str, str] = {}
-        _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
-        env = {"TRACEPARENT": carrier["traceparent"]}
-        if carrier.get("tracestate"):
-            env["TRACESTATE"] = carrier["tracestate"]
-        return env
+        return trace_env(span.get_span_context())
 
     def _attempt_finished(self, attempt: AttemptRecord, outcome: AttemptFinished) -> None:
         entry = self._attempts.pop(attempt.id, None)
@@ -206,13 +212,14 @@ class TracingObserver:
             run.attempts.discard(attempt.id)
         span = entry.span
         end = to_nanoseconds(self._clock())
-        span.set_attribute("runwatch.state", outcome.state.value)
+        attributes: dict[str, Any] = {"runwatch.state": outcome.state.value}
         if entry.kind == "command" and outcome.exit_code is not None:
-            span.set_attribute("process.exit_code", outcome.exit_code)
+            attributes["process.exit_code"] = outcome.exit_code
         if outcome.signal is not None:
-            span.set_attribute("runwatch.signal", outcome.signal)
+            attributes["runwatch.signal"] = outcome.signal
         if outcome.reason:
-            span.set_attribute("runwatch.reason", outcome.reason)
+            attributes["runwatch.reason"] = outcome.reason
+        span.set_attributes(attributes)
         if outcome.state in _FAILED_ATTEMPT:
             _record_failure(span, entry.kind, outcome, end)
         span.end(end_time=end)

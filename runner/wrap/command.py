@@ -14,7 +14,7 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from runner.wrap.options import USAGE, WrapOptions, parse_wrap_args
 from runner.wrap.process import TAIL_LINES, Command, Outcome, Output, SpawnError, same_file
@@ -101,7 +101,7 @@ def exec_unrecorded(argv: list[str]) -> int:
     """Become the command (nothing to record); 127/126 when it cannot be run."""
     sys.stdout.flush()
     try:
-        os.execvp(argv[0], argv)
+        os.execvp(argv[0], argv)  # noqa: S606 - becoming the command is the point
     except FileNotFoundError:
         warn(f"command not found: {argv[0]!r}")
         return 127
@@ -174,7 +174,8 @@ class Wrapper:
             attempt = report.start_attempt(time.time())
             self._deliver(report)
             if self.tracing is not None and attempt.number == 1:
-                report.trace_id = self._traced(self.tracing.run_started, report, self.run_id)
+                trace_id = self._traced(self.tracing.run_started, report, self.run_id)
+                report.trace_id = trace_id if isinstance(trace_id, str) else None
             status, interrupted = self._attempt(report, attempt)
             retry = (
                 attempt.state in (FAILED, TIMED_OUT)
@@ -262,9 +263,9 @@ class Wrapper:
         if self.run_id is not None:
             env["RUNWATCH_RUN_ID"] = str(self.run_id)
         if self.tracing is not None:
-            env.update(
-                self._traced(self.tracing.attempt_started, report, self.run_id, attempt) or {}
-            )
+            extra = self._traced(self.tracing.attempt_started, report, self.run_id, attempt)
+            if isinstance(extra, dict):
+                env.update({str(k): str(v) for k, v in extra.items()})
         return env
 
     def _sleep_before_retry(self, number: int) -> bool:
@@ -358,15 +359,14 @@ class Wrapper:
         except Exception as exc:
             warn(f"tracing is off: {exc}")
 
-    def _traced(self, hook: object, *args: object) -> dict[str, str] | None:
+    @staticmethod
+    def _traced(hook: Callable[..., object], *args: object) -> object:
         """Call a tracing hook; telemetry never throws into the run."""
-        assert callable(hook)
         try:
-            result = hook(*args)
+            return hook(*args)
         except Exception as exc:
             warn(f"tracing: {type(exc).__name__}: {exc}")
             return None
-        return result if isinstance(result, dict) else None
 
 
 def _finish_attempt(attempt: AttemptReport, outcome: Outcome, tail: str | None) -> None:

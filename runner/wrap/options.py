@@ -48,8 +48,16 @@ class WrapOptions:
         self.problems: list[str] = []
 
 
+def _seconds(value: str) -> float:
+    """A duration such as ``90s`` or ``5m``; a bare number is seconds."""
+    try:
+        return parse_duration(float(value))
+    except ValueError:
+        return parse_duration(value)
+
+
 def _duration(value: str) -> float:
-    seconds = parse_duration(value)
+    seconds = _seconds(value)
     if seconds <= 0:
         raise ValueError(f"expected a duration above zero, got {value!r}")
     return seconds
@@ -88,11 +96,11 @@ _OPTIONS: dict[str, Callable[[WrapOptions, str], None]] = {
     "--job": _set("job", _text),
     "--schedule": _set("schedule", _text),
     "--timezone": _set("timezone", _text),
-    "--grace": _set("grace", parse_duration),
+    "--grace": _set("grace", _seconds),
     "--timeout": _set("timeout", _duration),
     "--expected-duration": _set("expected_duration", _duration),
     "--retries": _set("retries", _whole),
-    "--retry-delay": _set("retry_delay", parse_duration),
+    "--retry-delay": _set("retry_delay", _seconds),
     "--owner": _set("owner", _text),
     "--tag": _add_tag,
     "--overlap": _set("overlap", _choice),

@@ -18,6 +18,10 @@ from contextlib import suppress
 
 from runner.wrap.report import Report, report_from_json
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
+if TYPE_CHECKING:
+    from runner.wrap.connection import Connection
+
 TARGET_STORE = "store"
 """Reports for the database; a report for a ping server carries the server's URL."""
 
@@ -117,6 +121,9 @@ class Spool:
         try:
             deliver(report)
         except Exception as exc:
+            if getattr(exc, "permanent", False):  # refused for good: must not block the rest
+                result.problems.append(self._set_aside(path, exc))
+                return
             result.error = f"{type(exc).__name__}: {exc}"
             result.left += 1
             return
@@ -142,3 +149,30 @@ class Spool:
         os.makedirs(bad, exist_ok=True)
         os.replace(path, os.path.join(bad, os.path.basename(path)))
         return f"spool file {path} cannot be read ({exc}): moved to {bad}"
+
+
+def replay_into_store(
+    spool_dir: str, db: Connection, *, log_dir: str | None = None, limit: int | None = None
+) -> ReplayResult:
+    """Record the spooled reports meant for the store (`runwatch serve` calls this)."""
+    from runner.wrap.recorder import record
+
+    return Spool(spool_dir).replay(lambda report: record(db, report, log_dir=log_dir), limit=limit)
+
+
+def spool_replayer(spool_dir: str, db: Connection) -> Callable[[object], None]:
+    """A `runwatch serve` duty: replay the spool into the store, logging what it did."""
+    import logging
+
+    logger = logging.getLogger(__name__)
+
+    def replay(_now: object) -> None:
+        result = replay_into_store(spool_dir, db)
+        for problem in result.problems:
+            logger.warning("%s", problem)
+        if result.recorded:
+            logger.info("recorded %d spooled results of wrapped runs", result.recorded)
+        if result.error is not None:
+            logger.warning("%d spooled results still wait: %s", result.left, result.error)
+
+    return replay

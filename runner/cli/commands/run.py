@@ -12,10 +12,10 @@ from runner.cli.context import Context
 from runner.cli.output import emit_json, iso, paint, table
 from runner.cli.progress import ProgressDisplay
 from runner.durations import format_duration
+from runner.engine.engine import tasks_to_resume
 from runner.errors import NotFoundError, UsageError
 from runner.model import Job, RunState, TaskState, Trigger
 from runner.store.records import RunRecord
-from runner.engine.engine import tasks_to_resume
 from runner.store.store import ORPHANED, Store
 
 _PARAM = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
@@ -115,8 +115,10 @@ def command(ctx: Context) -> int:
                 "nothing to rerun (use --force to run every task again)"
             )
             return 0
-        print(f"run {run.id} of {job.name} {run.state.value}; no task has retries left "
-              "(use --force to run every task again)")
+        print(
+            f"run {run.id} of {job.name} {run.state.value}; no task has retries left "
+            "(use --force to run every task again)"
+        )
         return 1
     run, rerun, resume = prepared
     as_json = ctx.args.format == "json"

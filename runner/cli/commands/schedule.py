@@ -27,13 +27,29 @@ def preview(ctx: Context) -> int:
     fires = schedule.between(start, datetime.max.replace(tzinfo=UTC), limit=ctx.args.count)
     notes = {"gap": "moved past a DST gap", "repeat": "second occurrence (DST)"}
     if ctx.args.format == "json":
-        emit_json([{"local": f.at.astimezone(schedule.tz).isoformat(), "utc": iso(f.at),
-                    "dst_shift": f.shifted} for f in fires])
+        emit_json(
+            [
+                {
+                    "local": f.at.astimezone(schedule.tz).isoformat(),
+                    "utc": iso(f.at),
+                    "dst_shift": f.shifted,
+                }
+                for f in fires
+            ]
+        )
         return 0
     print(f"{job.name}: {job.schedule} in {job.timezone}")
-    table(["local", "utc", "note"],
-          [[f.at.astimezone(schedule.tz).strftime("%Y-%m-%d %H:%M:%S %Z"),
-            f.at.strftime("%Y-%m-%d %H:%M:%S"), notes.get(f.shifted or "", "")] for f in fires])
+    table(
+        ["local", "utc", "note"],
+        [
+            [
+                f.at.astimezone(schedule.tz).strftime("%Y-%m-%d %H:%M:%S %Z"),
+                f.at.strftime("%Y-%m-%d %H:%M:%S"),
+                notes.get(f.shifted or "", ""),
+            ]
+            for f in fires
+        ],
+    )
     return 0
 
 
@@ -52,8 +68,11 @@ def trigger(ctx: Context) -> int:
     beats = store.db.rows("SELECT MAX(at) AS at FROM heartbeats WHERE name LIKE 'scheduler:%'")
     last = beats[0]["at"] if beats else None
     if last is None or now.timestamp() - last > 60:
-        print("warning: no `runwatch serve` heartbeat in the last minute; the run starts "
-              "when a scheduler is running", file=sys.stderr)
+        print(
+            "warning: no `runwatch serve` heartbeat in the last minute; the run starts "
+            "when a scheduler is running",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -94,7 +113,8 @@ def backfill(ctx: Context) -> int:
     if args.max_active < 1:
         raise UsageError(f"--max-active {args.max_active}: expected a whole number >= 1")
     fires = Schedule(job.schedule, job.timezone, job.dst).between(
-        start - timedelta(microseconds=1), end, limit=100_000)
+        start - timedelta(microseconds=1), end, limit=100_000
+    )
     store = ctx.open_store()
     now = utcnow()
     store.sync_jobs([job], now)
@@ -107,11 +127,22 @@ def backfill(ctx: Context) -> int:
                 todo.append((created, list(job.tasks)))
         elif run.state in (RunState.FAILED, RunState.CANCELLED):
             rows = store.task_runs(run.id)
-            todo.append((run, [t for t in job.tasks if t not in rows
-                               or rows[t].state is not TaskState.SUCCESS]))
+            todo.append(
+                (
+                    run,
+                    [
+                        t
+                        for t in job.tasks
+                        if t not in rows or rows[t].state is not TaskState.SUCCESS
+                    ],
+                )
+            )
     skipped = len(fires) - len(todo)
-    print(f"backfill {job.name}: {len(fires)} fire times, {skipped} succeeded or running, "
-          f"{len(todo)} to run ({args.max_active} at a time)", flush=True)
+    print(
+        f"backfill {job.name}: {len(fires)} fire times, {skipped} succeeded or running, "
+        f"{len(todo)} to run ({args.max_active} at a time)",
+        flush=True,
+    )
     engine = build_engine(ctx.settings, store, pools=ctx.pools)
     failed = 0
     try:

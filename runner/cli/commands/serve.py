@@ -51,8 +51,14 @@ def command(ctx: Context) -> int:
         ctx.__dict__.pop("definitions", None)
         return ctx.definitions
 
-    daemon = Daemon(store, engine, definitions, load=reload, watch=paths,  # type: ignore[arg-type]
-                    shutdown_grace=grace)
+    daemon = Daemon(
+        store,
+        engine,
+        definitions,
+        load=reload,
+        watch=paths,  # type: ignore[arg-type]
+        shutdown_grace=grace,
+    )
     server = HttpServer(listen)
     health = HeartbeatHealth(lambda: _last_heartbeat(store_for_http))
     store_for_http = ctx.open_store(recover=False)

@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from runner.telemetry import exposition
 from runner.telemetry.families import (
+    BLOCK_SIZE,
     CounterFamily,
     FamiliesCollector,
     GaugeFamily,
@@ -21,6 +22,10 @@ from runner.telemetry.families import (
 from runner.telemetry.metrics import MetricsCollector
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
+
+
+def exposed(registry: CollectorRegistry, *, openmetrics: bool) -> str:
+    return b"".join(exposition.render(registry, openmetrics=openmetrics)).decode()
 
 
 def samples(text: str) -> set[tuple[str, tuple[tuple[str, str], ...], float]]:
@@ -46,7 +51,7 @@ def test_cached_text_exposition_has_the_samples_prometheus_client_would_write(
     registry: CollectorRegistry,
 ) -> None:
     filled(registry)
-    ours = exposition.render(registry, openmetrics=False).decode()
+    ours = exposed(registry, openmetrics=False)
     theirs = generate_latest(registry).decode()
     assert samples(ours) == samples(theirs)
     assert ('runwatch_task_attempts_total', (("job", "etl"), ("status", "failed"), ("task", 'say "hi"\\\n')), 1.0) in samples(ours)
@@ -56,7 +61,7 @@ def test_openmetrics_exposition_parses_and_carries_trace_exemplars(
     registry: CollectorRegistry,
 ) -> None:
     filled(registry)
-    text = exposition.render(registry, openmetrics=True).decode()
+    text = exposed(registry, openmetrics=True)
     families = {f.name: f for f in parse_openmetrics(text)}
     buckets = [s for s in families["runwatch_task_duration_seconds"].samples if s.exemplar]
     assert text.endswith("# EOF\n")
@@ -73,20 +78,36 @@ def test_a_changed_series_is_rendered_afresh_and_the_others_from_cache(
     registry: CollectorRegistry,
 ) -> None:
     collector = filled(registry)
-    unchanged = collector.task_duration.render(False)
+    unchanged = collector.task_duration.render(False)[1:]  # its blocks (after the header)
     collector.job_runs.inc("etl", "success")
-    after = samples(exposition.render(registry, openmetrics=False).decode())
+    after = samples(exposed(registry, openmetrics=False))
     assert ("runwatch_job_runs_total", (("job", "etl"), ("status", "success")), 4.0) in after
-    assert collector.task_duration.render(False) is unchanged
+    again = collector.task_duration.render(False)[1:]
+    assert all(a is b for a, b in zip(again, unchanged, strict=True))
+
+
+def test_a_change_re_renders_only_the_block_of_series_it_is_in() -> None:
+    family = CounterFamily("c", "C.", ("job",))
+    for i in range(3 * BLOCK_SIZE):
+        family.inc(f"job{i}")
+    before = family.render(False)
+    family.inc(f"job{BLOCK_SIZE + 1}")
+    after = family.render(False)
+    assert len(after) == 4  # the header and three blocks
+    assert [a is b for a, b in zip(before, after, strict=True)] == [False, True, False, True]
+    assert f'c_total{{job="job{BLOCK_SIZE + 1}"}} 2.0'.encode() in after[2]
+    family.remove("job0")
+    assert b'job="job0"' not in b"".join(family.render(False))
+    assert b"".join(family.render(False)).count(b"\n") == 2 + 3 * BLOCK_SIZE - 1
 
 
 def test_other_collectors_in_the_registry_are_exposed_too(registry: CollectorRegistry) -> None:
     filled(registry)
     Counter("other_things", "Things.", registry=registry).inc()
     for openmetrics in (False, True):
-        text = exposition.render(registry, openmetrics=openmetrics).decode()
+        text = exposed(registry, openmetrics=openmetrics)
         assert "other_things_total 1.0" in text
-    assert exposition.render(registry, openmetrics=True).decode().count("# EOF") == 1
+    assert exposed(registry, openmetrics=True).count("# EOF") == 1
 
 
 def test_families_answer_get_sample_value(registry: CollectorRegistry) -> None:
@@ -112,7 +133,7 @@ def test_info_family_replaces_its_series_and_gauges_drop_removed_ones() -> None:
     gauge.remove("x")
     counter.ensure("y")
     histogram.observe("z", value=1.0)
-    text = exposition.render(registry, openmetrics=False).decode()
+    text = exposed(registry, openmetrics=False)
     assert samples(text) == {
         ("runwatch_job_info", (("job", "b"),), 1.0),
         ("c_total", (("job", "y"),), 0.0),

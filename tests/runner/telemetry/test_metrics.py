@@ -307,7 +307,7 @@ def test_a_broken_store_leaves_the_scrape_serving_what_it_has(
     consumer.start()
     reader.close()
     assert consumer.poll() == 0
-    assert b'runwatch_build_info{version="1.2.3"} 1.0' in consumer.exposition(False)
+    assert b'runwatch_build_info{version="1.2.3"} 1.0' in b"".join(consumer.exposition(False))
 
 
 # -- Pushgateway --------------------------------------------------------------------

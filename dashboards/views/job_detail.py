@@ -1,0 +1,84 @@
+"""One job (``?job=NAME``): duration trend with p50/p95, daily outcomes, tasks, schedule."""
+
+from __future__ import annotations
+
+import streamlit as st
+from sqlalchemy import Connection
+
+from dashboards import queries
+from dashboards.charts import daily_strip, duration_trend
+from dashboards.routes import Route, Screen
+from dashboards.schedule import next_fire_times
+from dashboards.timezones import day_bounds, duration_text, local
+from dashboards.viewer import Viewer
+from dashboards.views.links import go
+
+NEXT_FIRES = 5
+
+
+def render(conn: Connection, viewer: Viewer, name: str) -> None:
+    """The job's schedule, its runs' durations and outcomes, and its tasks' retries."""
+    days = day_bounds(viewer.now, viewer.zone, max(1, viewer.window.days or 1))
+    detail = queries.job_detail(conn, name, viewer.now - viewer.window, days)
+    if detail is None:
+        st.error(f"The store knows no job named {name!r}.")
+        return
+    st.header(f"Job {detail.name}")
+    facts = [f"owner **{detail.owner}**" if detail.owner else "no owner"]
+    if detail.tags:
+        facts.append("tags " + ", ".join(f"`{t}`" for t in detail.tags))
+    if detail.paused:
+        facts.append("⏸ **paused**")
+    st.markdown(" · ".join(facts))
+    if detail.description:
+        st.caption(detail.description)
+    _schedule(detail.schedule, detail.timezone, detail.paused, viewer)
+    if st.button("All runs of this job", key="job-runs"):
+        go(Route(Screen.RUNS, job=detail.name))
+    window = viewer.window_name
+    runs = sum(sum(d.counts.values()) for d in detail.daily)
+    failed = sum(d.counts.get("failed", 0) for d in detail.daily)
+    cols = st.columns(4)
+    cols[0].metric(f"Runs ({len(days)} days)", runs)
+    cols[1].metric(f"Failed ({len(days)} days)", failed)
+    cols[2].metric(f"p50 duration ({window})", duration_text(detail.p50_seconds) or "—")
+    cols[3].metric(f"p95 duration ({window})", duration_text(detail.p95_seconds) or "—")
+    st.subheader("Duration per run")
+    if detail.durations:
+        chart = duration_trend(
+            detail.durations, detail.p50_seconds, detail.p95_seconds, viewer.zone
+        )
+        st.vega_lite_chart(chart, width="stretch")
+    else:
+        st.caption(f"No finished run in the last {window}.")
+    st.subheader(f"Daily outcomes ({viewer.zone})")
+    st.vega_lite_chart(daily_strip(detail.daily), width="stretch")
+    st.subheader("Tasks: attempts and retries")
+    st.dataframe(
+        [
+            {
+                "task": t.task,
+                "attempts": t.attempts,
+                "retries": t.retries,
+                "failed attempts": t.failures,
+                "p95 attempt": duration_text(t.p95_seconds),
+            }
+            for t in detail.tasks
+        ],
+        hide_index=True,
+        key="job-tasks",
+    )
+
+
+def _schedule(schedule: str | None, timezone: str, paused: bool, viewer: Viewer) -> None:
+    if not schedule:
+        st.markdown("**Schedule:** none (runs only when triggered)")
+        return
+    st.markdown(f"**Schedule:** `{schedule}` in {timezone}" + (" (paused)" if paused else ""))
+    fires = next_fire_times(schedule, timezone, viewer.now, NEXT_FIRES)
+    shown = [
+        f"{local(f, timezone, '%a %Y-%m-%d %H:%M')} ({viewer.time(f, '%H:%M')} {viewer.zone})"
+        for f in fires
+    ]
+    if shown:
+        st.caption("Next fire times: " + ", ".join(shown))

@@ -1,0 +1,150 @@
+"""One run (``?run=ID``): its DAG, the attempts' timeline, exit codes, errors and logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+from sqlalchemy import Connection
+
+from dashboards import queries
+from dashboards.charts import dag_dot, gantt, run_state_icon
+from dashboards.logs import FULL_LOG_BYTES, read_full, tail
+from dashboards.routes import Route, Screen, job_href
+from dashboards.rows import AttemptRow, RunDetail
+from dashboards.timezones import duration_text
+from dashboards.viewer import Viewer
+from dashboards.views.links import go
+
+ERROR_LINES = 20
+
+
+def render(conn: Connection, viewer: Viewer, run_id: int) -> None:
+    """Everything about one run; a clear message when there is no such run."""
+    detail = queries.run_detail(conn, run_id)
+    if detail is None:
+        st.error(f"There is no run #{run_id} in this store (it may have been pruned).")
+        if st.button("Back to the overview", key="run-back"):
+            go(Route(Screen.OVERVIEW))
+        return
+    run = detail.run
+    st.header(f"Run #{run.id} · {run.job}")
+    st.markdown(f"{run_state_icon(run.state)} · job [{run.job}]({job_href(run.job)}) · "
+                f"triggered by {run.trigger.value}")  # fmt: skip
+    _summary(detail, viewer)
+    st.subheader("Tasks")
+    left, right = st.columns([2, 3])
+    with left:
+        edges = viewer.settings.dags.get(run.job, {})
+        st.graphviz_chart(dag_dot(detail.tasks, edges), width="stretch")
+        if not edges and len(detail.tasks) > 1:
+            st.caption(
+                "Task dependencies are unknown here (start the dashboard with "
+                "`runwatch dashboard` where the job files are): tasks drawn alone."
+            )
+    with right:
+        if detail.attempts:
+            st.vega_lite_chart(gantt(detail.attempts, viewer.zone, viewer.now), width="stretch")
+        else:
+            st.caption("No attempt has started yet.")
+    _attempts_table(detail.attempts, viewer)
+    _errors_and_logs(detail.attempts)
+
+
+def _summary(detail: RunDetail, viewer: Viewer) -> None:
+    run = detail.run
+    cols = st.columns(5)
+    cols[0].metric("Status", run.state.value)
+    cols[1].metric("Logical time", viewer.time(run.logical_time, "%Y-%m-%d %H:%M"))
+    cols[2].metric("Started", viewer.time(run.started_at, "%H:%M:%S") or "—")
+    cols[3].metric("Finished", viewer.time(run.finished_at, "%H:%M:%S") or "—")
+    cols[4].metric("Duration", duration_text(run.duration_seconds) or "—")
+    st.caption(f"Times in {viewer.zone} · queued {viewer.when(run.queued_at)}")
+    if run.reason:
+        st.error(f"Reason: {run.reason}")
+    if detail.trace_id:
+        link = _trace_link(viewer.settings.trace_url, detail.trace_id)
+        shown = f"[{detail.trace_id}]({link})" if link else f"`{detail.trace_id}`"
+        st.markdown(f"**Trace:** {shown}")
+    if detail.params:
+        st.markdown("**Parameters**")
+        st.table([{"name": k, "value": v} for k, v in sorted(detail.params.items())])
+
+
+def _trace_link(template: str | None, trace_id: str) -> str | None:
+    """``telemetry.trace_url`` with ``{trace_id}`` replaced (only that: Grafana URLs hold
+    JSON, braces included)."""
+    if not template or "{trace_id}" not in template:
+        return None
+    return template.replace("{trace_id}", trace_id)
+
+
+def _attempts_table(attempts: tuple[AttemptRow, ...], viewer: Viewer) -> None:
+    st.subheader("Attempts")
+    if not attempts:
+        st.caption("None yet.")
+        return
+    st.dataframe(
+        [
+            {
+                "task": a.task,
+                "attempt": a.number,
+                "status": run_state_icon(a.state),
+                "started": viewer.time(a.started_at),
+                "duration": duration_text(a.duration_seconds) or "running",
+                "exit code": _exit(a),
+                "reason": a.reason or "",
+                "error": (a.error or "").strip().splitlines()[-1] if a.error else "",
+                "pool": a.pool or "",
+            }
+            for a in attempts
+        ],
+        hide_index=True,
+        key="run-attempts",
+        column_config={"started": st.column_config.TextColumn(f"started ({viewer.zone})")},
+    )
+
+
+def _exit(attempt: AttemptRow) -> str:
+    if attempt.signal is not None:
+        return f"signal {attempt.signal}"
+    return "" if attempt.exit_code is None else str(attempt.exit_code)
+
+
+def _errors_and_logs(attempts: tuple[AttemptRow, ...]) -> None:
+    st.subheader("Errors and logs")
+    for a in attempts:
+        title = f"{run_state_icon(a.state)} · {a.task} · attempt {a.number}"
+        failed = a.state.failed
+        with st.expander(title, expanded=failed and a is _last_failed(attempts)):
+            if a.error:
+                st.markdown("**Error** (last lines)")
+                st.code("\n".join(a.error.strip().splitlines()[-ERROR_LINES:]), language=None)
+            for label, path in (("stdout", a.stdout_path), ("stderr", a.stderr_path)):
+                _log(a, label, path)
+
+
+def _last_failed(attempts: tuple[AttemptRow, ...]) -> AttemptRow | None:
+    failed = [a for a in attempts if a.state.failed]
+    return failed[-1] if failed else None
+
+
+def _log(attempt: AttemptRow, label: str, path: str | None) -> None:
+    found = tail(path)
+    if found.missing:
+        st.caption(f"{label}: {found.missing}" + (f" ({path})" if path else ""))
+        return
+    cut = " (end)" if found.truncated else ""
+    st.markdown(f"**{label}**{cut} · {found.size:,} bytes")
+    st.code(found.text or "(empty)", language=None)
+    if not path:
+        return
+    key = f"log-{attempt.id}-{label}"
+    name = Path(path).name
+    if st.toggle("Show the full log", key=f"{key}-full"):
+        data = read_full(path)
+        more = " (first 5 MiB; download for the rest)" if found.size > FULL_LOG_BYTES else ""
+        st.caption(f"full {label}{more}")
+        st.code(data.decode("utf-8", errors="replace"), language=None)
+    st.download_button(f"Download {label}", data=lambda: read_full(path, limit=None),
+                       file_name=name, key=f"{key}-download")  # fmt: skip

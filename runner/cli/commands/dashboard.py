@@ -1,0 +1,151 @@
+"""`runwatch dashboard`: the Streamlit app on the configured store, read-only.
+
+The CLI is the composition root: it resolves the settings (runwatch.yaml, ``RUNWATCH_*``,
+``--db``), writes the jobs' task dependencies for the DAG view, and starts
+``streamlit run`` on the packaged app, headless and without usage statistics, handing
+it the database URL and the trace link template through environment variables.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from importlib.util import find_spec
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from runner.cli.context import Context
+from runner.errors import RunwatchError, UsageError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8501
+DEFAULT_ADDRESS = "127.0.0.1"
+_STOP_TIMEOUT = 10.0
+
+
+def command(ctx: Context) -> int:
+    """Serve the dashboard until interrupted; the exit status is Streamlit's."""
+    if find_spec("streamlit") is None:
+        raise UsageError(
+            "the dashboard needs Streamlit: pip install 'runwatch[dashboard]' (or streamlit)"
+        )
+    import dashboards
+    from dashboards import settings as names
+
+    port = int(getattr(ctx.args, "port", DEFAULT_PORT))
+    if not 0 < port < 65536:
+        raise UsageError(f"--port {port}: expected a TCP port, 1-65535")
+    address = str(getattr(ctx.args, "address", DEFAULT_ADDRESS))
+    package = Path(dashboards.__file__).resolve().parent
+    with tempfile.TemporaryDirectory(prefix="runwatch-dashboard-") as tmp:
+        env = dict(ctx.env)
+        env[names.DB_URL_VARIABLE] = _absolute_sqlite(ctx.settings.db_url, ctx.cwd)
+        trace_url = _trace_url(ctx.settings.telemetry)
+        if trace_url:
+            env[names.TRACE_URL_VARIABLE] = trace_url
+        dags = _dags(ctx)
+        if dags:
+            path = Path(tmp) / "dags.json"
+            names.write_dags(path, dags)
+            env[names.DAGS_VARIABLE] = str(path)
+        # the app imports the dashboards package, installed or from this source tree
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(package.parent), env.get("PYTHONPATH", "")) if p
+        )
+        print(
+            f"runwatch dashboard: http://{address}:{port}/ (store {ctx.settings.db_url_redacted},"
+            " read-only)",
+            flush=True,
+        )
+        return _serve(streamlit_command(package / "app.py", port, address), env)
+
+
+def streamlit_command(app: Path, port: int, address: str) -> list[str]:
+    """``streamlit run`` on ``app``: headless, no usage statistics, no file watching."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.headless=true",
+        "--browser.gatherUsageStats=false",
+        f"--server.port={port}",
+        f"--server.address={address}",
+        "--server.fileWatcherType=none",
+        "--server.runOnSave=false",
+        "--client.toolbarMode=viewer",
+        "--global.developmentMode=false",
+    ]
+
+
+def _serve(cmd: list[str], env: Mapping[str, str]) -> int:
+    """Run Streamlit in the foreground; SIGTERM to runwatch stops it too."""
+    process = subprocess.Popen(cmd, env=dict(env))
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        process.terminate()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:  # the terminal sent SIGINT to Streamlit as well
+        try:
+            process.wait(timeout=_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _absolute_sqlite(url: str, cwd: Path) -> str:
+    """A relative SQLite path is relative to where runwatch was started, not to Streamlit."""
+    from runner.store.database import parse_url
+
+    parsed = parse_url(url)
+    if parsed.path is None or Path(parsed.path).is_absolute():
+        return url
+    return f"sqlite:///{(cwd / parsed.path).resolve()}"
+
+
+def _trace_url(telemetry: Mapping[str, Any]) -> str | None:
+    """``telemetry.trace_url``, checked; None when unset or built from a secret."""
+    from runner.secret import Secret
+    from runner.telemetry.links import check_trace_url
+
+    template = telemetry.get("trace_url")
+    if template is None:
+        return None
+    if isinstance(template, Secret):
+        logger.warning(
+            "telemetry.trace_url is built from an environment variable, so it is a secret: "
+            "the dashboard shows trace ids without links"
+        )
+        return None
+    check_trace_url(str(template))
+    return str(template)
+
+
+def _dags(ctx: Context) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Each job's tasks and their upstream tasks; empty when no definitions load."""
+    try:
+        definitions = ctx.definitions
+    except RunwatchError as exc:
+        logger.warning("run DAGs are drawn without dependencies: %s", exc)
+        return {}
+    return {
+        name: {task.name: tuple(task.after) for task in job.tasks.values()}
+        for name, job in definitions.jobs.items()
+    }

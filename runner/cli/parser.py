@@ -1,0 +1,180 @@
+"""The command-line grammar. Each subcommand names its handler as "module:function" under
+runner.cli.commands, imported only when that command runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from runner.cli.alerting_parser import add_alerting_parsers
+
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors exit 2 with a `runwatch: error:` line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"runwatch: error: {message}\n")
+
+
+class _Version(argparse.Action):
+    """``--version``, looked up only when asked for (importlib.metadata costs ~35 ms)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("runwatch")
+        except PackageNotFoundError:
+            found = "unknown"
+        parser.exit(0, f"runwatch {found}\n")
+
+
+@dataclass(frozen=True)
+class Parents:
+    """Option groups shared by subcommands."""
+
+    common: Parser
+    with_jobs: Parser
+    fmt: Parser
+
+
+def _parents() -> Parents:
+    common = Parser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="runwatch.yaml to use")
+    common.add_argument("--db", metavar="URL", help="database URL (overrides RUNWATCH_DB_URL)")
+    with_jobs = Parser(add_help=False, parents=[common])
+    with_jobs.add_argument(
+        "--jobs",
+        action="append",
+        metavar="PATH",
+        help="a job file or folder (repeatable); default: runwatch.yaml's",
+    )
+    fmt = Parser(add_help=False)
+    fmt.add_argument("--format", choices=["table", "json"], default="table")
+    return Parents(common, with_jobs, fmt)
+
+
+def _command(sub: Any, name: str, handler: str, parents: list[Parser], text: str) -> Parser:
+    parser: Parser = sub.add_parser(name, parents=parents, help=text)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _add_run_commands(sub: Any, p: Parents) -> None:
+    _command(sub, "check", "maintenance:check", [p.with_jobs], "validate configuration and jobs")
+    run = _command(sub, "run", "run:command", [p.with_jobs, p.fmt], "run a job now")
+    run.add_argument("job")
+    run.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a parameter, given to tasks as RUNWATCH_PARAM_KEY (repeatable)",
+    )
+    run.add_argument(
+        "--logical-time",
+        metavar="TIME",
+        help="the time the run stands for (ISO 8601); reruns an existing run",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="with --logical-time: rerun every task, not only unsuccessful ones",
+    )
+
+
+def _add_history_commands(sub: Any, p: Parents) -> None:
+    _command(sub, "jobs", "listing:jobs", [p.with_jobs, p.fmt], "list jobs")
+    runs = _command(sub, "runs", "listing:runs", [p.common, p.fmt], "list runs, newest first")
+    runs.add_argument("--job")
+    runs.add_argument("--status", metavar="STATE")
+    runs.add_argument("--limit", type=int, default=20)
+    show = _command(sub, "show", "listing:show", [p.common, p.fmt], "a run and its attempts")
+    show.add_argument("run_id", type=int)
+    logs = _command(sub, "logs", "listing:logs", [p.common], "print captured task output")
+    logs.add_argument("run_id", type=int)
+    logs.add_argument("task", nargs="?")
+    logs.add_argument("--attempt", type=int)
+    logs.add_argument("--stream", choices=["stdout", "stderr", "both"], default="both")
+
+
+def _add_schedule_commands(sub: Any, p: Parents) -> None:
+    serve = _command(sub, "serve", "serve:command", [p.with_jobs], "run the scheduler daemon")
+    serve.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="HTTP listener for /metrics and /healthz (default 127.0.0.1:9464)",
+    )
+    serve.add_argument(
+        "--shutdown-grace",
+        default="30s",
+        metavar="DURATION",
+        help="on SIGTERM, how long running tasks may finish (default 30s)",
+    )
+    serve.add_argument("--log-format", choices=["text", "json"], default="text")
+    preview = _command(
+        sub,
+        "schedule-preview",
+        "schedule:preview",
+        [p.with_jobs, p.fmt],
+        "the next fire times of a job, DST shifts marked",
+    )
+    preview.add_argument("job")
+    preview.add_argument("--count", type=int, default=10)
+    preview.add_argument("--since", metavar="TIME", help="start from this time (default now)")
+    trigger = _command(
+        sub,
+        "trigger",
+        "schedule:trigger",
+        [p.with_jobs],
+        "queue a manual run for the running scheduler",
+    )
+    trigger.add_argument("job")
+    trigger.add_argument("--param", action="append", metavar="KEY=VALUE")
+    _command(sub, "pause", "schedule:pause", [p.with_jobs], "stop scheduling a job").add_argument(
+        "job"
+    )
+    _command(sub, "unpause", "schedule:unpause", [p.with_jobs], "resume scheduling").add_argument(
+        "job"
+    )
+    backfill = _command(
+        sub,
+        "backfill",
+        "schedule:backfill",
+        [p.with_jobs],
+        "one run per fire time in a range, skipping successes",
+    )
+    backfill.add_argument("job")
+    backfill.add_argument("--from", dest="start", required=True, metavar="TIME")
+    backfill.add_argument("--to", dest="end", required=True, metavar="TIME")
+    backfill.add_argument("--max-active", type=int, default=1, metavar="N")
+
+
+def _add_db_commands(sub: Any, p: Parents) -> None:
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=Parser)
+    _command(db_sub, "upgrade", "maintenance:db_upgrade", [p.common], "create or migrate schema")
+    prune = _command(db_sub, "prune", "maintenance:db_prune", [p.common], "delete old runs")
+    prune.add_argument("--older-than", required=True, metavar="DURATION", help="e.g. 90d")
+
+
+def build_parser() -> Parser:
+    """The full command-line grammar."""
+    p = _parents()
+    parser = Parser(prog="runwatch", description="Run, watch and alert on pipelines.")
+    parser.add_argument("--version", action=_Version)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    _add_run_commands(sub, p)
+    _add_history_commands(sub, p)
+    _add_schedule_commands(sub, p)
+    add_alerting_parsers(sub, p.common, p.fmt)
+    _add_db_commands(sub, p)
+    return parser

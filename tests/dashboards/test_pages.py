@@ -1,0 +1,277 @@
+"""Every page of the app, run by Streamlit's AppTest against a seeded SQLite store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboards.settings import DAGS_VARIABLE, DB_URL_VARIABLE, TRACE_URL_VARIABLE, write_dags
+from runner.store import migrate
+from tests.dashboards.seed import JOBS, NOW, TRACE_ID
+
+TIMEOUT = 30
+Open = Callable[..., AppTest]
+
+
+def _app(now: str) -> None:
+    from datetime import datetime
+
+    from dashboards.app import main
+
+    main(clock=lambda: datetime.fromisoformat(now))
+
+
+@pytest.fixture
+def open_page(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Open:
+    """Run the app at NOW with ``?key=value`` query parameters; return it for inspection."""
+    dags = tmp_path / "dags.json"
+    write_dags(dags, {name: {t.name: t.after for t in job.tasks.values()} for name, job in JOBS.items()})
+    monkeypatch.setenv(DB_URL_VARIABLE, sqlite_url)
+    monkeypatch.setenv(DAGS_VARIABLE, str(dags))
+    monkeypatch.setenv(TRACE_URL_VARIABLE, "https://tempo.example/trace/{trace_id}")
+
+    def run(**params: str) -> AppTest:
+        at = AppTest.from_function(_app, kwargs={"now": NOW.isoformat()}, default_timeout=TIMEOUT)
+        for key, value in params.items():
+            at.query_params[key] = value
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return run
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def tables(at: AppTest, column: str) -> list[list[dict[str, Any]]]:
+    """The rows of each table (in page order) that has ``column``."""
+    found = [d.value for d in at.dataframe if column in d.value.columns]
+    assert found, f"no table with a {column!r} column"
+    return [frame.to_dict("records") for frame in found]
+
+
+def table(at: AppTest, column: str) -> list[dict[str, Any]]:
+    """The rows of the first table that has ``column``."""
+    return tables(at, column)[0]
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [c.value for c in at.code] + [e.value for e in at.error] + [i.value for i in at.info]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_the_overview_lists_the_failing_job_first_under_the_headline_numbers(
+    open_page: Open,
+) -> None:
+    at = open_page()
+
+    assert metrics(at) == {
+        "Failing jobs": "1",
+        "Late jobs": "1",
+        "Runs today": "10",
+        "Failures today": "2",
+        "Firing alerts": "1",
+        "Scheduler heartbeat": "30 s ago",
+    }
+    rows = table(at, "why")
+    assert [r["job"] for r in rows] == [
+        "?job=billing",
+        "?job=reports",
+        "?job=streaming",
+        "?job=adhoc-export",
+        "?job=nightly-etl",
+        "?job=cleanup",
+    ]
+    assert rows[0]["status"] == "🔴 failing"
+    assert rows[0]["last run"] == "🔴 failed"
+    assert rows[0]["since"] == "1 h 58 min ago"
+    assert "KeyError: 'amount'" in rows[0]["why"]
+    assert rows[0]["success rate"] == pytest.approx(0.6)
+    assert (rows[0]["runs"], rows[0]["failures"], rows[0]["alerts"]) == (5, 2, 1)
+    assert rows[1]["status"] == "🟠 late"
+    assert rows[-1]["paused"]
+    attention = texts(at)
+    assert attention.index("[billing]") < attention.index("[reports]")
+    assert "failing since 2024-05-01 10:01 (1 h 58 min ago)" in attention
+
+
+def test_the_overview_counts_today_in_the_viewers_timezone(open_page: Open) -> None:
+    at = open_page()
+    at.selectbox(key="zone").set_value("Europe/Berlin").run()
+
+    assert metrics(at)["Runs today"] == "11"
+    assert "failing since 2024-05-01 12:01" in texts(at)
+
+
+def test_the_overview_filters_jobs_by_owner_and_status(open_page: Open) -> None:
+    at = open_page()
+    at.multiselect(key="ov-owner").set_value(["data"]).run()
+
+    assert [r["job"] for r in table(at, "why")] == [
+        "?job=reports",
+        "?job=adhoc-export",
+        "?job=nightly-etl",
+    ]
+    at.multiselect(key="ov-health").set_value(["late"]).run()
+    assert [r["job"] for r in table(at, "why")] == ["?job=reports"]
+
+
+def test_the_runs_page_filters_by_status_and_counts_matches(open_page: Open) -> None:
+    at = open_page(page="runs")
+
+    assert len(table(at, "trigger")) == 14
+    assert "14 runs match" in texts(at)
+    at.multiselect(key="runs-state").set_value(["failed"]).run()
+    rows = table(at, "trigger")
+    assert [(r["job"], r["status"]) for r in rows] == [("?job=billing", "🔴 failed")] * 2
+    assert "2 runs match" in texts(at)
+
+
+def test_the_runs_page_of_a_job_comes_filtered(open_page: Open) -> None:
+    at = open_page(page="runs", job="reports")
+
+    assert [r["job"] for r in table(at, "trigger")] == ["?job=reports"] * 3
+
+
+def test_the_run_detail_of_a_retried_task_shows_both_attempts(open_page: Open) -> None:
+    runs = open_page(page="runs")
+    retried = next(r for r in table(runs, "trigger") if r["job"] == "?job=nightly-etl")
+    at = open_page(run=retried["run"].removeprefix("?run="))
+
+    assert at.header[0].value.endswith("· nightly-etl")
+    attempts = table(at, "exit code")
+    assert [(a["task"], a["attempt"], a["status"], a["exit code"]) for a in attempts] == [
+        ("extract", 1, "🟢 success", "0"),
+        ("transform", 1, "🔴 failed", "3"),
+        ("transform", 2, "🟢 success", "0"),
+        ("load", 1, "🟢 success", "0"),
+    ]
+    assert attempts[1]["error"] == "ConnectionError: db timeout"
+    page = texts(at)
+    assert "ConnectionError: db timeout" in page  # the error tail
+    assert "transform attempt 1: line 299" in page  # the log tail
+    assert f"[{TRACE_ID}](https://tempo.example/trace/{TRACE_ID})" in page
+    params = at.table[0].value.to_dict("records")
+    assert {p["name"]: p["value"] for p in params} == {"api_token": "***", "day": "2024-04-30"}
+    assert "s3cr3t" not in json.dumps(params) + page
+
+
+def test_the_run_detail_draws_the_dag_and_the_gantt_of_attempts(open_page: Open) -> None:
+    runs = open_page(page="runs", job="nightly-etl")
+    at = open_page(run=table(runs, "trigger")[0]["run"].removeprefix("?run="))
+
+    dot = at.get("graphviz_chart")[0].proto.spec
+    assert '"extract" -> "transform";' in dot
+    assert '"transform" -> "load";' in dot
+    assert 'label="transform\\nsuccess · 2 attempts", fillcolor="#c8e6c9"' in dot
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    bars = _chart_values(spec)
+    assert [(b["attempt"], b["state"]) for b in bars] == [
+        ("extract #1", "success"),
+        ("transform #1", "failed"),
+        ("transform #2", "success"),
+        ("load #1", "success"),
+    ]
+
+
+def _chart_values(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    data = spec.get("data", {})
+    if "values" in data:
+        values: list[dict[str, Any]] = data["values"]
+        return values
+    datasets = spec.get("datasets", {})
+    return list(next(iter(datasets.values()))) if datasets else []
+
+
+def test_the_full_log_can_be_shown(open_page: Open) -> None:
+    runs = open_page(page="runs", job="nightly-etl")
+    at = open_page(run=table(runs, "trigger")[0]["run"].removeprefix("?run="))
+    toggles = [t for t in at.toggle if t.key and t.key.endswith("-stdout-full")]
+    toggles[0].set_value(True).run()
+
+    assert "extract attempt 1: line 0\n" in texts(at)
+    assert any(b.key and b.key.endswith("-stdout-download") for b in at.get("download_button"))
+
+
+def test_an_unknown_run_says_so(open_page: Open) -> None:
+    at = open_page(run="999999")
+
+    assert "There is no run #999999" in texts(at)
+
+
+def test_the_job_detail_shows_percentiles_retries_and_the_schedule(open_page: Open) -> None:
+    at = open_page(job="nightly-etl")
+
+    assert at.header[0].value == "Job nightly-etl"
+    shown = metrics(at)
+    assert (shown["p50 duration (7 days)"], shown["p95 duration (7 days)"]) == (
+        "3 min 46 s",
+        "4 min 16 s",
+    )
+    assert shown["Runs (7 days)"] == "3"
+    tasks = {t["task"]: (t["attempts"], t["retries"]) for t in table(at, "retries")}
+    assert tasks == {"extract": (3, 0), "transform": (4, 1), "load": (3, 0)}
+    page = texts(at)
+    assert "`30 1 * * *` in Europe/Berlin" in page
+    assert "Next fire times: Thu 2024-05-02 01:30 (23:30 UTC)" in page
+    assert len(at.get("vega_lite_chart")) == 2
+
+
+def test_the_alerts_page_shows_firing_alerts_notifications_and_silences(open_page: Open) -> None:
+    at = open_page(page="alerts")
+
+    firing, resolved = tables(at, "notifications")
+    assert [(a["alert"], a["job"], a["notifications"]) for a in firing] == [
+        ("JobFailed", "?job=billing", 2)
+    ]
+    sent = table(at, "receiver")
+    assert [(n["receiver"], n["status"]) for n in sent] == [
+        ("pagerduty-oncall", "failed"),
+        ("slack-oncall", "sent"),
+    ]
+    assert "XXXXSECRET" not in json.dumps(sent)
+    assert [a["alert"] for a in resolved] == ["TaskRetried"]
+    assert [s["matchers"] for s in table(at, "matchers")] == ["job = cleanup"]
+
+
+def test_the_sidebar_moves_between_pages(open_page: Open) -> None:
+    at = open_page()
+    at.button(key="nav-runs").click().run()
+
+    assert at.query_params["page"] == ["runs"]
+    assert at.header[0].value == "Runs"
+    at.button(key="nav-alerts").click().run()
+    assert at.header[0].value == "Alerts"
+
+
+def test_a_missing_store_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DB_URL_VARIABLE, f"sqlite:///{tmp_path / 'none.db'}")
+    at = AppTest.from_function(_app, kwargs={"now": NOW.isoformat()}, default_timeout=TIMEOUT)
+    at.run()
+
+    assert "No runwatch store at" in texts(at)
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_a_store_at_an_old_schema_asks_for_an_upgrade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate.upgrade(url, "0003")
+    monkeypatch.setenv(DB_URL_VARIABLE, url)
+    at = AppTest.from_function(_app, kwargs={"now": NOW.isoformat()}, default_timeout=TIMEOUT)
+    at.run()
+
+    assert "run `runwatch db upgrade`" in texts(at)
