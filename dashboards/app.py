@@ -98,16 +98,22 @@ def _store_ready(conn: Connection) -> bool:
     """Say so, and stop, when the database holds no store or one at another schema."""
     revision = queries.schema_revision(conn)
     if revision is None:
-        st.info("No runwatch store here yet: it appears once a job has run (or after "
-                "`runwatch db upgrade`).")  # fmt: skip
+        st.info(
+            "No runwatch store here yet: it appears once a job has run (or after "
+            "`runwatch db upgrade`)."
+        )
         return False
     if revision != HEAD:
         if revision in REVISIONS:
-            st.error(f"The store is at schema {revision}; this dashboard reads schema {HEAD}: "
-                     "run `runwatch db upgrade`.")  # fmt: skip
+            st.error(
+                f"The store is at schema {revision}; this dashboard reads schema {HEAD}: "
+                "run `runwatch db upgrade`."
+            )
         else:
-            st.error(f"The store is at schema {revision}, newer than this runwatch (schema "
-                     f"{HEAD}): upgrade runwatch.")  # fmt: skip
+            st.error(
+                f"The store is at schema {revision}, newer than this runwatch (schema "
+                f"{HEAD}): upgrade runwatch."
+            )
         return False
     return True
 

@@ -108,10 +108,10 @@ def gantt(attempts: Sequence[AttemptRow], zone: str, now: datetime) -> Spec:
         "data": {"values": values},
         "mark": {"type": "bar", "cornerRadius": 3, "stroke": "#ffffff", "strokeWidth": 1},
         "encoding": {
-            "x": _time_axis("start", f"time ({zone})"),
+            "x": _time_axis("start", f"time ({zone})", "%H:%M:%S"),
             "x2": {"field": "end"},
             "y": {"field": "task", "type": "nominal", "sort": order, "title": None},
-            "color": _state_colour(),
+            "color": _state_colour({a.state.value for a in attempts}),
             "tooltip": [
                 {"field": "attempt", "type": "nominal"},
                 {"field": "state", "type": "nominal"},
@@ -120,8 +120,13 @@ def gantt(attempts: Sequence[AttemptRow], zone: str, now: datetime) -> Spec:
                 {"field": "exit", "type": "nominal", "title": "exit code"},
             ],
         },
-        "height": max(80, 36 * len(order)),
+        "height": gantt_height(len(order)),
     }
+
+
+def gantt_height(tasks: int) -> int:
+    """Pixels for a Gantt chart of this many task rows."""
+    return max(120, 40 * tasks)
 
 
 def duration_trend(
@@ -143,9 +148,9 @@ def duration_trend(
         "data": {"values": values},
         "mark": {"type": "circle", "size": 40, "opacity": 0.8},
         "encoding": {
-            "x": _time_axis("started", f"started ({zone})"),
+            "x": _time_axis("started", f"started ({zone})", "%m-%d %H:%M"),
             "y": {"field": "seconds", "type": "quantitative", "title": "duration (s)"},
-            "color": _state_colour(),
+            "color": _state_colour({p.state.value for p in points}),
             "tooltip": [
                 {"field": "run", "type": "quantitative"},
                 {"field": "state", "type": "nominal"},
@@ -179,10 +184,11 @@ def duration_trend(
 def daily_strip(days: Sequence[DailyOutcome]) -> Spec:
     """Runs per day stacked by outcome: a calendar strip of the job's health."""
     values: list[dict[str, Any]] = [
-        {"day": d.day.isoformat(), "state": state, "runs": n}
+        {"day": d.day.strftime("%m-%d"), "state": state, "runs": n}
         for d in days
         for state, n in sorted(d.counts.items())
     ]
+    present = {v["state"] for v in values}
     return {
         "data": {"values": values},
         "mark": {"type": "bar"},
@@ -191,10 +197,11 @@ def daily_strip(days: Sequence[DailyOutcome]) -> Spec:
                 "field": "day",
                 "type": "ordinal",
                 "title": None,
-                "scale": {"domain": [d.day.isoformat() for d in days]},
+                "scale": {"domain": [d.day.strftime("%m-%d") for d in days]},
+                "axis": {"labelAngle": 0 if len(days) <= 14 else -45},
             },
             "y": {"field": "runs", "type": "quantitative", "title": "runs"},
-            "color": _state_colour(),
+            "color": _state_colour(present),
             "tooltip": [
                 {"field": "day", "type": "ordinal"},
                 {"field": "state", "type": "nominal"},
@@ -205,15 +212,24 @@ def daily_strip(days: Sequence[DailyOutcome]) -> Spec:
     }
 
 
-def _time_axis(field: str, title: str) -> Spec:
-    return {"field": field, "type": "temporal", "title": title, "scale": {"type": "utc"}}
+def _time_axis(field: str, title: str, fmt: str) -> Spec:
+    # 24-hour labels; "utc" because the values are already the viewer's wall time
+    return {
+        "field": field,
+        "type": "temporal",
+        "title": title,
+        "scale": {"type": "utc"},
+        "axis": {"labelExpr": f"utcFormat(datum.value, '{fmt}')", "labelOverlap": True},
+    }
 
 
-def _state_colour() -> Spec:
+def _state_colour(present: set[str] | None = None) -> Spec:
+    """Each state in its colour; the legend lists the states in the chart only."""
+    shown = [s for s in STATE_COLOURS if present is None or s in present]
     return {
         "field": "state",
         "type": "nominal",
-        "scale": {"domain": list(STATE_COLOURS), "range": list(STATE_COLOURS.values())},
+        "scale": {"domain": shown, "range": [STATE_COLOURS[s] for s in shown]},
         "legend": {"title": "state"},
     }
 

@@ -62,8 +62,14 @@ def _overview(
     reasons: Mapping[int, str],
     now: datetime,
 ) -> JobOverview:
-    job = job or {"name": name, "owner": None, "tags": (), "schedule": None, "timezone": "UTC",
-                  "paused": 0}  # fmt: skip
+    job = job or {
+        "name": name,
+        "owner": None,
+        "tags": (),
+        "schedule": None,
+        "timezone": "UTC",
+        "paused": 0,
+    }
     paused = bool(job["paused"])
     health, since, why = _health(job, fact, reasons, now)
     runs = int(stat.get("runs") or 0)

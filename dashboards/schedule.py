@@ -28,8 +28,9 @@ def previous_fire_time(schedule: str | None, timezone: str, now: datetime) -> da
     if not schedule:
         return None
     # croniter's get_prev excludes its start, so start one second later to include ``now``.
-    found = _fires(schedule, timezone, now.replace(microsecond=0) + timedelta(seconds=1), 1,
-                   forward=False)  # fmt: skip
+    found = _fires(
+        schedule, timezone, now.replace(microsecond=0) + timedelta(seconds=1), 1, forward=False
+    )
     return found[0] if found else None
 
 

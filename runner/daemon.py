@@ -74,6 +74,7 @@ class Daemon:
         watch: Sequence[Path],
         shutdown_grace: float = 30.0,
         heartbeat_every: float = 15.0,
+        watch_every: float = 2.0,
         clock: Clock = utcnow,
     ) -> None:
         self.store = store
@@ -87,9 +88,10 @@ class Daemon:
         self.shutdown_grace = shutdown_grace
         self.duties: list[Duty] = [
             Duty("heartbeat", heartbeat_every, self._heartbeat),
-            Duty("reload", 2.0, self._reload_if_changed),
             Duty("release-dead-claims", 30.0, self._release_dead_claims),
         ]
+        if watch_every > 0:
+            self.duties.append(Duty("reload", watch_every, self._reload_if_changed))
         self._stop_signal: int | None = None
         self._reload_requested = False
 

@@ -191,8 +191,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 def event_from_row(
     *,
-    id: int,  # noqa: A002 - the column's name
-    type: str,  # noqa: A002
+    id: int,
+    type: str,
     at: datetime,
     job: str,
     run_id: int | None,

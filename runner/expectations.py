@@ -118,6 +118,8 @@ def check_expectations(store: Store, now: datetime) -> list[Event]:
     for row in rows:
         try:
             expectation = Expectation.from_row(row)
+            if not _unkept_fire_times(store, expectation, now, reported=True):
+                continue  # the usual case, found without taking the write lock
             with store.db.transaction():
                 store.db.serialize_event_writes()
                 found.extend(_report_missed(store, expectation, now))
@@ -135,9 +137,11 @@ def _report_missed(store: Store, expectation: Expectation, now: datetime) -> lis
         events.append(dataclasses.replace(event, id=store.append(event)))
         logger.warning(
             "job %s missed its run at %s (grace %ss)",
-            expectation.job, fire.isoformat(), expectation.grace_seconds,
+            expectation.job,
+            fire.isoformat(),
+            expectation.grace_seconds,
             extra={"job": expectation.job},
-        )  # fmt: skip
+        )
     return events
 
 
@@ -213,8 +217,11 @@ def _report_overdue(store: Store, now: datetime) -> list[Event]:
             events.append(dataclasses.replace(event, id=store.append(event)))
         logger.warning(
             "run %s of %s is running past its expected %ss",
-            run["id"], run["job"], run["limit"], extra={"job": run["job"], "run_id": run["id"]},
-        )  # fmt: skip
+            run["id"],
+            run["job"],
+            run["limit"],
+            extra={"job": run["job"], "run_id": run["id"]},
+        )
     return events
 
 

@@ -65,7 +65,7 @@ def handle_ping(
     db: Connection, job: str, kind: str, body: bytes, *, now: datetime
 ) -> tuple[int, dict[str, Any]]:
     """Record one ping in the store; ``(HTTP status, JSON body)``. Authentication is the
-    caller's (see ``ping_routes``)."""
+    caller's (``register_ping_routes`` puts the bearer token in front)."""
     try:
         report = _report_of(db, job, kind, body, now.timestamp())
         from runner.wrap.recorder import record
@@ -121,7 +121,8 @@ def _sent_report(job: str, kind: str, data: object) -> Report:
     if report.job.name != job:
         raise PingError(400, f"report.job.name: {report.job.name!r} is not the job {job!r}")
     if isinstance(report, SkipReport) != (kind == "skip"):
-        raise PingError(400, f"report.kind: a {kind!r} ping carries a run report")
+        sent = "skip" if isinstance(report, SkipReport) else "run"
+        raise PingError(400, f"report.kind: a {sent!r} report does not fit a {kind!r} ping")
     if isinstance(report, RunReport) and report.state not in _STATES_OF_KIND[kind]:
         raise PingError(400, f"report.state: {report.state!r} does not fit a {kind!r} ping")
     return report

@@ -171,8 +171,46 @@ class Schedule:
         # away can map to nearer instants, so those are examined too.
         return self._shift_near(moment) + timedelta(seconds=1)
 
+    def _transition_near(self, moment: datetime) -> datetime | None:
+        """The instant the UTC offset changes within a few hours of ``moment``, if it does."""
+        if not self._shift_near(moment):
+            return None
+        return self._end_of_gap(moment - _SAFE_SPAN, moment + _SAFE_SPAN)
+
+    def _first_wall(self, after_wall: datetime) -> datetime:
+        found: datetime = self._croniter(self.expr, after_wall).get_next(datetime)
+        return found
+
+    def _next_near_transition(self, after: datetime, change: datetime) -> FireTime | None:
+        """The next fire time, searched separately on each side of the offset change, so a
+        dense schedule costs a few croniter steps rather than an hour of them."""
+        before = (change - _SAFE_SPAN).astimezone(self.tz).utcoffset() or timedelta()
+        later = (change + _SAFE_SPAN).astimezone(self.tz).utcoffset() or timedelta()
+        naive = after.replace(tzinfo=None)
+        start = change.replace(tzinfo=None)
+        candidates: list[FireTime] = []
+        if after < change:  # before the change: instants are wall - before
+            wall = self._first_wall(naive + before)
+            candidates += [f for f in self.instants(wall) if after < f.at < change]
+            # a gap (or repeat) wall right after the change of offset
+            wall = self._first_wall(start + before - timedelta(microseconds=1))
+            candidates += [f for f in self.instants(wall) if f.at > after]
+        wall = self._first_wall(max(naive, start - timedelta(microseconds=1)) + later)
+        for _ in range(3):
+            fires = [f for f in self.instants(wall) if f.at >= change and f.at > after]
+            if fires:
+                candidates += fires
+                break
+            wall = self._first_wall(wall)
+        return min(candidates, key=lambda f: f.at) if candidates else None
+
     def next_after(self, after: datetime) -> FireTime:
         """The first fire time strictly after the instant ``after``."""
+        change = self._transition_near(after)
+        if change is not None:
+            near = self._next_near_transition(after, change)
+            if near is not None:
+                return near
         walls = self._croniter(self.expr, self._wall(after) - self._margin(after))
         found: list[FireTime] = []
         for _ in range(_MAX_STEPS):

@@ -104,14 +104,21 @@ class Scheduler:
         if job.catchup and not paused:
             fires = schedule.between(last, now, limit=CATCHUP_LIMIT)
         else:
-            latest = schedule.latest_at_or_before(now)
-            fires = [latest] if latest is not None and latest.at > last else []
+            fires = [self._latest_due(job.name, now)]
         if not paused:
             for fire in fires:
                 self._fire(job, fire, now)
         if fires:
             self._last[job.name] = fires[-1].at
         self._next[job.name] = schedule.next_after(max(now, self._last[job.name]))
+
+    def _latest_due(self, name: str, now: datetime) -> FireTime:
+        """The newest fire time at or before ``now`` (the due one, unless more passed)."""
+        due = self._next[name]
+        if self._schedules[name].next_after(due.at).at > now:
+            return due
+        latest = self._schedules[name].latest_at_or_before(now)
+        return latest if latest is not None else due
 
     def _fire(self, job: Job, fire: FireTime, now: datetime) -> None:
         running = active_runs(self.store, job.name)

@@ -57,7 +57,7 @@ def _alerts(found: tuple[AlertRow, ...], viewer: Viewer, kind: str) -> None:
                 "alert": a.alertname + (" (flapping)" if a.flapping else ""),
                 "job": job_href(a.job),
                 "since": viewer.when(a.starts_at),
-                "resolved": viewer.when(a.ends_at),
+                **({"resolved": viewer.when(a.ends_at)} if kind == "resolved" else {}),
                 "summary": a.summary or "",
                 "labels": ", ".join(f"{k}={v}" for k, v in sorted(a.labels.items())),
                 "notifications": len(a.notifications),

@@ -48,12 +48,18 @@ def render(conn: Connection, viewer: Viewer, name: str) -> None:
         chart = duration_trend(
             detail.durations, detail.p50_seconds, detail.p95_seconds, viewer.zone
         )
-        st.vega_lite_chart(chart, width="stretch")
+        st.vega_lite_chart(spec=chart, width="stretch", height=300)
     else:
         st.caption(f"No finished run in the last {window}.")
     st.subheader(f"Daily outcomes ({viewer.zone})")
-    st.vega_lite_chart(daily_strip(detail.daily), width="stretch")
+    if runs:
+        st.vega_lite_chart(spec=daily_strip(detail.daily), width="stretch", height=200)
+    else:
+        st.caption(f"No run in the last {len(days)} days.")
     st.subheader("Tasks: attempts and retries")
+    if not detail.tasks:
+        st.caption(f"No attempt in the last {window}.")
+        return
     st.dataframe(
         [
             {

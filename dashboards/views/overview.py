@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import streamlit as st
@@ -46,8 +47,11 @@ def _headline(head: Headline, jobs: list[JobOverview], viewer: Viewer) -> None:
     cols = st.columns(6)
     cols[0].metric("Failing jobs", failing)
     cols[1].metric("Late jobs", late)
-    cols[2].metric("Runs today", head.runs_today, help=f"queued since midnight ({viewer.zone}); "
-                   f"{head.running} running now")  # fmt: skip
+    cols[2].metric(
+        "Runs today",
+        head.runs_today,
+        help=f"queued since midnight ({viewer.zone}); {head.running} running now",
+    )
     cols[3].metric("Failures today", head.failed_today)
     cols[4].metric(
         "Firing alerts",
@@ -59,11 +63,16 @@ def _headline(head: Headline, jobs: list[JobOverview], viewer: Viewer) -> None:
         return
     age = (viewer.now - head.heartbeat_at).total_seconds()
     state = f" ({head.heartbeat_state})" if head.heartbeat_state not in (None, "running") else ""
-    cols[5].metric("Scheduler heartbeat", viewer.age(head.heartbeat_at) + state,
-                   help=f"last seen {viewer.time(head.heartbeat_at)}")  # fmt: skip
+    cols[5].metric(
+        "Scheduler heartbeat",
+        viewer.age(head.heartbeat_at) + state,
+        help=f"last seen {viewer.time(head.heartbeat_at)}",
+    )
     if age > HEARTBEAT_STALE_SECONDS or state:
-        st.warning(f"The scheduler was last seen {viewer.age(head.heartbeat_at)}{state}: "
-                   "scheduled runs may not be starting.")  # fmt: skip
+        st.warning(
+            f"The scheduler was last seen {viewer.age(head.heartbeat_at)}{state}: "
+            "scheduled runs may not be starting."
+        )
 
 
 def _attention(broken: list[JobOverview], viewer: Viewer) -> None:
@@ -79,14 +88,21 @@ def _attention(broken: list[JobOverview], viewer: Viewer) -> None:
             if job.last_run_id
             else ""
         )
-        why = f" — {job.why}" if job.why else ""
+        why = f" — {_plain(job.why)}" if job.why else ""
         alerts = f" · 🔔 {job.firing_alerts}" if job.firing_alerts else ""
-        lines.append(f"- {HEALTH_ICONS[job.health]} **[{job.name}]({job_href(job.name)})** "
-                     f"{what}{since}{run}{alerts}{why}")  # fmt: skip
+        lines.append(
+            f"- {HEALTH_ICONS[job.health]} **[{job.name}]({job_href(job.name)})** "
+            f"{what}{since}{run}{alerts}{why}"
+        )
     more = len(broken) - ATTENTION_SHOWN
     if more > 0:
         lines.append(f"- … and {more} more (first in the table below)")
     st.markdown("**Needs attention**\n\n" + "\n".join(lines))
+
+
+def _plain(text: str) -> str:
+    """Error text shown as text, not as Markdown (no links or emphasis from task output)."""
+    return re.sub(r"([\\`*_{}\[\]()#+!|<>~-])", r"\\\1", text)
 
 
 def _filtered(jobs: list[JobOverview]) -> list[JobOverview]:
@@ -134,6 +150,7 @@ def _table(jobs: list[JobOverview], viewer: Viewer) -> None:
         rows,
         hide_index=True,
         key="ov-jobs",
+        height=min(40 + 35 * len(rows), 740),
         on_select="rerun",
         selection_mode="single-row",
         column_config={

@@ -8,7 +8,7 @@ import streamlit as st
 from sqlalchemy import Connection
 
 from dashboards import queries
-from dashboards.charts import dag_dot, gantt, run_state_icon
+from dashboards.charts import dag_dot, gantt, gantt_height, run_state_icon
 from dashboards.logs import FULL_LOG_BYTES, read_full, tail
 from dashboards.routes import Route, Screen, job_href
 from dashboards.rows import AttemptRow, RunDetail
@@ -29,8 +29,10 @@ def render(conn: Connection, viewer: Viewer, run_id: int) -> None:
         return
     run = detail.run
     st.header(f"Run #{run.id} · {run.job}")
-    st.markdown(f"{run_state_icon(run.state)} · job [{run.job}]({job_href(run.job)}) · "
-                f"triggered by {run.trigger.value}")  # fmt: skip
+    st.markdown(
+        f"{run_state_icon(run.state)} · job [{run.job}]({job_href(run.job)}) · "
+        f"triggered by {run.trigger.value}"
+    )
     _summary(detail, viewer)
     st.subheader("Tasks")
     left, right = st.columns([2, 3])
@@ -44,7 +46,12 @@ def render(conn: Connection, viewer: Viewer, run_id: int) -> None:
             )
     with right:
         if detail.attempts:
-            st.vega_lite_chart(gantt(detail.attempts, viewer.zone, viewer.now), width="stretch")
+            rows = len({a.task for a in detail.attempts})
+            st.vega_lite_chart(
+                spec=gantt(detail.attempts, viewer.zone, viewer.now),
+                width="stretch",
+                height=gantt_height(rows) + 60,  # room for the time axis
+            )
         else:
             st.caption("No attempt has started yet.")
     _attempts_table(detail.attempts, viewer)
@@ -53,7 +60,7 @@ def render(conn: Connection, viewer: Viewer, run_id: int) -> None:
 
 def _summary(detail: RunDetail, viewer: Viewer) -> None:
     run = detail.run
-    cols = st.columns(5)
+    cols = st.columns([1, 2, 1, 1, 1])
     cols[0].metric("Status", run.state.value)
     cols[1].metric("Logical time", viewer.time(run.logical_time, "%Y-%m-%d %H:%M"))
     cols[2].metric("Started", viewer.time(run.started_at, "%H:%M:%S") or "—")
@@ -146,5 +153,9 @@ def _log(attempt: AttemptRow, label: str, path: str | None) -> None:
         more = " (first 5 MiB; download for the rest)" if found.size > FULL_LOG_BYTES else ""
         st.caption(f"full {label}{more}")
         st.code(data.decode("utf-8", errors="replace"), language=None)
-    st.download_button(f"Download {label}", data=lambda: read_full(path, limit=None),
-                       file_name=name, key=f"{key}-download")  # fmt: skip
+    st.download_button(
+        f"Download {label}",
+        data=lambda: read_full(path, limit=None),
+        file_name=name,
+        key=f"{key}-download",
+    )

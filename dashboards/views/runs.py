@@ -43,8 +43,9 @@ def render(conn: Connection, viewer: Viewer, job: str | None = None) -> None:
         go(Route(Screen.RUN, run_id=int(opened)))
     first = (page.number - 1) * page.size + 1 if page.total else 0
     last = first + len(page.items) - 1 if page.items else 0
-    cols[2].caption(f"{page.total} runs match · showing {first} to {last} · page {page.number} "
-                    f"of {page.pages}")  # fmt: skip
+    cols[2].caption(
+        f"{page.total} runs match · showing {first} to {last} · page {page.number} of {page.pages}"
+    )
     _table(list(page.items), viewer)
 
 
@@ -54,8 +55,9 @@ def _filters(
     cols = st.columns([3, 2, 2, 2, 2, 1])
     default_jobs = [job] if job in names else []
     jobs = cols[0].multiselect("Job", names, default=default_jobs, key="runs-job")
-    states = cols[1].multiselect("Status", ["queued", "running", "success", "failed",
-                                            "cancelled"], key="runs-state")  # fmt: skip
+    states = cols[1].multiselect(
+        "Status", ["queued", "running", "success", "failed", "cancelled"], key="runs-state"
+    )
     owner = cols[2].selectbox("Owner", [ANY, *owners], key="runs-owner")
     tag = cols[3].selectbox("Tag", [ANY, *tags], key="runs-tag")
     period = cols[4].selectbox("Time", list(PERIODS), index=1, key="runs-period")
@@ -81,8 +83,9 @@ def _period(viewer: Viewer, period: str) -> tuple[datetime | None, datetime | No
     if period != "dates…":
         return None, None
     today = viewer.now.astimezone(zone_of(viewer.zone)).date()
-    picked = st.date_input("Queued between (your timezone)", (today - timedelta(days=7), today),
-                           key="runs-dates")  # fmt: skip
+    picked = st.date_input(
+        "Queued between (your timezone)", (today - timedelta(days=7), today), key="runs-dates"
+    )
     days = [d for d in (picked if isinstance(picked, tuple) else (picked,)) if isinstance(d, date)]
     if not days:
         return None, None

@@ -34,7 +34,8 @@ class _Version(argparse.Action):
             found = version("runwatch")
         except PackageNotFoundError:
             found = "unknown"
-        parser.exit(0, f"runwatch {found}\n")
+        print(f"runwatch {found}")
+        parser.exit(0)
 
 
 @dataclass(frozen=True)

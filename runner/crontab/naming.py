@@ -21,15 +21,47 @@ from runner.crontab.lines import CronJob
 MAX_NAME = 60
 _OPERATORS = frozenset({"|", "||", "&&", ";", "&", ">", ">>", "<", "2>", "2>&1", "1>", "&>"})
 _INTERPRETERS = frozenset(
-    {"python", "python2", "python3", "perl", "ruby", "node", "php", "bash", "sh", "zsh",
-     "dash", "ksh", "java", "Rscript", "uv", "poetry", "pipenv"}
-)  # fmt: skip
+    {
+        "python",
+        "python2",
+        "python3",
+        "perl",
+        "ruby",
+        "node",
+        "php",
+        "bash",
+        "sh",
+        "zsh",
+        "dash",
+        "ksh",
+        "java",
+        "Rscript",
+        "uv",
+        "poetry",
+        "pipenv",
+    }
+)
 # wrapper -> how many of its arguments to skip before the command (options are skipped too)
 _WRAPPERS = {
-    "nice": 0, "ionice": 0, "nohup": 0, "time": 0, "exec": 0, "env": 0, "chronic": 0,
-    "sudo": 0, "timeout": 1, "flock": 1, "setlock": 1, "run-one": 0, "cronic": 0,
-    "xargs": 0, "stdbuf": 0, "taskset": 1, "caffeinate": 0, "command": 0,
-}  # fmt: skip
+    "nice": 0,
+    "ionice": 0,
+    "nohup": 0,
+    "time": 0,
+    "exec": 0,
+    "env": 0,
+    "chronic": 0,
+    "sudo": 0,
+    "timeout": 1,
+    "flock": 1,
+    "setlock": 1,
+    "run-one": 0,
+    "cronic": 0,
+    "xargs": 0,
+    "stdbuf": 0,
+    "taskset": 1,
+    "caffeinate": 0,
+    "command": 0,
+}
 _OPTION_WITH_VALUE = frozenset({"-n", "-c", "-u", "-g", "-w", "-E", "-p"})
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _SUBCOMMAND = re.compile(r"^[A-Za-z][A-Za-z0-9:_-]{0,30}$")

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from runner.crontab.lines import (
     DEFAULT_SHELL,
     REBOOT,
-    Assignment,
     CronJob,
     Line,
     Unparsable,
@@ -28,7 +27,7 @@ from runner.crontab.lines import (
 )
 from runner.crontab.naming import job_names
 
-_SIMPLE = re.compile(r"^[A-Za-z0-9_./:,+=@%-]+$")
+_SIMPLE = re.compile(r"^[A-Za-z0-9_./:,+=@-]+$")
 _CRON_ONLY = ("MAILTO", "MAILFROM", "SHELL", "CRON_TZ", "RANDOM_DELAY", "CONTENT_TYPE")
 """Assignments that configure cron itself rather than the job's environment."""
 TAG = "crontab"
@@ -69,7 +68,12 @@ def is_simple(command: str) -> bool:
         words = shlex.split(command)
     except ValueError:
         return False
-    return bool(words) and " ".join(words) == command.strip() and all(map(_SIMPLE.match, words))
+    return (
+        bool(words)
+        and " ".join(words) == command.strip()
+        and all(map(_SIMPLE.match, words))
+        and "=" not in words[0]  # `VAR=value cmd` is an assignment, not a program
+    )
 
 
 def wrapped_command(job: CronJob, name: str, runwatch: str = "runwatch") -> str:
@@ -155,8 +159,3 @@ def render_jobs(jobs: Sequence[CronJob], names: Sequence[str], source: str) -> s
             out.append(f"    env: {{{pairs}}}")
         out.append(f"    tags: [{TAG}]")
     return "\n".join(out) + "\n"
-
-
-def assignment_names(lines: Sequence[Line]) -> list[str]:
-    """The variables a crontab assigns, in order (for messages)."""
-    return [line.name for line in lines if isinstance(line, Assignment)]

@@ -24,6 +24,6 @@ def load_definitions(
     when it holds jobs itself (pass ``Settings.config_path``); its settings keys are
     then left to runner.config.
     """
-    from runner.definitions.catalog import load_definitions as load  # noqa: PLC0415
+    from runner.definitions.catalog import load_definitions as load
 
     return load(paths, settings_file=settings_file)

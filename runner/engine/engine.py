@@ -8,6 +8,7 @@ It then blocks on the executor's queue until the next message or timer.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -69,6 +70,12 @@ class _ActiveRun:
 
     def failed_tasks(self) -> list[str]:
         return [n for n in self.graph.order if self.states[n].failed]
+
+
+def _span_id(traceparent: str | None) -> str | None:
+    """The parent span id of a W3C traceparent (``00-<trace>-<span>-<flags>``)."""
+    parts = (traceparent or "").split("-")
+    return parts[2] if len(parts) == 4 and len(parts[2]) == 16 else None
 
 
 def backoff_delay(
@@ -184,13 +191,19 @@ class Engine:
                 self.store.add_task_rows(run, missing, now)
             if rerun or run.state is not RunState.QUEUED:
                 self.store.prepare_rerun(run, rerun, now)
-            trace_id = self.observer.run_started(job, run)
-            if not self.store.mark_run_started(run, now, trace_id=trace_id):
-                logger.warning("run %s of %s is claimed by another process; not started",
-                               run.id, job.name, extra={"job": job.name, "run_id": run.id})
-                self.observer.run_finished(run, RunState.CANCELLED, "claimed by another process")
+            if not self.store.mark_run_started(run, now):
+                logger.warning(
+                    "run %s of %s is claimed by another process; not started",
+                    run.id,
+                    job.name,
+                    extra={"job": job.name, "run_id": run.id},
+                )
                 return False
             run = self.store.get_run(run.id)
+            trace_id = self.observer.run_started(job, run)
+            if trace_id is not None:
+                self.store.set_trace_id(run.id, trace_id)
+                run = dataclasses.replace(run, trace_id=trace_id)
             rows = self.store.task_runs(run.id)
             states = {t: rows[t].state if t in rows else TaskState.PENDING for t in job.tasks}
             # A task left mid-flight by a dead process starts again.
@@ -298,7 +311,7 @@ class Engine:
             result=outcome.result,
             will_retry=retry,
         )
-        self.observer.attempt_finished(attempt, outcome)
+        self.observer.attempt_finished(attempt, dataclasses.replace(outcome, state=state))
         if state is TaskState.SUCCESS and outcome.result is not None:
             active.results[attempt.task] = outcome.result
         if retry:
@@ -410,7 +423,11 @@ class Engine:
         self._by_key[attempt.id] = (active, attempt)
         env = attempt_env(active.job, active.run, name, attempt.number)
         env.update(task.env)
-        env.update(self.observer.attempt_started(active.job, active.run, attempt))
+        context = self.observer.attempt_started(active.job, active.run, attempt)
+        env.update(context)
+        span_id = _span_id(context.get("TRACEPARENT"))
+        if span_id is not None:
+            self.store.set_attempt_process(attempt, pid=None, span_id=span_id)
         spec = AttemptSpec(
             key=attempt.id,
             job=active.job.name,

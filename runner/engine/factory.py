@@ -9,6 +9,7 @@ from runner.config import Settings
 from runner.engine.engine import Engine, Progress
 from runner.engine.executor import Message
 from runner.engine.local import LocalExecutor
+from runner.engine.observer import RunObserver
 from runner.store.store import Store
 
 
@@ -18,6 +19,7 @@ def build_engine(
     *,
     pools: Mapping[str, int],
     progress: Callable[[Progress], None] | None = None,
+    observer: RunObserver | None = None,
 ) -> Engine:
     """An engine running attempts on this machine with the configured limits."""
     messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
@@ -31,4 +33,5 @@ def build_engine(
         workers=settings.workers,
         log_cap_bytes=settings.log_cap_bytes,
         progress=progress,
+        observer=observer,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures.thread  # noqa: F401 - see below
 import logging
 import pickle
 import threading
@@ -23,6 +24,10 @@ from runner.engine.pyworker import (
 from runner.model import Task, TaskState
 
 logger = logging.getLogger(__name__)
+
+# Imported before any worker forks: OpenTelemetry's SDK registers an at-fork hook, and a
+# module that registers its own (concurrent.futures.thread does) first imported after a
+# TracerProvider exists makes every later fork hang in the child.
 
 
 class PythonAttempt:

@@ -376,6 +376,14 @@ class Store:
             )
         return True
 
+    def set_trace_id(self, run_id: int, trace_id: str) -> None:
+        """Record the trace a run's spans belong to."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE runs SET trace_id = :trace WHERE id = :id",
+                {"trace": trace_id, "id": run_id},
+            )
+
     def mark_run_finished(
         self,
         run: RunRecord,

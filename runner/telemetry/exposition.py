@@ -1,4 +1,5 @@
-"""A registry in the Prometheus text format or in OpenMetrics (which carries exemplars).
+"""Families in a prometheus_client registry, and a registry in the Prometheus text format
+or in OpenMetrics (which carries exemplars).
 
 Families built on ``families.Family`` are rendered from their cached text; any other
 collector in the registry (a process collector, say) is formatted by prometheus_client.
@@ -6,14 +7,16 @@ collector in the registry (a process collector, say) is formatted by prometheus_
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 
 from prometheus_client.exposition import generate_latest as generate_text
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
-from runner.telemetry.families import FamilyMetric
+from runner.telemetry.families import Family
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -69,3 +72,49 @@ def _format(metric: Metric, openmetrics: bool) -> str:
         return generate_text(_One(metric)).decode("utf-8")
     text: bytes = generate_openmetrics(_One(metric))  # type: ignore[no-untyped-call]
     return text.decode("utf-8").removesuffix(_EOF)
+
+
+class FamilyMetric(Metric):
+    """A family as prometheus_client's ``Metric``; samples are built only when read, and
+    ``render`` gives the cached exposition text."""
+
+    def __init__(self, family: Family, lock: threading.Lock) -> None:
+        self._family = family
+        self._lock = lock
+        self._built: list[Sample] | None = None
+        super().__init__(family.name, family.documentation, family.kind)
+
+    @property
+    def samples(self) -> list[Sample]:
+        """Every sample, built on first access."""
+        if self._built is None:
+            with self._lock:
+                self._built = self._family.samples()
+        return self._built
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:
+        self._built = value or None  # Metric.__init__ assigns []: keep building lazily
+
+    def render(self, openmetrics: bool) -> list[bytes]:
+        """The family's exposition text, as chunks."""
+        with self._lock:
+            return self._family.render(openmetrics)
+
+
+class FamiliesCollector:
+    """A prometheus_client collector over families, guarded by one lock shared with writers."""
+
+    def __init__(self, families: Sequence[Family], lock: threading.Lock) -> None:
+        self._families = tuple(families)
+        self._lock = lock
+
+    def describe(self) -> Iterator[Metric]:
+        """The families without samples: lets the registry check names without collecting."""
+        for family in self._families:
+            yield Metric(family.name, family.documentation, family.kind)
+
+    def collect(self) -> Iterator[Metric]:
+        """One ``FamilyMetric`` per family."""
+        for family in self._families:
+            yield FamilyMetric(family, self._lock)

@@ -36,11 +36,11 @@ def build_tracing(
         return NullObserver()
     from opentelemetry import trace  # deferred: only when tracing is on
 
-    from runner.telemetry.provider import build_provider, span_exporters
+    from runner.telemetry.provider import build_pipeline, span_exporters
     from runner.telemetry.tracing import TracingObserver
 
     try:
-        provider = build_provider(settings, span_exporters(settings, console=console))
+        pipeline = build_pipeline(settings, span_exporters(settings, console=console))
     except TelemetryConfigError:
         raise
     except Exception:
@@ -48,7 +48,7 @@ def build_tracing(
         logger.exception("tracing is off: the span exporter could not be set up")
         return NullObserver()
     if install_global:
-        trace.set_tracer_provider(provider)
+        trace.set_tracer_provider(pipeline.provider)
     return TracingObserver(
-        provider, traceparent=settings.traceparent, tracestate=settings.tracestate, clock=clock
+        pipeline, traceparent=settings.traceparent, tracestate=settings.tracestate, clock=clock
     )

@@ -3,21 +3,19 @@
 prometheus_client formats every sample on every scrape (~10 µs a line): with 1,000 jobs
 of 10 tasks the task histograms alone are ~200,000 lines, seconds per scrape. These
 families cache each series' rendered lines and re-render only the series that changed
-since the last scrape. They are also ordinary prometheus_client collectors (``collect``
-yields ``Metric`` families whose samples are built on demand), so a ``CollectorRegistry``
-holds them, ``get_sample_value`` reads them and ``push_to_gateway`` sends them.
+since the last scrape. ``exposition.FamiliesCollector`` puts them in a prometheus_client
+``CollectorRegistry``, where ``get_sample_value`` reads them and ``push_to_gateway``
+sends them.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Exemplar, Sample
 
 Labels = tuple[str, ...]
@@ -362,49 +360,3 @@ def _exemplar_text(exemplar: TraceExemplar) -> str:
     if exemplar.timestamp is not None:
         text += f" {exemplar.timestamp:.3f}"
     return text
-
-
-class FamilyMetric(Metric):
-    """A family as prometheus_client's ``Metric``; samples are built only when read, and
-    ``render`` gives the cached exposition text."""
-
-    def __init__(self, family: Family, lock: threading.Lock) -> None:
-        self._family = family
-        self._lock = lock
-        self._built: list[Sample] | None = None
-        super().__init__(family.name, family.documentation, family.kind)
-
-    @property
-    def samples(self) -> list[Sample]:
-        """Every sample, built on first access."""
-        if self._built is None:
-            with self._lock:
-                self._built = self._family.samples()
-        return self._built
-
-    @samples.setter
-    def samples(self, value: list[Sample]) -> None:
-        self._built = value or None  # Metric.__init__ assigns []: keep building lazily
-
-    def render(self, openmetrics: bool) -> list[bytes]:
-        """The family's exposition text, as chunks."""
-        with self._lock:
-            return self._family.render(openmetrics)
-
-
-class FamiliesCollector:
-    """A prometheus_client collector over families, guarded by one lock shared with writers."""
-
-    def __init__(self, families: Sequence[Family], lock: threading.Lock) -> None:
-        self._families = tuple(families)
-        self._lock = lock
-
-    def describe(self) -> Iterator[Metric]:
-        """The families without samples: lets the registry check names without collecting."""
-        for family in self._families:
-            yield Metric(family.name, family.documentation, family.kind)
-
-    def collect(self) -> Iterator[Metric]:
-        """One ``FamilyMetric`` per family."""
-        for family in self._families:
-            yield FamilyMetric(family, self._lock)

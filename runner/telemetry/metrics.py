@@ -31,9 +31,9 @@ from runner.events import (
 )
 from runner.store.store import Store
 from runner.telemetry import queries
+from runner.telemetry.exposition import FamiliesCollector
 from runner.telemetry.families import (
     CounterFamily,
-    FamiliesCollector,
     Family,
     GaugeFamily,
     HistogramFamily,

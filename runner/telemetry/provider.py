@@ -14,10 +14,11 @@ from __future__ import annotations
 import concurrent.futures.thread  # noqa: F401
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TextIO
 
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -90,21 +91,32 @@ def span_exporters(
     return exporters
 
 
-def build_provider(settings: TracingSettings, exporters: Sequence[SpanExporter]) -> TracerProvider:
+@dataclass(frozen=True)
+class SpanPipeline:
+    """A tracer provider (resource, sampler, id generator) and the span processors it sends
+    ended spans to, one batch processor per exporter."""
+
+    provider: TracerProvider
+    processors: tuple[SpanProcessor, ...]
+
+
+def build_pipeline(settings: TracingSettings, exporters: Sequence[SpanExporter]) -> SpanPipeline:
     """A provider sending spans to each exporter through its own batch processor."""
     provider = TracerProvider(resource=build_resource(settings), sampler=build_sampler(settings))
-    for exporter in exporters:
-        provider.add_span_processor(
-            BatchSpanProcessor(
-                exporter,
-                max_queue_size=settings.batch.max_queue_size,
-                schedule_delay_millis=settings.batch.schedule_delay_millis,
-                max_export_batch_size=min(
-                    settings.batch.max_export_batch_size, settings.batch.max_queue_size
-                ),
-            )
+    processors = tuple(
+        BatchSpanProcessor(
+            exporter,
+            max_queue_size=settings.batch.max_queue_size,
+            schedule_delay_millis=settings.batch.schedule_delay_millis,
+            max_export_batch_size=min(
+                settings.batch.max_export_batch_size, settings.batch.max_queue_size
+            ),
         )
-    return provider
+        for exporter in exporters
+    )
+    for processor in processors:
+        provider.add_span_processor(processor)
+    return SpanPipeline(provider, processors)
 
 
 def _http_exporter(settings: TracingSettings) -> SpanExporter:

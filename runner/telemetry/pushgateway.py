@@ -21,7 +21,7 @@ from prometheus_client.registry import CollectorRegistry
 from runner.events import Event
 from runner.store.store import Store
 from runner.telemetry import queries
-from runner.telemetry.families import FamilyMetric
+from runner.telemetry.exposition import FamilyMetric
 from runner.telemetry.metrics import RUN_STATUSES, MetricsCollector
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 from runner.wrap.options import USAGE, WrapOptions, parse_wrap_args
 from runner.wrap.process import TAIL_LINES, Command, Outcome, Output, SpawnError, same_file
@@ -31,7 +32,7 @@ from runner.wrap.report import (
     new_report_id,
 )
 from runner.wrap.settings import WrapSettings, env_settings, load_wrap_settings
-from runner.wrap.sink import Sink, open_sink
+from runner.wrap.sink import Sink, StoreSink, open_sink
 from runner.wrap.spool import Spool
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
@@ -42,6 +43,8 @@ EXIT_USAGE = 2
 EXIT_TIMED_OUT = 124
 """As GNU timeout(1): the command ran past ``--timeout`` and was stopped."""
 KILL_GRACE_SECONDS = 5.0
+MAX_RETRY_DELAY_SECONDS = 600.0
+"""As a task's ``max_retry_delay`` default."""
 _JOB_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _INTERRUPTS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
@@ -52,7 +55,17 @@ def warn(message: str) -> None:
     sys.stderr.flush()
 
 
-def run_wrap(argv: list[str], env: Mapping[str, str], cwd: str | None = None) -> int:
+AfterRun = Callable[[WrapSettings, RunReport, StoreSink], None]
+"""Called once a run's end is in the store (the CLI delivers alerts from it)."""
+
+
+def run_wrap(
+    argv: list[str],
+    env: Mapping[str, str],
+    cwd: str | None = None,
+    *,
+    after_run: AfterRun | None = None,
+) -> int:
     """Run `runwatch wrap ARGV`; the command's exit status (2 when there is no command)."""
     options = parse_wrap_args(argv)
     if options.help:
@@ -61,17 +74,32 @@ def run_wrap(argv: list[str], env: Mapping[str, str], cwd: str | None = None) ->
     if not options.command:
         sys.stderr.write(USAGE + "runwatch wrap: error: no command given (put it after --)\n")
         return EXIT_USAGE
+    _open_missing_standard_streams()
     for problem in options.problems:
         warn(problem)
     job = _job_spec(options)
     if job is None:
         return exec_unrecorded(options.command)
     try:
-        wrapper = Wrapper(options, job, env, cwd or os.getcwd())
+        wrapper = Wrapper(options, job, env, cwd or os.getcwd(), after_run)
     except Exception as exc:  # never let runwatch stop the command
         warn(f"internal error, running the command unrecorded: {type(exc).__name__}: {exc}")
         return exec_unrecorded(options.command)
     return wrapper.run()
+
+
+def _open_missing_standard_streams() -> None:
+    """Put /dev/null on a closed stdin, stdout or stderr, so that no pipe of ours takes
+    its number (and the command finds the three it expects)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+            os.set_inheritable(fd, True)
 
 
 def _job_spec(options: WrapOptions) -> JobSpec | None:
@@ -114,8 +142,16 @@ def exec_unrecorded(argv: list[str]) -> int:
 class Wrapper:
     """One invocation of `runwatch wrap` with a job to record."""
 
-    def __init__(self, options: WrapOptions, job: JobSpec, env: Mapping[str, str], cwd: str):
+    def __init__(
+        self,
+        options: WrapOptions,
+        job: JobSpec,
+        env: Mapping[str, str],
+        cwd: str,
+        after_run: AfterRun | None = None,
+    ) -> None:
         self.options = options
+        self.after_run = after_run
         self.job = job
         self.env = env
         self.settings = self._settings(cwd)
@@ -125,6 +161,8 @@ class Wrapper:
         self.report: RunReport | None = None
         self.run_id: int | None = None
         self.spooled = False
+        self.status: int | None = None
+        """The exit status of the last attempt, once there is one."""
 
     def _settings(self, cwd: str) -> WrapSettings:
         try:
@@ -156,6 +194,11 @@ class Wrapper:
                 warn(f"cannot take the job's lock {lock.path}, running anyway: {exc}")
         try:
             return self._run_recorded()
+        except Exception as exc:  # a bug of ours: the command's status still stands
+            warn(f"internal error: {type(exc).__name__}: {exc}")
+            if self.status is not None:
+                return self.status
+            return exec_unrecorded(self.options.command)
         finally:
             lock.release()
 
@@ -169,29 +212,35 @@ class Wrapper:
         self.report = report
         self._start_tracing()
         self._check_schedule()
-        status = 0
         while True:
             attempt = report.start_attempt(time.time())
             self._deliver(report)
             if self.tracing is not None and attempt.number == 1:
                 trace_id = self._traced(self.tracing.run_started, report, self.run_id)
                 report.trace_id = trace_id if isinstance(trace_id, str) else None
-            status, interrupted = self._attempt(report, attempt)
-            retry = (
+            self.status, interrupted = self._attempt(report, attempt)
+            attempt.will_retry = (
                 attempt.state in (FAILED, TIMED_OUT)
                 and interrupted is None
                 and attempt.number <= self.options.retries
             )
-            attempt.will_retry = retry
             if self.tracing is not None:
                 self._traced(self.tracing.attempt_finished, report, self.run_id, attempt)
-            if not retry:
+            if not attempt.will_retry:
                 break
-            self._deliver(report)
-            if self._sleep_before_retry(attempt.number):
+            # From here a SIGTERM waits for sigtimedwait: it must not cut the record short.
+            signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+            try:
+                self._deliver(report)
+                interrupted = self._sleep_before_retry(attempt.number)
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
+            if interrupted is not None:
+                self.status = 128 + interrupted
                 break
-        self._finish(report, interrupted)
-        return status
+        with _interrupts_deferred():
+            self._finish(report, interrupted)
+        return self.status
 
     def _finish(self, report: RunReport, interrupted: int | None) -> None:
         last = report.attempts[-1]
@@ -209,14 +258,17 @@ class Wrapper:
             self._traced(self.tracing.close)
         if not self.spooled:
             self._replay_spool()
+            self._after_run(report)
 
     def _attempt(self, report: RunReport, attempt: AttemptReport) -> tuple[int, int | None]:
         """Run one attempt; the exit status and the interrupting signal, if any."""
         if attempt.stdout_path is None:
             base = os.path.join(
-                self.settings.log_dir, report.job.name, f"spool-{report.id}",
+                self.settings.log_dir,
+                report.job.name,
+                f"spool-{report.id}",
                 f"{report.task}.{attempt.number}",
-            )  # fmt: skip
+            )
             attempt.stdout_path, attempt.stderr_path = f"{base}.out", f"{base}.err"
         env = {**self.env, **self._attempt_env(report, attempt)}
         merged = same_file(1, 2)
@@ -224,9 +276,13 @@ class Wrapper:
         stdout = Output(1, attempt.stdout_path, cap)
         stderr = None if merged else Output(2, attempt.stderr_path, cap)
         command = Command(
-            self.options.command, env=env, stdout=stdout, stderr=stderr,
-            timeout=self.options.timeout, kill_grace=KILL_GRACE_SECONDS,
-        )  # fmt: skip
+            self.options.command,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            timeout=self.options.timeout,
+            kill_grace=KILL_GRACE_SECONDS,
+        )
         try:
             attempt.pid = command.start()
         except SpawnError as exc:
@@ -268,19 +324,18 @@ class Wrapper:
                 env.update({str(k): str(v) for k, v in extra.items()})
         return env
 
-    def _sleep_before_retry(self, number: int) -> bool:
-        """Wait before the next attempt; True when a signal asked us to stop instead."""
+    def _sleep_before_retry(self, number: int) -> int | None:
+        """Wait before the next attempt; the signal that asked us to stop instead, if any.
+        The caller has blocked the interrupting signals."""
         import random
 
         from runner.engine.engine import backoff_delay
 
-        delay = backoff_delay(self.options.retry_delay, 600.0, number, random.Random())
-        signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
-        try:
-            received = signal.sigtimedwait(_INTERRUPTS, delay)
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
-        return received is not None
+        delay = backoff_delay(
+            self.options.retry_delay, MAX_RETRY_DELAY_SECONDS, number, random.Random()
+        )
+        received = signal.sigtimedwait(_INTERRUPTS, delay)  # the caller blocked them
+        return None if received is None else received.si_signo
 
     # -- recording ------------------------------------------------------------------------
 
@@ -290,7 +345,7 @@ class Wrapper:
             try:
                 run_id = self.sink.send(report, final=final)
             except Exception as exc:
-                warn(f"{self.sink.name} unavailable, the result goes to the spool: {exc}")
+                warn(f"{self.sink.name} is unavailable, the result goes to the spool: {exc}")
                 self.sink.close()
                 self.sink = None
             else:
@@ -314,7 +369,7 @@ class Wrapper:
         try:
             self.sink.set_process(self.run_id, report, attempt)
         except Exception as exc:
-            warn(f"{self.sink.name} unavailable, the result goes to the spool: {exc}")
+            warn(f"{self.sink.name} is unavailable, the result goes to the spool: {exc}")
             self.sink.close()
             self.sink = None
 
@@ -326,6 +381,15 @@ class Wrapper:
             warn(problem)
         if result.error is not None:
             warn(f"{result.left} spooled results still wait: {result.error}")
+
+    def _after_run(self, report: RunReport) -> None:
+        """Hand the recorded run to the CLI's hook (in-run alert delivery)."""
+        if self.after_run is None or not isinstance(self.sink, StoreSink):
+            return
+        try:
+            self.after_run(self.settings, report, self.sink)
+        except Exception as exc:
+            warn(f"after the run: {type(exc).__name__}: {exc}")
 
     def _check_schedule(self) -> None:
         """Refuse a schedule or timezone croniter cannot use (checked once per change)."""
@@ -367,6 +431,19 @@ class Wrapper:
         except Exception as exc:
             warn(f"tracing: {type(exc).__name__}: {exc}")
             return None
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGTERM and the like while the end is recorded, then drop them: the command
+    they were meant for has ended, and its exit status is what wrap returns."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+    try:
+        yield
+    finally:
+        while signal.sigtimedwait(_INTERRUPTS, 0) is not None:
+            continue
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
 
 
 def _finish_attempt(attempt: AttemptReport, outcome: Outcome, tail: str | None) -> None:

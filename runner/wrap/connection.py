@@ -46,7 +46,9 @@ class SqliteConnection:
         self.path = path
         try:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-            self._conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+            self._conn = sqlite3.connect(
+                path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
         try:

@@ -331,6 +331,13 @@ def _finish_run(db: Connection, report: RunReport, run_id: int) -> None:
     )
     if started is None:
         return
+    # A retry the end came before (an interrupted wait) will not happen: as the engine does
+    # for a cancelled run, the task ends cancelled, without an event of its own.
+    db.execute(
+        "UPDATE task_runs SET state = 'cancelled', updated_at = :at "
+        "WHERE run_id = :id AND state IN ('pending', 'retrying')",
+        {"at": report.finished_at, "id": run_id},
+    )
     assert isinstance(started, int | float)
     payload: dict[str, object] = {"duration_seconds": max(0.0, report.finished_at - started)}
     if report.state != SUCCESS:

@@ -11,19 +11,35 @@ import os
 import pwd
 from collections.abc import Mapping
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
+if TYPE_CHECKING:
+    from runner.config import Settings
+
 CONFIG_NAME = "runwatch.yaml"
 DEFAULT_LOG_CAP_BYTES = 10 * 1024 * 1024
 
 
 class WrapSettings:
-    """The few settings a wrapped run needs, plus the ping token when the config has one."""
+    """The few settings a wrapped run needs; ``full`` is runner.config's Settings when a
+    config file was read (for in-run alert delivery)."""
 
     def __init__(
-        self, home: str, db_url: str, *, log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES
+        self,
+        home: str,
+        db_url: str,
+        *,
+        log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES,
+        full: Settings | None = None,
     ) -> None:
         self.home = home
         self.db_url = db_url
         self.log_cap_bytes = log_cap_bytes
+        self.full = full
+
+    @property
+    def alert_rules(self) -> bool:
+        """True when the config file declares alert rules for this process to evaluate."""
+        return self.full is not None and bool(self.full.alerting.get("rules"))
 
     @property
     def spool_dir(self) -> str:
@@ -78,4 +94,8 @@ def load_wrap_settings(
     from runner.config import load_settings
 
     full = load_settings(Path(path), env=env, cwd=Path(cwd))
-    return WrapSettings(str(full.home), db or full.db_url, log_cap_bytes=full.log_cap_bytes)
+    if db is not None:
+        import dataclasses
+
+        full = dataclasses.replace(full, db_url=db)
+    return WrapSettings(str(full.home), full.db_url, log_cap_bytes=full.log_cap_bytes, full=full)

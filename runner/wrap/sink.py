@@ -102,9 +102,13 @@ class StoreSink(Sink):
 
         assert attempt.pid is not None
         set_process(
-            self._connection(final=False), run_id, report.task, attempt.number,
-            pid=attempt.pid, trace_id=report.trace_id,
-        )  # fmt: skip
+            self._connection(final=False),
+            run_id,
+            report.task,
+            attempt.number,
+            pid=attempt.pid,
+            trace_id=report.trace_id,
+        )
 
     def knows_schedule(self, job: JobSpec) -> bool:
         """True when the stored job has this schedule and timezone already."""
@@ -118,6 +122,13 @@ class StoreSink(Sink):
             job.schedule,
             job.timezone,
         )
+
+    def has_firing_alerts(self, job: str) -> bool:
+        """True when an alert about ``job`` fires (this run may resolve it)."""
+        found = self._connection(final=True).scalar(
+            "SELECT 1 FROM alerts WHERE job = :job AND state = 'firing' LIMIT 1", {"job": job}
+        )
+        return found is not None
 
     def replay(self, spool: Spool) -> ReplayResult:
         """Record spooled reports for the store (a limited number per wrap)."""

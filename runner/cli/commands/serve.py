@@ -1,35 +1,89 @@
-"""`runwatch serve`: the scheduler daemon with its HTTP listener."""
+"""`runwatch serve`: the scheduler daemon, its HTTP listener and its event-log consumers.
+
+The composition root of the long-running process: the daemon (scheduler + engine) on
+the main thread; the HTTP server (/metrics, /healthz, the ping API) and the alert
+engine on threads of their own, each with its own store connection.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 from runner.cli.context import Context
 from runner.durations import parse_duration
-from runner.errors import UsageError
+from runner.errors import DefinitionError, UsageError
+from runner.model import Definitions
+from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
 
+ALERT_POLL_SECONDS = 0.25
+"""How often the alert engine looks for new events and due notifications."""
 
-def _configure_logging(fmt: str, verbose: bool) -> None:
+
+def _configure_logging(log_format: str, verbose: bool) -> None:
     from runner.telemetry.logging import log_handler
 
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    root.addHandler(log_handler(sys.stderr, json_format=fmt == "json"))
+    root.addHandler(log_handler(sys.stderr, log_format=log_format))
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
-def command(ctx: Context) -> int:
+class AlertLoop(threading.Thread):
+    """Evaluates alert rules over new events and delivers due notifications, until stopped."""
+
+    def __init__(self, store: Store, config: Any) -> None:
+        super().__init__(name="runwatch-alerts", daemon=True)
+        from alerting import AlertEngine, Sender
+
+        self.store = store
+        self.engine = AlertEngine(store, config)
+        self.sender = Sender(store, config)
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        """Loop until ``stop``; a failing pass is logged and retried, never fatal."""
+        while not self.stopped.wait(ALERT_POLL_SECONDS):
+            try:
+                self.engine.evaluate()
+                self.sender.deliver_due()
+            except Exception:
+                logger.exception("alerting pass failed; retrying")
+
+    def stop(self) -> None:
+        """Finish the current pass and close the receivers."""
+        self.stopped.set()
+        self.join(timeout=10)
+        self.sender.close()
+
+
+def _seconds(value: object, key: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise DefinitionError(f"runwatch.yaml: key 'server.{key}': {exc}") from None
+
+
+def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read top to bottom
     """Serve until SIGTERM/SIGINT: schedule, run, watch; GET /healthz and /metrics."""
+    from prometheus_client import CollectorRegistry
+
+    from alerting import load_alerting
     from runner.clock import utcnow
     from runner.daemon import Daemon
     from runner.engine.factory import build_engine
-    from runner.http_api import HttpServer
+    from runner.http_api import HttpServer, Response
+    from runner.telemetry.consumer import MetricsConsumer
+    from runner.telemetry.exposition import content_type, wants_openmetrics
+    from runner.telemetry.factory import build_tracing
     from runner.telemetry.health import HeartbeatHealth
+    from runner.telemetry.metrics import MetricsCollector
 
     args = ctx.args
     _configure_logging(args.log_format, args.verbose)
@@ -39,35 +93,65 @@ def command(ctx: Context) -> int:
         raise UsageError(f"--shutdown-grace: {exc}") from None
     server_settings = ctx.settings.server
     listen = args.listen or str(server_settings.get("listen", "127.0.0.1:9464"))
+    watch_every = _seconds(server_settings.get("watch_interval", "2s"), "watch_interval")
+    beat_every = _seconds(server_settings.get("heartbeat_interval", "15s"), "heartbeat_interval")
+    alerting = load_alerting(ctx.settings)
     definitions = ctx.definitions
     store = ctx.open_store()
     store.sync_jobs(definitions.jobs.values(), utcnow())
-    engine = build_engine(ctx.settings, store, pools=ctx.pools)
-    paths = [Path(p) for p in (args.jobs or [])] or list(ctx.settings.job_paths)
-    if ctx.settings.config_path is not None:
-        paths.append(ctx.settings.config_path)
+    observer = build_tracing(ctx.env, install_global=True)
+    engine = build_engine(ctx.settings, store, pools=ctx.pools, observer=observer)
 
-    def reload() -> object:
+    collector = MetricsCollector(CollectorRegistry())
+    consumer = MetricsConsumer(ctx.open_store(recover=False), collector)
+    consumer.start()
+
+    def reload() -> Definitions:
         ctx.__dict__.pop("definitions", None)
         return ctx.definitions
 
+    paths = [Path(p) for p in (args.jobs or [])] or list(ctx.settings.job_paths)
+    if ctx.settings.config_path is not None:
+        paths.append(ctx.settings.config_path)
     daemon = Daemon(
         store,
         engine,
         definitions,
         load=reload,
-        watch=paths,  # type: ignore[arg-type]
+        watch=paths if watch_every else [],
         shutdown_grace=grace,
+        heartbeat_every=beat_every,
+        watch_every=watch_every,
     )
+
+    def refresh_metrics(now: Any) -> None:
+        collector.heartbeat(now)
+        collector.set_jobs(daemon.scheduler.jobs.values(), daemon.scheduler.next_fire_times())
+
+    daemon.add_duty("metrics", beat_every, refresh_metrics)
+    health = HeartbeatHealth(
+        lambda: collector.last_heartbeat_at, max_age_seconds=max(60.0, 4 * beat_every)
+    )
+
+    def metrics(request: Any) -> Response:
+        openmetrics = wants_openmetrics(request.headers.get("accept"))
+        return Response(200, consumer.exposition(openmetrics), content_type(openmetrics))
+
+    def healthz(_request: Any) -> Response:
+        state = health()
+        return Response.json(state.as_json(), 200 if state.healthy else 503)
+
     server = HttpServer(listen)
-    health = HeartbeatHealth(lambda: _last_heartbeat(store_for_http))
-    store_for_http = ctx.open_store(recover=False)
-    server.route("GET", "/healthz", lambda _request: _health_response(health))
+    server.route("GET", "/metrics", metrics)
+    server.route("GET", "/healthz", healthz)
+    alerts = AlertLoop(ctx.open_store(recover=False), alerting)
     server.start()
+    alerts.start()
     logger.info("listening on %s", server.url)
     daemon.install_signal_handlers()
     try:
         return daemon.run()
     finally:
+        alerts.stop()
         server.stop()
         engine.close()

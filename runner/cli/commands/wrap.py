@@ -1,8 +1,9 @@
 """`runwatch wrap [OPTIONS] -- COMMAND [ARGS...]`: a cron command as a recorded run.
 
-``main`` is meant to be called by ``runner.cli.main`` before argparse is built, so a
-wrapped cron job pays only for what wrapping needs (see runner/wrap and
-bench/wrap_bench.py).
+``runner.cli.main`` hands ``wrap`` over before it builds the argparse parser (wrap parses
+its own options), so a wrapped cron job pays only for what wrapping needs: see
+runner/wrap and bench/wrap_bench.py. The console script calls ``main`` (which exits);
+in-process callers use ``status_of``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,26 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy kno
 if TYPE_CHECKING:
     from typing import NoReturn
 
-    from runner.cli.context import Context
+    from runner.wrap.report import RunReport
+    from runner.wrap.settings import WrapSettings
+    from runner.wrap.sink import StoreSink
+
+
+def deliver_alerts(settings: WrapSettings, report: RunReport, sink: StoreSink) -> None:
+    """Evaluate alert rules at the end of a wrapped run, as `runwatch run` does, when the
+    config declares rules and the run failed or may resolve a firing alert (a success
+    costs one query; without a config file, nothing at all)."""
+    if settings.full is None or not settings.alert_rules:
+        return
+    if report.state == "success" and not sink.has_firing_alerts(report.job.name):
+        return
+    from runner.cli.alert_delivery import InRunAlerts
+    from runner.clock import utcnow
+    from runner.store.store import Store
+
+    alerts = InRunAlerts(settings.full)
+    with Store.open(settings.db_url, recover=False) as store:
+        alerts.deliver(store, utcnow())
 
 
 def status_of(argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
@@ -24,7 +44,8 @@ def status_of(argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
     try:
         from runner.wrap.command import run_wrap
 
-        return run_wrap(list(argv), os.environ if env is None else env)
+        environment = os.environ if env is None else env
+        return run_wrap(list(argv), environment, after_run=deliver_alerts)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -38,14 +59,10 @@ def main(argv: Sequence[str], env: Mapping[str, str] | None = None) -> NoReturn:
     the write-ahead log already, and the next writer or `runwatch serve` checkpoints)."""
     status = status_of(argv, env)
     for stream in (sys.stdout, sys.stderr):
-        with suppress(OSError, ValueError):  # a closed stdout cannot change the exit status
-            stream.flush()
+        if stream is not None:  # None when started with the descriptor closed
+            with suppress(OSError, ValueError):  # nor can a closed one change the status
+                stream.flush()
     os._exit(status)
-
-
-def command(ctx: Context) -> int:
-    """The argparse route (so ``runwatch wrap`` shows in ``runwatch --help``)."""
-    return status_of(ctx.args.wrap_args, ctx.env)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from runner.model import Job, Task, Trigger
 from runner.store.records import RunRecord
 from runner.store.store import Store
 from runner.telemetry.config import TracingSettings
-from runner.telemetry.provider import build_provider
+from runner.telemetry.provider import build_pipeline
 from runner.telemetry.tracing import TracingObserver
 
 
@@ -39,10 +39,11 @@ class Traced:
         return list(self.exporter.get_finished_spans())
 
 
-def traced_observer(**options: str) -> Traced:
+def traced_observer(traceparent: str | None = None, tracestate: str | None = None) -> Traced:
     exporter = InMemorySpanExporter()
-    provider = build_provider(TracingSettings(), [exporter])
-    return Traced(TracingObserver(provider, **options), exporter)
+    provider = build_pipeline(TracingSettings(), [exporter])
+    observer = TracingObserver(provider, traceparent=traceparent, tracestate=tracestate)
+    return Traced(observer, exporter)
 
 
 @pytest.fixture

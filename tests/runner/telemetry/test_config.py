@@ -26,7 +26,9 @@ from tests.runner.telemetry.test_tracing import etl_job, run_record
 def test_tracing_is_off_unless_an_exporter_is_named() -> None:
     assert not tracing_settings({}).enabled
     assert not tracing_settings({"OTEL_TRACES_EXPORTER": "none"}).enabled
-    assert not tracing_settings({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_SDK_DISABLED": "true"}).enabled
+    assert not tracing_settings(
+        {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_SDK_DISABLED": "true"}
+    ).enabled
     assert isinstance(build_tracing({}), NullObserver)
 
 
@@ -79,7 +81,10 @@ def test_otlp_http_settings_follow_the_spec_defaults_and_overrides() -> None:
         ({"OTEL_TRACES_EXPORTER": "otlp,none"}, "'none' cannot be combined"),
         ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, "OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json'"),
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, "is not an http:// or https:// URL"),
-        ({"OTEL_EXPORTER_OTLP_TIMEOUT": "soon"}, "OTEL_EXPORTER_OTLP_TIMEOUT: 'soon' is not a number"),
+        (
+            {"OTEL_EXPORTER_OTLP_TIMEOUT": "soon"},
+            "OTEL_EXPORTER_OTLP_TIMEOUT: 'soon' is not a number",
+        ),
         ({"OTEL_RESOURCE_ATTRIBUTES": "team"}, "OTEL_RESOURCE_ATTRIBUTES: 'team' is not key=value"),
         ({"OTEL_TRACES_SAMPLER": "sometimes"}, "OTEL_TRACES_SAMPLER: 'sometimes'"),
         ({"OTEL_TRACES_SAMPLER_ARG": "2"}, "OTEL_TRACES_SAMPLER_ARG: '2' is not a ratio"),
@@ -106,7 +111,9 @@ def test_grpc_without_its_package_says_which_package_to_install() -> None:
     else:
         pytest.skip("the gRPC exporter is installed here")
     env = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
-    with pytest.raises(TelemetryConfigError, match="pip install opentelemetry-exporter-otlp-proto-grpc"):
+    with pytest.raises(
+        TelemetryConfigError, match="pip install opentelemetry-exporter-otlp-proto-grpc"
+    ):
         build_tracing(env)
 
 

@@ -9,10 +9,10 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from runner.telemetry import exposition
+from runner.telemetry.exposition import FamiliesCollector
 from runner.telemetry.families import (
     BLOCK_SIZE,
     CounterFamily,
-    FamiliesCollector,
     GaugeFamily,
     HistogramFamily,
     InfoFamily,
@@ -40,7 +40,9 @@ def filled(registry: CollectorRegistry) -> MetricsCollector:
     collector = MetricsCollector(registry, version="9.9.9")
     collector.job_runs.inc("etl", "success", amount=3)
     collector.task_attempts.inc("etl", 'say "hi"\\\n', "failed")
-    collector.task_duration.observe("etl", "load", value=0.2, exemplar=TraceExemplar(TRACE, 0.2, 1.5))
+    collector.task_duration.observe(
+        "etl", "load", value=0.2, exemplar=TraceExemplar(TRACE, 0.2, 1.5)
+    )
     collector.task_duration.observe("etl", "load", value=7200)
     collector.last_success.set("etl", value=1_700_000_000.25)
     collector.scheduler_heartbeat.set(value=1e9)
@@ -54,7 +56,11 @@ def test_cached_text_exposition_has_the_samples_prometheus_client_would_write(
     ours = exposed(registry, openmetrics=False)
     theirs = generate_latest(registry).decode()
     assert samples(ours) == samples(theirs)
-    assert ('runwatch_task_attempts_total', (("job", "etl"), ("status", "failed"), ("task", 'say "hi"\\\n')), 1.0) in samples(ours)
+    assert (
+        "runwatch_task_attempts_total",
+        (("job", "etl"), ("status", "failed"), ("task", 'say "hi"\\\n')),
+        1.0,
+    ) in samples(ours)
 
 
 def test_openmetrics_exposition_parses_and_carries_trace_exemplars(
@@ -114,7 +120,12 @@ def test_families_answer_get_sample_value(registry: CollectorRegistry) -> None:
     filled(registry)
     labels = {"job": "etl", "task": "load", "le": "+Inf"}
     assert registry.get_sample_value("runwatch_task_duration_seconds_bucket", labels) == 2
-    assert registry.get_sample_value("runwatch_task_duration_seconds_sum", {"job": "etl", "task": "load"}) == 7200.2
+    assert (
+        registry.get_sample_value(
+            "runwatch_task_duration_seconds_sum", {"job": "etl", "task": "load"}
+        )
+        == 7200.2
+    )
     assert registry.get_sample_value("runwatch_build_info", {"version": "9.9.9"}) == 1
 
 

@@ -15,7 +15,10 @@ def test_trace_link_replaces_only_the_placeholder() -> None:
         f"http://jaeger:16686/trace/{TRACE}"
     )
     grafana = 'https://g/explore?left={"queries":[{"query":"{trace_id}"}]}'
-    assert trace_link(grafana, TRACE) == f'https://g/explore?left={{"queries":[{{"query":"{TRACE}"}}]}}'
+    assert (
+        trace_link(grafana, TRACE)
+        == f'https://g/explore?left={{"queries":[{{"query":"{TRACE}"}}]}}'
+    )
 
 
 def test_no_link_without_a_template_or_a_trace() -> None:
@@ -26,7 +29,7 @@ def test_no_link_without_a_template_or_a_trace() -> None:
 
 def test_a_template_without_placeholder_or_scheme_is_a_definition_error() -> None:
     check_trace_url("https://tempo/trace/{trace_id}")
-    with pytest.raises(DefinitionError, match="telemetry.trace_url: .* has no {trace_id}"):
+    with pytest.raises(DefinitionError, match=r"telemetry\.trace_url: .* has no \{trace_id\}"):
         check_trace_url("https://tempo/trace/")
-    with pytest.raises(DefinitionError, match="is not an http:// or https:// URL"):
+    with pytest.raises(DefinitionError, match=r"is not an http:// or https:// URL"):
         check_trace_url("tempo/{trace_id}")

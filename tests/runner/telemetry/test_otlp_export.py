@@ -105,9 +105,7 @@ def test_spans_reach_an_otlp_http_receiver_with_resource_parents_and_status(
     )
     assert isinstance(observer, TracingObserver)
     harness = engine_with(observer)
-    run = harness.run(
-        job(sh("show", 'echo "$TRACEPARENT"'), sh("fail", "exit 4", after=("show",)))
-    )
+    run = harness.run(job(sh("show", 'echo "$TRACEPARENT"'), sh("fail", "exit 4", after=("show",))))
     harness.engine.close()  # flushes the batch processor, as `runwatch run` does at exit
     [shown] = harness.store.attempts(run.id, "show")
     assert shown.stdout_path is not None

@@ -89,7 +89,9 @@ def test_prometheus_scrapes_the_counters_and_the_trace_exemplars(
         consumer.start()
         etl = job(sh("load", "true"))
         record_run(writer, etl, T0, {"load": TaskState.SUCCESS}, state=RunState.SUCCESS)
-        run = record_run(writer, etl, T0.replace(hour=3), {"load": TaskState.SUCCESS}, state=RunState.SUCCESS)
+        run = record_run(
+            writer, etl, T0.replace(hour=3), {"load": TaskState.SUCCESS}, state=RunState.SUCCESS
+        )
         server = telemetry_server(
             "127.0.0.1:0", render=consumer.exposition, health=HeartbeatHealth(lambda: None)
         )
@@ -99,8 +101,13 @@ def test_prometheus_scrapes_the_counters_and_the_trace_exemplars(
             result = wait_for(lambda: api(base, "query", query=query)["result"])
             since = str(T0.timestamp() - 3600)  # exemplars carry their events' times
             exemplars = wait_for(
-                lambda: api(base, "query_exemplars", query="runwatch_task_duration_seconds_bucket",
-                            start=since, end=str(time.time()))  # fmt: skip
+                lambda: api(
+                    base,
+                    "query_exemplars",
+                    query="runwatch_task_duration_seconds_bucket",
+                    start=since,
+                    end=str(time.time()),
+                )
             )
     [series] = result
     assert series["metric"]["job"] == "etl"

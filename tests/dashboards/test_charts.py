@@ -1,0 +1,117 @@
+"""The DAG as DOT and the Vega-Lite specifications, as plain data."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from dashboards.charts import dag_dot, daily_strip, duration_trend, gantt, run_state_icon
+from dashboards.rows import AttemptRow, DailyOutcome, DurationPoint, TaskRow
+from runner.model import RunState, TaskState
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def attempt(task: str, number: int, state: TaskState, start: int, end: int | None) -> AttemptRow:
+    return AttemptRow(
+        id=number,
+        task=task,
+        number=number,
+        state=state,
+        started_at=T0 + timedelta(seconds=start),
+        finished_at=None if end is None else T0 + timedelta(seconds=end),
+        duration_seconds=None if end is None else float(end - start),
+        exit_code=None if end is None else 0,
+        signal=None,
+        reason=None,
+        error=None,
+        stdout_path=None,
+        stderr_path=None,
+        pool=None,
+        span_id=None,
+    )
+
+
+def test_the_dag_fills_each_task_by_its_state_and_draws_known_edges_only() -> None:
+    dot = dag_dot(
+        [
+            TaskRow("extract", TaskState.SUCCESS, 1),
+            TaskRow("transform", TaskState.FAILED, 3),
+            TaskRow("load", TaskState.UPSTREAM_FAILED, 0),
+        ],
+        {"transform": ("extract",), "load": ("transform", "gone")},
+    )
+
+    assert dot.startswith("digraph run {")
+    assert dot.endswith("}")
+    assert '"extract" [label="extract\\nsuccess", fillcolor="#c8e6c9"' in dot
+    assert '"transform" [label="transform\\nfailed · 3 attempts", fillcolor="#ffcdd2"' in dot
+    assert '"load" [label="load\\nupstream_failed", fillcolor="#ffe0b2"' in dot
+    assert '"extract" -> "transform";' in dot
+    assert '"transform" -> "load";' in dot
+    assert "gone" not in dot
+
+
+def test_task_names_are_quoted_for_dot() -> None:
+    dot = dag_dot([TaskRow('say "hi" \\ bye', TaskState.PENDING, 0)], {})
+
+    assert '"say \\"hi\\" \\\\ bye" [label="say \\"hi\\" \\\\ bye\\npending"' in dot
+
+
+def test_the_gantt_has_a_bar_per_attempt_in_the_viewers_wall_time() -> None:
+    spec = gantt(
+        [
+            attempt("transform", 1, TaskState.FAILED, 0, 20),
+            attempt("transform", 2, TaskState.SUCCESS, 30, 150),
+            attempt("load", 1, TaskState.RUNNING, 150, None),
+        ],
+        "Europe/Berlin",
+        now=T0 + timedelta(seconds=200),
+    )
+
+    bars = spec["data"]["values"]
+    assert [(b["attempt"], b["state"], b["start"], b["end"]) for b in bars] == [
+        ("transform #1", "failed", "2024-05-01T14:00:00Z", "2024-05-01T14:00:20Z"),
+        ("transform #2", "success", "2024-05-01T14:00:30Z", "2024-05-01T14:02:30Z"),
+        ("load #1", "running", "2024-05-01T14:02:30Z", "2024-05-01T14:03:20Z"),
+    ]
+    assert spec["encoding"]["x"]["scale"] == {"type": "utc"}
+    assert spec["encoding"]["y"]["sort"] == ["transform", "load"]
+
+
+def test_the_duration_trend_draws_p50_and_p95_rules() -> None:
+    points = [
+        DurationPoint(1, RunState.SUCCESS, T0, 60.0),
+        DurationPoint(2, RunState.FAILED, T0, 5.0),
+    ]
+    spec = duration_trend(points, 32.5, 60.0, "UTC")
+
+    dots, rules = spec["layer"]
+    assert [v["seconds"] for v in dots["data"]["values"]] == [60.0, 5.0]
+    assert rules["data"]["values"] == [
+        {"line": "p50", "seconds": 32.5, "duration": "32 s"},
+        {"line": "p95", "seconds": 60.0, "duration": "1 min"},
+    ]
+
+
+def test_the_daily_strip_keeps_every_day_in_order() -> None:
+    days = [
+        DailyOutcome(date(2024, 4, 30), {"success": 2, "failed": 1}),
+        DailyOutcome(date(2024, 5, 1), {}),
+    ]
+    spec = daily_strip(days)
+
+    assert spec["encoding"]["x"]["scale"]["domain"] == ["04-30", "05-01"]
+    assert spec["data"]["values"] == [
+        {"day": "04-30", "state": "failed", "runs": 1},
+        {"day": "04-30", "state": "success", "runs": 2},
+    ]
+    assert spec["encoding"]["color"]["scale"] == {
+        "domain": ["success", "failed"],
+        "range": ["#2e7d32", "#c62828"],
+    }
+
+
+def test_states_get_a_coloured_dot() -> None:
+    assert run_state_icon(RunState.FAILED) == "🔴 failed"
+    assert run_state_icon(TaskState.RETRYING) == "🟡 retrying"
+    assert run_state_icon(None) == ""

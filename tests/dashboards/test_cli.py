@@ -1,0 +1,64 @@
+"""`runwatch dashboard`'s pieces: the Streamlit command line and what the app is handed.
+(The whole command, with a real browser, is tests/e2e/test_dashboard.py.)"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from runner.cli.commands.dashboard import _absolute_sqlite, _dags, _trace_url, streamlit_command
+from runner.cli.context import Context
+from runner.errors import DefinitionError
+from runner.secret import Secret
+
+
+def test_streamlit_runs_headless_without_usage_statistics_or_file_watching() -> None:
+    cmd = streamlit_command(Path("/app/dashboards/app.py"), 8600, "127.0.0.1")
+
+    assert cmd[1:5] == ["-m", "streamlit", "run", "/app/dashboards/app.py"]
+    assert {
+        "--server.headless=true",
+        "--browser.gatherUsageStats=false",
+        "--server.port=8600",
+        "--server.address=127.0.0.1",
+        "--server.fileWatcherType=none",
+    } <= set(cmd)
+
+
+def test_a_relative_sqlite_path_is_made_absolute(tmp_path: Path) -> None:
+    assert (
+        _absolute_sqlite("sqlite:///state/rw.db", tmp_path) == f"sqlite:///{tmp_path}/state/rw.db"
+    )
+    assert _absolute_sqlite("sqlite:////abs/rw.db", tmp_path) == "sqlite:////abs/rw.db"
+    pg = "postgresql+psycopg://u:p@db/rw"
+    assert _absolute_sqlite(pg, tmp_path) == pg
+
+
+def test_the_trace_link_template_is_checked_and_never_taken_from_a_secret() -> None:
+    assert _trace_url({}) is None
+    assert _trace_url({"trace_url": "https://t/{trace_id}"}) == "https://t/{trace_id}"
+    assert _trace_url({"trace_url": Secret("https://t/{trace_id}?key=k")}) is None
+    with pytest.raises(DefinitionError, match="trace_id"):
+        _trace_url({"trace_url": "https://t/"})
+
+
+def test_task_dependencies_come_from_the_job_definitions(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(
+        "jobs:\n"
+        "  etl:\n"
+        "    tasks:\n"
+        "      extract: {command: 'true'}\n"
+        "      load: {command: 'true', after: [extract]}\n"
+    )
+    ctx = Context(argparse.Namespace(jobs=[str(jobs)]), {"RUNWATCH_HOME": str(tmp_path)}, tmp_path)
+
+    assert _dags(ctx) == {"etl": {"extract": (), "load": ("extract",)}}
+
+
+def test_without_definitions_the_dag_has_no_edges(tmp_path: Path) -> None:
+    ctx = Context(argparse.Namespace(), {"RUNWATCH_HOME": str(tmp_path)}, tmp_path)
+
+    assert _dags(ctx) == {}

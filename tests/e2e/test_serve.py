@@ -1,0 +1,265 @@
+"""`runwatch serve` as a real process: second-level schedules, signals, restarts, reloads."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+Runwatch = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNWATCH_", "OTEL_"))}
+    env["RUNWATCH_HOME"] = str(home)
+    return env
+
+
+class Serve:
+    """A `runwatch serve` child process with helpers to wait for what it does."""
+
+    def __init__(self, tmp: Path, home: Path, jobs: Path, *extra: str) -> None:
+        self.port = free_port()
+        self.log = tmp / f"serve-{self.port}.log"
+        self._log_file = self.log.open("w")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "runner",
+                "serve",
+                "--jobs",
+                str(jobs),
+                "--listen",
+                f"127.0.0.1:{self.port}",
+                *extra,
+            ],
+            cwd=tmp,
+            env=_env(home),
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_until(self.healthy, "serve to answer /healthz")
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def wait_until(self, condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"serve exited ({self.proc.returncode}):\n{self.output()}")
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}:\n{self.output()}")
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+        code = self.proc.wait(timeout=timeout)
+        self._log_file.close()
+        return code
+
+    def output(self) -> str:
+        if not self._log_file.closed:
+            self._log_file.flush()
+        return self.log.read_text()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def runwatch(tmp_path: Path, home: Path) -> Runwatch:
+    def call(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "runner", *args],
+            cwd=tmp_path,
+            env=_env(home),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    return call
+
+
+@pytest.fixture
+def serves() -> Iterator[list[Serve]]:
+    started: list[Serve] = []
+    yield started
+    for serve in started:
+        if serve.proc.poll() is None:
+            serve.stop(signal.SIGKILL)
+
+
+def runs(runwatch: Runwatch, job: str | None = None) -> list[dict[str, object]]:
+    args = ["runs", "--format", "json", "--limit", "1000"] + (["--job", job] if job else [])
+    result = runwatch(*args)
+    assert result.returncode == 0, result.stderr
+    data: list[dict[str, object]] = json.loads(result.stdout)
+    return data
+
+
+def test_a_second_level_schedule_runs_once_per_second_without_duplicates(
+    tmp_path: Path, home: Path, runwatch: Runwatch, serves: list[Serve]
+) -> None:
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("jobs:\n  tick:\n    schedule: '* * * * * *'\n    command: 'true'\n")
+    serve = Serve(tmp_path, home, jobs)
+    serves.append(serve)
+    serve.wait_until(lambda: len(runs(runwatch)) >= 4, "four runs")
+    assert serve.stop() == 0
+    found = runs(runwatch)
+    times = sorted(datetime.fromisoformat(str(r["logical_time"])) for r in found)
+    assert len(times) == len(set(times))
+    assert all(t.microsecond == 0 for t in times)
+    gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(times)}
+    assert gaps == {1.0}, f"fire times are not consecutive seconds: {times}"
+    assert {r["trigger"] for r in found} == {"schedule"}
+    assert all(r["state"] in ("success", "cancelled") for r in found)
+
+
+def test_healthz_answers_with_the_heartbeat_age(
+    tmp_path: Path, home: Path, serves: list[Serve]
+) -> None:
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("jobs:\n  idle:\n    schedule: '0 3 * * *'\n    command: 'true'\n")
+    serve = Serve(tmp_path, home, jobs)
+    serves.append(serve)
+    with urllib.request.urlopen(f"http://127.0.0.1:{serve.port}/healthz", timeout=2) as response:
+        body = json.loads(response.read())
+    assert body["status"] in ("ok", "starting")
+    assert serve.stop() == 0
+
+
+def test_sigterm_lets_a_running_task_finish_within_the_grace(
+    tmp_path: Path, home: Path, runwatch: Runwatch, serves: list[Serve]
+) -> None:
+    started = tmp_path / "started"
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("jobs:\n  slow:\n    command: 'touch started; sleep 1.5'\n")
+    serve = Serve(tmp_path, home, jobs, "--shutdown-grace", "20s")
+    serves.append(serve)
+    assert runwatch("trigger", "slow", "--jobs", str(jobs)).returncode == 0
+    serve.wait_until(started.exists, "the task to start")
+    assert serve.stop() == 0
+    (run,) = runs(runwatch)
+    assert run["state"] == "success"
+
+
+def test_sigterm_cancels_what_outlives_the_grace(
+    tmp_path: Path, home: Path, runwatch: Runwatch, serves: list[Serve]
+) -> None:
+    started = tmp_path / "started"
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(
+        "jobs:\n  slow:\n    kill_grace: 1s\n    command: 'touch started; exec sleep 60'\n"
+    )
+    serve = Serve(tmp_path, home, jobs, "--shutdown-grace", "0.5s")
+    serves.append(serve)
+    assert runwatch("trigger", "slow", "--jobs", str(jobs)).returncode == 0
+    serve.wait_until(started.exists, "the task to start")
+    begun = time.monotonic()
+    assert serve.stop() == 0
+    assert time.monotonic() - begun < 15
+    (run,) = runs(runwatch)
+    assert run["state"] == "cancelled"
+    assert "runwatch serve stopped by SIGTERM" in str(run["reason"])
+
+
+def test_a_restart_after_sigkill_creates_no_duplicate_and_resumes_the_orphan(
+    tmp_path: Path, home: Path, runwatch: Runwatch, serves: list[Serve]
+) -> None:
+    marker = tmp_path / "second-attempt"
+    started = tmp_path / "started"
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(
+        "jobs:\n  nightly:\n    schedule: '* * * * * */2'\n    overlap: skip\n"
+        "    tasks:\n      work:\n        retries: 1\n"
+        f"        command: 'if [ -e {started} ]; then touch {marker}; exit 0; fi; "
+        f"touch {started}; exec sleep 60'\n"
+    )
+    first = Serve(tmp_path, home, jobs)
+    serves.append(first)
+    first.wait_until(started.exists, "the first attempt to start")
+    first.stop(signal.SIGKILL)
+    second = Serve(tmp_path, home, jobs)
+    serves.append(second)
+    second.wait_until(marker.exists, "the orphaned task to be retried")
+    second.wait_until(
+        lambda: any(r["state"] == "success" for r in runs(runwatch)), "the resumed run to succeed"
+    )
+    assert second.stop() == 0
+    found = runs(runwatch)
+    times = [r["logical_time"] for r in found]
+    assert len(times) == len(set(times)), "a fire time got two runs"
+    orphaned = min(found, key=lambda r: str(r["logical_time"]))
+    shown = json.loads(runwatch("show", str(orphaned["run_id"]), "--format", "json").stdout)
+    attempts = shown["tasks"][0]["attempts"]
+    assert next(a["reason"] for a in attempts) == "orphaned"
+    assert attempts[-1]["state"] == "success"
+
+
+def test_changed_job_files_are_reloaded_and_a_broken_change_keeps_the_old_jobs(
+    tmp_path: Path, home: Path, runwatch: Runwatch, serves: list[Serve]
+) -> None:
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("jobs:\n  first:\n    schedule: '0 3 * * *'\n    command: 'true'\n")
+    serve = Serve(tmp_path, home, jobs)
+    serves.append(serve)
+    time.sleep(1.1)  # a different mtime second on coarse file systems
+    jobs.write_text(
+        "jobs:\n  first:\n    schedule: '0 3 * * *'\n    command: 'true'\n"
+        "  second:\n    schedule: '* * * * * *'\n    command: 'true'\n"
+    )
+    serve.wait_until(lambda: len(runs(runwatch, "second")) >= 1, "the added job to run", 30)
+    time.sleep(1.1)
+    jobs.write_text("jobs:\n  second:\n    schedule: 'every second please'\n")
+    serve.wait_until(lambda: "not reloaded" in serve.output(), "the reload error", 30)
+    before = len(runs(runwatch, "second"))
+    serve.wait_until(lambda: len(runs(runwatch, "second")) > before, "the old job to go on")
+    assert serve.stop() == 0
+    assert "schedule" in serve.output()
+
+
+def test_sighup_reloads_definitions_when_file_watching_is_off(
+    tmp_path: Path, home: Path, runwatch: Runwatch, serves: list[Serve]
+) -> None:
+    (tmp_path / "runwatch.yaml").write_text("server:\n  watch_interval: 0s\n")
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("jobs:\n  first:\n    schedule: '0 3 * * *'\n    command: 'true'\n")
+    serve = Serve(tmp_path, home, jobs)
+    serves.append(serve)
+    jobs.write_text("jobs:\n  added:\n    schedule: '* * * * * *'\n    command: 'true'\n")
+    time.sleep(3)  # longer than the default watch interval: nothing reloads by itself
+    assert runs(runwatch, "added") == []
+    serve.proc.send_signal(signal.SIGHUP)
+    serve.wait_until(lambda: len(runs(runwatch, "added")) >= 1, "the job added by SIGHUP")
+    assert serve.stop() == 0
