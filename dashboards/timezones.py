@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 UTC_NAME = "UTC"
@@ -16,9 +17,10 @@ def zone_of(name: str | None) -> ZoneInfo:
         return ZoneInfo(UTC_NAME)
 
 
-def zone_names() -> list[str]:
+@cache
+def zone_names() -> tuple[str, ...]:
     """Every IANA zone, UTC first, for the timezone picker."""
-    return [UTC_NAME, *sorted(z for z in available_timezones() if z != UTC_NAME)]
+    return (UTC_NAME, *sorted(z for z in available_timezones() if z != UTC_NAME))
 
 
 def start_of_day(now: datetime, zone: str) -> datetime:

@@ -10,7 +10,7 @@ number of schedulers can share one database.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from runner.engine.engine import Engine, tasks_to_resume
@@ -46,6 +46,8 @@ class Scheduler:
         self._next_poll = now
         self._unknown_logged: set[str] = set()
         self.stopping = False
+        self.on_next_fire: Callable[[str, datetime], None] | None = None
+        """Told each job's new next fire time as soon as it changes (metrics)."""
         self.load(jobs, now)
 
     # -- definitions --------------------------------------------------------------
@@ -111,6 +113,8 @@ class Scheduler:
         if fires:
             self._last[job.name] = fires[-1].at
         self._next[job.name] = schedule.next_after(max(now, self._last[job.name]))
+        if self.on_next_fire is not None:
+            self.on_next_fire(job.name, self._next[job.name].at)
 
     def _latest_due(self, name: str, now: datetime) -> FireTime:
         """The newest fire time at or before ``now`` (the due one, unless more passed)."""

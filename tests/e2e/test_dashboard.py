@@ -24,6 +24,8 @@ REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 START_TIMEOUT = 60.0
 RENDER_TIMEOUT = 90.0
+DRAWN_PNG_BYTES = 40_000
+"""A drawn overview is >100 kB as PNG; Streamlit's loading skeleton is ~10 kB."""
 
 
 def _chromium() -> str:
@@ -135,13 +137,18 @@ def test_the_dashboard_renders_the_seeded_jobs_in_a_real_browser(
         pytest.fail(f"the rendered page never showed the seeded jobs:\n{dom[-3000:]}")
 
     assert "Needs attention" in dom
+    # the screenshot is taken when the budget runs out: retry until the page is drawn
     screenshot = tmp_path / "dashboard.png"
-    result = _browse(
-        chromium,
-        tmp_path / "profile-shot",
-        f"--screenshot={screenshot}",
-        dashboard,
-        budget_ms=budget,
-    )
-    assert screenshot.exists(), result.stderr[-2000:]
-    assert screenshot.stat().st_size > 10_000
+    for attempt in range(6):
+        _browse(
+            chromium,
+            tmp_path / f"profile-shot-{attempt}",
+            f"--screenshot={screenshot}",
+            dashboard,
+            budget_ms=budget,
+        )
+        if screenshot.exists() and screenshot.stat().st_size > DRAWN_PNG_BYTES:
+            break
+        budget = min(budget * 2, 40_000)
+    assert screenshot.exists()
+    assert screenshot.stat().st_size > DRAWN_PNG_BYTES, "the screenshot shows a blank page"

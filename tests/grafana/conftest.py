@@ -12,9 +12,12 @@ import yaml
 from tests.e2e.prometheus import PrometheusServer, require_binary, running_prometheus
 from tests.grafana.dashboard_json import GRAFANA
 from tests.grafana.fleet_exporter import FleetSimulation, serving_fleet
+from tests.grafana.serve_target import serving_runwatch
 
 SCRAPE_JOB = "runwatch"  # the scrape job name of grafana/prometheus/prometheus.yml
 SCRAPES_BEFORE_QUERYING = 5
+SERVE_MAY_BE_EMPTY: frozenset[str] = frozenset()
+"""Panels a short real run cannot fill."""
 
 
 @dataclass(frozen=True)
@@ -29,18 +32,22 @@ class ScrapeTarget:
     active_alerts: frozenset[str] = field(default_factory=frozenset)
 
 
-@pytest.fixture(scope="session")
-def scrape_target() -> Iterator[ScrapeTarget]:
-    """The /metrics that Prometheus scrapes: a simulated fleet exposing the whole contract.
-
-    To prove the dashboards against the real thing, make this fixture start
-    `runwatch serve --listen 127.0.0.1:PORT` on a store where example jobs have run
-    (successes, a failure, retries) and yield its address instead; the tests that
-    use it do not change. Quantile and rate panels need runs to finish while
-    Prometheus scrapes (keep jobs running, e.g. every second, or run some after
-    Prometheus is up), and what the example cannot produce goes into
-    `may_be_empty` (say, notification failures) and `active_alerts`.
-    """
+@pytest.fixture(scope="session", params=["simulated-fleet", "runwatch-serve"])
+def scrape_target(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ScrapeTarget]:
+    """The /metrics that Prometheus scrapes: a simulated fleet exposing the whole contract,
+    and a real `runwatch serve` running example jobs with successes, failures and retries
+    on second-level schedules, with an alert receiver that is down."""
+    if request.param == "runwatch-serve":
+        with serving_runwatch(tmp_path_factory.mktemp("serve")) as address:
+            yield ScrapeTarget(
+                address=address,
+                job_in_depth="nightly-etl",
+                may_be_empty=SERVE_MAY_BE_EMPTY,
+                active_alerts=frozenset({"RunwatchJobFailed", "RunwatchNotificationsFailing"}),
+            )
+        return
     with serving_fleet(FleetSimulation()) as address:
         yield ScrapeTarget(
             address=address,

@@ -74,11 +74,12 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     """Serve until SIGTERM/SIGINT: schedule, run, watch; GET /healthz and /metrics."""
     from prometheus_client import CollectorRegistry
 
-    from alerting import load_alerting
+    from alerting import firing_alert_counts, load_alerting, notification_counts
     from runner.clock import utcnow
     from runner.daemon import Daemon
     from runner.engine.factory import build_engine
     from runner.http_api import HttpServer, Response
+    from runner.telemetry.alert_metrics import AlertMetrics
     from runner.telemetry.consumer import MetricsConsumer
     from runner.telemetry.exposition import content_type, wants_openmetrics
     from runner.telemetry.factory import build_tracing
@@ -102,9 +103,18 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     observer = build_tracing(ctx.env, install_global=True)
     engine = build_engine(ctx.settings, store, pools=ctx.pools, observer=observer)
 
-    collector = MetricsCollector(CollectorRegistry())
+    registry = CollectorRegistry()
+    collector = MetricsCollector(registry)
     consumer = MetricsConsumer(ctx.open_store(recover=False), collector)
     consumer.start()
+    alert_store = ctx.open_store(recover=False)
+    registry.register(
+        AlertMetrics(
+            lambda: notification_counts(alert_store.db),
+            lambda: firing_alert_counts(alert_store.db),
+            alerting.receivers,
+        )
+    )
 
     def reload() -> Definitions:
         ctx.__dict__.pop("definitions", None)
@@ -129,6 +139,7 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
         collector.set_jobs(daemon.scheduler.jobs.values(), daemon.scheduler.next_fire_times())
 
     daemon.add_duty("metrics", beat_every, refresh_metrics)
+    daemon.scheduler.on_next_fire = collector.set_next_run
     health = HeartbeatHealth(
         lambda: collector.last_heartbeat_at, max_age_seconds=max(60.0, 4 * beat_every)
     )
