@@ -158,6 +158,16 @@ def _add_schedule_commands(sub: Any, p: Parents) -> None:
     backfill.add_argument("--max-active", type=int, default=1, metavar="N")
 
 
+def _add_dashboard_command(sub: Any, p: Parents) -> None:
+    dashboard = _command(
+        sub, "dashboard", "dashboard:command", [p.with_jobs], "serve the web dashboard (read-only)"
+    )
+    dashboard.add_argument("--port", type=int, default=8501, help="TCP port (default 8501)")
+    dashboard.add_argument(
+        "--address", default="127.0.0.1", metavar="HOST", help="listen address (default 127.0.0.1)"
+    )
+
+
 def _add_db_commands(sub: Any, p: Parents) -> None:
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=Parser)
@@ -177,5 +187,6 @@ def build_parser() -> Parser:
     _add_history_commands(sub, p)
     _add_schedule_commands(sub, p)
     add_alerting_parsers(sub, p.common, p.fmt)
+    _add_dashboard_command(sub, p)
     _add_db_commands(sub, p)
     return parser
