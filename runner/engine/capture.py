@@ -6,7 +6,7 @@ import logging
 import os
 from pathlib import Path
 
-from runner.engine.executor import ERROR_TAIL_LINES
+from runner.engine.executor import ERROR_TAIL_LINES, AttemptSpec
 
 logger = logging.getLogger(__name__)
 
@@ -24,9 +24,15 @@ class StreamCapture:
     """
 
     def __init__(
-        self, path: Path | None, *, cap_bytes: int, passthrough_fd: int | None = None
+        self,
+        path: Path | None,
+        *,
+        cap_bytes: int,
+        passthrough_fd: int | None = None,
+        header: bytes = b"",
     ) -> None:
         self._path = path
+        self._header = header
         self._cap = max(cap_bytes, 0)
         self._passthrough_fd = passthrough_fd
         self._fd: int | None = None
@@ -97,6 +103,7 @@ class StreamCapture:
         if not self._opened:
             self._opened = True
             self._fd = _open_log(self._path)
+            data = self._header + data
         if self._fd is None:
             return
         try:
@@ -113,6 +120,37 @@ class StreamCapture:
         except OSError as exc:
             logger.warning("passthrough to fd %d failed, stopped: %s", self._passthrough_fd, exc)
             self._passthrough_fd = None
+
+
+def log_header(spec: AttemptSpec) -> bytes:
+    """The first line of an attempt's log files when it is traced, so the captured output
+    carries the attempt's trace and span ids; nothing when tracing is off."""
+    parts = spec.env.get("TRACEPARENT", "").split("-")
+    if len(parts) != 4:
+        return b""
+    return (
+        f"# runwatch job={spec.job} task={spec.task.name} run={spec.run_id} "
+        f"attempt={spec.attempt} trace_id={parts[1]} span_id={parts[2]}\n"
+    ).encode()
+
+
+def attempt_captures(spec: AttemptSpec) -> tuple[StreamCapture, StreamCapture]:
+    """The stdout and stderr captures of an attempt, as its spec asks."""
+    header = log_header(spec)
+    return (
+        StreamCapture(
+            spec.stdout_path,
+            cap_bytes=spec.log_cap_bytes,
+            passthrough_fd=1 if spec.passthrough else None,
+            header=header,
+        ),
+        StreamCapture(
+            spec.stderr_path,
+            cap_bytes=spec.log_cap_bytes,
+            passthrough_fd=2 if spec.passthrough else None,
+            header=header,
+        ),
+    )
 
 
 def write_all(fd: int, data: bytes) -> None:

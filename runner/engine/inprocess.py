@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from runner.engine import outcome
-from runner.engine.capture import StreamCapture
+from runner.engine.capture import StreamCapture, attempt_captures
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
 from runner.engine.pycall import CallOutcome, call_task
 from runner.model import TaskState
@@ -131,16 +131,7 @@ class InProcessAttempt:
         self._router = router
         self._lock = threading.Lock()
         self._finished = False
-        self._out = StreamCapture(
-            spec.stdout_path,
-            cap_bytes=spec.log_cap_bytes,
-            passthrough_fd=1 if spec.passthrough else None,
-        )
-        self._err = StreamCapture(
-            spec.stderr_path,
-            cap_bytes=spec.log_cap_bytes,
-            passthrough_fd=2 if spec.passthrough else None,
-        )
+        self._out, self._err = attempt_captures(spec)
         self._route: _Route | None = None
 
     def launch(self) -> None:

@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable
 
 from runner.engine import outcome
-from runner.engine.capture import StreamCapture
+from runner.engine.capture import StreamCapture, attempt_captures
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
 from runner.engine.process_group import GroupStop
 from runner.engine.pycall import CallOutcome
@@ -217,16 +217,7 @@ class PythonWorkerPool:
     def _assign(self, worker: WorkerProcess, attempt: PythonAttempt) -> None:
         spec = attempt.spec
         if not attempt.launched:
-            attempt.out = StreamCapture(
-                spec.stdout_path,
-                cap_bytes=spec.log_cap_bytes,
-                passthrough_fd=1 if spec.passthrough else None,
-            )
-            attempt.err = StreamCapture(
-                spec.stderr_path,
-                cap_bytes=spec.log_cap_bytes,
-                passthrough_fd=2 if spec.passthrough else None,
-            )
+            attempt.out, attempt.err = attempt_captures(spec)
             attempt.launched = True
             self._messages.put(AttemptLaunched(spec.key, worker.pid))
         request = WorkerRequest(

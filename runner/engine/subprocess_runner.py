@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import IO
 
 from runner.engine import outcome
-from runner.engine.capture import StreamCapture
+from runner.engine.capture import StreamCapture, attempt_captures
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
 from runner.engine.process_group import GroupStop, signal_group
 from runner.model import TaskState
@@ -118,16 +118,7 @@ class CommandAttempt:
             self._launch(None)
             self._finish(outcome.stopped(spec.key, *request, None))
             return
-        out = StreamCapture(
-            spec.stdout_path,
-            cap_bytes=spec.log_cap_bytes,
-            passthrough_fd=1 if spec.passthrough else None,
-        )
-        err = StreamCapture(
-            spec.stderr_path,
-            cap_bytes=spec.log_cap_bytes,
-            passthrough_fd=2 if spec.passthrough else None,
-        )
+        out, err = attempt_captures(spec)
         try:
             spawned = self._spawn()
             if isinstance(spawned, AttemptFinished):
