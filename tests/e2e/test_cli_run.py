@@ -390,3 +390,70 @@ def test_prune_deletes_old_runs_and_version_is_printed(tmp_path: Path, runwatch:
     assert "1 runs" in pruned.stdout
     assert runs_json(runwatch) == []
     assert runwatch("--version").stdout.startswith("runwatch ")
+
+
+def test_jobs_shows_the_next_fire_time_in_the_jobs_timezone(
+    tmp_path: Path, runwatch: Runwatch
+) -> None:
+    jobs = write_jobs(
+        tmp_path,
+        "jobs:\n  berlin:\n    schedule: '30 2 * * *'\n    timezone: Europe/Berlin\n"
+        "    command: 'true'\n  adhoc:\n    command: 'true'\n",
+    )
+    listed = json.loads(runwatch("jobs", "--jobs", str(jobs), "--format", "json").stdout)
+    by_name = {j["job"]: j for j in listed}
+    next_run = datetime.fromisoformat(by_name["berlin"]["next_run_at"])
+    assert (next_run.hour, next_run.minute) == (2, 30)
+    assert next_run.utcoffset() is not None
+    assert by_name["adhoc"]["next_run_at"] is None
+    assert runwatch("pause", "berlin", "--jobs", str(jobs)).returncode == 0
+    listed = json.loads(runwatch("jobs", "--jobs", str(jobs), "--format", "json").stdout)
+    paused = {j["job"]: j for j in listed}["berlin"]
+    assert paused["paused"] is True
+    assert paused["next_run_at"] is None
+
+
+def test_check_rejects_bad_telemetry_settings_naming_them(
+    tmp_path: Path, home: Path, runwatch: Runwatch
+) -> None:
+    jobs = write_jobs(tmp_path, "jobs:\n  t:\n    command: 'true'\n")
+    (tmp_path / "runwatch.yaml").write_text("telemetry:\n  trace_url: 'jaeger/{trace_id}'\n")
+    result = runwatch("check", "--jobs", str(jobs))
+    assert result.returncode == 2
+    assert "telemetry.trace_url" in result.stderr
+    (tmp_path / "runwatch.yaml").write_text("telemetry: {}\n")
+    env = {**_env(home), "OTEL_TRACES_EXPORTER": "carrier-pigeon"}
+    bad = subprocess.run(
+        [sys.executable, "-m", "runner", "check", "--jobs", str(jobs)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "OTEL_TRACES_EXPORTER" in bad.stderr
+
+
+def test_a_traced_run_shows_its_trace_id_and_link(
+    tmp_path: Path, home: Path, runwatch: Runwatch
+) -> None:
+    jobs = write_jobs(tmp_path, "jobs:\n  t:\n    command: 'true'\n")
+    (tmp_path / "runwatch.yaml").write_text(
+        "telemetry:\n  trace_url: 'http://tempo.example/trace/{trace_id}'\n"
+    )
+    env = {**_env(home), "OTEL_TRACES_EXPORTER": "console"}
+    ran = subprocess.run(
+        [sys.executable, "-m", "runner", "run", "t", "--jobs", str(jobs)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    (run,) = runs_json(runwatch)
+    trace_id = str(run["trace_id"])
+    assert len(trace_id) == 32
+    shown = runwatch("show", str(run["run_id"]))
+    assert f"http://tempo.example/trace/{trace_id}" in shown.stdout

@@ -15,13 +15,25 @@ from runner.model import RunState
 
 
 def jobs(ctx: Context) -> int:
-    """List the defined jobs with their schedule, owner and last run."""
+    """List the defined jobs: schedule, next fire time in the job's timezone, paused,
+    last run and whether the job is late or missed a run."""
+    from runner.clock import utcnow
+    from runner.expectations import job_status
+    from runner.schedule import Schedule
+
     definitions = ctx.definitions
     store = ctx.open_store()
+    now = utcnow()
+    store.sync_jobs(definitions.jobs.values(), now)
     stored = {j.name: j for j in store.list_jobs()}
     records: list[dict[str, Any]] = []
     for job in definitions.jobs.values():
         last = store.list_runs(job=job.name, limit=1)
+        paused = stored[job.name].paused if job.name in stored else False
+        next_fire = None
+        if job.schedule is not None and not paused:
+            schedule = Schedule(job.schedule, job.timezone, job.dst)
+            next_fire = schedule.next_after(now).at.astimezone(schedule.tz)
         records.append(
             {
                 "job": job.name,
@@ -30,7 +42,9 @@ def jobs(ctx: Context) -> int:
                 "owner": job.owner,
                 "tags": list(job.tags),
                 "tasks": len(job.tasks),
-                "paused": stored[job.name].paused if job.name in stored else False,
+                "paused": paused,
+                "next_run_at": iso(next_fire),
+                "status": job_status(store, job.name, now),
                 "last_run_id": last[0].id if last else None,
                 "last_state": last[0].state.value if last else None,
                 "last_run_at": iso(last[0].started_at) if last else None,
@@ -41,15 +55,24 @@ def jobs(ctx: Context) -> int:
         emit_json(records)
         return 0
     table(
-        ["job", "schedule", "timezone", "owner", "tasks", "paused", "last run", "state"],
+        [
+            "job",
+            "schedule",
+            "next run (job's tz)",
+            "owner",
+            "paused",
+            "status",
+            "last run",
+            "state",
+        ],
         [
             [
                 r["job"],
                 r["schedule"],
-                r["timezone"],
+                r["next_run_at"] and f"{r['next_run_at'][:19]} {r['timezone']}",
                 r["owner"],
-                r["tasks"],
                 "yes" if r["paused"] else "",
+                r["status"],
                 r["last_run_at"] and r["last_run_at"][:19],
                 r["last_state"],
             ]
@@ -116,8 +139,11 @@ def runs(ctx: Context) -> int:
 def show(ctx: Context) -> int:
     """Show one run: its tasks, attempts, exit codes and errors."""
     store = ctx.open_store()
+    from runner.telemetry.links import trace_link
+
     run = store.get_run(ctx.args.run_id)
     summary = run_summary(store, run)
+    summary["trace_url"] = trace_link(ctx.settings.telemetry.get("trace_url"), run.trace_id)
     if ctx.args.format == "json":
         emit_json(summary)
         return 0
@@ -129,6 +155,9 @@ def show(ctx: Context) -> int:
         print(f"reason        {run.reason}")
     if run.trace_id:
         print(f"trace id      {run.trace_id}")
+        link = trace_link(ctx.settings.telemetry.get("trace_url"), run.trace_id)
+        if link:
+            print(f"trace         {link}")
     if run.params:
         print("params        " + ", ".join(f"{k}={v}" for k, v in run.params.items()))
     print()

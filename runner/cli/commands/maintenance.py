@@ -41,8 +41,14 @@ def check(ctx: Context) -> int:
     for job in definitions.jobs.values():
         check_pools(job, pools)
     from alerting import load_alerting
+    from runner.telemetry.config import tracing_settings
+    from runner.telemetry.links import check_trace_url
 
     load_alerting(ctx.settings)
+    tracing_settings(ctx.env)
+    trace_url = ctx.settings.telemetry.get("trace_url")
+    if trace_url is not None:
+        check_trace_url(str(trace_url))
     tasks = sum(len(j.tasks) for j in definitions.jobs.values())
     print(f"ok: {len(definitions.jobs)} jobs, {tasks} tasks, {len(pools)} pools")
     return 0
