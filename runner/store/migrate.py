@@ -8,7 +8,7 @@ from typing import Any
 from runner.errors import StoreError
 from runner.store.database import DatabaseURL, parse_url, sqlalchemy_url
 
-REVISIONS = ("0001", "0002", "0003", "0005", "0006")
+REVISIONS = ("0001", "0002", "0003", "0005", "0006", "0007")
 """Every revision this runwatch knows, oldest first; a database at another one is newer."""
 
 HEAD = REVISIONS[-1]

@@ -218,3 +218,11 @@ Index("ix_silences_ends_at", silences.c.ends_at)
 # and durations over a window from a covering index instead of the table.
 Index("ix_runs_job_state_id", runs.c.job, runs.c.state, runs.c.id)
 Index("ix_runs_job_finished_at", runs.c.job, runs.c.finished_at, runs.c.state, runs.c.started_at)
+
+# -- attempts run by remote workers (revision 0007) -----------------------------------
+# A worker claims an attempt by setting ``heartbeat_at`` and renews it while the attempt
+# runs; ``stop_request`` is how the engine asks it to cancel or time out the attempt;
+# ``outcome`` (JSON) is set exactly once, by whoever decides how the attempt ended.
+attempts.append_column(Column("heartbeat_at", Time))
+attempts.append_column(Column("stop_request", Text))
+attempts.append_column(Column("outcome", Text))
