@@ -1,44 +1,51 @@
 """The `runwatch` command: parse arguments, run one command, map errors to exit codes.
 
 Exit codes: 0 success, 1 the job or run failed, 2 a usage or definition error.
-Commands import what they need when they run, so `runwatch --version` or a wrapped
-cron job never pays for the whole stack.
+Commands import what they need when they run. `runwatch wrap …` runs on every cron
+invocation, so it is handed over before anything else is imported, argparse included.
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
-import os
 import sys
-from collections.abc import Callable, Sequence
-from importlib import import_module
-from pathlib import Path
-
-from runner.cli.parser import build_parser
-from runner.errors import RunwatchError
+from collections.abc import Sequence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
 
 
-def _resolve(args: argparse.Namespace) -> Callable[..., int]:
-    module, func = args.handler.split(":")
-    handler: Callable[..., int] = getattr(import_module(f"runner.cli.commands.{module}"), func)
-    return handler
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["wrap"]:
+        from runner.cli.commands.wrap import main as wrap_main
+        from runner.cli.commands.wrap import status_of
+
+        if argv is None:
+            wrap_main(words[1:])  # exits with the wrapped command's status
+        return status_of(words[1:])
+    return _run(words)
+
+
+def _run(words: list[str]) -> int:
+    import logging
+    import os
+    from importlib import import_module
+    from pathlib import Path
+
+    from runner.cli.context import Context
+    from runner.cli.parser import build_parser
+    from runner.errors import RunwatchError
+
+    args = build_parser().parse_args(words)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="runwatch: %(levelname)s: %(message)s",
     )
-    from runner.cli.context import Context
-
+    module, func = args.handler.split(":")
     ctx = Context(args, dict(os.environ), Path.cwd())
     try:
-        return _resolve(args)(ctx)
+        status: int = getattr(import_module(f"runner.cli.commands.{module}"), func)(ctx)
+        return status
     except RunwatchError as exc:
         print(f"runwatch: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -158,6 +158,40 @@ def _add_schedule_commands(sub: Any, p: Parents) -> None:
     backfill.add_argument("--max-active", type=int, default=1, metavar="N")
 
 
+def _add_cron_commands(sub: Any, p: Parents) -> None:
+    # `wrap` is dispatched before argparse (see runner.cli.main); listed here for --help.
+    sub.add_parser(
+        "wrap",
+        add_help=False,
+        help="run a cron command as a recorded run: wrap --job NAME [options] -- CMD ...",
+    )
+    imp = _command(
+        sub,
+        "import-crontab",
+        "crontab:import_command",
+        [],
+        "turn a crontab into jobs and lines that run `runwatch wrap`",
+    )
+    imp.add_argument(
+        "file",
+        nargs="?",
+        metavar="FILE|-",
+        help="crontab file or - (default: `crontab -l`; with --system /etc/crontab)",
+    )
+    imp.add_argument(
+        "--system", action="store_true", help="system crontab format, with a user column"
+    )
+    imp.add_argument(
+        "--write", metavar="DIR", help="write DIR/jobs.yaml and DIR/crontab instead of printing"
+    )
+    imp.add_argument(
+        "--runwatch",
+        default="runwatch",
+        metavar="COMMAND",
+        help="how rewritten lines call runwatch",
+    )
+
+
 def _add_dashboard_command(sub: Any, p: Parents) -> None:
     dashboard = _command(
         sub, "dashboard", "dashboard:command", [p.with_jobs], "serve the web dashboard (read-only)"
@@ -186,6 +220,7 @@ def build_parser() -> Parser:
     _add_run_commands(sub, p)
     _add_history_commands(sub, p)
     _add_schedule_commands(sub, p)
+    _add_cron_commands(sub, p)
     add_alerting_parsers(sub, p.common, p.fmt)
     _add_dashboard_command(sub, p)
     _add_db_commands(sub, p)

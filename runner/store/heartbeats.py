@@ -35,14 +35,19 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "AttemptLease",
     "Claim",
+    "Heartbeat",
     "Renewal",
     "claim_attempt",
     "decide_outcome",
     "fail_runs_supervised_by",
+    "heartbeats",
+    "lease",
     "leases",
+    "orphaned_outcome",
     "renew_attempt",
     "request_stop",
-    "stale_heartbeats",
+    "run_supervisors",
+    "running_attempt_count",
     "unsettled_attempts",
 ]
 
@@ -80,6 +85,7 @@ class AttemptLease:
     outcome: Mapping[str, Any] | None
     reason: str | None
     error: str | None
+    stop_request: Mapping[str, str] | None
 
     @property
     def claimed(self) -> bool:
@@ -98,6 +104,7 @@ class AttemptLease:
             outcome=None if row["outcome"] is None else json.loads(row["outcome"]),
             reason=row["reason"],
             error=row["error"],
+            stop_request=None if row["stop_request"] is None else json.loads(row["stop_request"]),
         )
 
 
@@ -143,10 +150,13 @@ def decide_outcome(
 ) -> bool:
     """Set the attempt's outcome unless someone already did; True when this call decided.
 
-    With ``stale_before``, only decide when the worker's last heartbeat is older (the
-    judgement of an orphan), so a worker that just renewed keeps its attempt.
+    With ``stale_before``, only decide when no worker has claimed the attempt or its
+    last heartbeat is older (the judgement of an orphan), so a worker that just claimed
+    or renewed it keeps it.
     """
-    stale = " AND heartbeat_at < :stale" if stale_before is not None else ""
+    stale = (
+        " AND (heartbeat_at IS NULL OR heartbeat_at < :stale)" if stale_before is not None else ""
+    )
     with store.transaction():
         won = store.db.execute(
             "UPDATE attempts SET outcome = :outcome "
@@ -190,12 +200,19 @@ def leases(store: Store, attempt_ids: Iterable[int]) -> list[AttemptLease]:
         params = {f"i{n}": v for n, v in enumerate(chunk)}
         marks = ", ".join(f":{k}" for k in params)
         rows = store.db.rows(
-            "SELECT id, state, supervisor, heartbeat_at, pid, outcome, reason, error "
+            "SELECT id, state, supervisor, heartbeat_at, pid, outcome, reason, error, "
+            "stop_request "
             f"FROM attempts WHERE id IN ({marks})",
             params,
         )
         found.extend(AttemptLease.from_row(r) for r in rows)
     return found
+
+
+def lease(store: Store, attempt_id: int) -> AttemptLease | None:
+    """The claim, heartbeat, stop request and outcome of one attempt."""
+    found = leases(store, [attempt_id])
+    return found[0] if found else None
 
 
 def unsettled_attempts(store: Store) -> list[tuple[AttemptRecord, AttemptLease]]:
@@ -212,19 +229,46 @@ def unsettled_attempts(store: Store) -> list[tuple[AttemptRecord, AttemptLease]]
     return [(AttemptRecord.from_row(r), AttemptLease.from_row(r)) for r in rows]
 
 
-def stale_heartbeats(store: Store, prefix: str, before: datetime) -> list[str]:
-    """Identities of processes named ``prefix:<identity>`` whose last heartbeat is older
-    than ``before``, or that said they stopped."""
+@dataclass(frozen=True)
+class Heartbeat:
+    """The last sign of life of a long-running process."""
+
+    identity: str
+    at: datetime
+    stopped: bool
+
+
+def heartbeats(store: Store, prefix: str) -> dict[str, Heartbeat]:
+    """The heartbeats named ``prefix:<identity>``, by identity."""
     rows = store.db.rows(
         "SELECT name, at, info FROM heartbeats WHERE name LIKE :pattern",
         {"pattern": prefix + ":%"},
     )
-    stale = []
+    found = {}
     for row in rows:
+        identity = row["name"][len(prefix) + 1 :]
         info = json.loads(row["info"] or "{}")
-        if row["at"] < to_epoch(before) or info.get("state") == "stopped":
-            stale.append(row["name"][len(prefix) + 1 :])
-    return stale
+        found[identity] = Heartbeat(identity, from_epoch(row["at"]), info.get("state") == "stopped")
+    return found
+
+
+def run_supervisors(store: Store) -> set[str]:
+    """The processes that supervise running runs or have claimed queued ones."""
+    rows = store.db.rows(
+        "SELECT DISTINCT supervisor FROM runs WHERE supervisor IS NOT NULL "
+        "AND state IN ('queued', 'running')"
+    )
+    return {row["supervisor"] for row in rows}
+
+
+def running_attempt_count(store: Store, run_id: int) -> int:
+    """How many attempts of a run are still running (on a worker, or undecided)."""
+    return int(
+        store.db.scalar(
+            "SELECT COUNT(*) FROM attempts WHERE run_id = :id AND state = 'running'",
+            {"id": run_id},
+        )
+    )
 
 
 def fail_runs_supervised_by(store: Store, identity: str, at: datetime) -> list[RunRecord]:

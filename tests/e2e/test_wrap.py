@@ -181,7 +181,8 @@ def test_sigterm_to_wrap_reaches_the_command_and_cancels_the_run(
         [
             sys.executable,
             "-m",
-            "runner.cli.commands.wrap",
+            "runner",
+            "wrap",
             "--job",
             "term",
             "--",
@@ -292,7 +293,8 @@ def test_overlap_skip_turns_a_second_start_away_and_records_it(wrap: Wrap, home:
         [
             sys.executable,
             "-m",
-            "runner.cli.commands.wrap",
+            "runner",
+            "wrap",
             "--job",
             "single",
             "--overlap",
@@ -326,7 +328,8 @@ def test_overlap_wait_starts_after_the_previous_run_ends(wrap: Wrap, home: Path)
         [
             sys.executable,
             "-m",
-            "runner.cli.commands.wrap",
+            "runner",
+            "wrap",
             "--job",
             "queue",
             "--overlap",
@@ -358,7 +361,8 @@ def test_overlap_allow_runs_copies_side_by_side(home: Path) -> None:
     command = [
         sys.executable,
         "-m",
-        "runner.cli.commands.wrap",
+        "runner",
+        "wrap",
         "--job",
         "many",
         "--",
@@ -444,7 +448,8 @@ def test_wrap_never_shows_a_traceback_when_the_home_is_unusable(tmp_path: Path) 
         [
             sys.executable,
             "-m",
-            "runner.cli.commands.wrap",
+            "runner",
+            "wrap",
             "--job",
             "x",
             "--",
@@ -513,7 +518,7 @@ def test_a_wrapped_run_imports_nothing_heavy_once_the_store_exists(
     assert wrap(*args).returncode == 0  # creates the schema and validates the schedule
 
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "runner.cli.commands.wrap", *args],
+        [sys.executable, "-X", "importtime", "-m", "runner", "wrap", *args],
         env=wrap_env(home),
         cwd=tmp_path,
         capture_output=True,
@@ -534,7 +539,8 @@ def test_sigterm_while_waiting_to_retry_cancels_the_run_at_once(home: Path) -> N
         [
             sys.executable,
             "-m",
-            "runner.cli.commands.wrap",
+            "runner",
+            "wrap",
             "--job",
             "patient",
             "--retries",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,46 +12,26 @@ from runner.cli.context import Context
 from runner.cli.output import emit_json, iso, short_time, table
 from runner.durations import format_duration
 from runner.errors import NotFoundError, UsageError
-from runner.model import RunState
+from runner.model import Job, RunState
+from runner.store.records import JobRecord
+from runner.store.store import Store
 
 
 def jobs(ctx: Context) -> int:
-    """List the defined jobs: schedule, next fire time in the job's timezone, paused,
-    last run and whether the job is late or missed a run."""
+    """List the jobs — defined ones, and those only `runwatch wrap` registered — with the
+    schedule, next fire time in the job's timezone, paused, status (late, missed) and
+    last run."""
     from runner.clock import utcnow
-    from runner.expectations import job_status
-    from runner.schedule import Schedule
 
-    definitions = ctx.definitions
     store = ctx.open_store()
     now = utcnow()
-    store.sync_jobs(definitions.jobs.values(), now)
-    stored = {j.name: j for j in store.list_jobs()}
-    records: list[dict[str, Any]] = []
-    for job in definitions.jobs.values():
-        last = store.list_runs(job=job.name, limit=1)
-        paused = stored[job.name].paused if job.name in stored else False
-        next_fire = None
-        if job.schedule is not None and not paused:
-            schedule = Schedule(job.schedule, job.timezone, job.dst)
-            next_fire = schedule.next_after(now).at.astimezone(schedule.tz)
-        records.append(
-            {
-                "job": job.name,
-                "schedule": job.schedule,
-                "timezone": job.timezone,
-                "owner": job.owner,
-                "tags": list(job.tags),
-                "tasks": len(job.tasks),
-                "paused": paused,
-                "next_run_at": iso(next_fire),
-                "status": job_status(store, job.name, now),
-                "last_run_id": last[0].id if last else None,
-                "last_state": last[0].state.value if last else None,
-                "last_run_at": iso(last[0].started_at) if last else None,
-                "source": job.source,
-            }
-        )
+    defined = _defined_jobs(ctx)
+    store.sync_jobs(defined.values(), now)
+    stored = {job.name: job for job in store.list_jobs()}
+    wrapped = sorted(n for n, j in stored.items() if j.source == "wrap" and n not in defined)
+    records = [
+        _job_record(store, stored[name], defined.get(name), now) for name in [*defined, *wrapped]
+    ]
     if ctx.args.format == "json":
         emit_json(records)
         return 0
@@ -81,6 +62,43 @@ def jobs(ctx: Context) -> int:
         state_column=7,
     )
     return 0
+
+
+def _defined_jobs(ctx: Context) -> dict[str, Job]:
+    """The jobs of the definitions, or none when no job paths are configured."""
+    try:
+        return dict(ctx.definitions.jobs)
+    except UsageError:
+        if getattr(ctx.args, "jobs", None):
+            raise
+        return {}
+
+
+def _job_record(
+    store: Store, job: JobRecord, definition: Job | None, now: datetime
+) -> dict[str, Any]:
+    from runner.expectations import job_status
+    from runner.schedule import Schedule
+
+    last = store.list_runs(job=job.name, limit=1)
+    next_fire = None
+    if job.schedule is not None and not job.paused:
+        schedule = Schedule(job.schedule, job.timezone, definition.dst if definition else None)
+        next_fire = schedule.next_after(now).at.astimezone(schedule.tz)
+    return {
+        "job": job.name,
+        "schedule": job.schedule,
+        "timezone": job.timezone,
+        "owner": job.owner,
+        "tags": list(job.tags),
+        "paused": job.paused,
+        "next_run_at": iso(next_fire),
+        "status": job_status(store, job.name, now),
+        "last_run_id": last[0].id if last else None,
+        "last_state": last[0].state.value if last else None,
+        "last_run_at": iso(last[0].started_at) if last else None,
+        "source": job.source,
+    }
 
 
 def runs(ctx: Context) -> int:

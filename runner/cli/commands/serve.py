@@ -78,13 +78,16 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     from runner.clock import utcnow
     from runner.daemon import Daemon
     from runner.engine.factory import build_engine
+    from runner.expectations import check_expectations
     from runner.http_api import HttpServer, Response
+    from runner.ping import ping_token, register_ping_routes
     from runner.telemetry.alert_metrics import AlertMetrics
     from runner.telemetry.consumer import MetricsConsumer
     from runner.telemetry.exposition import content_type, wants_openmetrics
     from runner.telemetry.factory import build_tracing
     from runner.telemetry.health import HeartbeatHealth
     from runner.telemetry.metrics import MetricsCollector
+    from runner.wrap.spool import spool_replayer
 
     args = ctx.args
     _configure_logging(args.log_format, args.verbose)
@@ -139,6 +142,12 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
         collector.set_jobs(daemon.scheduler.jobs.values(), daemon.scheduler.next_fire_times())
 
     daemon.add_duty("metrics", beat_every, refresh_metrics)
+
+    def expectations(now: Any) -> None:
+        check_expectations(store, now)
+
+    daemon.add_duty("expectations", 5.0, expectations)
+    daemon.add_duty("spool", 30.0, spool_replayer(str(ctx.settings.home / "spool"), store.db))
     daemon.scheduler.on_next_fire = collector.set_next_run
     health = HeartbeatHealth(
         lambda: collector.last_heartbeat_at, max_age_seconds=max(60.0, 4 * beat_every)
@@ -155,6 +164,10 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     server = HttpServer(listen)
     server.route("GET", "/metrics", metrics)
     server.route("GET", "/healthz", healthz)
+    token = ping_token(server_settings)
+    ping_api = register_ping_routes(server, ctx.settings.db_url, token) if token else None
+    if ping_api is None:
+        logger.info("ping API off: set server.token in runwatch.yaml to accept remote pings")
     alerts = AlertLoop(ctx.open_store(recover=False), alerting)
     server.start()
     alerts.start()
@@ -165,4 +178,6 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     finally:
         alerts.stop()
         server.stop()
+        if ping_api is not None:
+            ping_api.close()
         engine.close()

@@ -65,7 +65,7 @@ def make_wrap(cwd: Path, home: Path) -> Wrap:
     ) -> subprocess.CompletedProcess[bytes]:
         streams: dict[str, object] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
         return subprocess.run(
-            [sys.executable, "-m", "runner.cli.commands.wrap", *args],
+            [sys.executable, "-m", "runner", "wrap", *args],
             cwd=cwd,
             env=env or wrap_env(home),
             timeout=timeout,

@@ -1,0 +1,181 @@
+"""Recovery across hosts: the work of schedulers and workers that died, taken over.
+
+A process on this host is dead when its pid (with its start time) is gone; a process
+on another host is judged by its heartbeat. Each pass of ``OrphanRecovery.run``:
+
+1. fails the running runs of dead schedulers as ``orphaned`` (conditionally: only
+   while they are still theirs) and releases the queued runs they had claimed;
+2. settles the attempts nobody will finish any more (running attempts of runs that no
+   longer run): with the outcome their worker recorded, or as orphaned when no worker
+   claimed them or their worker is gone (killing a leftover process on this host);
+3. resumes orphaned scheduled runs, within their tasks' retry budgets, once none of
+   their attempts still runs on a worker (so a task never runs twice at once).
+
+Every write is a conditional UPDATE, so any number of ``serve`` processes may run it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from runner import supervisor
+from runner.config import Settings
+from runner.distributed.settings import CelerySettings, celery_settings, executor_kind
+from runner.model import TaskState
+from runner.store.heartbeats import (
+    AttemptLease,
+    decide_outcome,
+    fail_runs_supervised_by,
+    heartbeats,
+    lease,
+    orphaned_outcome,
+    run_supervisors,
+    running_attempt_count,
+    unsettled_attempts,
+)
+from runner.store.records import AttemptRecord, RunRecord
+from runner.store.recovery import kill_leftover
+from runner.store.scheduling import orphaned_runs
+from runner.store.store import Store
+
+logger = logging.getLogger(__name__)
+
+SCHEDULER_HEARTBEAT = "scheduler"
+"""Heartbeat name prefix of `runwatch serve` (``scheduler:<identity>``)."""
+SCHEDULER_MISSED_HEARTBEATS = 4
+"""A scheduler on another host is dead after this many heartbeat intervals of silence."""
+RESUME_WINDOW = timedelta(days=1)
+"""Orphaned runs older than this are left failed."""
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What one recovery pass did."""
+
+    failed_runs: list[RunRecord] = field(default_factory=list)
+    settled_attempts: list[AttemptRecord] = field(default_factory=list)
+    resumed_runs: list[RunRecord] = field(default_factory=list)
+
+
+class OrphanRecovery:
+    """Takes over the work of dead schedulers and workers; call ``run`` periodically."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        scheduler_stale_after: float,
+        worker_stale_after: float,
+    ) -> None:
+        self.store = store
+        self.scheduler_stale_after = scheduler_stale_after
+        self.worker_stale_after = worker_stale_after
+
+    def run(self, now: datetime, resume: Callable[[RunRecord], object] | None = None) -> Recovered:
+        """One pass; ``resume(run)`` restarts an orphaned run (``Scheduler.resume``)."""
+        recovered = Recovered()
+        for identity in self.dead_schedulers(now):
+            failed = fail_runs_supervised_by(self.store, identity, now)
+            for run in failed:
+                logger.warning(
+                    "run %s of %s failed as orphaned: its scheduler %s is gone",
+                    run.id, run.job, identity,
+                    extra={"job": run.job, "run_id": run.id},
+                )  # fmt: skip
+            recovered.failed_runs.extend(failed)
+        recovered.settled_attempts.extend(self.settle_attempts(now))
+        if resume is not None:
+            for run in orphaned_runs(self.store, now - RESUME_WINDOW):
+                if running_attempt_count(self.store, run.id) == 0:
+                    before = self.store.get_run(run.id).state
+                    resume(run)
+                    if self.store.get_run(run.id).state is not before:
+                        recovered.resumed_runs.append(run)
+        return recovered
+
+    def dead_schedulers(self, now: datetime) -> list[str]:
+        """Supervisors of active runs that are gone: dead here, or silent elsewhere.
+
+        A process on another host that never wrote a scheduler heartbeat (a
+        `runwatch run` there) cannot be judged and is left alone.
+        """
+        me = supervisor.current()
+        beats = heartbeats(self.store, SCHEDULER_HEARTBEAT)
+        stale_before = now - timedelta(seconds=self.scheduler_stale_after)
+        dead = []
+        for identity in sorted(run_supervisors(self.store)):
+            if identity == me:
+                continue
+            if supervisor.is_local(identity):
+                if not supervisor.is_alive(identity):
+                    dead.append(identity)
+                continue
+            beat = beats.get(identity)
+            if beat is not None and (beat.stopped or beat.at < stale_before):
+                dead.append(identity)
+        return dead
+
+    def settle_attempts(self, now: datetime) -> list[AttemptRecord]:
+        """Record the end of running attempts whose runs no longer run."""
+        settled = []
+        stale_before = now - timedelta(seconds=self.worker_stale_after)
+        for attempt, found in unsettled_attempts(self.store):
+            if found.outcome is None and not self._decide_orphaned(attempt, found, stale_before):
+                continue
+            current = lease(self.store, attempt.id)
+            if current is None or current.outcome is None:
+                continue
+            outcome = current.outcome
+            state = TaskState(outcome["state"])
+            if self.store.finish_attempt(
+                attempt,
+                state,
+                now,
+                exit_code=outcome.get("exit_code"),
+                signal=outcome.get("signal"),
+                error=outcome.get("error"),
+                reason=outcome.get("reason"),
+                result=outcome.get("result"),
+            ):
+                settled.append(attempt)
+        return settled
+
+    def _decide_orphaned(
+        self, attempt: AttemptRecord, found: AttemptLease, stale_before: datetime
+    ) -> bool:
+        """Decide an attempt nobody runs any more as orphaned; False while a worker does."""
+        owner = found.supervisor
+        gone = owner is not None and supervisor.is_local(owner) and not supervisor.is_alive(owner)
+        silent = found.heartbeat_at is not None and found.heartbeat_at < stale_before
+        if found.claimed and not gone and not silent:
+            return False  # a live worker still runs it and will record its outcome
+        if decide_outcome(
+            self.store,
+            attempt.id,
+            orphaned_outcome(owner or "its supervisor"),
+            stale_before=None if gone else stale_before,
+        ):
+            kill_leftover(self.store.get_attempt(attempt.id))
+            return True
+        # Someone decided first (settle with their outcome), or a worker just claimed it.
+        return False
+
+
+def orphan_recovery(
+    store: Store, settings: Settings, env: Mapping[str, str], *, heartbeat_every: float
+) -> OrphanRecovery:
+    """The recovery `runwatch serve` runs: schedulers are judged dead after four missed
+    heartbeats; workers after the Celery executor's ``orphan_after``."""
+    worker_stale_after = (
+        celery_settings(settings, env).orphan_after
+        if executor_kind(settings) == "celery"
+        else CelerySettings.orphan_after
+    )
+    return OrphanRecovery(
+        store,
+        scheduler_stale_after=SCHEDULER_MISSED_HEARTBEATS * heartbeat_every,
+        worker_stale_after=worker_stale_after,
+    )

@@ -1,0 +1,110 @@
+"""The ``executor:`` section of runwatch.yaml, for the Celery executor and its workers.
+
+```yaml
+executor:
+  kind: celery                      # local (the default) or celery
+  broker_url: ${CELERY_BROKER_URL}  # redis://… or amqp://…; RUNWATCH_CELERY_BROKER_URL wins
+  queue: runwatch                   # where tasks without a `queue:` go
+  heartbeat_interval: 5s            # how often a worker renews a running attempt
+  orphan_after: 30s                 # an attempt whose heartbeat is older is orphaned
+  poll_interval: 200ms              # how often outcomes and stop requests are looked for
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from runner.config import Settings
+from runner.definitions.location import Location
+from runner.durations import parse_duration
+from runner.secret import Secret
+from runner.store.database import redact_url
+
+BROKER_URL_VARIABLE = "RUNWATCH_CELERY_BROKER_URL"
+KINDS = ("local", "celery")
+_KEYS = ("kind", "broker_url", "queue", "heartbeat_interval", "orphan_after", "poll_interval")
+_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
+
+
+@dataclass(frozen=True)
+class CelerySettings:
+    """Where attempts are sent and how their workers are watched."""
+
+    broker_url: Secret = field(repr=False)
+    queue: str = "runwatch"
+    heartbeat_interval: float = 5.0
+    orphan_after: float = 30.0
+    poll_interval: float = 0.2
+
+    @property
+    def broker_redacted(self) -> str:
+        """The broker URL with any password hidden, fit for logs."""
+        return redact_url(self.broker_url.reveal())
+
+
+def executor_kind(settings: Settings) -> str:
+    """``local`` or ``celery``: what runs the attempts of this process's engine."""
+    kind = settings.executor.get("kind", "local")
+    if kind not in KINDS:
+        raise _where(settings, "kind").error(
+            f"expected one of {', '.join(KINDS)}, got {_shown(kind)}"
+        )
+    return str(kind)
+
+
+def celery_settings(settings: Settings, env: Mapping[str, str]) -> CelerySettings:
+    """The Celery settings of ``executor:``, with ``RUNWATCH_CELERY_BROKER_URL`` on top."""
+    section = settings.executor
+    unknown = sorted(set(section) - set(_KEYS))
+    if unknown:
+        raise _where(settings, unknown[0]).error(f"unknown key (expected: {', '.join(_KEYS)})")
+    executor_kind(settings)
+    raw_url = env.get(BROKER_URL_VARIABLE) or section.get("broker_url")
+    if raw_url is None:
+        raise _where(settings, "broker_url").error(
+            f"required for the Celery executor and workers (or set {BROKER_URL_VARIABLE}), "
+            "e.g. redis://127.0.0.1:6379/0 or amqp://guest@127.0.0.1:5672//"
+        )
+    url = raw_url.reveal() if isinstance(raw_url, Secret) else raw_url
+    scheme = url.split("://", 1)[0].lower() if isinstance(url, str) and "://" in url else ""
+    if scheme not in _SCHEMES:
+        shown = "the value" if isinstance(raw_url, Secret) else repr(redact_url(str(url)))
+        raise _where(settings, "broker_url").error(
+            f"expected a redis:// or amqp:// URL, got {shown}"
+        )
+    queue = section.get("queue", CelerySettings.queue)
+    if not isinstance(queue, str) or not queue.strip():
+        raise _where(settings, "queue").error(f"expected a queue name, got {_shown(queue)}")
+    heartbeat = _seconds(settings, "heartbeat_interval", CelerySettings.heartbeat_interval)
+    orphan_after = _seconds(settings, "orphan_after", CelerySettings.orphan_after)
+    if orphan_after < 3 * heartbeat:
+        raise _where(settings, "orphan_after").error(
+            f"must be at least three heartbeat intervals ({3 * heartbeat:g}s), so one slow "
+            f"heartbeat does not orphan a running attempt; got {orphan_after:g}s"
+        )
+    poll = _seconds(settings, "poll_interval", CelerySettings.poll_interval)
+    if poll <= 0 or heartbeat <= 0:
+        key = "poll_interval" if poll <= 0 else "heartbeat_interval"
+        raise _where(settings, key).error("must be longer than 0s")
+    return CelerySettings(Secret(url), queue.strip(), heartbeat, orphan_after, poll)
+
+
+def _seconds(settings: Settings, key: str, default: float) -> float:
+    value = settings.executor.get(key)
+    if value is None:
+        return default
+    try:
+        return parse_duration(value.reveal() if isinstance(value, Secret) else value)
+    except ValueError as exc:
+        raise _where(settings, key).error(str(exc)) from None
+
+
+def _where(settings: Settings, key: str) -> Location:
+    display = str(settings.config_path) if settings.config_path else "runwatch.yaml"
+    return Location(display, key=f"executor.{key}")
+
+
+def _shown(value: object) -> str:
+    return "a value from the environment" if isinstance(value, Secret) else repr(value)

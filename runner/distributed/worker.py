@@ -1,0 +1,242 @@
+"""The worker side: claim an attempt, run it exactly as the local executor does, keep its
+heartbeat, obey stop requests, and decide its outcome in the store.
+
+Runs in each Celery worker process (prefork: one attempt per process at a time). The
+attempt itself runs in the local executor (a subprocess in its own process group, or a
+forked Python worker), so timeouts, log capture and the trace context behave as they
+do under ``runwatch run``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner import supervisor
+from runner.clock import Clock, utcnow
+from runner.distributed.message import (
+    AttemptMessage,
+    MessageError,
+    outcome_payload,
+)
+from runner.distributed.settings import CelerySettings
+from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
+from runner.engine.local import LocalExecutor
+from runner.errors import StoreError
+from runner.model import Definitions, Task, TaskState
+from runner.store.heartbeats import Claim, claim_attempt, decide_outcome, lease, renew_attempt
+from runner.store.store import Store
+
+logger = logging.getLogger(__name__)
+
+STORE_DOWN_REQUEUE_SECONDS = 1.0
+"""A message that cannot be claimed because the store is unreachable goes back to the
+broker after this pause (a pause, so a store outage is not a busy loop)."""
+
+
+@dataclass
+class WorkerRuntime:
+    """What each worker process needs; its store connection and local executor are
+    opened in the process that uses them (never inherited across a fork)."""
+
+    db_url: str
+    definitions: Definitions
+    settings: CelerySettings
+    clock: Clock = utcnow
+    _pid: int = field(default=0, init=False, repr=False)
+    _store: Store | None = field(default=None, init=False, repr=False)
+    _local: tuple[LocalExecutor, MessageQueue] | None = field(default=None, init=False, repr=False)
+
+    def store(self) -> Store:
+        """This process's store connection."""
+        self._forget_inherited()
+        if self._store is None:
+            self._store = Store.open(self.db_url, migrate=False, recover=False)
+        return self._store
+
+    def local(self) -> tuple[LocalExecutor, MessageQueue]:
+        """This process's local executor and the queue it reports on."""
+        self._forget_inherited()
+        if self._local is None:
+            messages: MessageQueue = queue.SimpleQueue()
+            self._local = (LocalExecutor(messages, python_workers=1), messages)
+        return self._local
+
+    def drop_store(self) -> None:
+        """Forget a connection that failed; the next use opens a new one."""
+        if self._store is not None:
+            try:
+                self._store.close()
+            except StoreError:
+                logger.debug("closing a failed store connection failed too")
+            self._store = None
+
+    def _forget_inherited(self) -> None:
+        if self._pid != os.getpid():
+            # A forked child must not share its parent's socket or threads.
+            self._pid, self._store, self._local = os.getpid(), None, None
+
+    def task_of(self, message: AttemptMessage) -> Task | None:
+        """The task the message names, from this worker's own job definitions."""
+        job = self.definitions.jobs.get(message.job)
+        return None if job is None else job.tasks.get(message.task)
+
+    def run_attempt(self, payload: dict[str, Any]) -> str:
+        """The Celery task: run the attempt if this process wins its claim.
+
+        Returns what became of the message (``ran``, ``refused``, ``missing``,
+        ``unknown-task``, ``malformed``), for the worker's log.
+        """
+        try:
+            message = AttemptMessage.from_payload(payload)
+        except MessageError as exc:
+            logger.error("dropped a message runwatch cannot read: %s", exc)
+            return "malformed"
+        extra = {"job": message.job, "run_id": message.run_id}
+        try:
+            store = self.store()
+            claim = claim_attempt(store, message.attempt_id, supervisor.current(), self.clock())
+        except StoreError as exc:
+            self.drop_store()
+            logger.error("cannot claim attempt %d: %s; requeued", message.attempt_id, exc)
+            from celery.exceptions import Reject
+
+            time.sleep(STORE_DOWN_REQUEUE_SECONDS)
+            raise Reject(str(exc), requeue=True) from exc
+        if claim is not Claim.CLAIMED:
+            logger.info(
+                "attempt %d of %s/%s %s: message dropped",
+                message.attempt_id, message.job, message.task,
+                "is not claimable (a redelivery, or already stopped or ended)"
+                if claim is Claim.REFUSED else "does not exist",
+                extra=extra,
+            )  # fmt: skip
+            return claim.value
+        task = self.task_of(message)
+        if task is None:
+            decide_outcome(
+                store,
+                message.attempt_id,
+                {
+                    "state": TaskState.FAILED.value,
+                    "reason": "unknown task",
+                    "error": f"worker {supervisor.current()} has no task {message.task!r} of "
+                    f"job {message.job!r}: give it the same job files as the schedulers",
+                },
+            )
+            return "unknown-task"
+        logger.info(
+            "running attempt %d of %s/%s (run %d)",
+            message.attempt_id, message.job, message.task, message.run_id, extra=extra,
+        )  # fmt: skip
+        _Supervision(self, store, message.to_spec(task)).run()
+        return "ran"
+
+
+class _Supervision:
+    """Watches one claimed attempt until it ends: heartbeats, stop requests, fencing."""
+
+    def __init__(self, runtime: WorkerRuntime, store: Store, spec: AttemptSpec) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.spec = spec
+        self.settings = runtime.settings
+        self.stopping = False
+        started = time.monotonic()
+        self.renewed_at = started
+        self.next_renewal = started + self.settings.heartbeat_interval
+        self.next_check = started + self.settings.poll_interval
+        timeout = spec.task.timeout
+        self.deadline = None if timeout is None else started + timeout
+
+    def run(self) -> None:
+        executor, messages = self.runtime.local()
+        executor.submit(self.spec)
+        while True:
+            try:
+                message = messages.get(timeout=self.settings.poll_interval)
+            except queue.Empty:
+                message = None
+            if isinstance(message, AttemptFinished) and message.key == self.spec.key:
+                self._decide(message)
+                return
+            if isinstance(message, AttemptLaunched) and message.key == self.spec.key:
+                self._record_pid(message.pid)
+            self._watch(executor)
+
+    def _record_pid(self, pid: int | None) -> None:
+        if pid is None:
+            return
+        try:
+            self.store.set_attempt_process(self.store.get_attempt(self.spec.key), pid=pid)
+        except StoreError as exc:
+            logger.warning("cannot record the pid of attempt %d: %s", self.spec.key, exc)
+
+    def _watch(self, executor: LocalExecutor) -> None:
+        now = time.monotonic()
+        try:
+            if now >= self.next_renewal:
+                self.next_renewal = now + self.settings.heartbeat_interval
+                renewal = renew_attempt(self.store, self.spec.key, self.runtime.clock())
+                self.renewed_at = now
+                if not renewal.kept:
+                    self._stop(executor, TaskState.CANCELLED, "the attempt was taken over")
+                elif renewal.stop_request is not None:
+                    self._requested(executor, renewal.stop_request)
+            elif now >= self.next_check:
+                self.next_check = now + self.settings.poll_interval
+                current = lease(self.store, self.spec.key)
+                if current is None or current.outcome is not None:
+                    self._stop(executor, TaskState.CANCELLED, "the attempt was taken over")
+                elif current.stop_request is not None:
+                    self._requested(executor, current.stop_request)
+        except StoreError as exc:
+            logger.warning("heartbeat of attempt %d failed: %s", self.spec.key, exc)
+            self._reconnect()
+        # Fencing: past half the orphan age without a heartbeat, others may judge this
+        # attempt orphaned and retry it; stop it before they can.
+        if now - self.renewed_at > self.settings.orphan_after / 2:
+            self._stop(executor, TaskState.CANCELLED, "lost contact with the store")
+        if self.deadline is not None and now > self.deadline:
+            self._stop(executor, TaskState.TIMED_OUT, "timed out")
+
+    def _reconnect(self) -> None:
+        self.runtime.drop_store()
+        try:
+            self.store = self.runtime.store()
+        except StoreError as exc:  # still down: the next heartbeat tries again
+            logger.warning("cannot reconnect to the store: %s", exc)
+
+    def _requested(self, executor: LocalExecutor, request: Any) -> None:
+        state = TaskState(request.get("state", TaskState.CANCELLED.value))
+        self._stop(executor, state, str(request.get("reason", "stopped")))
+
+    def _stop(self, executor: LocalExecutor, state: TaskState, reason: str) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        logger.info("stopping attempt %d: %s", self.spec.key, reason)
+        if state is TaskState.TIMED_OUT:
+            executor.time_out(self.spec.key)
+        else:
+            executor.cancel(self.spec.key, reason=reason)
+
+    def _decide(self, finished: AttemptFinished) -> None:
+        try:
+            decided = decide_outcome(self.store, self.spec.key, outcome_payload(finished))
+        except StoreError as exc:
+            logger.error(
+                "cannot record the outcome (%s) of attempt %d: %s; it will be judged orphaned",
+                finished.state.value, self.spec.key, exc,
+            )  # fmt: skip
+            return
+        if not decided:
+            logger.warning(
+                "attempt %d ended %s, but its outcome had already been decided elsewhere",
+                self.spec.key,
+                finished.state.value,
+            )
