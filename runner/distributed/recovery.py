@@ -96,6 +96,14 @@ class OrphanRecovery:
                         recovered.resumed_runs.append(run)
         return recovered
 
+    def duty(self, resume: Callable[[RunRecord], object]) -> Callable[[datetime], None]:
+        """``run`` as a `runwatch serve` duty: ``daemon.add_duty(name, every, duty)``."""
+
+        def action(now: datetime) -> None:
+            self.run(now, resume)
+
+        return action
+
     def dead_schedulers(self, now: datetime) -> list[str]:
         """Supervisors of active runs that are gone: dead here, or silent elsewhere.
 

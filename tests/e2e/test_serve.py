@@ -263,3 +263,63 @@ def test_sighup_reloads_definitions_when_file_watching_is_off(
     serve.proc.send_signal(signal.SIGHUP)
     serve.wait_until(lambda: len(runs(runwatch, "added")) >= 1, "the job added by SIGHUP")
     assert serve.stop() == 0
+
+
+def test_serve_pings_its_heartbeat_url_so_a_dead_scheduler_is_noticed(
+    tmp_path: Path, home: Path, serves: list[Serve]
+) -> None:
+    import http.server
+    import threading
+
+    pings: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            pings.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    port = receiver.server_address[1]
+    (tmp_path / "runwatch.yaml").write_text(
+        f"server:\n  heartbeat_url: http://127.0.0.1:{port}/ping/abc\n  heartbeat_interval: 0.3s\n"
+    )
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("jobs:\n  idle:\n    schedule: '0 3 * * *'\n    command: 'true'\n")
+    serve = Serve(tmp_path, home, jobs)
+    serves.append(serve)
+    serve.wait_until(lambda: len(pings) >= 3, "three heartbeat pings")
+    assert serve.stop() == 0
+    receiver.shutdown()
+    receiver.server_close()
+    assert set(pings) == {"/ping/abc"}
+
+
+def test_a_heartbeat_url_that_is_not_http_is_a_config_error(tmp_path: Path, home: Path) -> None:
+    (tmp_path / "runwatch.yaml").write_text("server:\n  heartbeat_url: ftp://example/x\n")
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("jobs:\n  idle:\n    command: 'true'\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runner",
+            "serve",
+            "--jobs",
+            str(jobs),
+            "--listen",
+            f"127.0.0.1:{free_port()}",
+        ],
+        cwd=tmp_path,
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "server.heartbeat_url" in result.stderr

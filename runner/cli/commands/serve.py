@@ -17,6 +17,7 @@ from runner.cli.context import Context
 from runner.durations import parse_duration
 from runner.errors import DefinitionError, UsageError
 from runner.model import Definitions
+from runner.secret import Secret
 from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     from runner.daemon import Daemon
     from runner.engine.factory import build_engine
     from runner.expectations import check_expectations
+    from runner.heartbeat_ping import HeartbeatPinger
     from runner.http_api import HttpServer, Response
     from runner.ping import ping_token, register_ping_routes
     from runner.telemetry.alert_metrics import AlertMetrics
@@ -142,6 +144,16 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
         collector.set_jobs(daemon.scheduler.jobs.values(), daemon.scheduler.next_fire_times())
 
     daemon.add_duty("metrics", beat_every, refresh_metrics)
+
+    heartbeat_url = server_settings.get("heartbeat_url")
+    if heartbeat_url:
+        url = heartbeat_url.reveal() if isinstance(heartbeat_url, Secret) else str(heartbeat_url)
+        if not url.startswith(("http://", "https://")):
+            raise DefinitionError(
+                "runwatch.yaml: key 'server.heartbeat_url': expected an http:// or https:// URL"
+            )
+        pinger = HeartbeatPinger(url)
+        daemon.add_duty("heartbeat-url", beat_every, pinger.ping)
 
     def expectations(now: Any) -> None:
         check_expectations(store, now)

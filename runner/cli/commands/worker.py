@@ -1,0 +1,78 @@
+"""`runwatch worker`: a Celery worker that executes the task attempts schedulers send.
+
+It loads the same job files as the schedulers (from its own runwatch.yaml or --jobs),
+connects to the shared store and the broker, and runs ``--concurrency`` worker
+processes, each executing one attempt at a time from ``--queues``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+
+from runner.cli.context import Context
+from runner.errors import UsageError
+
+logger = logging.getLogger(__name__)
+
+
+def _queues(value: str | None, default: str) -> list[str]:
+    if value is None:
+        return [default]
+    queues = [q.strip() for q in value.split(",") if q.strip()]
+    if not queues:
+        raise UsageError(f"--queues {value!r}: expected queue names separated by commas")
+    return queues
+
+
+def _configure_logging(log_format: str, verbose: bool) -> None:
+    from runner.telemetry.logging import log_handler
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(log_handler(sys.stderr, log_format=log_format))
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def command(ctx: Context) -> int:
+    """Consume attempts until SIGTERM (finish running ones) or a second SIGTERM (abort)."""
+    from runner.distributed.app import create_app
+    from runner.distributed.settings import celery_settings
+    from runner.distributed.worker import WorkerRuntime
+    from runner.store.store import Store
+
+    args = ctx.args
+    _configure_logging(args.log_format, args.verbose)
+    settings = celery_settings(ctx.settings, ctx.env)
+    queues = _queues(args.queues, settings.queue)
+    concurrency = ctx.settings.workers if args.concurrency is None else args.concurrency
+    if concurrency < 1:
+        raise UsageError(f"--concurrency {concurrency}: expected a whole number >= 1")
+    definitions = ctx.definitions
+    # Migrate (or fail) now, and close: worker processes fork and open their own.
+    Store.open(ctx.settings.db_url, recover=False).close()
+    runtime = WorkerRuntime(ctx.settings.db_url, definitions, settings)
+    app = create_app(settings, run_attempt=runtime.run_attempt)
+    worker = app.Worker(
+        hostname=f"runwatch-{os.getpid()}@{socket.gethostname()}",
+        queues=queues,
+        concurrency=concurrency,
+        pool="prefork",
+        loglevel="DEBUG" if args.verbose else "INFO",
+        without_gossip=True,
+        without_mingle=True,
+        without_heartbeat=True,
+        optimization="fair",
+    )
+    logger.info(
+        "worker: %d processes consuming %s from %s; %d jobs",
+        concurrency,
+        ",".join(queues),
+        settings.broker_redacted,
+        len(definitions.jobs),
+    )
+    worker.start()
+    return int(worker.exitcode or 0)
