@@ -9,7 +9,8 @@ on another host is judged by its heartbeat. Each pass of ``OrphanRecovery.run``:
    longer run): with the outcome their worker recorded, or as orphaned when no worker
    claimed them or their worker is gone (killing a leftover process on this host);
 3. resumes orphaned scheduled runs, within their tasks' retry budgets, once none of
-   their attempts still runs on a worker (so a task never runs twice at once).
+   their attempts still runs on a worker (so a task never runs twice at once); a run
+   whose tasks a worker finished after its scheduler died is resumed only to end it.
 
 Every write is a conditional UPDATE, so any number of ``serve`` processes may run it.
 """
@@ -24,7 +25,9 @@ from datetime import datetime, timedelta
 from runner import supervisor
 from runner.config import Settings
 from runner.distributed.settings import CelerySettings, celery_settings, executor_kind
+from runner.engine.engine import tasks_to_resume
 from runner.model import TaskState
+from runner.scheduler import Scheduler
 from runner.store.heartbeats import (
     AttemptLease,
     decide_outcome,
@@ -38,7 +41,7 @@ from runner.store.heartbeats import (
 )
 from runner.store.records import AttemptRecord, RunRecord
 from runner.store.recovery import kill_leftover
-from runner.store.scheduling import orphaned_runs
+from runner.store.scheduling import claim_run, orphaned_runs
 from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -74,8 +77,8 @@ class OrphanRecovery:
         self.scheduler_stale_after = scheduler_stale_after
         self.worker_stale_after = worker_stale_after
 
-    def run(self, now: datetime, resume: Callable[[RunRecord], object] | None = None) -> Recovered:
-        """One pass; ``resume(run)`` restarts an orphaned run (``Scheduler.resume``)."""
+    def run(self, now: datetime, scheduler: Scheduler | None = None) -> Recovered:
+        """One pass; with ``scheduler``, resume orphaned runs on its engine."""
         recovered = Recovered()
         for identity in self.dead_schedulers(now):
             failed = fail_runs_supervised_by(self.store, identity, now)
@@ -87,22 +90,42 @@ class OrphanRecovery:
                 )  # fmt: skip
             recovered.failed_runs.extend(failed)
         recovered.settled_attempts.extend(self.settle_attempts(now))
-        if resume is not None:
+        if scheduler is not None:
             for run in orphaned_runs(self.store, now - RESUME_WINDOW):
-                if running_attempt_count(self.store, run.id) == 0:
-                    before = self.store.get_run(run.id).state
-                    resume(run)
-                    if self.store.get_run(run.id).state is not before:
-                        recovered.resumed_runs.append(run)
+                if running_attempt_count(self.store, run.id) == 0 and self.resume(scheduler, run):
+                    recovered.resumed_runs.append(run)
         return recovered
 
-    def duty(self, resume: Callable[[RunRecord], object]) -> Callable[[datetime], None]:
+    def duty(self, scheduler: Scheduler) -> Callable[[datetime], None]:
         """``run`` as a `runwatch serve` duty: ``daemon.add_duty(name, every, duty)``."""
 
         def action(now: datetime) -> None:
-            self.run(now, resume)
+            self.run(now, scheduler)
 
         return action
+
+    def resume(self, scheduler: Scheduler, run: RunRecord) -> bool:
+        """Resume an orphaned run on ``scheduler``'s engine: its unfinished tasks within
+        their retry budgets, or, when a worker finished them all after the scheduler
+        died, just to record the run's end. True when this process took it."""
+        job = scheduler.jobs.get(run.job)
+        if job is None:
+            return False
+        rows = self.store.task_runs(run.id)
+        rerun = tasks_to_resume(job, rows)
+        done = all(
+            name in rows and rows[name].state in (TaskState.SUCCESS, TaskState.SKIPPED)
+            for name in job.tasks
+        )
+        if not (rerun or done) or not claim_run(self.store, run.id, reclaim=True):
+            return False
+        logger.info(
+            "resuming run %s of %s: %s",
+            run.id, job.name, ", ".join(rerun) or "every task had finished",
+            extra={"job": job.name, "run_id": run.id},
+        )  # fmt: skip
+        scheduler.engine.start(job, run, rerun=rerun, keep_budget=True)
+        return True
 
     def dead_schedulers(self, now: datetime) -> list[str]:
         """Supervisors of active runs that are gone: dead here, or silent elsewhere.

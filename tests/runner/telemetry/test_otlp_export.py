@@ -109,7 +109,7 @@ def test_spans_reach_an_otlp_http_receiver_with_resource_parents_and_status(
     harness.engine.close()  # flushes the batch processor, as `runwatch run` does at exit
     [shown] = harness.store.attempts(run.id, "show")
     assert shown.stdout_path is not None
-    printed = SpanIds.from_traceparent(Path(shown.stdout_path).read_text())
+    printed = SpanIds.from_traceparent(Path(shown.stdout_path).read_text().splitlines()[-1])
 
     spans = {span.name: span for span in receiver.spans()}
     root, show, fail = spans["run etl"], spans["task show"], spans["task fail"]

@@ -160,9 +160,11 @@ def test_command_task_receives_its_attempt_span_as_traceparent(
     run = harness.run(job(sh("show", 'echo "$TRACEPARENT"')))
     [attempt] = harness.store.attempts(run.id)
     assert attempt.stdout_path is not None
-    printed = Path(attempt.stdout_path).read_text().strip()
+    header, printed = Path(attempt.stdout_path).read_text().strip().splitlines()
     [span] = named(traced.spans(), "task show")
     assert SpanIds.from_traceparent(printed) == ids(span)
+    assert header.endswith(f"trace_id={ids(span).trace_id} span_id={ids(span).span_id}")
+    assert attempt.span_id == ids(span).span_id
     assert int(printed[-2:], 16) & 1  # the sampled flag
 
 
@@ -190,7 +192,7 @@ def test_traceparent_of_an_instrumented_caller_makes_the_run_span_its_child(
     assert parent_ids(root) == SpanIds(CALLER_TRACE, CALLER_SPAN)
     assert run.trace_id == CALLER_TRACE
     assert {ids(s).trace_id for s in spans} == {CALLER_TRACE}
-    assert Path(attempt.stdout_path).read_text().strip() == "vendor=abc"
+    assert Path(attempt.stdout_path).read_text().splitlines()[-1] == "vendor=abc"
 
 
 def test_an_unsampled_caller_stores_no_trace_id_but_still_propagates_context() -> None:

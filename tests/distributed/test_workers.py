@@ -1,0 +1,167 @@
+"""The Celery executor with real `runwatch worker` processes, PostgreSQL and a broker:
+an engine in this process dispatches, the workers run the attempts."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from runner.clock import utcnow
+from runner.config import load_settings
+from runner.definitions import load_definitions
+from runner.distributed import CeleryExecutor, celery_settings
+from runner.engine.engine import Engine
+from runner.engine.executor import Message
+from runner.model import Job, RunState, TaskState, Trigger
+from runner.store.records import RunRecord
+from runner.store.store import Store
+from tests.distributed.conftest import Cluster, parent_pid, process_exists, wait_until
+
+LOGICAL_TIME = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+class Dispatcher:
+    """An engine with the Celery executor, configured like `runwatch serve` would be."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        env = cluster.env()
+        settings = load_settings(cluster.config, env=env, cwd=cluster.tmp)
+        self.jobs = load_definitions([cluster.tmp / "jobs.yaml"]).jobs
+        self.store = Store.open(cluster.db_url, recover=False)
+        messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        executor = CeleryExecutor(messages, celery_settings(settings, env), db_url=cluster.db_url)
+        self.engine = Engine(
+            self.store, executor, messages, log_dir=cluster.tmp / "logs", workers=64
+        )
+
+    def create_run(self, job: str) -> RunRecord:
+        self.store.sync_jobs(self.jobs.values(), utcnow())
+        run = self.store.create_run(self.jobs[job], LOGICAL_TIME, Trigger.MANUAL, utcnow())
+        assert run is not None
+        return run
+
+    def job(self, name: str) -> Job:
+        return self.jobs[name]
+
+    def close(self) -> None:
+        self.engine.close()
+        self.store.close()
+
+
+@pytest.fixture
+def dispatcher_for() -> Iterator[list[Dispatcher]]:
+    made: list[Dispatcher] = []
+    yield made
+    for dispatcher in made:
+        dispatcher.close()
+
+
+def fifty_task_dag() -> str:
+    """A root, four layers of twelve tasks each after the one above, and a sink."""
+    lines = ["jobs:", "  fanout:", "    tasks:", "      root:", "        command: 'true'"]
+    above = ["root"]
+    for layer in range(4):
+        names = [f"l{layer}t{i}" for i in range(12)]
+        for i, name in enumerate(names):
+            after = above[i % len(above)]
+            lines += [
+                f"      {name}:",
+                f"        after: [{after}]",
+                "        command: 'echo $RUNWATCH_TASK'",
+            ]
+        above = names
+    lines += ["      sink:", f"        after: [{', '.join(above)}]", "        command: 'true'"]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_fifty_task_dag_runs_through_two_workers(
+    cluster: Cluster, dispatcher_for: list[Dispatcher]
+) -> None:
+    cluster.write_config(fifty_task_dag())
+    workers = [cluster.worker(concurrency=2), cluster.worker(concurrency=2)]
+    dispatcher = Dispatcher(cluster)
+    dispatcher_for.append(dispatcher)
+    run = dispatcher.create_run("fanout")
+
+    finished = dispatcher.engine.execute(dispatcher.job("fanout"), run)
+
+    assert finished.state is RunState.SUCCESS, finished.reason
+    with cluster.store() as store:
+        attempts = store.attempts(run.id)
+        tasks = store.task_runs(run.id)
+        events = store.events_after(0)
+    assert len(tasks) == 50
+    assert {t.state for t in tasks.values()} == {TaskState.SUCCESS}
+    assert len(attempts) == 50, "each task ran once"
+    assert all(a.number == 1 and a.state is TaskState.SUCCESS for a in attempts)
+    # Each attempt's start and end were written once, by the engine that dispatched it.
+    per_attempt = Counter((e.type, e.task) for e in events if e.task is not None)
+    assert set(per_attempt.values()) == {1}
+    assert {t for (kind, t) in per_attempt if kind == "attempt_succeeded"} == set(tasks)
+    # Both workers ran some: each attempt's supervisor is a process of one of them.
+    hosts = {parent_pid(int(str(a.supervisor).split(":")[1])) for a in attempts}
+    assert hosts == {w.pid for w in workers}
+    # Output was captured where the task ran, at the path the engine chose.
+    layer_task = next(a for a in attempts if a.task == "l2t5")
+    assert layer_task.stdout_path is not None
+    assert Path(layer_task.stdout_path).read_text() == "l2t5\n"
+
+
+def test_a_worker_killed_mid_task_is_orphaned_and_the_task_retried(
+    any_broker_cluster: Cluster, dispatcher_for: list[Dispatcher]
+) -> None:
+    cluster = any_broker_cluster
+    starts = cluster.tmp / "starts"
+    cluster.write_config(
+        "jobs:\n  fragile:\n    tasks:\n      work:\n        retries: 1\n"
+        "        retry_delay: 100ms\n"
+        f"        command: 'echo start >> {starts}; "
+        f"if [ $RUNWATCH_ATTEMPT = 1 ]; then exec sleep 60; fi'\n"
+    )
+    workers = [cluster.worker(concurrency=1), cluster.worker(concurrency=1)]
+    dispatcher = Dispatcher(cluster)
+    dispatcher_for.append(dispatcher)
+    run = dispatcher.create_run("fragile")
+    result: list[RunRecord] = []
+    engine_thread = threading.Thread(
+        target=lambda: result.append(dispatcher.engine.execute(dispatcher.job("fragile"), run))
+    )
+    engine_thread.start()
+    with cluster.store() as store:
+
+        def first_attempt_running() -> bool:
+            attempts = store.attempts(run.id)
+            return bool(attempts) and attempts[0].pid is not None and starts.exists()
+
+        wait_until(first_attempt_running, "the first attempt to run on a worker")
+        first = store.attempts(run.id)[0]
+    owner_pid = parent_pid(int(str(first.supervisor).split(":")[1]))
+    (victim,) = [w for w in workers if w.pid == owner_pid]
+    victim.kill()  # SIGKILL to the worker and its pool; the task's own group lives on
+
+    engine_thread.join(timeout=60)
+    assert not engine_thread.is_alive(), "the run did not finish"
+    (finished,) = result
+    assert finished.state is RunState.SUCCESS, finished.reason
+    with cluster.store() as store:
+        attempts = store.attempts(run.id)
+        events = store.events_after(0)
+    assert [a.state for a in attempts] == [TaskState.FAILED, TaskState.SUCCESS]
+    assert attempts[0].reason == "orphaned"
+    assert starts.read_text() == "start\nstart\n", "the task never ran twice at once"
+    assert first.pid is not None
+    assert not process_exists(first.pid), "the orphan's leftover process was killed"
+    failed = [e for e in events if e.type == "attempt_failed"]
+    assert len(failed) == 1
+    assert failed[0].payload()["will_retry"] is True
+    survivor = next(w for w in workers if w is not victim)
+    assert parent_pid(int(str(attempts[1].supervisor).split(":")[1])) == survivor.pid
+    if cluster.broker_url.startswith("amqp"):
+        # RabbitMQ gave the dead worker's message to the survivor, which refused it.
+        survivor.wait_for_output("message dropped", "the redelivery to be dropped", 10)
