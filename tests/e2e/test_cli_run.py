@@ -15,20 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.cli import clean_env
+
 REPO = Path(__file__).resolve().parents[2]
 
 Runwatch = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNWATCH_", "OTEL_"))}
-    env["RUNWATCH_HOME"] = str(home)
-    return env
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
 
 
 @pytest.fixture
@@ -37,7 +28,7 @@ def runwatch(tmp_path: Path, home: Path) -> Runwatch:
         return subprocess.run(
             [sys.executable, "-m", "runner", *args],
             cwd=tmp_path,
-            env=_env(home),
+            env=clean_env(home),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -66,7 +57,7 @@ def test_example_etl_runs_to_success_through_a_retried_flaky_step(
     result = subprocess.run(
         [sys.executable, "-m", "runner", "run", "nightly-etl", "--format", "json"],
         cwd=REPO,
-        env={**_env(home), "ETL_OUTPUT": str(tmp_path / "out")},
+        env={**clean_env(home), "ETL_OUTPUT": str(tmp_path / "out")},
         capture_output=True,
         text=True,
         timeout=120,
@@ -213,7 +204,7 @@ def _spawn(tmp_path: Path, home: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "runner", *args],
         cwd=tmp_path,
-        env=_env(home),
+        env=clean_env(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -362,7 +353,7 @@ def test_progress_is_live_on_a_terminal_and_plain_lines_when_piped(
         os.execve(
             sys.executable,
             [sys.executable, "-m", "runner", "run", "t", "--jobs", str(jobs)],
-            _env(home),
+            clean_env(home),
         )
     output = b""
     while True:
@@ -422,7 +413,7 @@ def test_check_rejects_bad_telemetry_settings_naming_them(
     assert result.returncode == 2
     assert "telemetry.trace_url" in result.stderr
     (tmp_path / "runwatch.yaml").write_text("telemetry: {}\n")
-    env = {**_env(home), "OTEL_TRACES_EXPORTER": "carrier-pigeon"}
+    env = {**clean_env(home), "OTEL_TRACES_EXPORTER": "carrier-pigeon"}
     bad = subprocess.run(
         [sys.executable, "-m", "runner", "check", "--jobs", str(jobs)],
         cwd=tmp_path,
@@ -442,7 +433,7 @@ def test_a_traced_run_shows_its_trace_id_and_link(
     (tmp_path / "runwatch.yaml").write_text(
         "telemetry:\n  trace_url: 'http://tempo.example/trace/{trace_id}'\n"
     )
-    env = {**_env(home), "OTEL_TRACES_EXPORTER": "console"}
+    env = {**clean_env(home), "OTEL_TRACES_EXPORTER": "console"}
     ran = subprocess.run(
         [sys.executable, "-m", "runner", "run", "t", "--jobs", str(jobs)],
         cwd=tmp_path,

@@ -3,10 +3,11 @@ and each rewritten line runs its original command through `runwatch wrap`."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.e2e.cli import clean_env
 
 CRONTAB = """\
 MAILTO=ops@example.com
@@ -21,12 +22,10 @@ not a cron line at all
 
 
 def _runwatch(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNWATCH_", "OTEL_"))}
-    env["RUNWATCH_HOME"] = str(cwd / "home")
     return subprocess.run(
         [sys.executable, "-m", "runner", *args],
         cwd=cwd,
-        env=env,
+        env=clean_env(cwd / "home"),
         input=stdin,
         capture_output=True,
         text=True,

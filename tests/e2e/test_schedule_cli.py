@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from runner.store.store import Store
+from tests.e2e.cli import clean_env
 
 Runwatch = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -50,17 +50,6 @@ jobs:
 NO_SCHEDULER_WARNING = "no `runwatch serve` heartbeat in the last minute"
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNWATCH_", "OTEL_"))}
-    env["RUNWATCH_HOME"] = str(home)
-    return env
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
 @pytest.fixture
 def runwatch(tmp_path: Path, home: Path) -> Runwatch:
     """Runs `runwatch ARGS --jobs jobs.yaml` in ``tmp_path`` (``--jobs`` only where the
@@ -71,7 +60,7 @@ def runwatch(tmp_path: Path, home: Path) -> Runwatch:
         return subprocess.run(
             [sys.executable, "-m", "runner", *args, *(["--jobs", "jobs.yaml"] if jobs else [])],
             cwd=tmp_path,
-            env=_env(home),
+            env=clean_env(home),
             capture_output=True,
             text=True,
             timeout=60,

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,20 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.cli import clean_env, free_port
+
 Runwatch = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNWATCH_", "OTEL_"))}
-    env["RUNWATCH_HOME"] = str(home)
-    return env
 
 
 class Serve:
@@ -53,7 +40,7 @@ class Serve:
                 *extra,
             ],
             cwd=tmp,
-            env=_env(home),
+            env=clean_env(home),
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
         )
@@ -90,17 +77,12 @@ class Serve:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
 def runwatch(tmp_path: Path, home: Path) -> Runwatch:
     def call(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "runner", *args],
             cwd=tmp_path,
-            env=_env(home),
+            env=clean_env(home),
             capture_output=True,
             text=True,
             timeout=60,
@@ -315,7 +297,7 @@ def test_a_heartbeat_url_that_is_not_http_is_a_config_error(tmp_path: Path, home
             f"127.0.0.1:{free_port()}",
         ],
         cwd=tmp_path,
-        env=_env(home),
+        env=clean_env(home),
         capture_output=True,
         text=True,
         timeout=60,

@@ -32,11 +32,6 @@ os.write(2, data[::-1])
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
 def wrap(tmp_path: Path, home: Path) -> Wrap:
     return make_wrap(tmp_path, home)
 
