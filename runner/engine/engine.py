@@ -470,6 +470,14 @@ class Engine:
             else:
                 state, reason = RunState.SUCCESS, None
             self.store.mark_run_finished(active.run, state, now, reason=reason, failed_tasks=failed)
+            logger.info(
+                "run %s of %s ended %s%s",
+                run_id,
+                active.job.name,
+                state.value,
+                f" ({reason})" if reason else "",
+                extra={"job": active.job.name, "run_id": run_id, "state": state.value},
+            )
             self.observer.run_finished(active.run, state, reason)
             del self._runs[run_id]
             self.finished.append(self.store.get_run(run_id))

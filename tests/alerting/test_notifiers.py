@@ -3,8 +3,11 @@ raises, whatever the receiver does; plus the webhook and log receivers' output."
 
 from __future__ import annotations
 
+import importlib
 import logging
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -121,7 +124,28 @@ def test_the_log_receiver_logs_the_title_and_each_alert(caplog: pytest.LogCaptur
 
 
 def test_the_public_api_lists_exactly_what_it_exports() -> None:
+    # Names load on first use: resolve them all before listing the package's namespace.
+    assert all(getattr(alerting, name) is not None for name in alerting.__all__)
     public = {name for name in vars(alerting) if not name.startswith("_")}
     modules = {name for name in public if type(getattr(alerting, name)).__name__ == "module"}
     assert set(alerting.__all__) == public - modules - {"annotations"}
-    assert all(getattr(alerting, name) is not None for name in alerting.__all__)
+    assert sorted(alerting.__all__) == alerting.__all__
+
+
+def test_importing_alerting_loads_none_of_its_modules() -> None:
+    code = (
+        "import sys, alerting; "
+        "print(sorted(m for m in sys.modules if m.startswith(('alerting.', 'runner'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.strip() == "[]"
+
+
+def test_the_replay_export_stays_the_function_when_its_module_is_imported() -> None:
+    module = importlib.import_module("alerting.replay")
+    from alerting import replay
+
+    assert replay is module.replay
+    assert alerting.replay is module.replay

@@ -7,6 +7,7 @@ unreachable skips the test with the reason, except on CI (env CI set), where it 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -40,7 +41,7 @@ def require_broker(url: str) -> None:
         with Connection(url, connect_timeout=3) as connection:
             connection.ensure_connection(max_retries=1)
     except Exception as exc:
-        reason = f"broker {url.split('@')[-1]} is unreachable: {exc}"
+        reason = f"broker {url.rsplit('@', maxsplit=1)[-1]} is unreachable: {exc}"
         if os.environ.get("CI"):
             pytest.fail(f"{reason} (CI is set: broker tests must run)", pytrace=False)
         pytest.skip(reason)
@@ -203,10 +204,8 @@ class Process:
 
     def kill(self) -> None:
         """SIGKILL the whole process group (the process and the pool it forked)."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.popen.wait(timeout=10)
         self.handle.close()
 

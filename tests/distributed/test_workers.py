@@ -21,7 +21,13 @@ from runner.engine.executor import Message
 from runner.model import Job, RunState, TaskState, Trigger
 from runner.store.records import RunRecord
 from runner.store.store import Store
-from tests.distributed.conftest import Cluster, parent_pid, process_exists, wait_until
+from tests.distributed.conftest import (
+    Cluster,
+    delete_queue,
+    parent_pid,
+    process_exists,
+    wait_until,
+)
 
 LOGICAL_TIME = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
@@ -165,3 +171,89 @@ def test_a_worker_killed_mid_task_is_orphaned_and_the_task_retried(
     if cluster.broker_url.startswith("amqp"):
         # RabbitMQ gave the dead worker's message to the survivor, which refused it.
         survivor.wait_for_output("message dropped", "the redelivery to be dropped", 10)
+
+
+def process_group_members(pgid: int) -> list[int]:
+    """Live processes in a process group, from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_bytes()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(b")") + 2 :].split()
+            if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+                members.append(int(entry.name))
+    return members
+
+
+def test_a_task_timeout_on_a_worker_kills_its_whole_process_group(
+    cluster: Cluster, dispatcher_for: list[Dispatcher]
+) -> None:
+    cluster.write_config(
+        "jobs:\n  stuck:\n    kill_grace: 500ms\n    tasks:\n      hang:\n        timeout: 1s\n"
+        "        command: 'sleep 60 & echo started; exec sleep 60'\n"
+    )
+    cluster.worker(concurrency=1)
+    dispatcher = Dispatcher(cluster)
+    dispatcher_for.append(dispatcher)
+    run = dispatcher.create_run("stuck")
+
+    finished = dispatcher.engine.execute(dispatcher.job("stuck"), run)
+
+    assert finished.state is RunState.FAILED
+    (attempt,) = dispatcher.store.attempts(run.id)
+    assert attempt.state is TaskState.TIMED_OUT
+    assert attempt.pid is not None
+    wait_until(lambda: not process_group_members(attempt.pid or 0), "the group to be gone", 5)
+    assert attempt.stdout_path is not None
+    assert Path(attempt.stdout_path).read_text() == "started\n"
+
+
+def test_an_attempt_no_worker_picked_up_is_cancelled_at_once(
+    cluster: Cluster, dispatcher_for: list[Dispatcher]
+) -> None:
+    idle_queue = f"{cluster.queue}-unserved"
+    cluster.write_config(
+        f"jobs:\n  waiting:\n    tasks:\n      t:\n        queue: {idle_queue}\n"
+        "        command: 'true'\n"
+    )
+    dispatcher = Dispatcher(cluster)
+    dispatcher_for.append(dispatcher)
+    run = dispatcher.create_run("waiting")
+    assert dispatcher.engine.start(dispatcher.job("waiting"), run)
+    try:
+        with cluster.store() as store:
+            wait_until(lambda: bool(store.attempts(run.id)), "the attempt to be dispatched")
+        dispatcher.engine.cancel("operator cancelled it", run.id)
+        dispatcher.engine.run_until_done()
+    finally:
+        delete_queue(cluster.broker_url, idle_queue)
+    assert dispatcher.store.get_run(run.id).state is RunState.CANCELLED
+    (attempt,) = dispatcher.store.attempts(run.id)
+    assert (attempt.state, attempt.reason) == (TaskState.CANCELLED, "operator cancelled it")
+
+
+def test_a_python_task_runs_in_a_forked_worker_and_returns_its_result(
+    cluster: Cluster, dispatcher_for: list[Dispatcher]
+) -> None:
+    (cluster.tmp / "steps.py").write_text(
+        "import os\n\ndef count(n):\n    return {'rows': n, 'pid': os.getpid()}\n"
+    )
+    cluster.write_config(
+        "jobs:\n  py:\n    tasks:\n      count:\n        python: 'steps:count'\n        args: [3]\n"
+    )
+    worker = cluster.worker(concurrency=1)
+    dispatcher = Dispatcher(cluster)
+    dispatcher_for.append(dispatcher)
+    run = dispatcher.create_run("py")
+
+    finished = dispatcher.engine.execute(dispatcher.job("py"), run)
+
+    assert finished.state is RunState.SUCCESS, finished.reason
+    (attempt,) = dispatcher.store.attempts(run.id)
+    assert attempt.result["rows"] == 3
+    pool_process = int(str(attempt.supervisor).split(":")[1])
+    assert parent_pid(pool_process) == worker.pid
+    assert attempt.result["pid"] == attempt.pid != pool_process  # a forked Python worker

@@ -130,13 +130,9 @@ def command(ctx: Context) -> int:
     if not as_json:
         verb = "rerunning " + ", ".join(rerun) if rerun else "running"
         print(f"run {run.id} of {job.name} ({verb}) for {iso(run.logical_time)}", flush=True)
-    engine = build_engine(
-        ctx.settings,
-        store,
-        pools=ctx.pools,
-        progress=display,
-        observer=build_tracing(ctx.env, install_global=True),
-    )
+    observer = build_tracing(ctx.env, install_global=True)
+    trace_log_records(observer)
+    engine = build_engine(ctx.settings, store, pools=ctx.pools, progress=display, observer=observer)
     events_before = store.last_event_id()
     interrupted: list[int] = []
 
@@ -161,6 +157,19 @@ def command(ctx: Context) -> int:
     if interrupted:
         return 128 + interrupted[0]
     return 0 if final.state is RunState.SUCCESS else 1
+
+
+def trace_log_records(observer: object) -> None:
+    """Give runwatch's own log records the trace and span ids of the run they are about."""
+    import logging
+
+    from runner.telemetry.ids import SpanIdsSource
+    from runner.telemetry.logging import TextFormatter, TraceContextFilter
+
+    if isinstance(observer, SpanIdsSource):
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(TraceContextFilter(observer))
+            handler.setFormatter(TextFormatter())
 
 
 def push_metrics(env: Mapping[str, str], store: Store, run: RunRecord, after: int) -> None:
