@@ -30,9 +30,20 @@ def _serve(workdir: Path, jobs_yaml: str) -> subprocess.Popen[bytes]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["RUNWATCH_HOME"] = str(workdir / "home")
     return subprocess.Popen(
-        [sys.executable, "-m", "runner", "serve", "--jobs", str(workdir / "jobs.yaml"),
-         "--listen", "127.0.0.1:0"],
-        cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "runner",
+            "serve",
+            "--jobs",
+            str(workdir / "jobs.yaml"),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -65,12 +76,16 @@ def lag(seconds: float) -> None:
         ).fetchall()
     lags = [(started - logical) * 1000 for _, logical, started in rows]
     minute = [(s - lt) * 1000 for job, lt, s in rows if job.startswith("minute-")]
-    print(f"lag over {len(lags)} scheduled runs ({len(minute)} of the per-minute jobs): "
-          f"median {statistics.median(lags):.1f} ms, p99 {_percentile(lags, 0.99):.1f} ms, "
-          f"max {max(lags):.1f} ms")
+    print(
+        f"lag over {len(lags)} scheduled runs ({len(minute)} of the per-minute jobs): "
+        f"median {statistics.median(lags):.1f} ms, p99 {_percentile(lags, 0.99):.1f} ms, "
+        f"max {max(lags):.1f} ms"
+    )
     if minute:
-        print(f"  per-minute jobs firing together: median {statistics.median(minute):.1f} ms, "
-              f"max {max(minute):.1f} ms")
+        print(
+            f"  per-minute jobs firing together: median {statistics.median(minute):.1f} ms, "
+            f"max {max(minute):.1f} ms"
+        )
 
 
 def idle(seconds: float) -> None:
@@ -88,8 +103,10 @@ def idle(seconds: float) -> None:
         used, elapsed = _cpu_seconds(proc.pid) - before, time.monotonic() - started
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
-    print(f"idle: {used:.2f} s of CPU in {elapsed:.0f} s = {used / elapsed * 100:.2f}% of a core "
-          "(1,000 jobs, next fire in an hour)")
+    print(
+        f"idle: {used:.2f} s of CPU in {elapsed:.0f} s = {used / elapsed * 100:.2f}% of a core "
+        "(1,000 jobs, next fire in an hour)"
+    )
 
 
 if __name__ == "__main__":

@@ -202,6 +202,24 @@ def _add_dashboard_command(sub: Any, p: Parents) -> None:
     )
 
 
+def _add_worker_command(sub: Any, p: Parents) -> None:
+    worker = _command(
+        sub, "worker", "worker:command", [p.with_jobs], "run a Celery worker for task attempts"
+    )
+    worker.add_argument(
+        "--queues",
+        metavar="Q1,Q2",
+        help="queues to consume, comma-separated (default: executor.queue, runwatch)",
+    )
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="worker processes, one attempt at a time each (default: workers, 8)",
+    )
+    worker.add_argument("--log-format", choices=["text", "json"], default="text")
+
+
 def _add_db_commands(sub: Any, p: Parents) -> None:
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=Parser)
@@ -223,5 +241,6 @@ def build_parser() -> Parser:
     _add_cron_commands(sub, p)
     add_alerting_parsers(sub, p.common, p.fmt)
     _add_dashboard_command(sub, p)
+    _add_worker_command(sub, p)
     _add_db_commands(sub, p)
     return parser

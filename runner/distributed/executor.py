@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 _UNCOMMITTED_RECHECK_SECONDS = 0.005
 """How soon to look again for attempt rows the engine has not committed yet."""
 _SHUTDOWN_JOIN_SECONDS = 10.0
+_MAX_BACKOFF_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,11 @@ class CeleryExecutor:
     def _loop(self) -> None:
         store: Store | None = None
         stopping = False
+        failures = 0
         while not stopping:
             wait = _UNCOMMITTED_RECHECK_SECONDS if self._pending else self._settings.poll_interval
+            if failures:  # back off while the store is down, up to a few seconds
+                wait = min(_MAX_BACKOFF_SECONDS, self._settings.poll_interval * 2**failures)
             self._wake.wait(wait)
             self._wake.clear()
             try:
@@ -153,7 +157,9 @@ class CeleryExecutor:
                 if not stopping:
                     self._publish(store)
                     self._poll(store, self._clock())
+                failures = 0
             except Exception:  # the store or broker is down: log, reconnect, go on
+                failures = min(failures + 1, 8)
                 logger.exception("the Celery executor's pass failed; retrying")
                 if store is not None:
                     store.close()

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from runner import supervisor
 from runner.config import Settings
+from runner.daemon import HEARTBEAT_NAME
 from runner.distributed.settings import CelerySettings, celery_settings, executor_kind
 from runner.engine.engine import tasks_to_resume
 from runner.model import TaskState
@@ -46,8 +47,6 @@ from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
 
-SCHEDULER_HEARTBEAT = "scheduler"
-"""Heartbeat name prefix of `runwatch serve` (``scheduler:<identity>``)."""
 SCHEDULER_MISSED_HEARTBEATS = 4
 """A scheduler on another host is dead after this many heartbeat intervals of silence."""
 RESUME_WINDOW = timedelta(days=1)
@@ -134,7 +133,7 @@ class OrphanRecovery:
         `runwatch run` there) cannot be judged and is left alone.
         """
         me = supervisor.current()
-        beats = heartbeats(self.store, SCHEDULER_HEARTBEAT)
+        beats = heartbeats(self.store, HEARTBEAT_NAME)
         stale_before = now - timedelta(seconds=self.scheduler_stale_after)
         dead = []
         for identity in sorted(run_supervisors(self.store)):

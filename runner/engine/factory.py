@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping
 from runner.config import Settings
 from runner.engine.engine import Engine, Progress
 from runner.engine.executor import Message
-from runner.engine.local import LocalExecutor
 from runner.engine.observer import RunObserver
 from runner.store.store import Store
 
@@ -20,10 +19,13 @@ def build_engine(
     pools: Mapping[str, int],
     progress: Callable[[Progress], None] | None = None,
     observer: RunObserver | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Engine:
-    """An engine running attempts on this machine with the configured limits."""
+    """An engine running attempts with the configured executor and limits."""
+    from runner.distributed.kinds import build_executor
+
     messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
-    executor = LocalExecutor(messages, python_workers=settings.workers)
+    executor = build_executor(settings, env or {}, messages)
     return Engine(
         store,
         executor,

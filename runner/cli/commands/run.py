@@ -132,7 +132,9 @@ def command(ctx: Context) -> int:
         print(f"run {run.id} of {job.name} ({verb}) for {iso(run.logical_time)}", flush=True)
     observer = build_tracing(ctx.env, install_global=True)
     trace_log_records(observer)
-    engine = build_engine(ctx.settings, store, pools=ctx.pools, progress=display, observer=observer)
+    engine = build_engine(
+        ctx.settings, store, pools=ctx.pools, progress=display, observer=observer, env=ctx.env
+    )
     events_before = store.last_event_id()
     interrupted: list[int] = []
 

@@ -106,7 +106,7 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     store = ctx.open_store()
     store.sync_jobs(definitions.jobs.values(), utcnow())
     observer = build_tracing(ctx.env, install_global=True)
-    engine = build_engine(ctx.settings, store, pools=ctx.pools, observer=observer)
+    engine = build_engine(ctx.settings, store, pools=ctx.pools, observer=observer, env=ctx.env)
 
     registry = CollectorRegistry()
     collector = MetricsCollector(registry)
@@ -144,6 +144,14 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
         collector.set_jobs(daemon.scheduler.jobs.values(), daemon.scheduler.next_fire_times())
 
     daemon.add_duty("metrics", beat_every, refresh_metrics)
+    from runner.distributed.recovery import orphan_recovery
+
+    recovery = orphan_recovery(store, ctx.settings, ctx.env, heartbeat_every=beat_every)
+    daemon.add_duty(
+        "recover-orphans",
+        min(5.0, beat_every),
+        recovery.duty(daemon.scheduler),
+    )
 
     heartbeat_url = server_settings.get("heartbeat_url")
     if heartbeat_url:
