@@ -448,3 +448,18 @@ def test_a_traced_run_shows_its_trace_id_and_link(
     assert len(trace_id) == 32
     shown = runwatch("show", str(run["run_id"]))
     assert f"http://tempo.example/trace/{trace_id}" in shown.stdout
+
+
+def test_check_rejects_a_bad_executor_section_naming_the_key(
+    tmp_path: Path, runwatch: Runwatch
+) -> None:
+    jobs = write_jobs(tmp_path, "jobs:\n  t:\n    command: 'true'\n")
+    (tmp_path / "runwatch.yaml").write_text(
+        "executor:\n  kind: celery\n  broker_url: redis://127.0.0.1:6379/0\n"
+        "  heartbeat_interval: soon\n"
+    )
+    result = runwatch("check", "--jobs", str(jobs))
+    assert result.returncode == 2
+    assert "executor" in result.stderr
+    assert "heartbeat_interval" in result.stderr
+    assert "Traceback" not in result.stderr

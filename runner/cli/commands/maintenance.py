@@ -41,10 +41,13 @@ def check(ctx: Context) -> int:
     for job in definitions.jobs.values():
         check_pools(job, pools)
     from alerting import load_alerting
+    from runner.distributed.settings import celery_settings, executor_kind
     from runner.telemetry.config import tracing_settings
     from runner.telemetry.links import check_trace_url
 
     load_alerting(ctx.settings)
+    if executor_kind(ctx.settings) == "celery":
+        celery_settings(ctx.settings, ctx.env)
     tracing_settings(ctx.env)
     trace_url = ctx.settings.telemetry.get("trace_url")
     if trace_url is not None:
