@@ -7,18 +7,49 @@ Wire it in with::
     engine = AlertEngine(store, config)       # engine.evaluate(now) each tick
     sender = Sender(store, config)            # sender.deliver_due(now) each tick
     evaluate_and_deliver(store, config)       # once, at the end of a run/wrap without serve
+
+Names are imported on first use (PEP 562), so ``import alerting`` costs nothing and a
+command pays only for the parts it touches.
 """
 
 from __future__ import annotations
 
-from alerting.alerts import Alert, AlertState
-from alerting.config import AlertingConfig, EvaluateInRun, load_alerting, parse_alerting
-from alerting.engine import AlertEngine, EvaluationReport
-from alerting.inprocess import evaluate_and_deliver
-from alerting.metrics import firing_alert_counts, notification_counts
-from alerting.notification import DeliveryResult, Notification, Notifier
-from alerting.replay import ReplayResult, replay
-from alerting.sender import DeliveryReport, Sender
+# Only modules and underscored names here: the package's public names are its exports.
+import importlib
+import sys
+import types
+import typing
+
+if typing.TYPE_CHECKING:
+    from alerting.alerts import Alert, AlertState
+    from alerting.config import AlertingConfig, EvaluateInRun, load_alerting, parse_alerting
+    from alerting.engine import AlertEngine, EvaluationReport
+    from alerting.inprocess import evaluate_and_deliver
+    from alerting.metrics import firing_alert_counts, notification_counts
+    from alerting.notification import DeliveryResult, Notification, Notifier
+    from alerting.replay import ReplayResult, replay
+    from alerting.sender import DeliveryReport, Sender
+
+_HOMES = {
+    "Alert": "alerts",
+    "AlertEngine": "engine",
+    "AlertState": "alerts",
+    "AlertingConfig": "config",
+    "DeliveryReport": "sender",
+    "DeliveryResult": "notification",
+    "EvaluateInRun": "config",
+    "EvaluationReport": "engine",
+    "Notification": "notification",
+    "Notifier": "notification",
+    "ReplayResult": "replay",
+    "Sender": "sender",
+    "evaluate_and_deliver": "inprocess",
+    "firing_alert_counts": "metrics",
+    "load_alerting": "config",
+    "notification_counts": "metrics",
+    "parse_alerting": "config",
+    "replay": "replay",
+}
 
 __all__ = [
     "Alert",
@@ -40,3 +71,29 @@ __all__ = [
     "parse_alerting",
     "replay",
 ]
+
+
+def __getattr__(name: str) -> typing.Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'alerting' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"alerting.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+class _Package(types.ModuleType):
+    """Keeps an exported name that is also a submodule's name (``replay``) bound to the
+    export: importing ``alerting.replay`` would otherwise rebind it to the module."""
+
+    def __setattr__(self, name: str, value: typing.Any) -> None:
+        if isinstance(value, types.ModuleType) and _HOMES.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

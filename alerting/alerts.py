@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -107,15 +107,22 @@ class AlertBook:
         self.trace_url = trace_url
         self.enrich = enrich
         self.changed: list[Alert] = []
-        self._firing_jobs: Counter[str] = Counter()
+        # job -> alertname -> how many of its alerts fire; names with none are removed
+        self._firing_names: dict[str, Counter[str]] = defaultdict(Counter)
         for alert in alerts:
             self._index(alert)
             if alert.firing:
-                self._firing_jobs[alert.job] += 1
+                self._count_firing(alert, 1)
 
-    def has_firing(self, job: str) -> bool:
-        """True when any alert of ``job`` fires (so a resolve may have work to do)."""
-        return self._firing_jobs[job] > 0
+    def firing_names(self, job: str) -> Collection[str]:
+        """The alert names of ``job`` with a firing alert (so a resolve has work to do)."""
+        return self._firing_names.get(job) or ()
+
+    def _count_firing(self, alert: Alert, delta: int) -> None:
+        names = self._firing_names[alert.job]
+        names[alert.alertname] += delta
+        if names[alert.alertname] <= 0:
+            del names[alert.alertname]
 
     def _index(self, alert: Alert) -> None:
         self.alerts[alert.fingerprint] = alert
@@ -166,7 +173,7 @@ class AlertBook:
             self._index(alert)
         if new:
             alert.state, alert.starts_at, alert.ends_at = AlertState.FIRING, at, None
-            self._firing_jobs[alert.job] += 1
+            self._count_firing(alert, 1)
             alert.firings = [t for t in alert.firings if t > at - self.flap.window_seconds]
             alert.firings.append(at)
             alert.flapping = alert.flapping or len(alert.firings) > self.flap.threshold
@@ -198,7 +205,7 @@ class AlertBook:
             if not alert.firing or (finding.task and alert.task != finding.task):
                 continue
             alert.state, alert.ends_at, alert.updated_at = AlertState.RESOLVED, at, at
-            self._firing_jobs[alert.job] -= 1
+            self._count_firing(alert, -1)
             alert.dirty = True
             self.changed.append(alert)
 

@@ -101,8 +101,7 @@ class AlertEngine:
             state.save_facts(db, evaluator.facts, evaluator.dirty_jobs, now)
             state.save_alerts(db, evaluator.book.alerts.values())
             state.save_groups(db, evaluator.groups.groups.values(), now)
-            for notification in notifications:
-                outbox.enqueue(db, notification, now)
+            outbox.enqueue_many(db, notifications, now)
             state.advance_cursor(db, cursor, now)
         if evaluator.fired or evaluator.resolved or notifications:
             logger.info(

@@ -57,8 +57,8 @@ class Evaluator:
             facts.apply(event)
             self.dirty_jobs.add(event.job)
             info = self.infos.get(event.job, _NO_INFO)
-            resolvable = self.book.has_firing(event.job)
-            for finding in self.rules.on_event(event, facts, info, resolvable=resolvable):
+            firing = self.book.firing_names(event.job)
+            for finding in self.rules.on_event(event, facts, info, firing=firing):
                 self.book.apply(finding, info)
         self._route_changes(now)
         return count

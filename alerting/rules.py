@@ -8,7 +8,7 @@ nothing. Time-based rules (``stale``, ``duration_exceeded`` while a run is still
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -72,6 +72,7 @@ _RESOLVED_BY_SUCCESS = frozenset(
     }
 )
 _TIME_KINDS = frozenset({RuleKind.STALE, RuleKind.DURATION_EXCEEDED, RuleKind.DEADLINE_MISSED})
+_APPLIES_CACHE_SIZE = 65536
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,17 @@ class Finding:
     fields: Mapping[str, Any] = field(default_factory=dict)
 
 
+class _Every:
+    """Contains every name: no knowledge of which alerts fire, so any may be resolved."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+EVERY: Container[str] = _Every()
+"""For ``RuleSet.on_event``: every rule may have a firing alert to resolve."""
+
+
 class RuleSet:
     """The configured rules, indexed by the events that concern them."""
 
@@ -124,6 +136,18 @@ class RuleSet:
             self._by_kind[rule.kind].append(rule)
         self._success_resolves = [r for r in self.rules if r.kind in _RESOLVED_BY_SUCCESS]
         self.has_time_rules = any(r.kind in _TIME_KINDS for r in self.rules)
+        # keyed by id(rule): the rules live as long as this set, and a Rule is unhashable
+        self._applies_cache: dict[tuple[int, str, JobInfo, str | None], bool] = {}
+
+    def _applies(self, rule: Rule, job: str, info: JobInfo, task: str | None = None) -> bool:
+        """``rule.applies``, remembered: the same few jobs meet the same rules all day."""
+        key = (id(rule), job, info, task)
+        found = self._applies_cache.get(key)
+        if found is None:
+            if len(self._applies_cache) >= _APPLIES_CACHE_SIZE:
+                self._applies_cache.clear()
+            found = self._applies_cache[key] = rule.applies(job, info, task)
+        return found
 
     def _of(self, *kinds: RuleKind) -> list[Rule]:
         found: list[Rule] = []
@@ -132,14 +156,15 @@ class RuleSet:
         return found
 
     def on_event(
-        self, event: Event, facts: JobFacts, info: JobInfo, *, resolvable: bool = True
+        self, event: Event, facts: JobFacts, info: JobInfo, *, firing: Container[str] = EVERY
     ) -> list[Finding]:
         """Findings for one event; ``facts`` must already include it.
 
-        ``resolvable`` False (no alert of the job fires) skips building resolves.
+        ``firing`` holds the names of the job's firing alerts: resolves are built only
+        for rules that have one to resolve (the default assumes every rule may).
         """
         handler = _HANDLERS.get(type(event))
-        return handler(self, event, facts, info, resolvable) if handler else []
+        return handler(self, event, facts, info, firing) if handler else []
 
     def on_tick(
         self, now: datetime, facts: Mapping[str, JobFacts], infos: Mapping[str, JobInfo]
@@ -155,7 +180,7 @@ class RuleSet:
                 baseline = job_facts.last_success_at or job_facts.first_seen_at
                 assert rule.for_seconds is not None
                 stale = baseline is not None and epoch - baseline > rule.for_seconds
-                if stale and rule.applies(job, info):
+                if stale and self._applies(rule, job, info):
                     fields = {
                         "for": format_duration(rule.for_seconds),
                         "last_success_at": _iso(job_facts.last_success_at),
@@ -174,7 +199,7 @@ class RuleSet:
             assert rule.threshold_seconds is not None
             started = run.started_at
             if started is not None and epoch - started > rule.threshold_seconds:
-                if not rule.applies(job, info):
+                if not self._applies(rule, job, info):
                     continue
                 fields = _run_fields(run_id, epoch - started, rule)
                 found.append(Finding(rule, job, now, True, fields=fields))
@@ -182,7 +207,7 @@ class RuleSet:
             assert rule.deadline_seconds is not None
             if run.logical_time is not None:
                 deadline = run.logical_time + rule.deadline_seconds
-                if epoch > deadline and rule.applies(job, info):
+                if epoch > deadline and self._applies(rule, job, info):
                     fields = {
                         "run_id": run_id,
                         "logical_time": _iso(run.logical_time),
@@ -194,17 +219,15 @@ class RuleSet:
     # -- event handlers -------------------------------------------------------------------
 
     def _run_succeeded(
-        self, event: Event, facts: JobFacts, info: JobInfo, resolvable: bool
+        self, event: Event, facts: JobFacts, info: JobInfo, firing: Container[str]
     ) -> list[Finding]:
         assert isinstance(event, RunSucceeded)
-        found = []
-        if resolvable:
-            found = [Finding(r, event.job, event.at, False) for r in self._success_resolves]
-        found.extend(self._duration(event, event.duration_seconds, info, resolvable))
+        found = _resolves(self._success_resolves, event, firing)
+        found.extend(self._duration(event, event.duration_seconds, info, firing))
         return found
 
     def _run_failed(
-        self, event: Event, facts: JobFacts, info: JobInfo, resolvable: bool
+        self, event: Event, facts: JobFacts, info: JobInfo, firing: Container[str]
     ) -> list[Finding]:
         assert isinstance(event, RunFailed)
         fields: dict[str, Any] = {
@@ -219,69 +242,68 @@ class RuleSet:
         found = [
             Finding(rule, event.job, event.at, True, fields=fields)
             for rule in self._of(RuleKind.RUN_FAILED)
-            if rule.applies(event.job, info)
+            if self._applies(rule, event.job, info)
         ]
         for rule in self._of(RuleKind.CONSECUTIVE_FAILURES):
             assert rule.count is not None
-            if facts.consecutive_failures >= rule.count and rule.applies(event.job, info):
+            if facts.consecutive_failures >= rule.count and self._applies(rule, event.job, info):
                 found.append(Finding(rule, event.job, event.at, True, fields=fields))
-        if resolvable:
-            found.extend(self._run_ended(event))
-        found.extend(self._duration(event, event.duration_seconds, info, resolvable))
+        found.extend(self._run_ended(event, firing))
+        found.extend(self._duration(event, event.duration_seconds, info, firing))
         return found
 
-    def _run_ended(self, event: Event) -> list[Finding]:
-        return [Finding(r, event.job, event.at, False) for r in self._of(RuleKind.RUN_OVERDUE)]
+    def _run_ended(self, event: Event, firing: Container[str]) -> list[Finding]:
+        return _resolves(self._of(RuleKind.RUN_OVERDUE), event, firing)
 
     def _run_cancelled(
-        self, event: Event, facts: JobFacts, info: JobInfo, resolvable: bool
+        self, event: Event, facts: JobFacts, info: JobInfo, firing: Container[str]
     ) -> list[Finding]:
-        return self._run_ended(event) if resolvable else []
+        return self._run_ended(event, firing)
 
     def _duration(
-        self, event: Event, duration: float, info: JobInfo, resolvable: bool
+        self, event: Event, duration: float, info: JobInfo, firing: Container[str]
     ) -> list[Finding]:
         found = []
         for rule in self._of(RuleKind.DURATION_EXCEEDED):
             assert rule.threshold_seconds is not None
             slow = duration > rule.threshold_seconds
-            if (slow and not rule.applies(event.job, info)) or (not slow and not resolvable):
+            if slow and not self._applies(rule, event.job, info):
+                continue
+            if not slow and rule.alert not in firing:
                 continue
             fields = _run_fields(event.run_id, duration, rule) if slow else {}
             found.append(Finding(rule, event.job, event.at, slow, fields=fields))
         return found
 
     def _run_started(
-        self, event: Event, facts: JobFacts, info: JobInfo, resolvable: bool
+        self, event: Event, facts: JobFacts, info: JobInfo, firing: Container[str]
     ) -> list[Finding]:
-        if not resolvable:
-            return []
-        return [Finding(r, event.job, event.at, False) for r in self._of(RuleKind.RUN_MISSED)]
+        return _resolves(self._of(RuleKind.RUN_MISSED), event, firing)
 
     def _run_missed(
-        self, event: Event, facts: JobFacts, info: JobInfo, resolvable: bool
+        self, event: Event, facts: JobFacts, info: JobInfo, firing: Container[str]
     ) -> list[Finding]:
         assert isinstance(event, RunMissed)
         fields = {"expected_at": event.expected_at}
         return [
             Finding(rule, event.job, event.at, True, fields=fields)
             for rule in self._of(RuleKind.RUN_MISSED)
-            if rule.applies(event.job, info)
+            if self._applies(rule, event.job, info)
         ]
 
     def _run_overdue(
-        self, event: Event, facts: JobFacts, info: JobInfo, resolvable: bool
+        self, event: Event, facts: JobFacts, info: JobInfo, firing: Container[str]
     ) -> list[Finding]:
         assert isinstance(event, RunOverdue)
         fields = {"run_id": event.run_id, "expected": format_duration(event.expected_seconds)}
         return [
             Finding(rule, event.job, event.at, True, fields=fields)
             for rule in self._of(RuleKind.RUN_OVERDUE)
-            if rule.applies(event.job, info)
+            if self._applies(rule, event.job, info)
         ]
 
     def _attempt_failed(
-        self, event: Event, facts: JobFacts, info: JobInfo, resolvable: bool
+        self, event: Event, facts: JobFacts, info: JobInfo, firing: Container[str]
     ) -> list[Finding]:
         assert isinstance(event, AttemptFailed | AttemptTimedOut)
         if event.will_retry:
@@ -302,18 +324,13 @@ class RuleSet:
         return [
             Finding(rule, event.job, event.at, True, task=event.task, fields=fields)
             for rule in self._of(*kinds)
-            if rule.applies(event.job, info, event.task)
+            if self._applies(rule, event.job, info, event.task)
         ]
 
     def _attempt_succeeded(
-        self, event: Event, facts: JobFacts, info: JobInfo, resolvable: bool
+        self, event: Event, facts: JobFacts, info: JobInfo, firing: Container[str]
     ) -> list[Finding]:
-        if not resolvable:
-            return []
-        return [
-            Finding(rule, event.job, event.at, False, task=event.task)
-            for rule in self._of(*TASK_KINDS)
-        ]
+        return _resolves(self._of(*TASK_KINDS), event, firing, task=event.task)
 
 
 _HANDLERS = {
@@ -327,6 +344,13 @@ _HANDLERS = {
     AttemptTimedOut: RuleSet._attempt_failed,
     AttemptSucceeded: RuleSet._attempt_succeeded,
 }
+
+
+def _resolves(
+    rules: Iterable[Rule], event: Event, firing: Container[str], task: str | None = None
+) -> list[Finding]:
+    """Resolve findings of ``rules``, for those with an alert of the job that fires."""
+    return [Finding(r, event.job, event.at, False, task=task) for r in rules if r.alert in firing]
 
 
 @lru_cache(maxsize=4096)
