@@ -1,7 +1,7 @@
 """Several `runwatch serve` processes sharing one PostgreSQL, with Celery workers on Redis.
 
-The issue asks for a minute of a second-level schedule; ~15 seconds (15 fire times of
-each job, each raced by both schedulers) keeps the suite fast and shows the same.
+As the issue asks, the schedulers share a second-level schedule for a minute (60 fire
+times, each raced by both).
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable
+
+import pytest
 
 from runner.events import Event
 from runner.model import RunState
@@ -72,6 +74,7 @@ def assert_each_written_once(store: Store, runs: Iterable[RunRecord]) -> None:
         assert len(numbers) == len(set(numbers)), f"run {run.id}: an attempt number repeats"
 
 
+@pytest.mark.timeout(300)
 def test_two_schedulers_share_a_second_level_schedule_without_duplicates(
     cluster: Cluster, hook: HookServer
 ) -> None:
@@ -80,14 +83,14 @@ def test_two_schedulers_share_a_second_level_schedule_without_duplicates(
     cluster.worker(concurrency=2)
     serves = [cluster.serve(), cluster.serve()]
     with cluster.store() as store:
-        wait_until(lambda: len(store.list_runs(job="tick", limit=100)) >= 15, "15 ticks", 40)
+        wait_until(lambda: len(store.list_runs(job="tick", limit=200)) >= 60, "60 ticks", 120)
         for serve in serves:
             assert serve.stop() == 0, serve.output()
         runs = all_runs(store)
         assert_each_written_once(store, runs)
         assert {r.state for r in runs} <= {RunState.SUCCESS, RunState.FAILED, RunState.CANCELLED}
         ticks = [r for r in runs if r.job == "tick"]
-        assert sum(r.state is RunState.SUCCESS for r in ticks) >= 12
+        assert sum(r.state is RunState.SUCCESS for r in ticks) >= 55
         # Both schedulers took part: each started some of the runs.
         owners = Counter(str(r.supervisor).split(":")[1] for r in runs)
         assert set(owners) == {str(s.pid) for s in serves}, owners
