@@ -81,7 +81,7 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     from runner.engine.factory import build_engine
     from runner.expectations import check_expectations
     from runner.heartbeat_ping import HeartbeatPinger
-    from runner.http_api import HttpServer, Response
+    from runner.http_api import HttpServer, Response, parse_listen
     from runner.ping import ping_token, register_ping_routes
     from runner.telemetry.alert_metrics import AlertMetrics
     from runner.telemetry.consumer import MetricsConsumer
@@ -99,6 +99,7 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
         raise UsageError(f"--shutdown-grace: {exc}") from None
     server_settings = ctx.settings.server
     listen = args.listen or str(server_settings.get("listen", "127.0.0.1:9464"))
+    parse_listen(listen)  # a typo fails here, before the store is touched
     watch_every = _seconds(server_settings.get("watch_interval", "2s"), "watch_interval")
     beat_every = _seconds(server_settings.get("heartbeat_interval", "15s"), "heartbeat_interval")
     alerting = load_alerting(ctx.settings)

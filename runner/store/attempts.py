@@ -1,0 +1,259 @@
+"""Task states within a run, and the attempts of each task."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from runner import supervisor
+from runner.errors import NotFoundError
+from runner.events import (
+    AttemptCancelled,
+    AttemptFailed,
+    AttemptStarted,
+    AttemptSucceeded,
+    AttemptTimedOut,
+    Event,
+    TaskSkipped,
+    TaskUpstreamFailed,
+)
+from runner.model import TaskState
+from runner.store.eventlog import EventLog, to_json
+from runner.store.records import (
+    AttemptRecord,
+    RunRecord,
+    TaskRunRecord,
+    to_epoch,
+)
+
+logger = logging.getLogger(__name__)
+
+
+_ATTEMPT_END_EVENTS: dict[TaskState, type[Event]] = {
+    TaskState.SUCCESS: AttemptSucceeded,
+    TaskState.FAILED: AttemptFailed,
+    TaskState.TIMED_OUT: AttemptTimedOut,
+    TaskState.CANCELLED: AttemptCancelled,
+    TaskState.SKIPPED: TaskSkipped,
+}
+_RETRYABLE = (TaskState.FAILED, TaskState.TIMED_OUT)
+
+
+class AttemptTable(EventLog):
+    """Task rows and attempts: numbering, pool slots, outcomes, results."""
+
+    def task_runs(self, run_id: int) -> dict[str, TaskRunRecord]:
+        """The task rows of a run, by task name."""
+        rows = self.db.rows(
+            "SELECT * FROM task_runs WHERE run_id = :id ORDER BY task", {"id": run_id}
+        )
+        return {r["task"]: TaskRunRecord.from_row(r) for r in rows}
+
+    def set_task_state(
+        self,
+        run: RunRecord,
+        task: str,
+        state: TaskState,
+        at: datetime,
+        *,
+        reason: str | None = None,
+    ) -> None:
+        """Set a task's state in a run; skipped and upstream_failed also append their event."""
+        at_epoch = to_epoch(at)
+        with self._recording():
+            updated = self.db.execute(
+                "UPDATE task_runs SET state = :state, updated_at = :at "
+                "WHERE run_id = :run_id AND task = :task",
+                {"state": state.value, "at": at_epoch, "run_id": run.id, "task": task},
+            ).rowcount
+            if not updated:
+                raise NotFoundError(f"run {run.id} of {run.job} has no task {task!r}")
+            if state is TaskState.SKIPPED:
+                self._insert_event(
+                    TaskSkipped(at=at, job=run.job, run_id=run.id, task=task, reason=reason)
+                )
+            elif state is TaskState.UPSTREAM_FAILED:
+                self._insert_event(TaskUpstreamFailed(at=at, job=run.job, run_id=run.id, task=task))
+
+    def start_attempt(
+        self,
+        run: RunRecord,
+        task: str,
+        at: datetime,
+        *,
+        pool: str | None = None,
+        pool_size: int | None = None,
+        log_dir: Path | None = None,
+    ) -> AttemptRecord | None:
+        """Record a new running attempt of ``task``; None when ``pool`` has no free slot.
+
+        The pool check and the insert are one transaction under the event lock (SQLite's
+        write lock), so processes sharing the store never exceed a pool's size between them.
+        """
+        at_epoch = to_epoch(at)
+        with self._recording():
+            if pool is not None and pool_size is not None:
+                busy = self.db.scalar(
+                    "SELECT COUNT(*) FROM attempts WHERE pool = :pool AND state = 'running'",
+                    {"pool": pool},
+                )
+                if busy >= pool_size:
+                    return None
+            number = self.db.scalar(
+                "UPDATE task_runs SET state = 'running', attempts = attempts + 1, "
+                "updated_at = :at WHERE run_id = :run_id AND task = :task RETURNING attempts",
+                {"at": at_epoch, "run_id": run.id, "task": task},
+            )
+            if number is None:
+                raise NotFoundError(f"run {run.id} of {run.job} has no task {task!r}")
+            out, err = _log_paths(log_dir, run, task, number)
+            attempt_id = self.db.scalar(
+                "INSERT INTO attempts (run_id, job, task, number, state, started_at, pool, "
+                "supervisor, stdout_path, stderr_path) VALUES (:run_id, :job, :task, :number, "
+                "'running', :at, :pool, :sup, :out, :err) RETURNING id",
+                {
+                    "run_id": run.id,
+                    "job": run.job,
+                    "task": task,
+                    "number": number,
+                    "at": at_epoch,
+                    "pool": pool,
+                    "sup": supervisor.current(),
+                    "out": out,
+                    "err": err,
+                },
+            )
+            self._insert_event(
+                AttemptStarted(
+                    at=at, job=run.job, run_id=run.id, task=task, attempt=number, pool=pool
+                )
+            )
+        return self.get_attempt(int(attempt_id))
+
+    def set_attempt_process(
+        self, attempt: AttemptRecord, *, pid: int | None, span_id: str | None = None
+    ) -> None:
+        """Record the process running an attempt (and its span), for recovery and traces."""
+        with self.db.transaction():
+            self.db.execute(
+                "UPDATE attempts SET pid = :pid, span_id = COALESCE(:span, span_id) WHERE id = :id",
+                {"pid": pid, "span": span_id, "id": attempt.id},
+            )
+
+    def finish_attempt(
+        self,
+        attempt: AttemptRecord,
+        state: TaskState,
+        at: datetime,
+        *,
+        exit_code: int | None = None,
+        signal: int | None = None,
+        error: str | None = None,
+        reason: str | None = None,
+        result: Any = None,
+        will_retry: bool = False,
+    ) -> bool:
+        """Record a running attempt's outcome, its task's state and the attempt event.
+
+        ``state`` is success, failed, timed_out, cancelled or skipped; ``will_retry`` (for
+        failed and timed_out) leaves the task ``retrying``. Returns False, with nothing
+        written, when the attempt had already finished (e.g. recovered as orphaned).
+        """
+        cls = _ATTEMPT_END_EVENTS.get(state)
+        if cls is None:
+            raise ValueError(f"an attempt cannot finish as {state.value!r}")
+        if will_retry and state not in _RETRYABLE:
+            raise ValueError(f"an attempt that ended {state.value!r} is not retried")
+        at_epoch = to_epoch(at)
+        with self._recording():
+            started = self.db.scalar(
+                "UPDATE attempts SET state = :state, finished_at = :at, exit_code = :code, "
+                "signal = :sig, error = :error, reason = :reason, result = :result "
+                "WHERE id = :id AND state = 'running' RETURNING started_at",
+                {
+                    "state": state.value,
+                    "at": at_epoch,
+                    "code": exit_code,
+                    "sig": signal,
+                    "error": error,
+                    "reason": reason,
+                    "result": None if result is None else to_json(result),
+                    "id": attempt.id,
+                },
+            )
+            if started is None:
+                logger.warning(
+                    "attempt %s of %s/%s had already finished: %s not recorded",
+                    attempt.number, attempt.job, attempt.task, state.value,
+                    extra={"job": attempt.job, "run_id": attempt.run_id},
+                )  # fmt: skip
+                return False
+            task_state = TaskState.RETRYING if will_retry else state
+            self.db.execute(
+                "UPDATE task_runs SET state = :state, updated_at = :at "
+                "WHERE run_id = :run_id AND task = :task",
+                {
+                    "state": task_state.value,
+                    "at": at_epoch,
+                    "run_id": attempt.run_id,
+                    "task": attempt.task,
+                },
+            )
+            common: dict[str, Any] = {
+                "at": at,
+                "job": attempt.job,
+                "run_id": attempt.run_id,
+                "task": attempt.task,
+                "attempt": attempt.number,
+            }
+            if state is TaskState.SKIPPED:
+                self._insert_event(TaskSkipped(**common, reason=reason))
+                return True
+            ended: dict[str, Any] = {
+                "duration_seconds": max(0.0, at_epoch - started),
+                "exit_code": exit_code,
+                "signal": signal,
+                "error": error,
+                "reason": reason,
+            }
+            if state in _RETRYABLE:
+                ended["will_retry"] = will_retry
+            self._insert_event(cls(**common, **ended))
+        return True
+
+    def get_attempt(self, attempt_id: int) -> AttemptRecord:
+        """The attempt with this id."""
+        rows = self.db.rows("SELECT * FROM attempts WHERE id = :id", {"id": attempt_id})
+        if not rows:
+            raise NotFoundError(f"no attempt with id {attempt_id}")
+        return AttemptRecord.from_row(rows[0])
+
+    def attempts(self, run_id: int, task: str | None = None) -> list[AttemptRecord]:
+        """The attempts of a run (or of one of its tasks), in start order."""
+        extra = " AND task = :task" if task is not None else ""
+        rows = self.db.rows(
+            f"SELECT * FROM attempts WHERE run_id = :id{extra} ORDER BY id",
+            {"id": run_id, "task": task},
+        )
+        return [AttemptRecord.from_row(r) for r in rows]
+
+    def results(self, run_id: int) -> dict[str, Any]:
+        """The return values of the successful attempts of a run's Python tasks."""
+        rows = self.db.rows(
+            "SELECT task, result FROM attempts WHERE run_id = :id AND state = 'success' "
+            "AND result IS NOT NULL ORDER BY id",
+            {"id": run_id},
+        )
+        return {r["task"]: json.loads(r["result"]) for r in rows}
+
+
+def _log_paths(
+    log_dir: Path | None, run: RunRecord, task: str, number: int
+) -> tuple[str | None, str | None]:
+    if log_dir is None:
+        return None, None
+    base = log_dir / run.job / str(run.id)
+    return str(base / f"{task}.{number}.out"), str(base / f"{task}.{number}.err")
