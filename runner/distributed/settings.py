@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from runner.config import Settings
 from runner.definitions.location import Location
 from runner.durations import parse_duration
+from runner.errors import DefinitionError
 from runner.secret import Secret
 from runner.store.database import redact_url
 
@@ -52,6 +53,17 @@ def executor_kind(settings: Settings) -> str:
             f"expected one of {', '.join(KINDS)}, got {_shown(kind)}"
         )
     return str(kind)
+
+
+def require_celery() -> None:
+    """Raise DefinitionError (exit 2) when Celery is not installed."""
+    from importlib.util import find_spec
+
+    if find_spec("celery") is None:
+        raise DefinitionError(
+            "runwatch.yaml: key 'executor.kind': celery needs the Celery package: "
+            "pip install 'runwatch[celery]'"
+        )
 
 
 def celery_settings(settings: Settings, env: Mapping[str, str]) -> CelerySettings:

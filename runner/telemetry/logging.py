@@ -133,3 +133,13 @@ def attempt_log_header(
     if ids is not None:
         line += f" trace_id={ids.trace_id} span_id={ids.span_id}"
     return line + "\n"
+
+
+def configure_daemon_logging(log_format: str, verbose: bool) -> None:
+    """Route the root logger of a long-running process (serve, worker) to stderr in
+    ``log_format``, at INFO (DEBUG when verbose), with trace ids on records."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(log_handler(sys.stderr, log_format=log_format))
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)

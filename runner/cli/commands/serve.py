@@ -8,7 +8,6 @@ engine on threads of their own, each with its own store connection.
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -24,16 +23,6 @@ logger = logging.getLogger(__name__)
 
 ALERT_POLL_SECONDS = 0.25
 """How often the alert engine looks for new events and due notifications."""
-
-
-def _configure_logging(log_format: str, verbose: bool) -> None:
-    from runner.telemetry.logging import log_handler
-
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    root.addHandler(log_handler(sys.stderr, log_format=log_format))
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 class AlertLoop(threading.Thread):
@@ -88,11 +77,12 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     from runner.telemetry.exposition import content_type, wants_openmetrics
     from runner.telemetry.factory import build_tracing
     from runner.telemetry.health import HeartbeatHealth
+    from runner.telemetry.logging import configure_daemon_logging
     from runner.telemetry.metrics import MetricsCollector
     from runner.wrap.spool import spool_replayer
 
     args = ctx.args
-    _configure_logging(args.log_format, args.verbose)
+    configure_daemon_logging(args.log_format, args.verbose)
     try:
         grace = parse_duration(args.shutdown_grace)
     except ValueError as exc:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sys
 
 from runner.cli.context import Context
 from runner.errors import UsageError
@@ -27,25 +26,19 @@ def _queues(value: str | None, default: str) -> list[str]:
     return queues
 
 
-def _configure_logging(log_format: str, verbose: bool) -> None:
-    from runner.telemetry.logging import log_handler
-
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    root.addHandler(log_handler(sys.stderr, log_format=log_format))
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-
-
 def command(ctx: Context) -> int:
     """Consume attempts until SIGTERM (finish running ones) or a second SIGTERM (abort)."""
+    from runner.distributed.settings import require_celery
+
+    require_celery()
     from runner.distributed.app import create_app
     from runner.distributed.settings import celery_settings
     from runner.distributed.worker import WorkerRuntime
     from runner.store.store import Store
+    from runner.telemetry.logging import configure_daemon_logging
 
     args = ctx.args
-    _configure_logging(args.log_format, args.verbose)
+    configure_daemon_logging(args.log_format, args.verbose)
     settings = celery_settings(ctx.settings, ctx.env)
     queues = _queues(args.queues, settings.queue)
     concurrency = ctx.settings.workers if args.concurrency is None else args.concurrency
