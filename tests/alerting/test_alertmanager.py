@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -21,25 +18,9 @@ from alerting import AlertEngine, Sender
 from runner.clock import utcnow
 from runner.store.store import Store
 from tests.alerting.conftest import EventLog, FixedClock, config
+from tests.e2e.cli import find_binary, free_port
 
 BINARIES = ("prometheus-alertmanager", "alertmanager")
-
-
-def _binary() -> str:
-    for name in BINARIES:
-        found = shutil.which(name)
-        if found:
-            return found
-    reason = "Alertmanager is not installed (apt-get install prometheus-alertmanager)"
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI is set, so this test must run", pytrace=False)
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _get(url: str) -> Any:
@@ -49,11 +30,11 @@ def _get(url: str) -> Any:
 
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[str]:
-    binary = _binary()
+    binary = find_binary(*BINARIES, install="prometheus-alertmanager")
     (tmp_path / "am.yml").write_text(
         "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n"
     )
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [

@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ import pytest
 
 from runner.store.store import Store
 from tests import pg
+from tests.e2e.cli import free_port
 
 REDIS_URL = os.environ.get("RUNWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("RUNWATCH_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -66,13 +66,6 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) 
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def parent_pid(pid: int) -> int | None:

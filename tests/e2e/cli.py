@@ -4,8 +4,11 @@ and a free loopback port."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from pathlib import Path
+
+import pytest
 
 
 def clean_env(home: Path) -> dict[str, str]:
@@ -21,3 +24,16 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def find_binary(*names: str, install: str) -> str:
+    """The path of the first of ``names`` on PATH. Absent: skip the test with the reason
+    locally, fail it when CI is set (CI must install ``install``)."""
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    reason = f"{names[0]} is not installed (Debian: apt-get install {install})"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI is set, so this test must run", pytrace=False)
+    pytest.skip(reason)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -23,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
+
+from tests.e2e.cli import find_binary
 
 READY_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -33,17 +32,8 @@ POLL_SECONDS = 0.05
 
 
 def require_binary(name: str) -> str:
-    """Return the path of `name`; skip the test when it is absent locally, fail in CI."""
-    path = shutil.which(name)
-    if path is None:
-        reason = (
-            f"{name} is not installed (Debian package 'prometheus' ships prometheus and "
-            "promtool: apt-get install prometheus)"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI must install it")
-        pytest.skip(reason)
-    return path
+    """Return the path of `name` (prometheus, promtool); skip locally, fail in CI."""
+    return find_binary(name, install="prometheus")
 
 
 class PrometheusError(RuntimeError):

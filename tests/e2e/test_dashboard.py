@@ -5,9 +5,7 @@ after the browser ran the app's JavaScript)."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +17,7 @@ import pytest
 
 from runner.store.store import Store
 from tests.dashboards.seed import seed
+from tests.e2e.cli import find_binary, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
@@ -26,24 +25,6 @@ START_TIMEOUT = 60.0
 RENDER_TIMEOUT = 90.0
 DRAWN_PNG_BYTES = 40_000
 """A drawn overview is >100 kB as PNG; Streamlit's loading skeleton is ~10 kB."""
-
-
-def _chromium() -> str:
-    for name in CHROMIUM:
-        found = shutil.which(name)
-        if found:
-            return found
-    reason = "headless Chromium is not installed (Debian: apt-get install chromium)"
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI is set, so the browser test must run", pytrace=False)
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -66,7 +47,7 @@ def dashboard(tmp_path: Path) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'home' / 'runwatch.db'}"
     with Store.open(url) as store:
         seed(store, tmp_path / "home" / "logs")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNWATCH_", "OTEL_"))}
     env["RUNWATCH_HOME"] = str(tmp_path / "home")
     env["HOME"] = str(tmp_path)  # Streamlit keeps its machine id and credentials there
@@ -123,7 +104,7 @@ def _browse(
 def test_the_dashboard_renders_the_seeded_jobs_in_a_real_browser(
     dashboard: str, tmp_path: Path
 ) -> None:
-    chromium = _chromium()
+    chromium = find_binary(*CHROMIUM, install="chromium")
     deadline = time.monotonic() + RENDER_TIMEOUT
     budget, dom = 5_000, ""
     while time.monotonic() < deadline:

@@ -4,7 +4,6 @@ on second-level schedules, and an alert receiver that is down, so every family h
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.e2e.cli import free_port
 
 JOBS = """\
 jobs:
@@ -54,19 +55,12 @@ alerting:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextmanager
 def serving_runwatch(workdir: Path) -> Iterator[str]:
     """Start `runwatch serve` in ``workdir``; yield its host:port; stop it afterwards."""
-    port = _free_port()
+    port = free_port()
     (workdir / "jobs.yaml").write_text(JOBS)
-    (workdir / "runwatch.yaml").write_text(CONFIG.format(closed_port=_free_port()))
+    (workdir / "runwatch.yaml").write_text(CONFIG.format(closed_port=free_port()))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNWATCH_", "OTEL_"))}
     env["RUNWATCH_HOME"] = str(workdir / "home")
     log = (workdir / "serve.log").open("w")
