@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -283,7 +285,10 @@ def test_an_unreachable_database_spools_without_holding_the_command_up(
     assert len(list((home / "spool").glob("*.json"))) == 1
 
 
-def test_overlap_skip_turns_a_second_start_away_and_records_it(wrap: Wrap, home: Path) -> None:
+@contextmanager
+def holding_the_lock(home: Path, job: str, overlap: str, *command: str) -> Iterator[None]:
+    """Run a first `wrap` of ``job`` in the background; yield once it holds the job lock,
+    and check on the way out that it ended successfully."""
     first = subprocess.Popen(
         [
             sys.executable,
@@ -291,23 +296,27 @@ def test_overlap_skip_turns_a_second_start_away_and_records_it(wrap: Wrap, home:
             "runner",
             "wrap",
             "--job",
-            "single",
+            job,
             "--overlap",
-            "skip",
+            overlap,
             "--",
-            "sleep",
-            "1.5",
+            *command,
         ],
         env=wrap_env(home),
     )
     try:
         deadline = time.monotonic() + 20
-        while not (home / "locks" / "single.lock").exists() and time.monotonic() < deadline:
+        while not (home / "locks" / f"{job}.lock").exists() and time.monotonic() < deadline:
             time.sleep(0.02)
         time.sleep(0.3)
-        second = wrap("--job", "single", "--overlap", "skip", "--", "sh", "-c", "echo ran")
+        yield
     finally:
         assert first.wait(timeout=20) == 0
+
+
+def test_overlap_skip_turns_a_second_start_away_and_records_it(wrap: Wrap, home: Path) -> None:
+    with holding_the_lock(home, "single", "skip", "sleep", "1.5"):
+        second = wrap("--job", "single", "--overlap", "skip", "--", "sh", "-c", "echo ran")
 
     assert second.returncode == 0
     assert second.stdout == b""
@@ -319,30 +328,8 @@ def test_overlap_skip_turns_a_second_start_away_and_records_it(wrap: Wrap, home:
 
 
 def test_overlap_wait_starts_after_the_previous_run_ends(wrap: Wrap, home: Path) -> None:
-    first = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "runner",
-            "wrap",
-            "--job",
-            "queue",
-            "--overlap",
-            "wait",
-            "--",
-            "sleep",
-            "1",
-        ],
-        env=wrap_env(home),
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not (home / "locks" / "queue.lock").exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.3)
+    with holding_the_lock(home, "queue", "wait", "sleep", "1"):
         second = wrap("--job", "queue", "--overlap", "wait", "--", "true")
-    finally:
-        assert first.wait(timeout=20) == 0
 
     assert second.returncode == 0
     with open_store(home) as store:
