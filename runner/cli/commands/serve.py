@@ -53,11 +53,17 @@ class AlertLoop(threading.Thread):
         self.sender.close()
 
 
-def _seconds(value: object, key: str) -> float:
+def _config_error(ctx: Context, key: str, problem: str) -> DefinitionError:
+    """An error naming the configuration file in use and the key under ``server:``."""
+    source = ctx.settings.config_path or "runwatch.yaml"
+    return DefinitionError(f"{source}: key 'server.{key}': {problem}")
+
+
+def _seconds(ctx: Context, key: str, default: str) -> float:
     try:
-        return parse_duration(value)
+        return parse_duration(ctx.settings.server.get(key, default))
     except ValueError as exc:
-        raise DefinitionError(f"runwatch.yaml: key 'server.{key}': {exc}") from None
+        raise _config_error(ctx, key, str(exc)) from None
 
 
 def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read top to bottom
@@ -90,8 +96,8 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     server_settings = ctx.settings.server
     listen = args.listen or str(server_settings.get("listen", "127.0.0.1:9464"))
     parse_listen(listen)  # a typo fails here, before the store is touched
-    watch_every = _seconds(server_settings.get("watch_interval", "2s"), "watch_interval")
-    beat_every = _seconds(server_settings.get("heartbeat_interval", "15s"), "heartbeat_interval")
+    watch_every = _seconds(ctx, "watch_interval", "2s")
+    beat_every = _seconds(ctx, "heartbeat_interval", "15s")
     alerting = load_alerting(ctx.settings)
     definitions = ctx.definitions
     store = ctx.open_store()
@@ -148,9 +154,7 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     if heartbeat_url:
         url = heartbeat_url.reveal() if isinstance(heartbeat_url, Secret) else str(heartbeat_url)
         if not url.startswith(("http://", "https://")):
-            raise DefinitionError(
-                "runwatch.yaml: key 'server.heartbeat_url': expected an http:// or https:// URL"
-            )
+            raise _config_error(ctx, "heartbeat_url", "expected an http:// or https:// URL")
         pinger = HeartbeatPinger(url)
         daemon.add_duty("heartbeat-url", beat_every, pinger.ping)
 
