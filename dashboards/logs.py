@@ -10,7 +10,7 @@ import logging
 import os
 from dataclasses import dataclass
 
-from runner.logfiles import RefusedLogPathError, open_log, read_log
+from runner.store.logfiles import RefusedLogPathError, open_log, read_log
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from runner.engine.executor import ERROR_TAIL_LINES, AttemptSpec
-from runner.logfiles import create_log
+from runner.store.logfiles import create_log
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner import logfiles, supervisor
+from runner import supervisor
 from runner.model import RunState, TaskState
+from runner.store import logfiles
 from runner.store.attempts import AttemptTable
 from runner.store.eventlog import to_json
 from runner.store.records import (

@@ -20,7 +20,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from runner.logfiles import create_log
+from runner.store.logfiles import create_log
 from runner.supervisor import process_start
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name

@@ -24,8 +24,8 @@ import pytest
 
 from dashboards.logs import read_full, tail
 from dashboards.settings import DashboardSettings
-from runner.logfiles import RefusedLogPathError
 from runner.model import Job, RunState, Task, TaskState, Trigger
+from runner.store.logfiles import RefusedLogPathError
 from runner.store.recovery import ORPHANED
 from runner.store.store import Store
 from runner.supervisor import process_start

@@ -14,8 +14,8 @@ from runner.cli.context import Context
 from runner.cli.output import emit_json, iso, short_time, table
 from runner.durations import format_duration
 from runner.errors import NotFoundError, UsageError
-from runner.logfiles import RefusedLogPathError, open_log
 from runner.model import Job, RunState
+from runner.store.logfiles import RefusedLogPathError, open_log
 from runner.store.records import JobRecord
 from runner.store.store import Store
 
