@@ -26,6 +26,7 @@ from dashboards.logs import read_full, tail
 from dashboards.settings import DashboardSettings
 from runner.model import Job, RunState, Task, TaskState, Trigger
 from runner.store.logfiles import RefusedLogPathError
+from runner.store.records import AttemptRecord
 from runner.store.recovery import ORPHANED
 from runner.store.store import Store
 from runner.supervisor import process_start
@@ -77,23 +78,29 @@ def secret(tmp_path: Path) -> Path:
     return path
 
 
+def started_attempt(store: Store, home: Path, job: str, task: str, at: datetime) -> AttemptRecord:
+    """The running first attempt of ``task`` in a new run of ``job``, logging under home."""
+    definition = Job(name=job, tasks={task: Task(task, command=("true",))})
+    run = store.create_run(definition, at, Trigger.MANUAL, at)
+    assert run is not None
+    store.mark_run_started(run, at)
+    attempt = store.start_attempt(run, task, at, log_dir=home / "logs")
+    assert attempt is not None
+    return attempt
+
+
 def finished_run(store: Store, home: Path, *, at: datetime = T0) -> tuple[int, int]:
     """A finished run of job ``etl`` with one attempt whose real logs say ``genuine``;
     its run id and attempt id."""
-    job = Job(name="etl", tasks={"load": Task("load", command=("true",))})
-    run = store.create_run(job, at, Trigger.MANUAL, at)
-    assert run is not None
-    store.mark_run_started(run, at)
-    attempt = store.start_attempt(run, "load", at, log_dir=home / "logs")
-    assert attempt is not None
+    attempt = started_attempt(store, home, "etl", "load", at)
     assert attempt.stdout_path
     assert attempt.stderr_path
     for path in (attempt.stdout_path, attempt.stderr_path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text("genuine output\n")
     store.finish_attempt(attempt, TaskState.SUCCESS, at)
-    store.mark_run_finished(store.get_run(run.id), RunState.SUCCESS, at)
-    return run.id, attempt.id
+    store.mark_run_finished(store.get_run(attempt.run_id), RunState.SUCCESS, at)
+    return attempt.run_id, attempt.id
 
 
 def record_path(store: Store, attempt_id: int, column: str, path: str) -> None:
@@ -198,12 +205,7 @@ def bystander() -> Iterator[subprocess.Popen[bytes]]:
 def orphaned_attempt(store: Store, home: Path, pid: int, pid_start: str | None) -> int:
     """A running attempt whose supervisor died, naming ``pid`` (and ``pid_start``) as a
     forged report or an older runwatch leaves it; its id."""
-    job = Job(name="victim", tasks={"work": Task("work", command=("true",))})
-    run = store.create_run(job, T0, Trigger.MANUAL, T0)
-    assert run is not None
-    store.mark_run_started(run, T0)
-    attempt = store.start_attempt(run, "work", T0, log_dir=home / "logs")
-    assert attempt is not None
+    attempt = started_attempt(store, home, "victim", "work", T0)
     store.db.execute(
         "UPDATE attempts SET supervisor = :sup, pid = :pid WHERE id = :id",
         {"sup": DEAD_SUPERVISOR, "pid": pid, "id": attempt.id},
