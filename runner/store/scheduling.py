@@ -69,10 +69,11 @@ def last_fire_time(store: Store, job: str) -> datetime | None:
 
 
 def orphaned_runs(store: Store, since: datetime) -> list[RunRecord]:
-    """Scheduled runs failed as orphaned since ``since``: candidates to resume."""
+    """Runs failed as orphaned since ``since``: candidates to resume. Scheduled, manual and
+    backfill runs alike; wrapped runs belong to cron, which runs them again itself."""
     rows = store.db.rows(
         "SELECT * FROM runs WHERE state = 'failed' AND reason = :orphaned "
-        "AND trigger = 'schedule' AND finished_at >= :since ORDER BY id",
+        "AND trigger <> 'wrap' AND finished_at >= :since ORDER BY id",
         {"orphaned": ORPHANED, "since": to_epoch(since)},
     )
     return [RunRecord.from_row(r) for r in rows]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from runner.model import Job, Task, Trigger
-from runner.store.scheduling import queued_runs
+from runner.model import Job, RunState, Task, Trigger
+from runner.store.scheduling import orphaned_runs, queued_runs
 from runner.store.store import Store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -23,3 +23,20 @@ def test_queued_backfill_runs_never_go_ahead_of_scheduled_or_manual_runs(store: 
     order = [run.id for run in queued_runs(store)]
 
     assert order == [r.id for r in (manual, scheduled, old_backfill, newer_backfill) if r]
+
+
+def test_orphaned_manual_scheduled_and_backfill_runs_are_resumable_but_wrapped_ones_not(
+    store: Store,
+) -> None:
+    job = Job(name="etl", tasks={"t": Task("t", command="true")}, schedule="@hourly")
+    store.sync_jobs([job], T0)
+    orphans = {}
+    for offset, trigger in enumerate(Trigger):
+        run = store.create_run(job, T0 + timedelta(hours=offset), trigger, T0)
+        assert run is not None
+        store.mark_run_finished(run, RunState.FAILED, T0, reason="orphaned")
+        orphans[trigger] = run.id
+
+    resumable = {run.id for run in orphaned_runs(store, T0 - timedelta(hours=1))}
+
+    assert resumable == {orphans[t] for t in (Trigger.SCHEDULE, Trigger.MANUAL, Trigger.BACKFILL)}
