@@ -303,8 +303,8 @@ class Command:
         stream.close()
 
     def _signal(self, signum: int) -> None:
-        if self.proc is None:
-            return
+        if self.proc is None or self.proc.returncode is not None:
+            return  # once reaped, its pid may name another process: never signal it
         try:
             if self.own_session:
                 os.killpg(self.proc.pid, signum)
