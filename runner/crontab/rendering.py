@@ -108,6 +108,8 @@ def rewritten_line(job: CronJob, name: str, rewrite: Rewrite) -> str:
     shell = os.path.basename(job.shell)
     if shell not in _POSIX_SHELLS:
         raise ValueError(f"SHELL={job.shell} is not a POSIX shell, which the rewritten line needs")
+    if job.timezone is not None and job.schedule is not None:
+        _check_timezone(job.timezone)
     complaint = shell_syntax_error(job.shell, job.command)
     if complaint is not None:
         raise ValueError(f"the shell cannot read the command, under cron too: {complaint}")
@@ -128,6 +130,15 @@ def rewritten_line(job: CronJob, name: str, rewrite: Rewrite) -> str:
             f"{MAX_LINE_BYTES}"
         )
     return line
+
+
+def _check_timezone(name: str) -> None:
+    from runner.schedule import validate_timezone
+
+    try:
+        validate_timezone(name)
+    except ValueError as exc:
+        raise ValueError(f"CRON_TZ={name}: {exc}") from None
 
 
 def render_crontab(

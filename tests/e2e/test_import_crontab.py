@@ -194,3 +194,17 @@ def test_import_crontab_of_a_missing_file_exits_2_naming_it(tmp_path: Path) -> N
     assert result.returncode == 2
     assert "nope.cron" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_settings_file_given_with_config_is_passed_by_its_absolute_path(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "rw.yaml").write_text(f"home: {tmp_path / 'store'}\n")
+
+    result = _runwatch(
+        tmp_path, "import-crontab", "-", "--config", "etc/rw.yaml", stdin=b"@daily /bin/true\n"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert f" wrap --job true --config {tmp_path / 'etc' / 'rw.yaml'} --schedule @daily " in (
+        result.stdout
+    )

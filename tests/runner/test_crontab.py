@@ -441,6 +441,12 @@ def test_a_free_percent_that_cuts_a_command_short_is_reported() -> None:
     assert "the shell cannot read the command" in result.skipped[0].reason
 
 
+def test_a_job_under_an_unknown_cron_tz_is_not_converted() -> None:
+    result = import_crontab("CRON_TZ=Mars/Olympus\n* * * * * echo hi\n")
+
+    assert result.skipped[0].reason.startswith("CRON_TZ=Mars/Olympus: ")
+
+
 def test_a_job_under_a_shell_that_is_not_posix_is_not_converted() -> None:
     result = import_crontab("SHELL=/usr/bin/fish\n* * * * * echo hi\n")
 
