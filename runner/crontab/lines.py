@@ -175,7 +175,8 @@ def _parse_line(
     try:
         job = _parse_job(number, raw, system, env)
     except ValueError as exc:
-        return Unconvertible(number, raw, f"cron ignores this line: {exc}", terminated)
+        hint = " (it holds a carriage return: Windows line endings?)" if "\r" in raw else ""
+        return Unconvertible(number, raw, f"cron ignores this line: {exc}{hint}", terminated)
     if not terminated:
         return Unconvertible(
             number, raw, "cron ignores a last line without a newline at its end", False

@@ -251,6 +251,13 @@ def test_lines_cron_would_ignore_are_named_with_the_reason(line: str, reason: st
     assert reason in found.reason
 
 
+def test_a_crontab_with_windows_line_endings_is_told_so() -> None:
+    lines = parse_crontab("* * * * * echo hi\r\n\r\n")
+
+    assert isinstance(lines[1], Unconvertible)
+    assert "Windows line endings?" in lines[1].reason
+
+
 def test_a_last_line_without_a_newline_is_not_converted() -> None:
     lines = parse_crontab("* * * * * echo first\n* * * * * echo last")
 
