@@ -77,6 +77,10 @@ def new_matcher(name: str, op: MatchOp, value: str) -> Matcher:
         return Matcher(name, op, value)
     import re2
 
+    if _has_any_byte_escape(value):
+        raise MatcherError(
+            f"invalid RE2 regular expression {value!r}: \\C (any byte) is not supported"
+        )
     options = re2.Options()
     options.log_errors = False
     try:
@@ -176,6 +180,18 @@ def _value(raw: str) -> str:
     if quoted:
         raise MatcherError(f"the value {raw!r} lacks its closing double quote")
     return "".join(out)
+
+
+def _has_any_byte_escape(regex: str) -> bool:
+    """True when ``regex`` uses ``\\C``, which RE2 accepts but Go's regexp does not."""
+    i = 0
+    while i < len(regex) - 1:
+        if regex[i] == "\\":
+            if regex[i + 1] == "C":
+                return True
+            i += 1
+        i += 1
+    return False
 
 
 def _unescape(text: str) -> str:
