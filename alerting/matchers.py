@@ -85,10 +85,19 @@ def new_matcher(name: str, op: MatchOp, value: str) -> Matcher:
     options.log_errors = False
     try:
         regex = re2.compile(f"^(?:{value})$", options)
-    except re2.error as exc:
-        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+    except re2.error as anchored:
+        reason = _reason(anchored)
+        try:
+            re2.compile(value, options)
+        except re2.error as plain:  # says what is wrong in the user's own text
+            reason = _reason(plain)
         raise MatcherError(f"invalid RE2 regular expression {value!r}: {reason}") from None
     return Matcher(name, op, value, regex)
+
+
+def _reason(error: Exception) -> str:
+    text = error.args[0] if error.args else error
+    return text.decode(errors="replace") if isinstance(text, bytes) else str(text)
 
 
 def parse_matcher(text: object) -> Matcher:
