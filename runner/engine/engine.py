@@ -214,10 +214,15 @@ class Engine:
             if keep_budget:
                 active.tries = {t: rows[t].attempts for t in job.tasks if t in rows}
             self._runs[run.id] = active
-            if job.timeout is not None:
-                self._add_timer(now + timedelta(seconds=job.timeout), "run_timeout", run.id)
-            self._settle(active, None, now)
-            self._dispatch(now)
+            try:
+                if job.timeout is not None:
+                    self._add_timer(now + timedelta(seconds=job.timeout), "run_timeout", run.id)
+                self._settle(active, None, now)
+                self._dispatch(now)
+            except BaseException:
+                # The transaction is rolled back: forget the run so it can be failed.
+                del self._runs[run.id]
+                raise
             self._finish_runs(now)
         return True
 
