@@ -208,7 +208,7 @@ CASES = [
         ),
         (
             "alerting.route.routes[0].matchers[0]: bad matcher 'owner =~ ml-([': invalid RE2 "
-            "regular expression 'ml-([': missing ]: [)$"
+            "regular expression 'ml-([': missing ]: ["
         ),
     ),
     (
