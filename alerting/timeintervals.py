@@ -43,7 +43,8 @@ class TimeInterval:
 
     def contains(self, moment: datetime) -> bool:
         """True when ``moment`` (timezone-aware) falls in this interval."""
-        local = moment.astimezone(ZoneInfo(self.location))
+        # "Local", as in Go: the machine's own time zone
+        local = moment.astimezone(None if self.location == "Local" else ZoneInfo(self.location))
         minute = local.hour * 60 + local.minute
         weekday = (local.weekday() + 1) % 7
         return (
@@ -103,7 +104,8 @@ def _interval(raw: object, where: KeyPath) -> TimeInterval:
     if "location" in body:
         location = where.key("location").text(body["location"])
         try:
-            ZoneInfo(location)
+            if location != "Local":
+                ZoneInfo(location)
         except (ZoneInfoNotFoundError, ValueError):
             where.key("location").fail(f"{location!r} is not an IANA time zone")
     return TimeInterval(
@@ -150,10 +152,11 @@ def _spans(body: Mapping[str, Any], key: str, where: KeyPath, kind: _Field) -> t
         if not 1 <= len(parts) <= 2:
             at.fail(f"{value!r}: expected a value or a range such as 'a:b'")
         begin, end = (_bound(p, at, value, kind) for p in (parts[0], parts[-1]))
-        if key == "days_of_month":
-            if (begin > 0) == (end > 0) and begin > end:
-                at.fail(f"{value!r}: the range ends before it begins")
-        elif begin > end:
+        # days_of_month '5:-1' runs from the 5th to the month's last day; '-5:1' is an error
+        mixed = key == "days_of_month" and (begin < 0) != (end < 0)
+        if mixed and begin < 0:
+            at.fail(f"{value!r}: a range that starts at a negative day must end at one")
+        if not mixed and begin > end:
             at.fail(f"{value!r}: the range ends before it begins")
         found.append((begin, end))
     return tuple(found)

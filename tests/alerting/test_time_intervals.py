@@ -169,3 +169,13 @@ def test_an_active_interval_lets_a_route_send_only_inside_it() -> None:
     evaluator.process([RunFailed(at=failed_at, job="etl", run_id=1)], failed_at)
     assert _receivers_at(evaluator, failed_at) == ["team"]
     assert _receivers_at(evaluator, failed_at + dt.timedelta(minutes=5)) == ["night"]
+
+
+def test_location_local_means_the_machines_own_time_zone() -> None:
+    moment = dt.datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
+    hour = moment.astimezone().hour
+    window = {"start_time": f"{hour:02d}:00", "end_time": f"{hour:02d}:59"}
+    assert _intervals({"times": [window], "location": "Local"}).contains(moment)
+    assert not _intervals({"times": [window], "location": "Local"}).contains(
+        moment + dt.timedelta(hours=1)
+    )
