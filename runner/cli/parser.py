@@ -147,7 +147,7 @@ def _add_schedule_commands(sub: Any, p: Parents) -> None:
         "the next fire times of a job, DST shifts marked",
     )
     preview.add_argument("job")
-    preview.add_argument("--count", type=_count(1), default=10)
+    preview.add_argument("--count", type=int, default=10)
     preview.add_argument("--since", metavar="TIME", help="start from this time (default now)")
     trigger = _command(
         sub,
@@ -167,7 +167,7 @@ def _add_schedule_commands(sub: Any, p: Parents) -> None:
     backfill = _command(
         sub,
         "backfill",
-        "schedule:backfill",
+        "backfill:command",
         [p.with_jobs],
         "one run per fire time in a range, skipping successes",
     )
@@ -175,6 +175,13 @@ def _add_schedule_commands(sub: Any, p: Parents) -> None:
     backfill.add_argument("--from", dest="start", required=True, metavar="TIME")
     backfill.add_argument("--to", dest="end", required=True, metavar="TIME")
     backfill.add_argument("--max-active", type=_count(1), default=1, metavar="N")
+    backfill.add_argument(
+        "--max-runs",
+        type=_count(1),
+        default=1000,
+        metavar="N",
+        help="refuse a range of more fire times than this (default 1000)",
+    )
 
 
 def _add_cron_commands(sub: Any, p: Parents) -> None:

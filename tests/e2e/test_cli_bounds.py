@@ -31,7 +31,10 @@ def _runwatch(tmp_path: Path, home: Path, *args: str) -> subprocess.CompletedPro
         (("logs", "-3"), "argument run_id"),
         (("runs", "--limit", "0"), "argument --limit"),
         (("logs", "1", "--attempt", "99999999999"), "argument --attempt"),
-        (("schedule-preview", "etl", "--count", "1e3"), "argument --count"),
+        (
+            ("backfill", "etl", "--from", "2026-01-01", "--to", "2026-01-02", "--max-runs", "0"),
+            "argument --max-runs",
+        ),
     ],
 )
 def test_an_out_of_range_number_is_a_usage_error_naming_the_argument(
