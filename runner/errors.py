@@ -33,3 +33,7 @@ class StoreError(RunwatchError, RuntimeError):
 
 class NotFoundError(RunwatchError, LookupError):
     """A job, run or attempt named by the user does not exist."""
+
+
+class RunLostError(StoreError):
+    """The run is supervised by another process now: this one took too long and lost it."""

@@ -41,7 +41,7 @@ from runner.store.heartbeats import (
     unsettled_attempts,
 )
 from runner.store.records import AttemptRecord, RunRecord
-from runner.store.recovery import kill_leftover
+from runner.store.recovery import ORPHANED, kill_leftover
 from runner.store.scheduling import claim_run, orphaned_runs
 from runner.store.store import Store
 
@@ -80,11 +80,15 @@ class OrphanRecovery:
         """One pass; with ``scheduler``, resume orphaned runs on its engine."""
         recovered = Recovered()
         for identity in self.dead_schedulers(now):
-            failed = fail_runs_supervised_by(self.store, identity, now)
+            hung = supervisor.is_local(identity) and supervisor.is_alive(identity)
+            failed = fail_runs_supervised_by(self.store, identity, now, hung=hung)
             for run in failed:
+                ended = self.store.get_run(run.id)
                 logger.warning(
-                    "run %s of %s failed as orphaned: its scheduler %s is gone",
-                    run.id, run.job, identity,
+                    "run %s of %s %s: its scheduler %s %s",
+                    run.id, run.job,
+                    "failed as orphaned" if ended.reason == ORPHANED else "ended " + ended.state,
+                    identity, "stopped heartbeating" if hung else "is gone",
                     extra={"job": run.job, "run_id": run.id},
                 )  # fmt: skip
             recovered.failed_runs.extend(failed)
@@ -127,10 +131,11 @@ class OrphanRecovery:
         return True
 
     def dead_schedulers(self, now: datetime) -> list[str]:
-        """Supervisors of active runs that are gone: dead here, or silent elsewhere.
+        """Supervisors of active runs that are gone: dead here, or silent (here: hung, its
+        heartbeat older than the lease while it still exists) or stopped elsewhere.
 
-        A process on another host that never wrote a scheduler heartbeat (a
-        `runwatch run` there) cannot be judged and is left alone.
+        A process that never wrote a scheduler heartbeat (a `runwatch run`) is judged by
+        its pid here and cannot be judged on another host: it is left alone.
         """
         me = supervisor.current()
         beats = heartbeats(self.store, HEARTBEAT_NAME)
@@ -139,11 +144,12 @@ class OrphanRecovery:
         for identity in sorted(run_supervisors(self.store)):
             if identity == me:
                 continue
+            beat = beats.get(identity)
             if supervisor.is_local(identity):
-                if not supervisor.is_alive(identity):
+                silent = beat is not None and not beat.stopped and beat.at < stale_before
+                if silent or not supervisor.is_alive(identity):
                     dead.append(identity)
                 continue
-            beat = beats.get(identity)
             if beat is not None and (beat.stopped or beat.at < stale_before):
                 dead.append(identity)
         return dead

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from runner import supervisor
 from runner.clock import Clock, utcnow
 from runner.engine.dag import Graph, ReadyQueue, TaskStates, Verdict
 from runner.engine.executor import (
@@ -32,7 +33,7 @@ from runner.engine.executor import (
     MessageQueue,
 )
 from runner.engine.observer import NullObserver, RunObserver
-from runner.errors import DefinitionError, StoreError
+from runner.errors import DefinitionError, RunLostError, StoreError
 from runner.model import Job, RunState, TaskState
 from runner.store.records import AttemptRecord, RunRecord, TaskRunRecord
 from runner.store.store import Store
@@ -314,7 +315,7 @@ class Engine:
             and active.stop_reason is None
             and active.tries.get(attempt.task, 0) <= task.retries
         )
-        self.store.finish_attempt(
+        recorded = self.store.finish_attempt(
             attempt,
             state,
             now,
@@ -325,6 +326,8 @@ class Engine:
             result=outcome.result,
             will_retry=retry,
         )
+        if not recorded and self._lost(active):
+            return
         self.observer.attempt_finished(attempt, dataclasses.replace(outcome, state=state))
         if state is TaskState.SUCCESS and outcome.result is not None:
             active.results[attempt.task] = outcome.result
@@ -339,6 +342,23 @@ class Engine:
         active.states.set(attempt.task, state)
         self._report(active, attempt.task, state, attempt.number, now)
         self._settle(active, [attempt.task], now)
+
+    def _lost(self, active: _ActiveRun) -> bool:
+        """True, forgetting the run and stopping what it still runs, when another process
+        supervises it now (this one hung and was taken over): nothing more is written."""
+        run = self.store.get_run(active.run.id)
+        if run.state is RunState.RUNNING and run.supervisor == supervisor.current():
+            return False
+        if self._runs.pop(active.run.id, None) is not None:
+            logger.warning(
+                "run %s of %s was taken over by %s; this process no longer records it",
+                run.id, run.job, run.supervisor or "another process",
+                extra={"job": run.job, "run_id": run.id},
+            )  # fmt: skip
+        active.ready.clear()
+        for attempt in active.running.values():
+            self.executor.cancel(attempt.id, reason="run taken over by another scheduler")
+        return True
 
     # -- graph --------------------------------------------------------------------
 
@@ -425,14 +445,18 @@ class Engine:
 
     def _launch(self, active: _ActiveRun, name: str, now: datetime) -> bool:
         task = active.job.tasks[name]
-        attempt = self.store.start_attempt(
-            active.run,
-            name,
-            now,
-            pool=task.pool,
-            pool_size=self.pools.get(task.pool) if task.pool else None,
-            log_dir=self.log_dir,
-        )
+        try:
+            attempt = self.store.start_attempt(
+                active.run,
+                name,
+                now,
+                pool=task.pool,
+                pool_size=self.pools.get(task.pool) if task.pool else None,
+                log_dir=self.log_dir,
+            )
+        except RunLostError:
+            self._lost(active)
+            return True  # nothing started; the run is gone from this engine
         if attempt is None:
             self._waiting_for_pool = True
             return False
@@ -488,7 +512,14 @@ class Engine:
                 state, reason = RunState.FAILED, f"failed: {', '.join(failed)}"
             else:
                 state, reason = RunState.SUCCESS, None
-            self.store.mark_run_finished(active.run, state, now, reason=reason, failed_tasks=failed)
+            self.store.mark_run_finished(
+                active.run,
+                state,
+                now,
+                reason=reason,
+                failed_tasks=failed,
+                supervised_by=supervisor.current(),
+            )
             logger.info(
                 "run %s of %s ended %s%s",
                 run_id,

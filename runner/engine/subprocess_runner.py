@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO
 
+from runner import exitstatus
 from runner.engine import outcome
 from runner.engine.capture import StreamCapture, attempt_captures
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
+from runner.engine.keeper import kept
 from runner.engine.process_group import GroupStop, signal_group
+from runner.filemodes import private_folder
 from runner.model import TaskState
 from runner.supervisor import process_start
 
@@ -53,6 +59,7 @@ class CommandAttempt:
         self._proc: subprocess.Popen[bytes] | None = None
         self._launched = False
         self._done = threading.Event()
+        self._status: Path | None = None
 
     def join(self, timeout: float | None = None) -> None:
         """Wait until ``run`` has returned."""
@@ -142,14 +149,16 @@ class CommandAttempt:
             return AttemptFinished(
                 spec.key, TaskState.FAILED, exit_code=127, error=error, reason=error
             )
+        env = {**os.environ, **spec.env} if spec.env else None
         try:
+            _check_program(argv[0], spec.task.cwd, env)
             proc = subprocess.Popen(
-                argv,
+                self._kept(argv),
                 stdin=None if spec.passthrough else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=spec.task.cwd,
-                env={**os.environ, **spec.env} if spec.env else None,
+                env=env,
                 start_new_session=True,
                 bufsize=0,
             )
@@ -171,6 +180,27 @@ class CommandAttempt:
                 self._begin_stop(proc.pid)
         return proc
 
+    def _kept(self, argv: list[str]) -> list[str]:
+        """``argv`` under a keeper that records its exit status beside the attempt's logs."""
+        if self.spec.stdout_path is None:
+            return argv
+        status = exitstatus.status_path(self.spec.stdout_path)
+        try:
+            private_folder(status.parent)
+        except OSError as exc:  # a read-only log volume must not stop the job
+            logger.warning("no exit status file for %s: %s", status, exc)
+            return argv
+        self._status = status
+        return kept(argv, status)
+
+    def _returncode(self, keeper_returncode: int) -> int:
+        """How the command ended: as its keeper recorded, else as the keeper itself ended."""
+        if self._status is None:
+            return keeper_returncode
+        status = exitstatus.read_status(self._status)
+        exitstatus.discard(self._status)
+        return keeper_returncode if status is None else status.returncode
+
     def _supervise(
         self, proc: subprocess.Popen[bytes], out: StreamCapture, err: StreamCapture
     ) -> AttemptFinished:
@@ -190,7 +220,7 @@ class CommandAttempt:
                     stop = self._stop
                 if stop is not None:
                     stop.kill_if_due()  # before the reap: the leader keeps the group id ours
-                returncode = proc.wait()
+                returncode = self._returncode(proc.wait())
                 for key in list(selector.get_map().values()):
                     if isinstance(key.data, StreamCapture):
                         _drain(key.fd, key.data)
@@ -246,6 +276,15 @@ def spawn_failure(key: int, program: str, cwd: str | None, exc: OSError) -> Atte
         return AttemptFinished(key, TaskState.FAILED, exit_code=127, error=error, reason=error)
     error = f"cannot run {program!r}: {exc.strerror or exc}"
     return AttemptFinished(key, TaskState.FAILED, exit_code=126, error=error, reason=error)
+
+
+def _check_program(program: str, cwd: str | None, env: dict[str, str] | None) -> None:
+    """FileNotFoundError, as ``Popen`` raises it, for a program not on PATH: under a keeper
+    it would be told by an exit code only."""
+    if os.sep in program or (cwd is not None and not os.path.isdir(cwd)):
+        return  # Popen reports a missing working directory; the keeper a bad path
+    if shutil.which(program, path=os.pathsep.join(os.get_exec_path(env))) is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
 
 
 def _drain(fd: int, capture: StreamCapture) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from runner import supervisor
-from runner.errors import NotFoundError
+from runner.errors import NotFoundError, RunLostError
 from runner.events import (
     AttemptCancelled,
     AttemptFailed,
@@ -92,6 +92,8 @@ class AttemptTable(EventLog):
 
         The pool check and the insert are one transaction under the event lock (SQLite's
         write lock), so processes sharing the store never exceed a pool's size between them.
+        RunLostError when another process supervises the run now (fencing: a scheduler that
+        hung and was taken over never starts an attempt beside its successor's).
         """
         at_epoch = to_epoch(at)
         with self._recording():
@@ -102,6 +104,9 @@ class AttemptTable(EventLog):
                 )
                 if busy >= pool_size:
                     return None
+            owner = self.db.scalar("SELECT supervisor FROM runs WHERE id = :id", {"id": run.id})
+            if owner is not None and owner != supervisor.current():
+                raise RunLostError(f"run {run.id} of {run.job} is supervised by {owner} now")
             number = self.db.scalar(
                 "UPDATE task_runs SET state = 'running', attempts = attempts + 1, "
                 "updated_at = :at WHERE run_id = :run_id AND task = :task RETURNING attempts",

@@ -25,6 +25,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from runner import supervisor
 from runner.model import RunState, TaskState
 from runner.store.records import AttemptRecord, RunRecord, from_epoch, to_epoch
 from runner.store.recovery import ORPHANED
@@ -271,12 +272,18 @@ def running_attempt_count(store: Store, run_id: int) -> int:
     )
 
 
-def fail_runs_supervised_by(store: Store, identity: str, at: datetime) -> list[RunRecord]:
-    """Fail the running runs of a dead process as orphaned and release its queued claims.
+def fail_runs_supervised_by(
+    store: Store, identity: str, at: datetime, *, hung: bool = False
+) -> list[RunRecord]:
+    """End the running runs of a dead (or, ``hung``, unresponsive) process and release its
+    queued claims.
 
-    The attempts no worker has claimed are decided as orphaned first, so their messages
-    are refused; claimed ones stay with their workers, which record their outcomes.
-    Returns the runs this call failed.
+    Its attempts on this host are settled first (``Store.settle_leftover``: killed and
+    waited for if it hung, adopted when their command ended); a run whose command still
+    runs under its keeper is left running until it ends. Attempts no worker has claimed
+    are decided as orphaned, so their messages are refused; claimed ones stay with their
+    workers, which record their outcomes. A run whose tasks all ended well succeeds,
+    others fail ``orphaned`` (to be resumed). Returns the runs this call ended.
     """
     with store.transaction():
         store.db.execute(
@@ -287,33 +294,24 @@ def fail_runs_supervised_by(store: Store, identity: str, at: datetime) -> list[R
         "SELECT * FROM runs WHERE state = 'running' AND supervisor = :s ORDER BY id",
         {"s": identity},
     )
-    failed = []
+    ended = []
     for row in rows:
         run = RunRecord.from_row(row)
-        unclaimed = store.db.rows(
-            "SELECT id FROM attempts WHERE run_id = :id AND state = 'running' "
+        attempts = store.db.rows(
+            "SELECT * FROM attempts WHERE run_id = :id AND state = 'running' "
             "AND heartbeat_at IS NULL",
             {"id": run.id},
         )
-        for attempt in unclaimed:
-            decide_outcome(store, int(attempt["id"]), orphaned_outcome(identity))
-        failed_tasks = [
-            t.task
-            for t in store.task_runs(run.id).values()
-            if t.state.failed or t.state is TaskState.RETRYING
-        ]
-        # The same conditional end Store.recover_orphans uses: only if still theirs.
-        if store._finish_run(  # the store package's own conditional end of a run
-            run.id,
-            run.job,
-            RunState.FAILED,
-            at,
-            reason=ORPHANED,
-            failed_tasks=failed_tasks,
-            supervised_by=identity,
-        ):
-            failed.append(run)
-    return failed
+        waiting = False
+        for found in attempts:
+            attempt = AttemptRecord.from_row(found)
+            if attempt.pid is not None and supervisor.is_local(attempt.supervisor or ""):
+                waiting |= store.settle_leftover(attempt, at, kill=hung) is None
+            else:
+                decide_outcome(store, attempt.id, orphaned_outcome(identity))
+        if not waiting and store.end_orphaned_run(run.id, run.job, identity, at):
+            ended.append(run)
+    return ended
 
 
 def orphaned_outcome(who: str) -> dict[str, Any]:

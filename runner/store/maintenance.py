@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner import supervisor
+from runner import exitstatus, supervisor
 from runner.model import RunState, TaskState
 from runner.store import logfiles
 from runner.store.attempts import AttemptTable
@@ -18,7 +18,7 @@ from runner.store.records import (
     AttemptRecord,
     to_epoch,
 )
-from runner.store.recovery import ORPHANED, kill_leftover
+from runner.store.recovery import ADOPTED, ORPHANED, is_keeper, kill_leftover, leftover_alive
 from runner.store.runs import FINISHED_RUN, RunTable
 
 logger = logging.getLogger(__name__)
@@ -28,10 +28,12 @@ class Maintenance(RunTable, AttemptTable):
     """Orphan recovery, heartbeats and retention."""
 
     def recover_orphans(self, at: datetime | None = None) -> list[AttemptRecord]:
-        """Fail running attempts and runs whose supervising process on this host is gone.
+        """Settle running attempts and runs whose supervising process on this host is gone.
 
-        A task process that outlived its supervisor is killed first, so a retry never
-        runs beside it. Returns the attempts this call marked orphaned.
+        An attempt whose command still runs under its keeper is left running, and its run
+        with it, until the command ends (a later call adopts it); any other process of the
+        attempt is killed, and waited for, first, so a retry never runs beside it. Returns
+        the attempts this call settled.
         """
         from runner.clock import utcnow
 
@@ -39,45 +41,85 @@ class Maintenance(RunTable, AttemptTable):
         rows = self.db.rows(
             "SELECT * FROM attempts WHERE state = 'running' AND supervisor IS NOT NULL"
         )
-        orphans = []
+        settled, still_running = [], set()
         for row in rows:
             if supervisor.is_alive(row["supervisor"]):
                 continue
             attempt = AttemptRecord.from_row(row)
-            kill_leftover(attempt)
-            if self.finish_attempt(
+            done = self.settle_leftover(attempt, at, kill=False)
+            if done is None:
+                still_running.add(attempt.run_id)
+            elif done:
+                settled.append(attempt)
+        runs = self.db.rows("SELECT * FROM runs WHERE state = 'running' AND supervisor IS NOT NULL")
+        for row in runs:
+            if int(row["id"]) in still_running or supervisor.is_alive(row["supervisor"]):
+                continue
+            self.end_orphaned_run(int(row["id"]), row["job"], row["supervisor"], at)
+        return settled
+
+    def settle_leftover(self, attempt: AttemptRecord, at: datetime, *, kill: bool) -> bool | None:
+        """Record the end of a running attempt whose supervisor died (or, ``kill``, hung).
+
+        While its command still runs under its keeper and its supervisor is dead (not
+        ``kill``), nothing is done: None, try again later. Any other live process of the
+        attempt is killed and waited for (None if it is not gone by the deadline). Then the
+        attempt's status file, when its keeper wrote one, gives its real outcome (the
+        attempt is *adopted*); without one it failed as ``orphaned``. True when this call
+        recorded the end, False when someone else had.
+        """
+        if leftover_alive(attempt):
+            if not kill and is_keeper(attempt):
+                return None
+            if not kill_leftover(attempt) and leftover_alive(attempt):
+                return None
+        path = exitstatus.status_path(attempt.stdout_path) if attempt.stdout_path else None
+        status = None if path is None else exitstatus.read_status(path)
+        if status is None:
+            recorded = self.finish_attempt(
                 attempt,
                 TaskState.FAILED,
                 at,
                 reason=ORPHANED,
                 error="the process supervising this attempt died; its outcome is unknown",
-            ):
-                orphans.append(attempt)
-                logger.warning(
-                    "attempt %s of %s/%s marked failed: orphaned",
-                    attempt.number, attempt.job, attempt.task,
-                    extra={"job": attempt.job, "run_id": attempt.run_id},
-                )  # fmt: skip
-        runs = self.db.rows("SELECT * FROM runs WHERE state = 'running' AND supervisor IS NOT NULL")
-        for row in runs:
-            if supervisor.is_alive(row["supervisor"]):
-                continue
-            run_id = int(row["id"])
-            failed = [
-                t.task
-                for t in self.task_runs(run_id).values()
-                if t.state.failed or t.state is TaskState.RETRYING
-            ]
-            self._finish_run(
-                run_id,
-                row["job"],
-                RunState.FAILED,
-                at,
-                reason=ORPHANED,
-                failed_tasks=failed,
-                supervised_by=row["supervisor"],
             )
-        return orphans
+            adopted = ""
+        else:
+            recorded = self.finish_attempt(
+                attempt,
+                TaskState.SUCCESS if status.returncode == 0 else TaskState.FAILED,
+                max(status.ended_at, attempt.started_at),
+                exit_code=status.exit_code,
+                signal=status.signal,
+                reason=ADOPTED if status.returncode == 0 else f"{ADOPTED}: {_ended(status)}",
+            )
+            adopted = f" (adopted: {_ended(status)})"
+        if path is not None:
+            exitstatus.discard(path)
+        if recorded:
+            logger.warning(
+                "attempt %s of %s/%s ended after its supervisor %s was gone%s",
+                attempt.number, attempt.job, attempt.task, attempt.supervisor,
+                adopted or ": failed, orphaned",
+                extra={"job": attempt.job, "run_id": attempt.run_id},
+            )  # fmt: skip
+        return recorded
+
+    def end_orphaned_run(self, run_id: int, job: str, owner: str, at: datetime) -> bool:
+        """End a running run of a dead ``owner`` (conditionally: only if still its): as
+        succeeded when every task had ended well (adopted), else failed ``orphaned``."""
+        tasks = list(self.task_runs(run_id).values())
+        failed = [t.task for t in tasks if t.state.failed or t.state is TaskState.RETRYING]
+        done = all(t.state in (TaskState.SUCCESS, TaskState.SKIPPED) for t in tasks)
+        return self._finish_run(
+            run_id,
+            job,
+            RunState.SUCCESS if done and tasks else RunState.FAILED,
+            at,
+            reason=None if done and tasks else ORPHANED,
+            failed_tasks=failed,
+            supervised_by=owner,
+        )
 
     # -- maintenance --------------------------------------------------------------
 
@@ -146,3 +188,9 @@ def _remove_logs(paths: Iterable[str], logs_dir: str | Path) -> int:
         except OSError:
             logger.debug("log folder %s kept: not empty or gone", folder)
     return removed
+
+
+def _ended(status: exitstatus.ExitStatus) -> str:
+    if status.signal is not None:
+        return f"killed by signal {status.signal}"
+    return f"exit code {status.exit_code}"

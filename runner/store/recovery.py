@@ -1,22 +1,84 @@
-"""Clean up after a supervisor that died: kill the task processes it left running."""
+"""Clean up after a supervisor that died or hung: find, kill and wait out the task
+processes it left, so that no takeover ever starts an attempt beside a live one."""
 
 from __future__ import annotations
 
 import logging
 import os
 import signal
+import time
 
-from runner import supervisor
+from runner import exitstatus, supervisor
 from runner.store.records import AttemptRecord
 
 logger = logging.getLogger(__name__)
 
 ORPHANED = "orphaned"
 """Reason recorded on attempts and runs whose supervising process died."""
+ADOPTED = "adopted after the supervisor died"
+"""Reason recorded on attempts whose outcome was read from their keeper's status file."""
+
+GONE_DEADLINE_SECONDS = 10.0
+"""How long a killed process group may take to be gone before the takeover waits a pass."""
+_POLL_SECONDS = 0.02
+
+
+def leftover_alive(attempt: AttemptRecord) -> bool:
+    """True while the process recorded for the attempt still runs on this host, as the
+    same process (its pid and start time match). An attempt without both is never alive:
+    nothing runwatch can recognise is left of it."""
+    pid, ident = attempt.pid, attempt.supervisor
+    if pid is None or attempt.pid_start is None or ident is None:
+        return False
+    if not supervisor.is_local(ident):
+        return False
+    return supervisor.process_start(pid) == attempt.pid_start
+
+
+def is_keeper(attempt: AttemptRecord) -> bool:
+    """True when the attempt's live process is the keeper of its command: its exit status
+    will be written to the attempt's status file, so the attempt can be adopted."""
+    if attempt.pid is None or attempt.stdout_path is None:
+        return False
+    try:
+        with open(f"/proc/{attempt.pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return False
+    status = os.fsencode(str(exitstatus.status_path(attempt.stdout_path)))
+    return len(argv) > 3 and argv[1] == b"-e" and argv[3] == status
+
+
+def group_running(pgid: int) -> bool:
+    """True while a process of the group has not exited (zombies have: they run nothing)."""
+    group = str(pgid).encode()
+    with os.scandir("/proc") as entries:
+        names = [e.name for e in entries if e.name.isdigit()]
+    for name in names:
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and fields[2] == group and fields[0] not in (b"Z", b"X", b"x"):
+            return True
+    return False
+
+
+def wait_group_gone(pgid: int, deadline_seconds: float = GONE_DEADLINE_SECONDS) -> bool:
+    """Poll until no process of the group runs; False if some still does at the deadline."""
+    deadline = time.monotonic() + deadline_seconds
+    while group_running(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL_SECONDS)
+    return True
 
 
 def kill_leftover(attempt: AttemptRecord) -> bool:
-    """Kill the process group of an orphaned attempt if it still runs on this host.
+    """Kill the process group of an orphaned attempt if it still runs on this host, and
+    wait until it is gone. True when it was killed and is gone.
 
     Executors start each attempt in a session of its own, so its pid is its process
     group. Never signals a group that cannot be the attempt's: pids 0 and 1 (``killpg``
@@ -50,9 +112,10 @@ def kill_leftover(attempt: AttemptRecord) -> bool:
     except PermissionError:
         logger.warning("not allowed to kill process group %s of an orphaned attempt", pid)
         return False
+    gone = wait_group_gone(pid)
     logger.warning(
-        "killed leftover process group %s of orphaned attempt %s of %s/%s",
-        pid, attempt.number, attempt.job, attempt.task,
+        "killed leftover process group %s of orphaned attempt %s of %s/%s%s",
+        pid, attempt.number, attempt.job, attempt.task, "" if gone else "; it is not gone yet",
         extra={"job": attempt.job, "run_id": attempt.run_id},
     )  # fmt: skip
-    return True
+    return gone

@@ -176,11 +176,19 @@ class RunTable(EventLog):
         *,
         reason: str | None = None,
         failed_tasks: Sequence[str] = (),
+        supervised_by: str | None = None,
     ) -> bool:
         """Record a queued or running run's end and its event; False, with nothing written,
-        when it had already finished. The duration runs from the stored start time."""
+        when it had already finished (or, with ``supervised_by``, when another process
+        supervises it now). The duration runs from the stored start time."""
         return self._finish_run(
-            run.id, run.job, state, at, reason=reason, failed_tasks=failed_tasks
+            run.id,
+            run.job,
+            state,
+            at,
+            reason=reason,
+            failed_tasks=failed_tasks,
+            supervised_by=supervised_by,
         )
 
     def _finish_run(

@@ -176,17 +176,16 @@ def test_sigterm_cancels_what_outlives_the_grace(
     assert "runwatch serve stopped by SIGTERM" in str(run["reason"])
 
 
-def test_a_restart_after_sigkill_creates_no_duplicate_and_resumes_the_orphan(
+def test_a_restart_after_sigkill_creates_no_duplicate_and_adopts_the_running_attempt(
     tmp_path: Path, home: Path, runwatch: Runwatch, serves: list[Serve]
 ) -> None:
-    marker = tmp_path / "second-attempt"
-    started = tmp_path / "started"
+    started, release, marker = tmp_path / "started", tmp_path / "release", tmp_path / "ran"
     jobs = tmp_path / "jobs.yaml"
     jobs.write_text(
         "jobs:\n  nightly:\n    schedule: '* * * * * */2'\n    overlap: skip\n"
         "    tasks:\n      work:\n        retries: 1\n"
-        f"        command: 'if [ -e {started} ]; then touch {marker}; exit 0; fi; "
-        f"touch {started}; exec sleep 60'\n"
+        f"        command: 'if [ -e {started} ]; then exit 0; fi; touch {started}; "
+        f"while [ ! -e {release} ]; do sleep 0.05; done; echo once >> {marker}'\n"
     )
     first = Serve(tmp_path, home, jobs)
     serves.append(first)
@@ -194,19 +193,21 @@ def test_a_restart_after_sigkill_creates_no_duplicate_and_resumes_the_orphan(
     first.stop(signal.SIGKILL)
     second = Serve(tmp_path, home, jobs)
     serves.append(second)
-    second.wait_until(marker.exists, "the orphaned task to be retried")
+    release.touch()
     second.wait_until(
-        lambda: any(r["state"] == "success" for r in runs(runwatch)), "the resumed run to succeed"
+        lambda: any(r["state"] == "success" for r in runs(runwatch)), "the adopted run to succeed"
     )
     assert second.stop() == 0
     found = runs(runwatch)
     times = [r["logical_time"] for r in found]
     assert len(times) == len(set(times)), "a fire time got two runs"
-    orphaned = min(found, key=lambda r: str(r["logical_time"]))
-    shown = json.loads(runwatch("show", str(orphaned["run_id"]), "--format", "json").stdout)
+    assert marker.read_text() == "once\n"
+    first_run = min(found, key=lambda r: str(r["logical_time"]))
+    shown = json.loads(runwatch("show", str(first_run["run_id"]), "--format", "json").stdout)
     attempts = shown["tasks"][0]["attempts"]
-    assert next(a["reason"] for a in attempts) == "orphaned"
-    assert attempts[-1]["state"] == "success"
+    assert [(a["state"], a["reason"]) for a in attempts] == [
+        ("success", "adopted after the supervisor died")
+    ]
 
 
 def test_changed_job_files_are_reloaded_and_a_broken_change_keeps_the_old_jobs(

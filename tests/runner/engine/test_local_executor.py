@@ -21,8 +21,9 @@ def test_exit_zero_is_success(attempts):
     assert (outcome.state, outcome.exit_code, outcome.error) == (TaskState.SUCCESS, 0, None)
 
 
-def test_launched_carries_the_pid_of_the_process(attempts):
-    spec = attempts.submit(Task("t", command="echo $$"))
+def test_launched_carries_the_pid_of_the_process_group_the_command_runs_in(attempts):
+    # The command's keeper leads the group (runner.engine.keeper); field 5 of stat is it.
+    spec = attempts.submit(Task("t", command="cut -d' ' -f5 /proc/$$/stat"))
 
     launched = attempts.launched(spec)
     attempts.finished(spec)
