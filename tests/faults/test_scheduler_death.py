@@ -1,0 +1,150 @@
+"""kill -9 and SIGSTOP of real `runwatch serve` processes mid-task: per fire time one run,
+one completion of the command, never two executions at once, no false failure, nothing
+left running. The command's own marker file is the witness (tests/faults/harness.py)."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runner.model import RunState, TaskState
+from runner.store.recovery import ADOPTED, ORPHANED
+from tests.faults.harness import (
+    Serve,
+    assert_one_completion_per_fire_time,
+    marked_command,
+    marks,
+    open_store,
+    owner_pid,
+    running_run,
+    runs,
+    wait_for,
+    write_config,
+)
+
+
+@pytest.fixture
+def serves() -> Iterator[list[Serve]]:
+    started: list[Serve] = []
+    yield started
+    for serve in started:
+        if serve.proc.poll() is None:
+            serve.signal(signal.SIGCONT)
+            serve.kill()
+
+
+def start(serves: list[Serve], tmp: Path, config: Path) -> Serve:
+    serve = Serve(tmp, config)
+    serves.append(serve)
+    return serve
+
+
+def ended(marker: Path, logical_time: str) -> bool:
+    return any(m.what == "end" and m.logical_time == logical_time for m in marks(marker))
+
+
+def test_a_scheduler_killed_mid_task_leaves_its_command_to_finish_and_be_adopted_by_the_other(
+    tmp_path: Path, serves: list[Serve]
+) -> None:
+    marker = tmp_path / "marks"
+    config = write_config(tmp_path, marked_command(marker, first_seconds=3), retries=1)
+    pair = [start(serves, tmp_path, config), start(serves, tmp_path, config)]
+    with open_store(tmp_path) as store:
+        wait_for(lambda: running_run(store) is not None, "a run's command to start")
+        run = running_run(store)
+        assert run is not None
+        doomed = next(s for s in pair if s.pid == owner_pid(run))
+        survivor = next(s for s in pair if s is not doomed)
+        doomed.kill()
+        lt = run.logical_time.isoformat()
+        wait_for(lambda: store.get_run(run.id).state is RunState.SUCCESS, "the run's adoption")
+        assert ended(marker, lt)
+        later = len(runs(store))
+        wait_for(lambda: len(runs(store)) > later + 1, "the survivor to go on scheduling")
+        assert survivor.stop() == 0, survivor.output()
+        [attempt] = store.attempts(run.id)
+        assert (attempt.state, attempt.reason) == (TaskState.SUCCESS, ADOPTED)
+        assert [m.what for m in marks(marker) if m.logical_time == lt] == ["start", "end"]
+        assert_one_completion_per_fire_time(store, marker)
+
+
+def test_a_hung_scheduler_is_taken_over_its_command_killed_first_and_records_nothing_on_resuming(
+    tmp_path: Path, serves: list[Serve]
+) -> None:
+    marker = tmp_path / "marks"
+    config = write_config(tmp_path, marked_command(marker, first_seconds=60), retries=1)
+    pair = [start(serves, tmp_path, config), start(serves, tmp_path, config)]
+    with open_store(tmp_path) as store:
+        wait_for(lambda: running_run(store) is not None, "a run's command to start")
+        run = running_run(store)
+        assert run is not None
+        hung = next(s for s in pair if s.pid == owner_pid(run))
+        survivor = next(s for s in pair if s is not hung)
+        hung.signal(signal.SIGSTOP)
+        lt = run.logical_time.isoformat()
+        wait_for(lambda: store.get_run(run.id).state is RunState.SUCCESS, "the takeover", 60)
+        hung.signal(signal.SIGCONT)
+        wait_for(lambda: "was taken over" in hung.output(), "the hung serve to see it lost the run")
+        assert owner_pid(store.get_run(run.id)) == survivor.pid
+        assert hung.stop() == 0, hung.output()
+        assert survivor.stop() == 0, survivor.output()
+        first, second = store.attempts(run.id)
+        assert (first.state, first.reason) == (TaskState.FAILED, ORPHANED)
+        assert second.state is TaskState.SUCCESS
+        assert store.get_run(run.id).state is RunState.SUCCESS
+        assert [(m.what, m.attempt) for m in marks(marker) if m.logical_time == lt] == [
+            ("start", 1),
+            ("start", 2),
+            ("end", 2),
+        ]
+        assert_one_completion_per_fire_time(store, marker)
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+def test_a_single_scheduler_killed_and_restarted_adopts_its_command_instead_of_running_it_again(
+    tmp_path: Path, serves: list[Serve], retries: int
+) -> None:
+    marker = tmp_path / "marks"
+    config = write_config(tmp_path, marked_command(marker, first_seconds=2), retries=retries)
+    first = start(serves, tmp_path, config)
+    with open_store(tmp_path) as store:
+        wait_for(lambda: running_run(store) is not None, "a run's command to start")
+        run = running_run(store)
+        assert run is not None
+        first.kill()
+        second = start(serves, tmp_path, config)
+        wait_for(lambda: store.get_run(run.id).state is RunState.SUCCESS, "the run's adoption")
+        assert second.stop() == 0, second.output()
+        [attempt] = store.attempts(run.id)
+        assert (attempt.state, attempt.exit_code, attempt.reason) == (
+            TaskState.SUCCESS,
+            0,
+            ADOPTED,
+        )
+        assert_one_completion_per_fire_time(store, marker)
+
+
+def test_a_command_that_ended_while_no_scheduler_ran_is_recorded_as_it_ended(
+    tmp_path: Path, serves: list[Serve]
+) -> None:
+    marker = tmp_path / "marks"
+    command = marked_command(marker, first_seconds=1) + "; exit 4"
+    config = write_config(tmp_path, command, retries=0)
+    first = start(serves, tmp_path, config)
+    with open_store(tmp_path) as store:
+        wait_for(lambda: running_run(store) is not None, "a run's command to start")
+        run = running_run(store)
+        assert run is not None
+        first.kill()
+        wait_for(lambda: ended(marker, run.logical_time.isoformat()), "the command to end")
+        second = start(serves, tmp_path, config)
+        wait_for(lambda: store.get_run(run.id).state is RunState.FAILED, "the run's adoption")
+        assert second.stop() == 0, second.output()
+        [attempt] = store.attempts(run.id)
+        assert (attempt.state, attempt.exit_code) == (TaskState.FAILED, 4)
+        assert attempt.reason == f"{ADOPTED}: exit code 4"
+        lt = run.logical_time.isoformat()
+        assert [m.what for m in marks(marker) if m.logical_time == lt] == ["start", "end"]
