@@ -1,6 +1,7 @@
 """One evaluation step in memory: events → facts → rule findings → alerts → groups →
 notifications. The engine runs it on state loaded from the store; replay runs it on
-empty state over history."""
+empty state over the history. Both walk the same timeline (``advance``, then
+``settle``), so both make the same notifications at the same times."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from alerting.notification import Notification
 from alerting.rules import RuleSet
 from alerting.silences import Silence
 from runner.events import Event
+from runner.store.records import from_epoch
 
 _NO_INFO = JobInfo()
+_MAX_ROUNDS = 100_000
+"""Bound on flushes in one ``settle`` (each moves a group's due time forward)."""
 
 
 class Evaluator:
@@ -45,9 +49,44 @@ class Evaluator:
         self.dirty_jobs: set[str] = set()
         self.fired = 0
         self.resolved = 0
+        self._ticked_at: datetime | None = None
 
-    def process(self, events: Iterable[Event], now: datetime) -> int:
-        """Apply events in order; returns how many there were."""
+    def advance(self, events: Iterable[Event]) -> list[Notification]:
+        """Apply events in order; before each, the time-based rules are evaluated and the
+        groups due by its time are flushed. Returns the notifications made."""
+        found: list[Notification] = []
+        for event in events:
+            found += self.settle(event.at, before=True)
+            self.process([event])
+        return found
+
+    def settle(self, now: datetime, *, before: bool = False) -> list[Notification]:
+        """Flush every group due by ``now`` (``before``: strictly before it, so events of
+        one instant are handled together), in the order of their due times, each at its
+        due time; time-based rules are evaluated at each of those times and at ``now``."""
+        found: list[Notification] = []
+        limit = now.timestamp()
+
+        def pending() -> float | None:
+            due = self.groups.next_due()
+            late = due is None or due > limit or (before and due == limit)
+            return None if late else due
+
+        for _ in range(_MAX_ROUNDS):
+            due = pending()
+            self._tick_at(now if due is None else from_epoch(due))
+            due = pending()
+            if due is None:
+                break
+            found += self.flush_at(from_epoch(due))
+        return found
+
+    def _tick_at(self, at: datetime) -> None:
+        if self._ticked_at != at and (self.rules.has_time_rules or self.book.flapping):
+            self.tick(at)
+
+    def process(self, events: Iterable[Event]) -> int:
+        """Apply events in order (no timers); returns how many there were."""
         count = 0
         for event in events:
             count += 1
@@ -60,11 +99,12 @@ class Evaluator:
             firing = self.book.firing_names(event.job)
             for finding in self.rules.on_event(event, facts, info, firing=firing):
                 self.book.apply(finding, info)
-        self._route_changes(now)
+        self._route_changes()
         return count
 
     def tick(self, now: datetime) -> None:
         """Evaluate the time-based rules and flapping at ``now``."""
+        self._ticked_at = now
         if self.rules.has_time_rules:
             for job in self.infos:
                 if job not in self.facts:
@@ -73,28 +113,28 @@ class Evaluator:
         for finding in self.rules.on_tick(now, self.facts, self.infos):
             self.book.apply(finding, self.infos.get(finding.job, _NO_INFO))
         self.book.tick(now)
-        self._route_changes(now)
+        self._route_changes()
 
-    def flush(self, now: datetime, *, force: bool = False) -> list[Notification]:
-        """Notifications due at ``now`` (``force``: without waiting for group timers)."""
+    def flush_at(self, at: datetime) -> list[Notification]:
+        """Notifications of the groups due by ``at``, made at ``at``."""
         firing = [(a.fingerprint, a.labels) for a in self.book.firing()]
 
-        def muted(alert: Alert) -> bool:
-            if any(s.mutes(alert.labels, now) for s in self.silences):
+        def muted(alert: Alert, when: datetime) -> bool:
+            if any(s.mutes(alert.labels, when) for s in self.silences):
                 return True
-            if any(w.mutes(alert.labels, now) for w in self.config.maintenance):
+            if any(w.mutes(alert.labels, when) for w in self.config.maintenance):
                 return True
             return is_inhibited(alert.fingerprint, alert.labels, firing, self.config.inhibit_rules)
 
-        return self.groups.flush(
-            now, self.book.alerts.values(), muted, force=force, prepare=self.book.prepare
+        return self.groups.flush_at(
+            at.timestamp(), self.book.alerts.values(), muted, self.book.prepare
         )
 
-    def _route_changes(self, now: datetime) -> None:
+    def _route_changes(self) -> None:
         for alert in self.book.changed:
             if alert.firing:
                 self.fired += 1
             else:
                 self.resolved += 1
-            self.groups.touch(alert, now)
+            self.groups.touch(alert, alert.updated_at)
         self.book.changed.clear()

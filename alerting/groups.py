@@ -5,10 +5,16 @@ later changes are sent no sooner than ``group_interval`` after the previous one;
 alerts keep firing unchanged, the receiver hears again only after ``repeat_interval``.
 Each group remembers what its receiver was last told (``notified``), so notifications
 go out on *changes* only.
+
+Timers run on the times of the facts, not on when the engine happens to look: a group is
+scheduled from the moment its alert changed, and a notification is made *at its due
+time* and stamped with it. So any process that evaluates later (``serve`` a moment
+after, the next ``run``, or replay over the history) makes the same notifications.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,8 +25,8 @@ from alerting.notification import Notification, NotifiedAlert, NotifiedStatus
 from alerting.routing import Route
 from runner.store.records import from_epoch
 
-Muted = Callable[[Alert], bool]
-"""True for an alert that is silenced or inhibited right now."""
+Muted = Callable[[Alert, datetime], bool]
+"""True for an alert that is silenced or inhibited at the given time."""
 Prepare = Callable[[Alert], None]
 """Completes an alert's details just before it is put in a notification."""
 
@@ -52,10 +58,12 @@ class GroupBook:
         self.root = root
         self.routes = {r.id: r for r in root.walk()}
         self.groups = {g.key: g for g in groups}
+        self._next_due: float | None = None
+        self._next_known = False  # _next_due is the minimum over the groups
 
-    def touch(self, alert: Alert, now: datetime) -> None:
-        """Schedule a flush of every group ``alert`` belongs to, after its state changed."""
-        epoch = now.timestamp()
+    def touch(self, alert: Alert, at: float) -> None:
+        """Schedule a flush of every group ``alert`` belongs to, after its state changed
+        at ``at`` (epoch seconds)."""
         for route in self.root.match(alert.labels):
             key = route.group_key(alert.labels)
             group = self.groups.get(key)
@@ -64,31 +72,26 @@ class GroupBook:
                 self.groups[key] = group
             if group.idle:
                 group.episode += 1
-                group.next_flush_at = epoch + route.group_wait_seconds
+                group.next_flush_at = at + route.group_wait_seconds
             elif group.next_flush_at is None:
-                earliest = (group.last_flush_at or epoch) + route.group_interval_seconds
-                group.next_flush_at = max(epoch, earliest)
+                group.next_flush_at = _next_tick(group.last_flush_at, at, route)
             group.dirty = True
+            due = self._due_at(group)
+            if self._next_known and due is not None:
+                self._next_due = due if self._next_due is None else min(self._next_due, due)
 
     def next_due(self) -> float | None:
-        """The earliest scheduled flush (epoch seconds), if any."""
-        times = [g.next_flush_at for g in self.groups.values() if g.next_flush_at is not None]
-        return min(times) if times else None
+        """The earliest time (epoch seconds) a group is due: a flush or a repeat."""
+        if not self._next_known:
+            times = [t for g in self.groups.values() if (t := self._due_at(g)) is not None]
+            self._next_due, self._next_known = (min(times) if times else None), True
+        return self._next_due
 
-    def flush(
-        self,
-        now: datetime,
-        alerts: Iterable[Alert],
-        muted: Muted,
-        *,
-        force: bool = False,
-        prepare: Prepare | None = None,
+    def flush_at(
+        self, epoch: float, alerts: Iterable[Alert], muted: Muted, prepare: Prepare | None = None
     ) -> list[Notification]:
-        """Notifications for the groups due at ``now`` (``force``: every pending group)."""
-        epoch = now.timestamp()
-        due = [g for g in self.groups.values() if self._due(g, epoch, force)]
-        if not due:
-            return []
+        """The notifications of every group due by ``epoch``, made at ``epoch``."""
+        due = [g for g in self.groups.values() if (t := self._due_at(g)) is not None and t <= epoch]
         members: dict[str, list[Alert]] = defaultdict(list)
         wanted = {g.key for g in due}
         for alert in alerts:
@@ -98,23 +101,26 @@ class GroupBook:
                 key = route.group_key(alert.labels)
                 if key in wanted:
                     members[key].append(alert)
+        now = from_epoch(epoch)
         found = []
+        self._next_known = False
         for group in due:
             notification = self._flush_group(group, members[group.key], now, muted, prepare)
             if notification is not None:
                 found.append(notification)
         return found
 
-    def _due(self, group: AlertGroup, epoch: float, force: bool) -> bool:
-        if group.next_flush_at is not None and (force or group.next_flush_at <= epoch):
-            return True
+    def _due_at(self, group: AlertGroup) -> float | None:
+        repeat_at = None
         route = self.routes.get(group.route)
-        if route is None or group.last_flush_at is None:
-            return False
-        repeat_at = group.last_flush_at + route.repeat_interval_seconds
-        return repeat_at <= epoch and any(
-            s != NotifiedStatus.RESOLVED for s in group.notified.values()
-        )
+        if (
+            route is not None
+            and group.last_flush_at is not None
+            and any(s != NotifiedStatus.RESOLVED for s in group.notified.values())
+        ):
+            repeat_at = group.last_flush_at + max(route.repeat_interval_seconds, 1.0)
+        times = [t for t in (group.next_flush_at, repeat_at) if t is not None]
+        return min(times) if times else None
 
     def _flush_group(
         self,
@@ -134,7 +140,7 @@ class GroupBook:
                     included.append(_notified(alert, status, changed=True))
                     del group.notified[alert.fingerprint]
                     changed = True
-            elif muted(alert):
+            elif muted(alert, now):
                 held = held or before != status
             else:
                 is_change = before != status
@@ -177,10 +183,23 @@ class GroupBook:
         )
 
 
+def _next_tick(last_flush_at: float | None, at: float, route: Route) -> float:
+    """The first of the group's ``group_interval`` ticks at or after ``at``: as in
+    Alertmanager, a group that has flushed looks again only on its own ticks, so changes
+    close together go out together."""
+    if last_flush_at is None:
+        return at
+    interval = route.group_interval_seconds
+    if interval <= 0:
+        return max(at, last_flush_at)
+    return last_flush_at + interval * max(1, math.ceil((at - last_flush_at) / interval))
+
+
 def _status(alert: Alert) -> NotifiedStatus:
-    if alert.flapping:
-        return NotifiedStatus.FLAPPING
-    return NotifiedStatus.FIRING if alert.firing else NotifiedStatus.RESOLVED
+    """A recovery is reported even while the alert flaps: the on-call person must know."""
+    if not alert.firing:
+        return NotifiedStatus.RESOLVED
+    return NotifiedStatus.FLAPPING if alert.flapping else NotifiedStatus.FIRING
 
 
 def _notified(alert: Alert, status: NotifiedStatus, *, changed: bool) -> NotifiedAlert:

@@ -99,18 +99,20 @@ def enqueue_many(db: Database, notifications: Sequence[Notification], now: datet
     """Store notifications for delivery as soon as possible, in one batch.
 
     For the engine, inside its transaction: one statement for the lot, where
-    ``enqueue`` would cost a savepoint and an INSERT … RETURNING each.
+    ``enqueue`` would cost a savepoint and an INSERT … RETURNING each. A row's
+    ``created_at`` is the notification's own time (its group's due time).
     """
     db.executemany(
         "INSERT INTO notifications (receiver, group_key, status, payload, attempts, "
         "next_attempt_at, created_at) VALUES (:receiver, :group, 'pending', :payload, 0, "
-        ":now, :now)",
+        ":now, :created)",
         [
             {
                 "receiver": n.receiver,
                 "group": n.group_key,
                 "payload": n.to_json(),
                 "now": to_epoch(now),
+                "created": to_epoch(n.created_at),
             }
             for n in notifications
         ],

@@ -242,7 +242,7 @@ def a2(url: str, total: int = 10_000, repeats: int = 3) -> dict[str, float]:
     for _ in range(repeats):
         evaluator = Evaluator(config, infos=infos)
         start = time.perf_counter()
-        evaluator.process(events, now)
+        evaluator.process(events)
         memory.append(time.perf_counter() - start)
     return {
         "events": total,

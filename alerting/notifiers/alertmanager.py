@@ -10,28 +10,20 @@ from alerting.notification import DeliveryResult, Notification, NotifiedStatus
 from alerting.notifiers.jsonpost import post_json, ssl_context
 from alerting.receivers import AlertmanagerSettings, Receiver
 
-# Descriptive labels that change per run would make Alertmanager see a new alert each
-# time (it fingerprints every label), so they travel as annotations instead.
-_ANNOTATION_LABELS = ("run_id",)
-
 
 def alertmanager_alerts(notification: Notification, ends_after: timedelta) -> list[dict[str, Any]]:
-    """The alerts as Alertmanager's ``postableAlerts``.
+    """The alerts as Alertmanager's ``postableAlerts``: labels are the alert's identity,
+    per-run facts travel as annotations.
 
     Firing alerts carry ``endsAt`` = notification time + ``ends_after`` (renewed by every
-    repeat), so Alertmanager keeps them firing; resolved ones their resolution time.
+    resend), so Alertmanager keeps them firing; resolved ones their resolution time.
     """
     found = []
     for alert in notification.alerts:
-        labels = {k: v for k, v in alert.labels.items() if k not in _ANNOTATION_LABELS and v}
-        annotations = dict(alert.annotations)
-        for key in _ANNOTATION_LABELS:
-            if alert.labels.get(key):
-                annotations[key] = alert.labels[key]
+        labels = {k: v for k, v in alert.labels.items() if v}
+        annotations = alert.run_annotations()
         if alert.status is NotifiedStatus.FLAPPING:
             annotations["flapping"] = "true"
-        if alert.details.get("trace_url"):
-            annotations["trace_url"] = str(alert.details["trace_url"])
         if alert.status is NotifiedStatus.RESOLVED and alert.ends_at is not None:
             ends = alert.ends_at
         else:
