@@ -15,6 +15,7 @@ from alerting.config import AlertingConfig
 from alerting.engine import AlertEngine, EvaluationReport
 from alerting.sender import DeliveryReport, Sender
 from runner.clock import Clock, utcnow
+from runner.durations import format_duration
 from runner.store.records import from_epoch
 from runner.store.store import Store
 
@@ -49,3 +50,23 @@ def evaluate_and_deliver(
         return report, delivered
     finally:
         sender.close()
+
+
+def needs_serve(config: AlertingConfig) -> list[str]:
+    """What in ``config`` a `run`/`wrap` cannot honour alone (for `runwatch check`)."""
+    found = []
+    for route in config.route.walk():
+        if route.group_wait_seconds > IN_RUN_WAIT_SECONDS:
+            found.append(
+                f"route {route.id!r}: group_wait {format_duration(route.group_wait_seconds)} is "
+                f"longer than the {format_duration(IN_RUN_WAIT_SECONDS)} a `run` or `wrap` waits "
+                "at its end: without `runwatch serve`, a new group's first notification waits "
+                "for the next run, wrap or serve"
+            )
+    if any(r.group_interval_seconds > IN_RUN_WAIT_SECONDS for r in config.route.walk()):
+        found.append(
+            "changes to a group within group_interval of its last notification, and "
+            "repeat_interval reminders, are sent by `runwatch serve` or by the next run or "
+            "wrap after they fall due"
+        )
+    return found
