@@ -45,7 +45,13 @@ class Evaluator:
         self.infos = infos or {}
         self.silences = silences
         self.book = AlertBook(alerts, flap=config.flap, trace_url=config.trace_url, enrich=enrich)
-        self.groups = GroupBook(config.route, groups)
+        receivers = config.receivers.values()
+        self.groups = GroupBook(
+            config.route,
+            groups,
+            resend={r.name: s for r in receivers if (s := r.resend_delay_seconds) is not None},
+            unresolved=[r.name for r in receivers if not r.send_resolved],
+        )
         self.dirty_jobs: set[str] = set()
         self.fired = 0
         self.resolved = 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -54,8 +54,20 @@ class AlertGroup:
 class GroupBook:
     """Every alert group, keyed by group key."""
 
-    def __init__(self, root: Route, groups: Iterable[AlertGroup] = ()) -> None:
+    def __init__(
+        self,
+        root: Route,
+        groups: Iterable[AlertGroup] = (),
+        *,
+        resend: Mapping[str, float] | None = None,
+        unresolved: Collection[str] = (),
+    ) -> None:
+        """``resend``: receivers that hear every firing alert again after that many
+        seconds (the ``alertmanager`` kind's ``resend_delay``); ``unresolved``: receivers
+        with ``send_resolved: false``."""
         self.root = root
+        self.resend = dict(resend or {})
+        self.unresolved = frozenset(unresolved)
         self.routes = {r.id: r for r in root.walk()}
         self.groups = {g.key: g for g in groups}
         self._next_due: float | None = None
@@ -87,6 +99,13 @@ class GroupBook:
             self._next_due, self._next_known = (min(times) if times else None), True
         return self._next_due
 
+    def _repeat_seconds(self, group: AlertGroup) -> float | None:
+        route = self.routes.get(group.route)
+        if route is None:
+            return None
+        seconds = min(route.repeat_interval_seconds, self.resend.get(group.receiver, math.inf))
+        return max(seconds, 1.0)
+
     def flush_at(
         self, epoch: float, alerts: Iterable[Alert], muted: Muted, prepare: Prepare | None = None
     ) -> list[Notification]:
@@ -112,13 +131,13 @@ class GroupBook:
 
     def _due_at(self, group: AlertGroup) -> float | None:
         repeat_at = None
-        route = self.routes.get(group.route)
+        repeat = self._repeat_seconds(group)
         if (
-            route is not None
+            repeat is not None
             and group.last_flush_at is not None
             and any(s != NotifiedStatus.RESOLVED for s in group.notified.values())
         ):
-            repeat_at = group.last_flush_at + max(route.repeat_interval_seconds, 1.0)
+            repeat_at = group.last_flush_at + repeat
         times = [t for t in (group.next_flush_at, repeat_at) if t is not None]
         return min(times) if times else None
 
@@ -137,9 +156,10 @@ class GroupBook:
             before = group.notified.get(alert.fingerprint)
             if status is NotifiedStatus.RESOLVED:
                 if before is not None:
-                    included.append(_notified(alert, status, changed=True))
                     del group.notified[alert.fingerprint]
-                    changed = True
+                    if group.receiver not in self.unresolved:
+                        included.append(_notified(alert, status, changed=True))
+                        changed = True
             elif muted(alert, now):
                 held = held or before != status
             else:
@@ -153,10 +173,11 @@ class GroupBook:
         for gone in [fp for fp in group.notified if fp not in live]:
             del group.notified[gone]
         route = self.routes.get(group.route)
+        every = self._repeat_seconds(group)
         repeat_due = (
-            route is not None
+            every is not None
             and group.last_flush_at is not None
-            and group.last_flush_at + route.repeat_interval_seconds <= now.timestamp()
+            and group.last_flush_at + every <= now.timestamp()
         )
         repeat = (
             not changed

@@ -8,11 +8,15 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from alerting import AlertEngine, evaluate_and_deliver, replay
+from alerting.inprocess import needs_serve
 from alerting.matchers import parse_matcher
 from alerting.notification import Notification, NotifiedStatus
 from alerting.outbox import list_rows
 from alerting.silences import add_silence, expire_silence
+from runner.errors import DefinitionError
 from runner.model import Job, Task
 from runner.store.store import Store
 from tests.alerting.conftest import T0, EventLog, FixedClock, config
@@ -205,3 +209,41 @@ def test_replay_reproduces_every_queued_notification_at_the_same_time(
     for _ in range(2):
         result = replay(store, cfg, T0 - timedelta(days=1), clock.now)
         assert shape(result.notifications) == shape(actual)
+
+
+def test_a_receiver_with_send_resolved_false_hears_the_firing_but_not_the_recovery(
+    store: Store, events: EventLog, clock: FixedClock
+) -> None:
+    cfg = config(
+        {
+            "receivers": {"quiet": {"memory": {}, "send_resolved": False}, "loud": {"memory": {}}},
+            "route": {
+                "receiver": "loud",
+                "group_wait": "0s",
+                "routes": [{"receiver": "quiet", "continue": True}, {"receiver": "loud"}],
+            },
+            "rules": [{"alert": "JobFailed", "when": "run_failed"}],
+        }
+    )
+    engine = AlertEngine(store, cfg, clock=clock, tick_seconds=0)
+    events.run(ok=False)
+    engine.evaluate(clock.advance(1))
+    events.run(ok=True)
+    engine.evaluate(clock.advance(600))
+    by_receiver = {
+        r: statuses([n for n in queued(store) if n.receiver == r]) for r in ("quiet", "loud")
+    }
+    assert by_receiver == {"quiet": ["firing"], "loud": ["firing", "resolved"]}
+
+
+def test_send_resolved_must_be_true_or_false() -> None:
+    with pytest.raises(DefinitionError, match=r"receivers\.quiet\.send_resolved.*true or false"):
+        config({"receivers": {"quiet": {"memory": {}, "send_resolved": "no"}}})
+
+
+def test_check_says_which_timers_a_run_or_wrap_cannot_honour_without_serve() -> None:
+    notes = needs_serve(
+        config({"route": {"receiver": "log", "group_wait": "2m", "group_interval": "5m"}})
+    )
+    assert "group_wait 2m00s is longer than the 1m00s a `run` or `wrap` waits" in notes[0]
+    assert "repeat_interval reminders" in notes[1]
