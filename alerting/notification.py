@@ -81,6 +81,9 @@ class Notification:
     repeat: bool = False
     test: bool = False
     thread: Mapping[str, str] | None = None
+    redelivery: bool = False
+    """Sent again after its sender died mid-send: only an idempotent form may be used
+    (Slack: update the group's message in place, no thread reply)."""
 
     @property
     def status(self) -> NotifiedStatus:
@@ -128,6 +131,7 @@ class Notification:
                 "episode": self.episode,
                 "repeat": self.repeat,
                 "test": self.test,
+                "redelivery": self.redelivery,
                 "alerts": [
                     {
                         "fingerprint": a.fingerprint,
@@ -159,6 +163,7 @@ class Notification:
             episode=data.get("episode", 0),
             repeat=data.get("repeat", False),
             test=data.get("test", False),
+            redelivery=data.get("redelivery", False),
             id=notification_id,
             alerts=tuple(
                 NotifiedAlert(

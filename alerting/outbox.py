@@ -16,7 +16,7 @@ idempotency key (a repeat is harmless), and otherwise records it as
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -83,13 +83,13 @@ def release_stale(
     now: datetime,
     *,
     alive: Callable[[str], bool],
-    idempotent: Callable[[str], bool],
+    idempotent: Callable[[str, Notification], bool],
 ) -> tuple[int, int]:
     """Take over the rows whose sender died (``alive`` is False for its process) or whose
     lease ran out: back to pending where the receiver is ``idempotent``, else recorded
     ``possibly_delivered``. Returns (resent, possibly delivered)."""
     rows = db.rows(
-        "SELECT id, receiver, claimed_by, claim_expires_at FROM notifications "
+        "SELECT id, receiver, claimed_by, claim_expires_at, payload FROM notifications "
         "WHERE status = 'sending'"
     )
     resent = possibly = 0
@@ -100,9 +100,10 @@ def release_stale(
         )
         if not expired and alive(claimant_process(claimant)):
             continue
-        again = idempotent(row["receiver"])
+        note = replace(Notification.from_json(row["payload"]), redelivery=True)
+        again = idempotent(row["receiver"], note)
         sets = (
-            "status = 'pending', next_attempt_at = :now"
+            "status = 'pending', next_attempt_at = :now, payload = :payload"
             if again
             else "status = 'possibly_delivered'"
         )
@@ -115,7 +116,13 @@ def release_stale(
                 f"UPDATE notifications SET {sets}, last_error = :error, claimed_by = NULL, "
                 "claim_expires_at = NULL WHERE id = :id AND status = 'sending' "
                 "AND claimed_by = :claimant",
-                {"now": to_epoch(now), "error": error, "id": row["id"], "claimant": claimant},
+                {
+                    "now": to_epoch(now),
+                    "error": error,
+                    "id": row["id"],
+                    "claimant": claimant,
+                    "payload": note.to_json(),
+                },
             )
         if cur.rowcount == 1:
             resent += again

@@ -33,7 +33,7 @@ from alerting.notification import (
 )
 from alerting.notifiers import create_notifier
 from alerting.outbox import OutboxRow
-from alerting.receivers import Receiver
+from alerting.receivers import Receiver, SlackSettings
 from alerting.secrets import scrub
 from runner.clock import Clock, utcnow
 from runner.errors import NotFoundError
@@ -81,10 +81,21 @@ class Sender:
         self._notifiers: dict[str, Notifier] = dict(notifiers or {})
         self._secrets = config.secrets()
 
-    def idempotent(self, receiver: str) -> bool:
-        """True when sending a notification to ``receiver`` twice is harmless."""
+    def idempotent(self, receiver: str, note: Notification) -> bool:
+        """True when sending ``note`` to ``receiver`` again is harmless: PagerDuty and
+        Alertmanager always; Slack with a bot token once the group has a message, which
+        is updated in place (``Notification.redelivery``)."""
         found = self.config.receivers.get(receiver)
-        return found is not None and found.kind in _IDEMPOTENT_KINDS
+        if found is None:
+            return False
+        if found.kind in _IDEMPOTENT_KINDS:
+            return True
+        settings = found.settings
+        return (
+            isinstance(settings, SlackSettings)
+            and settings.token is not None
+            and state.group_thread(self.store.db, note.group_key, note.episode) is not None
+        )
 
     def notifier(self, receiver: str) -> Notifier:
         """The notifier of a configured receiver (created on first use)."""

@@ -171,6 +171,8 @@ class SlackNotifier:
                 self._client.chat_update(
                     channel=thread["channel"], ts=thread["ts"], text=text, blocks=blocks
                 )
+                if notification.redelivery:  # the reply may have been posted already
+                    return DeliveryResult.success(thread=thread)
                 self._client.chat_postMessage(
                     channel=thread["channel"],
                     thread_ts=thread["ts"],

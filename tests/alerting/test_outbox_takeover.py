@@ -17,7 +17,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.alerting.conftest import Certificate, Recorded, RecordingServer
+from alerting.outbox import NotificationStatus, claim, due, list_rows
+from runner.events import AttemptFailed
+from runner.store.store import Store
+from runner.supervisor import identity_of
+from tests.alerting.conftest import (
+    Certificate,
+    EventLog,
+    FixedClock,
+    Recorded,
+    RecordingServer,
+)
+from tests.alerting.test_slack import bot_config, run_cycle, slack_api
 from tests.e2e.cli import clean_env, free_port
 
 KEY = "R0UT1NGKEY0000000000000000000042"
@@ -171,3 +182,35 @@ def test_a_pagerduty_send_in_flight_when_serve_dies_is_resent_at_once_with_its_d
         assert first.json["event_action"] == "trigger"
     finally:
         world.stop()
+
+
+def _dead_process_identity() -> str:
+    """The identity of a process of this host that has exited (and been reaped)."""
+    child = subprocess.Popen(["sleep", "30"])
+    identity = identity_of(child.pid)
+    child.kill()
+    child.wait(10)
+    assert identity is not None
+    return identity
+
+
+def test_a_slack_update_in_flight_when_its_sender_died_is_redone_in_place_without_a_reply(
+    store: Store, events: EventLog, clock: FixedClock, http_server: RecordingServer
+) -> None:
+    http_server.default = slack_api
+    engine, sender = run_cycle(store, bot_config(http_server), http_server, clock)
+    events.add(AttemptFailed, run_id=7, task="extract", attempt=1, exit_code=1)
+    engine.evaluate()
+    sender.deliver_due()  # the group's message
+    events.run(ok=False)
+    engine.evaluate(clock.advance(60))
+    (row_id, _), *_ = due(store.db, clock.now)
+    assert claim(store.db, row_id, f"{_dead_process_identity()}/gone", clock.now, 120)
+    before = len(http_server.requests)
+    assert sender.deliver_due().sent == 1  # at once, not after the 120 s lease
+    (update,) = http_server.requests[before:]
+    assert update.path == "/api/chat.update"
+    assert update.json["text"] == "[FIRING:3] JobFailed, TaskFailed (job=nightly-etl)"
+    (row, _) = list_rows(store.db)
+    assert row.status is NotificationStatus.SENT
+    assert row.notification.redelivery
