@@ -50,24 +50,12 @@ class Scenario:
 
 
 ABC = ("a", "b", "c")
+TOGETHER = (Step(0, "fire", ABC), Step(3, "resolve", ABC))
+"""Three jobs failing together, recovering together."""
 SCENARIOS = [
-    Scenario(
-        "three jobs failing together, group_by severity",
-        ("severity",),
-        (Step(0, "fire", ABC), Step(3, "resolve", ABC)),
-        count=2,
-    ),
-    Scenario(
-        "three jobs failing together, group_by job",
-        ("job",),
-        (Step(0, "fire", ABC), Step(3, "resolve", ABC)),
-        count=6,
-    ),
-    Scenario(
-        "three jobs failing together, group_by ...",
-        ("...",),
-        (Step(0, "fire", ABC), Step(3, "resolve", ABC)),
-        count=6,
+    *(
+        Scenario(f"three jobs failing together, group_by {by}", (by,), TOGETHER, count=count)
+        for by, count in (("severity", 2), ("job", 6), ("...", 6))
     ),
     Scenario(
         "one job failing every 0.2 s for 6 s",

@@ -22,6 +22,14 @@ from runner.store.store import Store
 from tests.alerting.conftest import T0, EventLog, FixedClock, config
 
 HOOK = {"hook": {"memory": {}}}
+EVERY_LABEL = config(
+    {
+        "receivers": HOOK,
+        "route": {"receiver": "hook", "group_by": ["..."], "group_wait": "5s"},
+        "rules": [{"alert": "JobFailed", "when": "run_failed"}],
+    }
+)
+"""The route of issue 13's lost pages: every label groups."""
 
 
 def queued(store: Store) -> list[Notification]:
@@ -37,14 +45,7 @@ def test_group_by_every_label_pages_a_job_failing_twice_then_recovering_once_eac
 ) -> None:
     # issue 13: run_id was a label, so with group_by ['...'] each run was its own group
     # and nothing was ever sent. Alertmanager sends one firing and one resolved.
-    cfg = config(
-        {
-            "receivers": HOOK,
-            "route": {"receiver": "hook", "group_by": ["..."], "group_wait": "5s"},
-            "rules": [{"alert": "JobFailed", "when": "run_failed"}],
-        }
-    )
-    engine = AlertEngine(store, cfg, clock=clock, tick_seconds=0)
+    engine = AlertEngine(store, EVERY_LABEL, clock=clock, tick_seconds=0)
     events.run(ok=False)
     engine.evaluate(clock.advance(1))
     events.run(ok=False)
@@ -63,14 +64,7 @@ def test_group_by_every_label_pages_a_job_failing_twice_then_recovering_once_eac
 def test_thirty_failures_in_a_minute_are_one_alert_paged_once_and_resolved_once(
     store: Store, events: EventLog, clock: FixedClock
 ) -> None:
-    cfg = config(
-        {
-            "receivers": HOOK,
-            "route": {"receiver": "hook", "group_by": ["..."], "group_wait": "5s"},
-            "rules": [{"alert": "JobFailed", "when": "run_failed"}],
-        }
-    )
-    engine = AlertEngine(store, cfg, clock=clock, tick_seconds=0)
+    engine = AlertEngine(store, EVERY_LABEL, clock=clock, tick_seconds=0)
     for _ in range(30):
         events.run(ok=False)
         engine.evaluate(clock.advance(2))
