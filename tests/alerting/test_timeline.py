@@ -61,6 +61,19 @@ def test_group_by_every_label_pages_a_job_failing_twice_then_recovering_once_eac
     assert notes[1].alerts[0].fingerprint == notes[0].alerts[0].fingerprint
 
 
+def test_a_failure_after_the_first_notification_still_gets_its_resolve(
+    store: Store, events: EventLog, clock: FixedClock
+) -> None:
+    engine = AlertEngine(store, EVERY_LABEL, clock=clock, tick_seconds=0)
+    events.run(ok=False)
+    engine.evaluate(clock.advance(10))  # notified at 5 s
+    events.run(ok=False)
+    engine.evaluate(clock.advance(10))
+    events.run(ok=True)
+    engine.evaluate(clock.advance(600))
+    assert statuses(queued(store)) == ["firing", "resolved"]
+
+
 def test_thirty_failures_in_a_minute_are_one_alert_paged_once_and_resolved_once(
     store: Store, events: EventLog, clock: FixedClock
 ) -> None:
