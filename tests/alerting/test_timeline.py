@@ -254,3 +254,27 @@ def test_check_says_which_timers_a_run_or_wrap_cannot_honour_without_serve() -> 
     )
     assert "group_wait 2m00s is longer than the 1m00s a `run` or `wrap` waits" in notes[0]
     assert "repeat_interval reminders" in notes[1]
+
+
+def test_resolves_of_one_group_close_together_go_out_in_one_message(
+    store: Store, clock: FixedClock
+) -> None:
+    cfg = config(
+        {
+            "receivers": HOOK,
+            "route": {"receiver": "hook", "group_by": ["severity"], "group_wait": "30s"},
+            "rules": [{"alert": "JobFailed", "when": "run_failed"}],
+        }
+    )
+    log = _three_jobs(store, clock)
+    engine = AlertEngine(store, cfg, clock=clock, tick_seconds=0)
+    for job in ("a", "b", "c"):
+        log.run(job, ok=False)
+    engine.evaluate(clock.advance(3600))
+    for job in ("a", "b", "c"):  # an hour later, recoveries a second apart
+        log.run(job, ok=True)
+        engine.evaluate(clock.advance(1))
+    engine.evaluate(clock.advance(600))
+    notes = queued(store)
+    assert statuses(notes) == ["firing", "resolved"]  # as Alertmanager: 2, not 3
+    assert len(notes[1].alerts) == 3
