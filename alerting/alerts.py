@@ -12,6 +12,7 @@ alert, with one label set, whatever ``group_by`` says.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -117,6 +118,7 @@ class AlertBook:
         self._firing_names: dict[str, Counter[str]] = defaultdict(Counter)
         self.flapping: set[str] = set()
         """Fingerprints of the alerts that flap."""
+        self._calm: float | None = None  # the earliest calm-down, None when unknown
         for alert in alerts:
             self._index(alert)
             if alert.flapping:
@@ -187,6 +189,7 @@ class AlertBook:
             alert.flapping = alert.flapping or len(alert.firings) > self.flap.threshold
             if alert.flapping:
                 self.flapping.add(fp)
+                self._calm = None
             self.changed.append(alert)
         elif (labels, annotations, _own(details)) == (
             alert.labels,
@@ -223,10 +226,22 @@ class AlertBook:
             alert.dirty = True
             self.changed.append(alert)
 
+    def next_calm(self) -> float:
+        """When the first flapping alert calms down (infinity when none flaps)."""
+        if self._calm is None:
+            self._calm = min(
+                (_calm_at(self.alerts[fp].firings, self.flap) for fp in self.flapping),
+                default=math.inf,
+            )
+        return self._calm
+
     def tick(self, now: datetime) -> None:
         """End flapping for alerts that calmed down within the flap window, at the moment
         they did (so the outcome does not depend on when the engine looks)."""
         epoch = now.timestamp()
+        if self.next_calm() > epoch:
+            return
+        self._calm = None
         for fp in sorted(self.flapping):
             alert = self.alerts[fp]
             calm = _calm_at(alert.firings, self.flap)

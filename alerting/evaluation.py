@@ -5,6 +5,7 @@ empty state over the history. Both walk the same timeline (``advance``, then
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
@@ -56,6 +57,7 @@ class Evaluator:
         self.fired = 0
         self.resolved = 0
         self._ticked_at: datetime | None = None
+        self._crossing: float | None = None  # earliest time-rule threshold; None: unknown
 
     def advance(self, events: Iterable[Event]) -> list[Notification]:
         """Apply events in order; before each, the time-based rules are evaluated and the
@@ -88,7 +90,19 @@ class Evaluator:
         return found
 
     def _tick_at(self, at: datetime) -> None:
-        if self._ticked_at != at and (self.rules.has_time_rules or self.book.flapping):
+        """Tick only when a threshold or a calm-down may have passed: the outcome is the
+        same as ticking at every instant, as findings carry their crossing times."""
+        if self._ticked_at == at:
+            return
+        epoch = at.timestamp()
+        if self.rules.has_time_rules and self._crossing is None:
+            since = -math.inf if self._ticked_at is None else self._ticked_at.timestamp()
+            self._crossing = min(
+                (self.rules.next_crossing(f, since) for f in self.facts.values()),
+                default=math.inf,
+            )
+        crossed = self.rules.has_time_rules and epoch > (self._crossing or math.inf)
+        if crossed or self.book.next_calm() <= epoch:
             self.tick(at)
 
     def process(self, events: Iterable[Event]) -> int:
@@ -101,6 +115,9 @@ class Evaluator:
                 facts = self.facts[event.job] = JobFacts()
             facts.apply(event)
             self.dirty_jobs.add(event.job)
+            if self.rules.has_time_rules and self._crossing is not None:
+                # facts changed: a threshold of this job may lie anywhere, even behind us
+                self._crossing = min(self._crossing, self.rules.next_crossing(facts, -math.inf))
             info = self.infos.get(event.job, _NO_INFO)
             firing = self.book.firing_names(event.job)
             for finding in self.rules.on_event(event, facts, info, firing=firing):
@@ -111,6 +128,7 @@ class Evaluator:
     def tick(self, now: datetime) -> None:
         """Evaluate the time-based rules and flapping at ``now``."""
         self._ticked_at = now
+        self._crossing = None
         if self.rules.has_time_rules:
             for job in self.infos:
                 if job not in self.facts:
@@ -123,18 +141,17 @@ class Evaluator:
 
     def flush_at(self, at: datetime) -> list[Notification]:
         """Notifications of the groups due by ``at``, made at ``at``."""
-        firing = [(a.fingerprint, a.labels) for a in self.book.firing()]
+        rules = self.config.inhibit_rules
+        firing = [(a.fingerprint, a.labels) for a in self.book.firing()] if rules else []
 
         def muted(alert: Alert, when: datetime) -> bool:
             if any(s.mutes(alert.labels, when) for s in self.silences):
                 return True
             if any(w.mutes(alert.labels, when) for w in self.config.maintenance):
                 return True
-            return is_inhibited(alert.fingerprint, alert.labels, firing, self.config.inhibit_rules)
+            return is_inhibited(alert.fingerprint, alert.labels, firing, rules)
 
-        return self.groups.flush_at(
-            at.timestamp(), self.book.alerts.values(), muted, self.book.prepare
-        )
+        return self.groups.flush_at(at.timestamp(), self.book.alerts, muted, self.book.prepare)
 
     def _route_changes(self) -> None:
         for alert in self.book.changed:

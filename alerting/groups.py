@@ -70,14 +70,16 @@ class GroupBook:
         self.unresolved = frozenset(unresolved)
         self.routes = {r.id: r for r in root.walk()}
         self.groups = {g.key: g for g in groups}
-        self._next_due: float | None = None
-        self._next_known = False  # _next_due is the minimum over the groups
+        self._members: dict[str, set[str]] = defaultdict(set)  # group key -> fingerprints
+        self._indexed: set[str] = set()
+        self._due: dict[str, float] = {}  # group key -> due time, for groups with one
+        for group in self.groups.values():
+            self._schedule(group)
 
     def touch(self, alert: Alert, at: float) -> None:
         """Schedule a flush of every group ``alert`` belongs to, after its state changed
         at ``at`` (epoch seconds)."""
-        for route in self.root.match(alert.labels):
-            key = route.group_key(alert.labels)
+        for key, route in self._index(alert):
             group = self.groups.get(key)
             if group is None:
                 group = AlertGroup(key, route.id, route.receiver, route.group_labels(alert.labels))
@@ -88,16 +90,18 @@ class GroupBook:
             elif group.next_flush_at is None:
                 group.next_flush_at = _next_tick(group.last_flush_at, at, route)
             group.dirty = True
-            due = self._due_at(group)
-            if self._next_known and due is not None:
-                self._next_due = due if self._next_due is None else min(self._next_due, due)
+            self._schedule(group)
+
+    def _schedule(self, group: AlertGroup) -> None:
+        due = self._due_at(group)
+        if due is None:
+            self._due.pop(group.key, None)
+        else:
+            self._due[group.key] = due
 
     def next_due(self) -> float | None:
         """The earliest time (epoch seconds) a group is due: a flush or a repeat."""
-        if not self._next_known:
-            times = [t for g in self.groups.values() if (t := self._due_at(g)) is not None]
-            self._next_due, self._next_known = (min(times) if times else None), True
-        return self._next_due
+        return min(self._due.values()) if self._due else None
 
     def _repeat_seconds(self, group: AlertGroup) -> float | None:
         route = self.routes.get(group.route)
@@ -107,26 +111,37 @@ class GroupBook:
         return max(seconds, 1.0)
 
     def flush_at(
-        self, epoch: float, alerts: Iterable[Alert], muted: Muted, prepare: Prepare | None = None
+        self,
+        epoch: float,
+        alerts: Mapping[str, Alert],
+        muted: Muted,
+        prepare: Prepare | None = None,
     ) -> list[Notification]:
         """The notifications of every group due by ``epoch``, made at ``epoch``."""
-        due = [g for g in self.groups.values() if (t := self._due_at(g)) is not None and t <= epoch]
-        members: dict[str, list[Alert]] = defaultdict(list)
-        wanted = {g.key for g in due}
-        for alert in alerts:
-            if not alert.firing and not any(alert.fingerprint in g.notified for g in due):
-                continue
-            for route in self.root.match(alert.labels):
-                key = route.group_key(alert.labels)
-                if key in wanted:
-                    members[key].append(alert)
+        due = [self.groups[key] for key, at in self._due.items() if at <= epoch]
+        if len(self._indexed) < len(alerts):  # alerts loaded, not yet touched
+            for fingerprint in alerts.keys() - self._indexed:
+                self._index(alerts[fingerprint])
         now = from_epoch(epoch)
         found = []
-        self._next_known = False
         for group in due:
-            notification = self._flush_group(group, members[group.key], now, muted, prepare)
+            members = [
+                alert
+                for fp in self._members.get(group.key, ())
+                if (alert := alerts[fp]).firing or fp in group.notified
+            ]
+            notification = self._flush_group(group, members, now, muted, prepare)
+            self._schedule(group)
             if notification is not None:
                 found.append(notification)
+        return found
+
+    def _index(self, alert: Alert) -> list[tuple[str, Route]]:
+        """Remember which groups ``alert`` belongs to (its labels route it); them."""
+        found = [(r.group_key(alert.labels), r) for r in self.root.match(alert.labels)]
+        for key, _ in found:
+            self._members[key].add(alert.fingerprint)
+        self._indexed.add(alert.fingerprint)
         return found
 
     def _due_at(self, group: AlertGroup) -> float | None:

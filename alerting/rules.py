@@ -7,6 +7,7 @@ nothing. Time-based rules (``stale``, ``duration_exceeded`` while a run is still
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -165,6 +166,23 @@ class RuleSet:
         """
         handler = _HANDLERS.get(type(event))
         return handler(self, event, facts, info, firing) if handler else []
+
+    def next_crossing(self, facts: JobFacts, since: float) -> float:
+        """The earliest threshold at or after ``since`` (epoch seconds) past which a
+        time-based rule may fire for a job with these facts; infinity when none."""
+        times = []
+        for rule in self._of(RuleKind.STALE):
+            baseline = facts.last_success_at or facts.first_seen_at
+            if baseline is not None and rule.for_seconds is not None:
+                times.append(baseline + rule.for_seconds)
+        for run in facts.open_runs.values():
+            for rule in self._of(RuleKind.DURATION_EXCEEDED):
+                if run.started_at is not None and rule.threshold_seconds is not None:
+                    times.append(run.started_at + rule.threshold_seconds)
+            for rule in self._of(RuleKind.DEADLINE_MISSED):
+                if run.logical_time is not None and rule.deadline_seconds is not None:
+                    times.append(run.logical_time + rule.deadline_seconds)
+        return min((t for t in times if t >= since), default=math.inf)
 
     def on_tick(
         self, now: datetime, facts: Mapping[str, JobFacts], infos: Mapping[str, JobInfo]
