@@ -15,6 +15,7 @@ from alerting.facts import JobFacts, JobInfo
 from alerting.groups import AlertGroup, GroupBook
 from alerting.inhibition import is_inhibited
 from alerting.notification import Notification
+from alerting.route_muting import flush_unmuted
 from alerting.rules import RuleSet
 from alerting.silences import Silence
 from runner.events import Event
@@ -151,7 +152,13 @@ class Evaluator:
                 return True
             return is_inhibited(alert.fingerprint, alert.labels, firing, rules)
 
-        return self.groups.flush_at(at.timestamp(), self.book.alerts, muted, self.book.prepare)
+        return flush_unmuted(
+            self.groups,
+            at,
+            lambda: self.groups.flush_at(
+                at.timestamp(), self.book.alerts, muted, self.book.prepare
+            ),
+        )
 
     def _route_changes(self) -> None:
         for alert in self.book.changed:

@@ -92,6 +92,11 @@ class GroupBook:
             group.dirty = True
             self._schedule(group)
 
+    def restore(self, group: AlertGroup) -> None:
+        """Put back a group as it was (a flush that must not count), with its timers."""
+        self.groups[group.key] = group
+        self._schedule(group)
+
     def _schedule(self, group: AlertGroup) -> None:
         due = self._due_at(group)
         if due is None:
