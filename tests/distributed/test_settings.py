@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,10 +12,12 @@ import pytest
 import runner.distributed
 from runner.config import load_settings
 from runner.distributed import celery_settings, executor_kind
-from runner.distributed.message import AttemptMessage, MessageError
+from runner.distributed.message import AttemptMessage, MessageError, accepted_env, task_digest
+from runner.distributed.signing import sign, signature_problem
 from runner.engine.executor import AttemptSpec
 from runner.errors import DefinitionError
-from runner.model import Task
+from runner.model import Job, Task
+from runner.secret import Secret
 
 
 def test_the_executor_section_gives_the_broker_queue_and_intervals(tmp_path: Path) -> None:
@@ -59,8 +63,9 @@ def test_a_bad_executor_section_is_named_in_the_error(
     assert message in str(caught.value)
 
 
-def test_an_attempt_message_survives_json_and_rejects_other_versions() -> None:
-    task = Task("load", command=("load.sh",), queue="gpu")
+def test_an_attempt_message_survives_json_and_rejects_other_versions(tmp_path: Path) -> None:
+    task = Task("load", command=("load.sh",), queue="gpu", env={"MODE": "full"})
+    job = Job("etl", {"load": task}, kill_grace=2.0)
     spec = AttemptSpec(
         key=7,
         job="etl",
@@ -68,21 +73,78 @@ def test_an_attempt_message_survives_json_and_rejects_other_versions() -> None:
         run_id=3,
         attempt=2,
         logical_time=datetime(2026, 11, 25, 3, tzinfo=UTC),
-        env={"RUNWATCH_TASK": "load"},
-        stdout_path=Path("/logs/etl/3/load.2.out"),
-        stderr_path=None,
+        env={
+            "RUNWATCH_JOB": "etl",
+            "RUNWATCH_TASK": "load",
+            "RUNWATCH_RUN_ID": "3",
+            "RUNWATCH_LOGICAL_TIME": "2026-11-25T03:00:00+00:00",
+            "RUNWATCH_ATTEMPT": "2",
+            "RUNWATCH_PARAM_DAY": "monday",
+            "MODE": "full",
+        },
+        stdout_path=tmp_path / "etl/3/load.2.out",
+        stderr_path=tmp_path / "etl/3/load.2.err",
         upstream_results={"extract": {"rows": 3}},
+        kill_grace=2.0,
+        log_cap_bytes=1024,
     )
     message = AttemptMessage.from_spec(spec, "gpu")
-    payload = message.to_payload()
-    assert AttemptMessage.from_payload(payload).to_spec(task) == spec
+    payload = json.loads(json.dumps(message.to_payload()))
+    read = AttemptMessage.from_payload(payload)
+    assert read.to_spec(job, task, log_dir=tmp_path, log_cap_bytes=1024) == spec
     with pytest.raises(MessageError, match="version"):
         AttemptMessage.from_payload({**payload, "v": 99})
     with pytest.raises(MessageError, match="malformed"):
-        AttemptMessage.from_payload({"v": 1})
+        AttemptMessage.from_payload({"v": payload["v"]})
+
+
+def test_a_message_passes_on_only_run_parameters_and_the_trace_context() -> None:
+    traceparent = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+    env = {
+        "PATH": "/tmp/evil",
+        "LD_PRELOAD": "/tmp/evil.so",
+        "RUNWATCH_DB_URL": "sqlite:////tmp/other.db",
+        "RUNWATCH_PARAM_DAY": "monday",
+        "TRACEPARENT": traceparent,
+        "TRACESTATE": "vendor=1",
+    }
+    assert accepted_env(env) == {
+        "RUNWATCH_PARAM_DAY": "monday",
+        "TRACEPARENT": traceparent,
+        "TRACESTATE": "vendor=1",
+    }
+    assert accepted_env({"TRACEPARENT": "x\ny"}) == {}
+
+
+def test_a_task_digest_changes_with_the_command_but_not_with_variable_values() -> None:
+    task = Task("load", command="load.sh", env={"TOKEN": "one"})
+    assert task_digest(task) == task_digest(replace(task, env={"TOKEN": "two"}))
+    assert task_digest(task) != task_digest(replace(task, command="touch pwned"))
+    assert task_digest(task) != task_digest(replace(task, env={"PATH": "one"}))
 
 
 def test_the_public_names_are_exactly_what_the_package_exports() -> None:
     public = {n for n in vars(runner.distributed) if not n.startswith("_")}
-    modules = {"app", "executor", "kinds", "message", "recovery", "settings", "worker"}
+    modules = {"app", "executor", "kinds", "message", "recovery", "settings", "signing", "worker"}
     assert public - modules == set(runner.distributed.__all__)
+
+
+def test_a_short_signing_key_is_refused_without_showing_it(tmp_path: Path) -> None:
+    (tmp_path / "runwatch.yaml").write_text(
+        "executor:\n  kind: celery\n  broker_url: redis://x\n  signing_key: ${KEY}\n"
+    )
+    settings = load_settings(None, env={"KEY": "hunter2-hunter2"}, cwd=tmp_path)
+    with pytest.raises(DefinitionError, match=r"key 'executor\.signing_key'") as caught:
+        celery_settings(settings, {})
+    assert "at least 32 characters" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_signature_is_valid_only_for_the_key_and_the_exact_message() -> None:
+    key, other = Secret("s" * 32), Secret("t" * 32)
+    payload = {"v": 2, "job": "etl", "env": {"RUNWATCH_PARAM_DAY": "monday"}}
+    signed = sign(payload, key)
+    assert signature_problem(json.loads(json.dumps(signed)), key) is None
+    assert signature_problem(signed, other) is not None
+    assert signature_problem({**signed, "job": "other"}, key) is not None
+    assert signature_problem(payload, key) is not None
