@@ -2,11 +2,11 @@
 and its outcome, as JSON in the store.
 
 Whoever can write to the broker can write a message, so a message names *which* attempt
-to run and nothing of *how*: the worker takes the command, its environment, the kill
-grace and the log files from its own job definitions and home. From the message it
-accepts only the attempt's identity, the run's parameters (``RUNWATCH_PARAM_*``), the
-trace context (``TRACEPARENT``, ``TRACESTATE``) and the results of upstream tasks, and it
-refuses a message whose definition digest differs from its own task's.
+to run and nothing of *how*: the worker reads the attempt, its run (number, logical
+time, parameters) and the upstream results from the store, and takes the command, its
+environment, the kill grace and the log files from its own job definitions and home.
+From the message it takes only the trace context (``TRACEPARENT``, ``TRACESTATE``), and
+it refuses a message whose definition digest differs from its own task's.
 """
 
 from __future__ import annotations
@@ -16,19 +16,19 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from runner.engine.engine import attempt_env
 from runner.engine.executor import AttemptFinished, AttemptSpec
 from runner.errors import RunwatchError
 from runner.model import Job, Task, TaskState
 from runner.store.attempts import attempt_log_paths
+from runner.store.records import AttemptRecord, RunRecord
 
 VERSION = 2
 """Bumped when a field changes meaning; a worker refuses versions it does not know."""
 
-_PARAM = re.compile(r"RUNWATCH_PARAM_[A-Z0-9_]+")
 _TRACE = {
     "TRACEPARENT": re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}"),
     "TRACESTATE": re.compile(r"[ -~]{0,512}"),
@@ -58,29 +58,24 @@ def task_digest(task: Task) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def accepted_env(env: Mapping[str, str]) -> dict[str, str]:
-    """The variables of a message a worker passes on: run parameters and trace context."""
+def trace_context(env: Mapping[str, str]) -> dict[str, str]:
+    """The well-formed W3C trace context variables of ``env``; nothing else."""
     return {
         name: value
         for name, value in env.items()
-        if (_PARAM.fullmatch(name) and "\0" not in value)
-        or (name in _TRACE and _TRACE[name].fullmatch(value))
+        if name in _TRACE and _TRACE[name].fullmatch(value)
     }
 
 
 @dataclass(frozen=True)
 class AttemptMessage:
-    """One attempt for a worker: it looks the job and task up in its own definitions."""
+    """One attempt for a worker: it looks the rest up in the store and its definitions."""
 
     job: str
     task: str
-    run_id: int
     attempt_id: int
-    attempt: int
-    logical_time: datetime
-    env: Mapping[str, str]
-    upstream_results: Mapping[str, Any]
     digest: str
+    trace: Mapping[str, str]
     queue: str
 
     @classmethod
@@ -89,13 +84,9 @@ class AttemptMessage:
         return cls(
             job=spec.job,
             task=spec.task.name,
-            run_id=spec.run_id,
             attempt_id=spec.key,
-            attempt=spec.attempt,
-            logical_time=spec.logical_time,
-            env=accepted_env(spec.env),
-            upstream_results=dict(spec.upstream_results),
             digest=task_digest(spec.task),
+            trace=trace_context(spec.env),
             queue=queue,
         )
 
@@ -105,20 +96,16 @@ class AttemptMessage:
             "v": VERSION,
             "job": self.job,
             "task": self.task,
-            "run_id": self.run_id,
             "attempt_id": self.attempt_id,
-            "attempt": self.attempt,
-            "logical_time": self.logical_time.isoformat(),
-            "env": dict(self.env),
-            "upstream_results": dict(self.upstream_results),
             "digest": self.digest,
+            "trace": dict(self.trace),
             "queue": self.queue,
         }
 
     @classmethod
     def from_payload(cls, payload: object) -> AttemptMessage:
-        """Read a message body; MessageError says what is wrong with it. Variables other
-        than those ``accepted_env`` keeps are dropped; unknown keys are ignored."""
+        """Read a message body; MessageError says what is wrong with it. Unknown keys
+        (an ``env``, log paths …) are ignored, as are variables other than the trace's."""
         if not isinstance(payload, Mapping):
             raise MessageError(f"expected a mapping, got {type(payload).__name__}")
         if payload.get("v") != VERSION:
@@ -129,47 +116,50 @@ class AttemptMessage:
             return cls(
                 job=str(payload["job"]),
                 task=str(payload["task"]),
-                run_id=int(payload["run_id"]),
                 attempt_id=int(payload["attempt_id"]),
-                attempt=int(payload["attempt"]),
-                logical_time=datetime.fromisoformat(payload["logical_time"]),
-                env=accepted_env({str(k): str(v) for k, v in payload["env"].items()}),
-                upstream_results=dict(payload["upstream_results"]),
                 digest=str(payload["digest"]),
+                trace=trace_context({str(k): str(v) for k, v in payload["trace"].items()}),
                 queue=str(payload["queue"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise MessageError(f"malformed attempt message: {exc!r}") from None
 
-    def to_spec(self, job: Job, task: Task, *, log_dir: Path, log_cap_bytes: int) -> AttemptSpec:
+    def to_spec(self, job: Job, task: Task, source: AttemptSource) -> AttemptSpec:
         """The spec the local executor runs: ``job`` and ``task`` from the worker's own
-        definitions, log files under its own ``log_dir``."""
-        env = {
-            "RUNWATCH_JOB": job.name,
-            "RUNWATCH_TASK": task.name,
-            "RUNWATCH_RUN_ID": str(self.run_id),
-            "RUNWATCH_LOGICAL_TIME": self.logical_time.isoformat(),
-            "RUNWATCH_ATTEMPT": str(self.attempt),
-        }
-        trace = {k: v for k, v in self.env.items() if k in _TRACE}
-        env.update({k: v for k, v in self.env.items() if k not in _TRACE})
+        definitions, the attempt's facts from the store, log files under its own home."""
+        attempt, run = source.attempt, source.run
+        env = attempt_env(job, run, task.name, attempt.number)
         env.update(task.env)
-        env.update(trace)
-        stdout, stderr = attempt_log_paths(log_dir, job.name, self.run_id, task.name, self.attempt)
+        env.update(self.trace)
+        stdout, stderr = attempt_log_paths(
+            source.log_dir, job.name, run.id, task.name, attempt.number
+        )
         return AttemptSpec(
-            key=self.attempt_id,
+            key=attempt.id,
             job=job.name,
             task=task,
-            run_id=self.run_id,
-            attempt=self.attempt,
-            logical_time=self.logical_time,
+            run_id=run.id,
+            attempt=attempt.number,
+            logical_time=run.logical_time,
             env=env,
             stdout_path=stdout,
             stderr_path=stderr,
-            upstream_results=dict(self.upstream_results),
+            upstream_results={u: source.results.get(u) for u in task.after},
             kill_grace=job.kill_grace,
-            log_cap_bytes=log_cap_bytes,
+            log_cap_bytes=source.log_cap_bytes,
         )
+
+
+@dataclass(frozen=True)
+class AttemptSource:
+    """What a worker knows of an attempt besides the message: the store's records of it
+    and its run, its upstream results, and the worker's own logs folder and cap."""
+
+    attempt: AttemptRecord
+    run: RunRecord
+    results: Mapping[str, Any]
+    log_dir: Path
+    log_cap_bytes: int
 
 
 def outcome_payload(finished: AttemptFinished) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from runner import supervisor
 from runner.clock import Clock, utcnow
 from runner.distributed.message import (
     AttemptMessage,
+    AttemptSource,
     MessageError,
     outcome_payload,
     task_digest,
@@ -101,33 +102,48 @@ class WorkerRuntime:
             # A forked child must not share its parent's socket or threads.
             self._pid, self._store, self._local = os.getpid(), None, None
 
-    def definition_of(
-        self, message: AttemptMessage, payload: Mapping[str, Any]
-    ) -> tuple[Job, Task]:
-        """The job and task the message names, from this worker's own definitions;
-        MessageRefusedError when the message is unsigned (with a key set), names a task this
-        worker lacks, or was sent for a different definition of it."""
+    def checked(
+        self, store: Store, message: AttemptMessage, payload: Mapping[str, Any]
+    ) -> tuple[Job, Task, AttemptSource]:
+        """The job and task the message names, from this worker's own definitions, and
+        the attempt's records; MessageRefusedError when the message is unsigned (with a
+        key set), does not match the attempt it names, names a task this worker lacks,
+        or was sent for a different definition of it."""
         key = self.settings.signing_key
         problem = None if key is None else signature_problem(payload, key)
         if problem is not None:
             raise MessageRefusedError("rejected message", problem)
-        job = self.definitions.jobs.get(message.job)
-        task = None if job is None else job.tasks.get(message.task)
+        attempt = store.get_attempt(message.attempt_id)
+        if (attempt.job, attempt.task) != (message.job, message.task):
+            raise MessageRefusedError(
+                "rejected message",
+                f"the message names task {message.task!r} of job {message.job!r}, but "
+                f"attempt {attempt.id} is of task {attempt.task!r} of job {attempt.job!r}",
+            )
+        job = self.definitions.jobs.get(attempt.job)
+        task = None if job is None else job.tasks.get(attempt.task)
         if job is None or task is None:
             raise MessageRefusedError(
                 "unknown task",
-                f"worker {supervisor.current()} has no task {message.task!r} of job "
-                f"{message.job!r}: give it the same job files as the schedulers",
+                f"worker {supervisor.current()} has no task {attempt.task!r} of job "
+                f"{attempt.job!r}: give it the same job files as the schedulers",
             )
         own = task_digest(task)
         if not hmac.compare_digest(message.digest, own):
             raise MessageRefusedError(
                 "definition mismatch",
-                f"task {message.task!r} of job {message.job!r} was sent for a definition "
+                f"task {task.name!r} of job {job.name!r} was sent for a definition "
                 f"(digest {message.digest[:12]}) that differs from this worker's definition "
                 f"(digest {own[:12]}): give workers the same job files as the schedulers",
             )
-        return job, task
+        source = AttemptSource(
+            attempt,
+            store.get_run(attempt.run_id),
+            store.results(attempt.run_id) if task.after else {},
+            self.log_dir,
+            self.log_cap_bytes,
+        )
+        return job, task, source
 
     def run_attempt(self, payload: dict[str, Any]) -> str:
         """The Celery task: run the attempt if this process wins its claim.
@@ -140,7 +156,7 @@ class WorkerRuntime:
         except MessageError as exc:
             logger.error("dropped a message runwatch cannot read: %s", exc)
             return "malformed"
-        extra = {"job": message.job, "run_id": message.run_id}
+        extra = {"job": message.job, "attempt_id": message.attempt_id}
         try:
             store = self.store()
             claim = claim_attempt(store, message.attempt_id, supervisor.current(), self.clock())
@@ -161,7 +177,7 @@ class WorkerRuntime:
             )  # fmt: skip
             return claim.value
         try:
-            job, task = self.definition_of(message, payload)
+            job, task, source = self.checked(store, message, payload)
         except MessageRefusedError as refused:
             logger.error(
                 "rejected a message for attempt %d of %s/%s (%s): %s",
@@ -176,9 +192,10 @@ class WorkerRuntime:
             return "rejected"
         logger.info(
             "running attempt %d of %s/%s (run %d)",
-            message.attempt_id, message.job, message.task, message.run_id, extra=extra,
+            message.attempt_id, job.name, task.name, source.run.id,
+            extra={"job": job.name, "run_id": source.run.id},
         )  # fmt: skip
-        spec = message.to_spec(job, task, log_dir=self.log_dir, log_cap_bytes=self.log_cap_bytes)
+        spec = message.to_spec(job, task, source)
         record_log_paths(store, spec.key, spec.stdout_path, spec.stderr_path)
         _Supervision(self, store, spec).run()
         return "ran"

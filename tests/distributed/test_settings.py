@@ -12,12 +12,19 @@ import pytest
 import runner.distributed
 from runner.config import load_settings
 from runner.distributed import celery_settings, executor_kind
-from runner.distributed.message import AttemptMessage, MessageError, accepted_env, task_digest
+from runner.distributed.message import (
+    AttemptMessage,
+    AttemptSource,
+    MessageError,
+    task_digest,
+    trace_context,
+)
 from runner.distributed.signing import sign, signature_problem
 from runner.engine.executor import AttemptSpec
 from runner.errors import DefinitionError
-from runner.model import Job, Task
+from runner.model import Job, RunState, Task, TaskState, Trigger
 from runner.secret import Secret
+from runner.store.records import AttemptRecord, RunRecord
 
 
 def test_the_executor_section_gives_the_broker_queue_and_intervals(tmp_path: Path) -> None:
@@ -64,15 +71,28 @@ def test_a_bad_executor_section_is_named_in_the_error(
 
 
 def test_an_attempt_message_survives_json_and_rejects_other_versions(tmp_path: Path) -> None:
-    task = Task("load", command=("load.sh",), queue="gpu", env={"MODE": "full"})
-    job = Job("etl", {"load": task}, kill_grace=2.0)
+    traceparent = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+    task = Task("load", command=("load.sh",), queue="gpu", env={"MODE": "full"}, after=("x",))
+    job = Job("etl", {"load": task}, kill_grace=2.0, params={"day": "sunday"})
+    logical_time = datetime(2026, 11, 25, 3, tzinfo=UTC)
+    run = RunRecord(
+        id=3, job="etl", logical_time=logical_time, trigger=Trigger.MANUAL,
+        state=RunState.RUNNING, queued_at=logical_time, started_at=None, finished_at=None,
+        reason=None, trace_id=None, supervisor=None, params={"day": "monday"},
+    )  # fmt: skip
+    attempt = AttemptRecord(
+        id=7, run_id=3, job="etl", task="load", number=2, state=TaskState.RUNNING,
+        started_at=logical_time, finished_at=None, exit_code=None, signal=None, pid=None,
+        supervisor=None, reason=None, error=None, result=None, stdout_path="/elsewhere",
+        stderr_path=None, pool=None, span_id=None,
+    )  # fmt: skip
     spec = AttemptSpec(
         key=7,
         job="etl",
         task=task,
         run_id=3,
         attempt=2,
-        logical_time=datetime(2026, 11, 25, 3, tzinfo=UTC),
+        logical_time=logical_time,
         env={
             "RUNWATCH_JOB": "etl",
             "RUNWATCH_TASK": "load",
@@ -81,39 +101,35 @@ def test_an_attempt_message_survives_json_and_rejects_other_versions(tmp_path: P
             "RUNWATCH_ATTEMPT": "2",
             "RUNWATCH_PARAM_DAY": "monday",
             "MODE": "full",
+            "TRACEPARENT": traceparent,
         },
         stdout_path=tmp_path / "etl/3/load.2.out",
         stderr_path=tmp_path / "etl/3/load.2.err",
-        upstream_results={"extract": {"rows": 3}},
+        upstream_results={"x": {"rows": 3}},
         kill_grace=2.0,
         log_cap_bytes=1024,
     )
     message = AttemptMessage.from_spec(spec, "gpu")
     payload = json.loads(json.dumps(message.to_payload()))
-    read = AttemptMessage.from_payload(payload)
-    assert read.to_spec(job, task, log_dir=tmp_path, log_cap_bytes=1024) == spec
+    source = AttemptSource(attempt, run, {"x": {"rows": 3}}, tmp_path, 1024)
+    assert AttemptMessage.from_payload(payload).to_spec(job, task, source) == spec
     with pytest.raises(MessageError, match="version"):
         AttemptMessage.from_payload({**payload, "v": 99})
     with pytest.raises(MessageError, match="malformed"):
         AttemptMessage.from_payload({"v": payload["v"]})
 
 
-def test_a_message_passes_on_only_run_parameters_and_the_trace_context() -> None:
+def test_a_message_carries_only_a_well_formed_trace_context() -> None:
     traceparent = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
     env = {
         "PATH": "/tmp/evil",
         "LD_PRELOAD": "/tmp/evil.so",
-        "RUNWATCH_DB_URL": "sqlite:////tmp/other.db",
         "RUNWATCH_PARAM_DAY": "monday",
         "TRACEPARENT": traceparent,
         "TRACESTATE": "vendor=1",
     }
-    assert accepted_env(env) == {
-        "RUNWATCH_PARAM_DAY": "monday",
-        "TRACEPARENT": traceparent,
-        "TRACESTATE": "vendor=1",
-    }
-    assert accepted_env({"TRACEPARENT": "x\ny"}) == {}
+    assert trace_context(env) == {"TRACEPARENT": traceparent, "TRACESTATE": "vendor=1"}
+    assert trace_context({"TRACEPARENT": "x\ny"}) == {}
 
 
 def test_a_task_digest_changes_with_the_command_but_not_with_variable_values() -> None:

@@ -101,8 +101,10 @@ def test_an_edited_message_cannot_inject_path_or_choose_where_output_is_written(
     cluster.write_config("jobs:\n  tool:\n    tasks:\n      who:\n        command: 'id -u'\n")
     cluster.worker(concurrency=1)
     attempt, payload = dispatch_by_hand(cluster, cluster.tmp / "jobs.yaml", "tool", "who")
-    payload["env"] = {**payload["env"], "PATH": f"{evil}:/usr/bin:/bin", "LD_PRELOAD": "x.so"}
+    injected = {"PATH": f"{evil}:/usr/bin:/bin", "LD_PRELOAD": "x.so", "RUNWATCH_PARAM_X": "1"}
+    payload["env"] = payload["trace"] = injected  # version 1 carried "env"
     payload["stdout_path"] = payload["stderr_path"] = str(victim)
+    payload["logical_time"], payload["attempt"], payload["run_id"] = "1970-01-01", 9, 1
 
     publish(cluster, payload)
 
@@ -112,6 +114,8 @@ def test_an_edited_message_cannot_inject_path_or_choose_where_output_is_written(
     assert victim.read_text() == "precious\n", "the message chose the log file"
     own_log = cluster.tmp / "home" / "logs" / "tool" / str(attempt.run_id) / "who.1.out"
     assert own_log.read_text().strip() == "0", "output goes under the worker's own home"
+    with cluster.store() as store:
+        assert store.get_attempt(attempt.id).stdout_path == str(own_log), "and is recorded"
 
 
 def test_a_message_for_a_command_the_worker_does_not_define_is_refused(
@@ -133,6 +137,27 @@ def test_a_message_for_a_command_the_worker_does_not_define_is_refused(
     assert "differs from this worker's definition" in outcome["error"]
     assert not pwned.exists()
     worker.wait_for_output("definition mismatch", "the worker to log the refusal", 10)
+
+
+def test_a_message_that_names_another_job_than_its_attempt_is_refused(
+    redis_cluster: Cluster,
+) -> None:
+    cluster = redis_cluster
+    pwned = cluster.tmp / "pwned"
+    cluster.write_config(
+        "jobs:\n  tool:\n    tasks:\n      who:\n        command: 'id -u'\n"
+        f"  wipe:\n    tasks:\n      all:\n        command: 'touch {pwned}'\n"
+    )
+    cluster.worker(concurrency=1)
+    attempt, _ = dispatch_by_hand(cluster, cluster.tmp / "jobs.yaml", "tool", "who")
+    _, other = dispatch_by_hand(cluster, cluster.tmp / "jobs.yaml", "wipe", "all")
+    other["attempt_id"] = attempt.id  # the "wipe" message, aimed at the "tool" attempt
+
+    publish(cluster, other)
+
+    outcome = outcome_of(cluster, attempt.id)
+    assert (outcome["state"], outcome["reason"]) == ("failed", "rejected message"), outcome
+    assert not pwned.exists()
 
 
 def test_with_a_signing_key_an_unsigned_message_fails_its_attempt_with_a_reason(
