@@ -17,20 +17,13 @@ from streamlit.testing.v1 import AppTest
 from dashboards.settings import DB_URL_VARIABLE, TRACE_URL_VARIABLE
 from runner.model import Job, RunState, Task, TaskState, Trigger
 from runner.store.store import Store
+from tests.dashboards.apptest import run_app
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 IMAGE = "![x](http://evil.example/img.png)"
 NAME = f"etl{IMAGE}"
 HOSTILE = f"{IMAGE} <img src=http://evil.example/i.png> [click](http://evil.example) $x$ :red[r]"
 Open = Callable[..., AppTest]
-
-
-def _app(now: str) -> None:
-    from datetime import datetime
-
-    from dashboards.app import main
-
-    main(clock=lambda: datetime.fromisoformat(now))
 
 
 @pytest.fixture
@@ -68,12 +61,7 @@ def open_page(hostile_store: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv(TRACE_URL_VARIABLE, "https://tempo.example/trace/{trace_id}")
 
     def run(**params: str) -> AppTest:
-        at = AppTest.from_function(_app, kwargs={"now": NOW.isoformat()}, default_timeout=30)
-        for key, value in params.items():
-            at.query_params[key] = value
-        at.run()
-        assert not at.exception, [e.value for e in at.exception]
-        return at
+        return run_app(NOW, **params)
 
     return run
 

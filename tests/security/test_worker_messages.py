@@ -42,6 +42,17 @@ def redis_cluster(tmp_path: Path) -> Iterator[Cluster]:
     yield from _cluster(tmp_path, REDIS_URL)
 
 
+@pytest.fixture
+def signed_cluster(redis_cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Cluster:
+    """A Redis deployment whose one job's messages must be signed (key in the env)."""
+    monkeypatch.setenv("TEST_SIGNING_KEY", SIGNING_KEY)
+    redis_cluster.write_config(
+        "jobs:\n  tool:\n    tasks:\n      who:\n        command: 'id -u'\n",
+        "  signing_key: ${TEST_SIGNING_KEY}\n",
+    )
+    return redis_cluster
+
+
 def dispatch_by_hand(
     cluster: Cluster, jobs_file: Path, job: str, task: str
 ) -> tuple[AttemptRecord, dict[str, Any]]:
@@ -161,14 +172,9 @@ def test_a_message_that_names_another_job_than_its_attempt_is_refused(
 
 
 def test_with_a_signing_key_an_unsigned_message_fails_its_attempt_with_a_reason(
-    redis_cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+    signed_cluster: Cluster,
 ) -> None:
-    cluster = redis_cluster
-    monkeypatch.setenv("TEST_SIGNING_KEY", SIGNING_KEY)
-    cluster.write_config(
-        "jobs:\n  tool:\n    tasks:\n      who:\n        command: 'id -u'\n",
-        "  signing_key: ${TEST_SIGNING_KEY}\n",
-    )
+    cluster = signed_cluster
     worker = cluster.worker(concurrency=1)
     unsigned, payload = dispatch_by_hand(cluster, cluster.tmp / "jobs.yaml", "tool", "who")
     publish(cluster, payload)
@@ -186,14 +192,9 @@ def test_with_a_signing_key_an_unsigned_message_fails_its_attempt_with_a_reason(
 
 
 def test_with_a_signing_key_the_schedulers_signed_messages_run(
-    redis_cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+    signed_cluster: Cluster,
 ) -> None:
-    cluster = redis_cluster
-    monkeypatch.setenv("TEST_SIGNING_KEY", SIGNING_KEY)
-    cluster.write_config(
-        "jobs:\n  tool:\n    tasks:\n      who:\n        command: 'id -u'\n",
-        "  signing_key: ${TEST_SIGNING_KEY}\n",
-    )
+    cluster = signed_cluster
     cluster.worker(concurrency=1)
     dispatcher = Dispatcher(cluster)
     try:
