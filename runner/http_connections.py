@@ -1,0 +1,112 @@
+"""The connections the HTTP server holds: bounded in number, each request on a deadline.
+
+A slow or idle client must not hold a thread and a file descriptor for long: a request
+whose headers and body have not arrived within the deadline is cut off, and when every
+slot is taken a new connection pushes out the oldest one still waiting for its request
+(an idle flood cannot lock ``/healthz`` out). Only when every slot is busy *handling* a
+request is a new connection refused — closed at once, so it costs no thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
+
+HARD_LIMIT_FACTOR = 2
+"""Pushed-out connections linger until their thread notices; at most this many times the
+limit exist at once, counting those."""
+
+
+@dataclass
+class _Slot:
+    deadline: float
+    reading: bool = True
+    """Still waiting for its request (subject to the deadline, may be pushed out)."""
+    cut: bool = False
+
+
+class ConnectionGate:
+    """Admits, times and cuts off the server's connections (thread-safe)."""
+
+    def __init__(
+        self,
+        limit: int,
+        deadline_seconds: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if limit < 1 or deadline_seconds <= 0:
+            raise ValueError("a connection gate needs a limit >= 1 and a deadline > 0")
+        self.limit = limit
+        self.deadline_seconds = deadline_seconds
+        self.clock = clock
+        self._slots: dict[socket.socket, _Slot] = {}
+        self._lock = threading.Lock()
+        self.refused = 0
+        """Connections closed on arrival because every slot was busy."""
+        self.cut_off = 0
+        """Connections cut off: past their deadline, or pushed out by a newer one."""
+
+    def admit(self, conn: socket.socket) -> bool:
+        """True when ``conn`` may be served; False when it must be closed now."""
+        with self._lock:
+            live = [s for s in self._slots.items() if not s[1].cut]
+            if len(live) >= self.limit:
+                waiting = [item for item in live if item[1].reading]
+                if not waiting or len(self._slots) >= HARD_LIMIT_FACTOR * self.limit:
+                    self.refused += 1
+                    return False
+                oldest = min(waiting, key=lambda item: item[1].deadline)
+                self._cut(*oldest)
+            self._slots[conn] = _Slot(self.clock() + self.deadline_seconds)
+            return True
+
+    def received(self, conn: socket.socket) -> None:
+        """The request has arrived whole: from now on the handler's time is its own."""
+        with self._lock:
+            slot = self._slots.get(conn)
+            if slot is not None:
+                slot.reading = False
+
+    def remaining(self, conn: socket.socket) -> float:
+        """Seconds left for ``conn``'s request to arrive (0 when cut off or unknown)."""
+        with self._lock:
+            slot = self._slots.get(conn)
+            if slot is None or slot.cut:
+                return 0.0
+            return max(0.0, slot.deadline - self.clock())
+
+    def release(self, conn: socket.socket) -> None:
+        """Forget ``conn`` (its handler is done); idempotent."""
+        with self._lock:
+            self._slots.pop(conn, None)
+
+    def expire(self) -> None:
+        """Cut off every connection whose request is late."""
+        now = self.clock()
+        with self._lock:
+            for conn, slot in list(self._slots.items()):
+                if slot.reading and not slot.cut and slot.deadline <= now:
+                    self._cut(conn, slot)
+
+    @property
+    def open(self) -> int:
+        """Connections held right now (cut ones whose thread has not ended included)."""
+        with self._lock:
+            return len(self._slots)
+
+    def _cut(self, conn: socket.socket, slot: _Slot) -> None:
+        slot.cut = True
+        self.cut_off += 1
+        try:
+            # The plain socket's shutdown, also for TLS: it wakes the blocked reader
+            # without touching the TLS state another thread is using.
+            socket.socket.shutdown(conn, socket.SHUT_RDWR)
+        except OSError as exc:
+            logger.debug("cutting off a connection: %s", exc)
