@@ -1,7 +1,7 @@
 """The HTTP server of ``runwatch serve``: ``/metrics``, ``/healthz`` and routes others add.
 
-A stdlib ``ThreadingHTTPServer`` in a background thread; each request runs in its own
-thread. Handlers are plain functions from ``Request`` to ``Response``, registered with
+A stdlib ``HTTPServer`` in a background thread, its connections served by a fixed
+pool of threads. Handlers are plain functions from ``Request`` to ``Response``, registered with
 ``route(method, "/api/v1/jobs/{job}/start", handler)``; a handler that raises gets a 500
 and a log line, never a dead server. Listens on 127.0.0.1:9464 unless told otherwise
 (9464 is the port OpenTelemetry's Prometheus exporters use), over TLS when given a
@@ -24,13 +24,13 @@ import ssl
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from runner.errors import RunwatchError, UsageError
-from runner.http_connections import ConnectionGate
+from runner.http_connections import ConnectionGate, GatedHTTPServer
 from runner.telemetry import exposition
 from runner.telemetry.health import Health
 
@@ -160,7 +160,7 @@ class HttpServer:
         self.limits = limits or HttpLimits()
         self.tls = tls
         self.gate = ConnectionGate(self.limits.max_connections, self.limits.request_timeout_seconds)
-        self._server: _Server | None = None
+        self._server: GatedHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def route(self, method: str, template: str, handler: Handler) -> None:
@@ -185,7 +185,7 @@ class HttpServer:
         """Bind and serve in a background thread; ListenError when the address is unusable."""
         if self._server is not None:
             return
-        server_class = _IPv6Server if ":" in self.host else _Server
+        server_class = _IPv6Server if ":" in self.host else GatedHTTPServer
         try:
             server = server_class(
                 (self.host, self.port), _make_handler(self.router, self.limits, self.gate)
@@ -194,7 +194,7 @@ class HttpServer:
             raise ListenError(
                 f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
             ) from exc
-        server.gate, server.tls = self.gate, self.tls
+        server.start_workers(self.gate, self.limits.max_connections, self.tls)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -229,35 +229,7 @@ class HttpServer:
         self.stop()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 128
-    gate: ConnectionGate
-    tls: ssl.SSLContext | None = None
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        conn, address = super().get_request()
-        if self.tls is not None:  # the handshake happens on the connection's own thread
-            conn = self.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
-        return conn, address
-
-    def verify_request(self, request: Any, client_address: Any) -> bool:
-        return self.gate.admit(request)
-
-    def service_actions(self) -> None:
-        self.gate.expire()
-
-    def shutdown_request(self, request: Any) -> None:
-        self.gate.release(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client cut off, gone or speaking no TLS: its problem, one debug line.
-        logger.debug("connection from %s failed", client_address, exc_info=True)
-
-
-class _IPv6Server(_Server):
+class _IPv6Server(GatedHTTPServer):
     address_family = socket.AF_INET6
 
 

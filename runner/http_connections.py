@@ -1,4 +1,5 @@
-"""The connections the HTTP server holds: bounded in number, each request on a deadline.
+"""The connections the HTTP server holds: bounded in number, each request on a deadline,
+served by a fixed pool of threads (none is started per connection).
 
 A slow or idle client must not hold a thread and a file descriptor for long: a request
 whose headers and body have not arrived within the deadline is cut off, and when every
@@ -10,11 +11,15 @@ request is a new connection refused — closed at once, so it costs no thread.
 from __future__ import annotations
 
 import logging
+import queue
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.server import HTTPServer
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -110,3 +115,78 @@ class ConnectionGate:
             socket.socket.shutdown(conn, socket.SHUT_RDWR)
         except OSError as exc:
             logger.debug("cutting off a connection: %s", exc)
+
+
+class GatedHTTPServer(HTTPServer):
+    """An HTTPServer whose accepted connections pass the gate, then wait for one of a
+    fixed number of worker threads; TLS handshakes happen on the worker, on the clock."""
+
+    request_queue_size = 128
+    gate: ConnectionGate
+    tls: ssl.SSLContext | None = None
+
+    def start_workers(
+        self, gate: ConnectionGate, workers: int, tls: ssl.SSLContext | None = None
+    ) -> None:
+        """Start the pool; call once, before serving."""
+        self.gate, self.tls = gate, tls
+        self._waiting: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
+        self._workers = [
+            threading.Thread(target=self._work, name=f"runwatch-http-{n}", daemon=True)
+            for n in range(workers)
+        ]
+        for worker in self._workers:
+            worker.start()
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """Accept; wrap in TLS without handshaking (the worker does, under the deadline)."""
+        conn, address = super().get_request()
+        if self.tls is not None:
+            conn = self.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+        return conn, address
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        """Admitted by the gate (else closed at once)."""
+        return self.gate.admit(request)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Hand the connection to the pool."""
+        self._waiting.put((request, client_address))
+
+    def _work(self) -> None:
+        while (item := self._waiting.get()) is not None:
+            request, client_address = item
+            try:
+                self.finish_request(request, client_address)
+            except Exception:
+                self.handle_error(request, client_address)
+            finally:
+                self.shutdown_request(request)
+
+    def service_actions(self) -> None:
+        """Cut off late requests (run by serve_forever between requests and polls)."""
+        self.gate.expire()
+
+    def shutdown_request(self, request: Any) -> None:
+        """Close the connection and free its slot."""
+        self.gate.release(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client cut off, gone or speaking no TLS: its problem, one debug line."""
+        logger.debug("connection from %s failed", client_address, exc_info=True)
+
+    def server_close(self) -> None:
+        """Close the socket and let the workers go (connections they serve end first)."""
+        super().server_close()
+        if not hasattr(self, "_waiting"):  # closed by a failed bind, before start_workers
+            return
+        while True:  # connections nobody will serve now
+            try:
+                item = self._waiting.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                self.shutdown_request(item[0])
+        for _ in self._workers:
+            self._waiting.put(None)
