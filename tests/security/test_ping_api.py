@@ -435,3 +435,21 @@ def test_check_rejects_tls_files_that_are_missing_or_do_not_match(tmp_path: Path
     assert "the key does not match the certificate" in mismatch.stderr
     assert good.returncode == 0, good.stderr
     assert os.path.exists(cert)
+
+
+def test_check_rejects_a_pingable_key_that_is_not_a_boolean(tmp_path: Path) -> None:
+    result = runwatch_cli(tmp_path, "check", config=CONFIG)
+    (tmp_path / "jobs.yaml").write_text("jobs:\n  j:\n    command: 'true'\n    pingable: maybe\n")
+    bad = subprocess.run(
+        [sys.executable, "-m", "runner", "check"],
+        cwd=tmp_path,
+        env={**clean_env(tmp_path / "home"), "PING_SECRET": SECRET.reveal()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert bad.returncode == 2
+    assert "key 'pingable'" in bad.stderr
