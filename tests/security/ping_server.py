@@ -1,15 +1,15 @@
-"""What the ping API's security tests share: a served ping API, raw pings, and a
-self-signed certificate made in the test."""
+"""What the ping API's tests share: the API served on loopback and pings to it."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import urllib.error
 import urllib.request
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
+from runner.http_api import HttpServer
+from runner.ping_api import PingPolicy, register_ping_routes
 from runner.ping_tokens import job_token
 from runner.secret import Secret
 
@@ -45,41 +45,13 @@ def ping(
             return exc.code, {"text": text.decode()}
 
 
-def self_signed(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
-    """A certificate for ``host`` and its key, as PEM files in ``folder``."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+def served(db_url: str, policy: PingPolicy | None = None) -> Iterator[str]:
+    """Serve the ping API over the store at ``db_url`` while the caller holds the URL."""
+    server = HttpServer("127.0.0.1:0")
+    api = register_ping_routes(server, db_url, SECRET, policy=policy)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        api.close()

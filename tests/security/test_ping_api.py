@@ -24,26 +24,29 @@ from runner.store.store import Store
 from runner.wrap.ping_client import UNAUTHORISED, PingClient, PingClientError
 from runner.wrap.report import JobSpec, RunReport, new_report_id
 from tests.e2e.cli import clean_env
-from tests.security.ping_server import SECRET, ping, self_signed, token
+from tests.security.ping_server import SECRET, ping, served, token
+from tests.tls import self_signed
 
 pytestmark = pytest.mark.filterwarnings("error")
-
-
-def served(store: Store, db_url: str, policy: PingPolicy | None = None) -> Iterator[str]:
-    server = HttpServer("127.0.0.1:0")
-    api = register_ping_routes(server, db_url, SECRET, policy=policy)
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-        api.close()
 
 
 @pytest.fixture
 def url(store: Store, db_url: str) -> Iterator[str]:
     """The ping API over the test's store."""
-    yield from served(store, db_url)
+    yield from served(db_url)
+
+
+def runwatch(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI, as a process."""
+    return subprocess.run(
+        [sys.executable, "-m", "runner", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def hostile_report(job: str, *, pid: int, supervisor: str, path: str) -> dict[str, Any]:
@@ -93,21 +96,10 @@ def test_a_report_naming_a_file_cannot_get_it_shown_or_deleted(
     assert ping(url, "evil", "fail", {"exit_code": 1})[0] == 200
     env = {**clean_env(tmp_path / "home"), "RUNWATCH_DB_URL": db_url}
 
-    def runwatch(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "runner", *args],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
     (run,) = store.list_runs()
     (attempt,) = store.attempts(run.id)
-    shown = runwatch("logs", str(run.id))
-    pruned = runwatch("db", "prune", "--older-than", "0s")
+    shown = runwatch(tmp_path, env, "logs", str(run.id))
+    pruned = runwatch(tmp_path, env, "db", "prune", "--older-than", "0s")
 
     assert (attempt.stdout_path, attempt.stderr_path) == (None, None)
     assert "secret-hash" not in shown.stdout + shown.stderr
@@ -203,14 +195,8 @@ def test_a_bad_schedule_or_timezone_in_a_ping_is_refused_and_jobs_still_lists(
     data["job"] = {**data["job"], **spec}  # type: ignore[dict-item]
 
     status, answer = ping(url, "tz", "start", {"report": data})
-    listed = subprocess.run(
-        [sys.executable, "-m", "runner", "jobs", "--jobs", str(tmp_path), "--format", "json"],
-        env={**clean_env(tmp_path / "home"), "RUNWATCH_DB_URL": db_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = {**clean_env(tmp_path / "home"), "RUNWATCH_DB_URL": db_url}
+    listed = runwatch(tmp_path, env, "jobs", "--jobs", str(tmp_path), "--format", "json")
 
     assert status == 400
     assert answer["error"].startswith(f"{field}:")
@@ -239,7 +225,7 @@ def test_a_job_from_a_job_file_takes_pings_only_when_pingable_and_keeps_its_defi
     report.start_attempt(now).finish("success", now + 1, exit_code=0)
     report.finish("success", now + 1)
 
-    for url in served(store, db_url, PingPolicy(lambda: defined)):
+    for url in served(db_url, PingPolicy(lambda: defined)):
         refused = ping(url, "nightly", "success")
         accepted = ping(url, "remote", "success", {"report": report.to_json()})
         wrapped = ping(url, "wrapped", "success")
@@ -259,13 +245,13 @@ def test_a_job_defined_in_another_serves_files_is_refused(store: Store, db_url: 
         "INSERT INTO jobs (name, tags, timezone, source, paused, updated_at) "
         "VALUES ('theirs', '[]', 'UTC', '/etc/runwatch/jobs.yaml', 0, 0)"
     )
-    for url in served(store, db_url):
+    for url in served(db_url):
         assert ping(url, "theirs", "success")[0] == 403
     assert store.list_runs() == []
 
 
 def test_jobs_created_by_pings_are_capped_and_names_are_bounded(store: Store, db_url: str) -> None:
-    for url in served(store, db_url, PingPolicy(max_ping_jobs=2)):
+    for url in served(db_url, PingPolicy(max_ping_jobs=2)):
         first = [ping(url, f"job-{n}", "success")[0] for n in range(2)]
         third = ping(url, "job-2", "success")
         again = ping(url, "job-0", "success")[0]
@@ -353,15 +339,7 @@ def runwatch_cli(tmp_path: Path, *args: str, config: str) -> subprocess.Complete
         "jobs:\n  local:\n    command: 'true'\n  remote:\n    command: 'true'\n    pingable: true\n"
     )
     env = {**clean_env(tmp_path / "home"), "PING_SECRET": SECRET.reveal()}
-    return subprocess.run(
-        [sys.executable, "-m", "runner", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return runwatch(tmp_path, env, *args)
 
 
 CONFIG = (
@@ -440,14 +418,8 @@ def test_check_rejects_tls_files_that_are_missing_or_do_not_match(tmp_path: Path
 def test_check_rejects_a_pingable_key_that_is_not_a_boolean(tmp_path: Path) -> None:
     result = runwatch_cli(tmp_path, "check", config=CONFIG)
     (tmp_path / "jobs.yaml").write_text("jobs:\n  j:\n    command: 'true'\n    pingable: maybe\n")
-    bad = subprocess.run(
-        [sys.executable, "-m", "runner", "check"],
-        cwd=tmp_path,
-        env={**clean_env(tmp_path / "home"), "PING_SECRET": SECRET.reveal()},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    bad = runwatch(
+        tmp_path, {**clean_env(tmp_path / "home"), "PING_SECRET": SECRET.reveal()}, "check"
     )
 
     assert result.returncode == 0, result.stderr

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,72 +13,39 @@ import pytest
 from runner.http_api import MAX_BODY_BYTES, HttpServer
 from runner.model import RunState, TaskState
 from runner.ping_api import PingApi, register_ping_routes
-from runner.ping_tokens import job_token
-from runner.secret import Secret
 from runner.store.store import Store
 from runner.wrap.ping_client import PingClient
 from runner.wrap.report import JobSpec, RunReport, new_report_id
 from tests.runner.wrap.conftest import finished_report, make_wrap, wrap_env
-
-SECRET = Secret("s3cret-server-secret")
-RECENT = time.time() - 3600
-"""A logical time the server accepts (reports are refused outside a window around now)."""
-
-
-def token(job: str) -> str:
-    """The job's ping token."""
-    return job_token(SECRET, job).reveal()
+from tests.security.ping_server import SECRET, ping, token
+from tests.security.ping_server import served as serve_pings
 
 
 @pytest.fixture
 def served(store: Store, db_url: str) -> Iterator[str]:
     """A loopback server with the ping routes over the test's store; its URL."""
-    server = HttpServer("127.0.0.1:0")
-    api = register_ping_routes(server, db_url, SECRET)
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-        api.close()
+    yield from serve_pings(db_url)
 
 
-def ping(
-    url: str, path: str, body: bytes | dict[str, Any] | None = None, bearer: str | None = ""
-) -> tuple[int, dict[str, Any]]:
-    """POST a ping; ``bearer`` defaults to the token of the job in ``path``."""
-    data = json.dumps(body).encode() if isinstance(body, dict) else body
-    if bearer == "":
-        bearer = token(path.split("/")[4])
-    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-    request = urllib.request.Request(url + path, data=data or b"", method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        text = exc.read()
-        exc.close()
-        try:
-            return exc.code, json.loads(text)
-        except ValueError:
-            return exc.code, {"text": text.decode()}
+RECENT = time.time() - 3600
+"""A logical time the server accepts (reports are refused outside a window around now)."""
 
 
 def test_a_ping_without_the_jobs_own_token_is_refused(served: str, store: Store) -> None:
-    assert ping(served, "/api/v1/jobs/backup/start", bearer=None)[0] == 401
-    assert ping(served, "/api/v1/jobs/backup/start", bearer="wrong")[0] == 401
-    assert ping(served, "/api/v1/jobs/backup/start", bearer=token("other"))[0] == 401
-    assert ping(served, "/api/v1/jobs/backup/start", bearer=SECRET.reveal())[0] == 401
+    assert ping(served, "backup", "start", bearer=None)[0] == 401
+    assert ping(served, "backup", "start", bearer="wrong")[0] == 401
+    assert ping(served, "backup", "start", bearer=token("other"))[0] == 401
+    assert ping(served, "backup", "start", bearer=SECRET.reveal())[0] == 401
     assert store.list_runs() == []
 
 
 def test_a_start_and_a_success_ping_record_one_run_with_its_duration(
     served: str, store: Store
 ) -> None:
-    status, started = ping(served, "/api/v1/jobs/backup/start", {"started_at": RECENT})
+    status, started = ping(served, "backup", "start", {"started_at": RECENT})
     assert (status, started["state"]) == (200, "running")
 
-    status, ended = ping(served, "/api/v1/jobs/backup/success", {"duration_seconds": 42.5})
+    status, ended = ping(served, "backup", "success", {"duration_seconds": 42.5})
 
     assert (status, ended["run_id"], ended["state"]) == (200, started["run_id"], "success")
     (run,) = store.list_runs()
@@ -93,7 +58,8 @@ def test_a_start_and_a_success_ping_record_one_run_with_its_duration(
 def test_a_fail_ping_records_the_exit_code_and_the_output_tail(served: str, store: Store) -> None:
     status, _ = ping(
         served,
-        "/api/v1/jobs/etl/fail",
+        "etl",
+        "fail",
         {
             "exit_code": 3,
             "output": "line 1\nTraceback: boom",
@@ -113,7 +79,7 @@ def test_a_fail_ping_records_the_exit_code_and_the_output_tail(served: str, stor
 
 
 def test_bad_json_is_refused_with_a_message(served: str) -> None:
-    status, answer = ping(served, "/api/v1/jobs/etl/start", b"{nope")
+    status, answer = ping(served, "etl", "start", b"{nope")
 
     assert status == 400
     assert answer["error"].startswith("body: not valid JSON")
@@ -135,19 +101,19 @@ def test_bad_json_is_refused_with_a_message(served: str) -> None:
 def test_a_bad_field_is_refused_naming_the_field(served: str, body: Any, field: str) -> None:
     raw = json.dumps(body).encode()
 
-    status, answer = ping(served, "/api/v1/jobs/etl/fail", raw)
+    status, answer = ping(served, "etl", "fail", raw)
 
     assert status == 400
     assert answer["error"].startswith(f"{field}:")
 
 
 def test_a_bad_job_name_or_ping_kind_is_refused(served: str) -> None:
-    assert ping(served, "/api/v1/jobs/a%20b/start", bearer=token("a b"))[0] == 400
-    assert ping(served, "/api/v1/jobs/etl/finish")[0] == 404
+    assert ping(served, "a%20b", "start", bearer=token("a b"))[0] == 400
+    assert ping(served, "etl", "finish")[0] == 404
 
 
 def test_an_oversized_body_is_refused(served: str, store: Store) -> None:
-    status, answer = ping(served, "/api/v1/jobs/etl/fail", {"output": "x" * MAX_BODY_BYTES})
+    status, answer = ping(served, "etl", "fail", {"output": "x" * MAX_BODY_BYTES})
 
     assert status == 413
     assert "limit" in answer["text"]
@@ -171,7 +137,7 @@ def test_a_report_whose_state_does_not_fit_the_ping_is_refused(served: str) -> N
     report.start_attempt(RECENT)
     body = {"report": report.to_json()}
 
-    status, answer = ping(served, "/api/v1/jobs/remote/success", body)
+    status, answer = ping(served, "remote", "success", body)
 
     assert status == 400
     assert answer["error"].startswith("report.state:")
@@ -182,7 +148,7 @@ def test_a_plain_ping_keeps_the_schedule_wrap_declared(served: str, store: Store
     spec = JobSpec("sched", schedule="@hourly", grace=60.0)
     client.send(finished_report("sched", at=RECENT, spec=spec))
 
-    ping(served, "/api/v1/jobs/sched/success")
+    ping(served, "sched", "success")
 
     job = store.get_job("sched")
     assert job is not None
@@ -196,7 +162,7 @@ def test_an_unavailable_store_is_a_503_not_a_crash(tmp_path: Path) -> None:
     server = HttpServer("127.0.0.1:0")
     api = register_ping_routes(server, f"sqlite:///{blocked}/sub/runwatch.db", SECRET)
     with server:
-        status, answer = ping(server.url, "/api/v1/jobs/etl/start")
+        status, answer = ping(server.url, "etl", "start")
     api.close()
 
     assert status == 503
