@@ -24,8 +24,8 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 HARD_LIMIT_FACTOR = 2
-"""Pushed-out connections linger until their thread notices; at most this many times the
-limit exist at once, counting those."""
+"""A connection cut off while a worker serves it lingers until the worker notices; at
+most this many times the limit exist at once, counting those (queued ones close at once)."""
 
 
 @dataclass
@@ -33,6 +33,8 @@ class _Slot:
     deadline: float
     reading: bool = True
     """Still waiting for its request (subject to the deadline, may be pushed out)."""
+    claimed: bool = False
+    """A worker serves it (else it still waits in the queue)."""
     cut: bool = False
 
 
@@ -64,12 +66,22 @@ class ConnectionGate:
             live = [s for s in self._slots.items() if not s[1].cut]
             if len(live) >= self.limit:
                 waiting = [item for item in live if item[1].reading]
-                if not waiting or len(self._slots) >= HARD_LIMIT_FACTOR * self.limit:
+                oldest = min(waiting, key=lambda item: item[1].deadline, default=None)
+                lingering = len(self._slots) >= HARD_LIMIT_FACTOR * self.limit
+                if oldest is None or (oldest[1].claimed and lingering):
                     self.refused += 1
                     return False
-                oldest = min(waiting, key=lambda item: item[1].deadline)
                 self._cut(*oldest)
             self._slots[conn] = _Slot(self.clock() + self.deadline_seconds)
+            return True
+
+    def claim(self, conn: socket.socket) -> bool:
+        """A worker takes ``conn`` from the queue: False when it was closed meanwhile."""
+        with self._lock:
+            slot = self._slots.get(conn)
+            if slot is None:
+                return False
+            slot.claimed = True
             return True
 
     def received(self, conn: socket.socket) -> None:
@@ -78,14 +90,6 @@ class ConnectionGate:
             slot = self._slots.get(conn)
             if slot is not None:
                 slot.reading = False
-
-    def remaining(self, conn: socket.socket) -> float:
-        """Seconds left for ``conn``'s request to arrive (0 when cut off or unknown)."""
-        with self._lock:
-            slot = self._slots.get(conn)
-            if slot is None or slot.cut:
-                return 0.0
-            return max(0.0, slot.deadline - self.clock())
 
     def release(self, conn: socket.socket) -> None:
         """Forget ``conn`` (its handler is done); idempotent."""
@@ -107,8 +111,12 @@ class ConnectionGate:
             return len(self._slots)
 
     def _cut(self, conn: socket.socket, slot: _Slot) -> None:
-        slot.cut = True
         self.cut_off += 1
+        if not slot.claimed:  # still queued: close it now, its worker will skip it
+            del self._slots[conn]
+            conn.close()
+            return
+        slot.cut = True
         try:
             # The plain socket's shutdown, also for TLS: it wakes the blocked reader
             # without touching the TLS state another thread is using.
@@ -156,6 +164,8 @@ class GatedHTTPServer(HTTPServer):
     def _work(self) -> None:
         while (item := self._waiting.get()) is not None:
             request, client_address = item
+            if not self.gate.claim(request):
+                continue
             try:
                 self.finish_request(request, client_address)
             except Exception:
