@@ -42,9 +42,11 @@ def check(ctx: Context) -> int:
         check_pools(job, pools)
     from alerting import load_alerting
     from runner.distributed.settings import celery_settings, executor_kind
+    from runner.server_settings import check_server_settings
     from runner.telemetry.config import tracing_settings
     from runner.telemetry.links import check_trace_url
 
+    check_server_settings(ctx.settings)
     alerting = load_alerting(ctx.settings)
     if executor_kind(ctx.settings) == "celery":
         celery_settings(ctx.settings, ctx.env)
