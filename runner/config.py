@@ -8,7 +8,6 @@ never shown, not even in error messages.
 from __future__ import annotations
 
 import os
-import pwd
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,9 +20,9 @@ from runner.definitions.location import Location
 from runner.definitions.yamlsource import YamlMapping, read_yaml, to_plain
 from runner.errors import DefinitionError
 from runner.secret import Secret
+from runner.settings_file import CONFIG_NAME, ETC_DIR, expand_user, find_settings_file
 from runner.sizes import parse_size
 
-CONFIG_NAME = "runwatch.yaml"
 DEFAULT_WORKERS = 8
 DEFAULT_LOG_CAP_BYTES = 10 * 1024 * 1024
 SECTION_KEYS = ("telemetry", "alerting", "server", "executor")
@@ -67,14 +66,22 @@ class Settings:
         return parts._replace(netloc=netloc).geturl()
 
 
-def load_settings(config_path: Path | None, *, env: Mapping[str, str], cwd: Path) -> Settings:
-    """Read settings from ``config_path`` (default: ``cwd/runwatch.yaml`` if it exists).
+def load_settings(
+    config_path: Path | None,
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    etc_dir: str = ETC_DIR,
+    without: tuple[str, ...] = (),
+) -> Settings:
+    """Read settings from the file ``find_settings_file`` picks (none: defaults only).
 
     Precedence: ``RUNWATCH_HOME`` / ``RUNWATCH_DB_URL`` over the file over defaults.
-    Relative paths in the file are relative to its folder.
+    Relative paths in the file are relative to its folder. Sections in ``without`` are
+    left out unread (`wrap` still records a run when the alerting section is broken).
     """
-    display = str(config_path) if config_path is not None else CONFIG_NAME
-    path = _find(config_path, cwd)
+    path = _find(config_path, env, cwd, etc_dir)
+    display = _display(path, config_path, cwd)
     base = path.parent if path is not None else cwd
     raw = _read(path, display) if path is not None else YamlMapping(1)
     top = Location(display)
@@ -88,7 +95,7 @@ def load_settings(config_path: Path | None, *, env: Mapping[str, str], cwd: Path
     data = {
         key: value if key == "jobs" and jobs_in_file else _interpolate(value, key, env, top)
         for key, value in raw.items()
-        if key in SETTINGS_KEYS
+        if key in SETTINGS_KEYS and key not in without
     }
 
     def at(key: str) -> Location:
@@ -110,14 +117,20 @@ def load_settings(config_path: Path | None, *, env: Mapping[str, str], cwd: Path
     )
 
 
-def _find(config_path: Path | None, cwd: Path) -> Path | None:
-    if config_path is None:
-        candidate = cwd / CONFIG_NAME
-        return candidate if candidate.is_file() else None
-    path = config_path if config_path.is_absolute() else cwd / config_path
-    if not path.is_file():
-        raise DefinitionError(f"config file '{config_path}' does not exist")
-    return path
+def _find(config_path: Path | None, env: Mapping[str, str], cwd: Path, etc_dir: str) -> Path | None:
+    given = None if config_path is None else str(config_path)
+    found = find_settings_file(given, env, str(cwd), etc_dir=etc_dir)
+    return None if found is None else Path(found)
+
+
+def _display(path: Path | None, config_path: Path | None, cwd: Path) -> str:
+    """How messages name the file: as given, ``runwatch.yaml`` in the working directory,
+    else its absolute path (found through RUNWATCH_CONFIG, XDG or /etc)."""
+    if config_path is not None:
+        return str(config_path)
+    if path is None or path == cwd / CONFIG_NAME:
+        return CONFIG_NAME
+    return str(path)
 
 
 def _read(path: Path, display: str) -> YamlMapping:
@@ -173,10 +186,7 @@ def _revealed(value: object, where: Location, expected: str) -> str:
 
 
 def _expand_user(text: str, env: Mapping[str, str]) -> Path:
-    if text != "~" and not text.startswith("~/"):
-        return Path(text)
-    user_home = env.get("HOME") or pwd.getpwuid(os.getuid()).pw_dir
-    return Path(user_home, text[2:])
+    return Path(expand_user(text, env))
 
 
 def _absolute(path: Path, base: Path) -> Path:

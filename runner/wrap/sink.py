@@ -130,6 +130,14 @@ class StoreSink(Sink):
         )
         return found is not None
 
+    def serve_alive(self) -> bool:
+        """True when a `runwatch serve` heartbeat in the store is recent."""
+        import time
+
+        from runner.wrap.alert_gaps import serve_alive
+
+        return serve_alive(self._connection(final=True), time.time())
+
     def replay(self, spool: Spool) -> ReplayResult:
         """Record spooled reports for the store (a limited number per wrap)."""
         return spool.replay(lambda r: self.send(r, final=True), limit=REPLAY_LIMIT)
