@@ -21,6 +21,7 @@ from runner.definitions.location import Location
 from runner.definitions.yamlsource import YamlMapping, read_yaml, to_plain
 from runner.envfile import read_env_file
 from runner.errors import DefinitionError
+from runner.redaction import Redactor, environment_secrets, settings_secrets, url_password
 from runner.secret import Secret, SecretReferenceError, interpolate, references
 from runner.sizes import parse_size
 
@@ -77,6 +78,17 @@ class Settings:
             return self.db_url
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
         return parts._replace(netloc=netloc).geturl()
+
+
+def redactor_for(settings: Settings | None, env: Mapping[str, str]) -> Redactor:
+    """The one Redactor of a process: every secret of its settings and its environment."""
+    found: list[Secret | str] = [*environment_secrets(env)]
+    if settings is not None:
+        found.extend(settings.secrets)
+        found.extend(url_password(settings.db_url))
+        sections = (settings.server, settings.alerting, settings.telemetry, settings.executor)
+        found.extend(settings_secrets(sections))
+    return Redactor(found)
 
 
 def load_settings(config_path: Path | None, *, env: Mapping[str, str], cwd: Path) -> Settings:

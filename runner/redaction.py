@@ -8,12 +8,12 @@ a database driver only the password.
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from runner.secret import Secret
+from runner.taskenv import WITHHELD
 
 REDACTED = "[redacted]"
 _MIN_WHOLE = 4
@@ -31,8 +31,18 @@ class Redactor:
         for secret in secrets:
             text = secret.reveal() if isinstance(secret, Secret) else secret
             fragments.update(fragments_of(text))
-        ordered = sorted(fragments, key=len, reverse=True)
+        self._use(frozenset(fragments))
+
+    def _use(self, fragments: frozenset[str]) -> None:
+        self._fragments = fragments
+        ordered = sorted(fragments, key=len, reverse=True)  # longest first: whole before part
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def including(self, secrets: Iterable[Secret | str]) -> Redactor:
+        """A redactor for these secrets too."""
+        combined = Redactor(secrets)
+        combined._use(self._fragments | combined._fragments)
+        return combined
 
     def __bool__(self) -> bool:
         return self._pattern is not None
@@ -46,6 +56,61 @@ class Redactor:
     def redact_optional(self, text: str | None) -> str | None:
         """Like ``redact``, passing None through."""
         return None if text is None else self.redact(text)
+
+
+_SECRET_KEY = re.compile(
+    r"token|secret|password|passwd|webhook|routing_key|api_key|headers|heartbeat_url"
+)
+"""Keys of runwatch.yaml whose literal values are secrets too (not only ``${VAR}`` ones)."""
+_CREDENTIAL_URLS = ("RUNWATCH_DB_URL", "RUNWATCH_CELERY_BROKER_URL", "CELERY_BROKER_URL")
+"""Variables holding URLs whose only secret part is the password."""
+
+
+def environment_secrets(env: Mapping[str, str]) -> list[str]:
+    """The secrets among the withheld variables of ``env`` (passwords of URLs, headers…)."""
+    found: list[str] = []
+    for name in WITHHELD:
+        value = env.get(name, "")
+        if name in _CREDENTIAL_URLS:
+            found.extend(url_password(value))
+        elif name.endswith("_HEADERS"):
+            found.extend(v for _k, _, v in (h.partition("=") for h in value.split(",")) if v)
+        elif value:
+            found.append(value)
+    return found
+
+
+def settings_secrets(sections: Iterable[object]) -> list[Secret | str]:
+    """Secrets in settings sections: interpolated ones and literal values of secret-looking
+    keys (``token``, ``webhook_url``, ``routing_key``, ``headers``, a receiver's ``url``…)."""
+    return [found for section in sections for found in _literal_secrets(section, secret=False)]
+
+
+def url_password(url: str) -> list[str]:
+    """The password of a URL such as ``postgresql://user:pw@host/db`` (decoded and not)."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return []
+    return [password, unquote(password)] if password else []
+
+
+def _literal_secrets(
+    value: object, *, secret: bool, receiver: bool = False
+) -> Iterable[Secret | str]:
+    """Secrets and the strings under secret-looking keys (a receiver's ``url`` too)."""
+    if isinstance(value, Secret) or (secret and isinstance(value, str)):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            name = str(key)
+            inside = secret or bool(_SECRET_KEY.search(name)) or (receiver and name == "url")
+            yield from _literal_secrets(
+                item, secret=inside, receiver=receiver or name == "receivers"
+            )
+    elif isinstance(value, list):
+        for item in value:
+            yield from _literal_secrets(item, secret=secret, receiver=receiver)
 
 
 def fragments_of(text: str) -> set[str]:
@@ -72,23 +137,3 @@ def _url_parts(path: str, query: str) -> Iterable[str]:
     if query:
         yield query
         yield from (value for _key, value in parse_qsl(query) if len(value) >= _MIN_PART)
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that redacts the message (arguments merged) of every record."""
-
-    def __init__(self, redactor: Redactor) -> None:
-        super().__init__()
-        self.redactor = redactor
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message without secrets; never drops a record."""
-        message = record.getMessage()
-        cleaned = self.redactor.redact(message)
-        if record.exc_info and record.exc_text is None:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = self.redactor.redact(record.exc_text)
-        if cleaned != message or record.args:
-            record.msg, record.args = cleaned, None
-        return True
