@@ -48,9 +48,7 @@ def attempts(tmp_path: Path) -> Iterator[Attempts]:
     redactor = Redactor(RUNWATCH_ENV[name] for name in ("PGPASSWORD", "SLACK_WEBHOOK_URL"))
     old = {name: os.environ.get(name) for name in RUNWATCH_ENV}
     os.environ.update(RUNWATCH_ENV)  # Python workers are forked from this process
-    executor = LocalExecutor(
-        messages, python_workers=1, environment=environment, redactor=redactor
-    )
+    executor = LocalExecutor(messages, python_workers=1, environment=environment, redactor=redactor)
     try:
         yield Attempts(executor, messages, tmp_path / "logs")
     finally:
