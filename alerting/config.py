@@ -19,8 +19,8 @@ from alerting.matchers import Matcher, parse_matcher
 from alerting.receivers import Receiver, default_receiver, parse_receiver
 from alerting.routing import Route
 from alerting.rules import Rule, RuleKind, Severity
-from alerting.secrets import Secret
 from alerting.silences import MaintenanceWindow
+from runner.secret import Secret
 
 _TOP = (
     "receivers",

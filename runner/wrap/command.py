@@ -33,6 +33,7 @@ from runner.wrap.report import (
     SkipReport,
     new_report_id,
 )
+from runner.wrap.secrets import wrap_redactor, wrapped_environment
 from runner.wrap.settings import WrapSettings, env_settings, load_wrap_settings
 from runner.wrap.sink import Sink, StoreSink, open_sink
 from runner.wrap.spool import Spool
@@ -316,7 +317,10 @@ class Wrapper:
                 f"{report.task}.{attempt.number}",
             )
             attempt.stdout_path, attempt.stderr_path = f"{base}.out", f"{base}.err"
-        env = {**self.env, **self._attempt_env(report, attempt)}
+        env = {
+            **wrapped_environment(self.env, self.options.token_env),
+            **self._attempt_env(report, attempt),
+        }
         merged = same_file(1, 2)
         cap = self.settings.log_cap_bytes
         stdout = Output(1, attempt.stdout_path, cap)
@@ -352,6 +356,7 @@ class Wrapper:
         finally:
             self.interrupts.relay_to(None)
         tail = (stdout if stderr is None else stderr).tail(TAIL_LINES)
+        tail = wrap_redactor(self.settings, self.env, self.options.token_env).redact_optional(tail)
         _finish_attempt(attempt, outcome, tail)
         interrupted = self.interrupts.first
         if interrupted is not None:

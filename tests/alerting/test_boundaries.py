@@ -1,5 +1,6 @@
 """Alerting is an event-log consumer: it imports runner's store API, events, model,
-errors, durations, clock and config only, never the engine; SDKs load lazily."""
+errors, durations, clock, config, secrets and redaction only, never the engine; SDKs
+load lazily."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ ALLOWED = (
     "runner.durations",
     "runner.clock",
     "runner.config",
+    "runner.secret",
+    "runner.redaction",
 )
 LAZY = ("slack_sdk", "pagerduty")
 

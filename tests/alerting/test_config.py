@@ -80,8 +80,8 @@ CASES = [
         "slack_unset_var",
         {"receivers": {"s": {"slack": {"webhook_url": "${SLACK_WEBHOOK_URL}"}}}},
         (
-            "alerting.receivers.s.slack.webhook_url: ${SLACK_WEBHOOK_URL} is not set in the "
-            "environment"
+            "alerting.receivers.s.slack.webhook_url: environment variable SLACK_WEBHOOK_URL "
+            "is not set"
         ),
     ),
     (

@@ -145,7 +145,7 @@ def backfill(ctx: Context) -> int:
         f"{len(todo)} to run ({args.max_active} at a time)",
         flush=True,
     )
-    engine = build_engine(ctx.settings, store, pools=ctx.pools, env=ctx.env)
+    engine = build_engine(ctx.settings, store, pools=ctx.pools, env=ctx.env, redactor=ctx.redactor)
     failed = 0
     try:
         while todo or engine.active:
