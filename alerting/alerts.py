@@ -153,7 +153,7 @@ class AlertBook:
         labels = {**info.labels(finding.job), **identity}
         if fields.get("run_id") is not None:
             labels["run_id"] = str(fields["run_id"])
-        templates = rule.annotations or {"summary": DEFAULT_SUMMARIES[rule.kind]}
+        templates = {"summary": DEFAULT_SUMMARIES[rule.kind], **rule.annotations}
         annotations = {name: render(text, fields) for name, text in templates.items()}
         details = {k: v for k, v in fields.items() if k not in labels and v is not None}
         if alert is None:
@@ -187,16 +187,15 @@ class AlertBook:
     def prepare(self, alert: Alert) -> None:
         """Add the run's trace id (and link) and a missing output tail to an alert about to
         be notified; done here rather than on every firing, as most are never sent."""
-        run_id = alert.labels.get("run_id")
-        if self.enrich is None or not run_id or "trace_id" in alert.details:
+        run_id = alert.labels.get("run_id") or alert.details.get("run_id")
+        if self.enrich is None or not run_id or alert.details.get("facts_of_run") == run_id:
             return
         fields = {**alert.labels, **alert.details, "run_id": int(run_id)}
         extra = {k: v for k, v in self.enrich(alert.job, fields).items() if v is not None}
         if extra.get("trace_id") and self.trace_url:
             extra["trace_url"] = render(self.trace_url, {**fields, **extra})
-        if extra:
-            alert.details = {**alert.details, **extra}
-            alert.dirty = True
+        alert.details = {**alert.details, **extra, "facts_of_run": run_id}
+        alert.dirty = True
 
     def _resolve(self, finding: Finding) -> None:
         at = finding.at.timestamp()
@@ -205,6 +204,8 @@ class AlertBook:
             if not alert.firing or (finding.task and alert.task != finding.task):
                 continue
             alert.state, alert.ends_at, alert.updated_at = AlertState.RESOLVED, at, at
+            if finding.fields.get("run_id") is not None:
+                alert.details = {**alert.details, "recovered_by_run": finding.fields["run_id"]}
             self._count_firing(alert, -1)
             alert.dirty = True
             self.changed.append(alert)

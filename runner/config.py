@@ -27,7 +27,7 @@ from runner.sizes import parse_size
 
 DEFAULT_WORKERS = 8
 DEFAULT_LOG_CAP_BYTES = 10 * 1024 * 1024
-SECTION_KEYS = ("telemetry", "alerting", "server", "executor")
+SECTION_KEYS = ("telemetry", "alerting", "server", "executor", "dashboard")
 """Sections kept as mappings for the subsystems that read them."""
 SETTINGS_KEYS = (
     "home",
@@ -59,6 +59,8 @@ class Settings:
     alerting: Mapping[str, Any] = field(default_factory=dict)
     server: Mapping[str, Any] = field(default_factory=dict)
     executor: Mapping[str, Any] = field(default_factory=dict)
+    dashboard: Mapping[str, Any] = field(default_factory=dict)
+    """``url``: where the dashboard is served, for links in notifications."""
     interpolated: frozenset[str] = frozenset()
     """Names of the environment variables runwatch.yaml referenced with ``${NAME}``."""
     secrets: tuple[Secret, ...] = ()
@@ -142,6 +144,7 @@ def load_settings(
         alerting=_section(data.get("alerting"), at("alerting")),
         server=_section(data.get("server"), at("server")),
         executor=_section(data.get("executor"), at("executor")),
+        dashboard=_section(data.get("dashboard"), at("dashboard")),
         interpolated=frozenset(resolver.names),
         secrets=tuple(resolver.secrets),
     )

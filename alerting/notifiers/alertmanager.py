@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from alerting.notification import DeliveryResult, Notification, NotifiedStatus
+from alerting.notification import DeliveryResult, Notification, NotifiedAlert, NotifiedStatus
 from alerting.notifiers.jsonpost import post_json, ssl_context
+from alerting.page import page_of
 from alerting.receivers import AlertmanagerSettings, Receiver
 
 # Descriptive labels that change per run would make Alertmanager see a new alert each
@@ -30,8 +31,7 @@ def alertmanager_alerts(notification: Notification, ends_after: timedelta) -> li
                 annotations[key] = alert.labels[key]
         if alert.status is NotifiedStatus.FLAPPING:
             annotations["flapping"] = "true"
-        if alert.details.get("trace_url"):
-            annotations["trace_url"] = str(alert.details["trace_url"])
+        annotations.update(_page_annotations(alert))
         if alert.status is NotifiedStatus.RESOLVED and alert.ends_at is not None:
             ends = alert.ends_at
         else:
@@ -44,6 +44,15 @@ def alertmanager_alerts(notification: Notification, ends_after: timedelta) -> li
                 "endsAt": ends.isoformat(),
             }
         )
+    return found
+
+
+def _page_annotations(alert: NotifiedAlert) -> dict[str, str]:
+    """The page's facts as annotations (strings), the summary now saying "recovered"."""
+    page = page_of(alert)
+    found = {k: str(v) for k, v in page.to_json().items() if k != "headline"}
+    if alert.status is NotifiedStatus.RESOLVED:
+        found["summary"] = page.headline
     return found
 
 

@@ -13,9 +13,12 @@ from typing import Any
 
 from alerting.notification import DeliveryResult, Notification, NotifiedAlert, NotifiedStatus
 from alerting.notifiers.jsonpost import retry_after
+from alerting.page import page_of
 from alerting.receivers import Receiver, SlackSettings
 
 _MAX_ALERTS = 10  # Slack allows 50 blocks per message; each alert takes up to 4
+_MAX_FIELDS = 10  # Slack's limit per section
+_LINK_TEXT = {"Run": "run page"}
 _ICONS = {
     NotifiedStatus.FIRING: ":red_circle:",
     NotifiedStatus.RESOLVED: ":large_green_circle:",
@@ -51,32 +54,27 @@ def _field(name: str, value: object) -> dict[str, str]:
 
 
 def alert_blocks(alert: NotifiedAlert) -> list[dict[str, Any]]:
-    """The Block Kit blocks of one alert: summary, facts, error tail, trace link."""
-    labels, details = alert.labels, alert.details
-    facts = [
-        ("Severity", labels.get("severity")),
-        ("Job", labels.get("job")),
-        ("Task", labels.get("task") or details.get("task")),
-        ("Owner", labels.get("owner")),
-        ("Run", labels.get("run_id") or details.get("run_id")),
-        ("Status", alert.status.value),
-    ]
+    """The Block Kit blocks of one alert: headline, facts, error tail, links."""
+    page = page_of(alert)
+    facts = [("Severity", alert.labels.get("severity")), *page.facts()]
+    facts.append(("Status", alert.status.value))
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": f"{_ICONS[alert.status]} *{alert.summary}*"},
-            "fields": [_field(name, value) for name, value in facts if value],
+            "text": {"type": "mrkdwn", "text": f"{_ICONS[alert.status]} *{page.headline}*"},
+            "fields": [_field(name, value) for name, value in facts if value][:_MAX_FIELDS],
         },
     ]
-    error = details.get("error")
-    if error and alert.status is not NotifiedStatus.RESOLVED:
-        text = str(error)[-600:].replace("```", "'''")
+    if page.error:
+        text = page.error[-600:].replace("```", "'''")
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```{text}```"}})
-    context = [f"fingerprint `{alert.fingerprint}`"]
-    if details.get("trace_url"):
-        context.append(f"<{details['trace_url']}|trace>")
-    elif details.get("trace_id"):
-        context.append(f"trace `{details['trace_id']}`")
+    context = [
+        f"<{url}|{text.lower() if text != 'Run' else 'run page'}>" for text, url in page.links
+    ]
+    trace_id = alert.details.get("trace_id")
+    if not page.trace_url and trace_id:
+        context.append(f"trace `{trace_id}`")
+    context.append(f"fingerprint `{alert.fingerprint}`")
     blocks.append(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]}
     )
@@ -107,7 +105,9 @@ def change_text(notification: Notification) -> str:
     changed = [a for a in notification.alerts if a.changed] or list(notification.alerts)
     verb = "Still firing" if notification.repeat else "Update"
     lines = [f"{verb}: {notification.title}"]
-    lines += [f"{_ICONS[a.status]} {a.status.value}: {a.summary}" for a in changed[:_MAX_ALERTS]]
+    lines += [
+        f"{_ICONS[a.status]} {a.status.value}: {page_of(a).headline}" for a in changed[:_MAX_ALERTS]
+    ]
     return "\n".join(lines)
 
 
