@@ -165,3 +165,52 @@ def test_without_settings_wrap_says_so_and_serve_alerts_once_later(
         serve.wait(timeout=DEADLINE_SECONDS)
 
     assert_actionable(message_text(http_server), 1)
+
+
+def test_a_receiver_secret_missing_from_crons_environment_is_named_and_the_run_still_recorded(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    settings = home / ".config" / "runwatch" / "runwatch.yaml"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(
+        f"home: {tmp_path / 'state'}\n"
+        "alerting:\n"
+        "  receivers: {team: {slack: {webhook_url: '${SLACK_WEBHOOK_URL}'}}}\n"
+        "  route: {receiver: team}\n"
+        "  rules: [{alert: Failed, when: run_failed}]\n"
+    )
+
+    result = cron(home, "wrap", "--job", "backup", "--", *FAILING)
+
+    assert result.returncode == 3
+    output, warning = result.stderr.splitlines()
+    assert output == "disk full"
+    assert warning.startswith("runwatch wrap: job backup failed (exit code 3) and no alert was")
+    assert "environment variable SLACK_WEBHOOK_URL is not set" in warning
+    assert "${file:PATH} or env_file:" in warning
+    assert (tmp_path / "state" / "runwatch.db").exists()
+
+
+def test_check_accepts_settings_without_jobs_and_warns_when_nobody_would_alert(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    settings = home / ".config" / "runwatch" / "runwatch.yaml"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(f"home: {tmp_path / 'state'}\n")
+    (tmp_path / "elsewhere").mkdir()
+
+    checked = cron(home, "check")
+    nothing = cron(tmp_path / "elsewhere", "check")
+
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.splitlines() == [
+        f"settings: {settings}",
+        "ok: no jobs (settings for `runwatch wrap`)",
+    ]
+    assert checked.stderr.startswith(
+        f"runwatch: warning: {settings} has no alerting rules and no `runwatch serve` is running"
+    )
+    assert nothing.stdout.startswith("settings: none found")
+    assert "runwatch: warning: no settings file found" in nothing.stderr

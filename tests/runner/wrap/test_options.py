@@ -86,3 +86,11 @@ def test_a_server_needs_the_variable_holding_its_token() -> None:
     options = parse_wrap_args(["--job", "x", "--server", "http://h:9464", "--", "true"])
 
     assert options.problems == ["--server needs --token-env VAR (the variable holding the token)"]
+
+
+def test_help_documents_every_option() -> None:
+    from runner.wrap.options import _OPTIONS, HELP
+
+    missing = [name for name in _OPTIONS if f"  {name} " not in HELP and f"  {name}\n" not in HELP]
+    assert missing == []
+    assert "-h, --help" in HELP
