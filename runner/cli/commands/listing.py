@@ -104,8 +104,6 @@ def _job_record(
 def runs(ctx: Context) -> int:
     """List runs, newest first."""
     args = ctx.args
-    if args.limit < 1:
-        raise UsageError(f"--limit {args.limit}: expected a whole number >= 1")
     state = None
     if args.status:
         try:
