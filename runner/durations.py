@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
+
+MAX_DURATION_SECONDS = 3650 * 86400.0
+"""Ten years: the longest duration accepted anywhere. Longer ones overflow date arithmetic
+(``timedelta``) deep in the scheduler, so they are refused where they are read."""
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -16,9 +21,7 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as 30s, 5m or 2h, got {value!r}")
     if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"a duration cannot be negative, got {value!r}")
-        return float(value)
+        return _bounded(float(value), value)
     if not isinstance(value, str):
         raise ValueError(f"expected a duration such as 30s, 5m or 2h, got {value!r}")
     text = value.strip().replace(" ", "")
@@ -35,7 +38,17 @@ def parse_duration(value: object) -> float:
         raise ValueError(
             f"expected a duration such as 30s, 5m, 2h or 1h30m (units ms s m h d w), got {value!r}"
         )
-    return total
+    return _bounded(total, value)
+
+
+def _bounded(seconds: float, given: object) -> float:
+    if math.isnan(seconds):
+        raise ValueError(f"expected a duration such as 30s, 5m or 2h, got {given!r}")
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative, got {given!r}")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"a duration can be at most 3650d (ten years), got {given!r}")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

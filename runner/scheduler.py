@@ -10,12 +10,12 @@ number of schedulers can share one database.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from runner.engine.engine import Engine, tasks_to_resume
 from runner.events import RunSkipped
-from runner.model import Job, Overlap, Trigger
+from runner.model import Job, Overlap, RunState, Trigger
 from runner.schedule import FireTime, Schedule
 from runner.store.records import RunRecord
 from runner.store.scheduling import active_runs, claim_run, last_fire_time, queued_runs
@@ -95,7 +95,17 @@ class Scheduler:
         if due:
             paused = {j.name for j in self.store.list_jobs() if j.paused}
             for name in due:
-                self._fire_due(self.jobs[name], now, paused=name in paused)
+                try:
+                    self._fire_due(self.jobs[name], now, paused=name in paused)
+                except Exception:
+                    # A fault in one job never stops the others: stop scheduling this one.
+                    logger.exception(
+                        "job %s could not be scheduled; it is not scheduled again until its "
+                        "definition is reloaded",
+                        name,
+                        extra={"job": name},
+                    )
+                    self._next.pop(name, None)
         if due or now >= self._next_poll:
             self._start_queued(now)
             self._next_poll = now + timedelta(seconds=POLL_SECONDS)
@@ -172,9 +182,9 @@ class Scheduler:
                 continue
             if claim_run(self.store, run.id):
                 active[run.job] += 1
-                self._start(job, run)
+                self._start(job, run, now)
 
-    def _start(self, job: Job, run: RunRecord) -> None:
+    def _start(self, job: Job, run: RunRecord, now: datetime) -> None:
         logger.info(
             "starting run %s of %s for %s",
             run.id,
@@ -182,7 +192,26 @@ class Scheduler:
             run.logical_time.isoformat(),
             extra={"job": job.name, "run_id": run.id},
         )
-        self.engine.start(job, run)
+        self._launch(job, run, now)
+
+    def _launch(
+        self,
+        job: Job,
+        run: RunRecord,
+        now: datetime,
+        *,
+        rerun: Iterable[str] = (),
+        keep_budget: bool = False,
+    ) -> None:
+        try:
+            self.engine.start(job, run, rerun=rerun, keep_budget=keep_budget)
+        except Exception as exc:
+            # A fault in one job's run fails that run and never stops the scheduler.
+            logger.exception(
+                "run %s of %s could not be started", run.id, job.name, extra={"job": job.name}
+            )
+            reason = f"runwatch could not start the run: {type(exc).__name__}: {exc}"
+            self.store.mark_run_finished(run, RunState.FAILED, now, reason=reason)
 
     def resume(self, run: RunRecord) -> None:
         """Resume a run a dead scheduler left behind, within each task's retry budget."""
@@ -198,4 +227,4 @@ class Scheduler:
                 ", ".join(rerun),
                 extra={"job": job.name, "run_id": run.id},
             )
-            self.engine.start(job, run, rerun=rerun, keep_budget=True)
+            self._launch(job, run, self.engine.clock(), rerun=rerun, keep_budget=True)

@@ -11,6 +11,25 @@ from typing import Any
 from runner.cli.alerting_parser import add_alerting_parsers
 
 EXIT_USAGE = 2
+MAX_COUNT = 2**31 - 1
+"""The largest number any option takes: ids, counts and limits all fit a 32-bit column."""
+
+
+def _count(minimum: int) -> Any:
+    """An argparse type: a whole number from ``minimum`` to MAX_COUNT (else exit 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not minimum <= value <= MAX_COUNT:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number from {minimum} to {MAX_COUNT}, got {text}"
+            )
+        return value
+
+    return parse
 
 
 class Parser(argparse.ArgumentParser):
@@ -96,13 +115,13 @@ def _add_history_commands(sub: Any, p: Parents) -> None:
     runs = _command(sub, "runs", "listing:runs", [p.common, p.fmt], "list runs, newest first")
     runs.add_argument("--job")
     runs.add_argument("--status", metavar="STATE")
-    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--limit", type=_count(1), default=20)
     show = _command(sub, "show", "listing:show", [p.common, p.fmt], "a run and its attempts")
-    show.add_argument("run_id", type=int)
+    show.add_argument("run_id", type=_count(1))
     logs = _command(sub, "logs", "listing:logs", [p.common], "print captured task output")
-    logs.add_argument("run_id", type=int)
+    logs.add_argument("run_id", type=_count(1))
     logs.add_argument("task", nargs="?")
-    logs.add_argument("--attempt", type=int)
+    logs.add_argument("--attempt", type=_count(1))
     logs.add_argument("--stream", choices=["stdout", "stderr", "both"], default="both")
 
 
@@ -148,14 +167,21 @@ def _add_schedule_commands(sub: Any, p: Parents) -> None:
     backfill = _command(
         sub,
         "backfill",
-        "schedule:backfill",
+        "backfill:command",
         [p.with_jobs],
         "one run per fire time in a range, skipping successes",
     )
     backfill.add_argument("job")
     backfill.add_argument("--from", dest="start", required=True, metavar="TIME")
     backfill.add_argument("--to", dest="end", required=True, metavar="TIME")
-    backfill.add_argument("--max-active", type=int, default=1, metavar="N")
+    backfill.add_argument("--max-active", type=_count(1), default=1, metavar="N")
+    backfill.add_argument(
+        "--max-runs",
+        type=_count(1),
+        default=1000,
+        metavar="N",
+        help="refuse a range of more fire times than this (default 1000)",
+    )
 
 
 def _add_cron_commands(sub: Any, p: Parents) -> None:
@@ -213,7 +239,7 @@ def _add_worker_command(sub: Any, p: Parents) -> None:
     )
     worker.add_argument(
         "--concurrency",
-        type=int,
+        type=_count(1),
         metavar="N",
         help="worker processes, one attempt at a time each (default: workers, 8)",
     )

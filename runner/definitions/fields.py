@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from runner.taskenv import EnvInherit
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
+MAX_NAME_LENGTH = 200
+"""The longest job, task or pool name: the store's name columns hold 200 characters."""
+MAX_WHOLE_NUMBER = 2**31 - 1
+"""The largest count any key takes: a 32-bit integer column holds it on every backend."""
 _PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 E = TypeVar("E", bound=StrEnum)
@@ -92,13 +96,17 @@ def name(value: object, where: Location, what: str) -> str:
             f"{what} name must be letters, digits, '_', '.' or '-' (not only dots), "
             f"got {_shown(value)}"
         )
+    if len(value) > MAX_NAME_LENGTH:
+        raise where.error(
+            f"{what} name can be at most {MAX_NAME_LENGTH} characters, got {len(value)}"
+        )
     return value
 
 
 def whole_number(
     value: object, where: Location, minimum: int = 0, maximum: int | None = None
 ) -> int:
-    """An int within bounds (not a bool, not a float)."""
+    """An int within bounds (not a bool, not a float); never above ``MAX_WHOLE_NUMBER``."""
     if (
         not isinstance(value, int)
         or isinstance(value, bool)
@@ -107,6 +115,8 @@ def whole_number(
     ):
         bound = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
         raise where.error(f"expected a whole number {bound}, got {_shown(value)}")
+    if value > MAX_WHOLE_NUMBER:
+        raise where.error(f"expected a whole number of at most {MAX_WHOLE_NUMBER}, got {value}")
     return value
 
 
@@ -199,6 +209,7 @@ def command(value: object, where: Location) -> tuple[str, ...] | str:
     if isinstance(value, str):
         if not value.strip():
             raise where.error("the command is empty")
+        _no_nul(value, where)
         return value
     if isinstance(value, list | tuple):
         if not value:
@@ -210,8 +221,16 @@ def command(value: object, where: Location) -> tuple[str, ...] | str:
             )
         if not value[0]:
             raise where.error("the program (first item of the command) is empty")
+        for item in value:
+            _no_nul(item, where)
         return tuple(value)
     raise where.error(f"expected a list of strings or a shell string, got {_shown(value)}")
+
+
+def _no_nul(text: str, where: Location) -> None:
+    # exec() cannot pass a NUL byte: the command would fail only when it runs.
+    if "\0" in text:
+        raise where.error(f"a command cannot contain a NUL byte, got {_shown(text)}")
 
 
 def after(value: object, where: Location) -> tuple[str, ...]:

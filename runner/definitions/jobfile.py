@@ -111,6 +111,8 @@ def _job(key: object, raw: object, at: Location, file: _File) -> model.Job:
     body = _mapping(raw, where, "a mapping of job keys")
     has_tasks = "tasks" in body
     if has_tasks == ("command" in body or "python" in body):
+        if not has_tasks:  # a typo'd `comand:` is the likelier mistake: name it
+            fields.check_keys(body, {*_ONE_TASK_JOB_KEYS, *_DAG_JOB_KEYS}, where, body.line_of)
         problem = "has both 'tasks' and" if has_tasks else "needs 'tasks' or, for a one-task job,"
         raise where.error(f"a job {problem} 'command' or 'python'")
     if has_tasks:

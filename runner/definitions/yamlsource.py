@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node
+from yaml.nodes import CollectionNode, MappingNode, Node
 
 from runner.errors import DefinitionError
 
@@ -20,6 +20,12 @@ _HINTS = {
 }
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+
+MAX_YAML_BYTES = 16 * 1024 * 1024
+"""The largest YAML file read: definitions and settings are small."""
+MAX_YAML_NODES = 1_000_000
+"""The most values a document may hold once its aliases are expanded. A few hundred bytes
+of nested aliases ("billion laughs") otherwise expand to gigabytes when read."""
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -89,9 +95,13 @@ LineLoader.add_implicit_resolver(_BOOL_TAG, _BOOL, list("tTfF"))
 def read_yaml(path: Path) -> object:
     """Parse one YAML document from ``path``; errors are DefinitionErrors naming file:line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            data = stream.read(MAX_YAML_BYTES + 1)
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError(f"{path}: cannot read: {exc}") from None
+    if len(data) > MAX_YAML_BYTES:
+        raise DefinitionError(f"{path}: larger than {MAX_YAML_BYTES // 2**20} MiB: not read")
     return parse_yaml(text, str(path))
 
 
@@ -99,13 +109,54 @@ def parse_yaml(text: str, source: str) -> object:
     """Parse one YAML document from ``text``; ``source`` names it in error messages."""
     loader = LineLoader(text, source)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, source)
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         raise DefinitionError(_describe(exc, source, text)) from None
     except yaml.YAMLError as exc:
         raise DefinitionError(f"{source}: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise DefinitionError(f"{source}: YAML nested too deeply: not read") from None
     finally:
         loader.dispose()
+
+
+def _check_expansion(root: Node, source: str) -> None:
+    """Refuse a document whose aliases expand past ``MAX_YAML_NODES`` values, or loop."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if id(node) in open_nodes:
+            raise DefinitionError(
+                f"{source}:{node.start_mark.line + 1}: a YAML alias refers to itself"
+            )
+        total = 1
+        if isinstance(node, CollectionNode):
+            open_nodes.add(id(node))
+            children = (
+                [part for pair in node.value for part in pair]
+                if isinstance(node, MappingNode)
+                else node.value
+            )
+            for child in children:
+                total += size(child)
+                if total > MAX_YAML_NODES:
+                    raise DefinitionError(
+                        f"{source}:{node.start_mark.line + 1}: YAML aliases expand to more than "
+                        f"{MAX_YAML_NODES:,} values: not read"
+                    )
+            open_nodes.discard(id(node))
+        sizes[id(node)] = total
+        return total
+
+    size(root)
 
 
 def _describe(exc: yaml.MarkedYAMLError, source: str, text: str) -> str:

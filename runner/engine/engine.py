@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.clock import Clock, utcnow
-from runner.engine.dag import Graph, Verdict
+from runner.engine.dag import Graph, ReadyQueue, TaskStates, Verdict
 from runner.engine.executor import (
     DEFAULT_LOG_CAP_BYTES,
     AttemptFinished,
@@ -60,10 +60,10 @@ class _ActiveRun:
     job: Job
     graph: Graph
     run: RunRecord
-    states: dict[str, TaskState]
+    states: TaskStates
     results: dict[str, Any]
+    ready: ReadyQueue
     tries: dict[str, int] = field(default_factory=dict)
-    ready: set[str] = field(default_factory=set)
     running: dict[str, AttemptRecord] = field(default_factory=dict)
     stop_reason: str | None = None
     stop_state: RunState | None = None
@@ -210,14 +210,26 @@ class Engine:
             for name, state in states.items():
                 if not state.finished:
                     states[name] = TaskState.PENDING
-            active = _ActiveRun(job, graph, run, states, self.store.results(run.id))
+            active = _ActiveRun(
+                job,
+                graph,
+                run,
+                graph.track(states),
+                self.store.results(run.id),
+                ReadyQueue(graph.rank),
+            )
             if keep_budget:
                 active.tries = {t: rows[t].attempts for t in job.tasks if t in rows}
             self._runs[run.id] = active
-            if job.timeout is not None:
-                self._add_timer(now + timedelta(seconds=job.timeout), "run_timeout", run.id)
-            self._settle(active, None, now)
-            self._dispatch(now)
+            try:
+                if job.timeout is not None:
+                    self._add_timer(now + timedelta(seconds=job.timeout), "run_timeout", run.id)
+                self._settle(active, None, now)
+                self._dispatch(now)
+            except BaseException:
+                # The transaction is rolled back: forget the run so it can be failed.
+                del self._runs[run.id]
+                raise
             self._finish_runs(now)
         return True
 
@@ -315,14 +327,14 @@ class Engine:
         if state is TaskState.SUCCESS and outcome.result is not None:
             active.results[attempt.task] = outcome.result
         if retry:
-            active.states[attempt.task] = TaskState.RETRYING
+            active.states.set(attempt.task, TaskState.RETRYING)
             delay = backoff_delay(
                 task.retry_delay, task.max_retry_delay, active.tries[attempt.task], self.rng
             )
             self._add_timer(now + timedelta(seconds=delay), "retry", active.run.id, attempt.task)
             self._report(active, attempt.task, TaskState.RETRYING, attempt.number, now)
             return
-        active.states[attempt.task] = state
+        active.states.set(attempt.task, state)
         self._report(active, attempt.task, state, attempt.number, now)
         self._settle(active, [attempt.task], now)
 
@@ -331,7 +343,7 @@ class Engine:
     def _settle(self, active: _ActiveRun, changed: list[str] | None, now: datetime) -> None:
         if active.stop_reason is not None:
             return
-        for decision in active.graph.settle(active.states, changed):
+        for decision in active.states.settle(changed):
             if decision.verdict is Verdict.RUN:
                 active.ready.add(decision.task)
                 continue
@@ -349,7 +361,7 @@ class Engine:
         active.ready.clear()
         for name, task_state in active.states.items():
             if task_state in (TaskState.PENDING, TaskState.RETRYING):
-                active.states[name] = TaskState.CANCELLED
+                active.states.set(name, TaskState.CANCELLED)
                 self.store.set_task_state(active.run, name, TaskState.CANCELLED, now, reason=reason)
                 self._report(active, name, TaskState.CANCELLED, 0, now)
         for attempt in active.running.values():
@@ -378,7 +390,7 @@ class Engine:
             if active is None:
                 continue
             if kind == "retry" and active.stop_reason is None:
-                active.states[ref] = TaskState.PENDING
+                active.states.set(ref, TaskState.PENDING)
                 active.ready.add(ref)
             elif kind == "timeout":
                 entry = self._by_key.get(int(ref))
@@ -397,11 +409,17 @@ class Engine:
             if not active.ready:
                 continue
             limit = active.job.max_parallel or self.workers
-            for name in [n for n in active.graph.order if n in active.ready]:
-                if running >= self.workers or len(active.running) >= limit:
-                    return
+            waiting = []  # ready, but their pool is full right now
+            while active.ready and running < self.workers and len(active.running) < limit:
+                name = active.ready.pop()
                 if self._launch(active, name, now):
                     running += 1
+                else:
+                    waiting.append(name)
+            for name in waiting:
+                active.ready.add(name)
+            if running >= self.workers:
+                return
 
     def _launch(self, active: _ActiveRun, name: str, now: datetime) -> bool:
         task = active.job.tasks[name]
@@ -416,9 +434,8 @@ class Engine:
         if attempt is None:
             self._waiting_for_pool = True
             return False
-        active.ready.discard(name)
         active.tries[name] = active.tries.get(name, 0) + 1
-        active.states[name] = TaskState.RUNNING
+        active.states.set(name, TaskState.RUNNING)
         active.running[name] = attempt
         self._by_key[attempt.id] = (active, attempt)
         env = attempt_env(active.job, active.run, name, attempt.number)
@@ -456,8 +473,8 @@ class Engine:
         for run_id, active in list(self._runs.items()):
             if active.running or active.ready:
                 continue
-            if active.stop_reason is None and not all(s.finished for s in active.states.values()):
-                if any(s is TaskState.RETRYING for s in active.states.values()):
+            if active.stop_reason is None and active.states.unfinished:
+                if active.states.retrying:
                     continue
                 # Nothing runs or can run, yet tasks are unfinished: cannot happen with a
                 # valid graph; end the run rather than hang.

@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Callable
 
 from runner.engine import outcome
+from runner.engine.callref import dumps_call
 from runner.engine.capture import StreamCapture, attempt_captures
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
 from runner.engine.process_group import GroupStop
@@ -59,7 +60,8 @@ class PythonAttempt:
 class PythonWorkerPool:
     """Runs Python attempts in forked worker processes, at most ``size`` at a time.
 
-    A callable is sent to a worker as a pickle (a reference, for module-level functions).
+    A callable is sent to a worker as a pickle (a reference, for module-level functions,
+    ``@task``-decorated ones included: see callref).
     One that cannot be pickled or loaded there (a lambda, a closure, a function of a module
     the worker cannot import) is kept in a registry that workers forked later inherit; a
     worker forked too early to know it is replaced by a fresh one.
@@ -84,9 +86,7 @@ class PythonWorkerPool:
         """The attempt, with its callable made ready to send; ``on_done(key)`` when it finished."""
         attempt = PythonAttempt(self, spec, on_done)
         try:
-            attempt.call = pickle.dumps(
-                (spec.task.python, spec.task.args, spec.task.kwargs), pickle.HIGHEST_PROTOCOL
-            )
+            attempt.call = dumps_call((spec.task.python, spec.task.args, spec.task.kwargs))
         except Exception:  # a lambda or closure raises PicklingError, AttributeError or TypeError
             with self._lock:
                 self._use_registry(attempt)

@@ -30,10 +30,12 @@ def claim_run(store: Store, run_id: int, *, reclaim: bool = False) -> bool:
 
 
 def queued_runs(store: Store, limit: int = 500) -> list[RunRecord]:
-    """Unclaimed queued runs, oldest logical time first."""
+    """Unclaimed queued runs, oldest logical time first; backfill runs after all others, so
+    a backfill left behind never delays the job's scheduled or manual runs."""
     rows = store.db.rows(
         "SELECT * FROM runs WHERE state = 'queued' AND supervisor IS NULL "
-        "ORDER BY logical_time, id LIMIT :limit",
+        "ORDER BY CASE WHEN trigger = 'backfill' THEN 1 ELSE 0 END, logical_time, id "
+        "LIMIT :limit",
         {"limit": limit},
     )
     return [RunRecord.from_row(r) for r in rows]
@@ -67,10 +69,11 @@ def last_fire_time(store: Store, job: str) -> datetime | None:
 
 
 def orphaned_runs(store: Store, since: datetime) -> list[RunRecord]:
-    """Scheduled runs failed as orphaned since ``since``: candidates to resume."""
+    """Runs failed as orphaned since ``since``: candidates to resume. Scheduled, manual and
+    backfill runs alike; wrapped runs belong to cron, which runs them again itself."""
     rows = store.db.rows(
         "SELECT * FROM runs WHERE state = 'failed' AND reason = :orphaned "
-        "AND trigger = 'schedule' AND finished_at >= :since ORDER BY id",
+        "AND trigger <> 'wrap' AND finished_at >= :since ORDER BY id",
         {"orphaned": ORPHANED, "since": to_epoch(since)},
     )
     return [RunRecord.from_row(r) for r in rows]

@@ -363,7 +363,7 @@ def test_backfill_across_fall_back_creates_a_run_for_each_repeated_hour(
         (("slow", "--from", "2026-01-01", "--to", "2026-13-01"), "--to '2026-13-01'"),
         (
             ("slow", "--from", "2026-01-01", "--to", "2026-01-02", "--max-active", "0"),
-            "--max-active 0: expected a whole number >= 1",
+            "argument --max-active: expected a whole number from 1 to",
         ),
         (("slow", "--from", "0001-01-01T00:00Z", "--to", "0001-01-01T02:00Z"), "--from"),
     ],

@@ -236,3 +236,23 @@ def test_an_orphaned_run_resumes_only_tasks_with_retries_left(world: World) -> N
     }
     assert final.state is RunState.FAILED
     assert len(world.store.attempts(run.id, "final")) == 1
+
+
+def test_a_job_whose_run_cannot_start_fails_that_run_and_the_others_still_run(
+    world: World,
+) -> None:
+    # A Python-defined job bypasses the YAML checks; an impossible timeout must fail its own
+    # run, not stop the scheduler.
+    broken = every_minute(name="broken", timeout=float("inf"))
+    healthy = every_minute(name="healthy")
+    scheduler = world.scheduler(broken, healthy)
+
+    scheduler.tick(T0 + timedelta(minutes=1, seconds=1))
+    world.drain()
+    scheduler.tick(T0 + timedelta(minutes=2, seconds=1))
+    world.drain()
+
+    broken_runs = world.runs("broken")
+    assert [r.state for r in broken_runs] == [RunState.FAILED, RunState.FAILED]
+    assert "could not start the run: OverflowError" in (broken_runs[0].reason or "")
+    assert [r.state for r in world.runs("healthy")] == [RunState.SUCCESS, RunState.SUCCESS]

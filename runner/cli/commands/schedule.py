@@ -1,17 +1,15 @@
-"""Scheduling commands: `schedule-preview`, `trigger`, `pause`, `unpause`, `backfill`."""
+"""Scheduling commands: `schedule-preview`, `trigger`, `pause`, `unpause`."""
 
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from runner.cli.commands.run import find_job, parse_logical_time, parse_params
 from runner.cli.context import Context
 from runner.cli.output import emit_json, iso, table
 from runner.errors import UsageError
-from runner.model import RunState, TaskState, Trigger
-
-BACKFILL_LIMIT = 100_000
+from runner.model import Trigger
 
 
 def preview(ctx: Context) -> int:
@@ -97,66 +95,3 @@ def _set_paused(ctx: Context, paused: bool) -> int:
     store.set_paused(job.name, paused)
     print(f"{job.name} {'paused' if paused else 'unpaused'}")
     return 0
-
-
-def backfill(ctx: Context) -> int:
-    """One run per fire time in [--from, --to], skipping those that already succeeded."""
-    from runner.clock import utcnow
-    from runner.engine.factory import build_engine
-    from runner.schedule import Schedule
-
-    args = ctx.args
-    job = find_job(ctx, args.job)
-    if job.schedule is None:
-        raise UsageError(f"job {job.name!r} has no schedule to backfill")
-    start, end = parse_logical_time(args.start, "--from"), parse_logical_time(args.end, "--to")
-    if end < start:
-        raise UsageError(f"--to {args.end} is before --from {args.start}")
-    if args.max_active < 1:
-        raise UsageError(f"--max-active {args.max_active}: expected a whole number >= 1")
-    fires = Schedule(job.schedule, job.timezone, job.dst).between(
-        start - timedelta(microseconds=1), end, limit=100_000
-    )
-    store = ctx.open_store()
-    now = utcnow()
-    store.sync_jobs([job], now)
-    todo = []
-    for fire in fires:
-        run = store.find_run(job.name, fire.at)
-        if run is None:
-            created = store.create_run(job, fire.at, Trigger.BACKFILL, now, claim=True)
-            if created is not None:
-                todo.append((created, list(job.tasks)))
-        elif run.state in (RunState.FAILED, RunState.CANCELLED):
-            rows = store.task_runs(run.id)
-            todo.append(
-                (
-                    run,
-                    [
-                        t
-                        for t in job.tasks
-                        if t not in rows or rows[t].state is not TaskState.SUCCESS
-                    ],
-                )
-            )
-    skipped = len(fires) - len(todo)
-    print(
-        f"backfill {job.name}: {len(fires)} fire times, {skipped} succeeded or running, "
-        f"{len(todo)} to run ({args.max_active} at a time)",
-        flush=True,
-    )
-    engine = build_engine(ctx.settings, store, pools=ctx.pools, env=ctx.env, redactor=ctx.redactor)
-    failed = 0
-    try:
-        while todo or engine.active:
-            while todo and len(engine.running_runs) < args.max_active:
-                run, tasks = todo.pop(0)
-                engine.start(job, run, rerun=tasks if run.state is not RunState.QUEUED else ())
-            engine.step()
-            for done in engine.finished:
-                print(f"run {done.id} for {iso(done.logical_time)}: {done.state.value}", flush=True)
-                failed += done.state is not RunState.SUCCESS
-            engine.finished.clear()
-    finally:
-        engine.close()
-    return 1 if failed else 0

@@ -1,0 +1,84 @@
+"""Cost per task as a job grows wide (issue 15): 1 -> N -> 1 fan-out/fan-in of in-process
+no-op Python tasks, every attempt durably recorded in SQLite, at N = 10 … 10,000.
+
+    python bench/width_bench.py [--widths 10,200,1000,2000,5000,10000] [--repeats 3]
+
+Prints, per width, the wall time of the run (min/median/max over the repeats) and the cost
+per task (median / (N + 2)), with the load average and the number of cores. In-process
+tasks keep the subprocess and worker costs out, so what grows here is the engine's own
+bookkeeping: flat means each finished attempt costs the same however wide the job is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from runner.clock import utcnow
+from runner.engine.engine import Engine
+from runner.engine.executor import Message
+from runner.engine.local import LocalExecutor
+from runner.model import Job, Task, Trigger
+from runner.store.store import Store
+
+
+def noop() -> None:
+    """A task that does nothing."""
+
+
+def fan_job(width: int) -> Job:
+    """first -> width parallel tasks -> last, all in-process."""
+    tasks = {"first": Task("first", python=noop, in_process=True)}
+    for i in range(width):
+        tasks[f"t{i}"] = Task(f"t{i}", python=noop, after=("first",), in_process=True)
+    tasks["last"] = Task(
+        "last", python=noop, after=tuple(f"t{i}" for i in range(width)), in_process=True
+    )
+    return Job(name=f"fan{width}", tasks=tasks)
+
+
+def time_run(job: Job) -> float:
+    """Seconds to execute one run of ``job`` in a fresh SQLite store."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(f"sqlite:///{tmp}/bench.db")
+        messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        engine = Engine(store, LocalExecutor(messages), messages, log_dir=Path(tmp) / "logs")
+        now = utcnow()
+        store.sync_jobs([job], now)
+        run = store.create_run(job, now, Trigger.MANUAL, now)
+        assert run is not None
+        started = time.perf_counter()
+        final = engine.execute(job, run)
+        elapsed = time.perf_counter() - started
+        assert final.state.value == "success", final
+        engine.close()
+        store.close()
+    return elapsed
+
+
+def main() -> None:
+    """Measure and print one line per width."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--widths", default="10,200,1000,2000,5000,10000")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print(f"nproc {os.cpu_count()}, load average at start {os.getloadavg()[0]:.2f}")
+    for width in (int(w) for w in args.widths.split(",")):
+        job = fan_job(width)
+        times = [time_run(job) for _ in range(args.repeats)]
+        median = statistics.median(times)
+        print(
+            f"N={width:>6}: run {min(times):.3f} / {median:.3f} / {max(times):.3f} s "
+            f"(min/median/max), {median / (width + 2) * 1000:.3f} ms per task, "
+            f"load {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
