@@ -57,6 +57,13 @@ class Redactor:
         """Like ``redact``, passing None through."""
         return None if text is None else self.redact(text)
 
+    def redact_bytes(self, data: bytes) -> bytes:
+        """``data`` with every secret replaced; all other bytes, even invalid UTF-8, kept."""
+        if self._pattern is None:
+            return data
+        text = data.decode("utf-8", "surrogateescape")
+        return self.redact(text).encode("utf-8", "surrogateescape")
+
     def redact_tree(self, value: object) -> object:
         """``value`` with every string in it (in dicts, lists and tuples) redacted."""
         if isinstance(value, str):

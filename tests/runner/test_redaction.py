@@ -109,3 +109,10 @@ def test_the_slack_library_logs_nothing_below_info_even_when_verbose(
         logging.getLogger("slack_sdk.webhook.client").debug("Sending a request - url: %s", WEBHOOK)
 
     assert caplog.records == []
+
+
+def test_bytes_are_redacted_and_every_other_byte_is_kept() -> None:
+    redactor = Redactor([WEBHOOK])
+    data = b"\xff\xfe raw " + WEBHOOK.encode() + b" \xc3\xa9\n"
+
+    assert redactor.redact_bytes(data) == b"\xff\xfe raw [redacted] \xc3\xa9\n"

@@ -309,6 +309,7 @@ def test_no_secret_or_part_of_one_appears_anywhere_runwatch_writes_prints_serves
     for run in (1, 2, 3):
         sweep.runwatch("show", str(run), name=f"show {run}")
         sweep.runwatch("show", str(run), "--format", "json", name=f"show {run} json")
+        sweep.runwatch("logs", str(run), name=f"logs {run}")  # verbatim logs, redacted
     for command in (["runs"], ["jobs"], ["alerts"], ["runs", "--format", "json"]):
         sweep.runwatch(*command, name=" ".join(command))
     sweep.collected["store"] = _store_text(sweep)
@@ -328,4 +329,5 @@ def test_no_secret_or_part_of_one_appears_anywhere_runwatch_writes_prints_serves
     assert any(SLACK_PATH in r.path for r in http_server.requests)
     assert '"trace_id"' in sweep.collected["run leaky stderr"]  # the console exporter's spans
     assert "[redacted]" in sweep.collected["store"]
+    assert "pg=[redacted] ping=[redacted]" in sweep.collected["logs 2 stdout"]
     assert _leaks(sweep.collected) == []

@@ -219,7 +219,7 @@ def _print_run(ctx: Context, store: Store, run: RunRecord, summary: dict[str, An
 
 
 def logs(ctx: Context) -> int:
-    """Print the captured output of a run's attempts."""
+    """Print the captured output of a run's attempts, redacted of known secrets."""
     args = ctx.args
     store = ctx.open_store()
     run = store.get_run(args.run_id)
@@ -245,7 +245,7 @@ def logs(ctx: Context) -> int:
                 print(f"==> {attempt.task} attempt {attempt.number} {label} <==", flush=True)
             if path and Path(path).exists():
                 sys.stdout.flush()
-                sys.stdout.buffer.write(Path(path).read_bytes())
+                sys.stdout.buffer.write(ctx.redactor.redact_bytes(Path(path).read_bytes()))
                 sys.stdout.buffer.flush()
             elif many:
                 print("(no output captured)")
