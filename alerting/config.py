@@ -102,12 +102,13 @@ def load_alerting(settings: object, env: Mapping[str, str] | None = None) -> Ale
         getattr(settings, "dashboard", None), ("url",)
     )
     telemetry = getattr(settings, "telemetry", None) or {}
+    trace_url = telemetry.get("trace_url")  # a secret one stays out of pages
     return parse_alerting(
         raw,
         source=source,
         env=env,
         dashboard_url=_base_url(dashboard.get("url"), KeyPath(source, ("dashboard", "url"))),
-        default_trace_url=telemetry.get("trace_url"),
+        default_trace_url=trace_url if isinstance(trace_url, str) else None,
     )
 
 

@@ -57,6 +57,23 @@ class Redactor:
         """Like ``redact``, passing None through."""
         return None if text is None else self.redact(text)
 
+    def redact_bytes(self, data: bytes) -> bytes:
+        """``data`` with every secret replaced; all other bytes, even invalid UTF-8, kept."""
+        if self._pattern is None:
+            return data
+        text = data.decode("utf-8", "surrogateescape")
+        return self.redact(text).encode("utf-8", "surrogateescape")
+
+    def redact_tree(self, value: object) -> object:
+        """``value`` with every string in it (in dicts, lists and tuples) redacted."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, Mapping):
+            return {key: self.redact_tree(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.redact_tree(item) for item in value]
+        return value
+
 
 _SECRET_KEY = re.compile(
     r"token|secret|password|passwd|webhook|routing_key|api_key|headers|heartbeat_url"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (wrap imports this)
 if TYPE_CHECKING:
@@ -37,12 +36,17 @@ WITHHELD = (
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-@dataclass(frozen=True)
 class TaskEnvironment:
-    """runwatch's environment and the names withheld from the tasks it starts."""
+    """runwatch's environment and the names withheld from the tasks it starts.
 
-    inherited: Mapping[str, str]
-    withheld: frozenset[str]
+    A plain class, not a dataclass: ``wrap`` imports this module and not ``dataclasses``.
+    """
+
+    __slots__ = ("inherited", "withheld")
+
+    def __init__(self, inherited: Mapping[str, str], withheld: frozenset[str]) -> None:
+        self.inherited = inherited
+        self.withheld = withheld
 
     @classmethod
     def of(cls, env: Mapping[str, str], interpolated: Iterable[str] = ()) -> TaskEnvironment:

@@ -318,7 +318,7 @@ class Wrapper:
             )
             attempt.stdout_path, attempt.stderr_path = f"{base}.out", f"{base}.err"
         env = {
-            **wrapped_environment(self.env, self.options.token_env),
+            **wrapped_environment(self.settings, self.env, self.options.token_env),
             **self._attempt_env(report, attempt),
         }
         merged = same_file(1, 2)

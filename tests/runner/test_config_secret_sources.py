@@ -36,16 +36,17 @@ def _alerting(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> S
     return value
 
 
+def _slack_from(secret_file: Path) -> str:
+    reference = f"${{file:{secret_file}}}"
+    return f"alerting:\n  receivers:\n    team: {{slack: {{webhook_url: '{reference}'}}}}\n"
+
+
 def test_a_file_reference_reads_the_file_without_its_trailing_newline(tmp_path: Path) -> None:
     secret_file = _private(tmp_path / "slack-url", WEBHOOK + "\n")
 
     value = _alerting(
         tmp_path,
-        f"""
-        alerting:
-          receivers:
-            team: {{slack: {{webhook_url: "${{file:{secret_file}}}"}}}}
-        """,
+        _slack_from(secret_file),
     )
 
     assert isinstance(value, Secret)
@@ -69,11 +70,7 @@ def test_a_secret_file_readable_by_others_is_refused_naming_key_and_file(
 
     message = _settings_error(
         tmp_path,
-        f"""
-        alerting:
-          receivers:
-            team: {{slack: {{webhook_url: "${{file:{secret_file}}}"}}}}
-        """,
+        _slack_from(secret_file),
     )
 
     assert "alerting.receivers.team.slack.webhook_url" in message

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from runner.cli.context import Context
 from runner.durations import parse_duration
-from runner.errors import UsageError
+from runner.errors import DefinitionError, UsageError
 
 
 def db_upgrade(ctx: Context) -> int:
@@ -45,6 +45,7 @@ def check(ctx: Context) -> int:
     summary = _check_jobs(ctx) if has_jobs else "ok: no jobs (settings for `runwatch wrap`)"
     from alerting import load_alerting
     from runner.distributed.settings import celery_settings, executor_kind
+    from runner.secret import Secret
     from runner.telemetry.config import tracing_settings
     from runner.telemetry.links import check_trace_url
 
@@ -53,7 +54,15 @@ def check(ctx: Context) -> int:
         celery_settings(settings, ctx.env)
     tracing_settings(ctx.env)
     trace_url = settings.telemetry.get("trace_url")
-    if trace_url is not None:
+    if isinstance(trace_url, Secret):
+        try:
+            check_trace_url(trace_url.reveal())
+        except DefinitionError:
+            raise DefinitionError(
+                "runwatch.yaml: telemetry.trace_url: the value built from ${…} is not an "
+                "http(s) URL with a {trace_id} placeholder"
+            ) from None
+    elif trace_url is not None:
         check_trace_url(str(trace_url))
     for problem in _alert_gaps(ctx):
         print(f"runwatch: warning: {problem}", file=sys.stderr)
