@@ -214,3 +214,27 @@ def test_check_accepts_settings_without_jobs_and_warns_when_nobody_would_alert(
     )
     assert nothing.stdout.startswith("settings: none found")
     assert "runwatch: warning: no settings file found" in nothing.stderr
+
+
+def test_a_failure_no_one_could_alert_is_sent_once_by_the_next_wrap_that_can(
+    tmp_path: Path, http_server: RecordingServer
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    failed = cron(home, "wrap", "--job", "backup", "--", *FAILING)
+    assert "no alert was sent" in failed.stderr
+    config = home / ".config" / "runwatch"
+    write_settings(config / "runwatch.yaml", http_server, config)
+
+    first = cron(home, "wrap", "--job", "report", "--", "true")
+    second = cron(home, "wrap", "--job", "report", "--", "true")
+
+    assert (first.returncode, first.stderr, second.returncode, second.stderr) == (0, "", 0, "")
+    assert_actionable(message_text(http_server), 1)
+
+
+def test_wrap_reads_the_alert_engines_own_cursor() -> None:
+    from alerting.state import CURSOR
+    from runner.wrap.sink import ALERT_CURSOR
+
+    assert ALERT_CURSOR == CURSOR
