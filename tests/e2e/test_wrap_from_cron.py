@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.alerting.conftest import RecordingServer, http_server
 from tests.e2e.cli import free_port
 
@@ -23,6 +25,22 @@ __all__ = ["http_server"]  # the loopback Slack, a fixture of the alerting tests
 BIN = Path(sys.executable).parent
 FAILING = ("sh", "-c", "echo 'disk full' >&2; exit 3")
 DEADLINE_SECONDS = 30.0
+
+
+def user_settings(home: Path, text: str) -> Path:
+    """``~/.config/runwatch/runwatch.yaml`` holding ``text``."""
+    settings = home / ".config" / "runwatch" / "runwatch.yaml"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(text)
+    return settings
+
+
+@pytest.fixture
+def cron_home(tmp_path: Path) -> Path:
+    """The $HOME cron runs the lines in."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return home
 
 
 def cron_env(home: Path, **extra: str) -> list[str]:
@@ -118,10 +136,9 @@ def wait_for(condition: Callable[[], bool], what: str, serve: subprocess.Popen[b
 
 
 def test_without_settings_wrap_says_so_and_serve_alerts_once_later(
-    tmp_path: Path, http_server: RecordingServer
+    tmp_path: Path, cron_home: Path, http_server: RecordingServer
 ) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
+    home = cron_home
 
     result = cron(home, "wrap", "--job", "backup", "--", *FAILING)
 
@@ -171,14 +188,13 @@ def test_a_receiver_secret_missing_from_crons_environment_is_named_and_the_run_s
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "home"
-    settings = home / ".config" / "runwatch" / "runwatch.yaml"
-    settings.parent.mkdir(parents=True)
-    settings.write_text(
+    user_settings(
+        home,
         f"home: {tmp_path / 'state'}\n"
         "alerting:\n"
         "  receivers: {team: {slack: {webhook_url: '${SLACK_WEBHOOK_URL}'}}}\n"
         "  route: {receiver: team}\n"
-        "  rules: [{alert: Failed, when: run_failed}]\n"
+        "  rules: [{alert: Failed, when: run_failed}]\n",
     )
 
     result = cron(home, "wrap", "--job", "backup", "--", *FAILING)
@@ -196,9 +212,7 @@ def test_check_accepts_settings_without_jobs_and_warns_when_nobody_would_alert(
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "home"
-    settings = home / ".config" / "runwatch" / "runwatch.yaml"
-    settings.parent.mkdir(parents=True)
-    settings.write_text(f"home: {tmp_path / 'state'}\n")
+    settings = user_settings(home, f"home: {tmp_path / 'state'}\n")
     (tmp_path / "elsewhere").mkdir()
 
     checked = cron(home, "check")
@@ -217,10 +231,9 @@ def test_check_accepts_settings_without_jobs_and_warns_when_nobody_would_alert(
 
 
 def test_a_failure_no_one_could_alert_is_sent_once_by_the_next_wrap_that_can(
-    tmp_path: Path, http_server: RecordingServer
+    tmp_path: Path, cron_home: Path, http_server: RecordingServer
 ) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
+    home = cron_home
     failed = cron(home, "wrap", "--job", "backup", "--", *FAILING)
     assert "no alert was sent" in failed.stderr
     config = home / ".config" / "runwatch"
