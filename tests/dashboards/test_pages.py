@@ -240,7 +240,7 @@ def test_the_alerts_page_shows_firing_alerts_notifications_and_silences(open_pag
     ]
     assert "XXXXSECRET" not in json.dumps(sent)
     assert [a["alert"] for a in resolved] == ["TaskRetried"]
-    assert [s["matchers"] for s in table(at, "matchers")] == ["job = cleanup"]
+    assert [s["matchers"] for s in table(at, "matchers")] == ['job="cleanup"']
 
 
 def test_the_sidebar_moves_between_pages(open_page: Open) -> None:
