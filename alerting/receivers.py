@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from alerting.keypath import KeyPath
-from alerting.secrets import Secret
+from runner.secret import Secret
 
 KINDS = ("slack", "pagerduty", "alertmanager", "webhook", "log", "memory")
 _COMMON = ("fallback", "max_attempts", "backoff", "max_backoff", "timeout", "send_resolved")

@@ -34,9 +34,9 @@ from alerting.notification import (
 from alerting.notifiers import create_notifier
 from alerting.outbox import OutboxRow
 from alerting.receivers import Receiver, SlackSettings
-from alerting.secrets import scrub
 from runner.clock import Clock, utcnow
 from runner.errors import NotFoundError
+from runner.redaction import Redactor
 from runner.store.store import Store
 from runner.supervisor import current, is_alive
 
@@ -71,6 +71,7 @@ class Sender:
         lease_seconds: float = 120.0,
         batch_size: int = 100,
         sender_id: str | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -79,7 +80,8 @@ class Sender:
         self.batch_size = batch_size
         self.sender_id = sender_id or f"{current()}/{uuid.uuid4().hex[:8]}"
         self._notifiers: dict[str, Notifier] = dict(notifiers or {})
-        self._secrets = config.secrets()
+        self._redactor = redactor or Redactor(config.secrets())
+        """Errors are stored and logged through it (receivers may echo their secrets)."""
 
     def idempotent(self, receiver: str, note: Notification) -> bool:
         """True when sending ``note`` to ``receiver`` again is harmless: PagerDuty and
@@ -182,7 +184,7 @@ class Sender:
                 if row.group_key == note.group_key and note.thread is None:
                     state.set_group_thread(db, note.group_key, note.episode, result.thread)
             return "sent"
-        error = scrub(result.error or "unknown error", self._secrets)
+        error = self._redactor.redact(result.error or "unknown error")
         receiver = self.config.receivers.get(row.receiver)
         budget = receiver.max_attempts if receiver else 1
         if result.permanent or row.attempts >= budget:
@@ -237,7 +239,7 @@ class Sender:
         note = Notification(receiver, f"test:{receiver}", {}, (alert,), now, test=True)
         result = self._send_one_notification(receiver, note)
         if not result.ok:
-            result = replace(result, error=scrub(result.error or "", self._secrets))
+            result = replace(result, error=self._redactor.redact(result.error or ""))
         return result
 
     def _send_one_notification(self, receiver: str, note: Notification) -> DeliveryResult:

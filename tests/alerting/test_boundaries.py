@@ -1,6 +1,7 @@
 """Alerting is an event-log consumer: it imports runner's store API, events, model,
-errors, durations, clock, config and process identity (``runner.supervisor``, which
-names the sender holding an outbox claim) only, never the engine; SDKs load lazily."""
+errors, durations, clock, config, secrets and redaction and process identity
+(``runner.supervisor``, which names the sender holding an outbox claim) only, never the
+engine; SDKs load lazily."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ ALLOWED = (
     "runner.clock",
     "runner.config",
     "runner.supervisor",
+    "runner.secret",
+    "runner.redaction",
 )
 LAZY = ("slack_sdk", "pagerduty")
 

@@ -16,6 +16,7 @@ from runner.cli.context import Context
 from runner.durations import parse_duration
 from runner.errors import UsageError
 from runner.model import Definitions
+from runner.redaction import Redactor
 from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -27,13 +28,13 @@ ALERT_POLL_SECONDS = 0.25
 class AlertLoop(threading.Thread):
     """Evaluates alert rules over new events and delivers due notifications, until stopped."""
 
-    def __init__(self, store: Store, config: Any) -> None:
+    def __init__(self, store: Store, config: Any, redactor: Redactor) -> None:
         super().__init__(name="runwatch-alerts", daemon=True)
         from alerting import AlertEngine, Sender
 
         self.store = store
         self.engine = AlertEngine(store, config)
-        self.sender = Sender(store, config)
+        self.sender = Sender(store, config, redactor=redactor)
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -90,7 +91,14 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     store = ctx.open_store()
     store.sync_jobs(definitions.jobs.values(), utcnow())
     observer = build_tracing(ctx.env, install_global=True)
-    engine = build_engine(ctx.settings, store, pools=ctx.pools, observer=observer, env=ctx.env)
+    engine = build_engine(
+        ctx.settings,
+        store,
+        pools=ctx.pools,
+        observer=observer,
+        env=ctx.env,
+        redactor=ctx.redactor,
+    )
 
     registry = CollectorRegistry()
     collector = MetricsCollector(registry)
@@ -171,7 +179,7 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
         ping_api = register_ping_routes(server, ctx.settings.db_url, settings.secret, policy=policy)
     else:
         logger.info("ping API off: set server.token in runwatch.yaml to accept remote pings")
-    alerts = AlertLoop(ctx.open_store(recover=False), alerting)
+    alerts = AlertLoop(ctx.open_store(recover=False), alerting, ctx.redactor)
     server.start()
     alerts.start()
     logger.info("listening on %s", server.url)
