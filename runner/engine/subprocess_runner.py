@@ -10,7 +10,7 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -44,9 +44,15 @@ class CommandAttempt:
     """
 
     def __init__(
-        self, spec: AttemptSpec, messages: MessageQueue, on_done: Callable[[int], None]
+        self,
+        spec: AttemptSpec,
+        messages: MessageQueue,
+        on_done: Callable[[int], None],
+        environment: Mapping[str, str],
     ) -> None:
         self.spec = spec
+        self._environment = environment
+        """The command's whole environment (runwatch's secrets withheld, spec.env added)."""
         self._messages = messages
         self._on_done = on_done
         self._lock = threading.Lock()
@@ -149,16 +155,15 @@ class CommandAttempt:
             return AttemptFinished(
                 spec.key, TaskState.FAILED, exit_code=127, error=error, reason=error
             )
-        env = {**os.environ, **spec.env} if spec.env else None
         try:
-            _check_program(argv[0], spec.task.cwd, env)
+            _check_program(argv[0], spec.task.cwd, self._environment)
             proc = subprocess.Popen(
                 self._kept(argv),
                 stdin=None if spec.passthrough else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=spec.task.cwd,
-                env=env,
+                env=self._environment,
                 start_new_session=True,
                 bufsize=0,
             )
@@ -278,7 +283,7 @@ def spawn_failure(key: int, program: str, cwd: str | None, exc: OSError) -> Atte
     return AttemptFinished(key, TaskState.FAILED, exit_code=126, error=error, reason=error)
 
 
-def _check_program(program: str, cwd: str | None, env: dict[str, str] | None) -> None:
+def _check_program(program: str, cwd: str | None, env: Mapping[str, str]) -> None:
     """FileNotFoundError, as ``Popen`` raises it, for a program not on PATH: under a keeper
     it would be told by an exit code only."""
     if os.sep in program or (cwd is not None and not os.path.isdir(cwd)):
