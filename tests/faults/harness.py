@@ -5,6 +5,7 @@ waits for, so that overlapping executions are seen by the command itself."""
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import subprocess
 import sys
@@ -80,17 +81,20 @@ class Serve:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        wait_for(self.answers, f"serve {self.proc.pid} to answer /healthz")
+        wait_for(self.serving, f"serve {self.proc.pid} to serve")
 
     @property
     def pid(self) -> int:
         """The serve process's pid."""
         return self.proc.pid
 
-    def answers(self) -> bool:
-        """True once /healthz answers; fails at once if the process has exited."""
+    def serving(self) -> bool:
+        """True once its loop runs (signal handlers installed) and /healthz answers; fails
+        at once if the process has exited."""
         if self.proc.poll() is not None:
             raise AssertionError(f"serve exited {self.proc.returncode}:\n{self.output()}")
+        if not re.search(r"serving \d+ jobs", self.output()):
+            return False
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
                 return True
