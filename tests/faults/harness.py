@@ -129,7 +129,7 @@ def write_config(tmp: Path, command: str, *, retries: int) -> Path:
     quoted = command.replace("'", "''")
     config.write_text(
         "server:\n  heartbeat_interval: 1s\n"
-        "jobs:\n  marked:\n    schedule: '*/2 * * * * *'\n    overlap: skip\n"
+        "jobs:\n  marked:\n    schedule: '* * * * * */2'\n    overlap: skip\n"
         f"    retries: {retries}\n    retry_delay: 100ms\n    command: '{quoted}'\n"
     )
     return config
