@@ -1,0 +1,92 @@
+"""Adoption: an attempt whose supervisor died is recorded as its keeper saw it end."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+from runner.exitstatus import status_path
+from runner.model import Job, RunState, Task, TaskState, Trigger
+from runner.store.records import AttemptRecord
+from runner.store.recovery import ADOPTED, ORPHANED
+from runner.store.store import Store
+from runner.supervisor import process_start
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+DEAD = f"{socket.gethostname()}:{os.getpid()}:0"  # this pid, another start: a process gone
+
+
+def orphaned_attempt(store: Store, logs: Path) -> AttemptRecord:
+    """A running attempt (and run) whose supervisor is gone."""
+    job = Job(name="nightly", tasks={"work": Task("work", command="true")})
+    store.sync_jobs([job], T0)
+    run = store.create_run(job, T0, Trigger.SCHEDULE, T0)
+    assert run is not None
+    assert store.mark_run_started(run, T0)
+    attempt = store.start_attempt(run, "work", T0, log_dir=logs)
+    assert attempt is not None
+    with store.transaction():
+        store.db.execute("UPDATE runs SET supervisor = :s", {"s": DEAD})
+        store.db.execute("UPDATE attempts SET supervisor = :s", {"s": DEAD})
+    return store.get_attempt(attempt.id)
+
+
+def test_a_status_file_left_by_the_keeper_is_recorded_as_the_attempts_outcome(
+    store: Store, tmp_path: Path
+) -> None:
+    attempt = orphaned_attempt(store, tmp_path / "logs")
+    assert attempt.stdout_path is not None
+    status = status_path(attempt.stdout_path)
+    status.parent.mkdir(parents=True)
+    status.write_text("0 -\n")
+
+    store.recover_orphans()
+
+    settled = store.get_attempt(attempt.id)
+    assert (settled.state, settled.exit_code, settled.reason) == (TaskState.SUCCESS, 0, ADOPTED)
+    assert store.get_run(attempt.run_id).state is RunState.SUCCESS
+    assert not status.exists()
+
+
+def test_an_attempt_whose_keeper_still_runs_is_left_running_until_it_ends(
+    store: Store, tmp_path: Path
+) -> None:
+    attempt = orphaned_attempt(store, tmp_path / "logs")
+    assert attempt.stdout_path is not None
+    status = status_path(attempt.stdout_path)
+    status.parent.mkdir(parents=True)
+    keeper = subprocess.Popen(  # a keeper's command line: perl -e SCRIPT STATUS ...
+        ["perl", "-e", "sleep 30", str(status)], start_new_session=True
+    )
+    try:
+        store.set_attempt_process(attempt, pid=keeper.pid, pid_start=process_start(keeper.pid))
+        store.recover_orphans()
+        assert store.get_attempt(attempt.id).state is TaskState.RUNNING
+        assert store.get_run(attempt.run_id).state is RunState.RUNNING
+    finally:
+        keeper.kill()
+        keeper.wait()
+    status.write_text("- 9\n")
+
+    store.recover_orphans()
+
+    settled = store.get_attempt(attempt.id)
+    assert (settled.state, settled.signal) == (TaskState.FAILED, 9)
+    assert settled.reason == f"{ADOPTED}: killed by signal 9"
+    assert store.get_run(attempt.run_id).state is RunState.FAILED
+
+
+def test_an_attempt_with_neither_process_nor_status_is_failed_orphaned(
+    store: Store, tmp_path: Path
+) -> None:
+    attempt = orphaned_attempt(store, tmp_path / "logs")
+
+    store.recover_orphans()
+
+    settled = store.get_attempt(attempt.id)
+    assert (settled.state, settled.reason) == (TaskState.FAILED, ORPHANED)
+    run = store.get_run(attempt.run_id)
+    assert (run.state, run.reason) == (RunState.FAILED, ORPHANED)
