@@ -122,6 +122,34 @@ class Serve:
         return self.log.read_text(errors="replace")
 
 
+class Fleet:
+    """The serve processes of one test; ``close`` kills those still running."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.started: list[Serve] = []
+
+    def start(self, config: Path) -> Serve:
+        """Start one more serve on ``config``."""
+        serve = Serve(self.tmp, config)
+        self.started.append(serve)
+        return serve
+
+    def supervising(self, store: Store) -> tuple[RunRecord, Serve]:
+        """Once a run's command runs: that run and the serve supervising it."""
+        wait_for(lambda: running_run(store) is not None, "a run's command to start")
+        run = running_run(store)
+        assert run is not None
+        return run, next(s for s in self.started if s.pid == owner_pid(run))
+
+    def close(self) -> None:
+        """Kill (after SIGCONT) every serve still running."""
+        for serve in self.started:
+            if serve.proc.poll() is None:
+                serve.signal(signal.SIGCONT)
+                serve.kill()
+
+
 def write_config(tmp: Path, command: str, *, retries: int) -> Path:
     """A configuration with one job firing every 2 seconds (overlap: skip) and a 1 s
     scheduler heartbeat (so a scheduler silent for 4 s is taken over)."""

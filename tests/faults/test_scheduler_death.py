@@ -13,13 +13,12 @@ import pytest
 from runner.model import RunState, TaskState
 from runner.store.recovery import ADOPTED, ORPHANED
 from tests.faults.harness import (
-    Serve,
+    Fleet,
     assert_one_completion_per_fire_time,
     marked_command,
     marks,
     open_store,
     owner_pid,
-    running_run,
     runs,
     wait_for,
     write_config,
@@ -27,19 +26,10 @@ from tests.faults.harness import (
 
 
 @pytest.fixture
-def serves() -> Iterator[list[Serve]]:
-    started: list[Serve] = []
-    yield started
-    for serve in started:
-        if serve.proc.poll() is None:
-            serve.signal(signal.SIGCONT)
-            serve.kill()
-
-
-def start(serves: list[Serve], tmp: Path, config: Path) -> Serve:
-    serve = Serve(tmp, config)
-    serves.append(serve)
-    return serve
+def fleet(tmp_path: Path) -> Iterator[Fleet]:
+    serves = Fleet(tmp_path)
+    yield serves
+    serves.close()
 
 
 def ended(marker: Path, logical_time: str) -> bool:
@@ -47,16 +37,13 @@ def ended(marker: Path, logical_time: str) -> bool:
 
 
 def test_a_scheduler_killed_mid_task_leaves_its_command_to_finish_and_be_adopted_by_the_other(
-    tmp_path: Path, serves: list[Serve]
+    tmp_path: Path, fleet: Fleet
 ) -> None:
     marker = tmp_path / "marks"
     config = write_config(tmp_path, marked_command(marker, first_seconds=3), retries=1)
-    pair = [start(serves, tmp_path, config), start(serves, tmp_path, config)]
+    pair = [fleet.start(config), fleet.start(config)]
     with open_store(tmp_path) as store:
-        wait_for(lambda: running_run(store) is not None, "a run's command to start")
-        run = running_run(store)
-        assert run is not None
-        doomed = next(s for s in pair if s.pid == owner_pid(run))
+        run, doomed = fleet.supervising(store)
         survivor = next(s for s in pair if s is not doomed)
         doomed.kill()
         lt = run.logical_time.isoformat()
@@ -72,16 +59,13 @@ def test_a_scheduler_killed_mid_task_leaves_its_command_to_finish_and_be_adopted
 
 
 def test_a_hung_scheduler_is_taken_over_its_command_killed_first_and_records_nothing_on_resuming(
-    tmp_path: Path, serves: list[Serve]
+    tmp_path: Path, fleet: Fleet
 ) -> None:
     marker = tmp_path / "marks"
     config = write_config(tmp_path, marked_command(marker, first_seconds=60), retries=1)
-    pair = [start(serves, tmp_path, config), start(serves, tmp_path, config)]
+    pair = [fleet.start(config), fleet.start(config)]
     with open_store(tmp_path) as store:
-        wait_for(lambda: running_run(store) is not None, "a run's command to start")
-        run = running_run(store)
-        assert run is not None
-        hung = next(s for s in pair if s.pid == owner_pid(run))
+        run, hung = fleet.supervising(store)
         survivor = next(s for s in pair if s is not hung)
         hung.signal(signal.SIGSTOP)
         lt = run.logical_time.isoformat()
@@ -105,17 +89,15 @@ def test_a_hung_scheduler_is_taken_over_its_command_killed_first_and_records_not
 
 @pytest.mark.parametrize("retries", [0, 2])
 def test_a_single_scheduler_killed_and_restarted_adopts_its_command_instead_of_running_it_again(
-    tmp_path: Path, serves: list[Serve], retries: int
+    tmp_path: Path, fleet: Fleet, retries: int
 ) -> None:
     marker = tmp_path / "marks"
     config = write_config(tmp_path, marked_command(marker, first_seconds=2), retries=retries)
-    first = start(serves, tmp_path, config)
+    fleet.start(config)
     with open_store(tmp_path) as store:
-        wait_for(lambda: running_run(store) is not None, "a run's command to start")
-        run = running_run(store)
-        assert run is not None
+        run, first = fleet.supervising(store)
         first.kill()
-        second = start(serves, tmp_path, config)
+        second = fleet.start(config)
         wait_for(lambda: store.get_run(run.id).state is RunState.SUCCESS, "the run's adoption")
         assert second.stop() == 0, second.output()
         [attempt] = store.attempts(run.id)
@@ -128,19 +110,17 @@ def test_a_single_scheduler_killed_and_restarted_adopts_its_command_instead_of_r
 
 
 def test_a_command_that_ended_while_no_scheduler_ran_is_recorded_as_it_ended(
-    tmp_path: Path, serves: list[Serve]
+    tmp_path: Path, fleet: Fleet
 ) -> None:
     marker = tmp_path / "marks"
     command = marked_command(marker, first_seconds=1) + "; exit 4"
     config = write_config(tmp_path, command, retries=0)
-    first = start(serves, tmp_path, config)
+    fleet.start(config)
     with open_store(tmp_path) as store:
-        wait_for(lambda: running_run(store) is not None, "a run's command to start")
-        run = running_run(store)
-        assert run is not None
+        run, first = fleet.supervising(store)
         first.kill()
         wait_for(lambda: ended(marker, run.logical_time.isoformat()), "the command to end")
-        second = start(serves, tmp_path, config)
+        second = fleet.start(config)
         wait_for(lambda: store.get_run(run.id).state is RunState.FAILED, "the run's adoption")
         assert second.stop() == 0, second.output()
         [attempt] = store.attempts(run.id)

@@ -34,13 +34,19 @@ def orphaned_attempt(store: Store, logs: Path) -> AttemptRecord:
     return store.get_attempt(attempt.id)
 
 
+def status_file(attempt: AttemptRecord) -> Path:
+    """Where the attempt's keeper writes its exit status (its folder made)."""
+    assert attempt.stdout_path is not None
+    status = status_path(attempt.stdout_path)
+    status.parent.mkdir(parents=True, exist_ok=True)
+    return status
+
+
 def test_a_status_file_left_by_the_keeper_is_recorded_as_the_attempts_outcome(
     store: Store, tmp_path: Path
 ) -> None:
     attempt = orphaned_attempt(store, tmp_path / "logs")
-    assert attempt.stdout_path is not None
-    status = status_path(attempt.stdout_path)
-    status.parent.mkdir(parents=True)
+    status = status_file(attempt)
     status.write_text("0 -\n")
 
     store.recover_orphans()
@@ -55,9 +61,7 @@ def test_an_attempt_whose_keeper_still_runs_is_left_running_until_it_ends(
     store: Store, tmp_path: Path
 ) -> None:
     attempt = orphaned_attempt(store, tmp_path / "logs")
-    assert attempt.stdout_path is not None
-    status = status_path(attempt.stdout_path)
-    status.parent.mkdir(parents=True)
+    status = status_file(attempt)
     keeper = subprocess.Popen(  # a keeper's command line: perl -e SCRIPT STATUS ...
         ["perl", "-e", "sleep 30", str(status)], start_new_session=True
     )
