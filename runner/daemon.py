@@ -86,8 +86,9 @@ class Daemon:
         self._watch = _Watch(watch)
         self._watch.changed()
         self.shutdown_grace = shutdown_grace
+        self._beat = Duty("heartbeat", heartbeat_every, self._heartbeat)
         self.duties: list[Duty] = [
-            Duty("heartbeat", heartbeat_every, self._heartbeat),
+            self._beat,
             Duty("release-dead-claims", 30.0, self._release_dead_claims),
         ]
         if watch_every > 0:
@@ -145,8 +146,8 @@ class Daemon:
         waits += [max(0.0, (d.due - now).total_seconds()) for d in self.duties if d.due]
         return min(waits)
 
-    def _run_duties(self, now: datetime) -> None:
-        for duty in self.duties:
+    def _run_duties(self, now: datetime, duties: Sequence[Duty] | None = None) -> None:
+        for duty in self.duties if duties is None else duties:
             if duty.due is None or duty.due <= now:
                 try:
                     duty.action(now)
@@ -160,7 +161,10 @@ class Daemon:
         if self.engine.active:
             logger.info("waiting up to %.0fs for running runs to finish", self.shutdown_grace)
         while self.engine.active and self.clock() < deadline:
-            self.engine.step(timeout=max(0.0, (deadline - self.clock()).total_seconds()))
+            # Still heartbeating: a serve finishing its runs within the grace is not hung.
+            self._run_duties(self.clock(), [self._beat])
+            left = (deadline - self.clock()).total_seconds()
+            self.engine.step(timeout=max(0.0, min(left, self._beat.every)))
         if self.engine.active:
             name = signal.Signals(self._stop_signal or signal.SIGTERM).name
             self.engine.cancel(f"runwatch serve stopped by {name}")
