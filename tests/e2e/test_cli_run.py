@@ -259,6 +259,46 @@ def test_interrupting_run_stops_its_tasks_and_records_the_run_cancelled(
     }
 
 
+def _kill_with_its_task(proc: subprocess.Popen[str], task_pid: int) -> None:
+    """SIGKILL `runwatch run` and its task's process group (the keeper leads it): nothing
+    is left to adopt, so the attempt is orphaned."""
+    group = os.getpgid(task_pid)
+    proc.kill()
+    proc.communicate(timeout=10)
+    os.killpg(group, signal.SIGKILL)
+    assert _gone(task_pid)
+
+
+def test_a_sigkilled_run_whose_command_runs_on_is_adopted_not_run_beside_it(
+    tmp_path: Path, home: Path, runwatch: Runwatch
+) -> None:
+    pidfile, release = tmp_path / "pid", tmp_path / "release"
+    jobs = write_jobs(
+        tmp_path,
+        f"jobs:\n  steady:\n    command: 'echo $$ > {pidfile}; "
+        f"while [ ! -e {release} ]; do sleep 0.05; done'\n",
+    )
+    when = "2026-11-24T00:00:00Z"
+    proc = _spawn(tmp_path, home, "run", "steady", "--jobs", str(jobs), "--logical-time", when)
+    task_pid = int(_wait_for(pidfile))
+    proc.kill()
+    proc.communicate(timeout=10)
+
+    again = runwatch("run", "steady", "--jobs", str(jobs), "--logical-time", when)
+    assert again.returncode == 2, again.stdout + again.stderr
+    assert "will be adopted when it ends" in again.stderr
+    release.touch()
+    assert _gone(task_pid)
+    deadline = time.monotonic() + 20
+    while runs_json(runwatch)[0]["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (run,) = runs_json(runwatch)
+    assert run["state"] == "success"
+    shown = json.loads(runwatch("show", str(run["run_id"]), "--format", "json").stdout)
+    [attempt] = shown["tasks"][0]["attempts"]
+    assert (attempt["state"], attempt["reason"]) == ("success", "adopted after the supervisor died")
+
+
 def test_sigkilled_run_is_found_orphaned_by_the_next_command_and_resumable(
     tmp_path: Path, home: Path, runwatch: Runwatch
 ) -> None:
@@ -274,13 +314,11 @@ def test_sigkilled_run_is_found_orphaned_by_the_next_command_and_resumable(
     when = "2026-11-24T00:00:00Z"
     proc = _spawn(tmp_path, home, "run", "fragile", "--jobs", str(jobs), "--logical-time", when)
     task_pid = int(_wait_for(pidfile))
-    proc.kill()
-    proc.communicate(timeout=10)
+    _kill_with_its_task(proc, task_pid)
 
     (run,) = runs_json(runwatch)  # opening the store recovers orphans
     assert run["state"] == "failed"
     assert run["reason"] == "orphaned"
-    assert _gone(task_pid), "the orphaned task's process group must be killed"
     shown = json.loads(runwatch("show", str(run["run_id"]), "--format", "json").stdout)
     slow = {t["task"]: t for t in shown["tasks"]}["slow"]
     assert slow["attempts"][0]["reason"] == "orphaned"
@@ -303,9 +341,7 @@ def test_an_orphaned_task_without_retries_left_is_not_resumed(
     )
     when = "2026-11-24T00:00:00Z"
     proc = _spawn(tmp_path, home, "run", "fragile", "--jobs", str(jobs), "--logical-time", when)
-    _wait_for(pidfile)
-    proc.kill()
-    proc.communicate(timeout=10)
+    _kill_with_its_task(proc, int(_wait_for(pidfile)))
     again = runwatch("run", "fragile", "--jobs", str(jobs), "--logical-time", when)
     assert again.returncode == 1
     assert "no task has retries left" in again.stdout

@@ -66,6 +66,7 @@ def _prepare(store: Store, job: Job, ctx: Context) -> tuple[RunRecord, list[str]
     orphaned by a crash resumes within its budgets); None when there is nothing to do."""
     from runner import supervisor
     from runner.clock import utcnow
+    from runner.store.heartbeats import running_attempt_count
 
     args = ctx.args
     params = parse_params(args.param)
@@ -86,6 +87,11 @@ def _prepare(store: Store, job: Job, ctx: Context) -> tuple[RunRecord, list[str]
         and existing.supervisor != supervisor.current()
     ):
         raise UsageError(f"run {existing.id} of {job.name!r} is still running; wait or cancel it")
+    if running_attempt_count(store, existing.id):
+        raise UsageError(
+            f"run {existing.id} of {job.name!r} is still running: its supervisor died, but a "
+            "command it started runs on and will be adopted when it ends; wait for it"
+        )
     rows = store.task_runs(existing.id)
     resume = existing.reason == ORPHANED and not args.force
     if args.force:
