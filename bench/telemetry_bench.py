@@ -158,6 +158,14 @@ def run_once(job: Job, variant: Variant) -> Timing:
     return Timing(elapsed, catch_up)
 
 
+def overhead_percent(variant: Variant) -> float:
+    """One sample: the 200-task job's wall time with ``variant`` on, as a percentage more
+    than with telemetry off, the two runs back to back."""
+    job = fan_job(200, in_process=False)
+    off = run_once(job, VARIANTS[0]).run_seconds
+    return (run_once(job, variant).run_seconds / off - 1) * 100
+
+
 def overhead() -> None:
     """Wall time of the 200-task job with telemetry off and on, runs interleaved."""
     job = fan_job(200, in_process=False)
@@ -213,7 +221,11 @@ def timed_scrapes(url: str, writer: Store, job: Job, *, openmetrics: bool) -> li
     return times
 
 
-def scrape_case(label: str, db_url: str, writer: Store, jobs: Sequence[Job], *, seen: bool) -> None:
+def scrape_case(
+    label: str, db_url: str, writer: Store, jobs: Sequence[Job], *, seen: bool
+) -> dict[str, float]:
+    """Print and return the median scrape in ms per format, ``seen``: after consuming all."""
+    medians = {}
     with Store.open(db_url, migrate=False, recover=False) as reader:
         consumer = MetricsConsumer(reader, MetricsCollector(CollectorRegistry()))
         if seen:
@@ -230,14 +242,17 @@ def scrape_case(label: str, db_url: str, writer: Store, jobs: Sequence[Job], *, 
             for openmetrics in (False, True):
                 times = timed_scrapes(server.url, writer, jobs[0], openmetrics=openmetrics)
                 kind = "openmetrics" if openmetrics else "text"
+                medians[kind] = statistics.median(times)
                 print(f"scrape [{label}, {kind}, {first_size[openmetrics] / 1e6:.1f} MB]: "
                       f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms "
                       f"(first render of both formats {warm:.0f} ms; events read "
                       f"{consumer.events_read})")  # fmt: skip
+    return medians
 
 
-def scrape() -> None:
-    """/metrics with 1,000 jobs x 10 tasks of history."""
+def scrape() -> float:
+    """/metrics with 1,000 jobs x 10 tasks of history; returns the median text scrape in ms
+    of a fresh serve."""
     jobs = [
         Job(name=f"job{j:04d}", tasks={f"task{t}": Task(f"task{t}", command=("true",))
                                        for t in range(10)}, schedule="0 * * * *")
@@ -251,10 +266,11 @@ def scrape() -> None:
             write_history(writer, jobs, 1)
             print(f"history: 1,000 jobs x 10 tasks, 1 run each, written in "
                   f"{time.perf_counter() - started:.0f} s")  # fmt: skip
-            scrape_case("fresh serve, 1 run/job", db_url, writer, jobs, seen=False)
+            fresh = scrape_case("fresh serve, 1 run/job", db_url, writer, jobs, seen=False)
             scrape_case("serve that saw every run, 1 run/job", db_url, writer, jobs, seen=True)
             write_history(writer, jobs, 2, first=1)
             scrape_case("fresh serve, 3 runs/job", db_url, writer, jobs, seen=False)
+    return fresh["text"]
 
 
 if __name__ == "__main__":
