@@ -11,19 +11,9 @@ A2: 10,000 events of 200 jobs evaluated against 50 rules: events/s of one
     AlertEngine.evaluate() call on the store (reading the events, writing alerts,
     groups and outbox rows in one transaction), and of the in-memory evaluation alone.
 
-Recorded on the 2-core development machine (load average 1-2.5 from other work, so
-numbers vary by +-30% between runs; on PostgreSQL give each run a fresh schema, e.g.
+On PostgreSQL give each run a fresh schema, e.g.
 ``--pg 'postgresql://postgres@127.0.0.1/test?options=-csearch_path%3Dbench1'``, as A1
-leaves firing alerts behind):
-
-    SQLite      A1 polled median 67 ms (p95 68 ms, poll 100 ms), direct 4 ms
-                A2 41,000-45,000 events/s on the store, 88,000-98,000 in memory
-    PostgreSQL  A1 polled median 72 ms (p95 75 ms), direct 11 ms
-                A2 27,000-37,000 events/s on the store, 60,000-95,000 in memory
-
-A2 before batching the engine's writes and skipping resolves of rules with nothing
-firing (same machine, interleaved runs): SQLite 32,000-35,000 events/s, PostgreSQL
-16,000-28,000, in memory 37,000-59,000.
+leaves firing alerts behind. Recorded figures: bench/README.md, from bench/run.py.
 """
 
 from __future__ import annotations

@@ -14,16 +14,7 @@ not seeded: no page reads them.
 It then times the queries each page runs (the same functions the pages call), cold (the
 first call on a fresh connection) and warm (median of five), and prints a table.
 
-Recorded on the 2-core development machine (SQLite 3.40, 1,000 jobs, 300,000 runs,
-899,980 task rows, 1,000,070 attempts, 316 MiB; load average ~3 from other work; seconds,
-cold / warm median, three runs' worst):
-
-    overview (7 days)     0.48 / 0.28      runs (page 2000)      0.04 / 0.04
-    overview (30 days)    0.33 / 0.35      run detail            0.01 / 0.00
-    runs (first page)     0.01 / 0.01      job detail (30 days)  0.03 / 0.02
-    runs (filtered)       0.01 / 0.01      alerts                0.10 / 0.11
-
-With the OS page cache dropped first (a cold disk) the first overview took 0.64 s.
+Target: <= 1 s of queries per page. Recorded figures: bench/README.md, from bench/run.py.
 """
 
 from __future__ import annotations

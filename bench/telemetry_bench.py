@@ -17,18 +17,7 @@ scrape: GET /metrics over loopback with 1,000 jobs x 10 tasks of history. Two ca
     so a changed series is always re-rendered. Also: the same with three times the
     history, to show the scrape does not grow with it. Target: median <= 50 ms.
 
-Recorded on the 2-CPU development VM (load average 2.5-4.5 from other work; Python
-3.11, opentelemetry-sdk 1.45, prometheus-client 0.26, SQLite):
-
-    overhead [off]: median 198-203 ms
-    overhead [spans]: +2.2% .. +5.0% (median per-round ratio, three runs of 21 rounds)
-    overhead [spans + metrics scraped every 0.1 s]: +8.3% .. +14.7%;
-        the scrape after the run caught up in ~4 ms
-    scrape [fresh serve, text | openmetrics, 0.5 MB]: median 3.3 | 2.9 ms
-    scrape [serve that saw every run, 10,000 task series, 16.7 | 17.4 MB]:
-        median 9.7 | 9.5 ms (max 18 | 21 ms; the first render after consuming the
-        24,000-event history: 1.2 s)
-    scrape [fresh serve, 3x the history]: median 3.3 | 3.2 ms (unchanged)
+Recorded figures: bench/README.md, from bench/run.py.
 """
 
 from __future__ import annotations
