@@ -14,6 +14,7 @@ from dashboards.routes import Route, Screen, job_href
 from dashboards.rows import AttemptRow, RunDetail
 from dashboards.timezones import duration_text
 from dashboards.viewer import Viewer
+from dashboards.views import markdown as md
 from dashboards.views.links import go
 
 ERROR_LINES = 20
@@ -28,9 +29,9 @@ def render(conn: Connection, viewer: Viewer, run_id: int) -> None:
             go(Route(Screen.OVERVIEW))
         return
     run = detail.run
-    st.header(f"Run #{run.id} · {run.job}")
+    st.header(f"Run #{run.id} · {md.text(run.job)}")
     st.markdown(
-        f"{run_state_icon(run.state)} · job [{run.job}]({job_href(run.job)}) · "
+        f"{run_state_icon(run.state)} · job [{md.text(run.job)}]({job_href(run.job)}) · "
         f"triggered by {run.trigger.value}"
     )
     _summary(detail, viewer)
@@ -55,7 +56,7 @@ def render(conn: Connection, viewer: Viewer, run_id: int) -> None:
         else:
             st.caption("No attempt has started yet.")
     _attempts_table(detail.attempts, viewer)
-    _errors_and_logs(detail.attempts)
+    _errors_and_logs(detail.attempts, viewer.settings.logs_dir)
 
 
 def _summary(detail: RunDetail, viewer: Viewer) -> None:
@@ -68,10 +69,13 @@ def _summary(detail: RunDetail, viewer: Viewer) -> None:
     cols[4].metric("Duration", duration_text(run.duration_seconds) or "—")
     st.caption(f"Times in {viewer.zone} · queued {viewer.when(run.queued_at)}")
     if run.reason:
-        st.error(f"Reason: {run.reason}")
+        st.error(f"Reason: {md.text(run.reason)}")
     if detail.trace_id:
-        link = _trace_link(viewer.settings.trace_url, detail.trace_id)
-        shown = f"[{detail.trace_id}]({link})" if link else f"`{detail.trace_id}`"
+        trace_id = detail.trace_id
+        link = (
+            _trace_link(viewer.settings.trace_url, trace_id) if md.is_trace_id(trace_id) else None
+        )
+        shown = f"[{trace_id}]({link})" if link else md.code(trace_id)
         st.markdown(f"**Trace:** {shown}")
     if detail.params:
         st.markdown("**Parameters**")
@@ -118,17 +122,17 @@ def _exit(attempt: AttemptRow) -> str:
     return "" if attempt.exit_code is None else str(attempt.exit_code)
 
 
-def _errors_and_logs(attempts: tuple[AttemptRow, ...]) -> None:
+def _errors_and_logs(attempts: tuple[AttemptRow, ...], logs_dir: str) -> None:
     st.subheader("Errors and logs")
     for a in attempts:
-        title = f"{run_state_icon(a.state)} · {a.task} · attempt {a.number}"
+        title = f"{run_state_icon(a.state)} · {md.text(a.task)} · attempt {a.number}"
         failed = a.state.failed
         with st.expander(title, expanded=failed and a is _last_failed(attempts)):
             if a.error:
                 st.markdown("**Error** (last lines)")
                 st.code("\n".join(a.error.strip().splitlines()[-ERROR_LINES:]), language=None)
             for label, path in (("stdout", a.stdout_path), ("stderr", a.stderr_path)):
-                _log(a, label, path)
+                _log(a, label, path, logs_dir)
 
 
 def _last_failed(attempts: tuple[AttemptRow, ...]) -> AttemptRow | None:
@@ -136,10 +140,10 @@ def _last_failed(attempts: tuple[AttemptRow, ...]) -> AttemptRow | None:
     return failed[-1] if failed else None
 
 
-def _log(attempt: AttemptRow, label: str, path: str | None) -> None:
-    found = tail(path)
+def _log(attempt: AttemptRow, label: str, path: str | None, logs_dir: str) -> None:
+    found = tail(path, logs_dir)
     if found.missing:
-        st.caption(f"{label}: {found.missing}" + (f" ({path})" if path else ""))
+        st.caption(f"{label}: {md.text(found.missing)}" + (f" ({md.text(path)})" if path else ""))
         return
     cut = " (end)" if found.truncated else ""
     st.markdown(f"**{label}**{cut} · {found.size:,} bytes")
@@ -149,13 +153,13 @@ def _log(attempt: AttemptRow, label: str, path: str | None) -> None:
     key = f"log-{attempt.id}-{label}"
     name = Path(path).name
     if st.toggle("Show the full log", key=f"{key}-full"):
-        data = read_full(path)
+        data = read_full(path, logs_dir)
         more = " (first 5 MiB; download for the rest)" if found.size > FULL_LOG_BYTES else ""
         st.caption(f"full {label}{more}")
         st.code(data.decode("utf-8", errors="replace"), language=None)
     st.download_button(
         f"Download {label}",
-        data=lambda: read_full(path, limit=None),
+        data=lambda: read_full(path, logs_dir, limit=None),
         file_name=name,
         key=f"{key}-download",
     )

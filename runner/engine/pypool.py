@@ -219,7 +219,7 @@ class PythonWorkerPool:
         if not attempt.launched:
             attempt.out, attempt.err = attempt_captures(spec)
             attempt.launched = True
-            self._messages.put(AttemptLaunched(spec.key, worker.pid))
+            self._messages.put(AttemptLaunched(spec.key, worker.pid, worker.start))
         request = WorkerRequest(
             spec.key, spec.task.name, attempt.call, spec.upstream_results, spec.env, spec.task.cwd
         )

@@ -153,7 +153,8 @@ class RecordingServer:
         return [r for r in self.requests if r.path.endswith(path_suffix)]
 
 
-def _serve(tls: ssl.SSLContext | None) -> Iterator[RecordingServer]:
+def serve(tls: ssl.SSLContext | None) -> Iterator[RecordingServer]:
+    """A recording server on loopback (HTTPS with ``tls``), until the generator closes."""
     box: list[RecordingServer] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -162,7 +163,7 @@ def _serve(tls: ssl.SSLContext | None) -> Iterator[RecordingServer]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             request = Recorded(
-                "POST", self.path, dict(self.headers.items()), self.rfile.read(length)
+                self.command, self.path, dict(self.headers.items()), self.rfile.read(length)
             )
             server = box[0]
             server.requests.append(request)
@@ -176,6 +177,8 @@ def _serve(tls: ssl.SSLContext | None) -> Iterator[RecordingServer]:
             self.end_headers()
             self.wfile.write(body)
             server.arrived.set()
+
+        do_GET = do_POST  # a client that follows a 302 or 303 comes back with a GET
 
         def log_message(self, format: str, *args: Any) -> None:
             return
@@ -198,7 +201,7 @@ def _serve(tls: ssl.SSLContext | None) -> Iterator[RecordingServer]:
 
 @pytest.fixture
 def http_server() -> Iterator[RecordingServer]:
-    yield from _serve(None)
+    yield from serve(None)
 
 
 @dataclass(frozen=True)
@@ -209,7 +212,20 @@ class Certificate:
 
 @pytest.fixture(scope="session")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
-    """A self-signed certificate for 127.0.0.1 and localhost, made with cryptography."""
+    """A self-signed certificate for 127.0.0.1 and localhost."""
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+def tls_context(certificate: Certificate) -> ssl.SSLContext:
+    """A server-side TLS context presenting ``certificate``."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate.cert, certificate.key)
+    return context
+
+
+def make_certificate(folder: Path) -> Certificate:
+    """A self-signed certificate for 127.0.0.1 and localhost in ``folder``, made with
+    cryptography."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -235,7 +251,6 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    folder = tmp_path_factory.mktemp("tls")
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
@@ -250,6 +265,4 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
 
 @pytest.fixture
 def https_server(certificate: Certificate) -> Iterator[RecordingServer]:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(certificate.cert, certificate.key)
-    yield from _serve(context)
+    yield from serve(tls_context(certificate))

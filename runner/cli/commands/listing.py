@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +15,7 @@ from runner.cli.output import emit_json, iso, short_time, table
 from runner.durations import format_duration
 from runner.errors import NotFoundError, UsageError
 from runner.model import Job, RunState
+from runner.store.logfiles import RefusedLogPathError, open_log
 from runner.store.records import JobRecord
 from runner.store.store import Store
 
@@ -206,7 +209,11 @@ def show(ctx: Context) -> int:
 
 
 def logs(ctx: Context) -> int:
-    """Print the captured output of a run's attempts."""
+    """Print the captured output of a run's attempts.
+
+    Only files inside this runwatch's logs folder are shown; a recorded path elsewhere is
+    refused, the other streams still printed, and the command exits 2 naming it.
+    """
     args = ctx.args
     store = ctx.open_store()
     run = store.get_run(args.run_id)
@@ -221,6 +228,7 @@ def logs(ctx: Context) -> int:
             )
     streams = {"stdout": (True, False), "stderr": (False, True), "both": (True, True)}[args.stream]
     many = len(attempts) > 1 or args.stream == "both"
+    refused = []
     for attempt in attempts:
         for path, wanted, label in (
             (attempt.stdout_path, streams[0], "stdout"),
@@ -230,10 +238,28 @@ def logs(ctx: Context) -> int:
                 continue
             if many:
                 print(f"==> {attempt.task} attempt {attempt.number} {label} <==", flush=True)
-            if path and Path(path).exists():
-                sys.stdout.flush()
-                sys.stdout.buffer.write(Path(path).read_bytes())
-                sys.stdout.buffer.flush()
-            elif many:
+            try:
+                shown = path is not None and _print_log(path, ctx.settings.home / "logs")
+            except RefusedLogPathError as exc:
+                refused.append(f"{attempt.task} attempt {attempt.number} {label}: {exc}")
+                shown = True
+                if many:
+                    print("(not shown: outside the logs folder)")
+            if many and not shown:
                 print("(no output captured)")
+    if refused:
+        raise RefusedLogPathError("; ".join(refused) + ": not shown")
     return 0
+
+
+def _print_log(path: str, logs_dir: Path) -> bool:
+    """Copy the log file to stdout; False when there is none."""
+    try:
+        fd = open_log(path, logs_dir)
+    except FileNotFoundError:
+        return False
+    sys.stdout.flush()
+    with os.fdopen(fd, "rb") as log:
+        shutil.copyfileobj(log, sys.stdout.buffer)
+    sys.stdout.buffer.flush()
+    return True
