@@ -248,17 +248,17 @@ def table(figures: list[Figure], repeats: int, argv: list[str], started: float) 
     return "\n".join(lines)
 
 
-def write(block: str) -> None:
-    """Replace the table between the markers in bench/README.md (or add it after the
+def write(block: str, readme: Path = README) -> None:
+    """Replace the table between the markers in ``readme`` (or add it after the
     introduction, before the first section)."""
-    text = README.read_text()
+    text = readme.read_text()
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
         text = head + block + rest.split(END, 1)[1]
     else:
         head, sep, rest = text.partition("\n## ")
         text = f"{head.rstrip()}\n\n{block}\n\n{sep.lstrip()}{rest}"
-    README.write_text(text)
+    readme.write_text(text)
 
 
 def chosen(options: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Bench]:
