@@ -1,8 +1,8 @@
 """runwatch side by side with Dagster, Prefect and Airflow: the same workloads, interleaved,
 each run's durable history checked in the tool's own store.
 
-    python bench/peers/compare.py [--repeats 3] [--tools runwatch,dagster,prefect,airflow]
-                                  [--budget 2700] [--keep]
+    python bench/peers/compare.py [--repeats 5] [--budget 2700] [--keep]
+                                  [--tools runwatch,dagster,prefect,prefect-server,airflow]
 
 Run it with the repository's venv python (runwatch is its `runwatch` console script).
 Each peer is installed on first use into its own venv under
@@ -19,8 +19,11 @@ Rounds run every workload with every tool in turn (A B C D A B C D ...). After e
 unmeasured, the tool's store is read back: the run is there, succeeded, with a successful
 record of every task (Dagster: the instance's run and event-log storage in a temporary
 DAGSTER_HOME; Prefect: its local SQLite API database; Airflow: the SQLite metadata database
-written by dag.test(); runwatch: its SQLite store). Every run has a time limit and the
-whole comparison a budget; rounds stop when it is spent.
+written by dag.test(); runwatch: its SQLite store), read again for up to 10 s while
+incomplete. `prefect` runs each flow as a plain `python flow.py`, where Prefect serves its
+API from the flow's process for that run; `prefect-server` runs the same flows against a
+`prefect server start` kept running on loopback (its start-up is not timed). Every run has
+a time limit and the whole comparison a budget; rounds stop when it is spent.
 """
 
 from __future__ import annotations
@@ -29,10 +32,13 @@ import argparse
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -46,6 +52,8 @@ from stats import Summary, load_average, machine, summarize  # noqa: E402 - benc
 
 TOOLS = HERE / "tools"
 RUN_TIMEOUT_S = 600
+CHECK_WAIT_S = 10
+SERVER_START_S = 180
 WORKLOADS = (("w0", 1), ("w1", 10), ("w1", 200), ("w2", 200))
 
 
@@ -71,6 +79,8 @@ class Tool:
     python: Path
     env: dict[str, str]
     command: Callable[[Tool, str, int], tuple[list[str], dict[str, str]]]
+    script: str = ""
+    service: subprocess.Popen[bytes] | None = None
     runs: dict[str, int] = field(default_factory=dict)
 
     def run(self, workload: str, width: int, timeout: float) -> tuple[float | None, str]:
@@ -93,17 +103,31 @@ class Tool:
         return elapsed, ""
 
     def check(self, workload: str, width: int) -> dict[str, object]:
-        """What the tool's own store holds for the workload's latest run."""
+        """What the tool's own store holds for the workload's latest run, read again for up
+        to CHECK_WAIT_S while it is incomplete (a server may still be writing it)."""
         key = f"{workload}_{width}"
         _, env = self.command(self, workload, width)
-        script = TOOLS / f"{self.name}_work.py"
+        script = TOOLS / f"{self.script or self.name}_work.py"
         argv = [str(self.python), str(script), "check", workload, str(width)]
-        done = subprocess.run([*argv, str(self.runs.get(key, 0))], env=env, cwd=self.state,
-                              capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
-        try:
-            return dict(json.loads(done.stdout.strip().splitlines()[-1]))
-        except (ValueError, IndexError):
-            return {"ok": False, "error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
+        deadline = time.monotonic() + CHECK_WAIT_S
+        while True:
+            done = subprocess.run(
+                [*argv, str(self.runs.get(key, 0))],
+                env=env,
+                cwd=self.state,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            try:
+                found = dict(json.loads(done.stdout.strip().splitlines()[-1]))
+            except (ValueError, IndexError):
+                lines = done.stderr.strip().splitlines() or ["no output"]
+                found = {"ok": False, "error": lines[-1]}
+            if found.get("ok") or time.monotonic() > deadline:
+                return found
+            time.sleep(1)
 
 
 def _runwatch_command(tool: Tool, workload: str, width: int) -> tuple[list[str], dict[str, str]]:
@@ -114,9 +138,8 @@ def _runwatch_command(tool: Tool, workload: str, width: int) -> tuple[list[str],
 
 
 def _peer_command(tool: Tool, workload: str, width: int) -> tuple[list[str], dict[str, str]]:
-    return [str(tool.python), str(TOOLS / f"{tool.name}_work.py"), "run", workload, str(width)], (
-        tool.env
-    )
+    script = TOOLS / f"{tool.script or tool.name}_work.py"
+    return [str(tool.python), str(script), "run", workload, str(width)], tool.env
 
 
 def _airflow_command(tool: Tool, workload: str, width: int) -> tuple[list[str], dict[str, str]]:
@@ -138,6 +161,43 @@ def runwatch_tool(state: Path) -> Tool:
     return Tool("runwatch", version, state, Path(sys.executable), env, _runwatch_command)
 
 
+def start_prefect_server(tool: Tool) -> str:
+    """Start `prefect server start` on a free loopback port with the tool's database and
+    point the tool at it; return "" once its API answers, or why it did not."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    prefect = str(tool.python.with_name("prefect"))
+    log = (tool.state / "server.log").open("w")
+    tool.service = subprocess.Popen(
+        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env={**tool.env, "PREFECT_UI_ENABLED": "false"}, cwd=tool.state, stdout=log,
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    tool.env["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + SERVER_START_S
+    while time.monotonic() < deadline:
+        if tool.service.poll() is not None:
+            return f"`prefect server start` exited {tool.service.returncode} (log: {log.name})"
+        try:
+            with urllib.request.urlopen(f"{tool.env['PREFECT_API_URL']}/health", timeout=5):
+                return ""
+        except OSError:
+            time.sleep(0.5)
+    return f"`prefect server start` did not answer within {SERVER_START_S} s (log: {log.name})"
+
+
+def stop(tool: Tool) -> None:
+    """Stop the tool's server, if it started one."""
+    if tool.service is not None and tool.service.poll() is None:
+        os.killpg(tool.service.pid, signal.SIGTERM)
+        try:
+            tool.service.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(tool.service.pid, signal.SIGKILL)
+            tool.service.wait(timeout=30)
+
+
 def peer_tool(peer: Peer, version: str, state: Path) -> Tool:
     """A peer with its store in ``state``: the environment that points it there."""
     env = base_env()
@@ -145,7 +205,7 @@ def peer_tool(peer: Peer, version: str, state: Path) -> Tool:
     if peer.name == "dagster":
         (state / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         env["DAGSTER_HOME"] = str(state)
-    elif peer.name == "prefect":
+    elif peer.name.startswith("prefect"):
         env.update(
             PREFECT_HOME=str(state / "home"),
             PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{state / 'prefect.db'}",
@@ -165,7 +225,7 @@ def peer_tool(peer: Peer, version: str, state: Path) -> Tool:
             folder.mkdir(parents=True, exist_ok=True)
             shutil.copy(TOOLS / "airflow_work.py", folder / "airflow_work.py")
         command = _airflow_command
-    return Tool(peer.name, version, state, peer.python, env, command)
+    return Tool(peer.name, version, state, peer.python, env, command, peer.script)
 
 
 def prepare(name: str, root: Path) -> tuple[Tool | None, str]:
@@ -180,6 +240,11 @@ def prepare(name: str, root: Path) -> tuple[Tool | None, str]:
         if version is None:
             return None, reason
         tool = peer_tool(peer, version, state)
+        if name == "prefect-server":
+            reason = start_prefect_server(tool)
+            if reason:
+                stop(tool)
+                return None, reason
         if name == "airflow":
             migrate = [str(peer.venv / "bin" / "airflow"), "db", "migrate"]
             done = subprocess.run(migrate, env=tool.env, capture_output=True, text=True,
@@ -187,10 +252,11 @@ def prepare(name: str, root: Path) -> tuple[Tool | None, str]:
             if done.returncode != 0:
                 return None, f"`airflow db migrate` exited {done.returncode}: {done.stderr[-300:]}"
     elapsed, reason = tool.run("w0", 1, RUN_TIMEOUT_S)
-    if elapsed is None:
-        return None, f"the warm-up run failed: {reason}"
-    found = tool.check("w0", 1)
-    if not found.get("ok"):
+    found = tool.check("w0", 1) if elapsed is not None else {}
+    if elapsed is None or not found.get("ok"):
+        stop(tool)
+        if elapsed is None:
+            return None, f"the warm-up run failed: {reason}"
         return None, f"the warm-up run is not in the store as expected: {found}"
     return tool, ""
 
@@ -281,8 +347,8 @@ def report(tools: list[Tool], records: dict[str, Record], rounds: int, before: f
 def main(argv: list[str]) -> int:
     """Install and set up the tools, run the interleaved rounds, print the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (default 3)")
-    parser.add_argument("--tools", default="runwatch,dagster,prefect,airflow")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds (default 5)")
+    parser.add_argument("--tools", default="runwatch,dagster,prefect,prefect-server,airflow")
     parser.add_argument("--budget", type=float, default=2700, help="seconds for the rounds")
     parser.add_argument("--keep", action="store_true", help="keep the stores (printed)")
     options = parser.parse_args(argv)
@@ -293,8 +359,8 @@ def main(argv: list[str]) -> int:
         parser.error(f"--tools: unknown {', '.join(unknown)} (known: {', '.join(known)})"
                      if unknown else "--repeats: must be at least 1")  # fmt: skip
     root = Path(tempfile.mkdtemp(prefix="runwatch-peers-"))
+    tools: list[Tool] = []
     try:
-        tools = []
         for name in names:
             print(f"setting up {name} …", flush=True)
             tool, reason = prepare(name, root)
@@ -307,6 +373,8 @@ def main(argv: list[str]) -> int:
         records, rounds = measure(tools, options.repeats, options.budget)
         report(tools, records, rounds, before)
     finally:
+        for tool in tools:
+            stop(tool)
         if options.keep:
             print(f"stores kept in {root}")
         else:

@@ -18,16 +18,18 @@ INSTALL_TIMEOUT_S = 1500
 
 @dataclass(frozen=True)
 class Peer:
-    """A peer tool: its name, the requirement to install and its distribution's name."""
+    """A peer tool: its name, the requirement to install, its distribution's name, and the
+    workload script (tools/<script>_work.py) and venv it shares with another setup of it."""
 
     name: str
     requirement: str
     distribution: str
+    script: str
 
     @property
     def venv(self) -> Path:
         """The peer's own virtual environment."""
-        return CACHE / self.name
+        return CACHE / self.script
 
     @property
     def python(self) -> Path:
@@ -36,9 +38,11 @@ class Peer:
 
 
 PEERS = (
-    Peer("dagster", "dagster==1.13.*", "dagster"),
-    Peer("prefect", "prefect==3.9.*", "prefect"),
-    Peer("airflow", "apache-airflow==3.3.*", "apache-airflow"),
+    Peer("dagster", "dagster==1.13.*", "dagster", "dagster"),
+    Peer("prefect", "prefect==3.9.*", "prefect", "prefect"),
+    # The same Prefect against a `prefect server start` kept running on loopback.
+    Peer("prefect-server", "prefect==3.9.*", "prefect", "prefect"),
+    Peer("airflow", "apache-airflow==3.3.*", "apache-airflow", "airflow"),
 )
 
 
@@ -66,7 +70,7 @@ def install(peer: Peer) -> tuple[str | None, str]:
     if version:
         return version, ""
     peer.venv.parent.mkdir(parents=True, exist_ok=True)
-    log = peer.venv.parent / f"{peer.name}-install.log"
+    log = peer.venv.parent / f"{peer.script}-install.log"
     started = time.monotonic()
     steps = (
         [sys.executable, "-m", "venv", "--clear", str(peer.venv)],
