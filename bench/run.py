@@ -1,7 +1,7 @@
 """Run every benchmark of bench/ with N repeats; print min / median / max of each figure with
 the load average and the number of cores; with --write, record the table in bench/README.md.
 
-    python bench/run.py [--repeats 3] [--only NAME,...] [--slow] [--write] [--list]
+    python bench/run.py [--repeats 5] [--only NAME,...] [--slow] [--write] [--list]
 
 The quick set (the default) finishes in a few minutes on 2 cores; the slow benchmarks (the
 65 s scheduler runs, 10,000 tasks wide, the seeded dashboard, Celery on Redis and
@@ -160,7 +160,7 @@ BENCHES = (
     Bench("width-10000", "the same at 10,000 wide", "ms", "flat within 20 %", _width(10_000),
           slow=True, warmup=_warm_engine),
     Bench("telemetry-spans", "B1 job with spans (batch processor, dropping exporter), "
-          "more wall time than off", "%", "≤ 15", _telemetry(1),
+          "more wall time than off, median of 3 back-to-back pairs", "%", "≤ 15", _telemetry(1),
           warmup=_warm_engine),
     Bench("telemetry-metrics", "… with spans and metrics scraped every 0.1 s", "%", "≤ 15",
           _telemetry(2), warmup=_warm_engine),
@@ -276,7 +276,7 @@ def chosen(options: argparse.Namespace, parser: argparse.ArgumentParser) -> list
 def main(argv: list[str]) -> int:
     """Run the chosen benchmarks and print (and with --write, record) their figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="samples per figure (default 3)")
+    parser.add_argument("--repeats", type=int, default=5, help="samples per figure (default 5)")
     parser.add_argument("--only", help="comma-separated benchmark names (see --list)")
     parser.add_argument("--slow", action="store_true", help="also run the slow benchmarks")
     parser.add_argument("--write", action="store_true", help="record the table in README.md")

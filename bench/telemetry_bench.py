@@ -147,12 +147,16 @@ def run_once(job: Job, variant: Variant) -> Timing:
     return Timing(elapsed, catch_up)
 
 
-def overhead_percent(variant: Variant) -> float:
+def overhead_percent(variant: Variant, rounds: int = 3) -> float:
     """One sample: the 200-task job's wall time with ``variant`` on, as a percentage more
-    than with telemetry off, the two runs back to back."""
+    than with telemetry off: the median of ``rounds`` per-round ratios, each round running
+    the two back to back."""
     job = fan_job(200, in_process=False)
-    off = run_once(job, VARIANTS[0]).run_seconds
-    return (run_once(job, variant).run_seconds / off - 1) * 100
+    ratios = []
+    for _ in range(rounds):
+        off = run_once(job, VARIANTS[0]).run_seconds
+        ratios.append(run_once(job, variant).run_seconds / off)
+    return (statistics.median(ratios) - 1) * 100
 
 
 def overhead() -> None:
