@@ -7,15 +7,28 @@ from collections.abc import Mapping
 from runner.config import Settings
 from runner.distributed.settings import celery_settings, executor_kind, require_celery
 from runner.engine.executor import Executor, MessageQueue
+from runner.redaction import Redactor
 
 
-def build_executor(settings: Settings, env: Mapping[str, str], messages: MessageQueue) -> Executor:
+def build_executor(
+    settings: Settings,
+    env: Mapping[str, str],
+    messages: MessageQueue,
+    redactor: Redactor | None = None,
+) -> Executor:
     """The configured executor, reporting on ``messages``: local (default) or celery."""
     if executor_kind(settings) == "celery":
         require_celery()
         from runner.distributed.executor import CeleryExecutor
 
         return CeleryExecutor(messages, celery_settings(settings, env), db_url=settings.db_url)
+    from runner.config import redactor_for
     from runner.engine.local import LocalExecutor
+    from runner.taskenv import TaskEnvironment
 
-    return LocalExecutor(messages, python_workers=settings.workers)
+    return LocalExecutor(
+        messages,
+        python_workers=settings.workers,
+        environment=TaskEnvironment.of(env, settings.interpolated),
+        redactor=redactor or redactor_for(settings, env),
+    )
