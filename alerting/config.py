@@ -15,11 +15,12 @@ from typing import Any
 from alerting.alerts import IDENTIFYING, FlapPolicy
 from alerting.inhibition import InhibitRule
 from alerting.keypath import KeyPath
-from alerting.matchers import Matcher, parse_matcher
+from alerting.matchers import Matcher, MatcherError, MatchOp, new_matcher, parse_matchers
 from alerting.receivers import Receiver, default_receiver, parse_receiver
-from alerting.routing import Route
+from alerting.routing import GROUP_BY_ALL, Route
 from alerting.rules import Rule, RuleKind, Severity
 from alerting.silences import MaintenanceWindow
+from alerting.timeintervals import NamedTimeInterval, parse_time_intervals
 from runner.secret import Secret
 
 _TOP = (
@@ -32,9 +33,13 @@ _TOP = (
     "flap_window",
     "trace_url",
     "evaluate_in_run",
+    "time_intervals",
+    "mute_time_intervals",
 )
 _ROUTE = (
     "receiver",
+    "match",
+    "match_re",
     "matchers",
     "group_by",
     "group_wait",
@@ -42,7 +47,11 @@ _ROUTE = (
     "repeat_interval",
     "continue",
     "routes",
+    "mute_time_intervals",
+    "active_time_intervals",
 )
+_MATCH_KEYS = ("match", "match_re", "matchers")
+_INHIBIT = (*(f"{side}_{key}" for side in ("source", "target") for key in _MATCH_KEYS), "equal")
 _RULE = ("alert", "when", "severity", "matchers", "labels", "annotations")
 # the parameter each kind takes: key -> kinds that accept it
 _RULE_PARAMS = {
@@ -104,7 +113,8 @@ def parse_alerting(
     root = KeyPath(source, ("alerting",), env)
     body = root.mapping(raw, _TOP)
     receivers = _receivers(body.get("receivers"), root.key("receivers"))
-    route = _route(body.get("route"), root.key("route"), receivers, None, "root")
+    intervals = _time_intervals(body, root)
+    route = _route(body.get("route"), root.key("route"), _Names(receivers, intervals), None, "root")
     _check_fallbacks(receivers, root.key("receivers"))
     flap = FlapPolicy(
         threshold=root.key("flap_threshold").count(body.get("flap_threshold", 3)),
@@ -173,18 +183,38 @@ def _known(receivers: Mapping[str, Receiver]) -> str:
     return "known: " + ", ".join(sorted(receivers))
 
 
+@dataclass(frozen=True)
+class _Names:
+    """What routes may refer to by name: receivers and time intervals."""
+
+    receivers: Mapping[str, Receiver]
+    intervals: Mapping[str, NamedTimeInterval]
+
+
+def _time_intervals(body: Mapping[str, Any], root: KeyPath) -> dict[str, NamedTimeInterval]:
+    """``time_intervals`` and its deprecated twin ``mute_time_intervals``, by name."""
+    found = parse_time_intervals(body.get("time_intervals"), root.key("time_intervals"))
+    older = root.key("mute_time_intervals")
+    for name, interval in parse_time_intervals(body.get("mute_time_intervals"), older).items():
+        if name in found:
+            older.fail(f"time interval {name!r} is also defined in time_intervals")
+        found[name] = interval
+    return found
+
+
 def _route(
     raw: object,
     where: KeyPath,
-    receivers: Mapping[str, Receiver],
+    names: _Names,
     parent: Route | None,
     route_id: str,
 ) -> Route:
     body = where.mapping(raw, _ROUTE)
     if parent is None:
-        for key in ("matchers", "continue"):
+        for key in (*_MATCH_KEYS, "continue", "mute_time_intervals", "active_time_intervals"):
             if key in body:
                 where.key(key).fail("not allowed on the root route (it takes every alert)")
+    receivers = names.receivers
     if "receiver" in body:
         receiver = where.key("receiver").text(body["receiver"])
         if receiver not in receivers:
@@ -203,36 +233,80 @@ def _route(
     if values.get("repeat_interval_seconds", 1.0) <= 0:
         where.key("repeat_interval").fail("must be more than 0s")
     if "group_by" in body:
-        values["group_by"] = tuple(
-            _label_name(v, where.key("group_by").index(i), allow_all=True)
-            for i, v in enumerate(where.key("group_by").items(body["group_by"]))
-        )
+        values["group_by"] = _group_by(body["group_by"], where.key("group_by"))
     cont = body.get("continue", False)
     if not isinstance(cont, bool):
         where.key("continue").fail(f"expected true or false, got {cont!r}")
     route = Route(
         id=route_id,
         receiver=receiver,
-        matchers=_matchers(body.get("matchers"), where.key("matchers")),
+        matchers=_match_keys(body, where),
         group_by=values.get("group_by", base.group_by),
         group_wait_seconds=values.get("group_wait_seconds", base.group_wait_seconds),
         group_interval_seconds=values.get("group_interval_seconds", base.group_interval_seconds),
         repeat_interval_seconds=values.get("repeat_interval_seconds", base.repeat_interval_seconds),
         continue_=cont,
+        mute_time_intervals=_interval_refs(body, "mute_time_intervals", where, names),
+        active_time_intervals=_interval_refs(body, "active_time_intervals", where, names),
     )
     children = tuple(
-        _route(child, where.key("routes").index(i), receivers, route, f"{route_id}.{i}")
+        _route(child, where.key("routes").index(i), names, route, f"{route_id}.{i}")
         for i, child in enumerate(where.key("routes").items(body.get("routes")))
     )
     return Route(**{**vars(route), "routes": children})
 
 
+def _group_by(raw: object, where: KeyPath) -> tuple[str, ...]:
+    """Label names, or ``['...']`` alone (Alertmanager rejects ``...`` beside names)."""
+    found: list[str] = []
+    for i, value in enumerate(where.items(raw)):
+        name = _label_name(value, where.index(i), allow_all=True)
+        if name in found:
+            where.index(i).fail(f"duplicate label {name!r}")
+        found.append(name)
+    if GROUP_BY_ALL in found and len(found) > 1:
+        where.fail("'...' (group by every label) cannot be combined with label names")
+    return tuple(found)
+
+
+def _interval_refs(
+    body: Mapping[str, Any], key: str, where: KeyPath, names: _Names
+) -> tuple[NamedTimeInterval, ...]:
+    found = []
+    for i, value in enumerate(where.key(key).items(body.get(key))):
+        at = where.key(key).index(i)
+        name = at.text(value)
+        if name not in names.intervals:
+            known = ", ".join(sorted(names.intervals)) or "none are defined"
+            at.fail(f"undefined time interval {name!r} (time_intervals: {known})")
+        found.append(names.intervals[name])
+    return tuple(found)
+
+
+def _match_keys(body: Mapping[str, Any], where: KeyPath, prefix: str = "") -> tuple[Matcher, ...]:
+    """``{prefix}match``, ``{prefix}match_re`` and ``{prefix}matchers``, all ANDed."""
+    found: list[Matcher] = []
+    for op, key in ((MatchOp.EQUAL, f"{prefix}match"), (MatchOp.REGEX, f"{prefix}match_re")):
+        at = where.key(key)
+        for name, value in at.mapping(body.get(key)).items():
+            _label_name(name, at.key(name))
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                at.key(name).fail(f"expected a string, got {value!r}")
+            try:
+                found.append(new_matcher(name, op, str(value)))
+            except MatcherError as exc:
+                at.key(name).fail(str(exc))
+    found.extend(_matchers(body.get(f"{prefix}matchers"), where.key(f"{prefix}matchers")))
+    return tuple(found)
+
+
 def _matchers(raw: object, where: KeyPath) -> tuple[Matcher, ...]:
+    """A ``matchers`` list; each item may hold a comma list or ``{…}``, as in Alertmanager."""
     found = []
     for i, text in enumerate(where.items(raw)):
         try:
-            found.append(parse_matcher(text))
-        except ValueError as exc:
+            found.extend(parse_matchers(text))
+        except MatcherError as exc:
             where.index(i).fail(str(exc))
     return tuple(found)
 
@@ -339,21 +413,16 @@ def _inhibit_rules(raw: object, where: KeyPath) -> tuple[InhibitRule, ...]:
     found = []
     for i, value in enumerate(where.items(raw)):
         at = where.index(i)
-        body = at.mapping(value, ("source_matchers", "target_matchers", "equal"))
-        for key in ("source_matchers", "target_matchers"):
-            if not body.get(key):
-                at.key(key).fail("required (a non-empty list of matchers)")
+        body = at.mapping(value, _INHIBIT)
+        sides = {side: _match_keys(body, at, f"{side}_") for side in ("source", "target")}
+        for side, matchers in sides.items():
+            if not matchers:
+                at.key(f"{side}_matchers").fail("required (a non-empty list of matchers)")
         equal = tuple(
             _label_name(v, at.key("equal").index(j))
             for j, v in enumerate(at.key("equal").items(body.get("equal")))
         )
-        found.append(
-            InhibitRule(
-                source=_matchers(body["source_matchers"], at.key("source_matchers")),
-                target=_matchers(body["target_matchers"], at.key("target_matchers")),
-                equal=equal,
-            )
-        )
+        found.append(InhibitRule(source=sides["source"], target=sides["target"], equal=equal))
     return tuple(found)
 
 

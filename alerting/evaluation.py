@@ -13,6 +13,7 @@ from alerting.facts import JobFacts, JobInfo
 from alerting.groups import AlertGroup, GroupBook
 from alerting.inhibition import is_inhibited
 from alerting.notification import Notification
+from alerting.route_muting import flush_unmuted
 from alerting.rules import RuleSet
 from alerting.silences import Silence
 from runner.events import Event
@@ -86,8 +87,12 @@ class Evaluator:
                 return True
             return is_inhibited(alert.fingerprint, alert.labels, firing, self.config.inhibit_rules)
 
-        return self.groups.flush(
-            now, self.book.alerts.values(), muted, force=force, prepare=self.book.prepare
+        return flush_unmuted(
+            self.groups,
+            now,
+            lambda: self.groups.flush(
+                now, self.book.alerts.values(), muted, force=force, prepare=self.book.prepare
+            ),
         )
 
     def _route_changes(self, now: datetime) -> None:

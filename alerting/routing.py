@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from alerting.matchers import Matcher, matches_all
+from alerting.timeintervals import NamedTimeInterval
 
 GROUP_BY_ALL = "..."
 """In ``group_by``: group by every label (each alert alone), as in Alertmanager."""
@@ -30,6 +32,10 @@ class Route:
     repeat_interval_seconds: float = 4 * 3600.0
     continue_: bool = False
     routes: tuple[Route, ...] = ()
+    mute_time_intervals: tuple[NamedTimeInterval, ...] = ()
+    """Not inherited, as in Alertmanager: while one contains now, this route sends nothing."""
+    active_time_intervals: tuple[NamedTimeInterval, ...] = ()
+    """Not inherited: when set, this route sends only while one of them contains now."""
 
     def match(self, labels: Mapping[str, str]) -> list[Route]:
         """The routes that take an alert with ``labels`` (empty if this one does not match)."""
@@ -42,6 +48,18 @@ class Route:
             if taken and not child.continue_:
                 break
         return found or [self]
+
+    def receivers(self, labels: Mapping[str, str]) -> list[str]:
+        """The receivers an alert with ``labels`` reaches, in Alertmanager's order."""
+        return [route.receiver for route in self.match(labels)]
+
+    def muted_at(self, now: datetime) -> bool:
+        """True when this route's time intervals hold its notifications back at ``now``."""
+        if any(interval.contains(now) for interval in self.mute_time_intervals):
+            return True
+        return bool(self.active_time_intervals) and not any(
+            interval.contains(now) for interval in self.active_time_intervals
+        )
 
     def walk(self) -> list[Route]:
         """This route and every route below it, depth first."""

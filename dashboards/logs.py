@@ -1,10 +1,18 @@
-"""Captured task output, read from the log files whose paths the store records."""
+"""Captured task output, read from the log files whose paths the store records.
+
+Only files inside runwatch's logs folder are read (``runner.logfiles`` decides): a path
+recorded elsewhere is refused and logged, never shown or handed over for download.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
+
+from runner.store.logfiles import RefusedLogPathError, open_log, read_log
+
+logger = logging.getLogger(__name__)
 
 TAIL_BYTES = 64 * 1024
 TAIL_LINES = 200
@@ -24,17 +32,26 @@ class LogTail:
     """Why nothing could be read (no output captured, not on this machine, …)."""
 
 
-def tail(path: str | None, *, max_bytes: int = TAIL_BYTES, max_lines: int = TAIL_LINES) -> LogTail:
-    """The last ``max_lines`` lines (within ``max_bytes``) of the file at ``path``."""
+def tail(
+    path: str | None,
+    logs_dir: str,
+    *,
+    max_bytes: int = TAIL_BYTES,
+    max_lines: int = TAIL_LINES,
+) -> LogTail:
+    """The last ``max_lines`` lines (within ``max_bytes``) of the log file at ``path``."""
     if not path:
         return LogTail(path, "", 0, truncated=False, missing="no output captured")
     try:
-        with open(path, "rb") as handle:
+        with os.fdopen(open_log(path, logs_dir), "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             handle.seek(max(0, size - max_bytes))
             data = handle.read(max_bytes)
     except FileNotFoundError:
         return LogTail(path, "", 0, truncated=False, missing="log file not found on this host")
+    except RefusedLogPathError as exc:
+        logger.warning("log not shown: %s", exc)
+        return LogTail(path, "", 0, truncated=False, missing=f"not shown: {exc}")
     except OSError as exc:
         return LogTail(path, "", 0, truncated=False, missing=f"cannot read log file: {exc}")
     lines = data.decode("utf-8", errors="replace").splitlines()
@@ -45,7 +62,7 @@ def tail(path: str | None, *, max_bytes: int = TAIL_BYTES, max_lines: int = TAIL
     return LogTail(path, "\n".join(shown), size, truncated=truncated)
 
 
-def read_full(path: str, *, limit: int | None = FULL_LOG_BYTES) -> bytes:
-    """The file's bytes (at most ``limit`` from the start; all when ``limit`` is None)."""
-    with Path(path).open("rb") as handle:
-        return handle.read() if limit is None else handle.read(limit)
+def read_full(path: str, logs_dir: str, *, limit: int | None = FULL_LOG_BYTES) -> bytes:
+    """The file's bytes (at most ``limit`` from the start; all when ``limit`` is None);
+    RefusedLogPathError when it lies outside ``logs_dir``."""
+    return read_log(path, logs_dir, limit=limit)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,8 @@ logger = logging.getLogger(__name__)
 
 DB_URL_VARIABLE = "RUNWATCH_DASHBOARD_DB_URL"
 TRACE_URL_VARIABLE = "RUNWATCH_DASHBOARD_TRACE_URL"
+LOGS_DIR_VARIABLE = "RUNWATCH_DASHBOARD_LOGS_DIR"
+"""runwatch's logs folder: the only place the app reads log files from."""
 DAGS_VARIABLE = "RUNWATCH_DASHBOARD_DAGS"
 """A JSON file ``{job: {task: [upstream task, …]}}`` written by the CLI from the job
 definitions: the store records tasks but not their dependencies."""
@@ -31,6 +34,7 @@ class DashboardSettings:
     db_url: str | None = field(repr=False)
     trace_url: str | None = None
     dags: Dags = field(default_factory=dict)
+    logs_dir: str = os.path.expanduser("~/.runwatch/logs")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DashboardSettings:
@@ -40,7 +44,14 @@ class DashboardSettings:
             db_url=env.get(DB_URL_VARIABLE) or env.get(FALLBACK_DB_URL_VARIABLE) or None,
             trace_url=env.get(TRACE_URL_VARIABLE) or None,
             dags=read_dags(Path(dags_path)) if dags_path else {},
+            logs_dir=env.get(LOGS_DIR_VARIABLE) or _default_logs_dir(env),
         )
+
+
+def _default_logs_dir(env: Mapping[str, str]) -> str:
+    """As ``runner.config`` places it when the app is started by hand: under the home."""
+    home = env.get("RUNWATCH_HOME") or "~/.runwatch"
+    return os.path.join(os.path.abspath(os.path.expanduser(home)), "logs")
 
 
 def read_dags(path: Path) -> Dags:

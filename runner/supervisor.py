@@ -1,7 +1,9 @@
-"""Identify the process that supervises a run or attempt, and tell whether it still lives.
+"""Identify processes: the one that supervises a run or attempt, and an attempt's own.
 
-An identity is ``host:pid:start`` where ``start`` is the process start time from
-``/proc``, so a recycled pid is not mistaken for the original process.
+A supervisor's identity is ``host:pid:start`` where ``start`` is the process start time
+from ``/proc``, so a recycled pid is not mistaken for the original process. An attempt's
+process is recorded with its pid and ``process_start``: the boot and the start time, so
+a leftover is signalled only while its pid still names that same process.
 """
 
 from __future__ import annotations
@@ -26,6 +28,22 @@ def _start_ticks(pid: int) -> str | None:
     if len(fields) < 20 or fields[0] in _DEAD_STATES:
         return None
     return fields[19].decode()
+
+
+@cache
+def _boot_id() -> str:
+    """This boot's random id: start times count clock ticks since boot, so they repeat."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", "rb") as f:
+            return f.read().strip().decode()
+    except OSError:
+        return "unknown-boot"
+
+
+def process_start(pid: int) -> str | None:
+    """When a live process started, as ``<boot id>:<clock ticks since boot>``; None if gone."""
+    start = _start_ticks(pid)
+    return None if start is None else f"{_boot_id()}:{start}"
 
 
 def identity_of(pid: int) -> str | None:

@@ -55,7 +55,7 @@ def render(conn: Connection, viewer: Viewer, run_id: int) -> None:
         else:
             st.caption("No attempt has started yet.")
     _attempts_table(detail.attempts, viewer)
-    _errors_and_logs(detail.attempts)
+    _errors_and_logs(detail.attempts, viewer.settings.logs_dir)
 
 
 def _summary(detail: RunDetail, viewer: Viewer) -> None:
@@ -118,7 +118,7 @@ def _exit(attempt: AttemptRow) -> str:
     return "" if attempt.exit_code is None else str(attempt.exit_code)
 
 
-def _errors_and_logs(attempts: tuple[AttemptRow, ...]) -> None:
+def _errors_and_logs(attempts: tuple[AttemptRow, ...], logs_dir: str) -> None:
     st.subheader("Errors and logs")
     for a in attempts:
         title = f"{run_state_icon(a.state)} · {a.task} · attempt {a.number}"
@@ -128,7 +128,7 @@ def _errors_and_logs(attempts: tuple[AttemptRow, ...]) -> None:
                 st.markdown("**Error** (last lines)")
                 st.code("\n".join(a.error.strip().splitlines()[-ERROR_LINES:]), language=None)
             for label, path in (("stdout", a.stdout_path), ("stderr", a.stderr_path)):
-                _log(a, label, path)
+                _log(a, label, path, logs_dir)
 
 
 def _last_failed(attempts: tuple[AttemptRow, ...]) -> AttemptRow | None:
@@ -136,8 +136,8 @@ def _last_failed(attempts: tuple[AttemptRow, ...]) -> AttemptRow | None:
     return failed[-1] if failed else None
 
 
-def _log(attempt: AttemptRow, label: str, path: str | None) -> None:
-    found = tail(path)
+def _log(attempt: AttemptRow, label: str, path: str | None, logs_dir: str) -> None:
+    found = tail(path, logs_dir)
     if found.missing:
         st.caption(f"{label}: {found.missing}" + (f" ({path})" if path else ""))
         return
@@ -149,13 +149,13 @@ def _log(attempt: AttemptRow, label: str, path: str | None) -> None:
     key = f"log-{attempt.id}-{label}"
     name = Path(path).name
     if st.toggle("Show the full log", key=f"{key}-full"):
-        data = read_full(path)
+        data = read_full(path, logs_dir)
         more = " (first 5 MiB; download for the rest)" if found.size > FULL_LOG_BYTES else ""
         st.caption(f"full {label}{more}")
         st.code(data.decode("utf-8", errors="replace"), language=None)
     st.download_button(
         f"Download {label}",
-        data=lambda: read_full(path, limit=None),
+        data=lambda: read_full(path, logs_dir, limit=None),
         file_name=name,
         key=f"{key}-download",
     )

@@ -1,4 +1,4 @@
-"""The alerting subcommands' grammar: `alerts [replay]`, `silence add|list|expire`,
+"""The alerting subcommands' grammar: `alerts [replay|routes]`, `silence add|list|expire`,
 `notify-test`. Each parser sets ``handler`` to "module:function" under
 ``runner.cli.commands``."""
 
@@ -29,6 +29,7 @@ def add_alerting_parsers(
     )
     replay.add_argument("--since", default="7d", metavar="DURATION", help="default: 7d")
     replay.set_defaults(handler="alerts:alerts_replay")
+    _add_routes_parsers(alerts_sub, common, fmt)
 
     silence = sub.add_parser("silence", help="silence alerts that match")
     silence_sub = silence.add_subparsers(
@@ -58,3 +59,23 @@ def add_alerting_parsers(
     )
     test.add_argument("receiver")
     test.set_defaults(handler="alerts:notify_test")
+
+
+def _add_routes_parsers(
+    alerts_sub: Any, common: argparse.ArgumentParser, fmt: argparse.ArgumentParser
+) -> None:
+    """`alerts routes test [--tree] label=value …` and `alerts routes show`, as amtool's."""
+    routes = alerts_sub.add_parser("routes", help="test or show the route tree")
+    routes_sub = routes.add_subparsers(
+        dest="routes_command", required=True, parser_class=type(routes)
+    )
+    test = routes_sub.add_parser(
+        "test",
+        parents=[common, fmt],
+        help="print the receivers an alert with these labels reaches, one per line",
+    )
+    test.add_argument("labels", nargs="*", metavar="LABEL=VALUE")
+    test.add_argument("--tree", action="store_true", help="print the route tree instead")
+    test.set_defaults(handler="routes:routes_test")
+    show = routes_sub.add_parser("show", parents=[common], help="print the route tree")
+    show.set_defaults(handler="routes:routes_show")

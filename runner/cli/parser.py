@@ -212,9 +212,18 @@ def _add_cron_commands(sub: Any, p: Parents) -> None:
     )
     imp.add_argument(
         "--runwatch",
-        default="runwatch",
         metavar="COMMAND",
-        help="how rewritten lines call runwatch",
+        help="how rewritten lines call runwatch (default: this runwatch's absolute path)",
+    )
+    imp.add_argument(
+        "--config",
+        metavar="FILE",
+        help="runwatch.yaml the rewritten lines pass to wrap (default: the one in use)",
+    )
+    imp.add_argument(
+        "--keep-unconverted",
+        action="store_true",
+        help="keep lines that cannot be converted unchanged instead of exiting 2",
     )
 
 

@@ -1,36 +1,49 @@
 """The two files an import writes: a jobs YAML and the crontab rewritten to use `wrap`.
 
-In the rewritten crontab every job line runs its original command through
-``runwatch wrap --job NAME --schedule 'EXPR' --``: a simple command (words only) as it
-is, anything with shell syntax (pipes, redirections, ``&&``, variables, quotes …) as
-``SHELL -c '…'`` so that wrap sees — and records — the whole of it. A ``%`` and what
-follows it stays outside the quotes, where cron still turns it into standard input.
-Comments, blank lines and assignments are kept; so are lines that cannot be read, with
-a comment saying why.
+Each job line keeps everything before its command byte for byte (so cron reads the same
+times and user) and runs the command cron would have run through
+``exec runwatch wrap --job NAME [--config FILE] --schedule 'EXPR' -- SHELL -c 'COMMAND'``:
+the same shell, the same command text, and — after cron's ``%`` — the same standard
+input, written as it was (``exec``: no shell is left between cron and wrap). The new
+command part is encoded for cron's ``%`` rule and decoded back as a check, and refused
+when cron would cut it short. Comments, blank lines and assignments are kept; so are
+lines that are not converted, with a comment why.
 """
 
 from __future__ import annotations
 
-import json
-import re
+import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from runner.crontab.lines import (
+    BLANKS,
     DEFAULT_SHELL,
-    REBOOT,
+    MAX_LINE_BYTES,
     CronJob,
     Line,
-    Unparsable,
+    Unconvertible,
     parse_crontab,
 )
 from runner.crontab.naming import job_names
+from runner.crontab.percent import UnencodableError, encode_command, split_command
+from runner.crontab.syntax import shell_syntax_error
 
-_SIMPLE = re.compile(r"^[A-Za-z0-9_./:,+=@-]+$")
 _CRON_ONLY = ("MAILTO", "MAILFROM", "SHELL", "CRON_TZ", "RANDOM_DELAY", "CONTENT_TYPE")
 """Assignments that configure cron itself rather than the job's environment."""
+_POSIX_SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "mksh", "lksh", "zsh", "yash"})
+"""Shells that read the rewritten line's quoting as POSIX says."""
 TAG = "crontab"
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """How rewritten lines call runwatch: the program, and the settings file to pass."""
+
+    runwatch: str = "runwatch"
+    config: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -40,93 +53,137 @@ class CrontabImport:
     jobs_yaml: str
     crontab: str
     names: tuple[str, ...]
-    skipped: tuple[Unparsable, ...]
+    skipped: tuple[Unconvertible, ...]
 
 
 def import_crontab(
-    text: str, *, system: bool = False, source: str = "crontab", runwatch: str = "runwatch"
+    text: str, *, system: bool = False, source: str = "crontab", rewrite: Rewrite | None = None
 ) -> CrontabImport:
-    """Import a crontab; ``runwatch`` is how the rewritten lines call runwatch."""
-    lines = parse_crontab(text, system=system)
+    """Import a crontab; ``rewrite`` says how the rewritten lines call runwatch."""
+    how = rewrite or Rewrite()
+    parsed = parse_crontab(text, system=system)
+    candidates = [line for line in parsed if isinstance(line, CronJob)]
+    named = dict(zip((job.number for job in candidates), job_names(candidates), strict=True))
+    lines: list[Line] = []
+    rewritten: dict[int, str] = {}
+    for line in parsed:
+        try:
+            if isinstance(line, CronJob):
+                rewritten[line.number] = rewritten_line(line, named[line.number], how)
+            lines.append(line)
+        except ValueError as exc:
+            lines.append(Unconvertible(line.number, line.text, str(exc)))
     jobs = [line for line in lines if isinstance(line, CronJob)]
-    names = job_names(jobs)
-    named = dict(zip((job.number for job in jobs), names, strict=True))
+    names = [named[job.number] for job in jobs]
     return CrontabImport(
         jobs_yaml=render_jobs(jobs, names, source),
-        crontab=render_crontab(lines, named, source, runwatch),
+        crontab=render_crontab(lines, rewritten, source, final_newline=not _unterminated(text)),
         names=tuple(names),
-        skipped=tuple(line for line in lines if isinstance(line, Unparsable)),
+        skipped=tuple(line for line in lines if isinstance(line, Unconvertible)),
     )
+
+
+def _unterminated(text: str) -> bool:
+    return bool(text) and not text.endswith("\n")
 
 
 # -- the rewritten crontab --------------------------------------------------------------
 
 
-def is_simple(command: str) -> bool:
-    """True when the command is plain words, the same passed as arguments or to a shell."""
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return False
-    return (
-        bool(words)
-        and " ".join(words) == command.strip()
-        and all(map(_SIMPLE.match, words))
-        and "=" not in words[0]  # `VAR=value cmd` is an assignment, not a program
-    )
-
-
-def wrapped_command(job: CronJob, name: str, runwatch: str = "runwatch") -> str:
-    """The command part of the rewritten line (``%`` and standard input included)."""
-    options = [runwatch, "wrap", "--job", name]
+def wrapped_command(job: CronJob, name: str, rewrite: Rewrite) -> str:
+    """The command cron should hand to the shell: wrap, running what cron would have."""
+    words = [rewrite.runwatch, "wrap", "--job", name]
+    if rewrite.config is not None:
+        words += ["--config", os.fspath(rewrite.config)]
     if job.schedule is not None:
-        options += ["--schedule", shlex.quote(job.schedule)]
+        words += ["--schedule", job.schedule]
         if job.timezone:
-            options += ["--timezone", shlex.quote(job.timezone)]
-    raw = job.raw_command.strip()
-    if is_simple(job.command) and "%" not in raw:
-        command = raw
-    else:
-        command = f"{shlex.quote(job.shell)} -c {shlex.quote(raw)}"
-    stdin = "" if job.raw_stdin is None else "%" + job.raw_stdin
-    return " ".join([*options, "--", command]) + stdin
+            words += ["--timezone", job.timezone]
+    words += ["--", job.shell, "-c", job.command]
+    return "exec " + " ".join(shlex.quote(word) for word in words)
+
+
+def rewritten_line(job: CronJob, name: str, rewrite: Rewrite) -> str:
+    """The job's line running through wrap; ValueError when cron could not run it as is."""
+    shell = os.path.basename(job.shell)
+    if shell not in _POSIX_SHELLS:
+        raise ValueError(f"SHELL={job.shell} is not a POSIX shell, which the rewritten line needs")
+    if job.timezone is not None and job.schedule is not None:
+        _check_timezone(job.timezone)
+    complaint = shell_syntax_error(job.shell, job.command)
+    if complaint is not None:
+        raise ValueError(f"the shell cannot read the command, under cron too: {complaint}")
+    stdin_follows = job.raw_stdin is not None
+    try:
+        command = encode_command(wrapped_command(job, name, rewrite), stdin_follows=stdin_follows)
+    except UnencodableError as exc:
+        raise ValueError(f"cannot write the rewritten line: {exc}") from None
+    if stdin_follows:
+        command += "%" + (job.raw_stdin or "")
+    if split_command(command) != (wrapped_command(job, name, rewrite), job.raw_stdin):
+        raise ValueError("the rewritten line would not read back as written")  # defence
+    line = job.prefix + command
+    size = len(line.lstrip(BLANKS).encode())
+    if size > MAX_LINE_BYTES:
+        raise ValueError(
+            f"the rewritten line would be {size} bytes; some crons read only the first "
+            f"{MAX_LINE_BYTES}"
+        )
+    return line
+
+
+def _check_timezone(name: str) -> None:
+    from runner.schedule import validate_timezone
+
+    try:
+        validate_timezone(name)
+    except ValueError as exc:
+        raise ValueError(f"CRON_TZ={name}: {exc}") from None
 
 
 def render_crontab(
-    lines: Sequence[Line], names: dict[int, str], source: str, runwatch: str = "runwatch"
+    lines: Sequence[Line], rewritten: dict[int, str], source: str, *, final_newline: bool = True
 ) -> str:
     """The crontab with each job line running through `runwatch wrap`."""
     out = [
         f"# {source}, rewritten by `runwatch import-crontab`: each job runs through",
         "# `runwatch wrap`, which records it and passes its output and exit code through.",
-        "# `runwatch` must be on cron's PATH (or give --runwatch /full/path/to/runwatch).",
     ]
     for line in lines:
         if isinstance(line, CronJob):
-            user = f" {line.user}" if line.user is not None else ""
-            command = wrapped_command(line, names[line.number], runwatch)
-            out.append(f"{line.timing}{user} {command}")
-        elif isinstance(line, Unparsable):
-            out.append(f"# runwatch import-crontab: line {line.number} kept as is: {line.reason}")
+            out.append(rewritten[line.number])
+        elif isinstance(line, Unconvertible):
+            out.append(f"# runwatch import-crontab: line {line.number} kept as is")
             out.append(line.text)
         else:
             out.append(line.text)
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + ("\n" if final_newline else "")
 
 
 # -- the jobs file ----------------------------------------------------------------------
 
 
+def _yaml_char(char: str) -> str:
+    code = ord(char)
+    if char in '"\\':
+        return "\\" + char
+    if code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0:
+        return f"\\x{code:02x}"
+    if code in (0x2028, 0x2029, 0xFEFF) or 0xD800 <= code < 0xE000 or code in (0xFFFE, 0xFFFF):
+        return f"\\u{code:04x}"
+    return char
+
+
 def _quoted(value: str) -> str:
-    """A YAML double-quoted scalar (JSON's string syntax is YAML's too)."""
-    return json.dumps(value, ensure_ascii=False)
+    """A YAML double-quoted scalar on one line: every line break and control escaped."""
+    return '"' + "".join(map(_yaml_char, value)) + '"'
 
 
 def job_command(job: CronJob) -> str:
     """The line's command as one shell script, its standard input fed by ``printf``."""
     if job.stdin is None:
         return job.command
-    return f"printf '%s' {shlex.quote(job.stdin)} | {{ {job.command.strip()}\n}}"
+    return f"printf '%s' {shlex.quote(job.stdin)} | {{ {job.command}\n}}"
 
 
 def render_jobs(jobs: Sequence[CronJob], names: Sequence[str], source: str) -> str:
@@ -138,12 +195,12 @@ def render_jobs(jobs: Sequence[CronJob], names: Sequence[str], source: str) -> s
         "jobs:" if jobs else "jobs: {}",
     ]
     for job, name in zip(jobs, names, strict=True):
-        out.append(f"  # line {job.number}: {job.text.strip()}")
+        out.append(f"  # line {job.number}: {_quoted(job.text)}")
         if job.user is not None:
             out.append(f"  # cron runs it as user {job.user!r}")
         out.append(f"  {name}:")
         if job.schedule is None:
-            out.append(f"    # {REBOOT}: once at boot under cron; here it has no schedule")
+            out.append("    # @reboot: once at boot under cron; here it has no schedule")
         else:
             out.append(f"    schedule: {_quoted(job.schedule)}")
             if job.timezone:

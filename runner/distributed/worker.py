@@ -165,14 +165,15 @@ class _Supervision:
                 self._decide(message)
                 return
             if isinstance(message, AttemptLaunched) and message.key == self.spec.key:
-                self._record_pid(message.pid)
+                self._record_pid(message)
             self._watch(executor)
 
-    def _record_pid(self, pid: int | None) -> None:
-        if pid is None:
+    def _record_pid(self, launched: AttemptLaunched) -> None:
+        if launched.pid is None:
             return
         try:
-            self.store.set_attempt_process(self.store.get_attempt(self.spec.key), pid=pid)
+            attempt = self.store.get_attempt(self.spec.key)
+            self.store.set_attempt_process(attempt, pid=launched.pid, pid_start=launched.pid_start)
         except StoreError as exc:
             logger.warning("cannot record the pid of attempt %d: %s", self.spec.key, exc)
 

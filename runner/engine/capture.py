@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from runner.engine.executor import ERROR_TAIL_LINES, AttemptSpec
+from runner.store.logfiles import create_log
 
 logger = logging.getLogger(__name__)
 
@@ -164,10 +165,12 @@ def _open_log(path: Path | None) -> int | None:
     if path is None:
         return None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        fd, replaced = create_log(path)
     except OSError as exc:
         # The attempt still runs (its tail is still kept): a full or read-only log volume
         # must not stop the jobs being monitored.
         logger.warning("cannot open log file %s, output not kept: %s", path, exc)
         return None
+    if replaced:
+        logger.warning("%s", replaced)
+    return fd

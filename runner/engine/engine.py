@@ -288,7 +288,9 @@ class Engine:
         if isinstance(message, AttemptLaunched):
             entry = self._by_key.get(message.key)
             if entry is not None:
-                self.store.set_attempt_process(entry[1], pid=message.pid)
+                self.store.set_attempt_process(
+                    entry[1], pid=message.pid, pid_start=message.pid_start
+                )
         elif isinstance(message, AttemptFinished):
             self._attempt_finished(message, now)
         elif isinstance(message, CancelRequested):

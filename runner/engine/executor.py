@@ -51,6 +51,8 @@ class AttemptLaunched:
 
     key: int
     pid: int | None
+    pid_start: str | None = None
+    """``supervisor.process_start(pid)``, read by whoever started the process."""
 
 
 @dataclass(frozen=True)

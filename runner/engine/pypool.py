@@ -225,7 +225,7 @@ class PythonWorkerPool:
         if not attempt.launched:
             attempt.out, attempt.err = attempt_captures(spec)
             attempt.launched = True
-            self._messages.put(AttemptLaunched(spec.key, worker.pid))
+            self._messages.put(AttemptLaunched(spec.key, worker.pid, worker.start))
         env = {**self._environment.kept(spec.task.env_inherit), **spec.env}
         request = WorkerRequest(
             spec.key, spec.task.name, attempt.call, spec.upstream_results, env, spec.task.cwd

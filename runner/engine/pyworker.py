@@ -28,6 +28,7 @@ from runner.engine.capture import StreamCapture
 from runner.engine.process_group import GroupStop
 from runner.engine.pycall import CallOutcome, call_task, environment
 from runner.model import Task, TaskState
+from runner.supervisor import process_start
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ class WorkerProcess:
         listener: WorkerListener,
     ) -> None:
         self.pid = pid
+        self.start = process_start(pid)
+        """When the worker started (read before it can be reaped), to recognise it later."""
         self.generation = generation
         """How many registry entries the worker was forked with."""
         self.occupant: Occupant | None = None

@@ -16,6 +16,7 @@ from runner.engine.capture import StreamCapture, attempt_captures
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
 from runner.engine.process_group import GroupStop, signal_group
 from runner.model import TaskState
+from runner.supervisor import process_start
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,8 @@ class CommandAttempt:
     def _launch(self, pid: int | None) -> None:
         if not self._launched:
             self._launched = True
-            self._messages.put(AttemptLaunched(self.spec.key, pid))
+            start = None if pid is None else process_start(pid)  # not reaped yet: still ours
+            self._messages.put(AttemptLaunched(self.spec.key, pid, start))
 
     def _attempt(self) -> None:
         spec = self.spec

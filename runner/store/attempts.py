@@ -134,13 +134,25 @@ class AttemptTable(EventLog):
         return self.get_attempt(int(attempt_id))
 
     def set_attempt_process(
-        self, attempt: AttemptRecord, *, pid: int | None, span_id: str | None = None
+        self,
+        attempt: AttemptRecord,
+        *,
+        pid: int | None,
+        pid_start: str | None = None,
+        span_id: str | None = None,
     ) -> None:
-        """Record the process running an attempt (and its span), for recovery and traces."""
+        """Record the process running an attempt (and its span), for recovery and traces.
+
+        ``pid_start`` (``supervisor.process_start``, read where the process was started)
+        lets recovery recognise the process; without it a start recorded for the same pid
+        is kept (a scheduler echoing the pid its worker recorded), any other is cleared.
+        """
+        start = ":start" if pid_start is not None else "CASE WHEN pid = :pid THEN pid_start END"
         with self.db.transaction():
             self.db.execute(
-                "UPDATE attempts SET pid = :pid, span_id = COALESCE(:span, span_id) WHERE id = :id",
-                {"pid": pid, "span": span_id, "id": attempt.id},
+                f"UPDATE attempts SET pid_start = {start}, pid = :pid, "
+                "span_id = COALESCE(:span, span_id) WHERE id = :id",
+                {"pid": pid, "start": pid_start, "span": span_id, "id": attempt.id},
             )
 
     def finish_attempt(

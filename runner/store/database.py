@@ -14,11 +14,11 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NoReturn, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from runner.errors import StoreError
+from runner.filemodes import private_file
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ class Database:
     @staticmethod
     def _connect_sqlite(url: DatabaseURL, busy_timeout: float) -> sqlite3.Connection:
         assert url.path is not None
-        Path(url.path).parent.mkdir(parents=True, exist_ok=True)
+        private_file(url.path)  # SQLite gives its -wal and -shm files the same mode
         conn = sqlite3.connect(
             url.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from runner import supervisor
 from runner.model import RunState, TaskState
+from runner.store import logfiles
 from runner.store.attempts import AttemptTable
 from runner.store.eventlog import to_json
 from runner.store.records import (
@@ -88,10 +90,14 @@ class Maintenance(RunTable, AttemptTable):
                 {"name": name, "at": to_epoch(at), "info": to_json(info or {})},
             )
 
-    def prune(self, before: datetime) -> dict[str, int]:
+    def prune(self, before: datetime, *, logs_dir: str | Path) -> dict[str, int]:
         """Delete finished runs queued before ``before``, with their task rows, attempts,
         events and log files, and job events older than ``before``; return how many went
-        (keys ``runs``, ``attempts``, ``task_runs``, ``events``, ``log_files``)."""
+        (keys ``runs``, ``attempts``, ``task_runs``, ``events``, ``log_files``).
+
+        Only log files inside ``logs_dir`` are deleted: a recorded path elsewhere is
+        refused (and logged), whatever row holds it.
+        """
         cutoff = {"cutoff": to_epoch(before)}
         old = f"SELECT id FROM runs WHERE queued_at < :cutoff AND state IN {FINISHED_RUN}"
         with self.db.transaction():
@@ -113,29 +119,30 @@ class Maintenance(RunTable, AttemptTable):
                 cutoff,
             ).rowcount
         counts["log_files"] = _remove_logs(
-            path for row in paths for path in (row["stdout_path"], row["stderr_path"]) if path
+            (path for row in paths for path in (row["stdout_path"], row["stderr_path"]) if path),
+            logs_dir,
         )
         return counts
 
 
-def _remove_logs(paths: Iterable[str]) -> int:
-    """Delete log files and the run folders they leave empty; return how many files went."""
+def _remove_logs(paths: Iterable[str], logs_dir: str | Path) -> int:
+    """Delete log files inside ``logs_dir`` and the run folders they leave empty; return
+    how many files went."""
     removed = 0
     folders = set()
     for name in paths:
-        path = Path(name)
-        folders.add(path.parent)
         try:
-            path.unlink()
-        except FileNotFoundError:
+            removed += logfiles.remove_log(name, logs_dir)
+        except logfiles.RefusedLogPathError as exc:
+            logger.warning("not deleted: %s", exc)
             continue
         except OSError as exc:
-            logger.warning("cannot delete log file %s: %s", path, exc)
-            continue
-        removed += 1
+            logger.warning("cannot delete log file %s: %s", name, exc)
+        folders.add(os.path.dirname(os.path.realpath(name)))
+    folders.discard(os.path.realpath(logs_dir))
     for folder in folders:
         try:
-            folder.rmdir()
+            os.rmdir(folder)
         except OSError:
             logger.debug("log folder %s kept: not empty or gone", folder)
     return removed

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import StoreError
+from runner.filemodes import private_file
 from runner.store.database import DatabaseURL, parse_url, sqlalchemy_url
 
-REVISIONS = ("0001", "0002", "0003", "0005", "0006", "0007")
+REVISIONS = ("0001", "0002", "0003", "0005", "0006", "0007", "0008")
 """Every revision this runwatch knows, oldest first; a database at another one is newer."""
 
 HEAD = REVISIONS[-1]
@@ -64,6 +65,8 @@ def _engine(url: DatabaseURL) -> Any:
 
     if url.dialect != "sqlite":
         return create_engine(sqlalchemy_url(url), poolclass=NullPool)
+    if url.path is not None:
+        private_file(url.path)  # before SQLAlchemy creates it with the default mode
     engine = create_engine(sqlalchemy_url(url), poolclass=NullPool, connect_args={"timeout": 30})
 
     # Python's sqlite3 commits DDL statement by statement; take over transaction control

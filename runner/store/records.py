@@ -146,6 +146,8 @@ class AttemptRecord:
     pid: int | None
     supervisor: str | None
     span_id: str | None
+    pid_start: str | None = None
+    """When the attempt's process started (``supervisor.process_start``), to recognise it."""
 
     @property
     def duration_seconds(self) -> float | None:
@@ -177,4 +179,5 @@ class AttemptRecord:
             pid=row["pid"],
             supervisor=row["supervisor"],
             span_id=row["span_id"],
+            pid_start=row["pid_start"],
         )

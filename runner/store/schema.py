@@ -97,6 +97,7 @@ attempts = Table(
     Column("stderr_path", Text),
     Column("pool", String(200)),
     Column("pid", Integer),
+    Column("pid_start", String(80)),
     Column("supervisor", String(200)),
     Column("span_id", String(16)),
     UniqueConstraint("run_id", "task", "number", name="uq_attempts_run_task_number"),

@@ -277,8 +277,8 @@ class Wrapper:
         }
         merged = same_file(1, 2)
         cap = self.settings.log_cap_bytes
-        stdout = Output(1, attempt.stdout_path, cap)
-        stderr = None if merged else Output(2, attempt.stderr_path, cap)
+        stdout = Output(1, attempt.stdout_path, cap, warn=warn)
+        stderr = None if merged else Output(2, attempt.stderr_path, cap, warn=warn)
         command = Command(
             self.options.command,
             env=env,
@@ -289,6 +289,7 @@ class Wrapper:
         )
         try:
             attempt.pid = command.start()
+            attempt.pid_start = command.pid_start
         except SpawnError as exc:
             warn(str(exc))
             attempt.finish(

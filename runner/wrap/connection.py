@@ -10,13 +10,13 @@ the wrapped command is never held up for long.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from urllib.parse import unquote, urlsplit
 
 from runner.errors import StoreError
+from runner.filemodes import private_file
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class SqliteConnection:
     def __init__(self, path: str, *, timeout: float) -> None:
         self.path = path
         try:
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            private_file(path)  # SQLite gives its -wal and -shm files the same mode
             self._conn = sqlite3.connect(
                 path, timeout=timeout, isolation_level=None, check_same_thread=False
             )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import fcntl
 import os
 
+from runner.filemodes import FILE_MODE, private_folder
+
 
 class JobLock:
     """The lock of one job; ``acquire`` it, then ``release`` it (or exit)."""
@@ -23,8 +25,8 @@ class JobLock:
 
         OSError when the lock file cannot be created.
         """
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        private_folder(os.path.dirname(self.path))
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -20,6 +20,9 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from runner.store.logfiles import create_log
+from runner.supervisor import process_start
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
     from typing import IO
@@ -45,9 +48,18 @@ FORWARDED = (
 class Output:
     """One output stream of the command: passed through, tail kept, logged up to a cap."""
 
-    def __init__(self, target_fd: int | None, log_path: str | None, cap_bytes: int) -> None:
+    def __init__(
+        self,
+        target_fd: int | None,
+        log_path: str | None,
+        cap_bytes: int,
+        *,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        """``warn`` is told of trouble with the log file (the command runs on regardless)."""
         self.target_fd = target_fd
         self.log_path = log_path
+        self._warn = warn
         self.cap = max(cap_bytes, 0)
         self.written = 0
         self.dropped = 0
@@ -103,7 +115,7 @@ class Output:
     def _log(self, data: bytes) -> None:
         if not self._log_opened:
             self._log_opened = True
-            self._log_fd = _open_log(self.log_path)
+            self._log_fd = self._open_log()
         if self._log_fd is None:
             return
         try:
@@ -111,6 +123,22 @@ class Output:
         except OSError:
             os.close(self._log_fd)  # a full log volume must not stop the command
             self._log_fd = None
+
+    def _open_log(self) -> int | None:
+        if self.log_path is None:
+            return None
+        try:
+            fd, replaced = create_log(self.log_path)
+        except OSError as exc:  # the command still runs, and its tail is still kept
+            self._tell(f"cannot open log file {self.log_path}, output not kept: {exc}")
+            return None
+        if replaced:
+            self._tell(replaced)
+        return fd
+
+    def _tell(self, message: str) -> None:
+        if self._warn is not None:
+            self._warn(message)
 
 
 class Outcome:
@@ -167,6 +195,8 @@ class Command:
         # ours, so it can read the terminal and Ctrl-C reaches it directly.
         self.own_session = not os.isatty(0)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.pid_start: str | None = None
+        """When the command's process started (``supervisor.process_start``), once started."""
         self.interrupted: int | None = None
         """The first signal passed on to the command, if any."""
 
@@ -192,6 +222,7 @@ class Command:
             raise SpawnError(f"permission denied: {self.argv[0]!r}", 126) from None
         except (OSError, ValueError) as exc:
             raise SpawnError(f"cannot run {self.argv[0]!r}: {exc}", 126) from None
+        self.pid_start = process_start(self.proc.pid)  # not reaped before wait(): ours
         return self.proc.pid
 
     def wait(self) -> Outcome:
@@ -272,8 +303,8 @@ class Command:
         stream.close()
 
     def _signal(self, signum: int) -> None:
-        if self.proc is None:
-            return
+        if self.proc is None or self.proc.returncode is not None:
+            return  # once reaped, its pid may name another process: never signal it
         try:
             if self.own_session:
                 os.killpg(self.proc.pid, signum)
@@ -321,13 +352,3 @@ def _drain(fd: int, output: Output) -> None:
             return
         total += len(data)
         output.write(data)
-
-
-def _open_log(path: str | None) -> int | None:
-    if path is None:
-        return None
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    except OSError:
-        return None  # the command still runs, and its tail is still kept

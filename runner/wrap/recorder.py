@@ -80,15 +80,22 @@ def record(db: Connection, report: Report, *, log_dir: str | None = None) -> int
 
 
 def set_process(
-    db: Connection, run_id: int, task: str, number: int, *, pid: int, trace_id: str | None
+    db: Connection,
+    run_id: int,
+    task: str,
+    number: int,
+    *,
+    pid: int,
+    pid_start: str | None,
+    trace_id: str | None,
 ) -> None:
-    """Record the process of a running attempt (so an orphan recovery can kill it) and the
-    run's trace id, once both are known."""
+    """Record the process of a running attempt (so an orphan recovery can recognise and
+    kill it) and the run's trace id, once both are known."""
     with db.transaction():
         db.execute(
-            "UPDATE attempts SET pid = :pid WHERE run_id = :run_id AND task = :task "
-            "AND number = :number",
-            {"pid": pid, "run_id": run_id, "task": task, "number": number},
+            "UPDATE attempts SET pid = :pid, pid_start = :start WHERE run_id = :run_id "
+            "AND task = :task AND number = :number",
+            {"pid": pid, "start": pid_start, "run_id": run_id, "task": task, "number": number},
         )
         if trace_id is not None:
             db.execute(
@@ -234,14 +241,15 @@ def _record_attempt(
         )
         db.execute(
             "INSERT INTO attempts (run_id, job, task, number, state, started_at, pool, "
-            "supervisor, pid, stdout_path, stderr_path) VALUES (:run_id, :job, :task, "
-            ":number, 'running', :at, NULL, :sup, :pid, :out, :err)",
+            "supervisor, pid, pid_start, stdout_path, stderr_path) VALUES (:run_id, :job, "
+            ":task, :number, 'running', :at, NULL, :sup, :pid, :start, :out, :err)",
             {
                 **key,
                 "job": job,
                 "at": attempt.started_at,
                 "sup": report.supervisor,
                 "pid": attempt.pid,
+                "start": attempt.pid_start,
                 "out": attempt.stdout_path,
                 "err": attempt.stderr_path,
             },

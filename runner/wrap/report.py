@@ -101,6 +101,7 @@ class AttemptReport:
         "reason",
         "will_retry",
         "pid",
+        "pid_start",
         "stdout_path",
         "stderr_path",
     )
@@ -116,6 +117,7 @@ class AttemptReport:
         self.reason: str | None = None
         self.will_retry = False
         self.pid: int | None = None
+        self.pid_start: str | None = None
         self.stdout_path: str | None = None
         self.stderr_path: str | None = None
 
@@ -157,6 +159,7 @@ class AttemptReport:
         attempt.reason = _optional_text(data, "reason")
         attempt.will_retry = data.get("will_retry") is True
         attempt.pid = _optional_whole(data, "pid")
+        attempt.pid_start = _optional_text(data, "pid_start")
         attempt.stdout_path = _optional_text(data, "stdout_path")
         attempt.stderr_path = _optional_text(data, "stderr_path")
         return attempt

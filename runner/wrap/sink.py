@@ -107,6 +107,7 @@ class StoreSink(Sink):
             report.task,
             attempt.number,
             pid=attempt.pid,
+            pid_start=attempt.pid_start,
             trace_id=report.trace_id,
         )
 

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from contextlib import suppress
 
+from runner.filemodes import FILE_MODE, private_folder
 from runner.wrap.report import Report, report_from_json
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
@@ -45,11 +46,11 @@ class Spool:
 
     def append(self, report: Report, *, target: str = TARGET_STORE) -> str:
         """Write ``report`` as one new file, atomically; its path. OSError when it cannot."""
-        os.makedirs(self.folder, exist_ok=True)
+        private_folder(self.folder)
         data = json.dumps({"target": target, "report": report.to_json()}).encode()
         path = os.path.join(self.folder, f"{report.id}.json")
         temporary = os.path.join(self.folder, f".{report.id}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
         try:
             view = memoryview(data)
             while view:
@@ -134,7 +135,9 @@ class Spool:
 
     def _lock(self) -> int | None:
         fd = os.open(
-            os.path.join(self.folder, ".replay.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+            os.path.join(self.folder, ".replay.lock"),
+            os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+            FILE_MODE,
         )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -146,7 +149,7 @@ class Spool:
     def _set_aside(self, path: str, exc: BaseException) -> str:
         """Move an unreadable report out of the way, where it cannot block the spool."""
         bad = os.path.join(self.folder, "bad")
-        os.makedirs(bad, exist_ok=True)
+        private_folder(bad)
         os.replace(path, os.path.join(bad, os.path.basename(path)))
         return f"spool file {path} cannot be read ({exc}): moved to {bad}"
 

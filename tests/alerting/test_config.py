@@ -31,7 +31,8 @@ CASES = [
         w(recievers={}),
         (
             "alerting.recievers: unknown key (expected one of: receivers, route, inhibit_rules, "
-            "rules, maintenance, flap_threshold, flap_window, trace_url, evaluate_in_run)"
+            "rules, maintenance, flap_threshold, flap_window, trace_url, evaluate_in_run, "
+            "time_intervals, mute_time_intervals)"
         ),
     ),
     (
@@ -193,8 +194,8 @@ CASES = [
             }
         ),
         (
-            "alerting.route.routes[0].matchers[0]: 'severity critical' is not a matcher: "
-            "expected 'label = value' with one of = != =~ !~"
+            "alerting.route.routes[0].matchers[0]: bad matcher 'severity critical': "
+            "expected label=value, label!=value, label=~regex or label!~regex"
         ),
     ),
     (
@@ -206,8 +207,8 @@ CASES = [
             }
         ),
         (
-            "alerting.route.routes[0].matchers[0]: 'owner =~ ml-([': invalid regular expression "
-            "'ml-([': unterminated character set at position 4"
+            "alerting.route.routes[0].matchers[0]: bad matcher 'owner =~ ml-([': invalid RE2 "
+            "regular expression 'ml-([': missing ]: ["
         ),
     ),
     (
@@ -232,8 +233,9 @@ CASES = [
         "unknown_route_key",
         w(route={"receiver": "team", "group_wiat": "30s"}),
         (
-            "alerting.route.group_wiat: unknown key (expected one of: receiver, matchers, "
-            "group_by, group_wait, group_interval, repeat_interval, continue, routes)"
+            "alerting.route.group_wiat: unknown key (expected one of: receiver, match, "
+            "match_re, matchers, group_by, group_wait, group_interval, repeat_interval, "
+            "continue, routes, mute_time_intervals, active_time_intervals)"
         ),
     ),
     (
@@ -329,8 +331,8 @@ CASES = [
         "rule_bad_matcher",
         w(rules=[{"alert": "A", "when": "run_failed", "matchers": ["tags ~= x"]}]),
         (
-            "alerting.rules[0].matchers[0]: 'tags ~= x' is not a matcher: expected 'label = "
-            "value' with one of = != =~ !~"
+            "alerting.rules[0].matchers[0]: bad matcher 'tags ~= x': expected label=value, "
+            "label!=value, label=~regex or label!~regex"
         ),
     ),
     (

@@ -68,7 +68,7 @@ def test_matchers_follow_alertmanager_semantics() -> None:
     assert parse_matcher("severity != warning").matches(labels)
     assert parse_matcher("team = ").matches(labels)  # absent reads as empty
     assert parse_matcher("owner !~ data-.*").matches(labels)
-    assert str(parse_matcher("owner=~ml-.*")) == "owner =~ ml-.*"
+    assert str(parse_matcher("owner=~ml-.*")) == 'owner=~"ml-.*"'
 
 
 def test_templates_fill_known_fields_and_leave_unknown_ones_empty_without_running_code() -> None:

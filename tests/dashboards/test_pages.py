@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboards.settings import DAGS_VARIABLE, DB_URL_VARIABLE, TRACE_URL_VARIABLE, write_dags
+from dashboards.settings import (
+    DAGS_VARIABLE,
+    DB_URL_VARIABLE,
+    LOGS_DIR_VARIABLE,
+    TRACE_URL_VARIABLE,
+    write_dags,
+)
 from runner.store import migrate
 from tests.dashboards.seed import JOBS, NOW, TRACE_ID
 
@@ -35,6 +41,7 @@ def open_page(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     )
     monkeypatch.setenv(DB_URL_VARIABLE, sqlite_url)
     monkeypatch.setenv(DAGS_VARIABLE, str(dags))
+    monkeypatch.setenv(LOGS_DIR_VARIABLE, str(tmp_path / "logs"))  # where the seed logs are
     monkeypatch.setenv(TRACE_URL_VARIABLE, "https://tempo.example/trace/{trace_id}")
 
     def run(**params: str) -> AppTest:
@@ -240,7 +247,7 @@ def test_the_alerts_page_shows_firing_alerts_notifications_and_silences(open_pag
     ]
     assert "XXXXSECRET" not in json.dumps(sent)
     assert [a["alert"] for a in resolved] == ["TaskRetried"]
-    assert [s["matchers"] for s in table(at, "matchers")] == ["job = cleanup"]
+    assert [s["matchers"] for s in table(at, "matchers")] == ['job="cleanup"']
 
 
 def test_the_sidebar_moves_between_pages(open_page: Open) -> None:

@@ -197,7 +197,7 @@ def test_alerts_come_with_their_notifications_and_the_active_silences(conn: Conn
     assert "hooks.slack.com" in error
     assert "XXXXSECRET" not in error
     assert WEBHOOK not in error
-    assert [s.matchers for s in view.silences] == [("job = cleanup",)]
+    assert [s.matchers for s in view.silences] == [('job="cleanup"',)]
 
 
 def test_durations_percentiles_are_nearest_rank(store: Store, db_url: str) -> None:

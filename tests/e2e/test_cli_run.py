@@ -126,7 +126,7 @@ def test_parameters_arrive_as_environment_variables_never_through_a_shell(
         (["run", "p", "--param", "no-equals"], "--param 'no-equals': expected KEY=VALUE"),
         (["run", "p", "--logical-time", "yesterday"], "--logical-time 'yesterday'"),
         (["runs", "--status", "exploded"], "--status 'exploded': expected one of"),
-        (["runs", "--limit", "0"], "--limit 0"),
+        (["runs", "--limit", "0"], "argument --limit: expected a whole number from 1"),
         (["show", "999"], "no run with id 999"),
         (["db", "prune", "--older-than", "ninety"], "--older-than"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),

@@ -1,14 +1,10 @@
-"""Crontab import: a corpus of every crontab syntax and real-world lines.
-
-The rewritten crontab is checked by behaviour: each line, original and rewritten, is run
-the way cron runs it (its ``%`` rule, then ``sh -c``) with a stand-in `runwatch` that
-only executes what follows ``--``; both must print the same and exit the same.
-"""
+"""Crontab import: every crontab syntax read as cron reads it, and the rewritten crontab
+checked by behaviour — both run line by line in a cron-semantics emulator
+(tests/runner/cron_emulator.py) must do the same, the rewritten lines through `wrap`."""
 
 from __future__ import annotations
 
-import os
-import subprocess
+import random
 from argparse import Namespace
 from pathlib import Path
 
@@ -17,20 +13,23 @@ import pytest
 from runner.crontab import (
     Assignment,
     CronJob,
-    Unparsable,
+    Rewrite,
+    Unconvertible,
     Verbatim,
     import_crontab,
     job_names,
     parse_crontab,
 )
 from runner.crontab.naming import base_name
+from runner.crontab.percent import UnencodableError, encode_command, split_command, stdin_text
 from runner.definitions import load_definitions
+from tests.runner.cron_emulator import fake_runwatch, run_crontab
 
 USER_CRONTAB = r"""# m h dom mon dow command
 MAILTO=ops@example.com
   PATH = /usr/local/bin:/usr/bin:/bin
 GREETING="hello  world"
-'QUOTED_NAME' = 'single quoted'
+RATIO=100% sure
 
 */15 * * * * /usr/local/bin/backup.sh
 0 2 * * 1-5 cd /srv/app && ./manage.py clearsessions > /var/log/cs.log 2>&1
@@ -57,8 +56,10 @@ PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin
 17 *	* * *	root    cd / && run-parts --report /etc/cron.hourly
 25 6	* * *	root	test -x /usr/sbin/anacron || ( cd / && run-parts --report /etc/cron.daily )
 @reboot www-data /usr/bin/php /var/www/worker.php
-0 5 * * *
+0 5 * * * /usr/bin/no-user
 """
+REWRITE = Rewrite(runwatch="/opt/runwatch/bin/runwatch", config=Path("/etc/runwatch/rw.yaml"))
+RW = "exec /opt/runwatch/bin/runwatch"
 
 
 def by_number(text: str, *, system: bool = False) -> dict[int, object]:
@@ -74,11 +75,11 @@ def test_every_kind_of_line_is_recognised() -> None:
         "MAILTO",
         "PATH",
         "GREETING",
-        "QUOTED_NAME",
+        "RATIO",
     ]
     assert isinstance(lines[2], Assignment)
     assert lines[4].value == "hello  world"  # type: ignore[attr-defined]
-    assert lines[5].value == "single quoted"  # type: ignore[attr-defined]
+    assert lines[5].value == "100% sure"  # type: ignore[attr-defined]
     jobs = [line for line in lines.values() if isinstance(line, CronJob)]
     assert [job.timing for job in jobs] == [
         "*/15 * * * *",
@@ -97,7 +98,7 @@ def test_every_kind_of_line_is_recognised() -> None:
         "5 4 * * sun",
     ]
     assert [job.schedule for job in jobs][3] is None
-    skipped = [line for line in lines.values() if isinstance(line, Unparsable)]
+    skipped = [line for line in lines.values() if isinstance(line, Unconvertible)]
     assert [line.number for line in skipped] == [22, 23, 24]
 
 
@@ -116,6 +117,44 @@ def test_the_percent_rule_splits_the_command_from_its_standard_input() -> None:
     assert mail.stdin == "Hello,\nreport attached\n"
 
 
+@pytest.mark.parametrize(
+    ("raw", "command", "stdin"),
+    [
+        (r"echo 100\%", "echo 100%", None),
+        (r"echo a\\%rest", "echo a\\\\", "rest\n"),  # \\ is a pair: the % is free
+        (r"echo a\\\%b", "echo a\\\\%b", None),
+        (r"echo \x\%", "echo \\x%", None),
+        ("cat%", "cat", ""),
+        ("cat%a%b", "cat", "a\nb\n"),
+        (r"cat%50\% off%", "cat", "50% off\n"),
+        ("cat%a\\b", "cat", "a\\b\n"),
+    ],
+)
+def test_percent_signs_are_read_as_cron_reads_them(raw: str, command: str, stdin: str) -> None:
+    found, raw_stdin = split_command(raw)
+
+    assert found == command
+    assert (None if raw_stdin is None else stdin_text(raw_stdin)) == stdin
+
+
+def test_encoding_a_command_for_cron_reads_back_exactly() -> None:
+    rng = random.Random(12)
+    alphabet = "ab %\\'\"$\r\f\x1e\u2028"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(12)))
+        unpaired = text.replace("\\\\", "")
+        for stdin_follows in (False, True):
+            impossible = "\\%" in unpaired or (stdin_follows and unpaired.endswith("\\"))
+            try:
+                raw = encode_command(text, stdin_follows=stdin_follows)
+            except UnencodableError:
+                assert impossible, text
+                continue
+            assert not impossible, text
+            stdin = "x" if stdin_follows else None
+            assert split_command(raw + ("%x" if stdin_follows else "")) == (text, stdin)
+
+
 def test_assignments_apply_to_the_jobs_below_them() -> None:
     lines = by_number(USER_CRONTAB)
     before, after = lines[7], lines[21]
@@ -128,6 +167,48 @@ def test_assignments_apply_to_the_jobs_below_them() -> None:
     assert before.shell == "/bin/sh"
 
 
+@pytest.mark.parametrize(
+    ("line", "value"),
+    [
+        ("A=plain", "plain"),
+        ("A = spaced out  ", "spaced out"),
+        ('A="  kept  "', "  kept  "),
+        ("A=''", ""),
+        ("A=50%", "50%"),
+        ("A=x\r", "x"),
+    ],
+)
+def test_assignments_every_cron_reads_alike_are_read(line: str, value: str) -> None:
+    (found,) = parse_crontab(line + "\n")
+
+    assert isinstance(found, Assignment)
+    assert (found.name, found.value) == ("A", value)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "A=x # comment",  # vixie cron stops at '#', cronie does not
+        "'A' = x",  # cronie unquotes the name, vixie cron keeps the quotes
+        'A="x" y',  # vixie cron keeps it as written, cronie ignores the line
+        "A\t= x",  # vixie cron's name includes the tab
+        "=x",  # cronie assigns an empty name
+    ],
+)
+def test_assignments_crons_read_differently_are_not_guessed(line: str) -> None:
+    (found,) = parse_crontab(line + "\n")
+
+    assert isinstance(found, Unconvertible)
+    assert "crons read this assignment differently" in found.reason
+
+
+def test_a_job_below_an_unclear_shell_is_not_converted() -> None:
+    lines = parse_crontab("SHELL=/bin/bash # login shell\n* * * * * echo hi\n")
+
+    assert isinstance(lines[1], Unconvertible)
+    assert "depends on SHELL, which line 1 sets" in lines[1].reason
+
+
 def test_a_system_crontab_reads_the_user_column() -> None:
     lines = by_number(SYSTEM_CRONTAB, system=True)
     hourly, reboot, no_user = lines[3], lines[5], lines[6]
@@ -136,22 +217,66 @@ def test_a_system_crontab_reads_the_user_column() -> None:
 
     assert (hourly.user, hourly.command) == ("root", "cd / && run-parts --report /etc/cron.hourly")
     assert (reboot.user, reboot.schedule, reboot.shell) == ("www-data", None, "/bin/bash")
-    assert isinstance(no_user, Unparsable)
-    assert "user name" in no_user.reason
+    assert isinstance(no_user, Unconvertible)
+    assert "expected a user name after the time fields, found '/usr/bin/no-user'" in (
+        no_user.reason
+    )
 
 
-def test_unparsable_lines_are_kept_unchanged_with_the_reason() -> None:
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("61 * * * * x", "minute 61 is out of range 0-59"),
+        ("* 24 * * * x", "hour 24 is out of range 0-23"),
+        ("* * 0 * * x", "day-of-month 0 is out of range 1-31"),
+        ("* * * 13 * x", "month 13 is out of range 1-12"),
+        ("* * * * 8 x", "day-of-week 8 is out of range 0-7"),
+        ("1-61 * * * * x", "minute 61 in '1-61' is out of range 0-59"),
+        ("5x * * * * x", "minute '5x' is not"),
+        ("5/10 * * * * x", "a step needs a range or '*'"),
+        ("*/0 * * * * x", "the step must be a whole number above 0"),
+        ("30-10 * * * * x", "the range runs backwards"),
+        ("* * * foo * x", "month 'foo' in 'foo' is not a number or a three-letter name"),
+        ("* * * * * * x", "a sixth time field"),
+        ("@DAILY x", "unknown time specifier '@DAILY'"),
+        ("@daily", "no command"),
+        ("-* * * * * x", "leading '-'"),
+        ("* * * /bin/x", "expected five time fields"),
+    ],
+)
+def test_lines_cron_would_ignore_are_named_with_the_reason(line: str, reason: str) -> None:
+    (found,) = parse_crontab(line + "\n")
+
+    assert isinstance(found, Unconvertible)
+    assert reason in found.reason
+
+
+def test_a_crontab_with_windows_line_endings_is_told_so() -> None:
+    lines = parse_crontab("* * * * * echo hi\r\n\r\n")
+
+    assert isinstance(lines[1], Unconvertible)
+    assert "Windows line endings?" in lines[1].reason
+
+
+def test_a_last_line_without_a_newline_is_not_converted() -> None:
+    lines = parse_crontab("* * * * * echo first\n* * * * * echo last")
+
+    assert isinstance(lines[0], CronJob)
+    assert isinstance(lines[1], Unconvertible)
+    assert "without a newline" in lines[1].reason
+
+
+def test_unconverted_lines_are_kept_unchanged_after_a_comment() -> None:
     result = import_crontab(USER_CRONTAB)
     lines = result.crontab.splitlines()
 
-    for original, reason in [
-        ("61 * * * * /bin/broken", "minute field '61' is invalid"),
-        ("@every5m /bin/nope", "unknown macro '@every5m'"),
-        ("* * * /bin/too-few-fields", "expected five time fields"),
+    for number, original in [
+        (22, "61 * * * * /bin/broken"),
+        (23, "@every5m /bin/nope"),
+        (24, "* * * /bin/too-few-fields"),
     ]:
         index = lines.index(original)
-        assert lines[index - 1].startswith("# runwatch import-crontab: line ")
-        assert reason in lines[index - 1]
+        assert lines[index - 1] == f"# runwatch import-crontab: line {number} kept as is"
     assert len(result.skipped) == 3
 
 
@@ -228,15 +353,29 @@ def test_the_jobs_file_loads_as_runwatch_definitions(tmp_path: Path) -> None:
     assert backup.tasks["backup"].env == {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "GREETING": "hello  world",
-        "QUOTED_NAME": "single quoted",
+        "RATIO": "100% sure",
     }
     artisan = definitions.jobs["artisan-schedule-run"]
     assert artisan.timezone == "Europe/Berlin"
     assert definitions.jobs["redis-server"].schedule is None
 
 
+def test_line_breaks_of_other_kinds_stay_inside_the_jobs_file_values(tmp_path: Path) -> None:
+    command = "echo a\x1eb\u2028c\x85d\fe\rf\u2029g"
+    result = import_crontab(f"* * * * * {command}\n")
+    path = tmp_path / "jobs.yaml"
+    path.write_text(result.jobs_yaml)
+
+    definitions = load_definitions([path])
+
+    (job,) = definitions.jobs.values()
+    (task,) = job.tasks.values()
+    assert task.command == command
+    assert len(result.jobs_yaml.splitlines()) == result.jobs_yaml.count("\n")
+
+
 def test_a_system_crontab_imports_with_its_shell_and_users(tmp_path: Path) -> None:
-    result = import_crontab(SYSTEM_CRONTAB, system=True, source="/etc/crontab")
+    result = import_crontab(SYSTEM_CRONTAB, system=True, source="/etc/crontab", rewrite=REWRITE)
     path = tmp_path / "jobs.yaml"
     path.write_text(result.jobs_yaml)
 
@@ -250,148 +389,180 @@ def test_a_system_crontab_imports_with_its_shell_and_users(tmp_path: Path) -> No
     )
     assert "# cron runs it as user 'root'" in result.jobs_yaml
     lines = result.crontab.splitlines()
-    assert any(
-        line.startswith("17 * * * * root runwatch wrap --job cron-hourly ") for line in lines
-    )
     assert (
-        "@reboot www-data runwatch wrap --job worker -- /usr/bin/php /var/www/worker.php" in lines
-    )
-
-
-def test_rewritten_lines_name_the_job_and_its_schedule() -> None:
-    lines = import_crontab(USER_CRONTAB).crontab.splitlines()
-
-    assert (
-        "*/15 * * * * runwatch wrap --job backup --schedule '*/15 * * * *' "
-        "-- /usr/local/bin/backup.sh"
+        f"17 *\t* * *\troot    {RW} wrap --job cron-hourly "
+        "--config /etc/runwatch/rw.yaml --schedule '17 * * * *' -- /bin/bash -c "
+        "'cd / && run-parts --report /etc/cron.hourly'"
     ) in lines
     assert (
-        "@reboot runwatch wrap --job redis-server -- /usr/bin/redis-server /etc/redis.conf" in lines
-    )
+        f"@reboot www-data {RW} wrap --job worker --config "
+        "/etc/runwatch/rw.yaml -- /bin/bash -c '/usr/bin/php /var/www/worker.php'"
+    ) in lines
+
+
+def test_rewritten_lines_name_the_job_its_settings_and_its_schedule() -> None:
+    lines = import_crontab(USER_CRONTAB, rewrite=REWRITE).crontab.splitlines()
+
+    assert (
+        f"*/15 * * * * {RW} wrap --job backup --config "
+        "/etc/runwatch/rw.yaml --schedule '*/15 * * * *' -- /bin/sh -c /usr/local/bin/backup.sh"
+    ) in lines
     assert any(
         line.startswith(
-            "5 4 * * sun runwatch wrap --job artisan-schedule-run --schedule "
-            "'5 4 * * sun' --timezone Europe/Berlin -- "
+            f"5 4 * * sun {RW} wrap --job artisan-schedule-run --config "
+            "/etc/runwatch/rw.yaml --schedule '5 4 * * sun' --timezone Europe/Berlin -- "
         )
         for line in lines
     )
 
 
-# -- behaviour: original and rewritten lines do the same under cron ------------------------
+def test_without_a_settings_file_the_rewritten_lines_pass_no_config() -> None:
+    lines = import_crontab("@daily /bin/true\n").crontab.splitlines()
 
-REAL_WORLD = [
-    "echo plain words",
-    "echo one | tr a-z A-Z",
-    "echo 'single  quoted'  \"double  $GREETING\" and\\ escaped",
-    "cd /tmp && pwd; echo after",
-    "false || echo fallback",
-    "echo redirected > $OUT/file.txt 2>&1; cat $OUT/file.txt",
-    "echo err >&2; echo out",
-    "printf '%s\\n' 'it''s' && echo $((6 * 7))",
-    "echo $(echo nested) `echo backticks`",
-    "cat%first line%second line",
-    "tr a-z A-Z%shout \\% louder%",
-    "printf 'a\\%sb\\n' x",
-    "sh -c 'exit 3'",
-    "FOO=bar sh -c 'echo $FOO'",
-    "for i in 1 2 3; do echo $i; done",
-    "grep -c x%x%y%x",
-    "echo \"quotes 'inside' double\" 'and \"inside\" single'",
-    "test -e /nonexistent || ( cd / && echo subshell )",
-]
+    assert "@daily exec runwatch wrap --job true --schedule @daily -- /bin/sh -c /bin/true" in lines
 
 
-def cron_split(command: str) -> tuple[str, str | None]:
-    """cron's % rule, written independently of runner.crontab."""
-    out, stdin = [], None
-    index = 0
-    while index < len(command):
-        char = command[index]
-        if char == "\\" and command[index + 1 : index + 2] == "%":
-            (out if stdin is None else stdin).append("%")
-            index += 2
-            continue
-        if char == "%":
-            if stdin is None:
-                stdin = []
-            else:
-                stdin.append("\n")
+def test_a_line_too_long_once_rewritten_is_not_converted() -> None:
+    fits = "* * * * * echo " + "x" * 700
+    too_long = "* * * * * echo " + "y" * 900
+    lines = parse_crontab("\n".join([fits, too_long, "* * * * * echo " + "z" * 990]) + "\n")
+    result = import_crontab("\n".join([fits, too_long]) + "\n", rewrite=REWRITE)
+
+    assert [line.number for line in result.skipped] == [2]
+    assert "the rewritten line would be" in result.skipped[0].reason
+    assert isinstance(lines[2], Unconvertible)
+    assert "some crons read only the first 999" in lines[2].reason
+
+
+def test_a_command_its_shell_cannot_read_is_not_converted() -> None:
+    result = import_crontab("* * * * * echo 'unbalanced\n* * * * * echo fine\n")
+
+    assert [line.number for line in result.skipped] == [1]
+    assert "the shell cannot read the command, under cron too: " in result.skipped[0].reason
+    assert "nterminated" in result.skipped[0].reason
+
+
+def test_a_free_percent_that_cuts_a_command_short_is_reported() -> None:
+    result = import_crontab("* * * * * printf '%s\\n' cut short by the percent sign\n")
+
+    assert "the shell cannot read the command" in result.skipped[0].reason
+
+
+def test_a_job_under_an_unknown_cron_tz_is_not_converted() -> None:
+    result = import_crontab("CRON_TZ=Mars/Olympus\n* * * * * echo hi\n")
+
+    assert result.skipped[0].reason.startswith("CRON_TZ=Mars/Olympus: ")
+
+
+def test_a_job_under_a_shell_that_is_not_posix_is_not_converted() -> None:
+    result = import_crontab("SHELL=/usr/bin/fish\n* * * * * echo hi\n")
+
+    assert "SHELL=/usr/bin/fish is not a POSIX shell" in result.skipped[0].reason
+
+
+# -- behaviour: original and rewritten crontabs run in the cron emulator ------------------
+
+CORPUS = r"""GREETING=hi there
+RATIO=100% sure
+QUOTED="  spaced  "
+* * * * * echo plain words
+0-30/15 1,2 * jan-mar mon-fri echo ranged
+*/7 */2 1-31/3 * sun,sat echo stepped
+<INDENT>*/5 * * * *<TAB>echo indented<TAB>and tabbed
+@reboot echo booted > boot.txt
+@daily date -u -d @0 +\%Y > year.txt
+@hourly echo "$GREETING" "$RATIO" "[$QUOTED]" > env.txt
+* * * * * echo "$HOME|$SHELL|$PATH|$LOGNAME|$USER" > cronenv.txt; pwd
+* * * * * echo one | tr a-z A-Z
+* * * * * echo 'single  quoted'  "double  $GREETING" and\ escaped
+* * * * * cd /tmp && pwd; echo after
+* * * * * false || echo fallback
+* * * * * echo err >&2; echo out
+* * * * * printf 'a\%sb\n' x
+* * * * * cat%line one%line two
+* * * * * cat > stdin.txt%with \% percent%
+* * * * * echo a\\%ignored input
+* * * * * tr a-z A-Z%x\\%y
+* * * * * cat%
+* * * * * echo "it's" 'say "hi"' > quotes.txt
+* * * * * sh -c 'exit 3'
+* * * * * kill -TERM $$
+* * * * * for i in 1 2 3; do echo $i; done > loop.txt
+* * * * * echo $(echo nested) `echo backticks`
+* * * * * echo cr
+* * * * * echo form\ffeed rs\x1e ls\u2028 nel\x85
+* * * * * echo LONG_WORDS
+CRON_TZ=Europe/Berlin
+SHELL=/bin/bash
+30 4 * * * echo "$BASH_VERSION" | cut -c1 > bash.txt
+"""
+
+
+def _corpus() -> str:
+    text = CORPUS.replace("echo cr\n", "echo cr\r\n").replace("LONG_WORDS", "w " * 300)
+    text = text.replace("<INDENT>", "  \t").replace("<TAB>", "\t")
+    for escape, char in (
+        ("\\f", "\f"),
+        ("\\x1e", "\x1e"),
+        ("\\u2028", "\u2028"),
+        ("\\x85", "\x85"),
+    ):
+        text = text.replace(escape, char)
+    return text
+
+
+def assert_runs_alike(original: str, tmp_path: Path, *, system: bool = False) -> list[list[str]]:
+    """Run both crontabs in the emulator; the same entries must do the same. The argv of
+    `runwatch` for each rewritten entry (None when the line was kept unchanged)."""
+    runwatch, log = fake_runwatch(tmp_path)
+    config = tmp_path / "settings" / "runwatch.yaml"
+    rewrite = Rewrite(runwatch=str(runwatch), config=config)
+    rewritten = import_crontab(original, system=system, rewrite=rewrite).crontab
+    home = tmp_path / "home"
+
+    before = run_crontab(original, home=home, system=system)
+    after = run_crontab(rewritten, home=home, system=system, wrap_log=log)
+
+    assert [(o.entry.when, o.entry.user) for o in after] == [
+        (o.entry.when, o.entry.user) for o in before
+    ], "the rewrite must keep every entry, its times and its user, and add none"
+    for old, new in zip(before, after, strict=True):
+        assert (new.ran, new.files) == (old.ran, old.files), f"line {old.entry.line}"
+        if new.wrap_argv is None:
+            assert new.entry.command == old.entry.command
         else:
-            (out if stdin is None else stdin).append(char)
-        index += 1
-    return "".join(out), None if stdin is None else "".join(stdin)
+            assert new.wrap_argv[:2] == ["wrap", "--job"]
+            assert new.wrap_argv[3:5] == ["--config", str(config)]
+    return [o.wrap_argv or [] for o in after]
 
 
-def run_as_cron(command: str, env: dict[str, str]) -> tuple[int, str]:
-    script, stdin = cron_split(command)
-    result = subprocess.run(
-        ["/bin/sh", "-c", script],
-        input=stdin or "",
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
-    return result.returncode, result.stdout + "|" + result.stderr
+def test_the_rewritten_crontab_runs_every_command_exactly_as_cron_would(tmp_path: Path) -> None:
+    text = _corpus()
+    parsed = [line for line in parse_crontab(text) if isinstance(line, CronJob)]
+
+    argvs = assert_runs_alike(text, tmp_path)
+
+    assert len(argvs) == len(parsed) == 28
+    assert all(argv for argv in argvs), "every line of the corpus goes through wrap"
+    assert argvs[-1][-3:] == ["/bin/bash", "-c", 'echo "$BASH_VERSION" | cut -c1 > bash.txt']
 
 
-@pytest.fixture
-def fake_runwatch(tmp_path: Path) -> Path:
-    """Stands in for `runwatch`: executes what follows ``--``, as wrap does."""
-    script = tmp_path / "runwatch"
-    script.write_text(
-        '#!/bin/sh\nwhile [ "$#" -gt 0 ] && [ "$1" != "--" ]; do shift; done\nshift\nexec "$@"\n'
-    )
-    script.chmod(0o755)
-    return script
-
-
-def test_the_rewritten_crontab_runs_every_command_as_cron_would(
-    tmp_path: Path, fake_runwatch: Path
-) -> None:
-    text = "GREETING=hi\n" + "".join(f"* * * * * {command}\n" for command in REAL_WORLD)
-    result = import_crontab(text, runwatch=str(fake_runwatch))
-    rewritten = [line for line in result.crontab.splitlines() if line.startswith("* * * * * ")]
-    assert len(rewritten) == len(REAL_WORLD)
-
-    for original, line in zip(REAL_WORLD, rewritten, strict=True):
-        outputs = []
-        for command in (original, line.removeprefix("* * * * * ")):
-            out = tmp_path / f"out-{len(outputs)}"
-            out.mkdir(exist_ok=True)
-            env = {"PATH": os.environ["PATH"], "GREETING": "hi", "OUT": str(out), "HOME": "/"}
-            outputs.append(run_as_cron(command, env))
-        assert outputs[0] == outputs[1], f"{original!r} became {line!r}"
-
-
-def test_import_crontab_writes_both_files(tmp_path: Path) -> None:
+def test_the_import_crontab_command_writes_both_files(tmp_path: Path) -> None:
     from runner.cli.commands.crontab import import_command
 
     source = tmp_path / "crontab.txt"
     source.write_text(USER_CRONTAB)
     args = Namespace(
-        file=str(source), system=False, write=str(tmp_path / "out"), runwatch="runwatch"
+        file=str(source),
+        system=False,
+        write=str(tmp_path / "out"),
+        runwatch="runwatch",
+        keep_unconverted=True,
+        config=None,
     )
+    ctx = Namespace(args=args, settings=Namespace(config_path=None), env={}, cwd=tmp_path)
 
-    assert import_command(Namespace(args=args)) == 0  # type: ignore[arg-type]
+    assert import_command(ctx) == 0  # type: ignore[arg-type]
 
     assert (tmp_path / "out" / "jobs.yaml").read_text().startswith("# Jobs imported from")
     assert "runwatch wrap --job backup" in (tmp_path / "out" / "crontab").read_text()
-
-
-def test_import_crontab_prints_both_files_and_reports_skipped_lines(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from runner.cli.commands.crontab import import_command
-
-    source = tmp_path / "crontab.txt"
-    source.write_text(USER_CRONTAB)
-    args = Namespace(file=str(source), system=False, write=None, runwatch="runwatch")
-
-    import_command(Namespace(args=args))  # type: ignore[arg-type]
-
-    out, err = capsys.readouterr()
-    assert out.startswith("# ==> jobs.yaml <==\n")
-    assert "\n# ==> crontab <==\n" in out
-    assert err.count("kept unchanged") == 3

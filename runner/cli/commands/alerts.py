@@ -171,16 +171,18 @@ def _silence_record(silence: Silence) -> dict[str, Any]:
 
 def silence_add(ctx: Context) -> int:
     """Store a silence for `--duration` from now."""
-    from alerting.matchers import parse_matcher
+    from alerting.matchers import MatcherError, parse_matchers
     from alerting.silences import add_silence
     from runner.clock import utcnow
 
     matchers = []
     for text in ctx.args.matcher:
         try:
-            matchers.append(parse_matcher(text))
-        except ValueError as exc:
+            matchers.extend(parse_matchers(text))
+        except MatcherError as exc:
             raise UsageError(f"--matcher: {exc}") from None
+    if not matchers:
+        raise UsageError("--matcher: give at least one matcher, e.g. 'job=\"nightly-etl\"'")
     seconds = _duration("--duration", ctx.args.duration)
     if not ctx.args.comment.strip():
         raise UsageError("--comment: say why the alerts are silenced")

@@ -47,6 +47,7 @@ def command(ctx: Context) -> int:
     with tempfile.TemporaryDirectory(prefix="runwatch-dashboard-") as tmp:
         env = dict(ctx.env)
         env[names.DB_URL_VARIABLE] = _absolute_sqlite(ctx.settings.db_url, ctx.cwd)
+        env[names.LOGS_DIR_VARIABLE] = str((ctx.settings.home / "logs").resolve())
         trace_url = _trace_url(ctx.settings.telemetry)
         if trace_url:
             env[names.TRACE_URL_VARIABLE] = trace_url

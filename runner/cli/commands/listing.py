@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +14,9 @@ from runner.cli.output import emit_json, iso, short_time, table
 from runner.durations import format_duration
 from runner.errors import NotFoundError, UsageError
 from runner.model import Job, RunState
+from runner.redaction import Redactor
 from runner.secret import Secret
+from runner.store.logfiles import RefusedLogPathError, open_log
 from runner.store.records import JobRecord, RunRecord
 from runner.store.store import Store
 
@@ -105,8 +108,6 @@ def _job_record(
 def runs(ctx: Context) -> int:
     """List runs, newest first."""
     args = ctx.args
-    if args.limit < 1:
-        raise UsageError(f"--limit {args.limit}: expected a whole number >= 1")
     state = None
     if args.status:
         try:
@@ -219,7 +220,11 @@ def _print_run(ctx: Context, store: Store, run: RunRecord, summary: dict[str, An
 
 
 def logs(ctx: Context) -> int:
-    """Print the captured output of a run's attempts, redacted of known secrets."""
+    """Print the captured output of a run's attempts, redacted of known secrets.
+
+    Only files inside this runwatch's logs folder are shown; a recorded path elsewhere is
+    refused, the other streams still printed, and the command exits 2 naming it.
+    """
     args = ctx.args
     store = ctx.open_store()
     run = store.get_run(args.run_id)
@@ -234,6 +239,7 @@ def logs(ctx: Context) -> int:
             )
     streams = {"stdout": (True, False), "stderr": (False, True), "both": (True, True)}[args.stream]
     many = len(attempts) > 1 or args.stream == "both"
+    refused = []
     for attempt in attempts:
         for path, wanted, label in (
             (attempt.stdout_path, streams[0], "stdout"),
@@ -243,10 +249,29 @@ def logs(ctx: Context) -> int:
                 continue
             if many:
                 print(f"==> {attempt.task} attempt {attempt.number} {label} <==", flush=True)
-            if path and Path(path).exists():
-                sys.stdout.flush()
-                sys.stdout.buffer.write(ctx.redactor.redact_bytes(Path(path).read_bytes()))
-                sys.stdout.buffer.flush()
-            elif many:
+            try:
+                logs_dir = ctx.settings.home / "logs"
+                shown = path is not None and _print_log(path, logs_dir, ctx.redactor)
+            except RefusedLogPathError as exc:
+                refused.append(f"{attempt.task} attempt {attempt.number} {label}: {exc}")
+                shown = True
+                if many:
+                    print("(not shown: outside the logs folder)")
+            if many and not shown:
                 print("(no output captured)")
+    if refused:
+        raise RefusedLogPathError("; ".join(refused) + ": not shown")
     return 0
+
+
+def _print_log(path: str, logs_dir: Path, redactor: Redactor) -> bool:
+    """Copy the log file, redacted, to stdout; False when there is none."""
+    try:
+        fd = open_log(path, logs_dir)
+    except FileNotFoundError:
+        return False
+    sys.stdout.flush()
+    with os.fdopen(fd, "rb") as log:  # capped by log_cap: small enough to redact whole
+        sys.stdout.buffer.write(redactor.redact_bytes(log.read()))
+    sys.stdout.buffer.flush()
+    return True

@@ -27,7 +27,7 @@ def db_prune(ctx: Context) -> int:
     except ValueError as exc:
         raise UsageError(f"--older-than: {exc}") from None
     store = ctx.open_store()
-    counts = store.prune(utcnow() - timedelta(seconds=age))
+    counts = store.prune(utcnow() - timedelta(seconds=age), logs_dir=ctx.settings.home / "logs")
     print(", ".join(f"{n} {what}" for what, n in counts.items()) + " deleted")
     return 0
 

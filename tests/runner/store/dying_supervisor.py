@@ -1,7 +1,8 @@
 """A supervisor that starts a run and an attempt, then waits to be killed.
 
 Run as ``python dying_supervisor.py DB_URL``: it records a running attempt whose task is
-a ``sleep 60`` in a session of its own, prints ``RUN_ID ATTEMPT_ID PID``, and sleeps.
+a ``sleep 60`` in a session of its own (its pid and start time, as executors record
+them), prints ``RUN_ID ATTEMPT_ID PID``, and sleeps.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 
 from runner.model import Job, Task, Trigger
 from runner.store.store import Store
+from runner.supervisor import process_start
 
 
 def main(url: str) -> None:
@@ -25,7 +27,7 @@ def main(url: str) -> None:
     attempt = store.start_attempt(run, "work", now)
     assert attempt is not None
     child = subprocess.Popen(["sleep", "60"], start_new_session=True)
-    store.set_attempt_process(attempt, pid=child.pid)
+    store.set_attempt_process(attempt, pid=child.pid, pid_start=process_start(child.pid))
     print(run.id, attempt.id, child.pid, flush=True)
     time.sleep(120)
 

@@ -20,6 +20,7 @@ from runner.model import Job, RunState, Task, TaskState, Trigger
 from runner.store.records import AttemptRecord
 from runner.store.recovery import ORPHANED, kill_leftover
 from runner.store.store import Store
+from runner.supervisor import process_start
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = Path(__file__).with_name("dying_supervisor.py")
@@ -153,6 +154,7 @@ DEAD = f"{HOST}:{os.getpid()}:0"  # this pid with another start time: a process 
 
 
 def attempt_record(*, pid: int | None, ident: str) -> AttemptRecord:
+    """A running attempt of ``pid``, its start recorded as an executor records it."""
     return AttemptRecord(
         id=1,
         run_id=1,
@@ -173,6 +175,7 @@ def attempt_record(*, pid: int | None, ident: str) -> AttemptRecord:
         pid=pid,
         supervisor=ident,
         span_id=None,
+        pid_start=process_start(pid) if pid is not None and pid > 0 else None,
     )
 
 

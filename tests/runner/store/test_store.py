@@ -799,7 +799,7 @@ def test_prune_deletes_old_finished_runs_with_their_rows_events_and_logs(
     store.append(RunMissed(at=at(5), job="etl", expected_at=T0.isoformat()))
     store.append(RunMissed(at=at(86400 * 30), job="etl", expected_at=T0.isoformat()))
 
-    counts = store.prune(at(86400 * 7))
+    counts = store.prune(at(86400 * 7), logs_dir=tmp_path)
 
     # old: 1 run, 2 task rows, 2 attempts, RunQueued/Started/Finished + 2 x 2 attempt events,
     # 4 log files; and one job event without a run.
@@ -813,7 +813,7 @@ def test_prune_deletes_old_finished_runs_with_their_rows_events_and_logs(
     assert {e.run_id for e in remaining} == {recent.id, old_running.id, None}
     assert not (tmp_path / "etl" / str(old.id)).exists()
     assert len(list((tmp_path / "etl" / str(recent.id)).iterdir())) == 4
-    assert store.prune(at(86400 * 7)) == {
+    assert store.prune(at(86400 * 7), logs_dir=tmp_path) == {
         "runs": 0,
         "task_runs": 0,
         "attempts": 0,
@@ -827,7 +827,7 @@ def test_prune_counts_only_log_files_that_existed(store: Store, tmp_path: Path) 
     for attempt in store.attempts(run.id):
         Path(attempt.stdout_path or "").unlink()
 
-    assert store.prune(at(1))["log_files"] == 1
+    assert store.prune(at(1), logs_dir=tmp_path)["log_files"] == 1
 
 
 # -- time -------------------------------------------------------------------------
