@@ -64,16 +64,16 @@ class AlertEngine:
         self.tick_seconds = tick_seconds
         self._last_full: datetime | None = None
 
-    def evaluate(self, now: datetime | None = None, *, flush_all: bool = False) -> EvaluationReport:
-        """Handle new events and due timers at ``now``; queue the notifications due.
+    def evaluate(self, now: datetime | None = None) -> EvaluationReport:
+        """Handle new events and due timers up to ``now``; queue the notifications due.
 
-        ``flush_all`` sends every pending group change now, without waiting for
-        ``group_wait``/``group_interval`` (for a ``run`` or ``wrap`` that evaluates
-        alerts itself and exits before any timer would fire).
+        Each notification is made at its group's due time on the events' own timeline
+        (``Evaluator.advance``), however late this call comes, so what is queued does not
+        depend on when or by which process the engine runs.
         """
         now = now or self.clock()
         db = self.store.db
-        if not flush_all and self._idle(now):
+        if self._idle(now):
             return EvaluationReport(0, 0, 0, 0, state.read_cursor(db))
         self._last_full = now
         self._trace_ids.clear()
@@ -85,19 +85,20 @@ class AlertEngine:
                 alerts=state.load_alerts(db),
                 groups=state.load_groups(db),
                 infos={j.name: JobInfo.from_record(j) for j in self.store.list_jobs()},
-                silences=list_silences(db, active_at=now),
+                silences=list_silences(db),
                 enrich=self._enrich,
                 rules=self._rules,
             )
             handled = 0
+            notifications = []
             while handled < self.max_events:
                 events = self.store.events_after(cursor, limit=self.batch_size)
                 if not events:
                     break
-                handled += evaluator.process(events, now)
+                handled += len(events)
+                notifications += evaluator.advance(events)
                 cursor = events[-1].id
-            evaluator.tick(now)
-            notifications = evaluator.flush(now, force=flush_all)
+            notifications += evaluator.settle(now)
             state.save_facts(db, evaluator.facts, evaluator.dirty_jobs, now)
             state.save_alerts(db, evaluator.book.alerts.values())
             state.save_groups(db, evaluator.groups.groups.values(), now)
@@ -131,8 +132,8 @@ class AlertEngine:
             return False
         if self.store.last_event_id() > state.read_cursor(self.store.db):
             return False
-        due = self.store.db.scalar("SELECT MIN(next_flush_at) FROM alert_groups")
-        return due is None or float(due) > now.timestamp()
+        due = state.next_due(self.store.db)
+        return due is None or due > now.timestamp()
 
     def _enrich(self, job: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         """Trace id of the run and, for a failed task without an error text, its stderr tail."""

@@ -174,6 +174,8 @@ class Job:
     grace: float | None = None
     expected_duration: float | None = None
     params: Mapping[str, str] = field(default_factory=dict)
+    pingable: bool = False
+    """Remote hosts may report runs of this job through the ping API (its own token)."""
     source: str = "<python>"
 
 

@@ -46,8 +46,14 @@ _PERMANENT = frozenset(
 _MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 
 
+def mrkdwn_escape(text: object) -> str:
+    """``text`` with Slack's control characters escaped (``&``, ``<``, ``>``), so job data
+    such as ``<!channel>`` or ``<https://x|y>`` is shown as written, never a mention or link."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _field(name: str, value: object) -> dict[str, str]:
-    return {"type": "mrkdwn", "text": f"*{name}*\n{value}"}
+    return {"type": "mrkdwn", "text": f"*{name}*\n{mrkdwn_escape(value)}"}
 
 
 def alert_blocks(alert: NotifiedAlert) -> list[dict[str, Any]]:
@@ -64,19 +70,23 @@ def alert_blocks(alert: NotifiedAlert) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": f"{_ICONS[alert.status]} *{alert.summary}*"},
+            "text": {
+                "type": "mrkdwn",
+                "text": f"{_ICONS[alert.status]} *{mrkdwn_escape(alert.summary)}*",
+            },
             "fields": [_field(name, value) for name, value in facts if value],
         },
     ]
     error = details.get("error")
     if error and alert.status is not NotifiedStatus.RESOLVED:
-        text = str(error)[-600:].replace("```", "'''")
+        text = mrkdwn_escape(str(error)[-600:].replace("```", "'''"))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```{text}```"}})
     context = [f"fingerprint `{alert.fingerprint}`"]
     if details.get("trace_url"):
-        context.append(f"<{details['trace_url']}|trace>")
+        url = mrkdwn_escape(details["trace_url"]).replace("|", "%7C")
+        context.append(f"<{url}|trace>")
     elif details.get("trace_id"):
-        context.append(f"trace `{details['trace_id']}`")
+        context.append(f"trace `{mrkdwn_escape(details['trace_id'])}`")
     blocks.append(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]}
     )
@@ -106,8 +116,11 @@ def change_text(notification: Notification) -> str:
     """The thread reply for an update: what changed."""
     changed = [a for a in notification.alerts if a.changed] or list(notification.alerts)
     verb = "Still firing" if notification.repeat else "Update"
-    lines = [f"{verb}: {notification.title}"]
-    lines += [f"{_ICONS[a.status]} {a.status.value}: {a.summary}" for a in changed[:_MAX_ALERTS]]
+    lines = [f"{verb}: {mrkdwn_escape(notification.title)}"]
+    lines += [
+        f"{_ICONS[a.status]} {a.status.value}: {mrkdwn_escape(a.summary)}"
+        for a in changed[:_MAX_ALERTS]
+    ]
     return "\n".join(lines)
 
 
@@ -149,7 +162,9 @@ class SlackNotifier:
             return self._failure(exc)
 
     def _send_webhook(self, notification: Notification) -> DeliveryResult:
-        response = self._webhook.send(text=notification.title, blocks=message_blocks(notification))
+        response = self._webhook.send(
+            text=mrkdwn_escape(notification.title), blocks=message_blocks(notification)
+        )
         status = int(response.status_code)
         if status == 200:
             return DeliveryResult.success()
@@ -164,13 +179,15 @@ class SlackNotifier:
     def _send_bot(self, notification: Notification) -> DeliveryResult:
         from slack_sdk.errors import SlackApiError
 
-        text, blocks = notification.title, message_blocks(notification)
+        text, blocks = mrkdwn_escape(notification.title), message_blocks(notification)
         thread = notification.thread
         if thread and thread.get("ts") and thread.get("channel"):
             try:
                 self._client.chat_update(
                     channel=thread["channel"], ts=thread["ts"], text=text, blocks=blocks
                 )
+                if notification.redelivery:  # the reply may have been posted already
+                    return DeliveryResult.success(thread=thread)
                 self._client.chat_postMessage(
                     channel=thread["channel"],
                     thread_ts=thread["ts"],

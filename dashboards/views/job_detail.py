@@ -11,6 +11,7 @@ from dashboards.routes import Route, Screen
 from dashboards.schedule import next_fire_times
 from dashboards.timezones import day_bounds, duration_text, local
 from dashboards.viewer import Viewer
+from dashboards.views import markdown as md
 from dashboards.views.links import go
 
 NEXT_FIRES = 5
@@ -21,17 +22,17 @@ def render(conn: Connection, viewer: Viewer, name: str) -> None:
     days = day_bounds(viewer.now, viewer.zone, max(1, viewer.window.days or 1))
     detail = queries.job_detail(conn, name, viewer.now - viewer.window, days)
     if detail is None:
-        st.error(f"The store knows no job named {name!r}.")
+        st.error(f"The store knows no job named {md.text(repr(name))}.")
         return
-    st.header(f"Job {detail.name}")
-    facts = [f"owner **{detail.owner}**" if detail.owner else "no owner"]
+    st.header(f"Job {md.text(detail.name)}")
+    facts = [f"owner **{md.text(detail.owner)}**" if detail.owner else "no owner"]
     if detail.tags:
-        facts.append("tags " + ", ".join(f"`{t}`" for t in detail.tags))
+        facts.append("tags " + ", ".join(md.code(t) for t in detail.tags))
     if detail.paused:
         facts.append("⏸ **paused**")
     st.markdown(" · ".join(facts))
     if detail.description:
-        st.caption(detail.description)
+        st.caption(md.text(detail.description))
     _schedule(detail.schedule, detail.timezone, detail.paused, viewer)
     if st.button("All runs of this job", key="job-runs"):
         go(Route(Screen.RUNS, job=detail.name))
@@ -80,7 +81,10 @@ def _schedule(schedule: str | None, timezone: str, paused: bool, viewer: Viewer)
     if not schedule:
         st.markdown("**Schedule:** none (runs only when triggered)")
         return
-    st.markdown(f"**Schedule:** `{schedule}` in {timezone}" + (" (paused)" if paused else ""))
+    st.markdown(
+        f"**Schedule:** {md.code(schedule)} in {md.text(timezone)}"
+        + (" (paused)" if paused else "")
+    )
     fires = next_fire_times(schedule, timezone, viewer.now, NEXT_FIRES)
     shown = [
         f"{local(f, timezone, '%a %Y-%m-%d %H:%M')} ({viewer.time(f, '%H:%M')} {viewer.zone})"

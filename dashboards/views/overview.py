@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import streamlit as st
@@ -15,6 +14,7 @@ from dashboards.routes import Route, Screen, job_href, run_href
 from dashboards.rows import Headline, Health, JobOverview
 from dashboards.timezones import duration_text, start_of_day
 from dashboards.viewer import Viewer
+from dashboards.views import markdown as md
 from dashboards.views.links import go, link_column, selected_row
 
 HEALTH_ICONS = {
@@ -70,7 +70,7 @@ def _headline(head: Headline, jobs: list[JobOverview], viewer: Viewer) -> None:
     )
     if age > HEARTBEAT_STALE_SECONDS or state:
         st.warning(
-            f"The scheduler was last seen {viewer.age(head.heartbeat_at)}{state}: "
+            f"The scheduler was last seen {viewer.age(head.heartbeat_at)}{md.text(state)}: "
             "scheduled runs may not be starting."
         )
 
@@ -88,21 +88,16 @@ def _attention(broken: list[JobOverview], viewer: Viewer) -> None:
             if job.last_run_id
             else ""
         )
-        why = f" — {_plain(job.why)}" if job.why else ""
+        why = f" — {md.text(job.why)}" if job.why else ""
         alerts = f" · 🔔 {job.firing_alerts}" if job.firing_alerts else ""
         lines.append(
-            f"- {HEALTH_ICONS[job.health]} **[{job.name}]({job_href(job.name)})** "
+            f"- {HEALTH_ICONS[job.health]} **[{md.text(job.name)}]({job_href(job.name)})** "
             f"{what}{since}{run}{alerts}{why}"
         )
     more = len(broken) - ATTENTION_SHOWN
     if more > 0:
         lines.append(f"- … and {more} more (first in the table below)")
     st.markdown("**Needs attention**\n\n" + "\n".join(lines))
-
-
-def _plain(text: str) -> str:
-    """Error text shown as text, not as Markdown (no links or emphasis from task output)."""
-    return re.sub(r"([\\`*_{}\[\]()#+!|<>~-])", r"\\\1", text)
 
 
 def _filtered(jobs: list[JobOverview]) -> list[JobOverview]:

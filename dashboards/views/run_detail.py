@@ -14,6 +14,7 @@ from dashboards.routes import Route, Screen, job_href
 from dashboards.rows import AttemptRow, RunDetail
 from dashboards.timezones import duration_text
 from dashboards.viewer import Viewer
+from dashboards.views import markdown as md
 from dashboards.views.links import go
 
 ERROR_LINES = 20
@@ -28,9 +29,9 @@ def render(conn: Connection, viewer: Viewer, run_id: int) -> None:
             go(Route(Screen.OVERVIEW))
         return
     run = detail.run
-    st.header(f"Run #{run.id} · {run.job}")
+    st.header(f"Run #{run.id} · {md.text(run.job)}")
     st.markdown(
-        f"{run_state_icon(run.state)} · job [{run.job}]({job_href(run.job)}) · "
+        f"{run_state_icon(run.state)} · job [{md.text(run.job)}]({job_href(run.job)}) · "
         f"triggered by {run.trigger.value}"
     )
     _summary(detail, viewer)
@@ -68,10 +69,13 @@ def _summary(detail: RunDetail, viewer: Viewer) -> None:
     cols[4].metric("Duration", duration_text(run.duration_seconds) or "—")
     st.caption(f"Times in {viewer.zone} · queued {viewer.when(run.queued_at)}")
     if run.reason:
-        st.error(f"Reason: {run.reason}")
+        st.error(f"Reason: {md.text(run.reason)}")
     if detail.trace_id:
-        link = _trace_link(viewer.settings.trace_url, detail.trace_id)
-        shown = f"[{detail.trace_id}]({link})" if link else f"`{detail.trace_id}`"
+        trace_id = detail.trace_id
+        link = (
+            _trace_link(viewer.settings.trace_url, trace_id) if md.is_trace_id(trace_id) else None
+        )
+        shown = f"[{trace_id}]({link})" if link else md.code(trace_id)
         st.markdown(f"**Trace:** {shown}")
     if detail.params:
         st.markdown("**Parameters**")
@@ -121,7 +125,7 @@ def _exit(attempt: AttemptRow) -> str:
 def _errors_and_logs(attempts: tuple[AttemptRow, ...], logs_dir: str) -> None:
     st.subheader("Errors and logs")
     for a in attempts:
-        title = f"{run_state_icon(a.state)} · {a.task} · attempt {a.number}"
+        title = f"{run_state_icon(a.state)} · {md.text(a.task)} · attempt {a.number}"
         failed = a.state.failed
         with st.expander(title, expanded=failed and a is _last_failed(attempts)):
             if a.error:
@@ -139,7 +143,7 @@ def _last_failed(attempts: tuple[AttemptRow, ...]) -> AttemptRow | None:
 def _log(attempt: AttemptRow, label: str, path: str | None, logs_dir: str) -> None:
     found = tail(path, logs_dir)
     if found.missing:
-        st.caption(f"{label}: {found.missing}" + (f" ({path})" if path else ""))
+        st.caption(f"{label}: {md.text(found.missing)}" + (f" ({md.text(path)})" if path else ""))
         return
     cut = " (end)" if found.truncated else ""
     st.markdown(f"**{label}**{cut} · {found.size:,} bytes")

@@ -70,6 +70,7 @@ JOB_KEYS = (
     "grace",
     "expected_duration",
     "params",
+    "pingable",
 )
 """Keys of a job that become fields of model.Job."""
 
@@ -305,6 +306,7 @@ JOB_CONVERTERS: dict[str, Converter] = {
     "grace": duration,
     "expected_duration": lambda v, w: duration(v, w, positive=True),
     "params": params_map,
+    "pingable": boolean,
 }
 """Converters for JOB_KEYS."""
 

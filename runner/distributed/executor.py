@@ -28,6 +28,7 @@ from runner.clock import Clock, utcnow
 from runner.distributed.app import TASK_NAME, create_app
 from runner.distributed.message import AttemptMessage, finished_from_outcome
 from runner.distributed.settings import CelerySettings
+from runner.distributed.signing import sign
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
 from runner.model import TaskState
 from runner.store.heartbeats import (
@@ -203,6 +204,8 @@ class CeleryExecutor:
             self._dispatched[key] = _Dispatched(spec)
             target = spec.task.queue or self._settings.queue
             payload = AttemptMessage.from_spec(spec, target).to_payload()
+            if self._settings.signing_key is not None:
+                payload = sign(payload, self._settings.signing_key)
             try:
                 self._app.send_task(TASK_NAME, args=[payload], queue=target)
             except Exception as exc:  # kombu's OperationalError and friends, after retries

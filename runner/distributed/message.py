@@ -1,42 +1,81 @@
 """What travels between the engine and a worker: the attempt, as a JSON broker message,
-and its outcome, as JSON in the store."""
+and its outcome, as JSON in the store.
+
+Whoever can write to the broker can write a message, so a message names *which* attempt
+to run and nothing of *how*: the worker reads the attempt, its run (number, logical
+time, parameters) and the upstream results from the store, and takes the command, its
+environment, the kill grace and the log files from its own job definitions and home.
+From the message it takes only the trace context (``TRACEPARENT``, ``TRACESTATE``), and
+it refuses a message whose definition digest differs from its own task's.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from runner.engine.engine import attempt_env
 from runner.engine.executor import AttemptFinished, AttemptSpec
 from runner.errors import RunwatchError
-from runner.model import Task, TaskState
+from runner.model import Job, Task, TaskState
+from runner.store.attempts import attempt_log_paths
+from runner.store.records import AttemptRecord, RunRecord
 
-VERSION = 1
+VERSION = 2
 """Bumped when a field changes meaning; a worker refuses versions it does not know."""
+
+_TRACE = {
+    "TRACEPARENT": re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}"),
+    "TRACESTATE": re.compile(r"[ -~]{0,512}"),
+}
 
 
 class MessageError(RunwatchError, ValueError):
     """A broker message is not an attempt this runwatch can read."""
 
 
+def task_digest(task: Task) -> str:
+    """A digest of what a task runs: its command or callable, arguments, working folder
+    and the names of its variables (not their values, which may be secrets)."""
+    python = None if task.python is None else f"{task.python.__module__}:{task.python.__qualname__}"
+    described = {
+        "command": task.command,
+        "python": python,
+        "args": task.args,
+        "kwargs": task.kwargs,
+        "cwd": task.cwd,
+        "env": sorted(task.env),
+        "in_process": task.in_process,
+        "skip_exit_code": task.skip_exit_code,
+        "timeout": task.timeout,
+    }
+    text = json.dumps(described, sort_keys=True, default=lambda o: type(o).__qualname__)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def trace_context(env: Mapping[str, str]) -> dict[str, str]:
+    """The well-formed W3C trace context variables of ``env``; nothing else."""
+    return {
+        name: value
+        for name, value in env.items()
+        if name in _TRACE and _TRACE[name].fullmatch(value)
+    }
+
+
 @dataclass(frozen=True)
 class AttemptMessage:
-    """One attempt for a worker: it looks the job and task up in its own definitions."""
+    """One attempt for a worker: it looks the rest up in the store and its definitions."""
 
     job: str
     task: str
-    run_id: int
     attempt_id: int
-    attempt: int
-    logical_time: datetime
-    env: Mapping[str, str]
-    stdout_path: str | None
-    stderr_path: str | None
-    upstream_results: Mapping[str, Any]
-    kill_grace: float
-    log_cap_bytes: int
+    digest: str
+    trace: Mapping[str, str]
     queue: str
 
     @classmethod
@@ -45,16 +84,9 @@ class AttemptMessage:
         return cls(
             job=spec.job,
             task=spec.task.name,
-            run_id=spec.run_id,
             attempt_id=spec.key,
-            attempt=spec.attempt,
-            logical_time=spec.logical_time,
-            env=dict(spec.env),
-            stdout_path=None if spec.stdout_path is None else str(spec.stdout_path),
-            stderr_path=None if spec.stderr_path is None else str(spec.stderr_path),
-            upstream_results=dict(spec.upstream_results),
-            kill_grace=spec.kill_grace,
-            log_cap_bytes=spec.log_cap_bytes,
+            digest=task_digest(spec.task),
+            trace=trace_context(spec.env),
             queue=queue,
         )
 
@@ -64,22 +96,16 @@ class AttemptMessage:
             "v": VERSION,
             "job": self.job,
             "task": self.task,
-            "run_id": self.run_id,
             "attempt_id": self.attempt_id,
-            "attempt": self.attempt,
-            "logical_time": self.logical_time.isoformat(),
-            "env": dict(self.env),
-            "stdout_path": self.stdout_path,
-            "stderr_path": self.stderr_path,
-            "upstream_results": dict(self.upstream_results),
-            "kill_grace": self.kill_grace,
-            "log_cap_bytes": self.log_cap_bytes,
+            "digest": self.digest,
+            "trace": dict(self.trace),
             "queue": self.queue,
         }
 
     @classmethod
     def from_payload(cls, payload: object) -> AttemptMessage:
-        """Read a message body; MessageError says what is wrong with it."""
+        """Read a message body; MessageError says what is wrong with it. Unknown keys
+        (an ``env``, log paths …) are ignored, as are variables other than the trace's."""
         if not isinstance(payload, Mapping):
             raise MessageError(f"expected a mapping, got {type(payload).__name__}")
         if payload.get("v") != VERSION:
@@ -90,37 +116,50 @@ class AttemptMessage:
             return cls(
                 job=str(payload["job"]),
                 task=str(payload["task"]),
-                run_id=int(payload["run_id"]),
                 attempt_id=int(payload["attempt_id"]),
-                attempt=int(payload["attempt"]),
-                logical_time=datetime.fromisoformat(payload["logical_time"]),
-                env={str(k): str(v) for k, v in payload["env"].items()},
-                stdout_path=payload["stdout_path"],
-                stderr_path=payload["stderr_path"],
-                upstream_results=dict(payload["upstream_results"]),
-                kill_grace=float(payload["kill_grace"]),
-                log_cap_bytes=int(payload["log_cap_bytes"]),
+                digest=str(payload["digest"]),
+                trace=trace_context({str(k): str(v) for k, v in payload["trace"].items()}),
                 queue=str(payload["queue"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise MessageError(f"malformed attempt message: {exc!r}") from None
 
-    def to_spec(self, task: Task) -> AttemptSpec:
-        """The spec the local executor runs, with ``task`` from the worker's definitions."""
-        return AttemptSpec(
-            key=self.attempt_id,
-            job=self.job,
-            task=task,
-            run_id=self.run_id,
-            attempt=self.attempt,
-            logical_time=self.logical_time,
-            env=dict(self.env),
-            stdout_path=None if self.stdout_path is None else Path(self.stdout_path),
-            stderr_path=None if self.stderr_path is None else Path(self.stderr_path),
-            upstream_results=dict(self.upstream_results),
-            kill_grace=self.kill_grace,
-            log_cap_bytes=self.log_cap_bytes,
+    def to_spec(self, job: Job, task: Task, source: AttemptSource) -> AttemptSpec:
+        """The spec the local executor runs: ``job`` and ``task`` from the worker's own
+        definitions, the attempt's facts from the store, log files under its own home."""
+        attempt, run = source.attempt, source.run
+        env = attempt_env(job, run, task.name, attempt.number)
+        env.update(task.env)
+        env.update(self.trace)
+        stdout, stderr = attempt_log_paths(
+            source.log_dir, job.name, run.id, task.name, attempt.number
         )
+        return AttemptSpec(
+            key=attempt.id,
+            job=job.name,
+            task=task,
+            run_id=run.id,
+            attempt=attempt.number,
+            logical_time=run.logical_time,
+            env=env,
+            stdout_path=stdout,
+            stderr_path=stderr,
+            upstream_results={u: source.results.get(u) for u in task.after},
+            kill_grace=job.kill_grace,
+            log_cap_bytes=source.log_cap_bytes,
+        )
+
+
+@dataclass(frozen=True)
+class AttemptSource:
+    """What a worker knows of an attempt besides the message: the store's records of it
+    and its run, its upstream results, and the worker's own logs folder and cap."""
+
+    attempt: AttemptRecord
+    run: RunRecord
+    results: Mapping[str, Any]
+    log_dir: Path
+    log_cap_bytes: int
 
 
 def outcome_payload(finished: AttemptFinished) -> dict[str, Any]:

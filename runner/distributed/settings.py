@@ -8,6 +8,7 @@ executor:
   heartbeat_interval: 5s            # how often a worker renews a running attempt
   orphan_after: 30s                 # an attempt whose heartbeat is older is orphaned
   poll_interval: 200ms              # how often outcomes and stop requests are looked for
+  signing_key: ${RUNWATCH_SIGNING_KEY}  # optional: HMAC-sign messages (32+ characters)
 ```
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 
 from runner.config import Settings
 from runner.definitions.location import Location
+from runner.distributed.signing import MIN_KEY_LENGTH
 from runner.durations import parse_duration
 from runner.errors import DefinitionError
 from runner.secret import Secret
@@ -25,7 +27,15 @@ from runner.store.database import redact_url
 
 BROKER_URL_VARIABLE = "RUNWATCH_CELERY_BROKER_URL"
 KINDS = ("local", "celery")
-_KEYS = ("kind", "broker_url", "queue", "heartbeat_interval", "orphan_after", "poll_interval")
+_KEYS = (
+    "kind",
+    "broker_url",
+    "queue",
+    "heartbeat_interval",
+    "orphan_after",
+    "poll_interval",
+    "signing_key",
+)
 _SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
 
 
@@ -38,6 +48,8 @@ class CelerySettings:
     heartbeat_interval: float = 5.0
     orphan_after: float = 30.0
     poll_interval: float = 0.2
+    signing_key: Secret | None = field(default=None, repr=False)
+    """Shared by schedulers and workers: messages are signed, unsigned ones rejected."""
 
     @property
     def broker_redacted(self) -> str:
@@ -100,7 +112,23 @@ def celery_settings(settings: Settings, env: Mapping[str, str]) -> CelerySetting
     if poll <= 0 or heartbeat <= 0:
         key = "poll_interval" if poll <= 0 else "heartbeat_interval"
         raise _where(settings, key).error("must be longer than 0s")
-    return CelerySettings(Secret(url), queue.strip(), heartbeat, orphan_after, poll)
+    return CelerySettings(
+        Secret(url), queue.strip(), heartbeat, orphan_after, poll, _signing_key(settings)
+    )
+
+
+def _signing_key(settings: Settings) -> Secret | None:
+    value = settings.executor.get("signing_key")
+    if value is None:
+        return None
+    key = value.reveal() if isinstance(value, Secret) else value
+    if not isinstance(key, str) or len(key.strip()) < MIN_KEY_LENGTH:
+        length = len(key.strip()) if isinstance(key, str) else 0
+        raise _where(settings, "signing_key").error(
+            f"expected a shared secret of at least {MIN_KEY_LENGTH} characters "
+            f"(e.g. from ${{RUNWATCH_SIGNING_KEY}}), got {length}"
+        )
+    return Secret(key.strip())
 
 
 def _seconds(settings: Settings, key: str, default: float) -> float:

@@ -9,26 +9,45 @@ do under ``runwatch run``.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import queue
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from runner import supervisor
 from runner.clock import Clock, utcnow
 from runner.distributed.message import (
     AttemptMessage,
+    AttemptSource,
     MessageError,
     outcome_payload,
+    task_digest,
 )
 from runner.distributed.settings import CelerySettings
-from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
+from runner.distributed.signing import signature_problem
+from runner.engine.executor import (
+    DEFAULT_LOG_CAP_BYTES,
+    AttemptFinished,
+    AttemptLaunched,
+    AttemptSpec,
+    MessageQueue,
+)
 from runner.engine.local import LocalExecutor
-from runner.errors import StoreError
-from runner.model import Definitions, Task, TaskState
-from runner.store.heartbeats import Claim, claim_attempt, decide_outcome, lease, renew_attempt
+from runner.errors import RunwatchError, StoreError
+from runner.model import Definitions, Job, Task, TaskState
+from runner.store.heartbeats import (
+    Claim,
+    claim_attempt,
+    decide_outcome,
+    lease,
+    record_log_paths,
+    renew_attempt,
+)
 from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -46,6 +65,9 @@ class WorkerRuntime:
     db_url: str
     definitions: Definitions
     settings: CelerySettings
+    log_dir: Path
+    """This worker's own logs folder: attempts' output goes here, whatever a message says."""
+    log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES
     clock: Clock = utcnow
     _pid: int = field(default=0, init=False, repr=False)
     _store: Store | None = field(default=None, init=False, repr=False)
@@ -80,23 +102,61 @@ class WorkerRuntime:
             # A forked child must not share its parent's socket or threads.
             self._pid, self._store, self._local = os.getpid(), None, None
 
-    def task_of(self, message: AttemptMessage) -> Task | None:
-        """The task the message names, from this worker's own job definitions."""
-        job = self.definitions.jobs.get(message.job)
-        return None if job is None else job.tasks.get(message.task)
+    def checked(
+        self, store: Store, message: AttemptMessage, payload: Mapping[str, Any]
+    ) -> tuple[Job, Task, AttemptSource]:
+        """The job and task the message names, from this worker's own definitions, and
+        the attempt's records; MessageRefusedError when the message is unsigned (with a
+        key set), does not match the attempt it names, names a task this worker lacks,
+        or was sent for a different definition of it."""
+        key = self.settings.signing_key
+        problem = None if key is None else signature_problem(payload, key)
+        if problem is not None:
+            raise MessageRefusedError("rejected message", problem)
+        attempt = store.get_attempt(message.attempt_id)
+        if (attempt.job, attempt.task) != (message.job, message.task):
+            raise MessageRefusedError(
+                "rejected message",
+                f"the message names task {message.task!r} of job {message.job!r}, but "
+                f"attempt {attempt.id} is of task {attempt.task!r} of job {attempt.job!r}",
+            )
+        job = self.definitions.jobs.get(attempt.job)
+        task = None if job is None else job.tasks.get(attempt.task)
+        if job is None or task is None:
+            raise MessageRefusedError(
+                "unknown task",
+                f"worker {supervisor.current()} has no task {attempt.task!r} of job "
+                f"{attempt.job!r}: give it the same job files as the schedulers",
+            )
+        own = task_digest(task)
+        if not hmac.compare_digest(message.digest, own):
+            raise MessageRefusedError(
+                "definition mismatch",
+                f"task {task.name!r} of job {job.name!r} was sent for a definition "
+                f"(digest {message.digest[:12]}) that differs from this worker's definition "
+                f"(digest {own[:12]}): give workers the same job files as the schedulers",
+            )
+        source = AttemptSource(
+            attempt,
+            store.get_run(attempt.run_id),
+            store.results(attempt.run_id) if task.after else {},
+            self.log_dir,
+            self.log_cap_bytes,
+        )
+        return job, task, source
 
     def run_attempt(self, payload: dict[str, Any]) -> str:
         """The Celery task: run the attempt if this process wins its claim.
 
         Returns what became of the message (``ran``, ``refused``, ``missing``,
-        ``unknown-task``, ``malformed``), for the worker's log.
+        ``rejected``, ``malformed``), for the worker's log.
         """
         try:
             message = AttemptMessage.from_payload(payload)
         except MessageError as exc:
             logger.error("dropped a message runwatch cannot read: %s", exc)
             return "malformed"
-        extra = {"job": message.job, "run_id": message.run_id}
+        extra = {"job": message.job, "attempt_id": message.attempt_id}
         try:
             store = self.store()
             claim = claim_attempt(store, message.attempt_id, supervisor.current(), self.clock())
@@ -116,25 +176,37 @@ class WorkerRuntime:
                 extra=extra,
             )  # fmt: skip
             return claim.value
-        task = self.task_of(message)
-        if task is None:
+        try:
+            job, task, source = self.checked(store, message, payload)
+        except MessageRefusedError as refused:
+            logger.error(
+                "rejected a message for attempt %d of %s/%s (%s): %s",
+                message.attempt_id, message.job, message.task, refused.reason, refused,
+                extra=extra,
+            )  # fmt: skip
             decide_outcome(
                 store,
                 message.attempt_id,
-                {
-                    "state": TaskState.FAILED.value,
-                    "reason": "unknown task",
-                    "error": f"worker {supervisor.current()} has no task {message.task!r} of "
-                    f"job {message.job!r}: give it the same job files as the schedulers",
-                },
+                {"state": TaskState.FAILED.value, "reason": refused.reason, "error": str(refused)},
             )
-            return "unknown-task"
+            return "rejected"
         logger.info(
             "running attempt %d of %s/%s (run %d)",
-            message.attempt_id, message.job, message.task, message.run_id, extra=extra,
+            message.attempt_id, job.name, task.name, source.run.id,
+            extra={"job": job.name, "run_id": source.run.id},
         )  # fmt: skip
-        _Supervision(self, store, message.to_spec(task)).run()
+        spec = message.to_spec(job, task, source)
+        record_log_paths(store, spec.key, spec.stdout_path, spec.stderr_path)
+        _Supervision(self, store, spec).run()
         return "ran"
+
+
+class MessageRefusedError(RunwatchError, ValueError):
+    """A worker will not run what a message asks; ``reason`` becomes the attempt's."""
+
+    def __init__(self, reason: str, error: str) -> None:
+        super().__init__(error)
+        self.reason = reason
 
 
 class _Supervision:

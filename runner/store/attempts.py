@@ -262,10 +262,18 @@ class AttemptTable(EventLog):
         return {r["task"]: json.loads(r["result"]) for r in rows}
 
 
+def attempt_log_paths(
+    log_dir: Path, job: str, run_id: int, task: str, number: int
+) -> tuple[Path, Path]:
+    """Where an attempt's stdout and stderr go under ``log_dir``."""
+    base = log_dir / job / str(run_id)
+    return base / f"{task}.{number}.out", base / f"{task}.{number}.err"
+
+
 def _log_paths(
     log_dir: Path | None, run: RunRecord, task: str, number: int
 ) -> tuple[str | None, str | None]:
     if log_dir is None:
         return None, None
-    base = log_dir / run.job / str(run.id)
-    return str(base / f"{task}.{number}.out"), str(base / f"{task}.{number}.err")
+    out, err = attempt_log_paths(log_dir, run.job, run.id, task, number)
+    return str(out), str(err)

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from runner.model import RunState, TaskState
@@ -44,6 +45,7 @@ __all__ = [
     "lease",
     "leases",
     "orphaned_outcome",
+    "record_log_paths",
     "renew_attempt",
     "request_stop",
     "run_supervisors",
@@ -125,6 +127,22 @@ def claim_attempt(store: Store, attempt_id: int, worker: str, at: datetime) -> C
         return Claim.CLAIMED
     exists = store.db.scalar("SELECT 1 FROM attempts WHERE id = :id", {"id": attempt_id})
     return Claim.REFUSED if exists is not None else Claim.MISSING
+
+
+def record_log_paths(
+    store: Store, attempt_id: int, stdout: Path | None, stderr: Path | None
+) -> None:
+    """Record where the worker that claimed a running attempt writes its output."""
+    with store.transaction():
+        store.db.execute(
+            "UPDATE attempts SET stdout_path = :out, stderr_path = :err "
+            "WHERE id = :id AND state = 'running'",
+            {
+                "out": None if stdout is None else str(stdout),
+                "err": None if stderr is None else str(stderr),
+                "id": attempt_id,
+            },
+        )
 
 
 def renew_attempt(store: Store, attempt_id: int, at: datetime) -> Renewal:

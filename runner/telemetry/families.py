@@ -250,6 +250,10 @@ class InfoFamily(ValueFamily):
             self._put(labels, 1.0)
 
 
+EXEMPLAR_LABELS_MAX_CHARACTERS = 128
+"""OpenMetrics: an exemplar's label names and values together, in UTF-8 characters."""
+
+
 @dataclass(frozen=True)
 class TraceExemplar:
     """A trace id attached to one observation."""
@@ -257,6 +261,11 @@ class TraceExemplar:
     trace_id: str
     value: float
     timestamp: float | None = None
+
+    @property
+    def fits(self) -> bool:
+        """True when its label set is within OpenMetrics' limit for exemplars."""
+        return len("trace_id") + len(self.trace_id) <= EXEMPLAR_LABELS_MAX_CHARACTERS
 
 
 class _HistogramSeries:
@@ -308,7 +317,7 @@ class HistogramFamily(Family):
         series.buckets[index] += 1
         series.count += 1
         series.sum += value
-        if exemplar is not None:
+        if exemplar is not None and exemplar.fits:
             series.exemplars[index] = exemplar
         self.changed(labels)
 

@@ -14,8 +14,14 @@ if TYPE_CHECKING:
     from opentelemetry.trace import SpanContext
 
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$")
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
+
+
+def is_trace_id(value: object) -> bool:
+    """True for a W3C trace id: 32 lowercase hex digits, not all zero."""
+    return isinstance(value, str) and bool(_TRACE_ID.fullmatch(value)) and value != _ZERO_TRACE
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from runner.telemetry.families import (
     InfoFamily,
     TraceExemplar,
 )
+from runner.telemetry.ids import is_trace_id
 from runner.telemetry.version import runwatch_version
 
 DURATION_BUCKETS = (
@@ -321,6 +322,6 @@ def _exemplar(event: Event, value: float, trace_ids: Mapping[int, str]) -> Trace
     trace_id = getattr(event, "trace_id", None)
     if not trace_id and event.run_id is not None:
         trace_id = trace_ids.get(event.run_id)
-    if not trace_id:
+    if not is_trace_id(trace_id):  # a stored id may have come from a client
         return None
     return TraceExemplar(str(trace_id), value, round(_epoch(event.at), 3))

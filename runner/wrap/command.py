@@ -33,7 +33,7 @@ from runner.wrap.report import (
 )
 from runner.wrap.secrets import wrap_redactor, wrapped_environment
 from runner.wrap.settings import WrapSettings, env_settings, load_wrap_settings
-from runner.wrap.sink import Sink, StoreSink, open_sink
+from runner.wrap.sink import Sink, StoreSink, open_sink, spool_target
 from runner.wrap.spool import Spool
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
@@ -351,7 +351,7 @@ class Wrapper:
             try:
                 run_id = self.sink.send(report, final=final)
             except Exception as exc:
-                warn(f"{self.sink.name} is unavailable, the result goes to the spool: {exc}")
+                warn(self.sink.failure(exc))
                 self.sink.close()
                 self.sink = None
             else:
@@ -362,9 +362,8 @@ class Wrapper:
             self._spool(report)
 
     def _spool(self, report: Report) -> None:
-        target = "store" if self.options.server is None else self.options.server
         try:
-            self.spool.append(report, target=target)
+            self.spool.append(report, target=spool_target(self.options))
             self.spooled = True
         except OSError as exc:
             warn(f"cannot write the spool {self.spool.folder}, result lost: {exc}")

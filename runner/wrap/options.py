@@ -16,8 +16,9 @@ USAGE = (
     "usage: runwatch wrap --job NAME [--schedule CRON] [--timezone TZ] [--grace DURATION]\n"
     "                     [--timeout DURATION] [--expected-duration DURATION] [--retries N]\n"
     "                     [--retry-delay DURATION] [--owner OWNER] [--tag TAG ...]\n"
-    "                     [--overlap allow|skip|wait] [--server URL --token-env VAR]\n"
-    "                     [--config FILE] [--db URL] -- COMMAND [ARGS ...]\n"
+    "                     [--overlap allow|skip|wait] [--server URL [--token-file FILE]\n"
+    "                     [--token-env VAR] [--ca-file FILE]] [--config FILE] [--db URL]\n"
+    "                     -- COMMAND [ARGS ...]\n"
 )
 OVERLAP_MODES = ("allow", "skip", "wait")
 DEFAULT_RETRY_DELAY_SECONDS = 10.0
@@ -42,6 +43,8 @@ class WrapOptions:
         self.overlap: str = "allow"
         self.server: str | None = None
         self.token_env: str | None = None
+        self.token_file: str | None = None
+        self.ca_file: str | None = None
         self.config: str | None = None
         self.db: str | None = None
         self.help = False
@@ -106,6 +109,8 @@ _OPTIONS: dict[str, Callable[[WrapOptions, str], None]] = {
     "--overlap": _set("overlap", _choice),
     "--server": _set("server", _text),
     "--token-env": _set("token_env", _text),
+    "--token-file": _set("token_file", _text),
+    "--ca-file": _set("ca_file", _text),
     "--config": _set("config", _text),
     "--db": _set("db", _text),
 }
@@ -143,6 +148,7 @@ def parse_wrap_args(argv: Sequence[str]) -> WrapOptions:
             apply(options, value)
         except ValueError as exc:
             options.problems.append(f"{name} ignored: {exc}")
-    if options.server is not None and options.token_env is None:
-        options.problems.append("--server needs --token-env VAR (the variable holding the token)")
+    if options.server is not None and not options.server.startswith(("http://", "https://")):
+        options.problems.append(f"--server {options.server!r} ignored: expected an http(s):// URL")
+        options.server = None
     return options

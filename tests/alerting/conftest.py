@@ -4,7 +4,6 @@ and loopback HTTP(S) servers that stand in for Slack, PagerDuty and webhooks."""
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import ssl
 import threading
@@ -21,6 +20,7 @@ from alerting.config import AlertingConfig, parse_alerting
 from runner.events import Event
 from runner.model import Job, Task
 from runner.store.store import Store
+from tests.tls import self_signed
 
 T0 = dt.datetime(2030, 1, 7, 3, 0, tzinfo=dt.UTC)
 
@@ -153,7 +153,8 @@ class RecordingServer:
         return [r for r in self.requests if r.path.endswith(path_suffix)]
 
 
-def _serve(tls: ssl.SSLContext | None) -> Iterator[RecordingServer]:
+def serve(tls: ssl.SSLContext | None) -> Iterator[RecordingServer]:
+    """A recording server on loopback (HTTPS with ``tls``), until the generator closes."""
     box: list[RecordingServer] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -162,7 +163,7 @@ def _serve(tls: ssl.SSLContext | None) -> Iterator[RecordingServer]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             request = Recorded(
-                "POST", self.path, dict(self.headers.items()), self.rfile.read(length)
+                self.command, self.path, dict(self.headers.items()), self.rfile.read(length)
             )
             server = box[0]
             server.requests.append(request)
@@ -176,6 +177,8 @@ def _serve(tls: ssl.SSLContext | None) -> Iterator[RecordingServer]:
             self.end_headers()
             self.wfile.write(body)
             server.arrived.set()
+
+        do_GET = do_POST  # a client that follows a 302 or 303 comes back with a GET
 
         def log_message(self, format: str, *args: Any) -> None:
             return
@@ -198,7 +201,7 @@ def _serve(tls: ssl.SSLContext | None) -> Iterator[RecordingServer]:
 
 @pytest.fixture
 def http_server() -> Iterator[RecordingServer]:
-    yield from _serve(None)
+    yield from serve(None)
 
 
 @dataclass(frozen=True)
@@ -209,47 +212,22 @@ class Certificate:
 
 @pytest.fixture(scope="session")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
-    """A self-signed certificate for 127.0.0.1 and localhost, made with cryptography."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    """A self-signed certificate for 127.0.0.1 and localhost."""
+    return make_certificate(tmp_path_factory.mktemp("tls"))
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "runwatch-test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return Certificate(cert_path, key_path)
+
+def tls_context(certificate: Certificate) -> ssl.SSLContext:
+    """A server-side TLS context presenting ``certificate``."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate.cert, certificate.key)
+    return context
+
+
+def make_certificate(folder: Path) -> Certificate:
+    """A self-signed certificate for 127.0.0.1 and localhost in ``folder``."""
+    return Certificate(*self_signed(folder))
 
 
 @pytest.fixture
 def https_server(certificate: Certificate) -> Iterator[RecordingServer]:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(certificate.cert, certificate.key)
-    yield from _serve(context)
+    yield from serve(tls_context(certificate))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,6 @@ from tests.alerting.route_trees import (
 from tests.e2e.cli import clean_env
 
 LABEL_SETS = 200
-ORACLE_BUDGET_SECONDS = 60.0
 
 
 def _runwatch_route(tree: Mapping[str, Any]) -> Route:
@@ -49,7 +47,6 @@ def _minimal(labels: dict[str, str], disagree: Callable[[dict[str, str]], bool])
 
 
 def test_every_route_tree_routes_generated_label_sets_as_amtool_does(tmp_path: Path) -> None:
-    started = time.monotonic()
     amtool = Amtool.write(tmp_path / "alertmanager.yml", alertmanager_config(TREES))
     sets = label_sets(LABEL_SETS)
     answers = amtool.route_many(sets)
@@ -79,7 +76,6 @@ def test_every_route_tree_routes_generated_label_sets_as_amtool_does(tmp_path: P
             break
     assert not failures, "\n".join(failures)
     assert len(sets) * len(TREES) >= 2000
-    assert time.monotonic() - started < ORACLE_BUDGET_SECONDS
 
 
 def test_runwatch_alerts_routes_test_prints_what_amtool_prints(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Alerting is an event-log consumer: it imports runner's store API, events, model,
-errors, durations, clock, config, secrets and redaction only, never the engine; SDKs
-load lazily."""
+errors, durations, clock, config, secrets, redaction and process identity
+(``runner.supervisor``, which names the sender holding an outbox claim) only, never the
+engine; SDKs load lazily."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ ALLOWED = (
     "runner.config",
     "runner.secret",
     "runner.redaction",
+    "runner.supervisor",
 )
 LAZY = ("slack_sdk", "pagerduty")
 

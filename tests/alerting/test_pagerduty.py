@@ -99,7 +99,7 @@ def test_three_failures_trigger_one_incident_and_recovery_resolves_it_with_the_s
                 "alertname": "JobFailing",
                 "job": "nightly-etl",
                 "tags": "etl,warehouse",
-                "run_id": str(run_ids[2]),
+                "run_id": run_ids[2],
                 "task": "load",
                 "attempt": 1,
                 "exit_code": 3,

@@ -18,18 +18,10 @@ from dashboards.settings import (
     write_dags,
 )
 from runner.store import migrate
+from tests.dashboards.apptest import app_test, run_app
 from tests.dashboards.seed import JOBS, NOW, TRACE_ID
 
-TIMEOUT = 30
 Open = Callable[..., AppTest]
-
-
-def _app(now: str) -> None:
-    from datetime import datetime
-
-    from dashboards.app import main
-
-    main(clock=lambda: datetime.fromisoformat(now))
 
 
 @pytest.fixture
@@ -45,12 +37,7 @@ def open_page(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv(TRACE_URL_VARIABLE, "https://tempo.example/trace/{trace_id}")
 
     def run(**params: str) -> AppTest:
-        at = AppTest.from_function(_app, kwargs={"now": NOW.isoformat()}, default_timeout=TIMEOUT)
-        for key, value in params.items():
-            at.query_params[key] = value
-        at.run()
-        assert not at.exception, [e.value for e in at.exception]
-        return at
+        return run_app(NOW, **params)
 
     return run
 
@@ -262,7 +249,7 @@ def test_the_sidebar_moves_between_pages(open_page: Open) -> None:
 
 def test_a_missing_store_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(DB_URL_VARIABLE, f"sqlite:///{tmp_path / 'none.db'}")
-    at = AppTest.from_function(_app, kwargs={"now": NOW.isoformat()}, default_timeout=TIMEOUT)
+    at = app_test(NOW)
     at.run()
 
     assert "No runwatch store at" in texts(at)
@@ -275,7 +262,7 @@ def test_a_store_at_an_old_schema_asks_for_an_upgrade(
     url = f"sqlite:///{tmp_path / 'old.db'}"
     migrate.upgrade(url, "0003")
     monkeypatch.setenv(DB_URL_VARIABLE, url)
-    at = AppTest.from_function(_app, kwargs={"now": NOW.isoformat()}, default_timeout=TIMEOUT)
+    at = app_test(NOW)
     at.run()
 
     assert "run `runwatch db upgrade`" in texts(at)

@@ -43,10 +43,12 @@ def check(ctx: Context) -> int:
     from alerting import load_alerting
     from runner.distributed.settings import celery_settings, executor_kind
     from runner.secret import Secret
+    from runner.server_settings import check_server_settings
     from runner.telemetry.config import tracing_settings
     from runner.telemetry.links import check_trace_url
 
-    load_alerting(ctx.settings)
+    check_server_settings(ctx.settings)
+    alerting = load_alerting(ctx.settings)
     if executor_kind(ctx.settings) == "celery":
         celery_settings(ctx.settings, ctx.env)
     tracing_settings(ctx.env)
@@ -63,4 +65,9 @@ def check(ctx: Context) -> int:
         check_trace_url(str(trace_url))
     tasks = sum(len(j.tasks) for j in definitions.jobs.values())
     print(f"ok: {len(definitions.jobs)} jobs, {tasks} tasks, {len(pools)} pools")
+    if alerting.rules:
+        from alerting.inprocess import needs_serve
+
+        for note in needs_serve(alerting):
+            print(f"note: {note}")
     return 0

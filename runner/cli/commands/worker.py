@@ -2,7 +2,8 @@
 
 It loads the same job files as the schedulers (from its own runwatch.yaml or --jobs),
 connects to the shared store and the broker, and runs ``--concurrency`` worker
-processes, each executing one attempt at a time from ``--queues``.
+processes, each executing one attempt at a time from ``--queues``. What it runs comes
+from its own job files; a message only names the attempt (see runner.distributed.message).
 """
 
 from __future__ import annotations
@@ -47,7 +48,13 @@ def command(ctx: Context) -> int:
     definitions = ctx.definitions
     # Migrate (or fail) now, and close: worker processes fork and open their own.
     Store.open(ctx.settings.db_url, recover=False).close()
-    runtime = WorkerRuntime(ctx.settings.db_url, definitions, settings)
+    runtime = WorkerRuntime(
+        ctx.settings.db_url,
+        definitions,
+        settings,
+        log_dir=ctx.settings.home / "logs",
+        log_cap_bytes=ctx.settings.log_cap_bytes,
+    )
     app = create_app(settings, run_attempt=runtime.run_attempt)
     worker = app.Worker(
         hostname=f"runwatch-{os.getpid()}@{socket.gethostname()}",
@@ -61,11 +68,12 @@ def command(ctx: Context) -> int:
         optimization="fair",
     )
     logger.info(
-        "worker: %d processes consuming %s from %s; %d jobs",
+        "worker: %d processes consuming %s from %s; %d jobs; messages %s",
         concurrency,
         ",".join(queues),
         settings.broker_redacted,
         len(definitions.jobs),
+        "must be signed" if settings.signing_key is not None else "are not signed",
     )
     worker.start()
     return int(worker.exitcode or 0)

@@ -163,3 +163,12 @@ def test_numbers_are_written_as_prometheus_writes_them() -> None:
         "+Inf",
         "NaN",
     ]
+
+
+def test_an_exemplar_over_the_openmetrics_label_limit_is_left_out() -> None:
+    histogram = HistogramFamily("h", "H.", ("job",), buckets=(1.0,))
+    longest = "a" * (128 - len("trace_id"))
+    histogram.observe("j", value=0.5, exemplar=TraceExemplar(longest, 0.5))
+    histogram.observe("j", value=2.0, exemplar=TraceExemplar(longest + "a", 2.0))
+    kept = [s.exemplar for s in histogram.samples() if s.exemplar is not None]
+    assert [e.labels["trace_id"] for e in kept] == [longest]
