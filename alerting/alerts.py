@@ -163,7 +163,7 @@ class AlertBook:
         fields: dict[str, Any] = {**info.labels(finding.job), **identity, **finding.fields}
         new = alert is None or not alert.firing
         labels = {**info.labels(finding.job), **identity}
-        templates = rule.annotations or {"summary": DEFAULT_SUMMARIES[rule.kind]}
+        templates = {"summary": DEFAULT_SUMMARIES[rule.kind], **rule.annotations}
         annotations = {name: render(text, fields) for name, text in templates.items()}
         details = {k: v for k, v in fields.items() if k not in labels and v is not None}
         if alert is None:
@@ -205,15 +205,16 @@ class AlertBook:
         """Add the run's trace id (and link) and a missing output tail to an alert about to
         be notified; done here rather than on every firing, as most are never sent."""
         run_id = alert.details.get("run_id")
-        if self.enrich is None or not isinstance(run_id, int) or "trace_id" in alert.details:
+        if self.enrich is None or not isinstance(run_id, int):
+            return
+        if alert.details.get("facts_of_run") == run_id:
             return
         fields = {**alert.labels, **alert.details}
         extra = {k: v for k, v in self.enrich(alert.job, fields).items() if v is not None}
         if extra.get("trace_id") and self.trace_url:
             extra["trace_url"] = render(self.trace_url, {**fields, **extra})
-        if extra:
-            alert.details = {**alert.details, **extra}
-            alert.dirty = True
+        alert.details = {**alert.details, **extra, "facts_of_run": run_id}
+        alert.dirty = True
 
     def _resolve(self, finding: Finding) -> None:
         at = finding.at.timestamp()
@@ -222,6 +223,8 @@ class AlertBook:
             if not alert.firing or (finding.task and alert.task != finding.task):
                 continue
             alert.state, alert.ends_at, alert.updated_at = AlertState.RESOLVED, at, at
+            if finding.fields.get("run_id") is not None:
+                alert.details = {**alert.details, "recovered_by_run": finding.fields["run_id"]}
             self._count_firing(alert, -1)
             alert.dirty = True
             self.changed.append(alert)

@@ -10,20 +10,17 @@ twice. Nothing is sent here: the ``Sender`` delivers the outbox.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 from alerting import outbox, state
 from alerting.config import AlertingConfig
 from alerting.evaluation import Evaluator
 from alerting.facts import JobInfo
-from alerting.rules import ERROR_TAIL_CHARS, RuleSet
+from alerting.rules import RuleSet
+from alerting.run_facts import RunFacts
 from alerting.silences import list_silences
 from runner.clock import Clock, utcnow
-from runner.errors import NotFoundError
 from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -60,7 +57,7 @@ class AlertEngine:
         self.batch_size = batch_size
         self.max_events = max_events
         self._rules = RuleSet(config.rules)
-        self._trace_ids: dict[int, str | None] = {}
+        self._facts = RunFacts(store, dashboard_url=config.dashboard_url)
         self.tick_seconds = tick_seconds
         self._last_full: datetime | None = None
 
@@ -76,7 +73,7 @@ class AlertEngine:
         if self._idle(now):
             return EvaluationReport(0, 0, 0, 0, state.read_cursor(db))
         self._last_full = now
-        self._trace_ids.clear()
+        self._facts.clear()
         with db.transaction():
             cursor = state.lock_cursor(db, now)
             evaluator = Evaluator(
@@ -86,7 +83,7 @@ class AlertEngine:
                 groups=state.load_groups(db),
                 infos={j.name: JobInfo.from_record(j) for j in self.store.list_jobs()},
                 silences=list_silences(db),
-                enrich=self._enrich,
+                enrich=self._facts,
                 rules=self._rules,
             )
             handled = 0
@@ -134,38 +131,3 @@ class AlertEngine:
             return False
         due = state.next_due(self.store.db)
         return due is None or due > now.timestamp()
-
-    def _enrich(self, job: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Trace id of the run and, for a failed task without an error text, its stderr tail."""
-        run_id = fields.get("run_id")
-        if not isinstance(run_id, int):
-            return {}
-        extra: dict[str, Any] = {}
-        if run_id not in self._trace_ids:  # several alerts of one run ask: one query
-            try:
-                self._trace_ids[run_id] = self.store.get_run(run_id).trace_id
-            except NotFoundError:
-                self._trace_ids[run_id] = None
-        if self._trace_ids[run_id]:
-            extra["trace_id"] = self._trace_ids[run_id]
-        task, attempt = fields.get("task"), fields.get("attempt")
-        if task and not fields.get("error"):
-            for record in reversed(self.store.attempts(run_id, str(task))):
-                if attempt is None or record.number == attempt:
-                    extra["error"] = _tail(record.stderr_path) or record.error
-                    break
-        return extra
-
-
-def _tail(path: str | None) -> str | None:
-    if not path:
-        return None
-    try:
-        with Path(path).open("rb") as handle:
-            handle.seek(0, 2)
-            size = handle.tell()
-            handle.seek(max(0, size - ERROR_TAIL_CHARS))
-            text = handle.read().decode("utf-8", "replace").strip()
-    except OSError:
-        return None
-    return text or None

@@ -370,8 +370,14 @@ _HANDLERS = {
 def _resolves(
     rules: Iterable[Rule], event: Event, firing: Container[str], task: str | None = None
 ) -> list[Finding]:
-    """Resolve findings of ``rules``, for those with an alert of the job that fires."""
-    return [Finding(r, event.job, event.at, False, task=task) for r in rules if r.alert in firing]
+    """Resolve findings of ``rules``, for those with an alert of the job that fires; they
+    carry the run that resolved them."""
+    fields = {"run_id": getattr(event, "run_id", None)}
+    return [
+        Finding(r, event.job, event.at, False, task=task, fields=fields)
+        for r in rules
+        if r.alert in firing
+    ]
 
 
 @lru_cache(maxsize=4096)

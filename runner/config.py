@@ -9,7 +9,6 @@ never shown, not even in error messages.
 from __future__ import annotations
 
 import os
-import pwd
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +22,12 @@ from runner.envfile import read_env_file
 from runner.errors import DefinitionError
 from runner.redaction import Redactor, environment_secrets, settings_secrets, url_password
 from runner.secret import Secret, SecretReferenceError, interpolate, references
+from runner.settings_file import CONFIG_NAME, ETC_DIR, expand_user, find_settings_file
 from runner.sizes import parse_size
 
-CONFIG_NAME = "runwatch.yaml"
 DEFAULT_WORKERS = 8
 DEFAULT_LOG_CAP_BYTES = 10 * 1024 * 1024
-SECTION_KEYS = ("telemetry", "alerting", "server", "executor")
+SECTION_KEYS = ("telemetry", "alerting", "server", "executor", "dashboard")
 """Sections kept as mappings for the subsystems that read them."""
 SETTINGS_KEYS = (
     "home",
@@ -60,6 +59,8 @@ class Settings:
     alerting: Mapping[str, Any] = field(default_factory=dict)
     server: Mapping[str, Any] = field(default_factory=dict)
     executor: Mapping[str, Any] = field(default_factory=dict)
+    dashboard: Mapping[str, Any] = field(default_factory=dict)
+    """``url``: where the dashboard is served, for links in notifications."""
     interpolated: frozenset[str] = frozenset()
     """Names of the environment variables runwatch.yaml referenced with ``${NAME}``."""
     secrets: tuple[Secret, ...] = ()
@@ -91,14 +92,22 @@ def redactor_for(settings: Settings | None, env: Mapping[str, str]) -> Redactor:
     return Redactor(found)
 
 
-def load_settings(config_path: Path | None, *, env: Mapping[str, str], cwd: Path) -> Settings:
-    """Read settings from ``config_path`` (default: ``cwd/runwatch.yaml`` if it exists).
+def load_settings(
+    config_path: Path | None,
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    etc_dir: str = ETC_DIR,
+    without: tuple[str, ...] = (),
+) -> Settings:
+    """Read settings from the file ``find_settings_file`` picks (none: defaults only).
 
     Precedence: ``RUNWATCH_HOME`` / ``RUNWATCH_DB_URL`` over the file over defaults.
-    Relative paths in the file are relative to its folder.
+    Relative paths in the file are relative to its folder. Sections in ``without`` are
+    left out unread (`wrap` still records a run when the alerting section is broken).
     """
-    display = str(config_path) if config_path is not None else CONFIG_NAME
-    path = _find(config_path, cwd)
+    path = _find(config_path, env, cwd, etc_dir)
+    display = _display(path, config_path, cwd)
     base = path.parent if path is not None else cwd
     raw = _read(path, display) if path is not None else YamlMapping(1)
     top = Location(display)
@@ -119,7 +128,7 @@ def load_settings(config_path: Path | None, *, env: Mapping[str, str], cwd: Path
     data = {
         key: value if key == "jobs" and jobs_in_file else resolver.resolve(value, key)
         for key, value in raw.items()
-        if key in SETTINGS_KEYS and key != "env_file"
+        if key in SETTINGS_KEYS and key != "env_file" and key not in without
     }
 
     home = _home(data.get("home"), env, cwd, base, at("home"))
@@ -135,19 +144,26 @@ def load_settings(config_path: Path | None, *, env: Mapping[str, str], cwd: Path
         alerting=_section(data.get("alerting"), at("alerting")),
         server=_section(data.get("server"), at("server")),
         executor=_section(data.get("executor"), at("executor")),
+        dashboard=_section(data.get("dashboard"), at("dashboard")),
         interpolated=frozenset(resolver.names),
         secrets=tuple(resolver.secrets),
     )
 
 
-def _find(config_path: Path | None, cwd: Path) -> Path | None:
-    if config_path is None:
-        candidate = cwd / CONFIG_NAME
-        return candidate if candidate.is_file() else None
-    path = config_path if config_path.is_absolute() else cwd / config_path
-    if not path.is_file():
-        raise DefinitionError(f"config file '{config_path}' does not exist")
-    return path
+def _find(config_path: Path | None, env: Mapping[str, str], cwd: Path, etc_dir: str) -> Path | None:
+    given = None if config_path is None else str(config_path)
+    found = find_settings_file(given, env, str(cwd), etc_dir=etc_dir)
+    return None if found is None else Path(found)
+
+
+def _display(path: Path | None, config_path: Path | None, cwd: Path) -> str:
+    """How messages name the file: as given, ``runwatch.yaml`` in the working directory,
+    else its absolute path (found through RUNWATCH_CONFIG, XDG or /etc)."""
+    if config_path is not None:
+        return str(config_path)
+    if path is None or path == cwd / CONFIG_NAME:
+        return CONFIG_NAME
+    return str(path)
 
 
 def _read(path: Path, display: str) -> YamlMapping:
@@ -222,10 +238,7 @@ def _revealed(value: object, where: Location, expected: str) -> str:
 
 
 def _expand_user(text: str, env: Mapping[str, str]) -> Path:
-    if text != "~" and not text.startswith("~/"):
-        return Path(text)
-    user_home = env.get("HOME") or pwd.getpwuid(os.getuid()).pw_dir
-    return Path(user_home, text[2:])
+    return Path(expand_user(text, env))
 
 
 def _absolute(path: Path, base: Path) -> Path:

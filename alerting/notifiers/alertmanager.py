@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from alerting.notification import DeliveryResult, Notification, NotifiedStatus
+from alerting.notification import DeliveryResult, Notification, NotifiedAlert, NotifiedStatus
 from alerting.notifiers.jsonpost import post_json, ssl_context
+from alerting.page import page_of
 from alerting.receivers import AlertmanagerSettings, Receiver
 from runner.clock import Clock, utcnow
 
@@ -28,6 +29,7 @@ def alertmanager_alerts(
         annotations = alert.run_annotations()
         if alert.status is NotifiedStatus.FLAPPING:
             annotations["flapping"] = "true"
+        annotations.update(_page_annotations(alert))
         if alert.status is NotifiedStatus.RESOLVED and alert.ends_at is not None:
             ends = alert.ends_at
         else:
@@ -40,6 +42,15 @@ def alertmanager_alerts(
                 "endsAt": ends.isoformat(),
             }
         )
+    return found
+
+
+def _page_annotations(alert: NotifiedAlert) -> dict[str, str]:
+    """The page's facts as annotations (strings), the summary now saying "recovered"."""
+    page = page_of(alert)
+    found = {k: str(v) for k, v in page.to_json().items() if k != "headline"}
+    if alert.status is NotifiedStatus.RESOLVED:
+        found["summary"] = page.headline
     return found
 
 

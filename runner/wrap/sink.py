@@ -22,6 +22,8 @@ START_TIMEOUT_SECONDS = 1.0
 """How long a locked or unreachable store may hold up the start of the command."""
 END_TIMEOUT_SECONDS = 5.0
 """How long it may hold up wrap's exit once the command has ended."""
+ALERT_CURSOR = "alerting"
+"""The alert engine's cursor row in ``consumer_cursors`` (alerting.state.CURSOR)."""
 REPLAY_LIMIT = 50
 """Spooled reports one wrap records after its own run; `runwatch serve` records the rest."""
 
@@ -134,6 +136,24 @@ class StoreSink(Sink):
             "SELECT 1 FROM alerts WHERE job = :job AND state = 'firing' LIMIT 1", {"job": job}
         )
         return found is not None
+
+    def failures_unalerted(self) -> bool:
+        """True when a failed run is in the event log past the alert engine's cursor (a
+        process that could not alert recorded it: this one may)."""
+        found = self._connection(final=True).scalar(
+            "SELECT 1 FROM events WHERE type = 'run_failed' AND id > COALESCE("
+            "(SELECT event_id FROM consumer_cursors WHERE name = :cursor), 0) LIMIT 1",
+            {"cursor": ALERT_CURSOR},
+        )
+        return found is not None
+
+    def serve_alive(self) -> bool:
+        """True when a `runwatch serve` heartbeat in the store is recent."""
+        import time
+
+        from runner.wrap.alert_gaps import serve_alive
+
+        return serve_alive(self._connection(final=True), time.time())
 
     def replay(self, spool: Spool) -> ReplayResult:
         """Record spooled reports for the store (a limited number per wrap)."""

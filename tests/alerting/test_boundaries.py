@@ -1,5 +1,5 @@
 """Alerting is an event-log consumer: it imports runner's store API, events, model,
-errors, durations, clock, config, secrets, redaction and process identity
+errors, durations, clock, config, secrets and redaction and process identity
 (``runner.supervisor``, which names the sender holding an outbox claim) only, never the
 engine; SDKs load lazily."""
 
@@ -17,9 +17,9 @@ ALLOWED = (
     "runner.durations",
     "runner.clock",
     "runner.config",
+    "runner.supervisor",
     "runner.secret",
     "runner.redaction",
-    "runner.supervisor",
 )
 LAZY = ("slack_sdk", "pagerduty")
 

@@ -350,7 +350,7 @@ CASES = [
         w(rules=[{"alert": "A", "when": "run_failed", "severty": "critical"}]),
         (
             "alerting.rules[0].severty: unknown key (expected one of: alert, when, severity, "
-            "matchers, labels, annotations, threshold, for, deadline)"
+            "matchers, labels, annotations, runbook, threshold, for, deadline)"
         ),
     ),
     (

@@ -105,6 +105,9 @@ def test_three_failures_trigger_one_incident_and_recovery_resolves_it_with_the_s
                 "exit_code": 3,
                 "duration": "1.0s",
                 "error_tail": "Traceback: boom",
+                "headline": "job nightly-etl failed 3 times in a row",
+                "outcome": "exit code 3",
+                "owner": "data-eng",
             },
         },
     }

@@ -265,13 +265,13 @@ def logs(ctx: Context) -> int:
 
 
 def _print_log(path: str, logs_dir: Path, redactor: Redactor) -> bool:
-    """Copy the log file, redacted, to stdout; False when there is none."""
+    """Copy the log file to stdout, redacted of known secrets; False when there is none."""
     try:
         fd = open_log(path, logs_dir)
     except FileNotFoundError:
         return False
     sys.stdout.flush()
-    with os.fdopen(fd, "rb") as log:  # capped by log_cap: small enough to redact whole
+    with os.fdopen(fd, "rb") as log:
         sys.stdout.buffer.write(redactor.redact_bytes(log.read()))
     sys.stdout.buffer.flush()
     return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 
 from runner.cli.context import Context
@@ -33,13 +34,15 @@ def db_prune(ctx: Context) -> int:
 
 
 def check(ctx: Context) -> int:
-    """Validate settings and every job; exit 2 with the first problem found."""
-    from runner.engine.engine import check_pools
+    """Validate settings and every job; exit 2 with the first problem found.
 
-    definitions = ctx.definitions
-    pools = ctx.pools
-    for job in definitions.jobs.values():
-        check_pools(job, pools)
+    A settings file without jobs (a host that only wraps cron jobs) is valid. Conditions
+    under which a failure would not be alerted are warnings on stderr.
+    """
+    settings = ctx.settings
+    print(f"settings: {settings.config_path or 'none found (defaults)'}")
+    has_jobs = bool(getattr(ctx.args, "jobs", None) or settings.job_paths)
+    summary = _check_jobs(ctx) if has_jobs else "ok: no jobs (settings for `runwatch wrap`)"
     from alerting import load_alerting
     from runner.distributed.settings import celery_settings, executor_kind
     from runner.secret import Secret
@@ -47,12 +50,12 @@ def check(ctx: Context) -> int:
     from runner.telemetry.config import tracing_settings
     from runner.telemetry.links import check_trace_url
 
-    check_server_settings(ctx.settings)
-    alerting = load_alerting(ctx.settings)
-    if executor_kind(ctx.settings) == "celery":
-        celery_settings(ctx.settings, ctx.env)
+    check_server_settings(settings)
+    alerting = load_alerting(settings)
+    if executor_kind(settings) == "celery":
+        celery_settings(settings, ctx.env)
     tracing_settings(ctx.env)
-    trace_url = ctx.settings.telemetry.get("trace_url")
+    trace_url = settings.telemetry.get("trace_url")
     if isinstance(trace_url, Secret):
         try:
             check_trace_url(trace_url.reveal())
@@ -63,11 +66,42 @@ def check(ctx: Context) -> int:
             ) from None
     elif trace_url is not None:
         check_trace_url(str(trace_url))
-    tasks = sum(len(j.tasks) for j in definitions.jobs.values())
-    print(f"ok: {len(definitions.jobs)} jobs, {tasks} tasks, {len(pools)} pools")
+    for problem in _alert_gaps(ctx):
+        print(f"runwatch: warning: {problem}", file=sys.stderr)
+    print(summary)
     if alerting.rules:
         from alerting.inprocess import needs_serve
 
         for note in needs_serve(alerting):
             print(f"note: {note}")
     return 0
+
+
+def _check_jobs(ctx: Context) -> str:
+    from runner.engine.engine import check_pools
+
+    definitions = ctx.definitions
+    pools = ctx.pools
+    for job in definitions.jobs.values():
+        check_pools(job, pools)
+    tasks = sum(len(j.tasks) for j in definitions.jobs.values())
+    return f"ok: {len(definitions.jobs)} jobs, {tasks} tasks, {len(pools)} pools"
+
+
+def _alert_gaps(ctx: Context) -> list[str]:
+    """Why a failure would go unalerted with these settings (as `wrap` would say)."""
+    from runner.clock import utcnow
+    from runner.wrap.alert_gaps import no_rules, no_settings, serve_alive
+
+    settings = ctx.settings
+    if settings.config_path is None:
+        return [no_settings(ctx.env, str(ctx.cwd))]
+    never = settings.alerting.get("evaluate_in_run") == "never"
+    rules = bool(settings.alerting.get("rules"))
+    if rules and not never:
+        return []
+    try:
+        alive = serve_alive(ctx.open_store(recover=False).db, utcnow().timestamp())
+    except Exception as exc:
+        return [f"cannot look for a `runwatch serve` in the store: {type(exc).__name__}: {exc}"]
+    return [] if alive else [no_rules(str(settings.config_path), never=rules)]

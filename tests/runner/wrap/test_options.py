@@ -88,3 +88,11 @@ def test_a_server_that_is_not_an_http_url_is_ignored_with_a_problem() -> None:
     assert options.server is None
     assert options.problems == ["--server 'h:9464' ignored: expected an http(s):// URL"]
     assert parse_wrap_args(["--job", "x", "--server", "https://h", "--", "true"]).problems == []
+
+
+def test_help_documents_every_option() -> None:
+    from runner.wrap.options import _OPTIONS, HELP
+
+    missing = [name for name in _OPTIONS if f"  {name} " not in HELP and f"  {name}\n" not in HELP]
+    assert missing == []
+    assert "-h, --help" in HELP
