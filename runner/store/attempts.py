@@ -26,6 +26,7 @@ from runner.store.records import (
     AttemptRecord,
     RunRecord,
     TaskRunRecord,
+    from_epoch,
     to_epoch,
 )
 
@@ -40,6 +41,14 @@ _ATTEMPT_END_EVENTS: dict[TaskState, type[Event]] = {
     TaskState.SKIPPED: TaskSkipped,
 }
 _RETRYABLE = (TaskState.FAILED, TaskState.TIMED_OUT)
+
+
+def _process_columns(pid_start: str | None) -> str:
+    """SET clause recording an attempt's process: without a start time, one recorded for
+    the same pid is kept (a scheduler echoing the pid its worker recorded), any other
+    cleared."""
+    start = ":start" if pid_start is not None else "CASE WHEN pid = :pid THEN pid_start END"
+    return f"pid_start = {start}, pid = :pid"
 
 
 class AttemptTable(EventLog):
@@ -110,6 +119,7 @@ class AttemptTable(EventLog):
             if number is None:
                 raise NotFoundError(f"run {run.id} of {run.job} has no task {task!r}")
             out, err = _log_paths(log_dir, run, task, number)
+            sup = supervisor.current()
             attempt_id = self.db.scalar(
                 "INSERT INTO attempts (run_id, job, task, number, state, started_at, pool, "
                 "supervisor, stdout_path, stderr_path) VALUES (:run_id, :job, :task, :number, "
@@ -121,7 +131,7 @@ class AttemptTable(EventLog):
                     "number": number,
                     "at": at_epoch,
                     "pool": pool,
-                    "sup": supervisor.current(),
+                    "sup": sup,
                     "out": out,
                     "err": err,
                 },
@@ -131,7 +141,28 @@ class AttemptTable(EventLog):
                     at=at, job=run.job, run_id=run.id, task=task, attempt=number, pool=pool
                 )
             )
-        return self.get_attempt(int(attempt_id))
+        return AttemptRecord(
+            id=int(attempt_id),
+            run_id=run.id,
+            job=run.job,
+            task=task,
+            number=number,
+            state=TaskState.RUNNING,
+            started_at=from_epoch(at_epoch),
+            finished_at=None,
+            exit_code=None,
+            signal=None,
+            reason=None,
+            error=None,
+            result=None,
+            stdout_path=out,
+            stderr_path=err,
+            pool=pool,
+            pid=None,
+            supervisor=sup,
+            span_id=None,
+            pid_start=None,
+        )
 
     def set_attempt_process(
         self,
@@ -147,10 +178,9 @@ class AttemptTable(EventLog):
         lets recovery recognise the process; without it a start recorded for the same pid
         is kept (a scheduler echoing the pid its worker recorded), any other is cleared.
         """
-        start = ":start" if pid_start is not None else "CASE WHEN pid = :pid THEN pid_start END"
-        with self.db.transaction():
+        with self.transaction():
             self.db.execute(
-                f"UPDATE attempts SET pid_start = {start}, pid = :pid, "
+                f"UPDATE attempts SET {_process_columns(pid_start)}, "
                 "span_id = COALESCE(:span, span_id) WHERE id = :id",
                 {"pid": pid, "start": pid_start, "span": span_id, "id": attempt.id},
             )
@@ -167,12 +197,16 @@ class AttemptTable(EventLog):
         reason: str | None = None,
         result: Any = None,
         will_retry: bool = False,
+        process: tuple[int | None, str | None] | None = None,
     ) -> bool:
         """Record a running attempt's outcome, its task's state and the attempt event.
 
         ``state`` is success, failed, timed_out, cancelled or skipped; ``will_retry`` (for
-        failed and timed_out) leaves the task ``retrying``. Returns False, with nothing
-        written, when the attempt had already finished (e.g. recovered as orphaned).
+        failed and timed_out) leaves the task ``retrying``. ``process`` (pid, pid start)
+        records the attempt's process in the same statement, as ``set_attempt_process``
+        would, when the engine hears of its launch and its end together. Returns False,
+        with nothing written, when the attempt had already finished (e.g. recovered as
+        orphaned).
         """
         cls = _ATTEMPT_END_EVENTS.get(state)
         if cls is None:
@@ -181,11 +215,15 @@ class AttemptTable(EventLog):
             raise ValueError(f"an attempt that ended {state.value!r} is not retried")
         at_epoch = to_epoch(at)
         with self._recording():
+            pid, pid_start = process or (None, None)
             started = self.db.scalar(
                 "UPDATE attempts SET state = :state, finished_at = :at, exit_code = :code, "
-                "signal = :sig, error = :error, reason = :reason, result = :result "
+                "signal = :sig, error = :error, reason = :reason, result = :result"
+                f"{'' if process is None else ', ' + _process_columns(pid_start)} "
                 "WHERE id = :id AND state = 'running' RETURNING started_at",
                 {
+                    "pid": pid,
+                    "start": pid_start,
                     "state": state.value,
                     "at": at_epoch,
                     "code": exit_code,
