@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from runner.config import Settings
-from runner.distributed.settings import celery_settings, executor_kind, require_celery
 from runner.engine.executor import Executor, MessageQueue
 
 
 def build_executor(settings: Settings, env: Mapping[str, str], messages: MessageQueue) -> Executor:
     """The configured executor, reporting on ``messages``: local (default) or celery."""
-    if executor_kind(settings) == "celery":
+    if settings.executor.get("kind", "local") != "local":
+        # Celery's settings and their checks are loaded only by the processes that use them.
+        from runner.distributed.settings import celery_settings, executor_kind, require_celery
+
+        executor_kind(settings)  # an unknown kind is a definition error
         require_celery()
         from runner.distributed.executor import CeleryExecutor
 
