@@ -1,14 +1,18 @@
 """Alerts: identity (fingerprint), the firing → resolved state machine, and flapping.
 
 An alert is identified by a fingerprint of its identifying labels (alertname, severity,
-job, task, and the rule's own labels); descriptive labels such as ``run_id``, ``owner``
-and ``tags`` ride along without changing its identity, so three failed runs of a job
-are one alert, not three.
+job, task, and the rule's own labels); the job's descriptive labels (``owner``, ``tags``)
+ride along. Per-run facts (run id, attempt, exit code, error tail, links) are never
+labels: they are the alert's ``details``, replaced by every finding and so refreshed on
+every notification, and receivers that speak Alertmanager's wire format get them as
+annotations (``notification.run_annotations``). So three failed runs of a job are one
+alert, with one label set, whatever ``group_by`` says.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +38,9 @@ DEFAULT_SUMMARIES = {
     RuleKind.STALE: "job {job} has not succeeded for {for}",
     RuleKind.RETRIES_EXHAUSTED: "task {task} of job {job} failed after {attempt} attempts",
 }
+
+_ENRICHMENT = frozenset({"trace_id", "trace_url", "error"})
+"""Details that ``prepare`` may add; a finding that differs only there changes nothing."""
 
 Enricher = Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
 """Adds details (trace id, output tail) to an alert about to be sent: (job, fields) -> extra."""
@@ -109,8 +116,13 @@ class AlertBook:
         self.changed: list[Alert] = []
         # job -> alertname -> how many of its alerts fire; names with none are removed
         self._firing_names: dict[str, Counter[str]] = defaultdict(Counter)
+        self.flapping: set[str] = set()
+        """Fingerprints of the alerts that flap."""
+        self._calm: float | None = None  # the earliest calm-down, None when unknown
         for alert in alerts:
             self._index(alert)
+            if alert.flapping:
+                self.flapping.add(alert.fingerprint)
             if alert.firing:
                 self._count_firing(alert, 1)
 
@@ -151,9 +163,7 @@ class AlertBook:
         fields: dict[str, Any] = {**info.labels(finding.job), **identity, **finding.fields}
         new = alert is None or not alert.firing
         labels = {**info.labels(finding.job), **identity}
-        if fields.get("run_id") is not None:
-            labels["run_id"] = str(fields["run_id"])
-        templates = rule.annotations or {"summary": DEFAULT_SUMMARIES[rule.kind]}
+        templates = {"summary": DEFAULT_SUMMARIES[rule.kind], **rule.annotations}
         annotations = {name: render(text, fields) for name, text in templates.items()}
         details = {k: v for k, v in fields.items() if k not in labels and v is not None}
         if alert is None:
@@ -177,26 +187,34 @@ class AlertBook:
             alert.firings = [t for t in alert.firings if t > at - self.flap.window_seconds]
             alert.firings.append(at)
             alert.flapping = alert.flapping or len(alert.firings) > self.flap.threshold
+            if alert.flapping:
+                self.flapping.add(fp)
+                self._calm = None
             self.changed.append(alert)
-        elif (labels, annotations) == (alert.labels, alert.annotations):
+        elif (labels, annotations, _own(details)) == (
+            alert.labels,
+            alert.annotations,
+            _own(alert.details),
+        ):
             return
-        alert.labels, alert.annotations, alert.updated_at = labels, annotations, at
-        alert.details = {**alert.details, **details} if not new else details
+        alert.labels, alert.annotations, alert.details = labels, annotations, details
+        alert.updated_at = at
         alert.dirty = True
 
     def prepare(self, alert: Alert) -> None:
         """Add the run's trace id (and link) and a missing output tail to an alert about to
         be notified; done here rather than on every firing, as most are never sent."""
-        run_id = alert.labels.get("run_id")
-        if self.enrich is None or not run_id or "trace_id" in alert.details:
+        run_id = alert.details.get("run_id")
+        if self.enrich is None or not isinstance(run_id, int):
             return
-        fields = {**alert.labels, **alert.details, "run_id": int(run_id)}
+        if alert.details.get("facts_of_run") == run_id:
+            return
+        fields = {**alert.labels, **alert.details}
         extra = {k: v for k, v in self.enrich(alert.job, fields).items() if v is not None}
         if extra.get("trace_id") and self.trace_url:
             extra["trace_url"] = render(self.trace_url, {**fields, **extra})
-        if extra:
-            alert.details = {**alert.details, **extra}
-            alert.dirty = True
+        alert.details = {**alert.details, **extra, "facts_of_run": run_id}
+        alert.dirty = True
 
     def _resolve(self, finding: Finding) -> None:
         at = finding.at.timestamp()
@@ -205,19 +223,49 @@ class AlertBook:
             if not alert.firing or (finding.task and alert.task != finding.task):
                 continue
             alert.state, alert.ends_at, alert.updated_at = AlertState.RESOLVED, at, at
+            if finding.fields.get("run_id") is not None:
+                alert.details = {**alert.details, "recovered_by_run": finding.fields["run_id"]}
             self._count_firing(alert, -1)
             alert.dirty = True
             self.changed.append(alert)
 
+    def next_calm(self) -> float:
+        """When the first flapping alert calms down (infinity when none flaps)."""
+        if self._calm is None:
+            self._calm = min(
+                (_calm_at(self.alerts[fp].firings, self.flap) for fp in self.flapping),
+                default=math.inf,
+            )
+        return self._calm
+
     def tick(self, now: datetime) -> None:
-        """End flapping for alerts that calmed down within the flap window."""
-        horizon = now.timestamp() - self.flap.window_seconds
-        for alert in self.alerts.values():
-            if not alert.flapping:
+        """End flapping for alerts that calmed down within the flap window, at the moment
+        they did (so the outcome does not depend on when the engine looks)."""
+        epoch = now.timestamp()
+        if self.next_calm() > epoch:
+            return
+        self._calm = None
+        for fp in sorted(self.flapping):
+            alert = self.alerts[fp]
+            calm = _calm_at(alert.firings, self.flap)
+            if calm > epoch:
                 continue
-            alert.firings = [t for t in alert.firings if t > horizon]
-            if len(alert.firings) <= self.flap.threshold:
-                alert.flapping = False
-                alert.updated_at = now.timestamp()
-                alert.dirty = True
-                self.changed.append(alert)
+            alert.firings = [t for t in alert.firings if t > epoch - self.flap.window_seconds]
+            alert.flapping = False
+            self.flapping.discard(fp)
+            alert.updated_at = max(calm, alert.updated_at)
+            alert.dirty = True
+            self.changed.append(alert)
+
+
+def _calm_at(firings: list[float], flap: FlapPolicy) -> float:
+    """When an alert with these firing times stops flapping: once no more than
+    ``threshold`` of them fall within the window."""
+    if len(firings) <= flap.threshold:
+        return float("-inf")
+    return sorted(firings)[-(flap.threshold + 1)] + flap.window_seconds
+
+
+def _own(details: Mapping[str, Any]) -> dict[str, Any]:
+    """Details without what ``prepare`` may have added."""
+    return {k: v for k, v in details.items() if k not in _ENRICHMENT}

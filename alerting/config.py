@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from alerting.alerts import IDENTIFYING, FlapPolicy
 from alerting.inhibition import InhibitRule
@@ -19,9 +20,9 @@ from alerting.matchers import Matcher, MatcherError, MatchOp, new_matcher, parse
 from alerting.receivers import Receiver, default_receiver, parse_receiver
 from alerting.routing import GROUP_BY_ALL, Route
 from alerting.rules import Rule, RuleKind, Severity
-from alerting.secrets import Secret
 from alerting.silences import MaintenanceWindow
 from alerting.timeintervals import NamedTimeInterval, parse_time_intervals
+from runner.secret import Secret
 
 _TOP = (
     "receivers",
@@ -52,7 +53,7 @@ _ROUTE = (
 )
 _MATCH_KEYS = ("match", "match_re", "matchers")
 _INHIBIT = (*(f"{side}_{key}" for side in ("source", "target") for key in _MATCH_KEYS), "equal")
-_RULE = ("alert", "when", "severity", "matchers", "labels", "annotations")
+_RULE = ("alert", "when", "severity", "matchers", "labels", "annotations", "runbook")
 # the parameter each kind takes: key -> kinds that accept it
 _RULE_PARAMS = {
     "threshold": (RuleKind.DURATION_EXCEEDED, RuleKind.CONSECUTIVE_FAILURES),
@@ -87,6 +88,8 @@ class AlertingConfig:
     maintenance: tuple[MaintenanceWindow, ...] = ()
     flap: FlapPolicy = field(default_factory=FlapPolicy)
     trace_url: str | None = None
+    dashboard_url: str | None = None
+    """The dashboard's base URL: notifications link to ``{dashboard_url}/?run=ID``."""
     evaluate_in_run: EvaluateInRun = EvaluateInRun.AUTO
     source: str = "runwatch.yaml"
 
@@ -103,13 +106,33 @@ def load_alerting(settings: object, env: Mapping[str, str] | None = None) -> Ale
     mapping. Raises DefinitionError naming the file, the key and the problem.
     """
     raw = getattr(settings, "alerting", None)
-    return parse_alerting(raw, source=_source_name(settings), env=env)
+    source = _source_name(settings)
+    dashboard = KeyPath(source, ("dashboard",)).mapping(
+        getattr(settings, "dashboard", None), ("url",)
+    )
+    telemetry = getattr(settings, "telemetry", None) or {}
+    trace_url = telemetry.get("trace_url")  # a secret one stays out of pages
+    return parse_alerting(
+        raw,
+        source=source,
+        env=env,
+        dashboard_url=_base_url(dashboard.get("url"), KeyPath(source, ("dashboard", "url"))),
+        default_trace_url=trace_url if isinstance(trace_url, str) else None,
+    )
 
 
 def parse_alerting(
-    raw: object, *, source: str = "runwatch.yaml", env: Mapping[str, str] | None = None
+    raw: object,
+    *,
+    source: str = "runwatch.yaml",
+    env: Mapping[str, str] | None = None,
+    dashboard_url: str | None = None,
+    default_trace_url: str | None = None,
 ) -> AlertingConfig:
-    """Parse an ``alerting:`` mapping (None gives the defaults: one ``log`` receiver)."""
+    """Parse an ``alerting:`` mapping (None gives the defaults: one ``log`` receiver).
+
+    ``alerting.trace_url`` falls back to ``default_trace_url`` (``telemetry.trace_url``).
+    """
     root = KeyPath(source, ("alerting",), env)
     body = root.mapping(raw, _TOP)
     receivers = _receivers(body.get("receivers"), root.key("receivers"))
@@ -120,7 +143,7 @@ def parse_alerting(
         threshold=root.key("flap_threshold").count(body.get("flap_threshold", 3)),
         window_seconds=root.key("flap_window").duration(body.get("flap_window", "1h")),
     )
-    trace_url = body.get("trace_url")
+    trace_url = body.get("trace_url") or default_trace_url
     if trace_url is not None:
         root.key("trace_url").text(trace_url)
     mode = body.get("evaluate_in_run", "auto")
@@ -134,6 +157,7 @@ def parse_alerting(
         maintenance=_maintenance(body.get("maintenance"), root.key("maintenance")),
         flap=flap,
         trace_url=trace_url,
+        dashboard_url=dashboard_url,
         evaluate_in_run=EvaluateInRun(mode),
         source=source,
     )
@@ -377,9 +401,30 @@ def _rule(raw: object, where: KeyPath) -> Rule:
         severity=severity,
         matchers=_matchers(body.get("matchers"), where.key("matchers")),
         labels=_labels(body.get("labels"), where.key("labels")),
-        annotations=_annotations(body.get("annotations"), where.key("annotations")),
+        annotations=_annotations(body.get("annotations"), where.key("annotations"))
+        | _runbook(body.get("runbook"), where.key("runbook")),
         **params,
     )
+
+
+def _runbook(raw: object, where: KeyPath) -> dict[str, str]:
+    """``runbook:`` as the ``runbook_url`` annotation (a template: ``{job}`` works)."""
+    if raw is None:
+        return {}
+    return {"runbook_url": _base_url(raw, where, template=True) or ""}
+
+
+def _base_url(raw: object, where: KeyPath, *, template: bool = False) -> str | None:
+    """An http(s) URL with a host (trailing ``/`` dropped); None when not set."""
+    if raw is None:
+        return None
+    text = where.text(raw).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        where.fail(f"expected an http:// or https:// URL with a host, got {text!r}")
+    if not template and (parts.query or parts.fragment):
+        where.fail(f"expected a base URL without ?query or #fragment, got {text!r}")
+    return text if template else text.rstrip("/")
 
 
 def _label_value_name(value: object, where: KeyPath) -> str:

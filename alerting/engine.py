@@ -10,20 +10,17 @@ twice. Nothing is sent here: the ``Sender`` delivers the outbox.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 from alerting import outbox, state
 from alerting.config import AlertingConfig
 from alerting.evaluation import Evaluator
 from alerting.facts import JobInfo
-from alerting.rules import ERROR_TAIL_CHARS, RuleSet
+from alerting.rules import RuleSet
+from alerting.run_facts import RunFacts
 from alerting.silences import list_silences
 from runner.clock import Clock, utcnow
-from runner.errors import NotFoundError
 from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -60,23 +57,23 @@ class AlertEngine:
         self.batch_size = batch_size
         self.max_events = max_events
         self._rules = RuleSet(config.rules)
-        self._trace_ids: dict[int, str | None] = {}
+        self._facts = RunFacts(store, dashboard_url=config.dashboard_url)
         self.tick_seconds = tick_seconds
         self._last_full: datetime | None = None
 
-    def evaluate(self, now: datetime | None = None, *, flush_all: bool = False) -> EvaluationReport:
-        """Handle new events and due timers at ``now``; queue the notifications due.
+    def evaluate(self, now: datetime | None = None) -> EvaluationReport:
+        """Handle new events and due timers up to ``now``; queue the notifications due.
 
-        ``flush_all`` sends every pending group change now, without waiting for
-        ``group_wait``/``group_interval`` (for a ``run`` or ``wrap`` that evaluates
-        alerts itself and exits before any timer would fire).
+        Each notification is made at its group's due time on the events' own timeline
+        (``Evaluator.advance``), however late this call comes, so what is queued does not
+        depend on when or by which process the engine runs.
         """
         now = now or self.clock()
         db = self.store.db
-        if not flush_all and self._idle(now):
+        if self._idle(now):
             return EvaluationReport(0, 0, 0, 0, state.read_cursor(db))
         self._last_full = now
-        self._trace_ids.clear()
+        self._facts.clear()
         with db.transaction():
             cursor = state.lock_cursor(db, now)
             evaluator = Evaluator(
@@ -85,19 +82,20 @@ class AlertEngine:
                 alerts=state.load_alerts(db),
                 groups=state.load_groups(db),
                 infos={j.name: JobInfo.from_record(j) for j in self.store.list_jobs()},
-                silences=list_silences(db, active_at=now),
-                enrich=self._enrich,
+                silences=list_silences(db),
+                enrich=self._facts,
                 rules=self._rules,
             )
             handled = 0
+            notifications = []
             while handled < self.max_events:
                 events = self.store.events_after(cursor, limit=self.batch_size)
                 if not events:
                     break
-                handled += evaluator.process(events, now)
+                handled += len(events)
+                notifications += evaluator.advance(events)
                 cursor = events[-1].id
-            evaluator.tick(now)
-            notifications = evaluator.flush(now, force=flush_all)
+            notifications += evaluator.settle(now)
             state.save_facts(db, evaluator.facts, evaluator.dirty_jobs, now)
             state.save_alerts(db, evaluator.book.alerts.values())
             state.save_groups(db, evaluator.groups.groups.values(), now)
@@ -131,40 +129,5 @@ class AlertEngine:
             return False
         if self.store.last_event_id() > state.read_cursor(self.store.db):
             return False
-        due = self.store.db.scalar("SELECT MIN(next_flush_at) FROM alert_groups")
-        return due is None or float(due) > now.timestamp()
-
-    def _enrich(self, job: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Trace id of the run and, for a failed task without an error text, its stderr tail."""
-        run_id = fields.get("run_id")
-        if not isinstance(run_id, int):
-            return {}
-        extra: dict[str, Any] = {}
-        if run_id not in self._trace_ids:  # several alerts of one run ask: one query
-            try:
-                self._trace_ids[run_id] = self.store.get_run(run_id).trace_id
-            except NotFoundError:
-                self._trace_ids[run_id] = None
-        if self._trace_ids[run_id]:
-            extra["trace_id"] = self._trace_ids[run_id]
-        task, attempt = fields.get("task"), fields.get("attempt")
-        if task and not fields.get("error"):
-            for record in reversed(self.store.attempts(run_id, str(task))):
-                if attempt is None or record.number == attempt:
-                    extra["error"] = _tail(record.stderr_path) or record.error
-                    break
-        return extra
-
-
-def _tail(path: str | None) -> str | None:
-    if not path:
-        return None
-    try:
-        with Path(path).open("rb") as handle:
-            handle.seek(0, 2)
-            size = handle.tell()
-            handle.seek(max(0, size - ERROR_TAIL_CHARS))
-            text = handle.read().decode("utf-8", "replace").strip()
-    except OSError:
-        return None
-    return text or None
+        due = state.next_due(self.store.db)
+        return due is None or due > now.timestamp()

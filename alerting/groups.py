@@ -5,12 +5,18 @@ later changes are sent no sooner than ``group_interval`` after the previous one;
 alerts keep firing unchanged, the receiver hears again only after ``repeat_interval``.
 Each group remembers what its receiver was last told (``notified``), so notifications
 go out on *changes* only.
+
+Timers run on the times of the facts, not on when the engine happens to look: a group is
+scheduled from the moment its alert changed, and a notification is made *at its due
+time* and stamped with it. So any process that evaluates later (``serve`` a moment
+after, the next ``run``, or replay over the history) makes the same notifications.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,8 +25,8 @@ from alerting.notification import Notification, NotifiedAlert, NotifiedStatus
 from alerting.routing import Route
 from runner.store.records import from_epoch
 
-Muted = Callable[[Alert], bool]
-"""True for an alert that is silenced or inhibited right now."""
+Muted = Callable[[Alert, datetime], bool]
+"""True for an alert that is silenced or inhibited at the given time."""
 Prepare = Callable[[Alert], None]
 """Completes an alert's details just before it is put in a notification."""
 
@@ -48,73 +54,112 @@ class AlertGroup:
 class GroupBook:
     """Every alert group, keyed by group key."""
 
-    def __init__(self, root: Route, groups: Iterable[AlertGroup] = ()) -> None:
+    def __init__(
+        self,
+        root: Route,
+        groups: Iterable[AlertGroup] = (),
+        *,
+        resend: Mapping[str, float] | None = None,
+        unresolved: Collection[str] = (),
+    ) -> None:
+        """``resend``: receivers that hear every firing alert again after that many
+        seconds (the ``alertmanager`` kind's ``resend_delay``); ``unresolved``: receivers
+        with ``send_resolved: false``."""
         self.root = root
+        self.resend = dict(resend or {})
+        self.unresolved = frozenset(unresolved)
         self.routes = {r.id: r for r in root.walk()}
         self.groups = {g.key: g for g in groups}
+        self._members: dict[str, set[str]] = defaultdict(set)  # group key -> fingerprints
+        self._indexed: set[str] = set()
+        self._due: dict[str, float] = {}  # group key -> due time, for groups with one
+        for group in self.groups.values():
+            self._schedule(group)
 
-    def touch(self, alert: Alert, now: datetime) -> None:
-        """Schedule a flush of every group ``alert`` belongs to, after its state changed."""
-        epoch = now.timestamp()
-        for route in self.root.match(alert.labels):
-            key = route.group_key(alert.labels)
+    def touch(self, alert: Alert, at: float) -> None:
+        """Schedule a flush of every group ``alert`` belongs to, after its state changed
+        at ``at`` (epoch seconds)."""
+        for key, route in self._index(alert):
             group = self.groups.get(key)
             if group is None:
                 group = AlertGroup(key, route.id, route.receiver, route.group_labels(alert.labels))
                 self.groups[key] = group
             if group.idle:
                 group.episode += 1
-                group.next_flush_at = epoch + route.group_wait_seconds
+                group.next_flush_at = at + route.group_wait_seconds
             elif group.next_flush_at is None:
-                earliest = (group.last_flush_at or epoch) + route.group_interval_seconds
-                group.next_flush_at = max(epoch, earliest)
+                group.next_flush_at = _next_tick(group.last_flush_at, at, route)
             group.dirty = True
+            self._schedule(group)
+
+    def restore(self, group: AlertGroup) -> None:
+        """Put back a group as it was (a flush that must not count), with its timers."""
+        self.groups[group.key] = group
+        self._schedule(group)
+
+    def _schedule(self, group: AlertGroup) -> None:
+        due = self._due_at(group)
+        if due is None:
+            self._due.pop(group.key, None)
+        else:
+            self._due[group.key] = due
 
     def next_due(self) -> float | None:
-        """The earliest scheduled flush (epoch seconds), if any."""
-        times = [g.next_flush_at for g in self.groups.values() if g.next_flush_at is not None]
-        return min(times) if times else None
+        """The earliest time (epoch seconds) a group is due: a flush or a repeat."""
+        return min(self._due.values()) if self._due else None
 
-    def flush(
+    def _repeat_seconds(self, group: AlertGroup) -> float | None:
+        route = self.routes.get(group.route)
+        if route is None:
+            return None
+        seconds = min(route.repeat_interval_seconds, self.resend.get(group.receiver, math.inf))
+        return max(seconds, 1.0)
+
+    def flush_at(
         self,
-        now: datetime,
-        alerts: Iterable[Alert],
+        epoch: float,
+        alerts: Mapping[str, Alert],
         muted: Muted,
-        *,
-        force: bool = False,
         prepare: Prepare | None = None,
     ) -> list[Notification]:
-        """Notifications for the groups due at ``now`` (``force``: every pending group)."""
-        epoch = now.timestamp()
-        due = [g for g in self.groups.values() if self._due(g, epoch, force)]
-        if not due:
-            return []
-        members: dict[str, list[Alert]] = defaultdict(list)
-        wanted = {g.key for g in due}
-        for alert in alerts:
-            if not alert.firing and not any(alert.fingerprint in g.notified for g in due):
-                continue
-            for route in self.root.match(alert.labels):
-                key = route.group_key(alert.labels)
-                if key in wanted:
-                    members[key].append(alert)
+        """The notifications of every group due by ``epoch``, made at ``epoch``."""
+        due = [self.groups[key] for key, at in self._due.items() if at <= epoch]
+        if len(self._indexed) < len(alerts):  # alerts loaded, not yet touched
+            for fingerprint in alerts.keys() - self._indexed:
+                self._index(alerts[fingerprint])
+        now = from_epoch(epoch)
         found = []
         for group in due:
-            notification = self._flush_group(group, members[group.key], now, muted, prepare)
+            members = [
+                alert
+                for fp in self._members.get(group.key, ())
+                if (alert := alerts[fp]).firing or fp in group.notified
+            ]
+            notification = self._flush_group(group, members, now, muted, prepare)
+            self._schedule(group)
             if notification is not None:
                 found.append(notification)
         return found
 
-    def _due(self, group: AlertGroup, epoch: float, force: bool) -> bool:
-        if group.next_flush_at is not None and (force or group.next_flush_at <= epoch):
-            return True
-        route = self.routes.get(group.route)
-        if route is None or group.last_flush_at is None:
-            return False
-        repeat_at = group.last_flush_at + route.repeat_interval_seconds
-        return repeat_at <= epoch and any(
-            s != NotifiedStatus.RESOLVED for s in group.notified.values()
-        )
+    def _index(self, alert: Alert) -> list[tuple[str, Route]]:
+        """Remember which groups ``alert`` belongs to (its labels route it); them."""
+        found = [(r.group_key(alert.labels), r) for r in self.root.match(alert.labels)]
+        for key, _ in found:
+            self._members[key].add(alert.fingerprint)
+        self._indexed.add(alert.fingerprint)
+        return found
+
+    def _due_at(self, group: AlertGroup) -> float | None:
+        repeat_at = None
+        repeat = self._repeat_seconds(group)
+        if (
+            repeat is not None
+            and group.last_flush_at is not None
+            and any(s != NotifiedStatus.RESOLVED for s in group.notified.values())
+        ):
+            repeat_at = group.last_flush_at + repeat
+        times = [t for t in (group.next_flush_at, repeat_at) if t is not None]
+        return min(times) if times else None
 
     def _flush_group(
         self,
@@ -131,10 +176,11 @@ class GroupBook:
             before = group.notified.get(alert.fingerprint)
             if status is NotifiedStatus.RESOLVED:
                 if before is not None:
-                    included.append(_notified(alert, status, changed=True))
                     del group.notified[alert.fingerprint]
-                    changed = True
-            elif muted(alert):
+                    if group.receiver not in self.unresolved:
+                        included.append(_notified(alert, status, changed=True))
+                        changed = True
+            elif muted(alert, now):
                 held = held or before != status
             else:
                 is_change = before != status
@@ -147,10 +193,11 @@ class GroupBook:
         for gone in [fp for fp in group.notified if fp not in live]:
             del group.notified[gone]
         route = self.routes.get(group.route)
+        every = self._repeat_seconds(group)
         repeat_due = (
-            route is not None
+            every is not None
             and group.last_flush_at is not None
-            and group.last_flush_at + route.repeat_interval_seconds <= now.timestamp()
+            and group.last_flush_at + every <= now.timestamp()
         )
         repeat = (
             not changed
@@ -177,10 +224,23 @@ class GroupBook:
         )
 
 
+def _next_tick(last_flush_at: float | None, at: float, route: Route) -> float:
+    """The first of the group's ``group_interval`` ticks at or after ``at``: as in
+    Alertmanager, a group that has flushed looks again only on its own ticks, so changes
+    close together go out together."""
+    if last_flush_at is None:
+        return at
+    interval = route.group_interval_seconds
+    if interval <= 0:
+        return max(at, last_flush_at)
+    return last_flush_at + interval * max(1, math.ceil((at - last_flush_at) / interval))
+
+
 def _status(alert: Alert) -> NotifiedStatus:
-    if alert.flapping:
-        return NotifiedStatus.FLAPPING
-    return NotifiedStatus.FIRING if alert.firing else NotifiedStatus.RESOLVED
+    """A recovery is reported even while the alert flaps: the on-call person must know."""
+    if not alert.firing:
+        return NotifiedStatus.RESOLVED
+    return NotifiedStatus.FLAPPING if alert.flapping else NotifiedStatus.FIRING
 
 
 def _notified(alert: Alert, status: NotifiedStatus, *, changed: bool) -> NotifiedAlert:

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from alerting.secrets import Secret, interpolate, reveal_foreign
 from runner.durations import parse_duration
 from runner.errors import DefinitionError
+from runner.secret import Secret, SecretReferenceError, interpolate
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,8 @@ class KeyPath:
 
     def text(self, value: object) -> str:
         """``value`` as a non-empty string (a settings secret is read as its text)."""
-        if not isinstance(value, str):
-            value = reveal_foreign(value) if value is not None else None
+        if isinstance(value, Secret):
+            value = value.reveal()
         if not isinstance(value, str) or not value.strip():
             self.fail(f"expected a non-empty string, got {_kind(value)}")
         return value
@@ -88,19 +88,20 @@ class KeyPath:
         The message on failure names the variable, never the value.
         """
         if isinstance(value, Secret):
-            return value
-        text = value if isinstance(value, str) else reveal_foreign(value)
-        if text is None:
+            resolved = value.reveal()
+        elif not isinstance(value, str):
             self.fail(f"expected a string or ${{VAR}} reference, got {_kind(value)}")
-        resolved = text
-        if self.env is not None:
-            resolved, missing = interpolate(text, self.env)
-            if missing:
-                names = ", ".join(f"${{{name}}}" for name in missing)
-                self.fail(f"{names} is not set in the environment")
+        elif self.env is None:
+            resolved = value
+        else:
+            try:
+                result = interpolate(value, self.env)
+            except SecretReferenceError as exc:
+                self.fail(str(exc))
+            resolved = result.reveal() if isinstance(result, Secret) else result
         if not resolved.strip():
             self.fail("is empty")
-        return Secret(resolved)
+        return value if isinstance(value, Secret) else Secret(resolved)
 
 
 def _kind(value: object) -> str:

@@ -52,6 +52,20 @@ class NotifiedAlert:
         """The summary annotation, or the alert name and job."""
         return self.annotations.get("summary") or f"{self.alertname}: {self.labels.get('job')}"
 
+    def run_annotations(self) -> dict[str, str]:
+        """The rule's annotations plus every per-run fact (``details``: run id, attempt,
+        exit code, error tail, trace link …) as a string annotation, for receivers that
+        speak Alertmanager's labels-and-annotations format. Facts are never labels, so
+        they never change an alert's identity or its group."""
+        found = {k: _text(v) for k, v in sorted(self.details.items()) if v not in (None, "")}
+        return {**found, **self.annotations}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str) if isinstance(value, list | dict) else str(value)
+
 
 @dataclass(frozen=True)
 class Notification:
@@ -67,6 +81,9 @@ class Notification:
     repeat: bool = False
     test: bool = False
     thread: Mapping[str, str] | None = None
+    redelivery: bool = False
+    """Sent again after its sender died mid-send: only an idempotent form may be used
+    (Slack: update the group's message in place, no thread reply)."""
 
     @property
     def status(self) -> NotifiedStatus:
@@ -114,6 +131,7 @@ class Notification:
                 "episode": self.episode,
                 "repeat": self.repeat,
                 "test": self.test,
+                "redelivery": self.redelivery,
                 "alerts": [
                     {
                         "fingerprint": a.fingerprint,
@@ -145,6 +163,7 @@ class Notification:
             episode=data.get("episode", 0),
             repeat=data.get("repeat", False),
             test=data.get("test", False),
+            redelivery=data.get("redelivery", False),
             id=notification_id,
             alerts=tuple(
                 NotifiedAlert(

@@ -9,10 +9,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from alerting.keypath import KeyPath
-from alerting.secrets import Secret
+from runner.secret import Secret
 
 KINDS = ("slack", "pagerduty", "alertmanager", "webhook", "log", "memory")
-_COMMON = ("fallback", "max_attempts", "backoff", "max_backoff", "timeout")
+_COMMON = ("fallback", "max_attempts", "backoff", "max_backoff", "timeout", "send_resolved")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,9 @@ class AlertmanagerSettings:
 
     url: str
     ca_bundle: str | None = None
-    ends_after_seconds: float = 86400.0
+    resend_delay_seconds: float = 60.0
+    ends_after_seconds: float = 240.0
+    """How far ahead ``endsAt`` of a firing alert lies: 4 resend delays, as Prometheus."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,14 @@ class Receiver:
     backoff_seconds: float = 10.0
     max_backoff_seconds: float = 900.0
     timeout_seconds: float = 10.0
+    send_resolved: bool = True
+    """Alertmanager's key: whether resolved alerts are notified to this receiver."""
+
+    @property
+    def resend_delay_seconds(self) -> float | None:
+        """How often every firing alert is re-posted (the ``alertmanager`` kind only)."""
+        settings = self.settings
+        return settings.resend_delay_seconds if isinstance(settings, AlertmanagerSettings) else None
 
     def secrets(self) -> list[Secret]:
         """Every secret this receiver holds, so messages can be scrubbed of them."""
@@ -123,6 +133,10 @@ def parse_receiver(name: str, raw: object, where: KeyPath) -> Receiver:
     for key in ("backoff", "max_backoff", "timeout"):
         if key in body:
             common[f"{key}_seconds"] = where.key(key).duration(body[key])
+    resolved = body.get("send_resolved", True)
+    if not isinstance(resolved, bool):
+        where.key("send_resolved").fail(f"expected true or false, got {resolved!r}")
+    common["send_resolved"] = resolved
     if common.get("timeout_seconds", 1.0) <= 0:
         where.key("timeout").fail("must be more than 0s")
     return Receiver(name, kind, settings, **common)
@@ -163,15 +177,19 @@ def _pagerduty(raw: object, where: KeyPath) -> PagerDutySettings:
 
 
 def _alertmanager(raw: object, where: KeyPath) -> AlertmanagerSettings:
-    body = where.mapping(raw, ("url", "ca_bundle", "ends_after"))
+    body = where.mapping(raw, ("url", "ca_bundle", "resend_delay", "ends_after"))
     if "url" not in body:
         where.key("url").fail("required (e.g. http://alertmanager:9093)")
-    ends_after = where.key("ends_after").duration(body.get("ends_after", "24h"))
-    if ends_after <= 0:
-        where.key("ends_after").fail("must be more than 0s")
+    resend = where.key("resend_delay").duration(body.get("resend_delay", "1m"))
+    if resend < 1:
+        where.key("resend_delay").fail("must be at least 1s")
+    ends_after = where.key("ends_after").duration(body.get("ends_after", 4 * resend))
+    if ends_after < resend:
+        where.key("ends_after").fail("must be at least resend_delay (Prometheus uses 4 times it)")
     return AlertmanagerSettings(
         url=_url(body["url"], where.key("url")).rstrip("/"),
         ca_bundle=_file(body.get("ca_bundle"), where.key("ca_bundle")),
+        resend_delay_seconds=resend,
         ends_after_seconds=ends_after,
     )
 

@@ -1,20 +1,23 @@
-"""Rule replay: evaluate a rule set against the stored event history, sending nothing.
+"""Rule replay: the alert engine's own timeline over the stored history, sending nothing.
 
-Events before ``since`` only warm up the job facts (consecutive failures, last
-success); from ``since`` on, a virtual clock walks through the history, ticking the
-time-based rules and the group timers every ``step_seconds`` and at every event, so a
-team sees which alerts and notifications a changed rule set would have produced.
+Replay runs the same ``Evaluator`` as the engine, from empty state over every stored
+event in order, on a simulated clock that stands at each event's recorded time and at
+each group's due time (``Evaluator.advance``/``settle``), with every stored silence
+applied at the moments it was in force. For the rules that were in force it therefore
+makes exactly the notifications the engine queued, at the same times, on every
+invocation; for a changed rule set it shows what those rules would have sent. Only
+notifications made between ``since`` and ``until`` are reported.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from alerting.alerts import Alert
 from alerting.config import AlertingConfig
 from alerting.evaluation import Evaluator
-from alerting.facts import JobFacts, JobInfo
+from alerting.facts import JobInfo
 from alerting.notification import Notification
 from alerting.silences import list_silences
 from runner.store.store import Store
@@ -37,7 +40,6 @@ def replay(
     since: datetime,
     until: datetime,
     *,
-    step_seconds: float = 60.0,
     batch_size: int = 1000,
 ) -> ReplayResult:
     """Replay stored events through ``config`` in memory; the store is only read."""
@@ -46,37 +48,17 @@ def replay(
         infos={j.name: JobInfo.from_record(j) for j in store.list_jobs()},
         silences=list_silences(store.db),
     )
-    step = timedelta(seconds=step_seconds)
     notifications: list[Notification] = []
-    clock = since
-    handled = 0
-
-    def advance(to: datetime) -> None:
-        nonlocal clock
-        while clock + step <= to:
-            clock += step
-            evaluator.tick(clock)
-            notifications.extend(evaluator.flush(clock))
-
-    cursor = 0
+    handled = cursor = 0
     while True:
-        events = store.events_after(cursor, limit=batch_size)
+        events = [e for e in store.events_after(cursor, limit=batch_size) if e.at <= until]
         if not events:
             break
         cursor = events[-1].id
-        for event in events:
-            if event.at < since:
-                evaluator.facts.setdefault(event.job, JobFacts()).apply(event)
-                continue
-            if event.at > until:
-                break
-            advance(event.at)
-            handled += evaluator.process([event], event.at)
-            notifications.extend(evaluator.flush(event.at))
-        else:
-            continue
-        break
-    advance(until)
+        handled += sum(1 for e in events if e.at >= since)
+        notifications += evaluator.advance(events)
+    notifications += evaluator.settle(until)
     fired = [a for a in evaluator.book.alerts.values() if a.starts_at >= since.timestamp()]
     fired.sort(key=lambda a: (a.starts_at, a.fingerprint))
-    return ReplayResult(since, until, handled, fired, notifications)
+    shown = [n for n in notifications if since <= n.created_at <= until]
+    return ReplayResult(since, until, handled, fired, shown)

@@ -30,7 +30,7 @@ def flush_unmuted(
         interval = muted[group.route].group_interval_seconds
         group.next_flush_at = now.timestamp() + max(interval, 1.0)
         group.dirty = True
-        book.groups[key] = group
+        book.restore(group)
     return [n for n in sent if n.group_key not in held]
 
 

@@ -7,6 +7,7 @@ nothing. Time-based rules (``stale``, ``duration_exceeded`` while a run is still
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -166,6 +167,23 @@ class RuleSet:
         handler = _HANDLERS.get(type(event))
         return handler(self, event, facts, info, firing) if handler else []
 
+    def next_crossing(self, facts: JobFacts, since: float) -> float:
+        """The earliest threshold at or after ``since`` (epoch seconds) past which a
+        time-based rule may fire for a job with these facts; infinity when none."""
+        times = []
+        for rule in self._of(RuleKind.STALE):
+            baseline = facts.last_success_at or facts.first_seen_at
+            if baseline is not None and rule.for_seconds is not None:
+                times.append(baseline + rule.for_seconds)
+        for run in facts.open_runs.values():
+            for rule in self._of(RuleKind.DURATION_EXCEEDED):
+                if run.started_at is not None and rule.threshold_seconds is not None:
+                    times.append(run.started_at + rule.threshold_seconds)
+            for rule in self._of(RuleKind.DEADLINE_MISSED):
+                if run.logical_time is not None and rule.deadline_seconds is not None:
+                    times.append(run.logical_time + rule.deadline_seconds)
+        return min((t for t in times if t >= since), default=math.inf)
+
     def on_tick(
         self, now: datetime, facts: Mapping[str, JobFacts], infos: Mapping[str, JobInfo]
     ) -> list[Finding]:
@@ -181,11 +199,13 @@ class RuleSet:
                 assert rule.for_seconds is not None
                 stale = baseline is not None and epoch - baseline > rule.for_seconds
                 if stale and self._applies(rule, job, info):
+                    assert baseline is not None
                     fields = {
                         "for": format_duration(rule.for_seconds),
                         "last_success_at": _iso(job_facts.last_success_at),
                     }
-                    found.append(Finding(rule, job, now, True, fields=fields))
+                    at = _crossed(baseline + rule.for_seconds, now)
+                    found.append(Finding(rule, job, at, True, fields=fields))
             for run_id, run in job_facts.open_runs.items():
                 found.extend(self._tick_run(now, job, int(run_id), run, info))
         return found
@@ -201,8 +221,9 @@ class RuleSet:
             if started is not None and epoch - started > rule.threshold_seconds:
                 if not self._applies(rule, job, info):
                     continue
-                fields = _run_fields(run_id, epoch - started, rule)
-                found.append(Finding(rule, job, now, True, fields=fields))
+                at = _crossed(started + rule.threshold_seconds, now)
+                fields = _run_fields(run_id, at.timestamp() - started, rule)
+                found.append(Finding(rule, job, at, True, fields=fields))
         for rule in self._of(RuleKind.DEADLINE_MISSED):
             assert rule.deadline_seconds is not None
             if run.logical_time is not None:
@@ -213,7 +234,7 @@ class RuleSet:
                         "logical_time": _iso(run.logical_time),
                         "deadline": _iso(deadline),
                     }
-                    found.append(Finding(rule, job, now, True, fields=fields))
+                    found.append(Finding(rule, job, _crossed(deadline, now), True, fields=fields))
         return found
 
     # -- event handlers -------------------------------------------------------------------
@@ -349,8 +370,14 @@ _HANDLERS = {
 def _resolves(
     rules: Iterable[Rule], event: Event, firing: Container[str], task: str | None = None
 ) -> list[Finding]:
-    """Resolve findings of ``rules``, for those with an alert of the job that fires."""
-    return [Finding(r, event.job, event.at, False, task=task) for r in rules if r.alert in firing]
+    """Resolve findings of ``rules``, for those with an alert of the job that fires; they
+    carry the run that resolved them."""
+    fields = {"run_id": getattr(event, "run_id", None)}
+    return [
+        Finding(r, event.job, event.at, False, task=task, fields=fields)
+        for r in rules
+        if r.alert in firing
+    ]
 
 
 @lru_cache(maxsize=4096)
@@ -366,6 +393,12 @@ def _tail(text: str | None) -> str | None:
     if not text:
         return None
     return text[-ERROR_TAIL_CHARS:]
+
+
+def _crossed(epoch: float, now: datetime) -> datetime:
+    """When a time-based condition became true: its threshold, not the moment a tick
+    noticed it, so the alert's times do not depend on how often the engine ticks."""
+    return min(from_epoch(epoch), now)
 
 
 def _iso(epoch: float | None) -> str | None:

@@ -5,15 +5,18 @@ thread (a slow or failing receiver never holds up another), then records every o
 sent; retried later with exponential backoff (or after Slack's ``Retry-After``); or
 failed after a permanent error or the retry budget, and then handed to the receiver's
 ``fallback``. Database work stays on the calling thread.
+
+Each round claims at most one row per receiver right before sending it, so a row that
+is ``sending`` really is in flight; a row a dead sender left in flight is taken over
+at once (``outbox.release_stale``): resent only to receivers with an idempotency key
+(PagerDuty's ``dedup_key``; Alertmanager, where a re-posted alert is the same alert),
+otherwise recorded as possibly delivered.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import uuid
-from collections import defaultdict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -30,13 +33,19 @@ from alerting.notification import (
 )
 from alerting.notifiers import create_notifier
 from alerting.outbox import OutboxRow
-from alerting.receivers import Receiver
-from alerting.secrets import scrub
+from alerting.receivers import Receiver, SlackSettings
 from runner.clock import Clock, utcnow
 from runner.errors import NotFoundError
+from runner.redaction import Redactor
 from runner.store.store import Store
+from runner.supervisor import current, is_alive
 
 logger = logging.getLogger(__name__)
+
+
+_IDEMPOTENT_KINDS = frozenset({"pagerduty", "alertmanager"})
+"""Receivers whose repeated send is the same event: PagerDuty dedups on ``dedup_key``,
+Alertmanager on the alert's labels."""
 
 
 @dataclass(frozen=True)
@@ -47,13 +56,6 @@ class DeliveryReport:
     retried: int = 0
     failed: int = 0
     deferred: int = 0
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    row: OutboxRow
-    result: DeliveryResult | None  # None: not attempted (the receiver is rate limited)
-    retry_after_seconds: float | None = None
 
 
 class Sender:
@@ -69,15 +71,33 @@ class Sender:
         lease_seconds: float = 120.0,
         batch_size: int = 100,
         sender_id: str | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.clock = clock
         self.lease_seconds = lease_seconds
         self.batch_size = batch_size
-        self.sender_id = sender_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.sender_id = sender_id or f"{current()}/{uuid.uuid4().hex[:8]}"
         self._notifiers: dict[str, Notifier] = dict(notifiers or {})
-        self._secrets = config.secrets()
+        self._redactor = redactor or Redactor(config.secrets())
+        """Errors are stored and logged through it (receivers may echo their secrets)."""
+
+    def idempotent(self, receiver: str, note: Notification) -> bool:
+        """True when sending ``note`` to ``receiver`` again is harmless: PagerDuty and
+        Alertmanager always; Slack with a bot token once the group has a message, which
+        is updated in place (``Notification.redelivery``)."""
+        found = self.config.receivers.get(receiver)
+        if found is None:
+            return False
+        if found.kind in _IDEMPOTENT_KINDS:
+            return True
+        settings = found.settings
+        return (
+            isinstance(settings, SlackSettings)
+            and settings.token is not None
+            and state.group_thread(self.store.db, note.group_key, note.episode) is not None
+        )
 
     def notifier(self, receiver: str) -> Notifier:
         """The notifier of a configured receiver (created on first use)."""
@@ -90,7 +110,7 @@ class Sender:
             self._notifiers[receiver] = create_notifier(self.config.receivers[receiver])
         return self._notifiers[receiver]
 
-    def deliver_due(self, now: datetime | None = None, *, max_rounds: int = 10) -> DeliveryReport:
+    def deliver_due(self, now: datetime | None = None, *, max_rounds: int = 50) -> DeliveryReport:
         """Send every notification due at ``now``; record the outcomes.
 
         A group's next notification (or a fallback) becomes due once the one before it is
@@ -109,21 +129,32 @@ class Sender:
     def _deliver_round(self, now: datetime) -> dict[str, int]:
         db = self.store.db
         counts = {"sent": 0, "retried": 0, "failed": 0, "deferred": 0}
-        claimed = []
-        for row_id in outbox.due(db, now, self.batch_size):
+        resent, possibly = outbox.release_stale(db, now, alive=is_alive, idempotent=self.idempotent)
+        if resent or possibly:
+            logger.warning(
+                "took over %d notifications a dead sender left in flight: %d to send again "
+                "(idempotent receivers), %d recorded as possibly delivered",
+                resent + possibly,
+                resent,
+                possibly,
+            )
+        claimed: dict[str, OutboxRow] = {}
+        for row_id, receiver in outbox.due(db, now, self.batch_size):
+            if receiver in claimed:
+                continue  # one row in flight per receiver and round: see the module doc
             row = outbox.claim(db, row_id, self.sender_id, now, self.lease_seconds)
             if row is not None:
-                claimed.append(self._with_thread(row))
+                claimed[receiver] = self._with_thread(row)
         if not claimed:
             return counts
-        by_receiver: dict[str, list[OutboxRow]] = defaultdict(list)
-        for row in claimed:
-            by_receiver[row.receiver].append(row)
-        with ThreadPoolExecutor(max_workers=min(8, len(by_receiver))) as pool:
-            batches = list(pool.map(self._send_batch, by_receiver.values()))
-        for batch in batches:
-            for outcome in batch:
-                counts[self._record(outcome, now)] += 1
+        rows = list(claimed.values())
+        with ThreadPoolExecutor(max_workers=min(8, len(rows))) as pool:
+            results = list(pool.map(self._send_one, rows))
+        for row, result in zip(rows, results, strict=True):
+            counts[self._record(row, result, now)] += 1
+            if not result.ok and result.retry_after_seconds is not None:
+                until = now + timedelta(seconds=result.retry_after_seconds)
+                counts["deferred"] += outbox.defer_receiver(db, row.receiver, until)
         return counts
 
     def _with_thread(self, row: OutboxRow) -> OutboxRow:
@@ -132,20 +163,6 @@ class Sender:
         if row.group_key == note.group_key:
             thread = state.group_thread(self.store.db, note.group_key, note.episode)
         return replace(row, notification=note.with_thread(thread, row.id))
-
-    def _send_batch(self, rows: list[OutboxRow]) -> list[_Outcome]:
-        """Send one receiver's rows in order; after a rate limit, leave the rest for later."""
-        outcomes: list[_Outcome] = []
-        wait: float | None = None
-        for row in rows:
-            if wait is not None:
-                outcomes.append(_Outcome(row, None, wait))
-                continue
-            result = self._send_one(row)
-            outcomes.append(_Outcome(row, result))
-            if not result.ok and result.retry_after_seconds is not None:
-                wait = result.retry_after_seconds
-        return outcomes
 
     def _send_one(self, row: OutboxRow) -> DeliveryResult:
         try:
@@ -159,26 +176,15 @@ class Sender:
         except Exception as exc:
             return DeliveryResult.failure(f"{type(exc).__name__}: {exc}")
 
-    def _record(self, outcome: _Outcome, now: datetime) -> str:
-        row, result, db = outcome.row, outcome.result, self.store.db
-        if result is None:
-            wait = outcome.retry_after_seconds or 0.0
-            outbox.mark_retry(
-                db,
-                row.id,
-                self.sender_id,
-                now + timedelta(seconds=wait),
-                "rate limited",
-                counted=False,
-            )
-            return "deferred"
+    def _record(self, row: OutboxRow, result: DeliveryResult, now: datetime) -> str:
+        db = self.store.db
         if result.ok:
             if outbox.mark_sent(db, row.id, self.sender_id, now) and result.thread:
                 note = row.notification
                 if row.group_key == note.group_key and note.thread is None:
                     state.set_group_thread(db, note.group_key, note.episode, result.thread)
             return "sent"
-        error = scrub(result.error or "unknown error", self._secrets)
+        error = self._redactor.redact(result.error or "unknown error")
         receiver = self.config.receivers.get(row.receiver)
         budget = receiver.max_attempts if receiver else 1
         if result.permanent or row.attempts >= budget:
@@ -233,7 +239,7 @@ class Sender:
         note = Notification(receiver, f"test:{receiver}", {}, (alert,), now, test=True)
         result = self._send_one_notification(receiver, note)
         if not result.ok:
-            result = replace(result, error=scrub(result.error or "", self._secrets))
+            result = replace(result, error=self._redactor.redact(result.error or ""))
         return result
 
     def _send_one_notification(self, receiver: str, note: Notification) -> DeliveryResult:

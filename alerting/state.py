@@ -190,6 +190,12 @@ def save_groups(db: Database, groups: Iterable[AlertGroup], now: datetime) -> No
     )
 
 
+def next_due(db: Database) -> float | None:
+    """The earliest scheduled group flush (epoch seconds), if any."""
+    due = db.scalar("SELECT MIN(next_flush_at) FROM alert_groups")
+    return None if due is None else float(due)
+
+
 def group_thread(db: Database, group_key: str, episode: int) -> dict[str, str] | None:
     """The reference of the first message sent for this group episode (Slack ts), if any."""
     text = db.scalar("SELECT delivery_ref FROM alert_groups WHERE key = :key", {"key": group_key})

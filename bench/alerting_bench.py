@@ -21,6 +21,12 @@ leaves firing alerts behind):
     PostgreSQL  A1 polled median 72 ms (p95 75 ms), direct 11 ms
                 A2 27,000-37,000 events/s on the store, 60,000-95,000 in memory
 
+A2 with the engine on the events' own timeline (each change flushed at its own due time,
+so with group_wait/group_interval 0s this history now queues 1,498 notifications where
+one flush at the end queued 60), interleaved with main on the same loaded machine (load
+average 6-8): SQLite 7,700-11,200 events/s on the store (main 10,900-21,500), in memory
+28,000-34,000 (main 44,000-66,000).
+
 A2 before batching the engine's writes and skipping resolves of rules with nothing
 firing (same machine, interleaved runs): SQLite 32,000-35,000 events/s, PostgreSQL
 16,000-28,000, in memory 37,000-59,000.
@@ -242,7 +248,7 @@ def a2(url: str, total: int = 10_000, repeats: int = 3) -> dict[str, float]:
     for _ in range(repeats):
         evaluator = Evaluator(config, infos=infos)
         start = time.perf_counter()
-        evaluator.process(events, now)
+        evaluator.process(events)
         memory.append(time.perf_counter() - start)
     return {
         "events": total,

@@ -1,4 +1,5 @@
-"""Settings: runwatch.yaml, ``${VAR}`` interpolation and the ``RUNWATCH_*`` variables.
+"""Settings: runwatch.yaml, ``${VAR}`` / ``${file:PATH}`` interpolation, ``env_file:``
+and the ``RUNWATCH_*`` variables.
 
 Built once at the entry point from an explicit environment mapping and passed down;
 nothing else reads ``os.environ``. A value built by interpolation is a Secret: it is
@@ -8,8 +9,6 @@ never shown, not even in error messages.
 from __future__ import annotations
 
 import os
-import pwd
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,20 +18,29 @@ from urllib.parse import urlsplit
 from runner.definitions import fields
 from runner.definitions.location import Location
 from runner.definitions.yamlsource import YamlMapping, read_yaml, to_plain
+from runner.envfile import read_env_file
 from runner.errors import DefinitionError
-from runner.secret import Secret
+from runner.redaction import Redactor, environment_secrets, settings_secrets, url_password
+from runner.secret import Secret, SecretReferenceError, interpolate, references
+from runner.settings_file import CONFIG_NAME, ETC_DIR, expand_user, find_settings_file
 from runner.sizes import parse_size
 
-CONFIG_NAME = "runwatch.yaml"
 DEFAULT_WORKERS = 8
 DEFAULT_LOG_CAP_BYTES = 10 * 1024 * 1024
-SECTION_KEYS = ("telemetry", "alerting", "server", "executor")
+SECTION_KEYS = ("telemetry", "alerting", "server", "executor", "dashboard")
 """Sections kept as mappings for the subsystems that read them."""
-SETTINGS_KEYS = ("home", "db_url", "jobs", "workers", "log_cap", "pools", *SECTION_KEYS)
+SETTINGS_KEYS = (
+    "home",
+    "db_url",
+    "jobs",
+    "workers",
+    "log_cap",
+    "pools",
+    "env_file",
+    *SECTION_KEYS,
+)
 _JOB_FILE_KEYS = ("defaults",)
 """Job-file keys allowed besides ``jobs:`` and ``pools:`` when ``jobs:`` holds the jobs."""
-
-_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,12 @@ class Settings:
     alerting: Mapping[str, Any] = field(default_factory=dict)
     server: Mapping[str, Any] = field(default_factory=dict)
     executor: Mapping[str, Any] = field(default_factory=dict)
+    dashboard: Mapping[str, Any] = field(default_factory=dict)
+    """``url``: where the dashboard is served, for links in notifications."""
+    interpolated: frozenset[str] = frozenset()
+    """Names of the environment variables runwatch.yaml referenced with ``${NAME}``."""
+    secrets: tuple[Secret, ...] = ()
+    """Every value that came from ``${NAME}`` or ``${file:PATH}`` (for redaction)."""
 
     @property
     def jobs_in_config(self) -> bool:
@@ -67,14 +81,33 @@ class Settings:
         return parts._replace(netloc=netloc).geturl()
 
 
-def load_settings(config_path: Path | None, *, env: Mapping[str, str], cwd: Path) -> Settings:
-    """Read settings from ``config_path`` (default: ``cwd/runwatch.yaml`` if it exists).
+def redactor_for(settings: Settings | None, env: Mapping[str, str]) -> Redactor:
+    """The one Redactor of a process: every secret of its settings and its environment."""
+    found: list[Secret | str] = [*environment_secrets(env)]
+    if settings is not None:
+        found.extend(settings.secrets)
+        found.extend(url_password(settings.db_url))
+        sections = (settings.server, settings.alerting, settings.telemetry, settings.executor)
+        found.extend(settings_secrets(sections))
+    return Redactor(found)
+
+
+def load_settings(
+    config_path: Path | None,
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    etc_dir: str = ETC_DIR,
+    without: tuple[str, ...] = (),
+) -> Settings:
+    """Read settings from the file ``find_settings_file`` picks (none: defaults only).
 
     Precedence: ``RUNWATCH_HOME`` / ``RUNWATCH_DB_URL`` over the file over defaults.
-    Relative paths in the file are relative to its folder.
+    Relative paths in the file are relative to its folder. Sections in ``without`` are
+    left out unread (`wrap` still records a run when the alerting section is broken).
     """
-    display = str(config_path) if config_path is not None else CONFIG_NAME
-    path = _find(config_path, cwd)
+    path = _find(config_path, env, cwd, etc_dir)
+    display = _display(path, config_path, cwd)
     base = path.parent if path is not None else cwd
     raw = _read(path, display) if path is not None else YamlMapping(1)
     top = Location(display)
@@ -85,14 +118,18 @@ def load_settings(config_path: Path | None, *, env: Mapping[str, str], cwd: Path
             "'defaults:' belongs to a jobs file; here it applies only when 'jobs:' holds the jobs"
         )
     fields.check_keys(raw, allowed, top, raw.line_of)
-    data = {
-        key: value if key == "jobs" and jobs_in_file else _interpolate(value, key, env, top)
-        for key, value in raw.items()
-        if key in SETTINGS_KEYS
-    }
 
     def at(key: str) -> Location:
         return Location(display, raw.line_of(key), key=key)
+
+    # dotenv convention (python-dotenv, docker compose): the process environment wins
+    variables = {**_env_files(raw.get("env_file"), base, env, at("env_file")), **env}
+    resolver = _Resolver(variables, base, top)
+    data = {
+        key: value if key == "jobs" and jobs_in_file else resolver.resolve(value, key)
+        for key, value in raw.items()
+        if key in SETTINGS_KEYS and key != "env_file" and key not in without
+    }
 
     home = _home(data.get("home"), env, cwd, base, at("home"))
     return Settings(
@@ -107,17 +144,26 @@ def load_settings(config_path: Path | None, *, env: Mapping[str, str], cwd: Path
         alerting=_section(data.get("alerting"), at("alerting")),
         server=_section(data.get("server"), at("server")),
         executor=_section(data.get("executor"), at("executor")),
+        dashboard=_section(data.get("dashboard"), at("dashboard")),
+        interpolated=frozenset(resolver.names),
+        secrets=tuple(resolver.secrets),
     )
 
 
-def _find(config_path: Path | None, cwd: Path) -> Path | None:
-    if config_path is None:
-        candidate = cwd / CONFIG_NAME
-        return candidate if candidate.is_file() else None
-    path = config_path if config_path.is_absolute() else cwd / config_path
-    if not path.is_file():
-        raise DefinitionError(f"config file '{config_path}' does not exist")
-    return path
+def _find(config_path: Path | None, env: Mapping[str, str], cwd: Path, etc_dir: str) -> Path | None:
+    given = None if config_path is None else str(config_path)
+    found = find_settings_file(given, env, str(cwd), etc_dir=etc_dir)
+    return None if found is None else Path(found)
+
+
+def _display(path: Path | None, config_path: Path | None, cwd: Path) -> str:
+    """How messages name the file: as given, ``runwatch.yaml`` in the working directory,
+    else its absolute path (found through RUNWATCH_CONFIG, XDG or /etc)."""
+    if config_path is not None:
+        return str(config_path)
+    if path is None or path == cwd / CONFIG_NAME:
+        return CONFIG_NAME
+    return str(path)
 
 
 def _read(path: Path, display: str) -> YamlMapping:
@@ -135,32 +181,51 @@ def _lines(value: object) -> Callable[[str], int | None]:
     return value.line_of if isinstance(value, YamlMapping) else lambda _key: None
 
 
-def _interpolate(value: object, key: str, env: Mapping[str, str], top: Location) -> Any:
-    """``value`` with ``${VAR}`` replaced in every string; replaced strings become Secrets."""
-    if isinstance(value, Mapping):
-        return {k: _interpolate(v, f"{key}.{k}", env, top) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_interpolate(v, f"{key}[{i}]", env, top) for i, v in enumerate(value)]
-    if not isinstance(value, str) or "${" not in value:
-        return value
-    replaced = False
+def _env_files(
+    value: object, base: Path, env: Mapping[str, str], where: Location
+) -> dict[str, str]:
+    """The variables of ``env_file:`` (a path or a list of paths; later files win)."""
+    if value is None:
+        return {}
+    items = value if isinstance(value, list) else [value]
+    variables: dict[str, str] = {}
+    for item in items:
+        if not isinstance(item, str) or not item.strip() or "${" in item:
+            raise where.error(f"expected a path to a dotenv file (no ${{…}}), got {item!r}")
+        path = _absolute(_expand_user(item, env), base)
+        try:
+            variables.update(read_env_file(path))
+        except DefinitionError as exc:
+            raise where.error(str(exc)) from None
+    return variables
 
-    def substitute(match: re.Match[str]) -> str:
-        nonlocal replaced
-        if match.group(0) == "$${":
-            return "${"
-        name = match.group(1)
-        if name is None:
-            raise top.at(key).error(
-                "expected ${NAME} with a variable name (write $${ for a literal ${)"
-            )
-        if name not in env:
-            raise top.at(key).error(f"environment variable {name} is not set")
-        replaced = True
-        return env[name]
 
-    text = _REFERENCE.sub(substitute, value)
-    return Secret(text) if replaced else text
+class _Resolver:
+    """Resolves ``${NAME}`` / ``${file:PATH}`` in settings values, remembering the secrets."""
+
+    def __init__(self, env: Mapping[str, str], base: Path, top: Location) -> None:
+        self.env, self.base, self.top = env, base, top
+        self.names: set[str] = set()
+        self.secrets: list[Secret] = []
+
+    def resolve(self, value: object, key: str) -> Any:
+        """``value`` with references replaced in every string; replaced strings are Secrets."""
+        if isinstance(value, Mapping):
+            return {k: self.resolve(v, f"{key}.{k}") for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v, f"{key}[{i}]") for i, v in enumerate(value)]
+        if not isinstance(value, str) or "${" not in value:
+            return value
+        pieces: list[str] = []
+        try:
+            result = interpolate(value, self.env, self.base, pieces)
+        except SecretReferenceError as exc:
+            raise self.top.at(key).error(str(exc)) from None
+        self.names.update(references(value))
+        self.secrets.extend(Secret(piece) for piece in pieces if piece)
+        if isinstance(result, Secret):
+            self.secrets.append(result)
+        return result
 
 
 def _revealed(value: object, where: Location, expected: str) -> str:
@@ -173,10 +238,7 @@ def _revealed(value: object, where: Location, expected: str) -> str:
 
 
 def _expand_user(text: str, env: Mapping[str, str]) -> Path:
-    if text != "~" and not text.startswith("~/"):
-        return Path(text)
-    user_home = env.get("HOME") or pwd.getpwuid(os.getuid()).pw_dir
-    return Path(user_home, text[2:])
+    return Path(expand_user(text, env))
 
 
 def _absolute(path: Path, base: Path) -> Path:

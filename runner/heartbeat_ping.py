@@ -1,6 +1,7 @@
 """Ping an external heartbeat URL (Healthchecks-style), so a dead scheduler is noticed
 from outside. Each ping runs on a short-lived thread: a slow or unreachable endpoint
-never delays the scheduler, and a failure is one log line."""
+never delays the scheduler, and a failure is one log line that never shows the URL (its
+path is usually the check's secret)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import logging
 import threading
 import urllib.request
 from datetime import datetime
+
+from runner.secret import Secret
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +20,7 @@ PING_TIMEOUT_SECONDS = 10.0
 class HeartbeatPinger:
     """Call ``ping(now)`` periodically; at most one ping is in flight at a time."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: Secret) -> None:
         self.url = url
         self._busy = threading.Lock()
 
@@ -28,7 +31,7 @@ class HeartbeatPinger:
 
     def _send(self) -> None:
         try:
-            request = urllib.request.Request(self.url, method="GET")  # noqa: S310 - configured
+            request = urllib.request.Request(self.url.reveal(), method="GET")  # noqa: S310
             with urllib.request.urlopen(request, timeout=PING_TIMEOUT_SECONDS):  # noqa: S310
                 pass
         except OSError as exc:

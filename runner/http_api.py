@@ -1,29 +1,36 @@
 """The HTTP server of ``runwatch serve``: ``/metrics``, ``/healthz`` and routes others add.
 
-A stdlib ``ThreadingHTTPServer`` in a background thread; each request runs in its own
-thread. Handlers are plain functions from ``Request`` to ``Response``, registered with
+A stdlib ``HTTPServer`` in a background thread, its connections served by a fixed
+pool of threads. Handlers are plain functions from ``Request`` to ``Response``, registered with
 ``route(method, "/api/v1/jobs/{job}/start", handler)``; a handler that raises gets a 500
 and a log line, never a dead server. Listens on 127.0.0.1:9464 unless told otherwise
-(9464 is the port OpenTelemetry's Prometheus exporters use).
+(9464 is the port OpenTelemetry's Prometheus exporters use), over TLS when given a
+certificate.
+
+Limits hold before any handler (and so before authentication) runs: a body without a
+valid ``Content-Length`` is refused (411/400) and one over the limit is 413, neither
+read; connections are bounded in number and each request must arrive whole within a
+deadline (``runner.http_connections``), so no client can use up the threads or file
+descriptors the scheduler needs.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from runner.errors import RunwatchError, UsageError
-from runner.secret import Secret
+from runner.http_connections import ConnectionGate, GatedHTTPServer
 from runner.telemetry import exposition
 from runner.telemetry.health import Health
 
@@ -32,13 +39,25 @@ logger = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9464
 DEFAULT_LISTEN = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
-MAX_BODY_BYTES = 1024 * 1024
-REQUEST_TIMEOUT_SECONDS = 30.0
+MAX_BODY_BYTES = 64 * 1024
+MAX_CONNECTIONS = 64
+REQUEST_TIMEOUT_SECONDS = 10.0
+_METHODS_WITH_BODY = ("POST", "PUT")
 _PARAM = re.compile(r"\{([A-Za-z_]\w*)\}")
 
 
 class ListenError(RunwatchError, OSError):
     """The server cannot listen on the address it was given."""
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """What one client may take of the server."""
+
+    max_connections: int = MAX_CONNECTIONS
+    request_timeout_seconds: float = REQUEST_TIMEOUT_SECONDS
+    """Headers and body must arrive within this long of the connection."""
+    max_body_bytes: int = MAX_BODY_BYTES
 
 
 @dataclass(frozen=True)
@@ -128,10 +147,20 @@ class Router:
 class HttpServer:
     """A threaded HTTP server run in a background thread: ``start()``, then ``stop()``."""
 
-    def __init__(self, listen: str = DEFAULT_LISTEN, *, router: Router | None = None) -> None:
+    def __init__(
+        self,
+        listen: str = DEFAULT_LISTEN,
+        *,
+        router: Router | None = None,
+        limits: HttpLimits | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.host, self.port = parse_listen(listen)
         self.router = router or Router()
-        self._server: ThreadingHTTPServer | None = None
+        self.limits = limits or HttpLimits()
+        self.tls = tls
+        self.gate = ConnectionGate(self.limits.max_connections, self.limits.request_timeout_seconds)
+        self._server: GatedHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def route(self, method: str, template: str, handler: Handler) -> None:
@@ -147,21 +176,25 @@ class HttpServer:
 
     @property
     def url(self) -> str:
-        """``http://host:port``."""
+        """``http://host:port`` (``https://`` over TLS)."""
         host, port = self.address
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
     def start(self) -> None:
         """Bind and serve in a background thread; ListenError when the address is unusable."""
         if self._server is not None:
             return
-        server_class = _IPv6Server if ":" in self.host else _Server
+        server_class = _IPv6Server if ":" in self.host else GatedHTTPServer
         try:
-            server = server_class((self.host, self.port), _make_handler(self.router))
+            server = server_class(
+                (self.host, self.port), _make_handler(self.router, self.limits, self.gate)
+            )
         except OSError as exc:
             raise ListenError(
                 f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
             ) from exc
+        server.start_workers(self.gate, self.limits.max_connections, self.tls)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -196,19 +229,38 @@ class HttpServer:
         self.stop()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-
-class _IPv6Server(_Server):
+class _IPv6Server(GatedHTTPServer):
     address_family = socket.AF_INET6
 
 
-def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
+def _body_length(method: str, headers: Mapping[str, str], limit: int) -> int | Response:
+    """The body's length from the headers, or the answer refusing it unread."""
+    if headers.get("transfer-encoding") is not None:
+        return Response.text("Length Required: send the body with a Content-Length\n", 411)
+    text = headers.get("content-length")
+    if text is None:
+        return 0  # HTTP/1.1: no Content-Length and no Transfer-Encoding, no body
+    if not text.isdigit() or not text.isascii():
+        return Response.text("Content-Length: expected a whole number of bytes\n", 400)
+    length = int(text)
+    if length and method not in _METHODS_WITH_BODY:
+        return Response.text(f"{method} requests take no body\n", 400)
+    if length > limit:
+        return Response.text(f"request body over the limit of {limit} bytes\n", 413)
+    return length
+
+
+def _make_handler(
+    router: Router, limits: HttpLimits, gate: ConnectionGate
+) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         server_version = "runwatch"
-        timeout = REQUEST_TIMEOUT_SECONDS
+        timeout = limits.request_timeout_seconds
+
+        def setup(self) -> None:
+            super().setup()
+            if isinstance(self.connection, ssl.SSLSocket):
+                self.connection.do_handshake()
 
         def do_GET(self) -> None:
             self._dispatch()
@@ -226,26 +278,29 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             found = router.resolve(self.command, parts.path)
             if isinstance(found, int):
+                gate.received(self.connection)
                 self._send(
                     Response.text("not found\n" if found == 404 else "method not allowed\n", found)
                 )
                 return
             handler, params = found
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                self._send(Response.text("bad Content-Length\n", 400))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            length = _body_length(self.command, headers, limits.max_body_bytes)
+            if isinstance(length, Response):
+                gate.received(self.connection)
+                self._send(length)
                 return
-            if length > MAX_BODY_BYTES:
-                self._send(Response.text("request body too large\n", 413))
+            body = self.rfile.read(length) if length else b""
+            if len(body) < length:  # cut off at the deadline, or the client left
                 return
+            gate.received(self.connection)
             request = Request(
                 method=self.command,
                 path=parts.path,
                 params=params,
                 query=dict(parse_qsl(parts.query)),
-                headers={k.lower(): v for k, v in self.headers.items()},
-                body=self.rfile.read(length) if length else b"",
+                headers=headers,
+                body=body,
                 client=self.client_address[0],
             )
             try:
@@ -296,13 +351,13 @@ def health_handler(check: Callable[[], Health]) -> Handler:
     return handle
 
 
-def require_bearer(token: Secret, handler: Handler) -> Handler:
-    """``handler`` behind ``Authorization: Bearer <token>`` (401 otherwise)."""
-    expected = f"Bearer {token.reveal()}".encode()
+def require_bearer(authorized: Callable[[Request, str], bool], handler: Handler) -> Handler:
+    """``handler`` behind ``Authorization: Bearer <token>``: 401 unless
+    ``authorized(request, token)``."""
 
     def handle(request: Request) -> Response:
-        given = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given or not authorized(request, given.strip()):
             return Response(401, b"unauthorized\n", headers={"WWW-Authenticate": "Bearer"})
         return handler(request)
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runner.taskenv import EnvInherit
 
 
 class RunState(StrEnum):
@@ -136,6 +139,8 @@ class Task:
     max_retry_delay: float = 600.0
     timeout: float | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    env_inherit: EnvInherit = ()
+    """runwatch's secret variables this task still gets (``all``, or names); none by default."""
     cwd: str | None = None
     pool: str | None = None
     queue: str | None = None
@@ -169,6 +174,8 @@ class Job:
     grace: float | None = None
     expected_duration: float | None = None
     params: Mapping[str, str] = field(default_factory=dict)
+    pingable: bool = False
+    """Remote hosts may report runs of this job through the ping API (its own token)."""
     source: str = "<python>"
 
 

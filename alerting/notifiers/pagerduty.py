@@ -11,6 +11,7 @@ from typing import Any
 
 from alerting.notification import DeliveryResult, Notification, NotifiedAlert, NotifiedStatus
 from alerting.notifiers.jsonpost import retry_after, ssl_context
+from alerting.page import page_of
 from alerting.receivers import PagerDutySettings, Receiver
 
 SEVERITIES = {"critical": "critical", "error": "error", "warning": "warning", "info": "info"}
@@ -28,16 +29,14 @@ _DETAIL_KEYS = (
     "threshold",
     "expected_at",
     "trace_id",
-    "trace_url",
 )
 
 
 def custom_details(alert: NotifiedAlert) -> dict[str, Any]:
-    """The incident's custom details: run, task, attempt, exit code, error tail, trace."""
-    details = {key: alert.details.get(key) for key in _DETAIL_KEYS}
-    details["run_id"] = alert.labels.get("run_id") or details["run_id"]
+    """The incident's custom details: the page's facts plus the alert's identity."""
+    details: dict[str, Any] = {key: alert.details.get(key) for key in _DETAIL_KEYS}
     details["task"] = alert.labels.get("task") or details["task"]
-    details["error_tail"] = alert.details.get("error")
+    details.update(page_of(alert).to_json())
     details["alertname"] = alert.alertname
     details["job"] = alert.labels.get("job")
     details["tags"] = alert.labels.get("tags")
@@ -56,11 +55,10 @@ def trigger_payload(alert: NotifiedAlert, source: str, *, test: bool = False) ->
     }
     if alert.labels.get("owner"):
         extra["group"] = alert.labels["owner"]
-    links = []
-    if alert.details.get("trace_url"):
-        links.append({"href": str(alert.details["trace_url"]), "text": "Trace"})
+    page = page_of(alert)
+    links = [{"href": url, "text": text} for text, url in page.links]
     return {
-        "summary": (prefix + alert.summary)[:_SUMMARY_CHARS],
+        "summary": (prefix + page.headline)[:_SUMMARY_CHARS],
         "source": source,
         "dedup_key": alert.fingerprint,
         "severity": SEVERITIES.get(alert.severity, "warning"),

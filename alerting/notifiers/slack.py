@@ -13,9 +13,12 @@ from typing import Any
 
 from alerting.notification import DeliveryResult, Notification, NotifiedAlert, NotifiedStatus
 from alerting.notifiers.jsonpost import retry_after
+from alerting.page import page_of
 from alerting.receivers import Receiver, SlackSettings
 
 _MAX_ALERTS = 10  # Slack allows 50 blocks per message; each alert takes up to 4
+_MAX_FIELDS = 10  # Slack's limit per section
+_LINK_TEXT = {"Run": "run page"}
 _ICONS = {
     NotifiedStatus.FIRING: ":red_circle:",
     NotifiedStatus.RESOLVED: ":large_green_circle:",
@@ -57,36 +60,29 @@ def _field(name: str, value: object) -> dict[str, str]:
 
 
 def alert_blocks(alert: NotifiedAlert) -> list[dict[str, Any]]:
-    """The Block Kit blocks of one alert: summary, facts, error tail, trace link."""
-    labels, details = alert.labels, alert.details
-    facts = [
-        ("Severity", labels.get("severity")),
-        ("Job", labels.get("job")),
-        ("Task", labels.get("task") or details.get("task")),
-        ("Owner", labels.get("owner")),
-        ("Run", labels.get("run_id") or details.get("run_id")),
-        ("Status", alert.status.value),
-    ]
+    """The Block Kit blocks of one alert: headline, facts, error tail, links."""
+    page = page_of(alert)
+    facts = [("Severity", alert.labels.get("severity")), *page.facts()]
+    facts.append(("Status", alert.status.value))
+    headline = mrkdwn_escape(page.headline)
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": f"{_ICONS[alert.status]} *{mrkdwn_escape(alert.summary)}*",
-            },
-            "fields": [_field(name, value) for name, value in facts if value],
+            "text": {"type": "mrkdwn", "text": f"{_ICONS[alert.status]} *{headline}*"},
+            "fields": [_field(name, value) for name, value in facts if value][:_MAX_FIELDS],
         },
     ]
-    error = details.get("error")
-    if error and alert.status is not NotifiedStatus.RESOLVED:
-        text = mrkdwn_escape(str(error)[-600:].replace("```", "'''"))
+    if page.error:
+        text = mrkdwn_escape(page.error[-600:].replace("```", "'''"))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```{text}```"}})
-    context = [f"fingerprint `{alert.fingerprint}`"]
-    if details.get("trace_url"):
-        url = mrkdwn_escape(details["trace_url"]).replace("|", "%7C")
-        context.append(f"<{url}|trace>")
-    elif details.get("trace_id"):
-        context.append(f"trace `{mrkdwn_escape(details['trace_id'])}`")
+    context = [
+        f"<{mrkdwn_escape(url).replace('|', '%7C')}|{_LINK_TEXT.get(text, text.lower())}>"
+        for text, url in page.links
+    ]
+    trace_id = alert.details.get("trace_id")
+    if not page.trace_url and trace_id:
+        context.append(f"trace `{mrkdwn_escape(trace_id)}`")
+    context.append(f"fingerprint `{alert.fingerprint}`")
     blocks.append(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]}
     )
@@ -118,7 +114,7 @@ def change_text(notification: Notification) -> str:
     verb = "Still firing" if notification.repeat else "Update"
     lines = [f"{verb}: {mrkdwn_escape(notification.title)}"]
     lines += [
-        f"{_ICONS[a.status]} {a.status.value}: {mrkdwn_escape(a.summary)}"
+        f"{_ICONS[a.status]} {a.status.value}: {mrkdwn_escape(page_of(a).headline)}"
         for a in changed[:_MAX_ALERTS]
     ]
     return "\n".join(lines)
@@ -186,6 +182,8 @@ class SlackNotifier:
                 self._client.chat_update(
                     channel=thread["channel"], ts=thread["ts"], text=text, blocks=blocks
                 )
+                if notification.redelivery:  # the reply may have been posted already
+                    return DeliveryResult.success(thread=thread)
                 self._client.chat_postMessage(
                     channel=thread["channel"],
                     thread_ts=thread["ts"],

@@ -6,11 +6,13 @@ from typing import Any
 
 from alerting.notification import DeliveryResult, Notification
 from alerting.notifiers.jsonpost import post_json, ssl_context
+from alerting.page import page_of
 from alerting.receivers import Receiver, WebhookSettings
 
 
 def webhook_body(notification: Notification) -> dict[str, Any]:
-    """The JSON document a webhook receives (version 1)."""
+    """The JSON document a webhook receives (version 1); ``facts`` per alert are what a
+    page shows (alerting.page)."""
     return {
         "version": "1",
         "receiver": notification.receiver,
@@ -30,6 +32,7 @@ def webhook_body(notification: Notification) -> dict[str, Any]:
                 "starts_at": a.starts_at.isoformat(),
                 "ends_at": a.ends_at.isoformat() if a.ends_at else None,
                 "details": dict(a.details),
+                "facts": page_of(a).to_json(),
             }
             for a in notification.alerts
         ],

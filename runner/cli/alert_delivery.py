@@ -12,19 +12,14 @@ from typing import Any
 
 from runner.config import Settings
 from runner.store.store import Store
+from runner.wrap.alert_gaps import serve_alive
 
 logger = logging.getLogger(__name__)
-
-SCHEDULER_ALIVE_SECONDS = 60.0
 
 
 def scheduler_alive(store: Store, now: datetime) -> bool:
     """True when a `runwatch serve` heartbeat is recent."""
-    last = store.db.scalar(
-        "SELECT MAX(at) FROM heartbeats WHERE name LIKE 'scheduler:%' "
-        "AND info NOT LIKE '%\"stopped\"%'"
-    )
-    return last is not None and now.timestamp() - float(last) <= SCHEDULER_ALIVE_SECONDS
+    return serve_alive(store.db, now.timestamp())
 
 
 class InRunAlerts:

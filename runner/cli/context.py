@@ -12,9 +12,16 @@ from typing import TYPE_CHECKING
 from runner.errors import UsageError
 
 if TYPE_CHECKING:
+    from runner.cli.redacted_logging import LogRedaction
     from runner.config import Settings
     from runner.model import Definitions
+    from runner.redaction import Redactor
     from runner.store.store import Store
+
+DB_OPTION_WARNING = (
+    "runwatch: warning: --db puts the database password where `ps` shows it to every user;"
+    " set RUNWATCH_DB_URL (or db_url: in runwatch.yaml) instead\n"
+)
 
 
 @dataclass
@@ -24,6 +31,8 @@ class Context:
     args: argparse.Namespace
     env: Mapping[str, str]
     cwd: Path
+    log_redaction: LogRedaction | None = None
+    """Redacts log records; given the settings' secrets once they are loaded."""
     _stores: list[Store] = field(default_factory=list)
 
     @cached_property
@@ -36,9 +45,27 @@ class Context:
         db = getattr(self.args, "db", None)
         if db:
             import dataclasses
+            import sys
+            from urllib.parse import urlsplit
 
+            if urlsplit(db).password:
+                sys.stderr.write(DB_OPTION_WARNING)
             settings = dataclasses.replace(settings, db_url=db)
+        if self.log_redaction is not None:
+            from runner.config import redactor_for
+
+            self.log_redaction.redactor = redactor_for(settings, self.env)
         return settings
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        """Every secret of the settings and the environment, for what runwatch records."""
+        if self.log_redaction is not None:
+            self.settings  # noqa: B018 - loading the settings builds the redactor
+            return self.log_redaction.redactor
+        from runner.config import redactor_for
+
+        return redactor_for(self.settings, self.env)
 
     @cached_property
     def definitions(self) -> Definitions:

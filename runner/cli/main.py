@@ -34,6 +34,8 @@ def _run(words: list[str]) -> int:
 
     from runner.cli.context import Context
     from runner.cli.parser import build_parser
+    from runner.cli.redacted_logging import LogRedaction
+    from runner.config import redactor_for
     from runner.errors import RunwatchError
 
     args = build_parser().parse_args(words)
@@ -42,12 +44,15 @@ def _run(words: list[str]) -> int:
         format="runwatch: %(levelname)s: %(message)s",
     )
     module, func = args.handler.split(":")
-    ctx = Context(args, dict(os.environ), Path.cwd())
+    env = dict(os.environ)
+    redaction = LogRedaction(redactor_for(None, env))
+    redaction.install()
+    ctx = Context(args, env, Path.cwd(), log_redaction=redaction)
     try:
         status: int = getattr(import_module(f"runner.cli.commands.{module}"), func)(ctx)
         return status
     except RunwatchError as exc:
-        print(f"runwatch: error: {exc}", file=sys.stderr)
+        print(f"runwatch: error: {redaction.redactor.redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -57,13 +62,15 @@ def _run(words: list[str]) -> int:
         if args.verbose:
             raise
         print(
-            f"runwatch: internal error: {type(exc).__name__}: {exc} "
+            f"runwatch: internal error: {type(exc).__name__}: "
+            f"{redaction.redactor.redact(str(exc))} "
             "(run with -v for the traceback; please report it)",
             file=sys.stderr,
         )
         return EXIT_INTERNAL
     finally:
         ctx.close()
+        redaction.uninstall()
 
 
 if __name__ == "__main__":

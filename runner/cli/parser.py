@@ -191,6 +191,17 @@ def _add_cron_commands(sub: Any, p: Parents) -> None:
         add_help=False,
         help="run a cron command as a recorded run: wrap --job NAME [options] -- CMD ...",
     )
+    ping_url = _command(
+        sub,
+        "ping-url",
+        "ping:ping_url",
+        [p.with_jobs, p.fmt],
+        "print a job's ping URL and token (for `wrap --server` on another host)",
+    )
+    ping_url.add_argument("job")
+    ping_url.add_argument(
+        "--token-only", action="store_true", help="print only the token (to put in a file)"
+    )
     imp = _command(
         sub,
         "import-crontab",

@@ -13,13 +13,17 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from runner import model
 from runner.definitions.location import Location
 from runner.durations import parse_duration
 from runner.errors import InvalidScheduleError
 from runner.schedule import validate_schedule, validate_timezone
+from runner.taskenv import parse_env_inherit
+
+if TYPE_CHECKING:
+    from runner.taskenv import EnvInherit
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 MAX_NAME_LENGTH = 200
@@ -38,6 +42,7 @@ TASK_DEFAULT_KEYS = (
     "max_retry_delay",
     "timeout",
     "env",
+    "env_inherit",
     "cwd",
     "pool",
     "queue",
@@ -65,6 +70,7 @@ JOB_KEYS = (
     "grace",
     "expected_duration",
     "params",
+    "pingable",
 )
 """Keys of a job that become fields of model.Job."""
 
@@ -177,6 +183,14 @@ def env_map(value: object, where: Location) -> dict[str, str]:
             raise where.error(f"environment variable name {key!r} is invalid")
         result[key] = _scalar_text(item, where.at(key))
     return result
+
+
+def env_inherit(value: object, where: Location) -> EnvInherit:
+    """``all`` or a list of the withheld variables a task keeps."""
+    try:
+        return parse_env_inherit(value)
+    except ValueError as exc:
+        raise where.error(str(exc)) from None
 
 
 def params_map(value: object, where: Location) -> dict[str, str]:
@@ -292,6 +306,7 @@ JOB_CONVERTERS: dict[str, Converter] = {
     "grace": duration,
     "expected_duration": lambda v, w: duration(v, w, positive=True),
     "params": params_map,
+    "pingable": boolean,
 }
 """Converters for JOB_KEYS."""
 
@@ -302,6 +317,7 @@ TASK_CONVERTERS: dict[str, Converter] = {
     "max_retry_delay": duration,
     "timeout": lambda v, w: duration(v, w, positive=True),
     "env": env_map,
+    "env_inherit": env_inherit,
     "pool": lambda v, w: name(v, w, "pool"),
     "queue": text,
     "skip_exit_code": lambda v, w: whole_number(v, w, minimum=1, maximum=255),

@@ -74,6 +74,7 @@ class JobOptions(TypedDict, total=False):
     grace: str | float
     expected_duration: str | float
     params: Mapping[str, str | int | float | bool]
+    pingable: bool
     defaults: Mapping[str, object]
 
 

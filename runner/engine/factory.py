@@ -9,6 +9,7 @@ from runner.config import Settings
 from runner.engine.engine import Engine, Progress
 from runner.engine.executor import Message
 from runner.engine.observer import RunObserver
+from runner.redaction import Redactor
 from runner.store.store import Store
 
 
@@ -19,13 +20,18 @@ def build_engine(
     pools: Mapping[str, int],
     progress: Callable[[Progress], None] | None = None,
     observer: RunObserver | None = None,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
+    redactor: Redactor | None = None,
 ) -> Engine:
-    """An engine running attempts with the configured executor and limits."""
+    """An engine running attempts with the configured executor and limits.
+
+    ``env`` is runwatch's environment: the executor's settings and what tasks inherit;
+    ``redactor`` (default: built from both) clears attempts' errors of secrets.
+    """
     from runner.distributed.kinds import build_executor
 
     messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
-    executor = build_executor(settings, env or {}, messages)
+    executor = build_executor(settings, env, messages, redactor)
     return Engine(
         store,
         executor,

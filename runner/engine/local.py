@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import queue
 import threading
 from typing import Protocol
 
@@ -11,6 +14,7 @@ from runner.engine.executor import (
     AttemptFinished,
     AttemptLaunched,
     AttemptSpec,
+    Message,
     MessageQueue,
 )
 from runner.engine.inprocess import InProcessAttempt, OutputRouter
@@ -18,6 +22,8 @@ from runner.engine.pypool import PythonWorkerPool
 from runner.engine.subprocess_runner import CommandAttempt
 from runner.engine.threads import AttemptThreads
 from runner.model import TaskState
+from runner.redaction import Redactor, environment_secrets
+from runner.taskenv import TaskEnvironment
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +36,26 @@ class _Running(Protocol):
     def request_stop(self, state: TaskState, reason: str) -> None: ...
 
 
+class RedactedMessages(queue.SimpleQueue[Message]):
+    """Forwards messages to ``target`` with secrets redacted from outcomes' errors and
+    reasons (output tails, tracebacks), before anyone stores, sends or traces them."""
+
+    def __init__(self, target: MessageQueue, redactor: Redactor) -> None:
+        super().__init__()
+        self._target = target
+        self._redactor = redactor
+
+    def put(self, item: Message, block: bool = True, timeout: float | None = None) -> None:
+        """Redact, then forward."""
+        if isinstance(item, AttemptFinished) and self._redactor:
+            item = dataclasses.replace(
+                item,
+                error=self._redactor.redact_optional(item.error),
+                reason=self._redactor.redact_optional(item.reason),
+            )
+        self._target.put(item, block, timeout)
+
+
 class LocalExecutor:
     """Runs attempts on this host and reports on ``messages``; implements ``Executor``.
 
@@ -40,9 +66,19 @@ class LocalExecutor:
     exactly one ``AttemptFinished``; no method raises into the engine.
     """
 
-    def __init__(self, messages: MessageQueue, *, python_workers: int = 4) -> None:
-        self._messages = messages
-        self._pool = PythonWorkerPool(messages, size=python_workers)
+    def __init__(
+        self,
+        messages: MessageQueue,
+        *,
+        python_workers: int = 4,
+        environment: TaskEnvironment | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
+        self._environment = environment or TaskEnvironment.of(os.environ)
+        self._messages = messages = RedactedMessages(
+            messages, redactor or Redactor(environment_secrets(self._environment.inherited))
+        )
+        self._pool = PythonWorkerPool(messages, size=python_workers, environment=self._environment)
         self._router = OutputRouter()
         self._threads = AttemptThreads()
         self._lock = threading.Lock()
@@ -94,7 +130,8 @@ class LocalExecutor:
             return
         # Tracked before started: a fast attempt may finish, and be forgotten, at once.
         if spec.task.kind == "command":
-            command = CommandAttempt(spec, self._messages, self._forget)
+            env = self._environment.for_task(spec.task.env_inherit, spec.env)
+            command = CommandAttempt(spec, self._messages, self._forget, env)
             self._track(command)
             self._threads.run(command.run)
         elif spec.task.in_process:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures.thread  # noqa: F401 - see below
 import logging
+import os
 import pickle
 import threading
 from collections import deque
@@ -23,6 +24,7 @@ from runner.engine.pyworker import (
     fork_worker,
 )
 from runner.model import Task, TaskState
+from runner.taskenv import WITHHELD, TaskEnvironment
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +67,12 @@ class PythonWorkerPool:
     worker forked too early to know it is replaced by a fresh one.
     """
 
-    def __init__(self, messages: MessageQueue, *, size: int) -> None:
+    def __init__(
+        self, messages: MessageQueue, *, size: int, environment: TaskEnvironment | None = None
+    ) -> None:
         self._messages = messages
+        self._environment = environment or TaskEnvironment(os.environ, frozenset(WITHHELD))
+        """Workers start without its withheld variables; a task gets back what it keeps."""
         self._size = max(size, 1)
         self._lock = threading.RLock()
         self._pending: deque[PythonAttempt] = deque()
@@ -209,7 +215,7 @@ class PythonWorkerPool:
             self._workers.remove(stale)
             stale.quit()
         inherited = [fd for worker in self._workers for fd in worker.fds()]
-        worker = fork_worker(self._registry, inherited, self)
+        worker = fork_worker(self._registry, inherited, self, self._environment.withheld)
         assert worker.generation >= min_generation
         self._workers.append(worker)
         return worker
@@ -220,8 +226,9 @@ class PythonWorkerPool:
             attempt.out, attempt.err = attempt_captures(spec)
             attempt.launched = True
             self._messages.put(AttemptLaunched(spec.key, worker.pid, worker.start))
+        env = {**self._environment.kept(spec.task.env_inherit), **spec.env}
         request = WorkerRequest(
-            spec.key, spec.task.name, attempt.call, spec.upstream_results, spec.env, spec.task.cwd
+            spec.key, spec.task.name, attempt.call, spec.upstream_results, env, spec.task.cwd
         )
         try:
             payload = pickle.dumps(request, pickle.HIGHEST_PROTOCOL)

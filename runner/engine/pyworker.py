@@ -18,7 +18,7 @@ import sys
 import threading
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, Pipe
 from typing import Any, NoReturn, Protocol, TextIO
@@ -224,9 +224,16 @@ class WorkerProcess:
 
 
 def fork_worker(
-    registry: Sequence[Task], inherited_fds: Sequence[int], listener: WorkerListener
+    registry: Sequence[Task],
+    inherited_fds: Sequence[int],
+    listener: WorkerListener,
+    withheld: Iterable[str] = (),
 ) -> WorkerProcess:
-    """Fork a worker that knows the callables in ``registry``; raises OSError if it cannot."""
+    """Fork a worker that knows the callables in ``registry``; raises OSError if it cannot.
+
+    The worker's environment lacks the ``withheld`` variables (runwatch's secrets); each
+    request's ``env`` adds back, for that call only, what its task keeps.
+    """
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     parent_conn, child_conn = Pipe()
@@ -245,7 +252,7 @@ def fork_worker(
         raise
     if pid == 0:
         close = [*inherited_fds, out_r, err_r, parent_conn.fileno()]
-        _worker_main(child_conn, out_w, err_w, close, registry)
+        _worker_main(child_conn, (out_w, err_w), close, registry, frozenset(withheld))
     child_conn.close()
     os.close(out_w)
     os.close(err_w)
@@ -280,11 +287,18 @@ _inherited_streams: list[object] = []
 
 
 def _worker_main(
-    conn: Connection, out_w: int, err_w: int, close: list[int], registry: Sequence[Task]
+    conn: Connection,
+    pipes: tuple[int, int],
+    close: list[int],
+    registry: Sequence[Task],
+    withheld: frozenset[str],
 ) -> NoReturn:
     code = 0
+    out_w, err_w = pipes
     try:
         os.setpgid(0, 0)
+        for name in withheld:
+            os.environ.pop(name, None)
         for fd in close:
             with contextlib.suppress(OSError):  # already closed is as good as closed
                 os.close(fd)

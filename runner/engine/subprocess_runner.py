@@ -8,7 +8,7 @@ import selectors
 import signal
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import IO
 
 from runner.engine import outcome
@@ -38,9 +38,15 @@ class CommandAttempt:
     """
 
     def __init__(
-        self, spec: AttemptSpec, messages: MessageQueue, on_done: Callable[[int], None]
+        self,
+        spec: AttemptSpec,
+        messages: MessageQueue,
+        on_done: Callable[[int], None],
+        environment: Mapping[str, str],
     ) -> None:
         self.spec = spec
+        self._environment = environment
+        """The command's whole environment (runwatch's secrets withheld, spec.env added)."""
         self._messages = messages
         self._on_done = on_done
         self._lock = threading.Lock()
@@ -149,7 +155,7 @@ class CommandAttempt:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=spec.task.cwd,
-                env={**os.environ, **spec.env} if spec.env else None,
+                env=self._environment,
                 start_new_session=True,
                 bufsize=0,
             )

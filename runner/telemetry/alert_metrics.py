@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 NotificationCounts = Callable[[], dict[tuple[str, str], int]]
 FiringCounts = Callable[[], dict[str, int]]
-_COUNTED = ("sent", "failed")
+_COUNTED = ("sent", "failed", "possibly_delivered")
 
 
 class AlertMetrics:

@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
-from runner.wrap.options import USAGE, WrapOptions, parse_wrap_args
+from runner.wrap.checkpoints import Checkpoints
+from runner.wrap.interrupts import INTERRUPTS, Interrupts
+from runner.wrap.options import HELP, USAGE, WrapOptions, parse_wrap_args
 from runner.wrap.process import TAIL_LINES, Command, Outcome, Output, SpawnError, same_file
 from runner.wrap.report import (
     CANCELLED,
@@ -31,8 +33,9 @@ from runner.wrap.report import (
     SkipReport,
     new_report_id,
 )
+from runner.wrap.secrets import wrap_redactor, wrapped_environment
 from runner.wrap.settings import WrapSettings, env_settings, load_wrap_settings
-from runner.wrap.sink import Sink, StoreSink, open_sink
+from runner.wrap.sink import Sink, StoreSink, open_sink, spool_target
 from runner.wrap.spool import Spool
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
@@ -46,7 +49,6 @@ KILL_GRACE_SECONDS = 5.0
 MAX_RETRY_DELAY_SECONDS = 600.0
 """As a task's ``max_retry_delay`` default."""
 _JOB_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-_INTERRUPTS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
 def warn(message: str) -> None:
@@ -67,9 +69,30 @@ def run_wrap(
     after_run: AfterRun | None = None,
 ) -> int:
     """Run `runwatch wrap ARGV`; the command's exit status (2 when there is no command)."""
+    interrupts = Interrupts()
+    interrupts.install()  # first of all: no signal may kill wrap and leave a run open
+    try:
+        checkpoints = Checkpoints(env)
+        checkpoints.reach("started")
+        return _run_wrap(
+            argv, env, cwd, after_run=after_run, interrupts=interrupts, checkpoints=checkpoints
+        )
+    finally:
+        interrupts.uninstall()
+
+
+def _run_wrap(
+    argv: list[str],
+    env: Mapping[str, str],
+    cwd: str | None,
+    *,
+    after_run: AfterRun | None,
+    interrupts: Interrupts,
+    checkpoints: Checkpoints,
+) -> int:
     options = parse_wrap_args(argv)
     if options.help:
-        sys.stdout.write(USAGE)
+        sys.stdout.write(HELP)
         return 0
     if not options.command:
         sys.stderr.write(USAGE + "runwatch wrap: error: no command given (put it after --)\n")
@@ -79,12 +102,20 @@ def run_wrap(
         warn(problem)
     job = _job_spec(options)
     if job is None:
-        return exec_unrecorded(options.command)
+        return exec_unrecorded(options.command, interrupts)
     try:
-        wrapper = Wrapper(options, job, env, cwd or os.getcwd(), after_run)
+        wrapper = Wrapper(
+            options,
+            job,
+            env,
+            cwd or os.getcwd(),
+            after_run,
+            interrupts=interrupts,
+            checkpoints=checkpoints,
+        )
     except Exception as exc:  # never let runwatch stop the command
         warn(f"internal error, running the command unrecorded: {type(exc).__name__}: {exc}")
-        return exec_unrecorded(options.command)
+        return exec_unrecorded(options.command, interrupts)
     return wrapper.run()
 
 
@@ -125,9 +156,14 @@ def _job_spec(options: WrapOptions) -> JobSpec | None:
     )
 
 
-def exec_unrecorded(argv: list[str]) -> int:
-    """Become the command (nothing to record); 127/126 when it cannot be run."""
+def exec_unrecorded(argv: list[str], interrupts: Interrupts | None = None) -> int:
+    """Become the command (nothing to record); 127/126 when it cannot be run, 128+N when
+    signal N came first. From here on signals act on the command as they would on it."""
     sys.stdout.flush()
+    if interrupts is not None:
+        interrupts.uninstall()
+        if interrupts.first is not None:
+            return 128 + interrupts.first
     try:
         os.execvp(argv[0], argv)  # noqa: S606 - becoming the command is the point
     except FileNotFoundError:
@@ -149,14 +185,22 @@ class Wrapper:
         env: Mapping[str, str],
         cwd: str,
         after_run: AfterRun | None = None,
+        *,
+        interrupts: Interrupts | None = None,
+        checkpoints: Checkpoints | None = None,
     ) -> None:
         self.options = options
         self.after_run = after_run
         self.job = job
         self.env = env
+        self.cwd = cwd
+        self.interrupts = interrupts or Interrupts()
+        self.checkpoints = checkpoints or Checkpoints({})
         self.settings = self._settings(cwd)
+        self.checkpoints.reach("settings")
         self.spool = Spool(self.settings.spool_dir)
         self.sink: Sink | None = self._sink()
+        self.checkpoints.reach("sink")
         self.tracing: WrapTracing | None = None
         self.report: RunReport | None = None
         self.run_id: int | None = None
@@ -192,13 +236,14 @@ class Wrapper:
                     return 0
             except OSError as exc:
                 warn(f"cannot take the job's lock {lock.path}, running anyway: {exc}")
+        self.checkpoints.reach("locked")
         try:
             return self._run_recorded()
         except Exception as exc:  # a bug of ours: the command's status still stands
             warn(f"internal error: {type(exc).__name__}: {exc}")
             if self.status is not None:
                 return self.status
-            return exec_unrecorded(self.options.command)
+            return exec_unrecorded(self.options.command, self.interrupts)
         finally:
             lock.release()
 
@@ -229,12 +274,12 @@ class Wrapper:
             if not attempt.will_retry:
                 break
             # From here a SIGTERM waits for sigtimedwait: it must not cut the record short.
-            signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+            signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)
             try:
                 self._deliver(report)
                 interrupted = self._sleep_before_retry(attempt.number)
             finally:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, INTERRUPTS)
             if interrupted is not None:
                 self.status = 128 + interrupted
                 break
@@ -259,6 +304,8 @@ class Wrapper:
         if not self.spooled:
             self._replay_spool()
             self._after_run(report)
+            if report.state == FAILED:
+                self._say_if_unalerted(report)
 
     def _attempt(self, report: RunReport, attempt: AttemptReport) -> tuple[int, int | None]:
         """Run one attempt; the exit status and the interrupting signal, if any."""
@@ -270,7 +317,10 @@ class Wrapper:
                 f"{report.task}.{attempt.number}",
             )
             attempt.stdout_path, attempt.stderr_path = f"{base}.out", f"{base}.err"
-        env = {**self.env, **self._attempt_env(report, attempt)}
+        env = {
+            **wrapped_environment(self.settings, self.env, self.options.token_env),
+            **self._attempt_env(report, attempt),
+        }
         merged = same_file(1, 2)
         cap = self.settings.log_cap_bytes
         stdout = Output(1, attempt.stdout_path, cap, warn=warn)
@@ -283,6 +333,12 @@ class Wrapper:
             timeout=self.options.timeout,
             kill_grace=KILL_GRACE_SECONDS,
         )
+        self.checkpoints.reach("spawning")
+        early = self.interrupts.first
+        if early is not None:  # asked to stop before the command started: it never does
+            reason = f"interrupted by {signal.Signals(early).name} before it started"
+            attempt.finish(CANCELLED, time.time(), reason=reason)
+            return 128 + early, early
         try:
             attempt.pid = command.start()
             attempt.pid_start = command.pid_start
@@ -292,15 +348,22 @@ class Wrapper:
                 FAILED, time.time(), exit_code=exc.exit_status, error=str(exc), reason=str(exc)
             )
             return exc.exit_status, None
-        self._record_process(report, attempt)
-        outcome = self._wait(command)
+        self.checkpoints.reach("spawned")
+        self.interrupts.relay_to(command.pass_on)
+        try:
+            self._record_process(report, attempt)
+            self.checkpoints.reach("watching")
+            outcome = self._wait(command)
+        finally:
+            self.interrupts.relay_to(None)
         tail = (stdout if stderr is None else stderr).tail(TAIL_LINES)
+        tail = wrap_redactor(self.settings, self.env, self.options.token_env).redact_optional(tail)
         _finish_attempt(attempt, outcome, tail)
-        interrupted = command.interrupted if command.interrupted in _INTERRUPTS else None
+        interrupted = self.interrupts.first
         if interrupted is not None:
             attempt.state = CANCELLED
-        status = EXIT_TIMED_OUT if outcome.timed_out else outcome.exit_status
-        return status, interrupted
+            return 128 + interrupted, interrupted
+        return (EXIT_TIMED_OUT if outcome.timed_out else outcome.exit_status), None
 
     def _wait(self, command: Command) -> Outcome:
         try:
@@ -332,11 +395,16 @@ class Wrapper:
 
         from runner.engine.engine import backoff_delay
 
+        if self.interrupts.first is not None:
+            return self.interrupts.first
         delay = backoff_delay(
             self.options.retry_delay, MAX_RETRY_DELAY_SECONDS, number, random.Random()
         )
-        received = signal.sigtimedwait(_INTERRUPTS, delay)  # the caller blocked them
-        return None if received is None else received.si_signo
+        received = signal.sigtimedwait(INTERRUPTS, delay)  # the caller blocked them
+        if received is None:
+            return None
+        self.interrupts.first = received.si_signo
+        return received.si_signo
 
     # -- recording ------------------------------------------------------------------------
 
@@ -346,7 +414,7 @@ class Wrapper:
             try:
                 run_id = self.sink.send(report, final=final)
             except Exception as exc:
-                warn(f"{self.sink.name} is unavailable, the result goes to the spool: {exc}")
+                warn(self.sink.failure(exc))
                 self.sink.close()
                 self.sink = None
             else:
@@ -357,9 +425,8 @@ class Wrapper:
             self._spool(report)
 
     def _spool(self, report: Report) -> None:
-        target = "store" if self.options.server is None else self.options.server
         try:
-            self.spool.append(report, target=target)
+            self.spool.append(report, target=spool_target(self.options))
             self.spooled = True
         except OSError as exc:
             warn(f"cannot write the spool {self.spool.folder}, result lost: {exc}")
@@ -391,6 +458,22 @@ class Wrapper:
             self.after_run(self.settings, report, self.sink)
         except Exception as exc:
             warn(f"after the run: {type(exc).__name__}: {exc}")
+
+    def _say_if_unalerted(self, report: RunReport) -> None:
+        """One stderr line when nobody can alert on this failure now (cron mails it)."""
+        sink = self.sink
+        if not isinstance(sink, StoreSink):
+            return  # a `serve` took the report over HTTP: it alerts
+        from runner.wrap.alert_gaps import alert_gap, unalerted_failure
+
+        try:
+            problem = alert_gap(self.settings, self.env, self.cwd, sink.serve_alive)
+        except Exception as exc:
+            problem = f"cannot tell whether anyone alerts ({type(exc).__name__}: {exc})"
+        if problem is not None:
+            last = report.attempts[-1]
+            outcome = "timed out" if last.state == TIMED_OUT else f"failed ({last.reason})"
+            warn(unalerted_failure(report.job.name, outcome, problem))
 
     def _check_schedule(self) -> None:
         """Refuse a schedule or timezone croniter cannot use (checked once per change)."""
@@ -438,13 +521,13 @@ class Wrapper:
 def _interrupts_deferred() -> Iterator[None]:
     """Hold SIGTERM and the like while the end is recorded, then drop them: the command
     they were meant for has ended, and its exit status is what wrap returns."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+    signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)
     try:
         yield
     finally:
-        while signal.sigtimedwait(_INTERRUPTS, 0) is not None:
+        while signal.sigtimedwait(INTERRUPTS, 0) is not None:
             continue
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, INTERRUPTS)
 
 
 def _finish_attempt(attempt: AttemptReport, outcome: Outcome, tail: str | None) -> None:

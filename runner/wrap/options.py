@@ -16,8 +16,50 @@ USAGE = (
     "usage: runwatch wrap --job NAME [--schedule CRON] [--timezone TZ] [--grace DURATION]\n"
     "                     [--timeout DURATION] [--expected-duration DURATION] [--retries N]\n"
     "                     [--retry-delay DURATION] [--owner OWNER] [--tag TAG ...]\n"
-    "                     [--overlap allow|skip|wait] [--server URL --token-env VAR]\n"
-    "                     [--config FILE] [--db URL] -- COMMAND [ARGS ...]\n"
+    "                     [--overlap allow|skip|wait] [--server URL [--token-file FILE]\n"
+    "                     [--token-env VAR] [--ca-file FILE]] [--config FILE] [--db URL]\n"
+    "                     -- COMMAND [ARGS ...]\n"
+)
+HELP = (
+    USAGE
+    + """
+Run COMMAND exactly as cron would (output passed through, its exit code returned,
+128+N when killed by or interrupted with signal N) and record it as a run of a job.
+A bad option is reported on stderr and ignored: the command always runs.
+
+options:
+  -h, --help                 show this help and exit
+  --job NAME                 the job to record the run under (letters, digits, _ . -);
+                             without it the command runs unrecorded
+  --schedule CRON            the crontab schedule, so late and missed runs are noticed
+  --timezone TZ              the schedule's timezone (default UTC)
+  --grace DURATION           how late a start may be before the run counts as missed
+  --timeout DURATION         stop the command after this long (SIGTERM, then SIGKILL
+                             5s later); wrap exits 124, as timeout(1) does
+  --expected-duration DURATION
+                             a run taking longer is reported as overdue
+  --retries N                run the command again up to N times when it fails
+  --retry-delay DURATION     wait before the first retry, longer before later ones
+                             (default 10s, exponential with jitter, at most 10m)
+  --owner OWNER              who is paged: shown in every alert about the job
+  --tag TAG                  a tag of the job (repeatable)
+  --overlap allow|skip|wait  when the previous run still runs: start anyway (default),
+                             skip this start, or wait for it to end
+  --server URL               report to a `runwatch serve` over HTTP instead of the store
+  --token-file FILE          a file holding the job's ping token (from `runwatch ping-url`)
+  --token-env VAR            the variable holding the job's ping token
+                             (default RUNWATCH_PING_TOKEN)
+  --ca-file FILE             CA bundle to verify an https:// --server (default: system CAs)
+  --config FILE              the settings file; default: $RUNWATCH_CONFIG, else the first
+                             of ./runwatch.yaml, $XDG_CONFIG_HOME/runwatch/runwatch.yaml
+                             (~/.config/runwatch/), /etc/runwatch/runwatch.yaml
+  --db URL                   the store's database URL (overrides RUNWATCH_DB_URL)
+
+DURATION is a number of seconds or a value such as 90s, 5m, 1h. When the command fails
+and runwatch cannot alert on it right then (no settings file, a receiver's secret
+missing, no alerting rules and no `runwatch serve`), wrap says so in one line on stderr,
+which cron mails; the failure stays recorded for the next process that can alert.
+"""
 )
 OVERLAP_MODES = ("allow", "skip", "wait")
 DEFAULT_RETRY_DELAY_SECONDS = 10.0
@@ -42,6 +84,8 @@ class WrapOptions:
         self.overlap: str = "allow"
         self.server: str | None = None
         self.token_env: str | None = None
+        self.token_file: str | None = None
+        self.ca_file: str | None = None
         self.config: str | None = None
         self.db: str | None = None
         self.help = False
@@ -106,6 +150,8 @@ _OPTIONS: dict[str, Callable[[WrapOptions, str], None]] = {
     "--overlap": _set("overlap", _choice),
     "--server": _set("server", _text),
     "--token-env": _set("token_env", _text),
+    "--token-file": _set("token_file", _text),
+    "--ca-file": _set("ca_file", _text),
     "--config": _set("config", _text),
     "--db": _set("db", _text),
 }
@@ -143,6 +189,7 @@ def parse_wrap_args(argv: Sequence[str]) -> WrapOptions:
             apply(options, value)
         except ValueError as exc:
             options.problems.append(f"{name} ignored: {exc}")
-    if options.server is not None and options.token_env is None:
-        options.problems.append("--server needs --token-env VAR (the variable holding the token)")
+    if options.server is not None and not options.server.startswith(("http://", "https://")):
+        options.problems.append(f"--server {options.server!r} ignored: expected an http(s):// URL")
+        options.server = None
     return options

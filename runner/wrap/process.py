@@ -34,15 +34,6 @@ _DRAIN_LIMIT_BYTES = 4 * 1024 * 1024
 """After the command exits, read at most this much more from a grandchild still writing."""
 TAIL_BYTES = 4096
 TAIL_LINES = 20
-FORWARDED = (
-    signal.SIGTERM,
-    signal.SIGINT,
-    signal.SIGHUP,
-    signal.SIGQUIT,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-)
-"""Signals sent to `runwatch wrap` that it passes on to the command."""
 
 
 class Output:
@@ -197,8 +188,6 @@ class Command:
         self.proc: subprocess.Popen[bytes] | None = None
         self.pid_start: str | None = None
         """When the command's process started (``supervisor.process_start``), once started."""
-        self.interrupted: int | None = None
-        """The first signal passed on to the command, if any."""
 
     @property
     def pid(self) -> int | None:
@@ -226,17 +215,13 @@ class Command:
         return self.proc.pid
 
     def wait(self) -> Outcome:
-        """Copy output until the command exits, stopping it at its timeout; how it ended.
-
-        Signals sent to this process meanwhile are passed on to the command.
-        """
+        """Copy output until the command exits, stopping it at its timeout; how it ended."""
         proc = self.proc
         assert proc is not None
         assert proc.stdout is not None
         streams: Streams = {proc.stdout.fileno(): (proc.stdout, self.stdout)}
         if self.stderr is not None and proc.stderr is not None:
             streams[proc.stderr.fileno()] = (proc.stderr, self.stderr)
-        previous = self._forward_signals()
         try:
             timed_out = self._copy_until_exit(proc, streams)
             returncode = proc.wait()
@@ -245,8 +230,6 @@ class Command:
         finally:
             for stream, _ in streams.values():
                 stream.close()
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
             self.stdout.close()
             if self.stderr is not None:
                 self.stderr.close()
@@ -313,20 +296,11 @@ class Command:
         except ProcessLookupError:
             return
 
-    def _forward_signals(self) -> dict[int, Callable[..., object] | int | None]:
-        """Install handlers passing signals on; the previous handlers, to restore."""
-        previous: dict[int, Callable[..., object] | int | None] = {}
-        for signum in FORWARDED:
-            if not self.own_session and signum in (signal.SIGINT, signal.SIGQUIT):
-                # At a terminal the command is in our process group and gets these itself.
-                previous[signum] = signal.signal(signum, signal.SIG_IGN)
-                continue
-            previous[signum] = signal.signal(signum, self._on_signal)
-        return previous
-
-    def _on_signal(self, signum: int, _frame: object) -> None:
-        if self.interrupted is None:
-            self.interrupted = signum
+    def pass_on(self, signum: int) -> None:
+        """Pass a signal sent to wrap on to the command's process group. At a terminal the
+        command shares our process group and gets SIGINT and SIGQUIT from it directly."""
+        if not self.own_session and signum in (signal.SIGINT, signal.SIGQUIT):
+            return
         self._signal(signum)
 
 

@@ -134,8 +134,8 @@ def register_job(db: Connection, job: JobSpec, at: float) -> None:
 def stored_job(db: Connection, name: str) -> Mapping[str, object] | None:
     """The job's row as the store holds it, or None."""
     rows = db.rows(
-        "SELECT name, schedule, timezone, grace, expected_duration, timeout, owner, tags "
-        "FROM jobs WHERE name = :name",
+        "SELECT name, schedule, timezone, grace, expected_duration, timeout, owner, tags, "
+        "source FROM jobs WHERE name = :name",
         {"name": name},
     )
     return rows[0] if rows else None

@@ -11,17 +11,19 @@ from collections.abc import Mapping
 from runner.wrap.options import WrapOptions
 from runner.wrap.report import AttemptReport, JobSpec, Report, RunReport
 from runner.wrap.settings import WrapSettings
-from runner.wrap.spool import ReplayResult, Spool
+from runner.wrap.spool import TARGET_STORE, ReplayResult, Spool
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
-    from runner.ping import PingClient
     from runner.wrap.connection import Connection
+    from runner.wrap.ping_client import PingClient
 
 START_TIMEOUT_SECONDS = 1.0
 """How long a locked or unreachable store may hold up the start of the command."""
 END_TIMEOUT_SECONDS = 5.0
 """How long it may hold up wrap's exit once the command has ended."""
+ALERT_CURSOR = "alerting"
+"""The alert engine's cursor row in ``consumer_cursors`` (alerting.state.CURSOR)."""
 REPLAY_LIMIT = 50
 """Spooled reports one wrap records after its own run; `runwatch serve` records the rest."""
 
@@ -45,6 +47,10 @@ class Sink:
     def replay(self, spool: Spool) -> ReplayResult:
         """Record the spooled reports meant for this destination."""
         raise NotImplementedError
+
+    def failure(self, exc: Exception) -> str:
+        """The one line wrap prints when the report goes to the spool instead."""
+        return f"{self.name} is unavailable, the result goes to the spool: {exc}"
 
     def close(self) -> None:
         """Let go of the connection."""
@@ -131,6 +137,24 @@ class StoreSink(Sink):
         )
         return found is not None
 
+    def failures_unalerted(self) -> bool:
+        """True when a failed run is in the event log past the alert engine's cursor (a
+        process that could not alert recorded it: this one may)."""
+        found = self._connection(final=True).scalar(
+            "SELECT 1 FROM events WHERE type = 'run_failed' AND id > COALESCE("
+            "(SELECT event_id FROM consumer_cursors WHERE name = :cursor), 0) LIMIT 1",
+            {"cursor": ALERT_CURSOR},
+        )
+        return found is not None
+
+    def serve_alive(self) -> bool:
+        """True when a `runwatch serve` heartbeat in the store is recent."""
+        import time
+
+        from runner.wrap.alert_gaps import serve_alive
+
+        return serve_alive(self._connection(final=True), time.time())
+
     def replay(self, spool: Spool) -> ReplayResult:
         """Record spooled reports for the store (a limited number per wrap)."""
         return spool.replay(lambda r: self.send(r, final=True), limit=REPLAY_LIMIT)
@@ -145,17 +169,23 @@ class StoreSink(Sink):
 class ServerSink(Sink):
     """A `runwatch serve` reached through its ping API."""
 
-    def __init__(self, client: PingClient) -> None:
+    def __init__(self, client: PingClient, target: str) -> None:
         self.client = client
+        self.target = target
         self.name = f"the server {client.base_url}"
 
     def send(self, report: Report, *, final: bool = False) -> int | None:
         """Ping the server with the report."""
         return self.client.send(report)
 
+    def failure(self, exc: Exception) -> str:
+        """The client's message: it says unauthorised, refused or unreachable."""
+        return f"{exc}; the result goes to the spool"
+
     def replay(self, spool: Spool) -> ReplayResult:
-        """Send spooled reports meant for this server."""
-        return spool.replay(self.client.send, target=self.client.base_url, limit=REPLAY_LIMIT)
+        """Send this job's spooled reports meant for this server (another job's would need
+        that job's token)."""
+        return spool.replay(self.client.send, target=self.target, limit=REPLAY_LIMIT)
 
 
 def _schema_missing(exc: Exception) -> bool:
@@ -167,13 +197,43 @@ def _schema_missing(exc: Exception) -> bool:
     )
 
 
+DEFAULT_TOKEN_ENV = "RUNWATCH_PING_TOKEN"  # noqa: S105 - a variable's name, not a token
+
+
 def open_sink(options: WrapOptions, settings: WrapSettings, env: Mapping[str, str]) -> Sink:
     """The destination the options choose; ValueError for a server without a token."""
     if options.server is None:
         return StoreSink(settings.db_url, settings.log_dir)
-    from runner.ping import PingClient
+    from runner.wrap.ping_client import PingClient
 
-    token = env.get(options.token_env or "", "")
+    client = PingClient(options.server, job_token(options, env), ca_file=options.ca_file)
+    return ServerSink(client, spool_target(options))
+
+
+def spool_target(options: WrapOptions) -> str:
+    """Whom a spooled report of this wrap is for: the store, or the job's ping URL."""
+    if options.server is None:
+        return TARGET_STORE
+    return f"{options.server.rstrip('/')}/api/v1/jobs/{options.job}"
+
+
+def job_token(options: WrapOptions, env: Mapping[str, str]) -> str:
+    """The job's ping token: ``--token-file``, else ``--token-env``'s variable, else
+    ``RUNWATCH_PING_TOKEN``; ValueError saying where it was looked for."""
+    if options.token_file is not None:
+        try:
+            with open(options.token_file, encoding="utf-8") as file:
+                token = file.read(1024).strip()
+        except OSError as exc:
+            raise ValueError(f"--token-file {options.token_file}: {exc.strerror}") from None
+        if not token:
+            raise ValueError(f"--token-file {options.token_file}: the file is empty")
+        return token
+    name = options.token_env or DEFAULT_TOKEN_ENV
+    token = env.get(name, "").strip()
     if not token:
-        raise ValueError(f"--token-env {options.token_env}: the variable is not set or empty")
-    return ServerSink(PingClient(options.server, token))
+        raise ValueError(
+            f"no ping token: {name} is not set or empty (or give --token-file FILE); "
+            "`runwatch ping-url JOB` on the server prints the job's token"
+        )
+    return token

@@ -4,7 +4,6 @@ and loopback HTTP(S) servers that stand in for Slack, PagerDuty and webhooks."""
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import ssl
 import threading
@@ -21,6 +20,7 @@ from alerting.config import AlertingConfig, parse_alerting
 from runner.events import Event
 from runner.model import Job, Task
 from runner.store.store import Store
+from tests.tls import self_signed
 
 T0 = dt.datetime(2030, 1, 7, 3, 0, tzinfo=dt.UTC)
 
@@ -224,43 +224,8 @@ def tls_context(certificate: Certificate) -> ssl.SSLContext:
 
 
 def make_certificate(folder: Path) -> Certificate:
-    """A self-signed certificate for 127.0.0.1 and localhost in ``folder``, made with
-    cryptography."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "runwatch-test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return Certificate(cert_path, key_path)
+    """A self-signed certificate for 127.0.0.1 and localhost in ``folder``."""
+    return Certificate(*self_signed(folder))
 
 
 @pytest.fixture

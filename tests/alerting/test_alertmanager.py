@@ -8,13 +8,14 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from alerting import AlertEngine, Sender
+from alerting.outbox import NotificationStatus, list_rows
 from runner.clock import utcnow
 from runner.store.store import Store
 from tests.alerting.conftest import EventLog, FixedClock, config
@@ -28,44 +29,68 @@ def _get(url: str) -> Any:
         return json.loads(response.read() or b"null")
 
 
-@pytest.fixture
-def alertmanager(tmp_path: Path) -> Iterator[str]:
-    binary = find_binary(*BINARIES, install="prometheus-alertmanager")
-    (tmp_path / "am.yml").write_text(
-        "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n"
-    )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={tmp_path / 'am.yml'}",
-            f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
+class Alertmanager:
+    """A real Alertmanager on a loopback port, restartable on the same port (its alerts
+    live in memory only, so a restart empties ``/api/v2/alerts``)."""
+
+    def __init__(self, folder: Path, config: str = "") -> None:
+        self.binary = find_binary(*BINARIES, install="prometheus-alertmanager")
+        self.folder = folder
+        (folder / "am.yml").write_text(
+            config or "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n"
+        )
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                f"--config.file={self.folder / 'am.yml'}",
+                f"--storage.path={self.folder / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 20
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as r:
                     if r.status == 200:
-                        break
+                        return
             except OSError:
                 pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                stderr = process.stderr.read().decode() if process.stderr else ""
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                stderr = self.process.stderr.read().decode() if self.process.stderr else ""
                 pytest.fail(f"alertmanager did not start: {stderr[-2000:]}")
             time.sleep(0.05)
-        yield url
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        self.process.wait(10)
+        if self.process.stderr:
+            self.process.stderr.close()
+        self.process = None
+
+
+@pytest.fixture
+def am(tmp_path: Path) -> Iterator[Alertmanager]:
+    server = Alertmanager(tmp_path)
+    server.start()
+    try:
+        yield server
     finally:
-        process.terminate()
-        process.wait(10)
-        if process.stderr:
-            process.stderr.close()
+        server.stop()
+
+
+@pytest.fixture
+def alertmanager(am: Alertmanager) -> str:
+    return am.url
 
 
 def _ours(url: str) -> list[dict[str, Any]]:
@@ -119,3 +144,39 @@ def test_forwarded_alerts_appear_in_alertmanager_with_their_labels_and_resolve(
     while _ours(alertmanager) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _ours(alertmanager) == []
+
+
+def test_after_an_alertmanager_restart_the_firing_alert_is_back_within_one_resend_delay(
+    am: Alertmanager, store: Store, events: EventLog
+) -> None:
+    cfg = config(
+        {
+            "receivers": {"am": {"alertmanager": {"url": am.url, "resend_delay": "1s"}}},
+            "route": {"receiver": "am", "group_wait": "0s", "group_interval": "0s"},
+            "rules": [{"alert": "JobFailed", "when": "run_failed", "severity": "critical"}],
+        }
+    )
+    engine, sender = AlertEngine(store, cfg, tick_seconds=0.2), Sender(store, cfg)
+    events.clock = FixedClock(utcnow())
+    events.run(ok=False)
+
+    def until(condition: Any, what: str) -> float:
+        start = time.monotonic()
+        while not condition():
+            assert time.monotonic() - start < 20, f"timed out waiting for {what}"
+            engine.evaluate()
+            sender.deliver_due()
+            time.sleep(0.05)
+        return time.monotonic() - start
+
+    until(lambda: len(_ours(am.url)) == 1, "the first post")
+    (alert,) = _ours(am.url)
+    ends = datetime.fromisoformat(alert["endsAt"].replace("Z", "+00:00"))
+    assert timedelta(seconds=2) < ends - utcnow() <= timedelta(seconds=4.5)  # 4 resend delays
+    am.stop()
+    am.start()
+    assert _ours(am.url) == []
+    assert until(lambda: len(_ours(am.url)) == 1, "the resend") < 5
+    sent = [r for r in list_rows(store.db) if r.status is NotificationStatus.SENT]
+    assert len(sent) >= 2
+    assert all(r.notification.repeat for r in sent[:-1])

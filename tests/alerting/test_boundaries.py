@@ -1,5 +1,7 @@
 """Alerting is an event-log consumer: it imports runner's store API, events, model,
-errors, durations, clock and config only, never the engine; SDKs load lazily."""
+errors, durations, clock, config, secrets and redaction and process identity
+(``runner.supervisor``, which names the sender holding an outbox claim) only, never the
+engine; SDKs load lazily."""
 
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ ALLOWED = (
     "runner.durations",
     "runner.clock",
     "runner.config",
+    "runner.supervisor",
+    "runner.secret",
+    "runner.redaction",
 )
 LAZY = ("slack_sdk", "pagerduty")
 

@@ -174,6 +174,50 @@ def test_replay_prints_what_a_new_rule_set_would_send_and_sends_nothing(
     assert "2 notifications would have been sent" in out
 
 
+def test_replay_of_the_rules_in_force_prints_exactly_what_was_queued_every_time(
+    cli: Run, store: Store, events: EventLog, clock: FixedClock, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from alerting.outbox import list_rows
+    from runner.clock import utcnow
+
+    rules = "- {alert: JobFailed, when: run_failed, severity: error}\n"
+    raw = {
+        "receivers": {"hook": {"memory": {}}},
+        "route": {"receiver": "hook", "group_wait": "20s", "group_interval": "1m"},
+        "rules": [{"alert": "JobFailed", "when": "run_failed", "severity": "error"}],
+    }
+    (tmp_path / "runwatch.yaml").write_text(
+        "alerting:\n  receivers: {hook: {memory: {}}}\n"
+        "  route: {receiver: hook, group_wait: 20s, group_interval: 1m}\n"
+    )
+    (tmp_path / "rules.yaml").write_text(rules)
+    clock.now = utcnow() - timedelta(days=1)
+    engine = AlertEngine(store, parse_alerting(raw, env={}), clock=clock)
+    for ok, pause in [(False, 7), (False, 45), (True, 3), (False, 100), (True, 61)]:
+        events.run(ok=ok)
+        engine.evaluate(clock.advance(pause))
+    engine.evaluate(clock.advance(3600))
+    sent = [
+        [r.created_at.isoformat(), r.receiver, r.notification.title]
+        for r in reversed(list_rows(store.db))
+    ]
+    # the recovery at 55 s is undone before the group's next tick (80 s): one firing, and
+    # one resolved on the tick after the last recovery
+    assert [t.split(" ")[0] for _, _, t in sent] == ["[FIRING:1]", "[RESOLVED]"]
+    printed = []
+    for _ in range(2):
+        code, out, _ = cli(
+            "alerts", "replay", "--rules", str(tmp_path / "rules.yaml"), "--format", "json"
+        )
+        assert code == 0
+        printed.append(
+            [[n["at"], n["receiver"], n["title"]] for n in json.loads(out)["notifications"]]
+        )
+    assert printed == [sent, sent]
+
+
 def test_replay_reports_an_invalid_rules_file_naming_it(cli: Run, tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("- {alert: Slow, when: duration_exceeded}\n")
     code, out, _ = cli("alerts", "replay", "--rules", str(tmp_path / "bad.yaml"))

@@ -81,8 +81,8 @@ CASES = [
         "slack_unset_var",
         {"receivers": {"s": {"slack": {"webhook_url": "${SLACK_WEBHOOK_URL}"}}}},
         (
-            "alerting.receivers.s.slack.webhook_url: ${SLACK_WEBHOOK_URL} is not set in the "
-            "environment"
+            "alerting.receivers.s.slack.webhook_url: environment variable SLACK_WEBHOOK_URL "
+            "is not set"
         ),
     ),
     (
@@ -350,7 +350,7 @@ CASES = [
         w(rules=[{"alert": "A", "when": "run_failed", "severty": "critical"}]),
         (
             "alerting.rules[0].severty: unknown key (expected one of: alert, when, severity, "
-            "matchers, labels, annotations, threshold, for, deadline)"
+            "matchers, labels, annotations, runbook, threshold, for, deadline)"
         ),
     ),
     (

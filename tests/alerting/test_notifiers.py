@@ -109,6 +109,11 @@ def test_the_webhook_receives_the_notification_as_json(http_server: RecordingSer
                 "starts_at": "2030-01-07T03:00:00+00:00",
                 "ends_at": None,
                 "details": {"error": "boom", "exit_code": 2},
+                "facts": {
+                    "headline": "nightly-etl failed",
+                    "outcome": "exit code 2",
+                    "error_tail": "boom",
+                },
             }
         ],
     }

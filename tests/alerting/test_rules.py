@@ -48,7 +48,7 @@ class World:
         return self.now
 
     def send(self, cls: type[Event], job: str = "nightly-etl", **fields: Any) -> None:
-        self.evaluator.process([cls(at=self.now, job=job, **fields)], self.now)
+        self.evaluator.process([cls(at=self.now, job=job, **fields)])
 
     def tick(self) -> None:
         self.evaluator.tick(self.now)
@@ -87,7 +87,8 @@ def test_repeated_failures_of_a_job_are_one_alert_with_a_stable_fingerprint() ->
     assert alert.fingerprint == fingerprint(
         {"alertname": "JobFailed", "severity": "critical", "job": "nightly-etl"}
     )
-    assert alert.labels["run_id"] == "2"
+    assert "run_id" not in alert.labels
+    assert alert.details["run_id"] == 2
     assert alert.starts_at == T0.timestamp()
 
 
@@ -139,8 +140,9 @@ def test_duration_exceeded_fires_while_the_run_is_still_going_and_resolves_on_a_
     world.tick()
     assert world.names() == ["SlowJob"]
     assert world.firing()[0].annotations["summary"] == (
-        "job nightly-etl ran longer than 45m00s (run 1: 46m00s)"
+        "job nightly-etl ran longer than 45m00s (run 1: 45m00s)"
     )
+    assert world.firing()[0].starts_at == (T0 + timedelta(minutes=45)).timestamp()
     world.send(RunSucceeded, run_id=1, duration_seconds=50 * 60)
     assert world.names() == ["SlowJob"]
     world.send(RunSucceeded, run_id=2, duration_seconds=60)

@@ -78,8 +78,10 @@ def test_a_failure_posts_one_block_kit_message_and_recovery_one_resolved_notice(
                     {"type": "mrkdwn", "text": "*Severity*\nerror"},
                     {"type": "mrkdwn", "text": "*Job*\nnightly-etl"},
                     {"type": "mrkdwn", "text": "*Task*\nload"},
-                    {"type": "mrkdwn", "text": "*Owner*\ndata-eng"},
                     {"type": "mrkdwn", "text": f"*Run*\n{run_id}"},
+                    {"type": "mrkdwn", "text": "*Outcome*\nexit code 3"},
+                    {"type": "mrkdwn", "text": "*Attempt*\n1"},
+                    {"type": "mrkdwn", "text": "*Owner*\ndata-eng"},
                     {"type": "mrkdwn", "text": "*Status*\nfiring"},
                 ],
             },
@@ -93,7 +95,9 @@ def test_a_failure_posts_one_block_kit_message_and_recovery_one_resolved_notice(
     resolved = http_server.requests[-1]
     assert len(http_server.requests) == 2
     assert resolved.json["text"] == "[RESOLVED] JobFailed (job=nightly-etl)"
-    assert ":large_green_circle:" in resolved.json["blocks"][2]["text"]["text"]
+    assert resolved.json["blocks"][2]["text"]["text"] == (
+        f":large_green_circle: *job nightly-etl recovered (run {run_id + 2}, down 1m00s)*"
+    )
 
 
 def test_slack_down_for_three_attempts_gets_the_message_exactly_once(

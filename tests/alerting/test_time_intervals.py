@@ -151,13 +151,13 @@ def _evaluator(child: dict[str, Any]) -> Evaluator:
 
 
 def _receivers_at(evaluator: Evaluator, now: dt.datetime) -> list[str]:
-    return [n.receiver for n in evaluator.flush(now)]
+    return [n.receiver for n in evaluator.settle(now)]
 
 
 def test_a_muted_route_holds_its_notification_until_the_interval_ends() -> None:
     evaluator = _evaluator({"mute_time_intervals": ["office-hours"]})
     failed_at = dt.datetime(2030, 1, 7, 17, 50, tzinfo=UTC)
-    evaluator.process([RunFailed(at=failed_at, job="etl", run_id=1)], failed_at)
+    evaluator.advance([RunFailed(at=failed_at, job="etl", run_id=1)])
     assert _receivers_at(evaluator, failed_at) == ["team"]  # the unmuted route still pages
     assert _receivers_at(evaluator, failed_at + dt.timedelta(minutes=5)) == []
     assert _receivers_at(evaluator, failed_at + dt.timedelta(minutes=10)) == ["night"]
@@ -166,7 +166,7 @@ def test_a_muted_route_holds_its_notification_until_the_interval_ends() -> None:
 def test_an_active_interval_lets_a_route_send_only_inside_it() -> None:
     evaluator = _evaluator({"active_time_intervals": ["office-hours"]})
     failed_at = dt.datetime(2030, 1, 7, 7, 56, tzinfo=UTC)
-    evaluator.process([RunFailed(at=failed_at, job="etl", run_id=1)], failed_at)
+    evaluator.advance([RunFailed(at=failed_at, job="etl", run_id=1)])
     assert _receivers_at(evaluator, failed_at) == ["team"]
     assert _receivers_at(evaluator, failed_at + dt.timedelta(minutes=5)) == ["night"]
 

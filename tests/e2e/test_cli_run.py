@@ -168,7 +168,9 @@ def test_check_accepts_the_repository_examples() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("ok:")
+    settings, summary = result.stdout.splitlines()
+    assert settings == f"settings: {REPO / 'runwatch.yaml'}"
+    assert summary.startswith("ok:")
 
 
 def test_rerun_for_a_logical_time_repeats_only_what_did_not_succeed(

@@ -209,9 +209,10 @@ def test_a_command_that_is_not_found_exits_127(wrap: Wrap) -> None:
     result = wrap("--job", "missing", "--", "no-such-command-runwatch")
 
     assert result.returncode == 127
-    assert result.stderr.decode().strip().splitlines() == [
-        "runwatch wrap: command not found: 'no-such-command-runwatch'"
-    ]
+    found, unalerted = result.stderr.decode().strip().splitlines()
+    assert found == "runwatch wrap: command not found: 'no-such-command-runwatch'"
+    assert unalerted.startswith("runwatch wrap: job missing failed (command not found")
+    assert "no alert was sent: no settings file found" in unalerted
 
 
 def test_a_bad_option_is_one_line_and_the_command_still_runs(wrap: Wrap) -> None:
@@ -219,8 +220,9 @@ def test_a_bad_option_is_one_line_and_the_command_still_runs(wrap: Wrap) -> None
 
     assert result.returncode == 5
     assert result.stdout == b"ran\n"
-    (line,) = result.stderr.decode().splitlines()
+    line, unalerted = result.stderr.decode().splitlines()
     assert line.startswith("runwatch wrap: --grace ignored: expected a duration")
+    assert "job x failed (exit code 5) and no alert was sent" in unalerted
 
 
 def test_a_missing_job_runs_the_command_unrecorded(wrap: Wrap, home: Path) -> None:

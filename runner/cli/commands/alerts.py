@@ -252,7 +252,7 @@ def notify_test(ctx: Context) -> int:
     if ctx.args.receiver not in config.receivers:
         known = ", ".join(sorted(config.receivers))
         raise UsageError(f"receiver {ctx.args.receiver!r} is not configured (known: {known})")
-    sender = Sender(ctx.open_store(), config)
+    sender = Sender(ctx.open_store(), config, redactor=ctx.redactor)
     try:
         result = sender.send_test(ctx.args.receiver)
     finally:

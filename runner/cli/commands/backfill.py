@@ -49,7 +49,7 @@ def command(ctx: Context) -> int:
         f"running, {len(plan)} to run ({ctx.args.max_active} at a time)",
         flush=True,
     )
-    engine = build_engine(ctx.settings, store, pools=ctx.pools, env=ctx.env)
+    engine = build_engine(ctx.settings, store, pools=ctx.pools, env=ctx.env, redactor=ctx.redactor)
     interrupted: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

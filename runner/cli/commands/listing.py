@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -15,8 +14,10 @@ from runner.cli.output import emit_json, iso, short_time, table
 from runner.durations import format_duration
 from runner.errors import NotFoundError, UsageError
 from runner.model import Job, RunState
+from runner.redaction import Redactor
+from runner.secret import Secret
 from runner.store.logfiles import RefusedLogPathError, open_log
-from runner.store.records import JobRecord
+from runner.store.records import JobRecord, RunRecord
 from runner.store.store import Store
 
 
@@ -162,21 +163,32 @@ def show(ctx: Context) -> int:
 
     run = store.get_run(ctx.args.run_id)
     summary = run_summary(store, run)
-    summary["trace_url"] = trace_link(ctx.settings.telemetry.get("trace_url"), run.trace_id)
+    template = ctx.settings.telemetry.get("trace_url")
+    if isinstance(template, Secret):  # built from ${…}: the link is redacted when shown
+        template = template.reveal()
+    summary["trace_url"] = trace_link(template, run.trace_id)
     if ctx.args.format == "json":
-        emit_json(summary)
+        emit_json(ctx.redactor.redact_tree(summary))  # a trace link may hold a token
         return 0
+    _print_run(ctx, store, run, summary)
+    return 0
+
+
+def _print_run(ctx: Context, store: Store, run: RunRecord, summary: dict[str, Any]) -> None:
+    """The human form of ``show``; every text is redacted of secrets (tokens in links,
+    rows recorded before redaction or by another host)."""
+    redact = ctx.redactor.redact
     print(f"run {run.id}  job {run.job}  {run.state.value}  trigger {run.trigger.value}")
     print(f"logical time  {iso(run.logical_time)}")
     print(f"started       {iso(run.started_at) or '-'}")
     print(f"finished      {iso(run.finished_at) or '-'}")
     if run.reason:
-        print(f"reason        {run.reason}")
+        print(f"reason        {redact(run.reason)}")
     if run.trace_id:
         print(f"trace id      {run.trace_id}")
-        link = trace_link(ctx.settings.telemetry.get("trace_url"), run.trace_id)
+        link = summary["trace_url"]
         if link:
-            print(f"trace         {link}")
+            print(f"trace         {redact(str(link))}")
     if run.params:
         print("params        " + ", ".join(f"{k}={v}" for k, v in run.params.items()))
     print()
@@ -192,10 +204,10 @@ def show(ctx: Context) -> int:
                 if attempt.duration_seconds is not None
                 else "-",
                 attempt.exit_code if attempt.signal is None else f"signal {attempt.signal}",
-                attempt.reason or "",
+                redact(attempt.reason or ""),
             ]
         )
-    pending = [t for t in summary["tasks"] if not t["attempts"]]  # type: ignore[attr-defined]
+    pending = [t for t in summary["tasks"] if not t["attempts"]]
     rows += [[t["task"], "-", t["state"], "-", "-", "-", ""] for t in pending]
     table(
         ["task", "attempt", "state", "started", "duration", "exit", "reason"], rows, state_column=2
@@ -203,13 +215,12 @@ def show(ctx: Context) -> int:
     for attempt in store.attempts(run.id):
         if attempt.error and attempt.state.failed:
             print(f"\n{attempt.task} attempt {attempt.number}:")
-            for line in attempt.error.splitlines()[-10:]:
+            for line in redact(attempt.error).splitlines()[-10:]:
                 print(f"  {line}")
-    return 0
 
 
 def logs(ctx: Context) -> int:
-    """Print the captured output of a run's attempts.
+    """Print the captured output of a run's attempts, redacted of known secrets.
 
     Only files inside this runwatch's logs folder are shown; a recorded path elsewhere is
     refused, the other streams still printed, and the command exits 2 naming it.
@@ -239,7 +250,8 @@ def logs(ctx: Context) -> int:
             if many:
                 print(f"==> {attempt.task} attempt {attempt.number} {label} <==", flush=True)
             try:
-                shown = path is not None and _print_log(path, ctx.settings.home / "logs")
+                logs_dir = ctx.settings.home / "logs"
+                shown = path is not None and _print_log(path, logs_dir, ctx.redactor)
             except RefusedLogPathError as exc:
                 refused.append(f"{attempt.task} attempt {attempt.number} {label}: {exc}")
                 shown = True
@@ -252,14 +264,14 @@ def logs(ctx: Context) -> int:
     return 0
 
 
-def _print_log(path: str, logs_dir: Path) -> bool:
-    """Copy the log file to stdout; False when there is none."""
+def _print_log(path: str, logs_dir: Path, redactor: Redactor) -> bool:
+    """Copy the log file to stdout, redacted of known secrets; False when there is none."""
     try:
         fd = open_log(path, logs_dir)
     except FileNotFoundError:
         return False
     sys.stdout.flush()
     with os.fdopen(fd, "rb") as log:
-        shutil.copyfileobj(log, sys.stdout.buffer)
+        sys.stdout.buffer.write(redactor.redact_bytes(log.read()))
     sys.stdout.buffer.flush()
     return True

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 
 from runner.cli.context import Context
 from runner.durations import parse_duration
-from runner.errors import UsageError
+from runner.errors import DefinitionError, UsageError
 
 
 def db_upgrade(ctx: Context) -> int:
@@ -33,25 +34,74 @@ def db_prune(ctx: Context) -> int:
 
 
 def check(ctx: Context) -> int:
-    """Validate settings and every job; exit 2 with the first problem found."""
+    """Validate settings and every job; exit 2 with the first problem found.
+
+    A settings file without jobs (a host that only wraps cron jobs) is valid. Conditions
+    under which a failure would not be alerted are warnings on stderr.
+    """
+    settings = ctx.settings
+    print(f"settings: {settings.config_path or 'none found (defaults)'}")
+    has_jobs = bool(getattr(ctx.args, "jobs", None) or settings.job_paths)
+    summary = _check_jobs(ctx) if has_jobs else "ok: no jobs (settings for `runwatch wrap`)"
+    from alerting import load_alerting
+    from runner.distributed.settings import celery_settings, executor_kind
+    from runner.secret import Secret
+    from runner.server_settings import check_server_settings
+    from runner.telemetry.config import tracing_settings
+    from runner.telemetry.links import check_trace_url
+
+    check_server_settings(settings)
+    alerting = load_alerting(settings)
+    if executor_kind(settings) == "celery":
+        celery_settings(settings, ctx.env)
+    tracing_settings(ctx.env)
+    trace_url = settings.telemetry.get("trace_url")
+    if isinstance(trace_url, Secret):
+        try:
+            check_trace_url(trace_url.reveal())
+        except DefinitionError:
+            raise DefinitionError(
+                "runwatch.yaml: telemetry.trace_url: the value built from ${…} is not an "
+                "http(s) URL with a {trace_id} placeholder"
+            ) from None
+    elif trace_url is not None:
+        check_trace_url(str(trace_url))
+    for problem in _alert_gaps(ctx):
+        print(f"runwatch: warning: {problem}", file=sys.stderr)
+    print(summary)
+    if alerting.rules:
+        from alerting.inprocess import needs_serve
+
+        for note in needs_serve(alerting):
+            print(f"note: {note}")
+    return 0
+
+
+def _check_jobs(ctx: Context) -> str:
     from runner.engine.engine import check_pools
 
     definitions = ctx.definitions
     pools = ctx.pools
     for job in definitions.jobs.values():
         check_pools(job, pools)
-    from alerting import load_alerting
-    from runner.distributed.settings import celery_settings, executor_kind
-    from runner.telemetry.config import tracing_settings
-    from runner.telemetry.links import check_trace_url
-
-    load_alerting(ctx.settings)
-    if executor_kind(ctx.settings) == "celery":
-        celery_settings(ctx.settings, ctx.env)
-    tracing_settings(ctx.env)
-    trace_url = ctx.settings.telemetry.get("trace_url")
-    if trace_url is not None:
-        check_trace_url(str(trace_url))
     tasks = sum(len(j.tasks) for j in definitions.jobs.values())
-    print(f"ok: {len(definitions.jobs)} jobs, {tasks} tasks, {len(pools)} pools")
-    return 0
+    return f"ok: {len(definitions.jobs)} jobs, {tasks} tasks, {len(pools)} pools"
+
+
+def _alert_gaps(ctx: Context) -> list[str]:
+    """Why a failure would go unalerted with these settings (as `wrap` would say)."""
+    from runner.clock import utcnow
+    from runner.wrap.alert_gaps import no_rules, no_settings, serve_alive
+
+    settings = ctx.settings
+    if settings.config_path is None:
+        return [no_settings(ctx.env, str(ctx.cwd))]
+    never = settings.alerting.get("evaluate_in_run") == "never"
+    rules = bool(settings.alerting.get("rules"))
+    if rules and not never:
+        return []
+    try:
+        alive = serve_alive(ctx.open_store(recover=False).db, utcnow().timestamp())
+    except Exception as exc:
+        return [f"cannot look for a `runwatch serve` in the store: {type(exc).__name__}: {exc}"]
+    return [] if alive else [no_rules(str(settings.config_path), never=rules)]

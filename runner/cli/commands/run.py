@@ -133,7 +133,13 @@ def command(ctx: Context) -> int:
     observer = build_tracing(ctx.env, install_global=True)
     trace_log_records(observer)
     engine = build_engine(
-        ctx.settings, store, pools=ctx.pools, progress=display, observer=observer, env=ctx.env
+        ctx.settings,
+        store,
+        pools=ctx.pools,
+        progress=display,
+        observer=observer,
+        env=ctx.env,
+        redactor=ctx.redactor,
     )
     events_before = store.last_event_id()
     interrupted: list[int] = []

@@ -14,9 +14,9 @@ from typing import Any
 
 from runner.cli.context import Context
 from runner.durations import parse_duration
-from runner.errors import DefinitionError, UsageError
+from runner.errors import UsageError
 from runner.model import Definitions
-from runner.secret import Secret
+from runner.redaction import Redactor
 from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -28,13 +28,13 @@ ALERT_POLL_SECONDS = 0.25
 class AlertLoop(threading.Thread):
     """Evaluates alert rules over new events and delivers due notifications, until stopped."""
 
-    def __init__(self, store: Store, config: Any) -> None:
+    def __init__(self, store: Store, config: Any, redactor: Redactor) -> None:
         super().__init__(name="runwatch-alerts", daemon=True)
         from alerting import AlertEngine, Sender
 
         self.store = store
         self.engine = AlertEngine(store, config)
-        self.sender = Sender(store, config)
+        self.sender = Sender(store, config, redactor=redactor)
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -53,19 +53,6 @@ class AlertLoop(threading.Thread):
         self.sender.close()
 
 
-def _config_error(ctx: Context, key: str, problem: str) -> DefinitionError:
-    """An error naming the configuration file in use and the key under ``server:``."""
-    source = ctx.settings.config_path or "runwatch.yaml"
-    return DefinitionError(f"{source}: key 'server.{key}': {problem}")
-
-
-def _seconds(ctx: Context, key: str, default: str) -> float:
-    try:
-        return parse_duration(ctx.settings.server.get(key, default))
-    except ValueError as exc:
-        raise _config_error(ctx, key, str(exc)) from None
-
-
 def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read top to bottom
     """Serve until SIGTERM/SIGINT: schedule, run, watch; GET /healthz and /metrics."""
     from prometheus_client import CollectorRegistry
@@ -77,7 +64,8 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     from runner.expectations import check_expectations
     from runner.heartbeat_ping import HeartbeatPinger
     from runner.http_api import HttpServer, Response, parse_listen
-    from runner.ping import ping_token, register_ping_routes
+    from runner.ping_api import PingPolicy, register_ping_routes
+    from runner.server_settings import server_settings
     from runner.telemetry.alert_metrics import AlertMetrics
     from runner.telemetry.consumer import MetricsConsumer
     from runner.telemetry.exposition import content_type, wants_openmetrics
@@ -93,17 +81,24 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
         grace = parse_duration(args.shutdown_grace)
     except ValueError as exc:
         raise UsageError(f"--shutdown-grace: {exc}") from None
-    server_settings = ctx.settings.server
-    listen = args.listen or str(server_settings.get("listen", "127.0.0.1:9464"))
-    parse_listen(listen)  # a typo fails here, before the store is touched
-    watch_every = _seconds(ctx, "watch_interval", "2s")
-    beat_every = _seconds(ctx, "heartbeat_interval", "15s")
+    settings = server_settings(ctx.settings)  # a typo fails here, before the store is touched
+    listen = args.listen or settings.listen
+    parse_listen(listen)
+    tls = settings.tls_context()
+    watch_every, beat_every = settings.watch_interval, settings.heartbeat_interval
     alerting = load_alerting(ctx.settings)
     definitions = ctx.definitions
     store = ctx.open_store()
     store.sync_jobs(definitions.jobs.values(), utcnow())
     observer = build_tracing(ctx.env, install_global=True)
-    engine = build_engine(ctx.settings, store, pools=ctx.pools, observer=observer, env=ctx.env)
+    engine = build_engine(
+        ctx.settings,
+        store,
+        pools=ctx.pools,
+        observer=observer,
+        env=ctx.env,
+        redactor=ctx.redactor,
+    )
 
     registry = CollectorRegistry()
     collector = MetricsCollector(registry)
@@ -150,12 +145,8 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
         recovery.duty(daemon.scheduler),
     )
 
-    heartbeat_url = server_settings.get("heartbeat_url")
-    if heartbeat_url:
-        url = heartbeat_url.reveal() if isinstance(heartbeat_url, Secret) else str(heartbeat_url)
-        if not url.startswith(("http://", "https://")):
-            raise _config_error(ctx, "heartbeat_url", "expected an http:// or https:// URL")
-        pinger = HeartbeatPinger(url)
+    if settings.heartbeat_url is not None:
+        pinger = HeartbeatPinger(settings.heartbeat_url)
         daemon.add_duty("heartbeat-url", beat_every, pinger.ping)
 
     def expectations(now: Any) -> None:
@@ -176,14 +167,19 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
         state = health()
         return Response.json(state.as_json(), 200 if state.healthy else 503)
 
-    server = HttpServer(listen)
+    server = HttpServer(listen, limits=settings.limits, tls=tls)
     server.route("GET", "/metrics", metrics)
     server.route("GET", "/healthz", healthz)
-    token = ping_token(server_settings)
-    ping_api = register_ping_routes(server, ctx.settings.db_url, token) if token else None
-    if ping_api is None:
+    ping_api = None
+    if settings.secret is not None:
+        policy = PingPolicy(
+            lambda: {name: job.pingable for name, job in daemon.scheduler.jobs.items()},
+            max_ping_jobs=settings.max_ping_jobs,
+        )
+        ping_api = register_ping_routes(server, ctx.settings.db_url, settings.secret, policy=policy)
+    else:
         logger.info("ping API off: set server.token in runwatch.yaml to accept remote pings")
-    alerts = AlertLoop(ctx.open_store(recover=False), alerting)
+    alerts = AlertLoop(ctx.open_store(recover=False), alerting, ctx.redactor)
     server.start()
     alerts.start()
     logger.info("listening on %s", server.url)

@@ -24,11 +24,16 @@ if TYPE_CHECKING:
 
 def deliver_alerts(settings: WrapSettings, report: RunReport, sink: StoreSink) -> None:
     """Evaluate alert rules at the end of a wrapped run, as `runwatch run` does, when the
-    config declares rules and the run failed or may resolve a firing alert (a success
-    costs one query; without a config file, nothing at all)."""
+    config declares rules and the run failed, may resolve a firing alert, or a failure
+    recorded by a process that could not alert waits (a success costs two queries;
+    without a config file, nothing at all)."""
     if settings.full is None or not settings.alert_rules:
         return
-    if report.state == "success" and not sink.has_firing_alerts(report.job.name):
+    if (
+        report.state == "success"
+        and not sink.has_firing_alerts(report.job.name)
+        and not sink.failures_unalerted()
+    ):
         return
     from runner.cli.alert_delivery import InRunAlerts
     from runner.clock import utcnow

@@ -82,7 +82,17 @@ def test_an_unknown_option_or_a_missing_value_is_a_problem_not_a_crash() -> None
     assert (missing.problems, missing.command) == (["--job needs a value"], [])
 
 
-def test_a_server_needs_the_variable_holding_its_token() -> None:
-    options = parse_wrap_args(["--job", "x", "--server", "http://h:9464", "--", "true"])
+def test_a_server_that_is_not_an_http_url_is_ignored_with_a_problem() -> None:
+    options = parse_wrap_args(["--job", "x", "--server", "h:9464", "--", "true"])
 
-    assert options.problems == ["--server needs --token-env VAR (the variable holding the token)"]
+    assert options.server is None
+    assert options.problems == ["--server 'h:9464' ignored: expected an http(s):// URL"]
+    assert parse_wrap_args(["--job", "x", "--server", "https://h", "--", "true"]).problems == []
+
+
+def test_help_documents_every_option() -> None:
+    from runner.wrap.options import _OPTIONS, HELP
+
+    missing = [name for name in _OPTIONS if f"  {name} " not in HELP and f"  {name}\n" not in HELP]
+    assert missing == []
+    assert "-h, --help" in HELP

@@ -1,0 +1,65 @@
+"""Secrets on the command line and in errors: ``--db`` warns, errors never show a value
+that came from ``${VAR}`` or ``${file:}``, ``show`` hides a token in the trace link."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.e2e.cli import clean_env
+
+SECRET = "fileSecretValue-4711"
+
+
+def _runwatch(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "runner", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_password_in_db_warns_that_ps_shows_it_and_names_runwatch_db_url(
+    tmp_path: Path,
+) -> None:
+    env = clean_env(tmp_path / "home")
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+
+    plain = _runwatch(tmp_path, "runs", "--db", url, env=env)
+    with_password = _runwatch(
+        tmp_path, "runs", "--db", "postgresql://rw:hunter2-pw@127.0.0.1:1/db", env=env
+    )
+
+    assert "warning" not in plain.stderr
+    assert "--db puts the database password where `ps` shows it" in with_password.stderr
+    assert "RUNWATCH_DB_URL" in with_password.stderr
+    assert "hunter2-pw" not in with_password.stderr + with_password.stdout
+
+
+def test_config_errors_never_show_a_value_from_a_secret_file_or_variable(
+    tmp_path: Path,
+) -> None:
+    secret_file = tmp_path / "workers"
+    secret_file.write_text(SECRET + "\n")
+    secret_file.chmod(0o600)
+    (tmp_path / "runwatch.yaml").write_text(
+        "workers: ${file:workers}\nlog_cap: ${CAP}\njobs: {j: {command: 'true'}}\n"
+    )
+    env = {**clean_env(tmp_path / "home"), "CAP": "capSecret-0815"}
+
+    from_file = _runwatch(tmp_path, "check", env=env)
+    (tmp_path / "runwatch.yaml").write_text("log_cap: ${CAP}\njobs: {j: {command: 'true'}}\n")
+    from_env = _runwatch(tmp_path, "check", env=env)
+
+    assert from_file.returncode == from_env.returncode == 2
+    assert "key 'workers'" in from_file.stderr
+    assert "got a value from the environment" in from_file.stderr
+    assert "key 'log_cap'" in from_env.stderr
+    for result in (from_file, from_env):
+        assert SECRET not in result.stderr + result.stdout
+        assert "capSecret-0815" not in result.stderr + result.stdout
