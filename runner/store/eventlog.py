@@ -71,6 +71,7 @@ class EventLog:
         Inside ``turn()`` a block joins the turn's transaction as it is, without a savepoint.
         """
         if self._in_turn:
+            self.db.serialize_event_writes()  # the turn's first write takes the event lock
             yield
             return
         with self.db.transaction():
@@ -81,13 +82,13 @@ class EventLog:
         """One all-or-nothing transaction for many changes, e.g. an engine loop turn.
 
         Blocks inside it join it without savepoints and their events are written together
-        at its end, so the turn costs few statements. An error inside it must end it:
-        it is rolled back whole, even if an inner block's error was caught.
+        at its end, so the turn costs few statements; its first write takes the event lock
+        (on PostgreSQL), so a turn that only reads locks nothing. An error inside it must
+        end it: it is rolled back whole, even if an inner block's error was caught.
         """
         if self._in_turn or self.db.in_transaction:
             raise StoreError("turn() cannot be nested in another transaction")
         with self.db.transaction():
-            self.db.serialize_event_writes()
             self._in_turn = True
             try:
                 yield
@@ -103,6 +104,7 @@ class EventLog:
         """A write transaction that appends events: it takes the event lock before any
         row lock, so all writers lock in one order."""
         if self._in_turn:
+            self.db.serialize_event_writes()
             yield
             return
         with self.db.transaction():
