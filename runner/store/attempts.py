@@ -56,6 +56,7 @@ class AttemptTable(EventLog):
 
     def task_runs(self, run_id: int) -> dict[str, TaskRunRecord]:
         """The task rows of a run, by task name."""
+        self._flush_task_states()
         rows = self.db.rows(
             "SELECT * FROM task_runs WHERE run_id = :id ORDER BY task", {"id": run_id}
         )
@@ -73,6 +74,7 @@ class AttemptTable(EventLog):
         """Set a task's state in a run; skipped and upstream_failed also append their event."""
         at_epoch = to_epoch(at)
         with self._recording():
+            self._supersede_task_state(run.id, task)
             updated = self.db.execute(
                 "UPDATE task_runs SET state = :state, updated_at = :at "
                 "WHERE run_id = :run_id AND task = :task",
@@ -111,6 +113,7 @@ class AttemptTable(EventLog):
                 )
                 if busy >= pool_size:
                     return None
+            self._supersede_task_state(run.id, task)
             number = self.db.scalar(
                 "UPDATE task_runs SET state = 'running', attempts = attempts + 1, "
                 "updated_at = :at WHERE run_id = :run_id AND task = :task RETURNING attempts",
@@ -242,16 +245,7 @@ class AttemptTable(EventLog):
                 )  # fmt: skip
                 return False
             task_state = TaskState.RETRYING if will_retry else state
-            self.db.execute(
-                "UPDATE task_runs SET state = :state, updated_at = :at "
-                "WHERE run_id = :run_id AND task = :task",
-                {
-                    "state": task_state.value,
-                    "at": at_epoch,
-                    "run_id": attempt.run_id,
-                    "task": attempt.task,
-                },
-            )
+            self._set_task_state_row(attempt.run_id, attempt.task, task_state.value, at_epoch)
             common: dict[str, Any] = {
                 "at": at,
                 "job": attempt.job,

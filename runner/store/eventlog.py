@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 # 7 parameters an event: well under SQLite's 32,766 and PostgreSQL's 65,535 per statement.
 _EVENTS_PER_INSERT = 500
+_ROWS_PER_UPDATE = 500
 
 
 def to_json(value: Any) -> str:
@@ -47,6 +48,7 @@ class EventLog:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._pending: list[Event] = []
+        self._task_states: dict[tuple[int, str], tuple[str, float]] = {}
         self._in_turn = False
 
     def close(self) -> None:
@@ -92,9 +94,11 @@ class EventLog:
             self._in_turn = True
             try:
                 yield
+                self._flush_task_states()
                 self._flush_events()
             except BaseException:
                 self._pending.clear()
+                self._task_states.clear()
                 raise
             finally:
                 self._in_turn = False
@@ -116,6 +120,50 @@ class EventLog:
             except BaseException:
                 del self._pending[held:]
                 raise
+
+    # -- task states held to the end of a turn ----------------------------------------
+
+    def _set_task_state_row(self, run_id: int, task: str, state: str, at_epoch: float) -> None:
+        """Set a task row's state: inside a turn at its end, with the turn's other task
+        rows in one statement; otherwise now."""
+        if self._in_turn:
+            self._task_states[(run_id, task)] = (state, at_epoch)
+            return
+        self.db.execute(
+            "UPDATE task_runs SET state = :state, updated_at = :at "
+            "WHERE run_id = :run_id AND task = :task",
+            {"state": state, "at": at_epoch, "run_id": run_id, "task": task},
+        )
+
+    def _supersede_task_state(self, run_id: int, task: str) -> None:
+        """Forget a held state of this task row: the caller writes a newer one now."""
+        self._task_states.pop((run_id, task), None)
+
+    def _flush_task_states(self) -> None:
+        """Write the held task states, one UPDATE per run; before task rows are read or
+        written in bulk."""
+        held, self._task_states = self._task_states, {}
+        by_run: dict[int, list[tuple[str, str, float]]] = {}
+        for (run_id, task), (state, at_epoch) in held.items():
+            by_run.setdefault(run_id, []).append((task, state, at_epoch))
+        for run_id, rows in by_run.items():
+            for start in range(0, len(rows), _ROWS_PER_UPDATE):
+                self._update_task_states(run_id, rows[start : start + _ROWS_PER_UPDATE])
+
+    def _update_task_states(self, run_id: int, rows: list[tuple[str, str, float]]) -> None:
+        params: dict[str, Any] = {"run_id": run_id}
+        states, times, names = [], [], []
+        for i, (task, state, at_epoch) in enumerate(rows):
+            params.update({f"t{i}": task, f"s{i}": state, f"a{i}": at_epoch})
+            states.append(f"WHEN :t{i} THEN :s{i}")
+            times.append(f"WHEN :t{i} THEN :a{i}")
+            names.append(f":t{i}")
+        self.db.execute(
+            f"UPDATE task_runs SET state = CASE task {' '.join(states)} END, "
+            f"updated_at = CASE task {' '.join(times)} END "
+            f"WHERE run_id = :run_id AND task IN ({', '.join(names)})",
+            params,
+        )
 
     # -- events -------------------------------------------------------------------
 

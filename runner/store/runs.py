@@ -252,6 +252,7 @@ class RunTable(EventLog):
                     f"run {run.id} of {run.job} is running under {owner}: "
                     "cancel it or wait for it to finish"
                 )
+            self._flush_task_states()
             self.db.executemany(
                 "UPDATE task_runs SET state = 'pending', updated_at = :at "
                 "WHERE run_id = :run_id AND task = :task",

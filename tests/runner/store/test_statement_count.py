@@ -58,18 +58,19 @@ def statements_of_one_run(store: Store, job: Job, log_dir: Path) -> tuple[Counte
     return seen, len(store.attempts(run.id))
 
 
-def assert_attempts_cost_at_most_five_row_writes(seen: Counter[str], attempts: int) -> None:
-    """Per attempt: its row, its task row twice, its end (and its pid) — no savepoint, no
-    read-back; events go in one INSERT per turn, and turns vary with timing."""
+def assert_attempts_cost_at_most_four_row_writes(seen: Counter[str], attempts: int) -> None:
+    """Per attempt: its row, its task row when it starts, its end (and its pid) — no
+    savepoint, no read-back; the task rows of the attempts that ended in a turn and the
+    turn's events go in one statement each per turn, and turns vary with timing."""
     assert seen["INSERT attempts"] == attempts, seen
-    assert seen["UPDATE task_runs"] == 2 * attempts, seen
+    assert seen["UPDATE task_runs"] <= attempts + seen["COMMIT"], seen
     assert seen["UPDATE attempts"] <= 2 * attempts, seen
     assert seen["INSERT events"] <= seen["COMMIT"], seen
     assert seen["SAVEPOINT"] == 0, seen
     assert seen["SELECT"] <= 8, seen  # per run, not per attempt
 
 
-def test_a_fan_out_writes_each_attempt_with_at_most_five_row_statements(
+def test_a_fan_out_writes_each_attempt_with_at_most_four_row_statements(
     sqlite_store: Store, tmp_path: Path
 ) -> None:
     tasks = {"first": Task("first", python=noop, in_process=True)}
@@ -78,13 +79,13 @@ def test_a_fan_out_writes_each_attempt_with_at_most_five_row_statements(
     tasks["last"] = Task("last", python=noop, after=tuple(tasks)[1:], in_process=True)
     seen, attempts = statements_of_one_run(sqlite_store, Job(name="fan", tasks=tasks), tmp_path)
     assert attempts == 42
-    assert_attempts_cost_at_most_five_row_writes(seen, attempts)
+    assert_attempts_cost_at_most_four_row_writes(seen, attempts)
 
 
-def test_independent_commands_write_each_attempt_with_at_most_five_row_statements(
+def test_independent_commands_write_each_attempt_with_at_most_four_row_statements(
     sqlite_store: Store, tmp_path: Path
 ) -> None:
     job = Job(name="trues", tasks={f"t{i}": Task(f"t{i}", command=("true",)) for i in range(30)})
     seen, attempts = statements_of_one_run(sqlite_store, job, tmp_path)
     assert attempts == 30
-    assert_attempts_cost_at_most_five_row_writes(seen, attempts)
+    assert_attempts_cost_at_most_four_row_writes(seen, attempts)

@@ -100,3 +100,47 @@ def test_a_turn_of_more_events_than_one_insert_holds_keeps_them_all_in_order(
     events = store.events_after(0, limit=2000)
     assert len(events) == 701
     assert [e.task for e in events[1:]] == list(job.tasks)
+
+
+def test_a_task_state_held_to_the_end_of_a_turn_gives_way_to_a_newer_one(store: Store) -> None:
+    job = wide_job(2)
+    store.sync_jobs([job], T0)
+    run = store.create_run(job, T0, Trigger.MANUAL, at(0))
+    assert run is not None
+    first = store.start_attempt(run, "t0", at(1))
+    other = store.start_attempt(run, "t1", at(1))
+    assert first is not None
+    assert other is not None
+    with store.turn():
+        store.finish_attempt(first, TaskState.FAILED, at(2), will_retry=True)
+        store.finish_attempt(other, TaskState.SUCCESS, at(2))
+        assert store.task_runs(run.id)["t0"].state is TaskState.RETRYING  # held, then read
+        store.finish_attempt(first, TaskState.FAILED, at(2))  # already finished: no change
+        second = store.start_attempt(run, "t0", at(3))
+
+    rows = store.task_runs(run.id)
+    assert second is not None
+    assert (rows["t0"].state, rows["t0"].attempts) == (TaskState.RUNNING, 2)
+    assert (rows["t1"].state, rows["t1"].updated_at) == (TaskState.SUCCESS, at(2))
+
+
+def test_task_states_held_in_a_failed_turn_are_never_written(store: Store) -> None:
+    job = wide_job(1)
+    store.sync_jobs([job], T0)
+    run = store.create_run(job, T0, Trigger.MANUAL, at(0))
+    assert run is not None
+    attempt = store.start_attempt(run, "t0", at(1))
+    assert attempt is not None
+
+    def crash_mid_turn() -> None:
+        with store.turn():
+            store.finish_attempt(attempt, TaskState.SUCCESS, at(2))
+            raise RuntimeError("crash")
+
+    with pytest.raises(RuntimeError, match="crash"):
+        crash_mid_turn()
+    with store.turn():
+        pass
+
+    assert store.task_runs(run.id)["t0"].state is TaskState.RUNNING
+    assert store.get_attempt(attempt.id).state is TaskState.RUNNING
