@@ -9,7 +9,7 @@ from runner.errors import StoreError
 from runner.filemodes import private_file
 from runner.store.database import DatabaseURL, parse_url, sqlalchemy_url
 
-REVISIONS = ("0001", "0002", "0003", "0005", "0006", "0007", "0008")
+REVISIONS = ("0001", "0002", "0003", "0005", "0006", "0007", "0008", "0009")
 """Every revision this runwatch knows, oldest first; a database at another one is newer."""
 
 HEAD = REVISIONS[-1]
