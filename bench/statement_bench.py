@@ -17,27 +17,14 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from width_bench import fan_job  # bench/ is on sys.path when a bench script runs
+
 from runner.clock import utcnow
 from runner.engine.engine import Engine
 from runner.engine.executor import Message
 from runner.engine.local import LocalExecutor
 from runner.model import Job, Task, Trigger
 from runner.store.store import Store
-
-
-def noop() -> None:
-    """A task that does nothing."""
-
-
-def fan_job(width: int) -> Job:
-    """first -> width parallel in-process tasks -> last."""
-    tasks = {"first": Task("first", python=noop, in_process=True)}
-    for i in range(width):
-        tasks[f"t{i}"] = Task(f"t{i}", python=noop, after=("first",), in_process=True)
-    tasks["last"] = Task(
-        "last", python=noop, after=tuple(f"t{i}" for i in range(width)), in_process=True
-    )
-    return Job(name=f"fan{width}", tasks=tasks)
 
 
 def commands_job(count: int) -> Job:
