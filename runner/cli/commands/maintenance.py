@@ -41,6 +41,7 @@ def check(ctx: Context) -> int:
     """
     settings = ctx.settings
     print(f"settings: {settings.config_path or 'none found (defaults)'}")
+    ctx.check_store_file()
     has_jobs = bool(getattr(ctx.args, "jobs", None) or settings.job_paths)
     summary = _check_jobs(ctx) if has_jobs else "ok: no jobs (settings for `runwatch wrap`)"
     from alerting import load_alerting
@@ -66,7 +67,7 @@ def check(ctx: Context) -> int:
             ) from None
     elif trace_url is not None:
         check_trace_url(str(trace_url))
-    for problem in _alert_gaps(ctx):
+    for problem in [*_spool_rejections(ctx), *_alert_gaps(ctx)]:
         print(f"runwatch: warning: {problem}", file=sys.stderr)
     print(summary)
     if alerting.rules:
@@ -86,6 +87,22 @@ def _check_jobs(ctx: Context) -> str:
         check_pools(job, pools)
     tasks = sum(len(j.tasks) for j in definitions.jobs.values())
     return f"ok: {len(definitions.jobs)} jobs, {tasks} tasks, {len(pools)} pools"
+
+
+def _spool_rejections(ctx: Context) -> list[str]:
+    """Spooled results the store refused for good: they wait for a person."""
+    from runner.wrap.spool import rejected_count, rejected_folder
+
+    spool_dir = str(ctx.settings.home / "spool")
+    count = rejected_count(spool_dir)
+    if not count:
+        return []
+    folder = rejected_folder(spool_dir)
+    return [
+        f"{count} spooled results of wrapped runs were refused by the store for good and "
+        f"moved to {folder} (each .reason file says why); fix and move them back to "
+        f"{spool_dir} to record them, or delete them"
+    ]
 
 
 def _alert_gaps(ctx: Context) -> list[str]:
