@@ -161,6 +161,8 @@ class AlertBook:
         at = finding.at.timestamp()
         alert = self.alerts.get(fp)
         fields: dict[str, Any] = {**info.labels(finding.job), **identity, **finding.fields}
+        if info.runbook:  # the job's own runbook is more specific than the rule's
+            fields["runbook_url"] = info.runbook
         new = alert is None or not alert.firing
         labels = {**info.labels(finding.job), **identity}
         templates = {"summary": DEFAULT_SUMMARIES[rule.kind], **rule.annotations}

@@ -31,11 +31,12 @@ class JobInfo:
     owner: str | None = None
     tags: tuple[str, ...] = ()
     paused: bool = False
+    runbook: str | None = None
 
     @classmethod
     def from_record(cls, record: JobRecord) -> JobInfo:
         """From the store's job row."""
-        return cls(record.owner, record.tags, record.paused)
+        return cls(record.owner, record.tags, record.paused, record.runbook)
 
     def labels(self, job: str) -> dict[str, str]:
         """``job``, ``owner`` and ``tags`` (comma-joined) as labels; empty ones left out."""

@@ -176,6 +176,8 @@ class Job:
     params: Mapping[str, str] = field(default_factory=dict)
     pingable: bool = False
     """Remote hosts may report runs of this job through the ping API (its own token)."""
+    runbook: str | None = None
+    """An http(s) URL every page about this job links to."""
     source: str = "<python>"
 
 

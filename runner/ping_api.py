@@ -58,6 +58,7 @@ logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from runner.http_api import HttpServer, Request, Response
+    from runner.redaction import Redactor
     from runner.wrap.connection import Connection
 
 DefinedJobs = Callable[[], Mapping[str, bool]]
@@ -275,11 +276,17 @@ class PingApi:
     threads; one connection, one request at a time)."""
 
     def __init__(
-        self, db_url: str, *, clock: Clock = utcnow, policy: PingPolicy | None = None
+        self,
+        db_url: str,
+        *,
+        clock: Clock = utcnow,
+        policy: PingPolicy | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.db_url = db_url
         self.clock = clock
         self.policy = policy or PingPolicy()
+        self.redactor = redactor
         self._lock = threading.Lock()
         self._db: Connection | None = None
 
@@ -294,7 +301,12 @@ class PingApi:
                 if self._db is None:
                     self._db = connect(self.db_url, timeout=DB_TIMEOUT_SECONDS)
                 status, answer = handle_ping(
-                    self._db, job, kind, request.body, now=self.clock(), policy=self.policy
+                    self._db,
+                    job,
+                    kind,
+                    self._redacted(request.body),
+                    now=self.clock(),
+                    policy=self.policy,
                 )
             except Exception as exc:
                 self.close()
@@ -302,6 +314,17 @@ class PingApi:
                 status = 503
                 logger.warning("ping %s/%s not recorded: %s", job[:60], kind[:20], exc)
         return Response.json(answer, status)
+
+    def _redacted(self, body: bytes) -> bytes:
+        """The body with this server's secrets (and their parts) replaced: a client's
+        output tail may hold them, and nothing stores a secret."""
+        if self.redactor is None:
+            return body
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return body  # not JSON either: refused when parsed
+        return self.redactor.redact(text).encode("utf-8")
 
     def close(self) -> None:
         """Close the store connection (a new one is opened on the next ping)."""
@@ -317,12 +340,13 @@ def register_ping_routes(
     *,
     clock: Clock = utcnow,
     policy: PingPolicy | None = None,
+    redactor: Redactor | None = None,
 ) -> PingApi:
     """Add ``POST /api/v1/jobs/{job}/{kind}``, each job behind its own token; the API
     (close it when the server stops)."""
     from runner.http_api import require_bearer
 
-    api = PingApi(db_url, clock=clock, policy=policy)
+    api = PingApi(db_url, clock=clock, policy=policy, redactor=redactor)
 
     def authorized(request: Request, given: str) -> bool:
         return token_matches(secret, request.params.get("job", ""), given)

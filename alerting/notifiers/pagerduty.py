@@ -35,7 +35,6 @@ _DETAIL_KEYS = (
 def custom_details(alert: NotifiedAlert) -> dict[str, Any]:
     """The incident's custom details: the page's facts plus the alert's identity."""
     details: dict[str, Any] = {key: alert.details.get(key) for key in _DETAIL_KEYS}
-    details["run_id"] = alert.labels.get("run_id") or details["run_id"]
     details["task"] = alert.labels.get("task") or details["task"]
     details.update(page_of(alert).to_json())
     details["alertname"] = alert.alertname

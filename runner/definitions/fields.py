@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from runner import model
 from runner.definitions.location import Location
@@ -71,6 +72,7 @@ JOB_KEYS = (
     "expected_duration",
     "params",
     "pingable",
+    "runbook",
 )
 """Keys of a job that become fields of model.Job."""
 
@@ -130,6 +132,17 @@ def duration(value: object, where: Location, positive: bool = False) -> float:
     if positive and seconds <= 0:
         raise where.error(f"expected a duration above zero, got {_shown(value)}")
     return seconds
+
+
+def web_url(value: object, where: Location) -> str:
+    """An http(s) URL with a host, e.g. a runbook's."""
+    if isinstance(value, str):
+        parts = urlsplit(value.strip())
+        if parts.scheme in ("http", "https") and parts.hostname and " " not in value.strip():
+            return value.strip()
+    raise where.error(
+        f"expected an http(s) URL such as https://wiki.example/x, got {_shown(value)}"
+    )
 
 
 def boolean(value: object, where: Location) -> bool:
@@ -307,6 +320,7 @@ JOB_CONVERTERS: dict[str, Converter] = {
     "expected_duration": lambda v, w: duration(v, w, positive=True),
     "params": params_map,
     "pingable": boolean,
+    "runbook": web_url,
 }
 """Converters for JOB_KEYS."""
 

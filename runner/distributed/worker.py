@@ -40,6 +40,7 @@ from runner.engine.executor import (
 from runner.engine.local import LocalExecutor
 from runner.errors import RunwatchError, StoreError
 from runner.model import Definitions, Job, Task, TaskState
+from runner.redaction import Redactor
 from runner.store.heartbeats import (
     Claim,
     claim_attempt,
@@ -49,6 +50,7 @@ from runner.store.heartbeats import (
     renew_attempt,
 )
 from runner.store.store import Store
+from runner.taskenv import TaskEnvironment
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,10 @@ class WorkerRuntime:
     log_dir: Path
     """This worker's own logs folder: attempts' output goes here, whatever a message says."""
     log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES
+    environment: TaskEnvironment | None = None
+    """What tasks inherit: this worker's environment less runwatch's secrets."""
+    redactor: Redactor | None = None
+    """Clears attempts' errors of the secrets this worker's settings know."""
     clock: Clock = utcnow
     _pid: int = field(default=0, init=False, repr=False)
     _store: Store | None = field(default=None, init=False, repr=False)
@@ -85,7 +91,10 @@ class WorkerRuntime:
         self._forget_inherited()
         if self._local is None:
             messages: MessageQueue = queue.SimpleQueue()
-            self._local = (LocalExecutor(messages, python_workers=1), messages)
+            executor = LocalExecutor(
+                messages, python_workers=1, environment=self.environment, redactor=self.redactor
+            )
+            self._local = (executor, messages)
         return self._local
 
     def drop_store(self) -> None:

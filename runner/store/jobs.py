@@ -34,6 +34,7 @@ class JobTable(EventLog):
                 "grace": j.grace,
                 "expected_duration": j.expected_duration,
                 "timeout": j.timeout,
+                "runbook": j.runbook,
                 "at": to_epoch(at),
             }
             for j in jobs
@@ -41,14 +42,15 @@ class JobTable(EventLog):
         with self.db.transaction():
             self.db.executemany(
                 "INSERT INTO jobs (name, owner, tags, schedule, timezone, description, source, "
-                "paused, updated_at, grace, expected_duration, timeout, created_at) VALUES "
-                "(:name, :owner, :tags, :schedule, :timezone, :description, :source, 0, :at, "
-                ":grace, :expected_duration, :timeout, :at) ON CONFLICT (name) DO UPDATE SET "
+                "paused, updated_at, grace, expected_duration, timeout, runbook, created_at) "
+                "VALUES (:name, :owner, :tags, :schedule, :timezone, :description, :source, 0, "
+                ":at, :grace, :expected_duration, :timeout, :runbook, :at) "
+                "ON CONFLICT (name) DO UPDATE SET "
                 "owner = excluded.owner, tags = excluded.tags, schedule = excluded.schedule, "
                 "timezone = excluded.timezone, description = excluded.description, "
                 "source = excluded.source, updated_at = excluded.updated_at, "
                 "grace = excluded.grace, expected_duration = excluded.expected_duration, "
-                "timeout = excluded.timeout",
+                "timeout = excluded.timeout, runbook = excluded.runbook",
                 rows,
             )
 

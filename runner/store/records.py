@@ -41,6 +41,7 @@ class JobRecord:
     source: str | None
     paused: bool
     updated_at: datetime
+    runbook: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> JobRecord:
@@ -55,6 +56,7 @@ class JobRecord:
             source=row["source"],
             paused=bool(row["paused"]),
             updated_at=from_epoch(row["updated_at"]),
+            runbook=row.get("runbook"),
         )
 
 

@@ -44,6 +44,8 @@ jobs = Table(
     Column("expected_duration", Time),
     Column("timeout", Time),
     Column("created_at", Time),
+    # revision 0009: the job's runbook, linked from every page about it
+    Column("runbook", Text),
 )
 
 runs = Table(

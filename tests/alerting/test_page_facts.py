@@ -15,6 +15,7 @@ from alerting.config import AlertingConfig, parse_alerting
 from alerting.notification import Notification, NotifiedAlert, NotifiedStatus
 from alerting.notifiers.alertmanager import alertmanager_alerts
 from alerting.notifiers.webhook import webhook_body
+from runner.model import Job, Task
 from runner.store.store import Store
 from runner.wrap.connection import connect
 from runner.wrap.recorder import record
@@ -256,3 +257,23 @@ def test_a_rule_runbook_must_be_a_web_link() -> None:
     rule = {"alert": "A", "when": "run_failed", "runbook": "see the wiki"}
     with pytest.raises(DefinitionError, match=r"alerting.rules\[0\].runbook: expected an http"):
         parse_alerting({"rules": [rule]}, env={})
+
+
+def test_a_jobs_own_runbook_is_linked_in_place_of_the_rules(
+    receivers: tuple[AlertEngine, Sender],
+    store: Store,
+    db_url: str,
+    clock: FixedClock,
+    http_server: RecordingServer,
+) -> None:
+    engine, sender = receivers
+    own = "https://wiki.example/backup-restore"
+    store.sync_jobs([Job(name="backup", tasks={"t": Task("t", command="true")}, runbook=own)], T0)
+    record_runs(db_url, (3,), start=T0.timestamp())
+    engine.evaluate(clock.advance(3000))
+    sender.deliver_due()
+
+    (slack,) = http_server.requests
+    links = slack.json["blocks"][4]["elements"][0]["text"]
+    assert f"<{own}|runbook>" in links
+    assert "runbooks/backup" not in links

@@ -11,6 +11,7 @@ from typing import Any
 from runner.http_api import HttpServer
 from runner.ping_api import PingPolicy, register_ping_routes
 from runner.ping_tokens import job_token
+from runner.redaction import Redactor
 from runner.secret import Secret
 
 SECRET = Secret("a-server-secret-of-32-characters")
@@ -45,10 +46,12 @@ def ping(
             return exc.code, {"text": text.decode()}
 
 
-def served(db_url: str, policy: PingPolicy | None = None) -> Iterator[str]:
+def served(
+    db_url: str, policy: PingPolicy | None = None, redactor: Redactor | None = None
+) -> Iterator[str]:
     """Serve the ping API over the store at ``db_url`` while the caller holds the URL."""
     server = HttpServer("127.0.0.1:0")
-    api = register_ping_routes(server, db_url, SECRET, policy=policy)
+    api = register_ping_routes(server, db_url, SECRET, policy=policy, redactor=redactor)
     server.start()
     try:
         yield server.url

@@ -20,6 +20,8 @@ from runner.distributed.recovery import OrphanRecovery
 from runner.http_api import HttpServer
 from runner.ping_api import PingPolicy, register_ping_routes
 from runner.ping_report import MAX_AHEAD_SECONDS, MAX_JOB_NAME_CHARS, OUTPUT_TAIL_CHARS
+from runner.redaction import Redactor
+from runner.secret import Secret
 from runner.store.store import Store
 from runner.wrap.ping_client import UNAUTHORISED, PingClient, PingClientError
 from runner.wrap.report import JobSpec, RunReport, new_report_id
@@ -425,3 +427,18 @@ def test_check_rejects_a_pingable_key_that_is_not_a_boolean(tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     assert bad.returncode == 2
     assert "key 'pingable'" in bad.stderr
+
+
+def test_serve_redacts_its_own_secrets_from_what_a_client_reports(
+    store: Store, db_url: str
+) -> None:
+    webhook = "https://hooks.slack.example/services/T000/B000/server-side-secret-path"
+    for url in served(db_url, redactor=Redactor([Secret(webhook)])):
+        body = {"exit_code": 1, "output": f"curl {webhook} failed", "reason": webhook}
+        assert ping(url, "echo", "fail", body)[0] == 200
+
+    (run,) = store.list_runs(job="echo")
+    (attempt,) = store.attempts(run.id)
+    stored = f"{attempt.error} {attempt.reason} {run.reason}"
+    assert "server-side-secret-path" not in stored
+    assert "[redacted]" in stored

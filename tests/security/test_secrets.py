@@ -63,3 +63,23 @@ def test_config_errors_never_show_a_value_from_a_secret_file_or_variable(
     for result in (from_file, from_env):
         assert SECRET not in result.stderr + result.stdout
         assert "capSecret-0815" not in result.stderr + result.stdout
+
+
+def test_check_refuses_a_secret_file_others_may_read_naming_the_key_and_the_file(
+    tmp_path: Path,
+) -> None:
+    secret_file = tmp_path / "slack-url"
+    secret_file.write_text(f"https://hooks.slack.test/services/T/B/{SECRET}\n")
+    secret_file.chmod(0o644)
+    (tmp_path / "runwatch.yaml").write_text(
+        "alerting:\n  receivers:\n    team: {slack: {webhook_url: '${file:slack-url}'}}\n"
+        "jobs: {j: {command: 'true'}}\n"
+    )
+
+    result = _runwatch(tmp_path, "check", env=clean_env(tmp_path / "home"))
+
+    assert result.returncode == 2
+    assert "key 'alerting.receivers.team.slack.webhook_url'" in result.stderr
+    assert f"secret file {secret_file} is readable by group or others" in result.stderr
+    assert SECRET not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr

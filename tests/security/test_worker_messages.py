@@ -203,3 +203,29 @@ def test_with_a_signing_key_the_schedulers_signed_messages_run(
     finally:
         dispatcher.close()
     assert finished.state is RunState.SUCCESS, finished.reason
+
+
+def test_a_worker_withholds_what_its_runwatch_yaml_interpolated_from_tasks(
+    redis_cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "worker-secret-" + secrets.token_hex(8)
+    monkeypatch.setenv("W_SECRET", secret)
+    redis_cluster.write_config(
+        "jobs:\n  leak:\n    tasks:\n      env:\n"
+        '        command: \'echo "v=$W_SECRET"; echo "$W_SECRET" >&2; exit 3\'\n',
+        "dashboard:\n  url: https://runwatch.example/${W_SECRET}\n",
+    )
+    redis_cluster.worker(concurrency=1)
+    dispatcher = Dispatcher(redis_cluster)
+    try:
+        run = dispatcher.create_run("leak")
+        finished = dispatcher.engine.execute(dispatcher.job("leak"), run)
+        with redis_cluster.store() as store:
+            (attempt,) = store.attempts(run.id)
+    finally:
+        dispatcher.close()
+
+    assert finished.state is RunState.FAILED
+    assert attempt.stdout_path is not None
+    assert Path(attempt.stdout_path).read_text() == "v=\n"
+    assert secret not in (attempt.error or "") + (attempt.reason or "")

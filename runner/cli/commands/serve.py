@@ -180,7 +180,9 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
             lambda: {name: job.pingable for name, job in daemon.scheduler.jobs.items()},
             max_ping_jobs=settings.max_ping_jobs,
         )
-        ping_api = register_ping_routes(server, ctx.settings.db_url, settings.secret, policy=policy)
+        ping_api = register_ping_routes(
+            server, ctx.settings.db_url, settings.secret, policy=policy, redactor=ctx.redactor
+        )
     else:
         logger.info("ping API off: set server.token in runwatch.yaml to accept remote pings")
     alerts = AlertLoop(ctx.open_store(recover=False), alerting, ctx.redactor)

@@ -36,6 +36,7 @@ def command(ctx: Context) -> int:
     from runner.distributed.settings import celery_settings
     from runner.distributed.worker import WorkerRuntime
     from runner.store.store import Store
+    from runner.taskenv import TaskEnvironment
     from runner.telemetry.logging import configure_daemon_logging
 
     args = ctx.args
@@ -54,6 +55,8 @@ def command(ctx: Context) -> int:
         settings,
         log_dir=ctx.settings.home / "logs",
         log_cap_bytes=ctx.settings.log_cap_bytes,
+        environment=TaskEnvironment.of(ctx.env, ctx.settings.interpolated),
+        redactor=ctx.redactor,
     )
     app = create_app(settings, run_attempt=runtime.run_attempt)
     worker = app.Worker(

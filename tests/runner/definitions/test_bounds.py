@@ -109,3 +109,10 @@ def test_a_typo_in_the_command_key_of_a_one_task_job_is_named(error: Error) -> N
     assert error('jobs:\n  etl:\n    comand: "true"\n') == (
         "jobs.yaml:3: job 'etl': unknown key 'comand' (did you mean 'command'?)"
     )
+
+
+def test_a_job_runbook_must_be_a_web_link(error: Error) -> None:
+    assert error(_job("runbook: see the wiki")) == (
+        "jobs.yaml:4: job 'etl', key 'runbook': expected an http(s) URL such as "
+        "https://wiki.example/x, got 'see the wiki'"
+    )
