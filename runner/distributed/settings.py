@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from runner.config import Settings
+from runner.definitions import fields
 from runner.definitions.location import Location
 from runner.distributed.signing import MIN_KEY_LENGTH
 from runner.durations import parse_duration
@@ -59,6 +60,8 @@ class CelerySettings:
 
 def executor_kind(settings: Settings) -> str:
     """``local`` or ``celery``: what runs the attempts of this process's engine."""
+    display = str(settings.config_path) if settings.config_path else "runwatch.yaml"
+    fields.check_keys(settings.executor, _KEYS, Location(display, key="executor"))
     kind = settings.executor.get("kind", "local")
     if kind not in KINDS:
         raise _where(settings, "kind").error(
@@ -81,9 +84,6 @@ def require_celery() -> None:
 def celery_settings(settings: Settings, env: Mapping[str, str]) -> CelerySettings:
     """The Celery settings of ``executor:``, with ``RUNWATCH_CELERY_BROKER_URL`` on top."""
     section = settings.executor
-    unknown = sorted(set(section) - set(_KEYS))
-    if unknown:
-        raise _where(settings, unknown[0]).error(f"unknown key (expected: {', '.join(_KEYS)})")
     executor_kind(settings)
     raw_url = env.get(BROKER_URL_VARIABLE) or section.get("broker_url")
     if raw_url is None:

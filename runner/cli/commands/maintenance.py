@@ -6,8 +6,13 @@ import sys
 from datetime import timedelta
 
 from runner.cli.context import Context
+from runner.definitions import fields
+from runner.definitions.location import Location
 from runner.durations import parse_duration
 from runner.errors import DefinitionError, UsageError
+
+TELEMETRY_KEYS = ("trace_url",)
+"""The keys of runwatch.yaml's ``telemetry:`` (exporters are set by the OTEL_* variables)."""
 
 
 def db_upgrade(ctx: Context) -> int:
@@ -56,6 +61,8 @@ def check(ctx: Context) -> int:
     if executor_kind(settings) == "celery":
         celery_settings(settings, ctx.env)
     tracing_settings(ctx.env)
+    display = str(settings.config_path or "runwatch.yaml")
+    fields.check_keys(settings.telemetry, TELEMETRY_KEYS, Location(display, key="telemetry"))
     trace_url = settings.telemetry.get("trace_url")
     if isinstance(trace_url, Secret):
         try:
