@@ -8,6 +8,7 @@ executor:
   heartbeat_interval: 5s            # how often a worker renews a running attempt
   orphan_after: 30s                 # an attempt whose heartbeat is older is orphaned
   poll_interval: 200ms              # how often outcomes and stop requests are looked for
+  claim_timeout: 5m                 # not claimed by a worker by then: sent once more, then failed
   signing_key: ${RUNWATCH_SIGNING_KEY}  # optional: HMAC-sign messages (32+ characters)
 ```
 """
@@ -35,6 +36,7 @@ _KEYS = (
     "heartbeat_interval",
     "orphan_after",
     "poll_interval",
+    "claim_timeout",
     "signing_key",
 )
 _SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
@@ -49,6 +51,9 @@ class CelerySettings:
     heartbeat_interval: float = 5.0
     orphan_after: float = 30.0
     poll_interval: float = 0.2
+    claim_timeout: float = 300.0
+    """An attempt no worker claimed this long after it was sent is sent once more, and
+    failed with the reason ``not claimed`` when that is not claimed in time either."""
     signing_key: Secret | None = field(default=None, repr=False)
     """Shared by schedulers and workers: messages are signed, unsigned ones rejected."""
 
@@ -109,11 +114,14 @@ def celery_settings(settings: Settings, env: Mapping[str, str]) -> CelerySetting
             f"heartbeat does not orphan a running attempt; got {orphan_after:g}s"
         )
     poll = _seconds(settings, "poll_interval", CelerySettings.poll_interval)
-    if poll <= 0 or heartbeat <= 0:
-        key = "poll_interval" if poll <= 0 else "heartbeat_interval"
-        raise _where(settings, key).error("must be longer than 0s")
+    claim = _seconds(settings, "claim_timeout", CelerySettings.claim_timeout)
+    for key, value in (("poll_interval", poll), ("heartbeat_interval", heartbeat)):
+        if value <= 0:
+            raise _where(settings, key).error("must be longer than 0s")
+    if claim < 1:
+        raise _where(settings, "claim_timeout").error(f"must be at least 1s, got {claim:g}s")
     return CelerySettings(
-        Secret(url), queue.strip(), heartbeat, orphan_after, poll, _signing_key(settings)
+        Secret(url), queue.strip(), heartbeat, orphan_after, poll, claim, _signing_key(settings)
     )
 
 
