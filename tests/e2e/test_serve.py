@@ -329,22 +329,16 @@ def test_metrics_count_the_spool_files_the_store_refused_for_good(
     assert serve.stop() == 0
 
 
-def test_serve_refuses_a_corrupt_store_naming_the_file(tmp_path: Path, home: Path) -> None:
+def test_serve_refuses_a_corrupt_store_naming_the_file(
+    tmp_path: Path, home: Path, runwatch: Runwatch
+) -> None:
     home.mkdir()
     database = home / "runwatch.db"
     database.write_bytes(b"SQLite format 3\0" + b"\0" * 4080)  # a header, then zeroes
     jobs = tmp_path / "jobs.yaml"
     jobs.write_text("jobs:\n  idle:\n    schedule: '0 3 * * *'\n    command: 'true'\n")
 
-    result = subprocess.run(
-        [sys.executable, "-m", "runner", "serve", "--jobs", str(jobs), "--listen", "127.0.0.1:0"],
-        cwd=tmp_path,
-        env=clean_env(home),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = runwatch("serve", "--jobs", str(jobs), "--listen", "127.0.0.1:0")
 
     assert result.returncode == 2, result.stderr
     assert f"the store file {database} is corrupt" in result.stderr
