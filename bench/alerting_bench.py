@@ -11,25 +11,12 @@ A2: 10,000 events of 200 jobs evaluated against 50 rules: events/s of one
     AlertEngine.evaluate() call on the store (reading the events, writing alerts,
     groups and outbox rows in one transaction), and of the in-memory evaluation alone.
 
-Recorded on the 2-core development machine (load average 1-2.5 from other work, so
-numbers vary by +-30% between runs; on PostgreSQL give each run a fresh schema, e.g.
+On PostgreSQL give each run a fresh schema, e.g.
 ``--pg 'postgresql://postgres@127.0.0.1/test?options=-csearch_path%3Dbench1'``, as A1
-leaves firing alerts behind):
-
-    SQLite      A1 polled median 67 ms (p95 68 ms, poll 100 ms), direct 4 ms
-                A2 41,000-45,000 events/s on the store, 88,000-98,000 in memory
-    PostgreSQL  A1 polled median 72 ms (p95 75 ms), direct 11 ms
-                A2 27,000-37,000 events/s on the store, 60,000-95,000 in memory
-
-A2 with the engine on the events' own timeline (each change flushed at its own due time,
-so with group_wait/group_interval 0s this history now queues 1,498 notifications where
-one flush at the end queued 60), interleaved with main on the same loaded machine (load
-average 6-8): SQLite 7,700-11,200 events/s on the store (main 10,900-21,500), in memory
-28,000-34,000 (main 44,000-66,000).
-
-A2 before batching the engine's writes and skipping resolves of rules with nothing
-firing (same machine, interleaved runs): SQLite 32,000-35,000 events/s, PostgreSQL
-16,000-28,000, in memory 37,000-59,000.
+leaves firing alerts behind. The engine runs on the events' own timeline (each change
+flushed at its own due time), so with group_wait/group_interval 0s A2's history queues
+1,498 notifications where one flush at the end queued 60. Recorded figures:
+bench/README.md, from bench/run.py.
 """
 
 from __future__ import annotations

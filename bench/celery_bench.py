@@ -40,6 +40,8 @@ from runner.store.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+BROKER = "redis://127.0.0.1:6379/0"
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def jobs_yaml(tasks: int) -> str:
@@ -93,7 +95,9 @@ def one_run(
     return n / elapsed
 
 
-def measure(args: argparse.Namespace) -> None:
+def measure(args: argparse.Namespace) -> dict[str, float]:
+    """Print, and return, the median attempts/s per setting ("celery K=1", "local K=1", …)."""
+    medians = {}
     schema = f"rw_bench_{secrets.token_hex(4)}"
     conninfo = "postgresql://" + args.pg.split("://", 1)[1]
     with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -118,7 +122,7 @@ def measure(args: argparse.Namespace) -> None:
             )
             settings = celery_settings(load_settings(tmp / "runwatch.yaml", env=env, cwd=tmp), env)
             store = Store.open(db_url)
-            for concurrency in (1, 2, 4):
+            for concurrency in args.concurrency:
                 local = []
                 for _ in range(args.repeat):
                     messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
@@ -148,18 +152,22 @@ def measure(args: argparse.Namespace) -> None:
                     f"{statistics.median(local):6.1f} attempts/s",
                     flush=True,
                 )
+                medians[f"celery K={concurrency}"] = statistics.median(celery)
+                medians[f"local K={concurrency}"] = statistics.median(local)
             store.close()
     finally:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    return medians
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--broker", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--broker", default=BROKER)
+    parser.add_argument("--pg", default=PG)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
     measure(parser.parse_args())
 
 

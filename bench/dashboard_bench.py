@@ -14,16 +14,7 @@ not seeded: no page reads them.
 It then times the queries each page runs (the same functions the pages call), cold (the
 first call on a fresh connection) and warm (median of five), and prints a table.
 
-Recorded on the 2-core development machine (SQLite 3.40, 1,000 jobs, 300,000 runs,
-899,980 task rows, 1,000,070 attempts, 316 MiB; load average ~3 from other work; seconds,
-cold / warm median, three runs' worst):
-
-    overview (7 days)     0.48 / 0.28      runs (page 2000)      0.04 / 0.04
-    overview (30 days)    0.33 / 0.35      run detail            0.01 / 0.00
-    runs (first page)     0.01 / 0.01      job detail (30 days)  0.03 / 0.02
-    runs (filtered)       0.01 / 0.01      alerts                0.10 / 0.11
-
-With the OS page cache dropped first (a cold disk) the first overview took 0.64 s.
+Target: <= 1 s of queries per page. Recorded figures: bench/README.md, from bench/run.py.
 """
 
 from __future__ import annotations
@@ -333,20 +324,16 @@ def measure(url: str) -> dict[str, tuple[float, float]]:
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Seed (unless the database exists) and time every page."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=1000)
-    parser.add_argument("--attempts", type=int, default=1_000_000)
-    parser.add_argument("--db", type=Path, help="SQLite file (kept; reused when it exists)")
-    args = parser.parse_args(argv)
+def slowest_page_s(jobs: int = 1000, attempts: int = 1_000_000, db: Path | None = None) -> float:
+    """Seed (unless ``db`` exists), time every page, print the table and return the slowest
+    page's seconds, first call or warm."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = args.db or Path(tmp) / "bench.db"
+        path = db or Path(tmp) / "bench.db"
         url = f"sqlite:///{path}"
         if not path.exists():
             start = time.perf_counter()
             with Store.open(url) as store:
-                counts = seed(store, args.jobs, args.attempts)
+                counts = seed(store, jobs, attempts)
             took = time.perf_counter() - start
             print(f"seeded {counts} in {took:.1f} s ({path.stat().st_size / 2**20:.0f} MiB)")
         worst = 0.0
@@ -354,6 +341,17 @@ def main(argv: list[str] | None = None) -> int:
         for name, (cold, warm) in measure(url).items():
             worst = max(worst, cold, warm)
             print(f"{name:24} {cold:8.3f} {warm:8.3f}")
+    return worst
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Seed (unless the database exists) and time every page."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--attempts", type=int, default=1_000_000)
+    parser.add_argument("--db", type=Path, help="SQLite file (kept; reused when it exists)")
+    args = parser.parse_args(argv)
+    worst = slowest_page_s(args.jobs, args.attempts, args.db)
     verdict = "ok" if worst <= BUDGET_SECONDS else "OVER BUDGET"
     print(f"slowest page: {worst:.3f} s (budget {BUDGET_SECONDS:.1f} s): {verdict}")
     return 0 if worst <= BUDGET_SECONDS else 1

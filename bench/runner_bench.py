@@ -15,12 +15,13 @@ from __future__ import annotations
 import compileall
 import os
 import queue
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from stats import machine, repeat  # the sibling module: run this file as a script
 
 from runner.clock import utcnow
 from runner.engine.engine import Engine
@@ -77,38 +78,28 @@ def time_job(job: Job, *, workers: int) -> float:
     return elapsed
 
 
-def b1() -> None:
-    """Cost per extra task in a fan-out/fan-in job."""
-    for in_process in (False, True):
-        small = [time_job(fan_job(10, in_process=in_process), workers=2) for _ in range(REPEATS)]
-        large = [time_job(fan_job(200, in_process=in_process), workers=2) for _ in range(REPEATS)]
-        per_task = (statistics.median(large) - statistics.median(small)) / 190 * 1000
-        mode = "in-process" if in_process else "worker processes"
-        print(
-            f"B1 {mode}: N=10 {statistics.median(small) * 1000:.1f} ms, "
-            f"N=200 {statistics.median(large) * 1000:.1f} ms, "
-            f"per extra task {per_task:.2f} ms"
-        )
+def b1_per_task_ms(*, in_process: bool = False) -> float:
+    """B1, one sample: (T(200) - T(10)) / 190 in milliseconds."""
+    small = time_job(fan_job(10, in_process=in_process), workers=2)
+    large = time_job(fan_job(200, in_process=in_process), workers=2)
+    return (large - small) / 190 * 1000
 
 
-def b2() -> None:
-    """Throughput of 500 `true` commands with 2 workers vs a plain subprocess loop."""
-    count = 500
+def b2_percent(count: int = 500) -> float:
+    """B2, one sample: runwatch's throughput of ``count`` `true` commands (2 workers) as a
+    percentage of a plain subprocess.run loop's, the two measured back to back."""
     started = time.perf_counter()
     for _ in range(count):
         subprocess.run(["true"], check=True)
     plain = count / (time.perf_counter() - started)
     job = Job(name="trues", tasks={f"t{i}": Task(f"t{i}", command=("true",)) for i in range(count)})
-    runs = [time_job(job, workers=2) for _ in range(3)]
-    ours = count / statistics.median(runs)
-    print(
-        f"B2: plain loop {plain:.0f} tasks/s, runwatch (2 workers) {ours:.0f} tasks/s "
-        f"= {ours / plain * 100:.0f}% of the plain loop"
-    )
+    ours = count / time_job(job, workers=2)
+    return ours / plain * 100
 
 
-def b3() -> None:
-    """Whole-process time of `runwatch run` for a one-task `true` job."""
+def b3_ms() -> float:
+    """B3, one sample: milliseconds of one `runwatch run` of a one-task `true` job, the whole
+    process, after an unmeasured first run has created the store."""
     with tempfile.TemporaryDirectory() as tmp:
         jobs = Path(tmp) / "jobs.yaml"
         jobs.write_text('jobs:\n  one:\n    command: ["true"]\n')
@@ -120,18 +111,27 @@ def b3() -> None:
             compileall.compile_dir(root / package, quiet=1)
         cmd = [sys.executable, "-m", "runner", "run", "one", "--jobs", str(jobs)]
         subprocess.run(cmd, env=env, check=True, capture_output=True)  # creates the store
-        times = []
-        for _ in range(15):
-            started = time.perf_counter()
-            subprocess.run(cmd, env=env, check=True, capture_output=True)
-            times.append(time.perf_counter() - started)
-    print(
-        f"B3: runwatch run (one `true` task): median {statistics.median(times) * 1000:.0f} ms, "
-        f"min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms"
-    )
+        started = time.perf_counter()
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+        return (time.perf_counter() - started) * 1000
+
+
+def main(argv: list[str]) -> None:
+    """Print min / median / max of the chosen figures (default: all)."""
+    figures = {
+        "b1": [
+            ("B1 worker processes, ms per extra task", b1_per_task_ms, REPEATS),
+            ("B1 in-process, ms per extra task", lambda: b1_per_task_ms(in_process=True), REPEATS),
+        ],
+        "b2": [("B2 % of the plain subprocess loop", b2_percent, 3)],
+        "b3": [("B3 ms, one-task `runwatch run`", b3_ms, 15)],
+    }
+    print(machine())
+    for name in argv or list(figures):
+        for label, sample, repeats in figures[name]:
+            summary = repeat(sample, repeats)
+            print(f"{label}: {summary.spread()} (min/median/max of {repeats}), {summary.load()}")
 
 
 if __name__ == "__main__":
-    wanted = sys.argv[1:] or ["b1", "b2", "b3"]
-    for name in wanted:
-        {"b1": b1, "b2": b2, "b3": b3}[name]()
+    main(sys.argv[1:])

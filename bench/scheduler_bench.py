@@ -58,8 +58,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def lag(seconds: float) -> None:
-    """Fire-time-to-first-task-start lag under a per-second and 20 per-minute jobs."""
+def lag(seconds: float) -> dict[str, float]:
+    """Fire-time-to-first-task-start lag under a per-second and 20 per-minute jobs: print
+    it, and return its median and p99 in ms."""
     jobs = ["jobs:", "  every-second:", "    schedule: '* * * * * *'", "    command: 'true'"]
     for i in range(20):
         jobs += [f"  minute-{i}:", "    schedule: '* * * * *'", "    command: 'true'"]
@@ -86,10 +87,12 @@ def lag(seconds: float) -> None:
             f"  per-minute jobs firing together: median {statistics.median(minute):.1f} ms, "
             f"max {max(minute):.1f} ms"
         )
+    return {"median": statistics.median(lags), "p99": _percentile(lags, 0.99)}
 
 
-def idle(seconds: float) -> None:
-    """CPU share of serve with 1,000 jobs that fire in about an hour."""
+def idle(seconds: float) -> float:
+    """CPU share of serve with 1,000 jobs that fire in about an hour: print and return it
+    as a percentage of one core."""
     in_an_hour = datetime.now(UTC) + timedelta(hours=1)
     expr = f"{in_an_hour.minute} {in_an_hour.hour} * * *"
     jobs = ["jobs:"]
@@ -107,6 +110,7 @@ def idle(seconds: float) -> None:
         f"idle: {used:.2f} s of CPU in {elapsed:.0f} s = {used / elapsed * 100:.2f}% of a core "
         "(1,000 jobs, next fire in an hour)"
     )
+    return used / elapsed * 100
 
 
 if __name__ == "__main__":

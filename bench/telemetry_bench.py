@@ -17,18 +17,7 @@ scrape: GET /metrics over loopback with 1,000 jobs x 10 tasks of history. Two ca
     so a changed series is always re-rendered. Also: the same with three times the
     history, to show the scrape does not grow with it. Target: median <= 50 ms.
 
-Recorded on the 2-CPU development VM (load average 2.5-4.5 from other work; Python
-3.11, opentelemetry-sdk 1.45, prometheus-client 0.26, SQLite):
-
-    overhead [off]: median 198-203 ms
-    overhead [spans]: +2.2% .. +5.0% (median per-round ratio, three runs of 21 rounds)
-    overhead [spans + metrics scraped every 0.1 s]: +8.3% .. +14.7%;
-        the scrape after the run caught up in ~4 ms
-    scrape [fresh serve, text | openmetrics, 0.5 MB]: median 3.3 | 2.9 ms
-    scrape [serve that saw every run, 10,000 task series, 16.7 | 17.4 MB]:
-        median 9.7 | 9.5 ms (max 18 | 21 ms; the first render after consuming the
-        24,000-event history: 1.2 s)
-    scrape [fresh serve, 3x the history]: median 3.3 | 3.2 ms (unchanged)
+Recorded figures: bench/README.md, from bench/run.py.
 """
 
 from __future__ import annotations
@@ -158,6 +147,18 @@ def run_once(job: Job, variant: Variant) -> Timing:
     return Timing(elapsed, catch_up)
 
 
+def overhead_percent(variant: Variant, rounds: int = 3) -> float:
+    """One sample: the 200-task job's wall time with ``variant`` on, as a percentage more
+    than with telemetry off: the median of ``rounds`` per-round ratios, each round running
+    the two back to back."""
+    job = fan_job(200, in_process=False)
+    ratios = []
+    for _ in range(rounds):
+        off = run_once(job, VARIANTS[0]).run_seconds
+        ratios.append(run_once(job, variant).run_seconds / off)
+    return (statistics.median(ratios) - 1) * 100
+
+
 def overhead() -> None:
     """Wall time of the 200-task job with telemetry off and on, runs interleaved."""
     job = fan_job(200, in_process=False)
@@ -213,7 +214,11 @@ def timed_scrapes(url: str, writer: Store, job: Job, *, openmetrics: bool) -> li
     return times
 
 
-def scrape_case(label: str, db_url: str, writer: Store, jobs: Sequence[Job], *, seen: bool) -> None:
+def scrape_case(
+    label: str, db_url: str, writer: Store, jobs: Sequence[Job], *, seen: bool
+) -> dict[str, float]:
+    """Print and return the median scrape in ms per format, ``seen``: after consuming all."""
+    medians = {}
     with Store.open(db_url, migrate=False, recover=False) as reader:
         consumer = MetricsConsumer(reader, MetricsCollector(CollectorRegistry()))
         if seen:
@@ -230,14 +235,17 @@ def scrape_case(label: str, db_url: str, writer: Store, jobs: Sequence[Job], *, 
             for openmetrics in (False, True):
                 times = timed_scrapes(server.url, writer, jobs[0], openmetrics=openmetrics)
                 kind = "openmetrics" if openmetrics else "text"
+                medians[kind] = statistics.median(times)
                 print(f"scrape [{label}, {kind}, {first_size[openmetrics] / 1e6:.1f} MB]: "
                       f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms "
                       f"(first render of both formats {warm:.0f} ms; events read "
                       f"{consumer.events_read})")  # fmt: skip
+    return medians
 
 
-def scrape() -> None:
-    """/metrics with 1,000 jobs x 10 tasks of history."""
+def scrape() -> float:
+    """/metrics with 1,000 jobs x 10 tasks of history; returns the median text scrape in ms
+    of a fresh serve."""
     jobs = [
         Job(name=f"job{j:04d}", tasks={f"task{t}": Task(f"task{t}", command=("true",))
                                        for t in range(10)}, schedule="0 * * * *")
@@ -251,10 +259,11 @@ def scrape() -> None:
             write_history(writer, jobs, 1)
             print(f"history: 1,000 jobs x 10 tasks, 1 run each, written in "
                   f"{time.perf_counter() - started:.0f} s")  # fmt: skip
-            scrape_case("fresh serve, 1 run/job", db_url, writer, jobs, seen=False)
+            fresh = scrape_case("fresh serve, 1 run/job", db_url, writer, jobs, seen=False)
             scrape_case("serve that saw every run, 1 run/job", db_url, writer, jobs, seen=True)
             write_history(writer, jobs, 2, first=1)
             scrape_case("fresh serve, 3 runs/job", db_url, writer, jobs, seen=False)
+    return fresh["text"]
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@ no-op Python tasks, every attempt durably recorded in SQLite, at N = 10 … 10,0
 
     python bench/width_bench.py [--widths 10,200,1000,2000,5000,10000] [--repeats 3]
 
-Prints, per width, the wall time of the run (min/median/max over the repeats) and the cost
-per task (median / (N + 2)), with the load average and the number of cores. In-process
+Prints, per width, the cost per task (wall time of the run / (N + 2)), min/median/max over
+the repeats, with the load average and the number of cores. In-process
 tasks keep the subprocess and worker costs out, so what grows here is the engine's own
 bookkeeping: flat means each finished attempt costs the same however wide the job is.
 """
@@ -12,12 +12,12 @@ bookkeeping: flat means each finished attempt costs the same however wide the jo
 from __future__ import annotations
 
 import argparse
-import os
 import queue
-import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from stats import machine, repeat  # the sibling module: run this file as a script
 
 from runner.clock import utcnow
 from runner.engine.engine import Engine
@@ -61,21 +61,22 @@ def time_run(job: Job) -> float:
     return elapsed
 
 
+def per_task_ms(width: int) -> float:
+    """One sample: milliseconds per task of one run at ``width``, wall time / (width + 2)."""
+    return time_run(fan_job(width)) / (width + 2) * 1000
+
+
 def main() -> None:
     """Measure and print one line per width."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--widths", default="10,200,1000,2000,5000,10000")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    print(f"nproc {os.cpu_count()}, load average at start {os.getloadavg()[0]:.2f}")
+    print(machine())
     for width in (int(w) for w in args.widths.split(",")):
-        job = fan_job(width)
-        times = [time_run(job) for _ in range(args.repeats)]
-        median = statistics.median(times)
+        summary = repeat(lambda width=width: per_task_ms(width), args.repeats)
         print(
-            f"N={width:>6}: run {min(times):.3f} / {median:.3f} / {max(times):.3f} s "
-            f"(min/median/max), {median / (width + 2) * 1000:.3f} ms per task, "
-            f"load {os.getloadavg()[0]:.2f}",
+            f"N={width:>6}: {summary.spread(3)} ms per task (min/median/max), {summary.load()}",
             flush=True,
         )
 

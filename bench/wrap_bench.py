@@ -12,19 +12,10 @@ loopback collector started here) run interleaved, and the medians are compared.
 `wrap` over before building the argparse parser; otherwise through a script that
 does only that hand-over (and the result says so).
 
-Recorded on the development machine (2 shared vCPUs, load ~3), medians of 41 runs,
-two sessions:
-
-    true                                   1.3 ms
-    runwatch wrap -- true                 38.1 / 40.7 ms   overhead 36.8 / 39.4 ms
-    ... with OTEL_TRACES_EXPORTER=otlp   183.0 / 201.2 ms  overhead 182 / 200 ms
-    python -c pass                        24.5 / 25.7 ms   (the interpreter's own start)
-
-The target (80 ms) is for the default configuration, without tracing. Importing today's
-runner/cli/main.py before handing over (argparse, logging, the parser module) adds
-another ~17 ms (59.5 ms in all); it stays within the target either way. With tracing, the
+The target (80 ms) is for the default configuration, without tracing. With tracing, the
 OpenTelemetry SDK and the OTLP exporter are imported and the spans are exported before
-exit: that path is priced for the people who turn it on.
+exit: that path is priced for the people who turn it on. Recorded figures: bench/README.md,
+from bench/run.py.
 """
 
 from __future__ import annotations
@@ -84,6 +75,51 @@ def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
+def default_env(workdir: Path) -> dict[str, str]:
+    """The default configuration: no RUNWATCH_*/OTEL_* variables, a fresh RUNWATCH_HOME,
+    bytecode written as a pip install leaves it."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("RUNWATCH_", "OTEL_", "TRACEPARENT"))
+        and k != "PYTHONDONTWRITEBYTECODE"
+    }
+    env["RUNWATCH_HOME"] = str(workdir / "home")
+    return env
+
+
+def interleaved(
+    cases: dict[str, tuple[list[str], dict[str, str]]], runs: int, workdir: Path
+) -> dict[str, list[float]]:
+    """Seconds of each case's command, the cases run in turn ``runs`` times after a
+    warm-up of three each (schema, page cache, bytecode)."""
+    for command, case_env in cases.values():
+        for _ in range(3):
+            subprocess.run(command, env=case_env, cwd=workdir, check=True)
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(runs):
+        for name, (command, case_env) in cases.items():
+            started = time.perf_counter()
+            subprocess.run(command, env=case_env, cwd=workdir, check=True)
+            samples[name].append(time.perf_counter() - started)
+    return samples
+
+
+def overhead_ms(runs: int = 11, runwatch: str | None = None) -> float:
+    """One sample: median of `wrap --job x -- true` minus median of bare `true`, in
+    milliseconds, the two run interleaved ``runs`` times each."""
+    compileall.compile_dir(REPO / "runner", quiet=1)
+    workdir = Path(tempfile.mkdtemp(prefix="wrap-bench-"))
+    try:
+        wrap, _ = wrap_command(runwatch, workdir)
+        env = default_env(workdir)
+        cases = {"true": (["true"], env), "wrap": ([*wrap, "--job", "x", "--", "true"], env)}
+        samples = interleaved(cases, runs, workdir)
+        return median_ms(samples["wrap"]) - median_ms(samples["true"])
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> int:
     """Run the benchmark and print the medians."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -96,13 +132,7 @@ def main() -> int:
     threading.Thread(target=collector.serve_forever, daemon=True).start()
     try:
         wrap, note = wrap_command(args.runwatch, workdir)
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("RUNWATCH_", "OTEL_", "TRACEPARENT"))
-            and k != "PYTHONDONTWRITEBYTECODE"
-        }
-        env["RUNWATCH_HOME"] = str(workdir / "home")
+        env = default_env(workdir)
         traced = {
             **env,
             "OTEL_TRACES_EXPORTER": "otlp",
@@ -115,15 +145,7 @@ def main() -> int:
             "... with OTEL_TRACES_EXPORTER=otlp": ([*wrap, "--job", "x", "--", "true"], traced),
             "python -c pass": ([sys.executable, "-c", "pass"], env),
         }
-        for command, case_env in cases.values():  # warm up: schema, page cache, bytecode
-            for _ in range(3):
-                subprocess.run(command, env=case_env, cwd=workdir, check=True)
-        samples: dict[str, list[float]] = {name: [] for name in cases}
-        for _ in range(args.runs):
-            for name, (command, case_env) in cases.items():
-                started = time.perf_counter()
-                subprocess.run(command, env=case_env, cwd=workdir, check=True)
-                samples[name].append(time.perf_counter() - started)
+        samples = interleaved(cases, args.runs, workdir)
         base = median_ms(samples["true"])
         print(f"wrap ran as {note}; median of {args.runs} runs each")
         for name in cases:

@@ -16,7 +16,6 @@ from runner import model
 from runner.definitions import fields
 from runner.definitions.assembly import assemble_job, assemble_task, merge_options
 from runner.definitions.location import Location
-from runner.definitions.pyfile import import_callable
 from runner.definitions.yamlsource import YamlMapping, to_plain
 
 FILE_KEYS = ("pools", "defaults", "jobs")
@@ -191,6 +190,8 @@ def _task_options(
     if raw.get("cwd") is not None:
         options["cwd"] = fields.cwd(raw["cwd"], at("cwd"), str(folder))
     if raw.get("python") is not None:
+        from runner.definitions.pyfile import import_callable  # only YAML with Python tasks
+
         options["python"] = import_callable(raw["python"], folder, at("python"))
     if raw.get("args") is not None:
         if not isinstance(raw["args"], list):

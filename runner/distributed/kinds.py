@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from runner.config import Settings
-from runner.distributed.settings import celery_settings, executor_kind, require_celery
 from runner.engine.executor import Executor, MessageQueue
 from runner.redaction import Redactor
 
@@ -17,7 +16,11 @@ def build_executor(
     redactor: Redactor | None = None,
 ) -> Executor:
     """The configured executor, reporting on ``messages``: local (default) or celery."""
-    if executor_kind(settings) == "celery":
+    if settings.executor.get("kind", "local") != "local":
+        # Celery's settings and their checks are loaded only by the processes that use them.
+        from runner.distributed.settings import celery_settings, executor_kind, require_celery
+
+        executor_kind(settings)  # an unknown kind is a definition error
         require_celery()
         from runner.distributed.executor import CeleryExecutor
 

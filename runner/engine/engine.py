@@ -183,7 +183,7 @@ class Engine:
         check_pools(job, self.pools)
         graph = Graph(job)
         now = self.clock()
-        with self.store.transaction():
+        with self.store.turn():
             rerun = list(rerun)
             known = self.store.task_runs(run.id)
             missing = [t for t in job.tasks if t not in known]
@@ -254,9 +254,15 @@ class Engine:
             except queue.Empty:
                 break
         now = self.clock()
-        with self.store.transaction():
+        # A launch heard together with its attempt's end is recorded with the end.
+        ended = {m.key for m in batch if isinstance(m, AttemptFinished)}
+        launches = {m.key: m for m in batch if isinstance(m, AttemptLaunched) and m.key in ended}
+        with self.store.turn():
             for message in batch:
-                self._handle(message, now)
+                if isinstance(message, AttemptFinished):
+                    self._attempt_finished(message, now, launches.get(message.key))
+                elif not (isinstance(message, AttemptLaunched) and message.key in launches):
+                    self._handle(message, now)
             self._fire_timers(now)
             self._dispatch(now)
             self._finish_runs(now)
@@ -291,14 +297,14 @@ class Engine:
                 self.store.set_attempt_process(
                     entry[1], pid=message.pid, pid_start=message.pid_start
                 )
-        elif isinstance(message, AttemptFinished):
-            self._attempt_finished(message, now)
         elif isinstance(message, CancelRequested):
             for active in list(self._runs.values()):
                 if message.run_id in (None, active.run.id):
                     self._stop(active, RunState.CANCELLED, message.reason, now)
 
-    def _attempt_finished(self, outcome: AttemptFinished, now: datetime) -> None:
+    def _attempt_finished(
+        self, outcome: AttemptFinished, now: datetime, launch: AttemptLaunched | None = None
+    ) -> None:
         entry = self._by_key.pop(outcome.key, None)
         if entry is None:
             logger.warning("outcome for unknown attempt %s ignored", outcome.key)
@@ -324,6 +330,7 @@ class Engine:
             reason=outcome.reason,
             result=outcome.result,
             will_retry=retry,
+            process=None if launch is None else (launch.pid, launch.pid_start),
         )
         self.observer.attempt_finished(attempt, dataclasses.replace(outcome, state=state))
         if state is TaskState.SUCCESS and outcome.result is not None:

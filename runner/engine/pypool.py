@@ -9,6 +9,7 @@ import pickle
 import threading
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from runner.engine import outcome
 from runner.engine.callref import dumps_call
@@ -16,21 +17,19 @@ from runner.engine.capture import StreamCapture, attempt_captures
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
 from runner.engine.process_group import GroupStop
 from runner.engine.pycall import CallOutcome
-from runner.engine.pyworker import (
-    Unresolved,
-    WorkerProcess,
-    WorkerRequest,
-    WorkerResponse,
-    fork_worker,
-)
 from runner.model import Task, TaskState
+
+if TYPE_CHECKING:
+    from runner.engine.pyworker import WorkerProcess, WorkerResponse
 from runner.taskenv import WITHHELD, TaskEnvironment
 
 logger = logging.getLogger(__name__)
 
 # Imported before any worker forks: OpenTelemetry's SDK registers an at-fork hook, and a
 # module that registers its own (concurrent.futures.thread does) first imported after a
-# TracerProvider exists makes every later fork hang in the child.
+# TracerProvider exists makes every later fork hang in the child. The worker module itself
+# (multiprocessing.connection, ~6 ms) registers none: it is imported at the first fork, so
+# a run of commands only never loads it.
 
 
 class PythonAttempt:
@@ -141,6 +140,8 @@ class PythonWorkerPool:
 
     def returned(self, worker: WorkerProcess, response: WorkerResponse) -> None:
         """A worker answered: finish its attempt and give it the next one."""
+        from runner.engine.pyworker import Unresolved
+
         with self._lock:
             attempt = worker.occupant
             if not isinstance(attempt, PythonAttempt) or attempt.stop is not None:
@@ -214,6 +215,8 @@ class PythonWorkerPool:
             stale = self._idle.pop(0)  # knows too little of the registry: make room
             self._workers.remove(stale)
             stale.quit()
+        from runner.engine.pyworker import fork_worker
+
         inherited = [fd for worker in self._workers for fd in worker.fds()]
         worker = fork_worker(self._registry, inherited, self, self._environment.withheld)
         assert worker.generation >= min_generation
@@ -226,6 +229,8 @@ class PythonWorkerPool:
             attempt.out, attempt.err = attempt_captures(spec)
             attempt.launched = True
             self._messages.put(AttemptLaunched(spec.key, worker.pid, worker.start))
+        from runner.engine.pyworker import WorkerRequest
+
         env = {**self._environment.kept(spec.task.env_inherit), **spec.env}
         request = WorkerRequest(
             spec.key, spec.task.name, attempt.call, spec.upstream_results, env, spec.task.cwd
@@ -277,6 +282,8 @@ class PythonWorkerPool:
 
 
 def _finished(attempt: PythonAttempt, response: WorkerResponse) -> AttemptFinished:
+    from runner.engine.pyworker import Unresolved
+
     key = attempt.spec.key
     if isinstance(response, Unresolved):
         name = attempt.spec.task.name

@@ -26,6 +26,7 @@ from runner.store.records import (
     AttemptRecord,
     RunRecord,
     TaskRunRecord,
+    from_epoch,
     to_epoch,
 )
 
@@ -42,11 +43,20 @@ _ATTEMPT_END_EVENTS: dict[TaskState, type[Event]] = {
 _RETRYABLE = (TaskState.FAILED, TaskState.TIMED_OUT)
 
 
+def _process_columns(pid_start: str | None) -> str:
+    """SET clause recording an attempt's process: without a start time, one recorded for
+    the same pid is kept (a scheduler echoing the pid its worker recorded), any other
+    cleared."""
+    start = ":start" if pid_start is not None else "CASE WHEN pid = :pid THEN pid_start END"
+    return f"pid_start = {start}, pid = :pid"
+
+
 class AttemptTable(EventLog):
     """Task rows and attempts: numbering, pool slots, outcomes, results."""
 
     def task_runs(self, run_id: int) -> dict[str, TaskRunRecord]:
         """The task rows of a run, by task name."""
+        self._flush_task_states()
         rows = self.db.rows(
             "SELECT * FROM task_runs WHERE run_id = :id ORDER BY task", {"id": run_id}
         )
@@ -64,6 +74,7 @@ class AttemptTable(EventLog):
         """Set a task's state in a run; skipped and upstream_failed also append their event."""
         at_epoch = to_epoch(at)
         with self._recording():
+            self._supersede_task_state(run.id, task)
             updated = self.db.execute(
                 "UPDATE task_runs SET state = :state, updated_at = :at "
                 "WHERE run_id = :run_id AND task = :task",
@@ -102,6 +113,7 @@ class AttemptTable(EventLog):
                 )
                 if busy >= pool_size:
                     return None
+            self._supersede_task_state(run.id, task)
             number = self.db.scalar(
                 "UPDATE task_runs SET state = 'running', attempts = attempts + 1, "
                 "updated_at = :at WHERE run_id = :run_id AND task = :task RETURNING attempts",
@@ -110,6 +122,7 @@ class AttemptTable(EventLog):
             if number is None:
                 raise NotFoundError(f"run {run.id} of {run.job} has no task {task!r}")
             out, err = _log_paths(log_dir, run, task, number)
+            sup = supervisor.current()
             attempt_id = self.db.scalar(
                 "INSERT INTO attempts (run_id, job, task, number, state, started_at, pool, "
                 "supervisor, stdout_path, stderr_path) VALUES (:run_id, :job, :task, :number, "
@@ -121,7 +134,7 @@ class AttemptTable(EventLog):
                     "number": number,
                     "at": at_epoch,
                     "pool": pool,
-                    "sup": supervisor.current(),
+                    "sup": sup,
                     "out": out,
                     "err": err,
                 },
@@ -131,7 +144,28 @@ class AttemptTable(EventLog):
                     at=at, job=run.job, run_id=run.id, task=task, attempt=number, pool=pool
                 )
             )
-        return self.get_attempt(int(attempt_id))
+        return AttemptRecord(
+            id=int(attempt_id),
+            run_id=run.id,
+            job=run.job,
+            task=task,
+            number=number,
+            state=TaskState.RUNNING,
+            started_at=from_epoch(at_epoch),
+            finished_at=None,
+            exit_code=None,
+            signal=None,
+            reason=None,
+            error=None,
+            result=None,
+            stdout_path=out,
+            stderr_path=err,
+            pool=pool,
+            pid=None,
+            supervisor=sup,
+            span_id=None,
+            pid_start=None,
+        )
 
     def set_attempt_process(
         self,
@@ -147,10 +181,9 @@ class AttemptTable(EventLog):
         lets recovery recognise the process; without it a start recorded for the same pid
         is kept (a scheduler echoing the pid its worker recorded), any other is cleared.
         """
-        start = ":start" if pid_start is not None else "CASE WHEN pid = :pid THEN pid_start END"
-        with self.db.transaction():
+        with self.transaction():
             self.db.execute(
-                f"UPDATE attempts SET pid_start = {start}, pid = :pid, "
+                f"UPDATE attempts SET {_process_columns(pid_start)}, "
                 "span_id = COALESCE(:span, span_id) WHERE id = :id",
                 {"pid": pid, "start": pid_start, "span": span_id, "id": attempt.id},
             )
@@ -167,12 +200,16 @@ class AttemptTable(EventLog):
         reason: str | None = None,
         result: Any = None,
         will_retry: bool = False,
+        process: tuple[int | None, str | None] | None = None,
     ) -> bool:
         """Record a running attempt's outcome, its task's state and the attempt event.
 
         ``state`` is success, failed, timed_out, cancelled or skipped; ``will_retry`` (for
-        failed and timed_out) leaves the task ``retrying``. Returns False, with nothing
-        written, when the attempt had already finished (e.g. recovered as orphaned).
+        failed and timed_out) leaves the task ``retrying``. ``process`` (pid, pid start)
+        records the attempt's process in the same statement, as ``set_attempt_process``
+        would, when the engine hears of its launch and its end together. Returns False,
+        with nothing written, when the attempt had already finished (e.g. recovered as
+        orphaned).
         """
         cls = _ATTEMPT_END_EVENTS.get(state)
         if cls is None:
@@ -181,11 +218,15 @@ class AttemptTable(EventLog):
             raise ValueError(f"an attempt that ended {state.value!r} is not retried")
         at_epoch = to_epoch(at)
         with self._recording():
+            pid, pid_start = process or (None, None)
             started = self.db.scalar(
                 "UPDATE attempts SET state = :state, finished_at = :at, exit_code = :code, "
-                "signal = :sig, error = :error, reason = :reason, result = :result "
+                "signal = :sig, error = :error, reason = :reason, result = :result"
+                f"{'' if process is None else ', ' + _process_columns(pid_start)} "
                 "WHERE id = :id AND state = 'running' RETURNING started_at",
                 {
+                    "pid": pid,
+                    "start": pid_start,
                     "state": state.value,
                     "at": at_epoch,
                     "code": exit_code,
@@ -204,16 +245,7 @@ class AttemptTable(EventLog):
                 )  # fmt: skip
                 return False
             task_state = TaskState.RETRYING if will_retry else state
-            self.db.execute(
-                "UPDATE task_runs SET state = :state, updated_at = :at "
-                "WHERE run_id = :run_id AND task = :task",
-                {
-                    "state": task_state.value,
-                    "at": at_epoch,
-                    "run_id": attempt.run_id,
-                    "task": attempt.task,
-                },
-            )
+            self._set_task_state_row(attempt.run_id, attempt.task, task_state.value, at_epoch)
             common: dict[str, Any] = {
                 "at": at,
                 "job": attempt.job,

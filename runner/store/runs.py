@@ -252,6 +252,7 @@ class RunTable(EventLog):
                     f"run {run.id} of {run.job} is running under {owner}: "
                     "cancel it or wait for it to finish"
                 )
+            self._flush_task_states()
             self.db.executemany(
                 "UPDATE task_runs SET state = 'pending', updated_at = :at "
                 "WHERE run_id = :run_id AND task = :task",
@@ -277,7 +278,7 @@ class RunTable(EventLog):
     def add_task_rows(self, run: RunRecord, tasks: Iterable[str], at: datetime) -> None:
         """Add pending rows for tasks a changed definition added since the run was created."""
         at_epoch = to_epoch(at)
-        with self.db.transaction():
+        with self.transaction():
             self.db.executemany(
                 "INSERT INTO task_runs (run_id, task, state, attempts, updated_at) "
                 "VALUES (:run_id, :task, 'pending', 0, :at) ON CONFLICT DO NOTHING",

@@ -145,9 +145,10 @@ def test_a_task_digest_changes_with_the_command_but_not_with_variable_values() -
 
 
 def test_the_public_names_are_exactly_what_the_package_exports() -> None:
-    public = {n for n in vars(runner.distributed) if not n.startswith("_")}
+    public = {n for n in dir(runner.distributed) if not n.startswith("_")}
     modules = {"app", "executor", "kinds", "message", "recovery", "settings", "signing", "worker"}
     assert public - modules == set(runner.distributed.__all__)
+    assert all(getattr(runner.distributed, n) is not None for n in runner.distributed.__all__)
 
 
 def test_a_short_signing_key_is_refused_without_showing_it(tmp_path: Path) -> None:

@@ -1,0 +1,62 @@
+"""The one summary every benchmark prints: min / median / max of repeats, with the load
+average before and after and the number of cores."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+
+def load_average() -> float:
+    """The one-minute load average."""
+    return os.getloadavg()[0]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Repeated samples of one figure and the machine's load around them."""
+
+    samples: tuple[float, ...]
+    load_before: float
+    load_after: float
+
+    @property
+    def min(self) -> float:
+        """The smallest sample."""
+        return min(self.samples)
+
+    @property
+    def median(self) -> float:
+        """The median sample."""
+        return statistics.median(self.samples)
+
+    @property
+    def max(self) -> float:
+        """The largest sample."""
+        return max(self.samples)
+
+    def spread(self, digits: int = 2) -> str:
+        """``min / median / max`` with ``digits`` decimals."""
+        return " / ".join(f"{v:.{digits}f}" for v in (self.min, self.median, self.max))
+
+    def load(self) -> str:
+        """``load 2.31 → 2.80``: the load average before and after."""
+        return f"load {self.load_before:.2f} → {self.load_after:.2f}"
+
+
+def summarize(samples: Iterable[float], load_before: float) -> Summary:
+    """A summary of ``samples`` taken since the load average was ``load_before``."""
+    return Summary(tuple(samples), load_before, load_average())
+
+
+def repeat(sample: Callable[[], float], repeats: int) -> Summary:
+    """Call ``sample`` ``repeats`` times and summarize what it returned."""
+    before = load_average()
+    return summarize([sample() for _ in range(repeats)], before)
+
+
+def machine() -> str:
+    """``nproc 2``: the cores this process may use."""
+    return f"nproc {len(os.sched_getaffinity(0))}"
