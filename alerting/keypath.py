@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -50,7 +51,9 @@ class KeyPath:
             if not isinstance(key, str):
                 self.fail(f"keys must be strings, got {key!r}")
             if known is not None and key not in known:
-                self.key(key).fail(f"unknown key (expected one of: {', '.join(known)})")
+                close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                self.key(key).fail(f"unknown key ({hint}expected one of: {', '.join(known)})")
         return value
 
     def items(self, value: object) -> list[Any]:

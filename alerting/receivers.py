@@ -150,7 +150,7 @@ def _slack(raw: object, where: KeyPath) -> SlackSettings:
         for key in ("channel", "token"):
             if key in body:
                 where.key(key).fail("not used with webhook_url (the webhook picks the channel)")
-        return SlackSettings(webhook_url=where.key("webhook_url").secret(body["webhook_url"]))
+        return SlackSettings(webhook_url=_secret_url(body["webhook_url"], where.key("webhook_url")))
     if "channel" not in body:
         where.key("channel").fail("required with token (e.g. '#data-alerts' or a channel id)")
     api_url = _url(body.get("api_url", SlackSettings.api_url), where.key("api_url"))
@@ -198,9 +198,7 @@ def _webhook(raw: object, where: KeyPath) -> WebhookSettings:
     body = where.mapping(raw, ("url", "headers", "ca_bundle"))
     if "url" not in body:
         where.key("url").fail("required")
-    url = where.key("url").secret(body["url"])
-    if urlsplit(url.reveal()).scheme not in ("http", "https"):
-        where.key("url").fail("expected an http:// or https:// URL")
+    url = _secret_url(body["url"], where.key("url"))
     headers_at = where.key("headers")
     headers = {
         name: headers_at.key(name).secret(value)
@@ -240,6 +238,15 @@ def _url(value: object, where: KeyPath) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         where.fail(f"{text!r}: expected an http:// or https:// URL")
     return text
+
+
+def _secret_url(value: object, where: KeyPath) -> Secret:
+    """A URL that is a secret (a webhook's): checked, and never shown in the message."""
+    url = where.secret(value)
+    parts = urlsplit(url.reveal())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        where.fail("expected an http:// or https:// URL with a host (the value is not shown)")
+    return url
 
 
 def _file(value: object, where: KeyPath) -> str | None:

@@ -28,7 +28,22 @@ class UsageError(RunwatchError, ValueError):
 
 
 class StoreError(RunwatchError, RuntimeError):
-    """The store cannot be opened, is out of date, or refused a write."""
+    """The store cannot be opened, is out of date, or refused a write; ``permanent`` when
+    the same write can never succeed (a constraint or a value the column cannot hold),
+    as opposed to a locked or unreachable store."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+REFUSED_FOR_GOOD = frozenset({"IntegrityError", "DataError"})
+"""The DB-API exception classes (sqlite3's and psycopg's alike) of a write refused for good."""
+
+
+def refused_for_good(exc: BaseException) -> bool:
+    """True when a database driver's error means the write can never succeed."""
+    return any(cls.__name__ in REFUSED_FOR_GOOD for cls in type(exc).__mro__)
 
 
 class NotFoundError(RunwatchError, LookupError):

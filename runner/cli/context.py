@@ -94,6 +94,15 @@ class Context:
         self._stores.append(store)
         return store
 
+    def check_store_file(self) -> None:
+        """On SQLite, ``PRAGMA quick_check`` the store file; StoreError when it is corrupt."""
+        from runner.store.database import parse_url
+        from runner.store.integrity import check_sqlite_file
+
+        url = parse_url(self.settings.db_url)
+        if url.path is not None:
+            check_sqlite_file(url.path)
+
     def close(self) -> None:
         """Close what was opened."""
         for store in self._stores:

@@ -72,7 +72,10 @@ _Command = _Submit | _Stop | _Shutdown
 @dataclass
 class _Dispatched:
     spec: AttemptSpec
+    first_sent_at: datetime
+    sent_at: datetime
     launched: bool = False
+    resent: bool = False
 
 
 class CeleryExecutor:
@@ -199,31 +202,36 @@ class CeleryExecutor:
         if not self._pending:
             return
         committed = {lease.id for lease in leases(store, self._pending)}
+        now = self._clock()
         for key in [k for k in self._pending if k in committed]:
             spec = self._pending.pop(key)
-            self._dispatched[key] = _Dispatched(spec)
-            target = spec.task.queue or self._settings.queue
-            payload = AttemptMessage.from_spec(spec, target).to_payload()
-            if self._settings.signing_key is not None:
-                payload = sign(payload, self._settings.signing_key)
-            try:
-                self._app.send_task(TASK_NAME, args=[payload], queue=target)
-            except Exception as exc:  # kombu's OperationalError and friends, after retries
-                logger.error(
-                    "cannot send attempt %d of %s/%s to the broker at %s: %s",
-                    key, spec.job, spec.task.name, self._settings.broker_redacted, exc,
-                    extra={"job": spec.job, "run_id": spec.run_id},
-                )  # fmt: skip
-                decide_outcome(
-                    store,
-                    key,
-                    {
-                        "state": TaskState.FAILED.value,
-                        "reason": "broker unreachable",
-                        "error": f"cannot send the attempt to the broker at "
-                        f"{self._settings.broker_redacted}: {type(exc).__name__}",
-                    },
-                )
+            self._dispatched[key] = _Dispatched(spec, now, now)
+            self._send(store, key, spec)
+
+    def _send(self, store: Store, key: int, spec: AttemptSpec) -> None:
+        """Publish the attempt's message; fail the attempt when the broker is unreachable."""
+        target = spec.task.queue or self._settings.queue
+        payload = AttemptMessage.from_spec(spec, target).to_payload()
+        if self._settings.signing_key is not None:
+            payload = sign(payload, self._settings.signing_key)
+        try:
+            self._app.send_task(TASK_NAME, args=[payload], queue=target)
+        except Exception as exc:  # kombu's OperationalError and friends, after retries
+            logger.error(
+                "cannot send attempt %d of %s/%s to the broker at %s: %s",
+                key, spec.job, spec.task.name, self._settings.broker_redacted, exc,
+                extra={"job": spec.job, "run_id": spec.run_id},
+            )  # fmt: skip
+            decide_outcome(
+                store,
+                key,
+                {
+                    "state": TaskState.FAILED.value,
+                    "reason": "broker unreachable",
+                    "error": f"cannot send the attempt to the broker at "
+                    f"{self._settings.broker_redacted}: {type(exc).__name__}",
+                },
+            )
 
     def _poll(self, store: Store, now: datetime) -> None:
         if not self._dispatched:
@@ -247,6 +255,37 @@ class CeleryExecutor:
                     self._messages.put(AttemptLaunched(key, lease.pid))
                     dispatched.launched = True
                 self._judge(store, dispatched, lease, now)
+            elif now - dispatched.sent_at >= timedelta(seconds=self._settings.claim_timeout):
+                self._unclaimed(store, key, dispatched, now)
+
+    def _unclaimed(self, store: Store, key: int, dispatched: _Dispatched, now: datetime) -> None:
+        """No worker claimed the attempt in time (its message lost, say, with a broker
+        restarted empty): send it once more; after a second miss, fail it with the reason."""
+        spec = dispatched.spec
+        target = spec.task.queue or self._settings.queue
+        waited = f"{self._settings.claim_timeout:g}s"
+        if not dispatched.resent:
+            logger.warning(
+                "attempt %d of %s/%s not claimed by a worker within %s: sent again to queue %s",
+                key, spec.job, spec.task.name, waited, target,
+                extra={"job": spec.job, "run_id": spec.run_id},
+            )  # fmt: skip
+            dispatched.resent, dispatched.sent_at = True, now
+            self._send(store, key, spec)
+            return
+        error = (
+            f"no worker claimed the attempt within {waited}, twice, on queue {target!r} of "
+            f"the broker at {self._settings.broker_redacted}: is a `runwatch worker` "
+            "consuming that queue?"
+        )
+        # A worker that claims it meanwhile keeps it; one that comes later is refused.
+        outcome = {"state": TaskState.FAILED.value, "reason": "not claimed", "error": error}
+        if decide_outcome(store, key, outcome, stale_before=dispatched.first_sent_at):
+            logger.error(
+                "attempt %d of %s/%s failed: %s", key, spec.job, spec.task.name, error,
+                extra={"job": spec.job, "run_id": spec.run_id},
+            )  # fmt: skip
+            self._wake.set()
 
     def _finish(self, dispatched: _Dispatched, pid: int | None, ended: AttemptFinished) -> None:
         if not dispatched.launched:

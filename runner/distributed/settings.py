@@ -8,6 +8,7 @@ executor:
   heartbeat_interval: 5s            # how often a worker renews a running attempt
   orphan_after: 30s                 # an attempt whose heartbeat is older is orphaned
   poll_interval: 200ms              # how often outcomes and stop requests are looked for
+  claim_timeout: 5m                 # not claimed by a worker by then: sent once more, then failed
   signing_key: ${RUNWATCH_SIGNING_KEY}  # optional: HMAC-sign messages (32+ characters)
 ```
 """
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from runner.config import Settings
+from runner.definitions import fields
 from runner.definitions.location import Location
 from runner.distributed.signing import MIN_KEY_LENGTH
 from runner.durations import parse_duration
@@ -34,6 +36,7 @@ _KEYS = (
     "heartbeat_interval",
     "orphan_after",
     "poll_interval",
+    "claim_timeout",
     "signing_key",
 )
 _SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
@@ -48,6 +51,9 @@ class CelerySettings:
     heartbeat_interval: float = 5.0
     orphan_after: float = 30.0
     poll_interval: float = 0.2
+    claim_timeout: float = 300.0
+    """An attempt no worker claimed this long after it was sent is sent once more, and
+    failed with the reason ``not claimed`` when that is not claimed in time either."""
     signing_key: Secret | None = field(default=None, repr=False)
     """Shared by schedulers and workers: messages are signed, unsigned ones rejected."""
 
@@ -59,6 +65,8 @@ class CelerySettings:
 
 def executor_kind(settings: Settings) -> str:
     """``local`` or ``celery``: what runs the attempts of this process's engine."""
+    display = str(settings.config_path) if settings.config_path else "runwatch.yaml"
+    fields.check_keys(settings.executor, _KEYS, Location(display, key="executor"))
     kind = settings.executor.get("kind", "local")
     if kind not in KINDS:
         raise _where(settings, "kind").error(
@@ -81,9 +89,6 @@ def require_celery() -> None:
 def celery_settings(settings: Settings, env: Mapping[str, str]) -> CelerySettings:
     """The Celery settings of ``executor:``, with ``RUNWATCH_CELERY_BROKER_URL`` on top."""
     section = settings.executor
-    unknown = sorted(set(section) - set(_KEYS))
-    if unknown:
-        raise _where(settings, unknown[0]).error(f"unknown key (expected: {', '.join(_KEYS)})")
     executor_kind(settings)
     raw_url = env.get(BROKER_URL_VARIABLE) or section.get("broker_url")
     if raw_url is None:
@@ -109,11 +114,14 @@ def celery_settings(settings: Settings, env: Mapping[str, str]) -> CelerySetting
             f"heartbeat does not orphan a running attempt; got {orphan_after:g}s"
         )
     poll = _seconds(settings, "poll_interval", CelerySettings.poll_interval)
-    if poll <= 0 or heartbeat <= 0:
-        key = "poll_interval" if poll <= 0 else "heartbeat_interval"
-        raise _where(settings, key).error("must be longer than 0s")
+    claim = _seconds(settings, "claim_timeout", CelerySettings.claim_timeout)
+    for key, value in (("poll_interval", poll), ("heartbeat_interval", heartbeat)):
+        if value <= 0:
+            raise _where(settings, key).error("must be longer than 0s")
+    if claim < 1:
+        raise _where(settings, "claim_timeout").error(f"must be at least 1s, got {claim:g}s")
     return CelerySettings(
-        Secret(url), queue.strip(), heartbeat, orphan_after, poll, _signing_key(settings)
+        Secret(url), queue.strip(), heartbeat, orphan_after, poll, claim, _signing_key(settings)
     )
 
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from runner.errors import StoreError
+from runner.errors import StoreError, refused_for_good
 from runner.filemodes import private_file
+from runner.store.integrity import corrupt_advice, is_corrupt
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +130,14 @@ def libpq_conninfo(url: DatabaseURL) -> str:
     return "postgresql://" + url.raw.split("://", 1)[1]
 
 
+def _failure_text(prefix: str, url: DatabaseURL, exc: BaseException) -> str:
+    """``prefix URL: error``, with what to do when the SQLite file is corrupt."""
+    message = f"{prefix} {url.redacted}: {url.scrub(exc)}"
+    if url.path is not None and is_corrupt(exc):
+        message = f"{message}: {corrupt_advice(url.path)}"
+    return message
+
+
 class Database:
     """One connection with explicit, nestable write transactions.
 
@@ -148,7 +157,7 @@ class Database:
             else:
                 self._conn = self._connect_postgresql(url)
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open database {url.redacted}: {url.scrub(exc)}") from exc
+            raise StoreError(_failure_text("cannot open database", url, exc)) from exc
 
     @staticmethod
     def _connect_sqlite(url: DatabaseURL, busy_timeout: float) -> sqlite3.Connection:
@@ -190,7 +199,8 @@ class Database:
         self._conn.close()
 
     def _fail(self, exc: Exception) -> NoReturn:
-        raise StoreError(f"database {self.url.redacted}: {self.url.scrub(exc)}") from exc
+        message = _failure_text("database", self.url, exc)
+        raise StoreError(message, permanent=refused_for_good(exc)) from exc
 
     def _sql(self, sql: str) -> str:
         if self.is_sqlite:

@@ -8,12 +8,10 @@ from typing import Any
 from runner.errors import StoreError
 from runner.filemodes import private_file
 from runner.store.database import DatabaseURL, parse_url, sqlalchemy_url
+from runner.store.revisions import HEAD, REVISIONS
 
-REVISIONS = ("0001", "0002", "0003", "0005", "0006", "0007", "0008", "0009")
-"""Every revision this runwatch knows, oldest first; a database at another one is newer."""
+__all__ = ["HEAD", "REVISIONS", "upgrade"]
 
-HEAD = REVISIONS[-1]
-"""The revision this runwatch writes; checked on every open without importing Alembic."""
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 # Held (with the schema's hash) by the migrating transaction on PostgreSQL, so concurrent

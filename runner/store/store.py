@@ -29,7 +29,7 @@ class Store(JobTable, Maintenance):
     def open(cls, url: str, *, migrate: bool = True, recover: bool = True) -> Store:
         """Open the store at ``url``: create a fresh schema, check an existing one is current,
         and (``recover``) mark attempts whose supervisor died as orphaned."""
-        from runner.store.migrate import HEAD, REVISIONS  # constants; Alembic stays unloaded
+        from runner.store.revisions import HEAD, REVISIONS
 
         parsed = parse_url(url)
         db = Database(parsed)

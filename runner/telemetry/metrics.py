@@ -153,6 +153,10 @@ class MetricsCollector:
             "runwatch_scheduler_heartbeat_timestamp_seconds",
             "When the scheduler last showed it was alive.",
         )
+        self.spool_rejected = GaugeFamily(
+            "runwatch_spool_rejected_files",
+            "Spooled results of wrapped runs the store refused for good (in spool/rejected).",
+        )
         self.job_info = InfoFamily(
             "runwatch_job", "Facts about each loaded job.", ("job", "owner", "schedule", "timezone")
         )
@@ -177,6 +181,7 @@ class MetricsCollector:
             self.runs_in_progress,
             self.scheduler_lag,
             self.scheduler_heartbeat,
+            self.spool_rejected,
             self.job_info,
             self.build_info,
         ]
@@ -300,6 +305,11 @@ class MetricsCollector:
                 self.next_run.remove(job)
             else:
                 self.next_run.set(job, value=_epoch(at))
+
+    def set_spool_rejected(self, count: int) -> None:
+        """How many spooled results wait in ``spool/rejected`` for a person."""
+        with self.lock:
+            self.spool_rejected.set(value=float(count))
 
     def heartbeat(self, at: datetime) -> None:
         """The scheduler is alive at ``at``."""

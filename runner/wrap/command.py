@@ -409,13 +409,20 @@ class Wrapper:
     # -- recording ------------------------------------------------------------------------
 
     def _deliver(self, report: Report, *, final: bool = False) -> None:
-        """Record ``report`` now if the store answers; else (at the end) spool it."""
+        """Record ``report`` now if the store answers; else (at the end) spool it.
+
+        A start or retry that cannot be recorded in its short bound is quiet: the final
+        record holds the whole run (recording brings the store in line with the report),
+        so only a final record that fails within its own bound says so, and is spooled.
+        """
         if self.sink is not None:
             try:
                 run_id = self.sink.send(report, final=final)
             except Exception as exc:
+                self.sink.close()  # reconnect later, with the final record's longer bound
+                if not final:
+                    return
                 warn(self.sink.failure(exc))
-                self.sink.close()
                 self.sink = None
             else:
                 if run_id is not None:
@@ -436,10 +443,8 @@ class Wrapper:
             return
         try:
             self.sink.set_process(self.run_id, report, attempt)
-        except Exception as exc:
-            warn(f"{self.sink.name} is unavailable, the result goes to the spool: {exc}")
+        except Exception:  # the final record carries the pid too; it says what fails
             self.sink.close()
-            self.sink = None
 
     def _replay_spool(self) -> None:
         if self.sink is None or not self.spool.pending():

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from urllib.parse import unquote, urlsplit
 
-from runner.errors import StoreError
+from runner.errors import StoreError, refused_for_good
 from runner.filemodes import private_file
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
@@ -64,7 +64,9 @@ class SqliteConnection:
         try:
             return self._conn.execute(sql, dict(params or {}))
         except sqlite3.Error as exc:
-            raise StoreError(f"database {self.path}: {exc}") from exc
+            raise StoreError(
+                f"database {self.path}: {exc}", permanent=refused_for_good(exc)
+            ) from exc
 
     def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[dict[str, object]]:
         """The rows of a query as dicts."""

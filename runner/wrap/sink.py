@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from runner.errors import StoreError
 from runner.wrap.options import WrapOptions
 from runner.wrap.report import AttemptReport, JobSpec, Report, RunReport
 from runner.wrap.settings import WrapSettings
@@ -64,13 +65,24 @@ class StoreSink(Sink):
         self.log_dir = log_dir
         self._db: Connection | None = None
         self._final = False
+        self._schema_checked = False
 
     def _connection(self, *, final: bool) -> Connection:
         from runner.wrap.connection import connect
 
         if self._db is None:
             timeout = END_TIMEOUT_SECONDS if final else START_TIMEOUT_SECONDS
-            self._db = connect(self.db_url, timeout=timeout)
+            db = connect(self.db_url, timeout=timeout)
+            try:
+                stale = self._schema_stale(db)
+            except BaseException:
+                db.close()
+                raise
+            if stale:
+                db.close()
+                self._migrate()
+                db = connect(self.db_url, timeout=timeout)
+            self._db = db
             self._final = final
         elif final and not self._final:
             self._final = True
@@ -81,6 +93,22 @@ class StoreSink(Sink):
                 else f"SET lock_timeout = {milliseconds}"
             )
         return self._db
+
+    def _schema_stale(self, db: Connection) -> bool:
+        """True when the store's schema is older than this runwatch's; StoreError when it
+        is newer (this runwatch would write rows that schema may not expect)."""
+        from runner.store.revisions import HEAD, REVISIONS
+
+        if self._schema_checked:
+            return False
+        revision = _schema_revision(db)
+        if revision is not None and revision not in REVISIONS:
+            raise StoreError(
+                f"the store's schema {revision} is newer than this runwatch's ({HEAD}): "
+                "upgrade runwatch on this host to record wrapped runs"
+            )
+        self._schema_checked = True
+        return revision is not None and revision != HEAD
 
     def send(self, report: Report, *, final: bool = False) -> int | None:
         """Record the report in the store, migrating a fresh or old schema once."""
@@ -186,6 +214,17 @@ class ServerSink(Sink):
         """Send this job's spooled reports meant for this server (another job's would need
         that job's token)."""
         return spool.replay(self.client.send, target=self.target, limit=REPLAY_LIMIT)
+
+
+def _schema_revision(db: Connection) -> str | None:
+    """The store's Alembic revision; None for a store without a schema yet."""
+    try:
+        found = db.scalar("SELECT version_num FROM alembic_version")
+    except StoreError as exc:
+        if _schema_missing(exc):
+            return None
+        raise
+    return None if found is None else str(found)
 
 
 def _schema_missing(exc: Exception) -> bool:

@@ -123,7 +123,7 @@ class Spool:
             deliver(report)
         except Exception as exc:
             if getattr(exc, "permanent", False):  # refused for good: must not block the rest
-                result.problems.append(self._set_aside(path, exc))
+                result.problems.append(self._reject(path, exc))
                 return
             result.error = f"{type(exc).__name__}: {exc}"
             result.left += 1
@@ -146,12 +146,39 @@ class Spool:
             return None
         return fd
 
+    def _reject(self, path: str, exc: BaseException) -> str:
+        """Move a report the destination refuses for good to ``rejected/``, beside a
+        ``.reason`` file saying why, so it cannot block the reports behind it."""
+        folder = rejected_folder(self.folder)
+        private_folder(folder)
+        name = os.path.basename(path)
+        reason = os.path.join(folder, f"{name[: -len('.json')]}.reason")
+        fd = os.open(reason, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(f"{type(exc).__name__}: {exc}\n")
+        os.replace(path, os.path.join(folder, name))
+        return f"spool file {name} refused for good ({exc}): moved to {folder}"
+
     def _set_aside(self, path: str, exc: BaseException) -> str:
         """Move an unreadable report out of the way, where it cannot block the spool."""
         bad = os.path.join(self.folder, "bad")
         private_folder(bad)
         os.replace(path, os.path.join(bad, os.path.basename(path)))
         return f"spool file {path} cannot be read ({exc}): moved to {bad}"
+
+
+def rejected_folder(spool_dir: str) -> str:
+    """Where the reports refused for good wait for a person (``spool/rejected``)."""
+    return os.path.join(spool_dir, "rejected")
+
+
+def rejected_count(spool_dir: str) -> int:
+    """How many spooled reports were refused for good and moved aside."""
+    try:
+        names = os.listdir(rejected_folder(spool_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    return sum(1 for name in names if name.endswith(".json"))
 
 
 def replay_into_store(

@@ -34,7 +34,12 @@ from tests.e2e.cli import clean_env, free_port
 KEY = "R0UT1NGKEY0000000000000000000042"
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+TAKEOVER_BOUND = 90
+"""Under the 120 s claim lease: a takeover seen within it came from the dead process being
+recognised, not from its lease running out. Also how long any condition is waited for."""
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = TAKEOVER_BOUND) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -118,7 +123,7 @@ def holding(server: RecordingServer, answer: Callable[[Recorded], Any]) -> threa
 
     def held(request: Recorded) -> Any:
         server.arrived.set()
-        release.wait(30)
+        release.wait(2 * TAKEOVER_BOUND)
         return answer(request)
 
     server.default = held
@@ -150,10 +155,8 @@ def test_a_webhook_send_in_flight_when_serve_dies_is_recorded_possibly_delivered
     world = World(tmp_path, f"{{webhook: {{url: '{http_server.url}/hook'}}}}")
     try:
         release = _kill_serve_mid_send(world, http_server)
-        started = time.monotonic()
         world.serve()
         wait_for(lambda: world.rows()[0]["status"] == "possibly_delivered", "the takeover")
-        assert time.monotonic() - started < 60  # not after a 120 s lease
         release.set()
         world.wrap("true")  # the recovery goes out: the new serve delivers, once
         wait_for(lambda: len(http_server.requests) == 2, "the resolved notification")

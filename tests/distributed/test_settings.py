@@ -55,6 +55,11 @@ def test_the_broker_url_variable_wins_over_the_file(tmp_path: Path) -> None:
         ("{kind: celery, broker_url: 'http://x'}", "expected a redis:// or amqp:// URL"),
         ("{kind: celery, broker_url: 'redis://x', result_backend: x}", "unknown key"),
         (
+            "{kind: celery, broker_url: 'redis://x', claim_timeout: 0s}",
+            "key 'executor.claim_timeout': must be at least 1s, got 0s",
+        ),
+        ("{kind: local, queu: x}", "unknown key 'queu' (did you mean 'queue'?)"),
+        (
             "{kind: celery, broker_url: 'redis://x', heartbeat_interval: 11s}",
             "key 'executor.orphan_after': must be at least three heartbeat intervals",
         ),

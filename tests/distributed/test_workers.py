@@ -235,6 +235,34 @@ def test_an_attempt_no_worker_picked_up_is_cancelled_at_once(
     assert (attempt.state, attempt.reason) == (TaskState.CANCELLED, "operator cancelled it")
 
 
+def test_an_attempt_no_worker_claims_is_sent_again_then_failed_with_the_reason(
+    cluster: Cluster, dispatcher_for: list[Dispatcher], caplog: pytest.LogCaptureFixture
+) -> None:
+    idle_queue = f"{cluster.queue}-unserved"  # its message is never consumed, as if lost
+    cluster.write_config(
+        f"jobs:\n  stranded:\n    tasks:\n      t:\n        queue: {idle_queue}\n"
+        "        command: 'true'\n",
+        "  claim_timeout: 1s\n",
+    )
+    dispatcher = Dispatcher(cluster)
+    dispatcher_for.append(dispatcher)
+    run = dispatcher.create_run("stranded")
+    try:
+        assert dispatcher.engine.start(dispatcher.job("stranded"), run)
+        dispatcher.engine.run_until_done()
+    finally:
+        delete_queue(cluster.broker_url, idle_queue)
+
+    assert dispatcher.store.get_run(run.id).state is RunState.FAILED
+    (attempt,) = dispatcher.store.attempts(run.id)
+    assert (attempt.state, attempt.reason) == (TaskState.FAILED, "not claimed")
+    assert attempt.error is not None
+    assert f"queue {idle_queue!r}" in attempt.error
+    assert "runwatch worker" in attempt.error
+    sent_again = [r for r in caplog.records if "sent again to queue" in r.getMessage()]
+    assert len(sent_again) == 1
+
+
 def test_a_python_task_runs_in_a_forked_worker_and_returns_its_result(
     cluster: Cluster, dispatcher_for: list[Dispatcher]
 ) -> None:

@@ -306,3 +306,41 @@ def test_a_heartbeat_url_that_is_not_http_is_a_config_error(tmp_path: Path, home
     )
     assert result.returncode == 2
     assert "server.heartbeat_url" in result.stderr
+
+
+def test_metrics_count_the_spool_files_the_store_refused_for_good(
+    tmp_path: Path, home: Path, serves: list[Serve]
+) -> None:
+    rejected = home / "spool" / "rejected"
+    rejected.mkdir(parents=True)
+    for n in range(3):
+        (rejected / f"0000{n}.json").write_text("{}")
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("jobs:\n  idle:\n    schedule: '0 3 * * *'\n    command: 'true'\n")
+    serve = Serve(tmp_path, home, jobs)
+    serves.append(serve)
+
+    def gauge() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{serve.port}/metrics", timeout=2) as r:
+            text: str = r.read().decode()
+        lines = [ln for ln in text.splitlines() if ln.startswith("runwatch_spool_rejected_files")]
+        return lines[0] if lines else ""
+
+    serve.wait_until(lambda: gauge() == "runwatch_spool_rejected_files 3.0", "the gauge")
+    assert serve.stop() == 0
+
+
+def test_serve_refuses_a_corrupt_store_naming_the_file(
+    tmp_path: Path, home: Path, runwatch: Runwatch
+) -> None:
+    home.mkdir()
+    database = home / "runwatch.db"
+    database.write_bytes(b"SQLite format 3\0" + b"\0" * 4080)  # a header, then zeroes
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("jobs:\n  idle:\n    schedule: '0 3 * * *'\n    command: 'true'\n")
+
+    result = runwatch("serve", "--jobs", str(jobs), "--listen", "127.0.0.1:0")
+
+    assert result.returncode == 2, result.stderr
+    assert f"the store file {database} is corrupt" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -255,7 +255,7 @@ def test_a_locked_store_spools_the_result_and_the_next_wrap_records_it_once(
 
     assert locked.returncode == 7
     assert locked.stdout == b"still-ran\n"
-    assert took < 5
+    assert took < 30  # the start's 1 s bound and the final record's 5 s, on a loaded machine
     (problem,) = locked.stderr.decode().splitlines()
     assert problem.startswith("runwatch wrap: the store is unavailable, the result goes to")
     assert len(list((home / "spool").glob("*.json"))) == 1

@@ -6,8 +6,13 @@ import sys
 from datetime import timedelta
 
 from runner.cli.context import Context
+from runner.definitions import fields
+from runner.definitions.location import Location
 from runner.durations import parse_duration
 from runner.errors import DefinitionError, UsageError
+
+TELEMETRY_KEYS = ("trace_url",)
+"""The keys of runwatch.yaml's ``telemetry:`` (exporters are set by the OTEL_* variables)."""
 
 
 def db_upgrade(ctx: Context) -> int:
@@ -41,6 +46,7 @@ def check(ctx: Context) -> int:
     """
     settings = ctx.settings
     print(f"settings: {settings.config_path or 'none found (defaults)'}")
+    ctx.check_store_file()
     has_jobs = bool(getattr(ctx.args, "jobs", None) or settings.job_paths)
     summary = _check_jobs(ctx) if has_jobs else "ok: no jobs (settings for `runwatch wrap`)"
     from alerting import load_alerting
@@ -55,6 +61,8 @@ def check(ctx: Context) -> int:
     if executor_kind(settings) == "celery":
         celery_settings(settings, ctx.env)
     tracing_settings(ctx.env)
+    display = str(settings.config_path or "runwatch.yaml")
+    fields.check_keys(settings.telemetry, TELEMETRY_KEYS, Location(display, key="telemetry"))
     trace_url = settings.telemetry.get("trace_url")
     if isinstance(trace_url, Secret):
         try:
@@ -66,7 +74,7 @@ def check(ctx: Context) -> int:
             ) from None
     elif trace_url is not None:
         check_trace_url(str(trace_url))
-    for problem in _alert_gaps(ctx):
+    for problem in [*_spool_rejections(ctx), *_alert_gaps(ctx)]:
         print(f"runwatch: warning: {problem}", file=sys.stderr)
     print(summary)
     if alerting.rules:
@@ -86,6 +94,22 @@ def _check_jobs(ctx: Context) -> str:
         check_pools(job, pools)
     tasks = sum(len(j.tasks) for j in definitions.jobs.values())
     return f"ok: {len(definitions.jobs)} jobs, {tasks} tasks, {len(pools)} pools"
+
+
+def _spool_rejections(ctx: Context) -> list[str]:
+    """Spooled results the store refused for good: they wait for a person."""
+    from runner.wrap.spool import rejected_count, rejected_folder
+
+    spool_dir = str(ctx.settings.home / "spool")
+    count = rejected_count(spool_dir)
+    if not count:
+        return []
+    folder = rejected_folder(spool_dir)
+    return [
+        f"{count} spooled results of wrapped runs were refused by the store for good and "
+        f"moved to {folder} (each .reason file says why); fix and move them back to "
+        f"{spool_dir} to record them, or delete them"
+    ]
 
 
 def _alert_gaps(ctx: Context) -> list[str]:

@@ -73,7 +73,7 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     from runner.telemetry.health import HeartbeatHealth
     from runner.telemetry.logging import configure_daemon_logging
     from runner.telemetry.metrics import MetricsCollector
-    from runner.wrap.spool import spool_replayer
+    from runner.wrap.spool import rejected_count, spool_replayer
 
     args = ctx.args
     configure_daemon_logging(args.log_format, args.verbose)
@@ -88,6 +88,7 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     watch_every, beat_every = settings.watch_interval, settings.heartbeat_interval
     alerting = load_alerting(ctx.settings)
     definitions = ctx.definitions
+    ctx.check_store_file()
     store = ctx.open_store()
     store.sync_jobs(definitions.jobs.values(), utcnow())
     observer = build_tracing(ctx.env, install_global=True)
@@ -131,8 +132,11 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
         watch_every=watch_every,
     )
 
+    spool_dir = str(ctx.settings.home / "spool")
+
     def refresh_metrics(now: Any) -> None:
         collector.heartbeat(now)
+        collector.set_spool_rejected(rejected_count(spool_dir))
         collector.set_jobs(daemon.scheduler.jobs.values(), daemon.scheduler.next_fire_times())
 
     daemon.add_duty("metrics", beat_every, refresh_metrics)
@@ -153,7 +157,7 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
         check_expectations(store, now)
 
     daemon.add_duty("expectations", 5.0, expectations)
-    daemon.add_duty("spool", 30.0, spool_replayer(str(ctx.settings.home / "spool"), store.db))
+    daemon.add_duty("spool", 30.0, spool_replayer(spool_dir, store.db))
     daemon.scheduler.on_next_fire = collector.set_next_run
     health = HeartbeatHealth(
         lambda: collector.last_heartbeat_at, max_age_seconds=max(60.0, 4 * beat_every)

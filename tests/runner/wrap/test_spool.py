@@ -5,15 +5,16 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from runner.errors import StoreError
+from runner.errors import StoreError, refused_for_good
 from runner.store.store import Store
 from runner.wrap.report import Report
-from runner.wrap.spool import Spool, replay_into_store
+from runner.wrap.spool import Spool, rejected_count, replay_into_store
 from tests.runner.wrap.conftest import finished_report
 
 REPLAYER = """
@@ -77,6 +78,38 @@ def test_an_unreadable_spool_file_is_set_aside_and_the_rest_replayed(tmp_path: P
     assert len(result.problems) == 1
     assert "moved to" in result.problems[0]
     assert os.listdir(Path(spool.folder, "bad")) == ["00000000000000000000-broken.json"]
+
+
+def test_a_report_refused_for_good_is_moved_to_rejected_with_its_reason(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(str(tmp_path / "spool"))
+    poisoned = finished_report("poisoned")
+    spool.append(poisoned)
+    spool.append(finished_report("good"))
+    delivered: list[Report] = []
+
+    def deliver(report: Report) -> None:
+        if report.job.name == "poisoned":
+            raise StoreError("value too long for type character varying(200)", permanent=True)
+        delivered.append(report)
+
+    result = spool.replay(deliver)
+
+    assert [r.job.name for r in delivered] == ["good"]
+    assert (result.recorded, result.left, result.error) == (1, 0, None)
+    rejected = Path(spool.folder, "rejected")
+    assert sorted(os.listdir(rejected)) == [f"{poisoned.id}.json", f"{poisoned.id}.reason"]
+    assert "value too long" in (rejected / f"{poisoned.id}.reason").read_text()
+    assert rejected_count(spool.folder) == 1
+    assert spool.pending() == []
+
+
+def test_a_locked_store_is_not_a_permanent_refusal() -> None:
+    locked = sqlite3.OperationalError("database is locked")
+    constraint = sqlite3.IntegrityError("UNIQUE constraint failed: runs.id")
+
+    assert (refused_for_good(locked), refused_for_good(constraint)) == (False, True)
 
 
 def test_reports_for_another_destination_are_left_for_it(tmp_path: Path) -> None:
