@@ -58,9 +58,13 @@ class TraceContextFilter(logging.Filter):
 def _current_span_ids() -> SpanIds | None:
     # Only if OpenTelemetry is loaded already: logging must not import the SDK.
     trace = sys.modules.get("opentelemetry.trace")
-    if trace is None:
+    get_current_span = getattr(trace, "get_current_span", None)
+    if get_current_span is None:  # not loaded, or still being imported by another thread
         return None
-    context = trace.get_current_span().get_span_context()
+    try:
+        context = get_current_span().get_span_context()
+    except Exception:  # a log call must never fail because of tracing
+        return None
     return SpanIds.of(context) if context.is_valid else None
 
 

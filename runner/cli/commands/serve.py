@@ -186,10 +186,11 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     else:
         logger.info("ping API off: set server.token in runwatch.yaml to accept remote pings")
     alerts = AlertLoop(ctx.open_store(recover=False), alerting, ctx.redactor)
+    # Before anything answers: a SIGTERM as soon as /healthz is up must stop serve cleanly.
+    daemon.install_signal_handlers()
     server.start()
     alerts.start()
     logger.info("listening on %s", server.url)
-    daemon.install_signal_handlers()
     try:
         return daemon.run()
     finally:

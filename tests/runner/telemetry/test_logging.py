@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -94,6 +96,18 @@ def test_json_records_hold_the_exception_and_never_fail_on_odd_extras(
 
 def test_the_filter_never_drops_a_record_and_defaults_to_empty_ids() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "msg", None, None)
+    assert TraceContextFilter().filter(record)
+    assert (record.trace_id, record.span_id) == ("", "")  # type: ignore[attr-defined]
+
+
+def test_a_record_logged_while_another_thread_imports_opentelemetry_gets_empty_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What another thread's import leaves in sys.modules until it finishes: the module,
+    # without its functions yet. serve once died of that (AttributeError, exit 70).
+    monkeypatch.setitem(sys.modules, "opentelemetry.trace", types.ModuleType("opentelemetry.trace"))
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "msg", None, None)
+
     assert TraceContextFilter().filter(record)
     assert (record.trace_id, record.span_id) == ("", "")  # type: ignore[attr-defined]
 
