@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,16 @@ def find_binary(*names: str, install: str) -> str:
     if os.environ.get("CI"):
         pytest.fail(f"{reason}; CI is set, so this test must run", pytrace=False)
     pytest.skip(reason)
+
+
+def run_cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`runwatch ARGS` as a real process in ``cwd``: its exit code and captured text."""
+    return subprocess.run(
+        [sys.executable, "-m", "runner", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

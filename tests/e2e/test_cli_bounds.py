@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli import clean_env
+from tests.e2e.cli import clean_env, run_cli
 
 
 def _runwatch(tmp_path: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "runwatch.yaml").write_text('jobs:\n  etl:\n    command: "true"\n')
-    return subprocess.run(
-        [sys.executable, "-m", "runner", *args],
-        cwd=tmp_path,
-        env=clean_env(home),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_cli(tmp_path, clean_env(home), *args)
 
 
 @pytest.mark.parametrize(

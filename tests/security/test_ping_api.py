@@ -26,6 +26,7 @@ from runner.store.store import Store
 from runner.wrap.ping_client import UNAUTHORISED, PingClient, PingClientError
 from runner.wrap.report import JobSpec, RunReport, new_report_id
 from tests.e2e.cli import clean_env
+from tests.e2e.cli import run_cli as runwatch
 from tests.security.ping_server import SECRET, ping, served, token
 from tests.tls import self_signed
 
@@ -36,19 +37,6 @@ pytestmark = pytest.mark.filterwarnings("error")
 def url(store: Store, db_url: str) -> Iterator[str]:
     """The ping API over the test's store."""
     yield from served(db_url)
-
-
-def runwatch(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """The real CLI, as a process."""
-    return subprocess.run(
-        [sys.executable, "-m", "runner", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def hostile_report(job: str, *, pid: int, supervisor: str, path: str) -> dict[str, Any]:

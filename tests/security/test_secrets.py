@@ -3,25 +3,11 @@ that came from ``${VAR}`` or ``${file:}``, ``show`` hides a token in the trace l
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.e2e.cli import clean_env
+from tests.e2e.cli import clean_env, run_cli
 
 SECRET = "fileSecretValue-4711"
-
-
-def _runwatch(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "runner", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_a_password_in_db_warns_that_ps_shows_it_and_names_runwatch_db_url(
@@ -30,9 +16,9 @@ def test_a_password_in_db_warns_that_ps_shows_it_and_names_runwatch_db_url(
     env = clean_env(tmp_path / "home")
     url = f"sqlite:///{tmp_path / 'x.db'}"
 
-    plain = _runwatch(tmp_path, "runs", "--db", url, env=env)
-    with_password = _runwatch(
-        tmp_path, "runs", "--db", "postgresql://rw:hunter2-pw@127.0.0.1:1/db", env=env
+    plain = run_cli(tmp_path, env, "runs", "--db", url)
+    with_password = run_cli(
+        tmp_path, env, "runs", "--db", "postgresql://rw:hunter2-pw@127.0.0.1:1/db"
     )
 
     assert "warning" not in plain.stderr
@@ -52,9 +38,9 @@ def test_config_errors_never_show_a_value_from_a_secret_file_or_variable(
     )
     env = {**clean_env(tmp_path / "home"), "CAP": "capSecret-0815"}
 
-    from_file = _runwatch(tmp_path, "check", env=env)
+    from_file = run_cli(tmp_path, env, "check")
     (tmp_path / "runwatch.yaml").write_text("log_cap: ${CAP}\njobs: {j: {command: 'true'}}\n")
-    from_env = _runwatch(tmp_path, "check", env=env)
+    from_env = run_cli(tmp_path, env, "check")
 
     assert from_file.returncode == from_env.returncode == 2
     assert "key 'workers'" in from_file.stderr
@@ -76,7 +62,7 @@ def test_check_refuses_a_secret_file_others_may_read_naming_the_key_and_the_file
         "jobs: {j: {command: 'true'}}\n"
     )
 
-    result = _runwatch(tmp_path, "check", env=clean_env(tmp_path / "home"))
+    result = run_cli(tmp_path, clean_env(tmp_path / "home"), "check")
 
     assert result.returncode == 2
     assert "key 'alerting.receivers.team.slack.webhook_url'" in result.stderr
