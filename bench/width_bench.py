@@ -17,29 +17,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from stats import machine, repeat  # the sibling module: run this file as a script
+from runner_bench import fan_job  # sibling modules: run this file as a script
+from stats import machine, repeat
 
 from runner.clock import utcnow
 from runner.engine.engine import Engine
 from runner.engine.executor import Message
 from runner.engine.local import LocalExecutor
-from runner.model import Job, Task, Trigger
+from runner.model import Job, Trigger
 from runner.store.store import Store
-
-
-def noop() -> None:
-    """A task that does nothing."""
-
-
-def fan_job(width: int) -> Job:
-    """first -> width parallel tasks -> last, all in-process."""
-    tasks = {"first": Task("first", python=noop, in_process=True)}
-    for i in range(width):
-        tasks[f"t{i}"] = Task(f"t{i}", python=noop, after=("first",), in_process=True)
-    tasks["last"] = Task(
-        "last", python=noop, after=tuple(f"t{i}" for i in range(width)), in_process=True
-    )
-    return Job(name=f"fan{width}", tasks=tasks)
 
 
 def time_run(job: Job) -> float:
@@ -63,7 +49,7 @@ def time_run(job: Job) -> float:
 
 def per_task_ms(width: int) -> float:
     """One sample: milliseconds per task of one run at ``width``, wall time / (width + 2)."""
-    return time_run(fan_job(width)) / (width + 2) * 1000
+    return time_run(fan_job(width, in_process=True)) / (width + 2) * 1000
 
 
 def main() -> None:
