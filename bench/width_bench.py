@@ -12,44 +12,14 @@ bookkeeping: flat means each finished attempt costs the same however wide the jo
 from __future__ import annotations
 
 import argparse
-import queue
-import tempfile
-import time
-from pathlib import Path
 
-from runner_bench import fan_job  # sibling modules: run this file as a script
+from runner_bench import fan_job, time_job  # sibling modules: run this file as a script
 from stats import machine, repeat
-
-from runner.clock import utcnow
-from runner.engine.engine import Engine
-from runner.engine.executor import Message
-from runner.engine.local import LocalExecutor
-from runner.model import Job, Trigger
-from runner.store.store import Store
-
-
-def time_run(job: Job) -> float:
-    """Seconds to execute one run of ``job`` in a fresh SQLite store."""
-    with tempfile.TemporaryDirectory() as tmp:
-        store = Store.open(f"sqlite:///{tmp}/bench.db")
-        messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
-        engine = Engine(store, LocalExecutor(messages), messages, log_dir=Path(tmp) / "logs")
-        now = utcnow()
-        store.sync_jobs([job], now)
-        run = store.create_run(job, now, Trigger.MANUAL, now)
-        assert run is not None
-        started = time.perf_counter()
-        final = engine.execute(job, run)
-        elapsed = time.perf_counter() - started
-        assert final.state.value == "success", final
-        engine.close()
-        store.close()
-    return elapsed
 
 
 def per_task_ms(width: int) -> float:
     """One sample: milliseconds per task of one run at ``width``, wall time / (width + 2)."""
-    return time_run(fan_job(width, in_process=True)) / (width + 2) * 1000
+    return time_job(fan_job(width, in_process=True), workers=2) / (width + 2) * 1000
 
 
 def main() -> None:
