@@ -24,11 +24,11 @@ if typing.TYPE_CHECKING:
     from alerting.alerts import Alert, AlertState
     from alerting.config import AlertingConfig, EvaluateInRun, load_alerting, parse_alerting
     from alerting.engine import AlertEngine, EvaluationReport
-    from alerting.inprocess import evaluate_and_deliver
     from alerting.metrics import firing_alert_counts, notification_counts
     from alerting.notification import DeliveryResult, Notification, Notifier
     from alerting.replay import ReplayResult, replay
     from alerting.sender import DeliveryReport, Sender
+    from alerting.short_lived import evaluate_and_deliver
 
 _HOMES = {
     "Alert": "alerts",
@@ -43,7 +43,7 @@ _HOMES = {
     "Notifier": "notification",
     "ReplayResult": "replay",
     "Sender": "sender",
-    "evaluate_and_deliver": "inprocess",
+    "evaluate_and_deliver": "short_lived",
     "firing_alert_counts": "metrics",
     "load_alerting": "config",
     "notification_counts": "metrics",

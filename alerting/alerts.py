@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from alerting.facts import JobInfo
+from alerting.job_facts import JobInfo
 from alerting.rules import Finding, RuleKind
 from alerting.templates import render
 

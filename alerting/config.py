@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from alerting.alerts import IDENTIFYING, FlapPolicy
+from alerting.config_reader import KeyPath
 from alerting.inhibition import InhibitRule
-from alerting.keypath import KeyPath
 from alerting.matchers import Matcher, MatcherError, MatchOp, new_matcher, parse_matchers
 from alerting.receivers import Receiver, default_receiver, parse_receiver
 from alerting.routing import GROUP_BY_ALL, Route

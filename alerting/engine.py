@@ -16,7 +16,7 @@ from datetime import datetime
 from alerting import outbox, state
 from alerting.config import AlertingConfig
 from alerting.evaluation import Evaluator
-from alerting.facts import JobInfo
+from alerting.job_facts import JobInfo
 from alerting.rules import RuleSet
 from alerting.run_facts import RunFacts
 from alerting.silences import list_silences

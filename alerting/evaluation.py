@@ -11,9 +11,9 @@ from datetime import datetime
 
 from alerting.alerts import Alert, AlertBook, Enricher
 from alerting.config import AlertingConfig
-from alerting.facts import JobFacts, JobInfo
 from alerting.groups import AlertGroup, GroupBook
 from alerting.inhibition import is_inhibited
+from alerting.job_facts import JobFacts, JobInfo
 from alerting.notification import Notification
 from alerting.route_muting import flush_unmuted
 from alerting.rules import RuleSet

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from alerting.keypath import KeyPath
+from alerting.config_reader import KeyPath
 from runner.secret import Secret
 
 KINDS = ("slack", "pagerduty", "alertmanager", "webhook", "log", "memory")

@@ -17,7 +17,7 @@ from datetime import datetime
 from alerting.alerts import Alert
 from alerting.config import AlertingConfig
 from alerting.evaluation import Evaluator
-from alerting.facts import JobInfo
+from alerting.job_facts import JobInfo
 from alerting.notification import Notification
 from alerting.silences import list_silences
 from runner.store.store import Store

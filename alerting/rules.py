@@ -16,7 +16,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from alerting.facts import JobFacts, JobInfo, OpenRun
+from alerting.job_facts import JobFacts, JobInfo, OpenRun
 from alerting.matchers import Matcher, matches_all
 from runner.durations import format_duration
 from runner.events import (

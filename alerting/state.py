@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from alerting.alerts import Alert, AlertState
-from alerting.facts import JobFacts
 from alerting.groups import AlertGroup
+from alerting.job_facts import JobFacts
 from runner.store.database import Database
 from runner.store.records import to_epoch
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from alerting.keypath import KeyPath
+from alerting.config_reader import KeyPath
 
 _KEYS = ("times", "weekdays", "days_of_month", "months", "years", "location")
 _CLOCK = re.compile(r"^(?:([01][0-9]|2[0-3]):([0-5][0-9])|(24):(00))$")

@@ -33,7 +33,7 @@ from typing import Any
 
 from alerting import AlertEngine, Sender, parse_alerting
 from alerting.evaluation import Evaluator
-from alerting.facts import JobInfo
+from alerting.job_facts import JobInfo
 from runner.events import (
     AttemptFailed,
     AttemptStarted,

@@ -31,10 +31,10 @@ import psycopg
 from runner.clock import utcnow
 from runner.config import load_settings
 from runner.definitions import load_definitions
-from runner.distributed import CeleryExecutor, celery_settings
 from runner.engine.engine import Engine
 from runner.engine.executor import Executor, Message
-from runner.engine.local import LocalExecutor
+from runner.executors.celery import CeleryExecutor, celery_settings
+from runner.executors.local.executor import LocalExecutor
 from runner.model import RunState, Trigger
 from runner.store.store import Store
 

@@ -35,7 +35,7 @@ from sqlalchemy import Connection
 
 from dashboards import health, queries
 from dashboards.database import connect_readonly
-from dashboards.rows import RunFilter
+from dashboards.query_results import RunFilter
 from dashboards.timezones import day_bounds
 from runner.model import RunState
 from runner.store.store import Store

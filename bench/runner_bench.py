@@ -26,7 +26,7 @@ from stats import machine, repeat  # the sibling module: run this file as a scri
 from runner.clock import utcnow
 from runner.engine.engine import Engine
 from runner.engine.executor import Message
-from runner.engine.local import LocalExecutor
+from runner.executors.local.executor import LocalExecutor
 from runner.model import Job, Task, Trigger
 from runner.store.store import Store
 

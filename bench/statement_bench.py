@@ -22,7 +22,7 @@ from width_bench import fan_job  # bench/ is on sys.path when a bench script run
 from runner.clock import utcnow
 from runner.engine.engine import Engine
 from runner.engine.executor import Message
-from runner.engine.local import LocalExecutor
+from runner.executors.local.executor import LocalExecutor
 from runner.model import Job, Task, Trigger
 from runner.store.store import Store
 

@@ -43,10 +43,10 @@ from runner_bench import fan_job, noop  # the sibling benchmark: run this file a
 from runner.clock import utcnow
 from runner.engine.engine import Engine
 from runner.engine.executor import Message
-from runner.engine.local import LocalExecutor
 from runner.engine.observer import RunObserver
-from runner.http_api import telemetry_server
+from runner.executors.local.executor import LocalExecutor
 from runner.model import Job, RunState, Task, TaskState, Trigger
+from runner.server.http_api import telemetry_server
 from runner.store.store import Store
 from runner.telemetry.config import TracingSettings
 from runner.telemetry.consumer import MetricsConsumer

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from dashboards.rows import AttemptRow, DailyOutcome, DurationPoint, TaskRow
+from dashboards.query_results import AttemptRow, DailyOutcome, DurationPoint, TaskRow
 from dashboards.timezones import duration_text, local, zone_of
 from runner.model import RunState, TaskState
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from dashboards import queries
-from dashboards.rows import Health, JobOverview
+from dashboards.query_results import Health, JobOverview
 from dashboards.schedule import next_fire_times, previous_fire_time
 from dashboards.timezones import duration_text
 from runner.model import RunState

@@ -1,6 +1,6 @@
 """An attempt's exit status, kept in a file beside its logs that outlives its supervisor.
 
-The command of an attempt runs under a *keeper* (runner.engine.keeper), a small process
+The command of an attempt runs under a *keeper* (runner.executors.local.keeper), a small process
 that is the command's parent: it waits for the command and writes ``<exit code>
 <signal>`` ("-" for the one that does not apply) to ``<task>.<n>.status`` atomically
 (write, then rename). Its modification time is when the command ended. A supervisor

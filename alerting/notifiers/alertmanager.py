@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerting.notification import DeliveryResult, Notification, NotifiedAlert, NotifiedStatus
-from alerting.notifiers.jsonpost import post_json, ssl_context
+from alerting.notifiers.http_delivery import post_json, ssl_context
 from alerting.page import page_of
 from alerting.receivers import AlertmanagerSettings, Receiver
 from runner.clock import Clock, utcnow

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from alerting.notification import DeliveryResult, Notification, NotifiedAlert, NotifiedStatus
-from alerting.notifiers.jsonpost import retry_after, ssl_context
+from alerting.notifiers.http_delivery import retry_after, ssl_context
 from alerting.page import page_of
 from alerting.receivers import PagerDutySettings, Receiver
 

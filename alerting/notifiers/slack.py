@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from alerting.notification import DeliveryResult, Notification, NotifiedAlert, NotifiedStatus
-from alerting.notifiers.jsonpost import retry_after
+from alerting.notifiers.http_delivery import retry_after
 from alerting.page import page_of
 from alerting.receivers import Receiver, SlackSettings
 

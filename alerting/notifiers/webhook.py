@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alerting.notification import DeliveryResult, Notification
-from alerting.notifiers.jsonpost import post_json, ssl_context
+from alerting.notifiers.http_delivery import post_json, ssl_context
 from alerting.page import page_of
 from alerting.receivers import Receiver, WebhookSettings
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, RowMapping, and_, func, literal, select
 
 from dashboards.queries.sql import as_time, has_alerting, scrub_text
-from dashboards.rows import AlertRow, AlertStatus, AlertsView, NotificationRow, SilenceRow
+from dashboards.query_results import AlertRow, AlertStatus, AlertsView, NotificationRow, SilenceRow
 from runner.store.records import from_epoch, to_epoch
 from runner.store.schema import alerts, notifications, silences
 

@@ -16,7 +16,7 @@ from dashboards.queries.sql import (
     duration_percentiles,
     has_alerting,
 )
-from dashboards.rows import AlertStatus, Headline
+from dashboards.query_results import AlertStatus, Headline
 from runner.model import RunState
 from runner.store.records import to_epoch
 from runner.store.schema import alerts, attempts, heartbeats, jobs, runs

@@ -6,8 +6,8 @@ import streamlit as st
 from sqlalchemy import Connection
 
 from dashboards import queries
+from dashboards.query_results import AlertRow
 from dashboards.routes import job_href
-from dashboards.rows import AlertRow
 from dashboards.viewer import Viewer
 from dashboards.views.links import link_column
 

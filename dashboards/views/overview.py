@@ -10,8 +10,8 @@ from sqlalchemy import Connection
 from dashboards import queries
 from dashboards.charts import run_state_icon
 from dashboards.health import job_overview
+from dashboards.query_results import Headline, Health, JobOverview
 from dashboards.routes import Route, Screen, job_href, run_href
-from dashboards.rows import Headline, Health, JobOverview
 from dashboards.timezones import duration_text, start_of_day
 from dashboards.viewer import Viewer
 from dashboards.views import markdown as md

@@ -9,8 +9,8 @@ from sqlalchemy import Connection
 
 from dashboards import queries
 from dashboards.charts import run_state_icon
+from dashboards.query_results import RunFilter, RunRow
 from dashboards.routes import Route, Screen, job_href, run_href
-from dashboards.rows import RunFilter, RunRow
 from dashboards.timezones import duration_text, zone_of
 from dashboards.viewer import Viewer
 from dashboards.views.links import go, link_column, selected_row

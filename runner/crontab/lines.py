@@ -238,7 +238,7 @@ def _timing(raw: str, start: int) -> tuple[str, str | None, int]:
 
 
 def _checked_schedule(expression: str) -> str:
-    from runner.schedule import validate_schedule
+    from runner.scheduling.schedule import validate_schedule
 
     try:
         validate_schedule(expression)

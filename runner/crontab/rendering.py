@@ -133,7 +133,7 @@ def rewritten_line(job: CronJob, name: str, rewrite: Rewrite) -> str:
 
 
 def _check_timezone(name: str) -> None:
-    from runner.schedule import validate_timezone
+    from runner.scheduling.schedule import validate_timezone
 
     try:
         validate_timezone(name)

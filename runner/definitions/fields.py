@@ -20,7 +20,7 @@ from runner import model
 from runner.definitions.location import Location
 from runner.durations import parse_duration
 from runner.errors import InvalidScheduleError
-from runner.schedule import validate_schedule, validate_timezone
+from runner.scheduling.schedule import validate_schedule, validate_timezone
 from runner.taskenv import parse_env_inherit
 
 if TYPE_CHECKING:
@@ -263,7 +263,7 @@ def cwd(value: object, where: Location, base: str) -> str:
 
 
 def schedule(value: object, where: Location) -> str:
-    """A cron expression (see runner.schedule)."""
+    """A cron expression (see runner.scheduling.schedule)."""
     if not isinstance(value, str):
         raise InvalidScheduleError(f"{where}: expected a cron expression string, got {value!r}")
     try:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from runner.telemetry.health import Health, HeartbeatHealth
     from runner.telemetry.ids import SpanIds, SpanIdsSource
     from runner.telemetry.links import check_trace_url, trace_link
-    from runner.telemetry.logging import (
+    from runner.telemetry.log_formats import (
         JsonFormatter,
         TextFormatter,
         TraceContextFilter,
@@ -31,20 +31,20 @@ if TYPE_CHECKING:
 _HOMES = {
     "Health": "health",
     "HeartbeatHealth": "health",
-    "JsonFormatter": "logging",
+    "JsonFormatter": "log_formats",
     "MetricsCollector": "metrics",
     "MetricsConsumer": "consumer",
     "SpanIds": "ids",
     "SpanIdsSource": "ids",
     "TelemetryConfigError": "config",
-    "TextFormatter": "logging",
-    "TraceContextFilter": "logging",
+    "TextFormatter": "log_formats",
+    "TraceContextFilter": "log_formats",
     "TracingObserver": "tracing",
     "TracingSettings": "config",
-    "attempt_log_header": "logging",
+    "attempt_log_header": "log_formats",
     "build_tracing": "factory",
     "check_trace_url": "links",
-    "log_handler": "logging",
+    "log_handler": "log_formats",
     "push_run_metrics": "pushgateway",
     "trace_link": "links",
     "tracing_settings": "config",

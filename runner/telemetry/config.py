@@ -40,7 +40,7 @@ class Exporter(StrEnum):
     CONSOLE = "console"
 
 
-class Protocol(StrEnum):
+class OtlpProtocol(StrEnum):
     """The OTLP transport (``OTEL_EXPORTER_OTLP_PROTOCOL``)."""
 
     HTTP_PROTOBUF = "http/protobuf"
@@ -61,7 +61,7 @@ class TracingSettings:
     """Everything needed to build the tracer provider; ``exporters`` empty means tracing off."""
 
     exporters: tuple[Exporter, ...] = ()
-    protocol: Protocol = Protocol.HTTP_PROTOBUF
+    protocol: OtlpProtocol = OtlpProtocol.HTTP_PROTOBUF
     endpoint: str = DEFAULT_HTTP_ENDPOINT + HTTP_TRACES_PATH
     """The full URL spans are sent to (for HTTP, with the ``/v1/traces`` path)."""
     headers: Mapping[str, Secret] = field(default_factory=dict)
@@ -163,26 +163,26 @@ def _exporters(env: Mapping[str, str]) -> tuple[Exporter, ...]:
     return tuple(found)
 
 
-def _protocol(env: Mapping[str, str]) -> Protocol:
+def _protocol(env: Mapping[str, str]) -> OtlpProtocol:
     name = _signal(env, "PROTOCOL")
-    raw = (_value(env, name) or Protocol.HTTP_PROTOBUF.value).lower()
+    raw = (_value(env, name) or OtlpProtocol.HTTP_PROTOBUF.value).lower()
     try:
-        return Protocol(raw)
+        return OtlpProtocol(raw)
     except ValueError:
         raise TelemetryConfigError(
             f"{name}: {raw!r} is not supported (use http/protobuf or grpc)"
         ) from None
 
 
-def _endpoint(env: Mapping[str, str], protocol: Protocol) -> str:
+def _endpoint(env: Mapping[str, str], protocol: OtlpProtocol) -> str:
     specific = _value(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     if specific is not None:
         return _url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", specific)
-    default = DEFAULT_GRPC_ENDPOINT if protocol is Protocol.GRPC else DEFAULT_HTTP_ENDPOINT
+    default = DEFAULT_GRPC_ENDPOINT if protocol is OtlpProtocol.GRPC else DEFAULT_HTTP_ENDPOINT
     base = _url(
         "OTEL_EXPORTER_OTLP_ENDPOINT", _value(env, "OTEL_EXPORTER_OTLP_ENDPOINT") or default
     )
-    if protocol is Protocol.GRPC:
+    if protocol is OtlpProtocol.GRPC:
         return base
     # The spec: the general endpoint is a base URL, the signal path is appended to it.
     return base.rstrip("/") + HTTP_TRACES_PATH

@@ -36,7 +36,7 @@ from opentelemetry.sdk.version import __version__ as sdk_version
 from runner.telemetry.config import (
     DEFAULT_SERVICE_NAME,
     Exporter,
-    Protocol,
+    OtlpProtocol,
     TelemetryConfigError,
     TracingSettings,
 )
@@ -84,7 +84,7 @@ def span_exporters(
     for kind in settings.exporters:
         if kind is Exporter.CONSOLE:
             exporters.append(ConsoleSpanExporter(out=console or sys.stderr))
-        elif settings.protocol is Protocol.GRPC:
+        elif settings.protocol is OtlpProtocol.GRPC:
             exporters.append(_grpc_exporter(settings))
         else:
             exporters.append(_http_exporter(settings))

@@ -488,7 +488,7 @@ class Wrapper:
         if self.sink is not None and self.sink.knows_schedule(job):
             return
         from runner.errors import InvalidScheduleError
-        from runner.schedule import validate_schedule, validate_timezone
+        from runner.scheduling.schedule import validate_schedule, validate_timezone
 
         try:
             if job.schedule is not None:

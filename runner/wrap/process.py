@@ -7,7 +7,7 @@ which hands both to one mail pipe — the command gets a single pipe for both, s
 order is kept exactly. When the reader of our stdout goes away, the command's pipe is
 closed too, so it gets SIGPIPE as it would have without runwatch.
 
-This is a lean sibling of runner.engine.subprocess_runner (which imports the model and
+This is a lean sibling of runner.executors.local.subprocess_runner (which imports the model and
 logging): the same process-group and pidfd handling, with signals forwarded.
 """
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from alerting.evaluation import Evaluator
-from alerting.facts import JobInfo
+from alerting.job_facts import JobInfo
 from alerting.matchers import parse_matcher
 from alerting.silences import Silence
 from runner.clock import utcnow

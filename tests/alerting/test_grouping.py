@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerting.evaluation import Evaluator
-from alerting.facts import JobInfo
+from alerting.job_facts import JobInfo
 from alerting.matchers import parse_matcher
 from alerting.notification import Notification, NotifiedStatus
 from alerting.silences import Silence

@@ -7,7 +7,7 @@ from typing import Any
 
 from alerting.alerts import Alert, fingerprint
 from alerting.evaluation import Evaluator
-from alerting.facts import JobInfo
+from alerting.job_facts import JobInfo
 from alerting.matchers import MatchOp, parse_matcher
 from alerting.templates import render
 from runner.events import (

@@ -9,7 +9,7 @@ import pytest
 
 from alerting.config import parse_alerting
 from alerting.evaluation import Evaluator
-from alerting.facts import JobInfo
+from alerting.job_facts import JobInfo
 from alerting.timeintervals import NamedTimeInterval
 from runner.errors import DefinitionError
 from runner.events import RunFailed

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from alerting import AlertEngine, evaluate_and_deliver, replay
-from alerting.inprocess import needs_serve
 from alerting.matchers import parse_matcher
 from alerting.notification import Notification, NotifiedStatus
 from alerting.outbox import list_rows
+from alerting.short_lived import needs_serve
 from alerting.silences import add_silence, expire_silence
 from runner.errors import DefinitionError
 from runner.model import Job, Task

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from dashboards import queries
 from dashboards.database import connect_readonly
 from dashboards.health import job_overview
-from dashboards.rows import AlertStatus, Health, RunFilter
+from dashboards.query_results import AlertStatus, Health, RunFilter
 from dashboards.timezones import day_bounds, start_of_day
 from runner.model import Job, RunState, Task, TaskState, Trigger
 from runner.store.schema import jobs

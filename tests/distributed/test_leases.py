@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from runner.distributed.recovery import OrphanRecovery
 from runner.engine.engine import Engine
 from runner.engine.executor import Message
-from runner.engine.local import LocalExecutor
+from runner.executors.celery.recovery import OrphanRecovery
+from runner.executors.local.executor import LocalExecutor
 from runner.model import Job, RunState, Task, TaskState, Trigger
-from runner.scheduler import Scheduler
+from runner.scheduling.scheduler import Scheduler
 from runner.store import heartbeats
 from runner.store.heartbeats import Claim
 from runner.store.records import AttemptRecord, RunRecord

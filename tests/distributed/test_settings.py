@@ -9,19 +9,19 @@ from pathlib import Path
 
 import pytest
 
-import runner.distributed
+import runner.executors.celery
 from runner.config import load_settings
-from runner.distributed import celery_settings, executor_kind
-from runner.distributed.message import (
+from runner.engine.executor import AttemptSpec
+from runner.errors import DefinitionError
+from runner.executors.celery import celery_settings, executor_kind
+from runner.executors.celery.message import (
     AttemptMessage,
     AttemptSource,
     MessageError,
     task_digest,
     trace_context,
 )
-from runner.distributed.signing import sign, signature_problem
-from runner.engine.executor import AttemptSpec
-from runner.errors import DefinitionError
+from runner.executors.celery.signing import sign, signature_problem
 from runner.model import Job, RunState, Task, TaskState, Trigger
 from runner.secret import Secret
 from runner.store.records import AttemptRecord, RunRecord
@@ -145,10 +145,12 @@ def test_a_task_digest_changes_with_the_command_but_not_with_variable_values() -
 
 
 def test_the_public_names_are_exactly_what_the_package_exports() -> None:
-    public = {n for n in dir(runner.distributed) if not n.startswith("_")}
+    public = {n for n in dir(runner.executors.celery) if not n.startswith("_")}
     modules = {"app", "executor", "kinds", "message", "recovery", "settings", "signing", "worker"}
-    assert public - modules == set(runner.distributed.__all__)
-    assert all(getattr(runner.distributed, n) is not None for n in runner.distributed.__all__)
+    assert public - modules == set(runner.executors.celery.__all__)
+    assert all(
+        getattr(runner.executors.celery, n) is not None for n in runner.executors.celery.__all__
+    )
 
 
 def test_a_short_signing_key_is_refused_without_showing_it(tmp_path: Path) -> None:

@@ -15,9 +15,9 @@ import pytest
 from runner.clock import utcnow
 from runner.config import load_settings
 from runner.definitions import load_definitions
-from runner.distributed import CeleryExecutor, celery_settings
 from runner.engine.engine import Engine
 from runner.engine.executor import Message
+from runner.executors.celery import CeleryExecutor, celery_settings
 from runner.model import Job, RunState, TaskState, Trigger
 from runner.store.records import RunRecord
 from runner.store.store import Store

@@ -16,7 +16,7 @@ import pytest
 
 from runner.errors import InvalidScheduleError, RunwatchError
 from runner.model import DstPolicy, RepeatedTime, SkippedTime
-from runner.schedule import FireTime, Schedule, validate_schedule, validate_timezone
+from runner.scheduling.schedule import FireTime, Schedule, validate_schedule, validate_timezone
 
 BERLIN = "Europe/Berlin"
 NEW_YORK = "America/New_York"

@@ -12,10 +12,10 @@ import pytest
 
 from runner.engine.engine import Engine
 from runner.engine.executor import Message
-from runner.engine.local import LocalExecutor
 from runner.events import RunSkipped
+from runner.executors.local.executor import LocalExecutor
 from runner.model import Job, Overlap, RunState, Task, TaskState, Trigger
-from runner.scheduler import Scheduler
+from runner.scheduling.scheduler import Scheduler
 from runner.store.records import RunRecord
 from runner.store.scheduling import claim_run
 from runner.store.store import Store

@@ -8,11 +8,11 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
-from runner.http_api import HttpServer
-from runner.ping_api import PingPolicy, register_ping_routes
-from runner.ping_tokens import job_token
 from runner.redaction import Redactor
 from runner.secret import Secret
+from runner.server.http_api import HttpServer
+from runner.server.ping_api import PingPolicy, register_ping_routes
+from runner.server.ping_tokens import job_token
 
 SECRET = Secret("a-server-secret-of-32-characters")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.http_api import HttpLimits, HttpServer, Request, Response, require_bearer
+from runner.server.http_api import HttpLimits, HttpServer, Request, Response, require_bearer
 from tests.e2e.cli import clean_env, free_port
 
 FLOOD = 1000

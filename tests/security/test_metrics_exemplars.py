@@ -11,8 +11,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from runner.events import RunSucceeded
-from runner.http_api import telemetry_server
 from runner.model import Job, Task, Trigger
+from runner.server.http_api import telemetry_server
 from runner.store.store import Store
 from runner.telemetry.consumer import MetricsConsumer
 from runner.telemetry.health import HeartbeatHealth

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from runner.distributed.recovery import OrphanRecovery
-from runner.http_api import HttpServer
-from runner.ping_api import PingPolicy, register_ping_routes
-from runner.ping_report import MAX_AHEAD_SECONDS, MAX_JOB_NAME_CHARS, OUTPUT_TAIL_CHARS
+from runner.executors.celery.recovery import OrphanRecovery
 from runner.redaction import Redactor
 from runner.secret import Secret
+from runner.server.http_api import HttpServer
+from runner.server.ping_api import PingPolicy, register_ping_routes
+from runner.server.ping_report import MAX_AHEAD_SECONDS, MAX_JOB_NAME_CHARS, OUTPUT_TAIL_CHARS
 from runner.store.store import Store
 from runner.wrap.ping_client import UNAUTHORISED, PingClient, PingClientError
 from runner.wrap.report import JobSpec, RunReport, new_report_id

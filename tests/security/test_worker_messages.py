@@ -14,10 +14,10 @@ import pytest
 
 from runner.clock import utcnow
 from runner.definitions import load_definitions
-from runner.distributed.app import TASK_NAME, create_app
-from runner.distributed.message import AttemptMessage
-from runner.distributed.settings import CelerySettings
 from runner.engine.executor import AttemptSpec
+from runner.executors.celery.app import TASK_NAME, create_app
+from runner.executors.celery.message import AttemptMessage
+from runner.executors.celery.settings import CelerySettings
 from runner.model import RunState, Trigger
 from runner.secret import Secret
 from runner.store.heartbeats import lease

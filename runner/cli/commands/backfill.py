@@ -38,7 +38,7 @@ class _Planned:
 def command(ctx: Context) -> int:
     """Run every fire time in [--from, --to] that has not succeeded; exit 1 if any failed."""
     from runner.clock import utcnow
-    from runner.engine.factory import build_engine
+    from runner.executors.factory import build_engine
 
     job, fires = _fire_times(ctx)
     store = ctx.open_store()
@@ -72,7 +72,7 @@ def command(ctx: Context) -> int:
 
 
 def _fire_times(ctx: Context) -> tuple[Job, list[datetime]]:
-    from runner.schedule import Schedule
+    from runner.scheduling.schedule import Schedule
 
     args = ctx.args
     job = find_job(ctx, args.job)

@@ -81,8 +81,8 @@ def _defined_jobs(ctx: Context) -> dict[str, Job]:
 def _job_record(
     store: Store, job: JobRecord, definition: Job | None, now: datetime
 ) -> dict[str, Any]:
-    from runner.expectations import job_status
-    from runner.schedule import Schedule
+    from runner.scheduling.expectations import job_status
+    from runner.scheduling.schedule import Schedule
 
     last = store.list_runs(job=job.name, limit=1)
     next_fire = None

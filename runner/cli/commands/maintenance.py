@@ -50,9 +50,9 @@ def check(ctx: Context) -> int:
     has_jobs = bool(getattr(ctx.args, "jobs", None) or settings.job_paths)
     summary = _check_jobs(ctx) if has_jobs else "ok: no jobs (settings for `runwatch wrap`)"
     from alerting import load_alerting
-    from runner.distributed.settings import celery_settings, executor_kind
+    from runner.executors.celery.settings import celery_settings, executor_kind
     from runner.secret import Secret
-    from runner.server_settings import check_server_settings
+    from runner.server.settings import check_server_settings
     from runner.telemetry.config import tracing_settings
     from runner.telemetry.links import check_trace_url
 
@@ -78,7 +78,7 @@ def check(ctx: Context) -> int:
         print(f"runwatch: warning: {problem}", file=sys.stderr)
     print(summary)
     if alerting.rules:
-        from alerting.inprocess import needs_serve
+        from alerting.short_lived import needs_serve
 
         for note in needs_serve(alerting):
             print(f"note: {note}")

@@ -9,10 +9,10 @@ from runner.errors import UsageError
 def ping_url(ctx: Context) -> int:
     """Print the job's ping URL and its token (stdout only, and only when asked)."""
     from runner.cli.output import emit_json
-    from runner.ping_api import ROUTE
-    from runner.ping_report import PingError, check_job_name
-    from runner.ping_tokens import job_token
-    from runner.server_settings import server_settings
+    from runner.server.ping_api import ROUTE
+    from runner.server.ping_report import PingError, check_job_name
+    from runner.server.ping_tokens import job_token
+    from runner.server.settings import server_settings
 
     job = ctx.args.job
     try:

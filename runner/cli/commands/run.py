@@ -109,7 +109,7 @@ def command(ctx: Context) -> int:
     """Run the job; exit 0 on success, 1 when the run failed, 130/143 when interrupted."""
     from runner.cli.alert_delivery import InRunAlerts
     from runner.clock import utcnow
-    from runner.engine.factory import build_engine
+    from runner.executors.factory import build_engine
     from runner.telemetry.factory import build_tracing
 
     job = find_job(ctx, ctx.args.job)
@@ -178,7 +178,7 @@ def trace_log_records(observer: object) -> None:
     import logging
 
     from runner.telemetry.ids import SpanIdsSource
-    from runner.telemetry.logging import TextFormatter, TraceContextFilter
+    from runner.telemetry.log_formats import TextFormatter, TraceContextFilter
 
     if isinstance(observer, SpanIdsSource):
         for handler in logging.getLogger().handlers:

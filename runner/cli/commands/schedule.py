@@ -15,7 +15,7 @@ from runner.model import Trigger
 def preview(ctx: Context) -> int:
     """The next N fire times of a job, in its timezone and UTC, DST shifts marked."""
     from runner.clock import utcnow
-    from runner.schedule import Schedule
+    from runner.scheduling.schedule import Schedule
 
     job = find_job(ctx, ctx.args.job)
     if job.schedule is None:

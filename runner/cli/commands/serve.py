@@ -59,19 +59,19 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
 
     from alerting import firing_alert_counts, load_alerting, notification_counts
     from runner.clock import utcnow
-    from runner.daemon import Daemon
-    from runner.engine.factory import build_engine
-    from runner.expectations import check_expectations
-    from runner.heartbeat_ping import HeartbeatPinger
-    from runner.http_api import HttpServer, Response, parse_listen
-    from runner.ping_api import PingPolicy, register_ping_routes
-    from runner.server_settings import server_settings
+    from runner.executors.factory import build_engine
+    from runner.scheduling.daemon import Daemon
+    from runner.scheduling.expectations import check_expectations
+    from runner.server.heartbeat_ping import HeartbeatPinger
+    from runner.server.http_api import HttpServer, Response, parse_listen
+    from runner.server.ping_api import PingPolicy, register_ping_routes
+    from runner.server.settings import server_settings
     from runner.telemetry.alert_metrics import AlertMetrics
     from runner.telemetry.consumer import MetricsConsumer
     from runner.telemetry.exposition import content_type, wants_openmetrics
     from runner.telemetry.factory import build_tracing
     from runner.telemetry.health import HeartbeatHealth
-    from runner.telemetry.logging import configure_daemon_logging
+    from runner.telemetry.log_formats import configure_daemon_logging
     from runner.telemetry.metrics import MetricsCollector
     from runner.wrap.spool import rejected_count, spool_replayer
 
@@ -140,7 +140,7 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
         collector.set_jobs(daemon.scheduler.jobs.values(), daemon.scheduler.next_fire_times())
 
     daemon.add_duty("metrics", beat_every, refresh_metrics)
-    from runner.distributed.recovery import orphan_recovery
+    from runner.executors.celery.recovery import orphan_recovery
 
     recovery = orphan_recovery(store, ctx.settings, ctx.env, heartbeat_every=beat_every)
     daemon.add_duty(

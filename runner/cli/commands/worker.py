@@ -3,7 +3,7 @@
 It loads the same job files as the schedulers (from its own runwatch.yaml or --jobs),
 connects to the shared store and the broker, and runs ``--concurrency`` worker
 processes, each executing one attempt at a time from ``--queues``. What it runs comes
-from its own job files; a message only names the attempt (see runner.distributed.message).
+from its own job files; a message only names the attempt (see runner.executors.celery.message).
 """
 
 from __future__ import annotations
@@ -29,15 +29,15 @@ def _queues(value: str | None, default: str) -> list[str]:
 
 def command(ctx: Context) -> int:
     """Consume attempts until SIGTERM (finish running ones) or a second SIGTERM (abort)."""
-    from runner.distributed.settings import require_celery
+    from runner.executors.celery.settings import require_celery
 
     require_celery()
-    from runner.distributed.app import create_app
-    from runner.distributed.settings import celery_settings
-    from runner.distributed.worker import WorkerRuntime
+    from runner.executors.celery.app import create_app
+    from runner.executors.celery.settings import celery_settings
+    from runner.executors.celery.worker import WorkerRuntime
     from runner.store.store import Store
     from runner.taskenv import TaskEnvironment
-    from runner.telemetry.logging import configure_daemon_logging
+    from runner.telemetry.log_formats import configure_daemon_logging
 
     args = ctx.args
     configure_daemon_logging(args.log_format, args.verbose)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runner.errors import InvalidScheduleError
-from runner.schedule import validate_schedule, validate_timezone
+from runner.scheduling.schedule import validate_schedule, validate_timezone
 
 
 @pytest.mark.parametrize(

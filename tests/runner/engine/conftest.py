@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, Message
-from runner.engine.local import LocalExecutor
+from runner.executors.local.executor import LocalExecutor
 from runner.model import Task
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from runner.engine.capture import TAIL_BYTES, StreamCapture
+from runner.executors.local.capture import TAIL_BYTES, StreamCapture
 
 
 def test_output_under_the_cap_is_written_as_is(tmp_path):

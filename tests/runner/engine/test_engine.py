@@ -17,7 +17,6 @@ import pytest
 from runner.clock import utcnow
 from runner.engine.engine import Engine, Progress, backoff_delay
 from runner.engine.executor import Message
-from runner.engine.local import LocalExecutor
 from runner.errors import DefinitionError
 from runner.events import (
     AttemptFailed,
@@ -29,6 +28,7 @@ from runner.events import (
     RunSucceeded,
     TaskUpstreamFailed,
 )
+from runner.executors.local.executor import LocalExecutor
 from runner.model import Job, RunState, Skip, Task, TaskState, Trigger, TriggerRule, UpstreamResult
 from runner.store.records import AttemptRecord, RunRecord
 from runner.store.store import Store

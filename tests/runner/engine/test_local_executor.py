@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from runner.engine.capture import TAIL_BYTES
+from runner.executors.local.capture import TAIL_BYTES
 from runner.model import Task, TaskState
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -22,7 +22,7 @@ def test_exit_zero_is_success(attempts):
 
 
 def test_launched_carries_the_pid_of_the_process_group_the_command_runs_in(attempts):
-    # The command's keeper leads the group (runner.engine.keeper); field 5 of stat is it.
+    # The command's keeper leads the group (runner.executors.local.keeper); field 5 of stat is it.
     spec = attempts.submit(Task("t", command="cut -d' ' -f5 /proc/$$/stat"))
 
     launched = attempts.launched(spec)
@@ -173,7 +173,7 @@ import os, queue, sys
 from datetime import UTC, datetime
 from pathlib import Path
 from runner.engine.executor import AttemptSpec, AttemptFinished
-from runner.engine.local import LocalExecutor
+from runner.executors.local.executor import LocalExecutor
 from runner.model import Task
 
 def emit():

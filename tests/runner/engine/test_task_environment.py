@@ -14,8 +14,8 @@ import pytest
 
 from runner.definitions import load_definitions
 from runner.engine.executor import Message
-from runner.engine.local import LocalExecutor
 from runner.errors import DefinitionError
+from runner.executors.local.executor import LocalExecutor
 from runner.model import Task
 from runner.redaction import REDACTED, Redactor
 from runner.taskenv import ALL, WITHHELD, TaskEnvironment

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from runner.engine.threads import AttemptThreads
+from runner.executors.local.threads import AttemptThreads
 
 
 def _recording(idents: list[int], done: threading.Event, gate: threading.Event | None = None):

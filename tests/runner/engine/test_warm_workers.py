@@ -10,7 +10,7 @@ from runner.clock import utcnow
 from runner.definitions import load_definitions
 from runner.engine.engine import Engine
 from runner.engine.executor import Message
-from runner.engine.local import LocalExecutor
+from runner.executors.local.executor import LocalExecutor
 from runner.model import RunState, Trigger
 from runner.store.store import Store
 

@@ -12,7 +12,7 @@ import pytest
 from runner.clock import utcnow
 from runner.engine.engine import Engine
 from runner.engine.executor import Message
-from runner.engine.local import LocalExecutor
+from runner.executors.local.executor import LocalExecutor
 from runner.model import Job, Task, Trigger
 from runner.store.store import Store
 

@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry
 from runner.clock import utcnow
 from runner.engine.engine import Engine
 from runner.engine.executor import Message
-from runner.engine.local import LocalExecutor
 from runner.engine.observer import RunObserver
+from runner.executors.local.executor import LocalExecutor
 from runner.model import Job, Task, Trigger
 from runner.store.records import RunRecord
 from runner.store.store import Store

@@ -13,7 +13,7 @@ from runner.engine.observer import NullObserver
 from runner.model import RunState
 from runner.telemetry.config import (
     Exporter,
-    Protocol,
+    OtlpProtocol,
     TelemetryConfigError,
     tracing_settings,
 )
@@ -45,7 +45,7 @@ def test_tracing_off_never_imports_the_sdk_or_prometheus_client() -> None:
 def test_otlp_http_settings_follow_the_spec_defaults_and_overrides() -> None:
     default = tracing_settings({"OTEL_TRACES_EXPORTER": "otlp"})
     assert default.exporters == (Exporter.OTLP,)
-    assert default.protocol is Protocol.HTTP_PROTOBUF
+    assert default.protocol is OtlpProtocol.HTTP_PROTOBUF
     assert default.endpoint == "http://localhost:4318/v1/traces"
     assert default.timeout_seconds == 10
     given = tracing_settings(

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from runner.errors import UsageError
-from runner.http_api import (
+from runner.server.http_api import (
     DEFAULT_LISTEN,
     HttpServer,
     ListenError,

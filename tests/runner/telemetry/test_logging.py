@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from runner.model import RunState
 from runner.telemetry.ids import SpanIds
-from runner.telemetry.logging import (
+from runner.telemetry.log_formats import (
     TraceContextFilter,
     attempt_log_header,
     log_handler,

@@ -84,7 +84,7 @@ def test_every_family_has_the_values_of_the_known_runs_when_scraped(
     metrics_of: Callable[[str], MetricsConsumer],
     tmp_path: Path,
 ) -> None:
-    from runner.http_api import telemetry_server
+    from runner.server.http_api import telemetry_server
 
     harness = engine_with(traced.observer)
     consumer = metrics_of(harness.db_url)

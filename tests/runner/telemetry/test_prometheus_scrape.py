@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from runner.http_api import telemetry_server
 from runner.model import RunState, TaskState
+from runner.server.http_api import telemetry_server
 from runner.store.store import Store
 from runner.telemetry.consumer import MetricsConsumer
 from runner.telemetry.health import HeartbeatHealth

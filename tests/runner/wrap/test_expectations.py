@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from runner.events import RunMissed, RunOverdue
-from runner.expectations import (
+from runner.model import Job, Task
+from runner.scheduling.expectations import (
     LATE,
     MAX_MISSED_PER_CHECK,
     MISSED,
@@ -15,7 +16,6 @@ from runner.expectations import (
     job_status,
     previous_fire_times,
 )
-from runner.model import Job, Task
 from runner.store.store import Store
 from runner.wrap.recorder import record
 from runner.wrap.report import JobSpec, RunReport, SkipReport, new_report_id

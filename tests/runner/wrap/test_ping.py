@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from runner.http_api import MAX_BODY_BYTES, HttpServer
 from runner.model import RunState, TaskState
-from runner.ping_api import PingApi, register_ping_routes
+from runner.server.http_api import MAX_BODY_BYTES, HttpServer
+from runner.server.ping_api import PingApi, register_ping_routes
 from runner.store.store import Store
 from runner.wrap.ping_client import PingClient
 from runner.wrap.report import JobSpec, RunReport, new_report_id
@@ -232,7 +232,7 @@ def test_wrap_spools_when_the_server_is_away_and_replays_when_it_is_back(
 def test_the_api_can_be_called_without_a_server(store: Store, db_url: str) -> None:
     from datetime import UTC, datetime
 
-    from runner.ping_api import handle_ping
+    from runner.server.ping_api import handle_ping
 
     status, answer = handle_ping(store.db, "direct", "start", b"", now=datetime.now(UTC))
 

@@ -21,15 +21,6 @@ from typing import Any
 
 from runner import supervisor
 from runner.clock import Clock, utcnow
-from runner.distributed.message import (
-    AttemptMessage,
-    AttemptSource,
-    MessageError,
-    outcome_payload,
-    task_digest,
-)
-from runner.distributed.settings import CelerySettings
-from runner.distributed.signing import signature_problem
 from runner.engine.executor import (
     DEFAULT_LOG_CAP_BYTES,
     AttemptFinished,
@@ -37,8 +28,17 @@ from runner.engine.executor import (
     AttemptSpec,
     MessageQueue,
 )
-from runner.engine.local import LocalExecutor
 from runner.errors import RunwatchError, StoreError
+from runner.executors.celery.message import (
+    AttemptMessage,
+    AttemptSource,
+    MessageError,
+    outcome_payload,
+    task_digest,
+)
+from runner.executors.celery.settings import CelerySettings
+from runner.executors.celery.signing import signature_problem
+from runner.executors.local.executor import LocalExecutor
 from runner.model import Definitions, Job, Task, TaskState
 from runner.redaction import Redactor
 from runner.store.heartbeats import (

@@ -172,7 +172,7 @@ class Fields:
 def sent_spec(fields: Fields, job: str) -> JobSpec:
     """The job as the client declares it, each value checked (schedule and timezone too)."""
     from runner.errors import InvalidScheduleError
-    from runner.schedule import validate_schedule, validate_timezone
+    from runner.scheduling.schedule import validate_schedule, validate_timezone
 
     if fields.data.get("name") != job:
         raise fields.fail("name", f"{str(fields.data.get('name'))[:60]!r} is not the job {job!r}")

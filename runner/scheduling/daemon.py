@@ -23,7 +23,7 @@ from runner.engine.engine import Engine
 from runner.engine.executor import Wakeup
 from runner.errors import RunwatchError
 from runner.model import Definitions
-from runner.scheduler import Scheduler
+from runner.scheduling.scheduler import Scheduler
 from runner.store.scheduling import orphaned_runs, release_dead_claims
 from runner.store.store import Store
 

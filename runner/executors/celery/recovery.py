@@ -24,11 +24,11 @@ from datetime import datetime, timedelta
 
 from runner import supervisor
 from runner.config import Settings
-from runner.daemon import HEARTBEAT_NAME
-from runner.distributed.settings import CelerySettings, celery_settings, executor_kind
 from runner.engine.engine import tasks_to_resume
+from runner.executors.celery.settings import CelerySettings, celery_settings, executor_kind
 from runner.model import TaskState
-from runner.scheduler import Scheduler
+from runner.scheduling.daemon import HEARTBEAT_NAME
+from runner.scheduling.scheduler import Scheduler
 from runner.store.heartbeats import (
     AttemptLease,
     decide_outcome,

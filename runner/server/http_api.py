@@ -10,7 +10,7 @@ certificate.
 Limits hold before any handler (and so before authentication) runs: a body without a
 valid ``Content-Length`` is refused (411/400) and one over the limit is 413, neither
 read; connections are bounded in number and each request must arrive whole within a
-deadline (``runner.http_connections``), so no client can use up the threads or file
+deadline (``runner.server.http_connections``), so no client can use up the threads or file
 descriptors the scheduler needs.
 """
 
@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from runner.errors import RunwatchError, UsageError
-from runner.http_connections import ConnectionGate, GatedHTTPServer
+from runner.server.http_connections import ConnectionGate, GatedHTTPServer
 from runner.telemetry import exposition
 from runner.telemetry.health import Health
 

@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from runner.engine import outcome
-from runner.engine.capture import StreamCapture, attempt_captures
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
-from runner.engine.pycall import CallOutcome, call_task
+from runner.executors.local.capture import StreamCapture, attempt_captures
+from runner.executors.local.pycall import CallOutcome, call_task
 from runner.model import TaskState
 
 logger = logging.getLogger(__name__)

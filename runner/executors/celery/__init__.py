@@ -2,19 +2,18 @@
 
 Celery is imported only when an app is created (``runwatch worker``, or an engine whose
 ``executor.kind`` is ``celery``). The names below are loaded on first use, so a local
-``runwatch run`` that only asks ``kinds`` for its executor loads no worker, recovery or
-Celery executor code.
+``runwatch run`` that only asks ``runner.executors.kinds`` for its executor loads no
+worker, recovery or Celery executor code.
 """
 
 import importlib as _importlib
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
-    from runner.distributed.executor import CeleryExecutor
-    from runner.distributed.kinds import build_executor
-    from runner.distributed.recovery import OrphanRecovery, Recovered, orphan_recovery
-    from runner.distributed.settings import CelerySettings, celery_settings, executor_kind
-    from runner.distributed.worker import WorkerRuntime
+    from runner.executors.celery.executor import CeleryExecutor
+    from runner.executors.celery.recovery import OrphanRecovery, Recovered, orphan_recovery
+    from runner.executors.celery.settings import CelerySettings, celery_settings, executor_kind
+    from runner.executors.celery.worker import WorkerRuntime
 
 _HOMES = {
     "CeleryExecutor": "executor",
@@ -22,7 +21,6 @@ _HOMES = {
     "OrphanRecovery": "recovery",
     "Recovered": "recovery",
     "WorkerRuntime": "worker",
-    "build_executor": "kinds",
     "celery_settings": "settings",
     "executor_kind": "settings",
     "orphan_recovery": "recovery",
@@ -34,7 +32,6 @@ __all__ = [
     "OrphanRecovery",
     "Recovered",
     "WorkerRuntime",
-    "build_executor",
     "celery_settings",
     "executor_kind",
     "orphan_recovery",

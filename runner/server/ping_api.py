@@ -2,7 +2,7 @@
 
 ``POST /api/v1/jobs/{job}/start``, ``/success``, ``/fail`` (and ``/skip``) record runs
 the way `runwatch wrap` does. Each job has its own bearer token, derived from the server
-secret ``server.token`` (``runner.ping_tokens``; `runwatch ping-url JOB` prints it). A
+secret ``server.token`` (``runner.server.ping_tokens``; `runwatch ping-url JOB` prints it). A
 job defined in a job file takes pings only when it is marked ``pingable: true`` — and
 then keeps its definition, whatever the ping declares; at most ``server.max_ping_jobs``
 jobs come to exist through pings. The body is optional JSON:
@@ -11,7 +11,7 @@ jobs come to exist through pings. The body is optional JSON:
   ``duration_seconds``, ``output`` (the tail of the output) and ``reason``. A finish
   without ``started_at`` ends the job's newest running run (or is a run of its own);
 - from ``runwatch wrap --server``: ``{"report": …}``, rebuilt from its allowed fields
-  (``runner.ping_report``), so a report sent again (a retry, a replayed spool) is
+  (``runner.server.ping_report``), so a report sent again (a retry, a replayed spool) is
   recorded once and nothing in it can steer serve's processes or files.
 """
 
@@ -25,7 +25,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from runner.clock import Clock, utcnow
-from runner.ping_report import (
+from runner.secret import Secret
+from runner.server.ping_report import (
     OUTPUT_TAIL_CHARS,
     REASON_CHARS,
     Fields,
@@ -34,8 +35,7 @@ from runner.ping_report import (
     check_job_name,
     sent_report,
 )
-from runner.ping_tokens import token_matches
-from runner.secret import Secret
+from runner.server.ping_tokens import token_matches
 from runner.wrap.report import (
     CANCELLED,
     FAILED,
@@ -57,8 +57,8 @@ DEFAULT_MAX_PING_JOBS = 1000
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from runner.http_api import HttpServer, Request, Response
     from runner.redaction import Redactor
+    from runner.server.http_api import HttpServer, Request, Response
     from runner.wrap.connection import Connection
 
 DefinedJobs = Callable[[], Mapping[str, bool]]
@@ -292,7 +292,7 @@ class PingApi:
 
     def handle(self, request: Request) -> Response:
         """``POST /api/v1/jobs/{job}/{kind}``."""
-        from runner.http_api import Response
+        from runner.server.http_api import Response
         from runner.wrap.connection import connect
 
         job, kind = request.params.get("job", ""), request.params.get("kind", "")
@@ -344,7 +344,7 @@ def register_ping_routes(
 ) -> PingApi:
     """Add ``POST /api/v1/jobs/{job}/{kind}``, each job behind its own token; the API
     (close it when the server stops)."""
-    from runner.http_api import require_bearer
+    from runner.server.http_api import require_bearer
 
     api = PingApi(db_url, clock=clock, policy=policy, redactor=redactor)
 

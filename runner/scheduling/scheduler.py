@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from runner.engine.engine import Engine, tasks_to_resume
 from runner.events import RunSkipped
 from runner.model import Job, Overlap, RunState, Trigger
-from runner.schedule import FireTime, Schedule
+from runner.scheduling.schedule import FireTime, Schedule
 from runner.store.records import RunRecord
 from runner.store.scheduling import active_runs, claim_run, last_fire_time, queued_runs
 from runner.store.store import Store

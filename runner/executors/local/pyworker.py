@@ -24,9 +24,9 @@ from multiprocessing.connection import Connection, Pipe
 from typing import Any, NoReturn, Protocol, TextIO
 
 from runner.engine import outcome
-from runner.engine.capture import StreamCapture
-from runner.engine.process_group import GroupStop
-from runner.engine.pycall import CallOutcome, call_task, environment
+from runner.executors.local.capture import StreamCapture
+from runner.executors.local.process_group import GroupStop
+from runner.executors.local.pycall import CallOutcome, call_task, environment
 from runner.model import Task, TaskState
 from runner.supervisor import process_start
 

@@ -18,15 +18,15 @@ from runner.config import Settings
 from runner.definitions import fields
 from runner.definitions.location import Location
 from runner.durations import parse_duration
-from runner.http_api import (
+from runner.secret import Secret
+from runner.server.http_api import (
     DEFAULT_LISTEN,
     MAX_CONNECTIONS,
     REQUEST_TIMEOUT_SECONDS,
     HttpLimits,
     parse_listen,
 )
-from runner.ping_api import DEFAULT_MAX_PING_JOBS
-from runner.secret import Secret
+from runner.server.ping_api import DEFAULT_MAX_PING_JOBS
 
 SERVER_KEYS = (
     "listen",

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from runner.config import Settings
 from runner.definitions import fields
 from runner.definitions.location import Location
-from runner.distributed.signing import MIN_KEY_LENGTH
 from runner.durations import parse_duration
 from runner.errors import DefinitionError
+from runner.executors.celery.signing import MIN_KEY_LENGTH
 from runner.secret import Secret
 from runner.store.database import redact_url
 

@@ -18,15 +18,15 @@ def build_executor(
     """The configured executor, reporting on ``messages``: local (default) or celery."""
     if settings.executor.get("kind", "local") != "local":
         # Celery's settings and their checks are loaded only by the processes that use them.
-        from runner.distributed.settings import celery_settings, executor_kind, require_celery
+        from runner.executors.celery.settings import celery_settings, executor_kind, require_celery
 
         executor_kind(settings)  # an unknown kind is a definition error
         require_celery()
-        from runner.distributed.executor import CeleryExecutor
+        from runner.executors.celery.executor import CeleryExecutor
 
         return CeleryExecutor(messages, celery_settings(settings, env), db_url=settings.db_url)
     from runner.config import redactor_for
-    from runner.engine.local import LocalExecutor
+    from runner.executors.local.executor import LocalExecutor
     from runner.taskenv import TaskEnvironment
 
     return LocalExecutor(

@@ -16,10 +16,10 @@ from typing import IO
 
 from runner import exitstatus
 from runner.engine import outcome
-from runner.engine.capture import StreamCapture, attempt_captures
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
-from runner.engine.keeper import kept
-from runner.engine.process_group import GroupStop, signal_group
+from runner.executors.local.capture import StreamCapture, attempt_captures
+from runner.executors.local.keeper import kept
+from runner.executors.local.process_group import GroupStop, signal_group
 from runner.filemodes import private_folder
 from runner.model import TaskState
 from runner.supervisor import process_start

@@ -12,15 +12,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from runner.engine import outcome
-from runner.engine.callref import dumps_call
-from runner.engine.capture import StreamCapture, attempt_captures
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
-from runner.engine.process_group import GroupStop
-from runner.engine.pycall import CallOutcome
+from runner.executors.local.callref import dumps_call
+from runner.executors.local.capture import StreamCapture, attempt_captures
+from runner.executors.local.process_group import GroupStop
+from runner.executors.local.pycall import CallOutcome
 from runner.model import Task, TaskState
 
 if TYPE_CHECKING:
-    from runner.engine.pyworker import WorkerProcess, WorkerResponse
+    from runner.executors.local.pyworker import WorkerProcess, WorkerResponse
 from runner.taskenv import WITHHELD, TaskEnvironment
 
 logger = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ class PythonWorkerPool:
 
     def returned(self, worker: WorkerProcess, response: WorkerResponse) -> None:
         """A worker answered: finish its attempt and give it the next one."""
-        from runner.engine.pyworker import Unresolved
+        from runner.executors.local.pyworker import Unresolved
 
         with self._lock:
             attempt = worker.occupant
@@ -215,7 +215,7 @@ class PythonWorkerPool:
             stale = self._idle.pop(0)  # knows too little of the registry: make room
             self._workers.remove(stale)
             stale.quit()
-        from runner.engine.pyworker import fork_worker
+        from runner.executors.local.pyworker import fork_worker
 
         inherited = [fd for worker in self._workers for fd in worker.fds()]
         worker = fork_worker(self._registry, inherited, self, self._environment.withheld)
@@ -229,7 +229,7 @@ class PythonWorkerPool:
             attempt.out, attempt.err = attempt_captures(spec)
             attempt.launched = True
             self._messages.put(AttemptLaunched(spec.key, worker.pid, worker.start))
-        from runner.engine.pyworker import WorkerRequest
+        from runner.executors.local.pyworker import WorkerRequest
 
         env = {**self._environment.kept(spec.task.env_inherit), **spec.env}
         request = WorkerRequest(
@@ -282,7 +282,7 @@ class PythonWorkerPool:
 
 
 def _finished(attempt: PythonAttempt, response: WorkerResponse) -> AttemptFinished:
-    from runner.engine.pyworker import Unresolved
+    from runner.executors.local.pyworker import Unresolved
 
     key = attempt.spec.key
     if isinstance(response, Unresolved):

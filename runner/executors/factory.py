@@ -28,7 +28,7 @@ def build_engine(
     ``env`` is runwatch's environment: the executor's settings and what tasks inherit;
     ``redactor`` (default: built from both) clears attempts' errors of secrets.
     """
-    from runner.distributed.kinds import build_executor
+    from runner.executors.kinds import build_executor
 
     messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
     executor = build_executor(settings, env, messages, redactor)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from runner.distributed.settings import CelerySettings
+from runner.executors.celery.settings import CelerySettings
 
 TASK_NAME = "runwatch.run_attempt"
 REDIS_VISIBILITY_TIMEOUT_SECONDS = 3600.0

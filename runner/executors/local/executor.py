@@ -17,10 +17,10 @@ from runner.engine.executor import (
     Message,
     MessageQueue,
 )
-from runner.engine.inprocess import InProcessAttempt, OutputRouter
-from runner.engine.pypool import PythonWorkerPool
-from runner.engine.subprocess_runner import CommandAttempt
-from runner.engine.threads import AttemptThreads
+from runner.executors.local.pypool import PythonWorkerPool
+from runner.executors.local.python_thread import InProcessAttempt, OutputRouter
+from runner.executors.local.subprocess_runner import CommandAttempt
+from runner.executors.local.threads import AttemptThreads
 from runner.model import TaskState
 from runner.redaction import Redactor, environment_secrets
 from runner.taskenv import TaskEnvironment

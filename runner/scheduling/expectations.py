@@ -76,7 +76,8 @@ def previous_fire_times(
     """The fire times of ``expr`` in ``timezone`` within ``(since, until]``, oldest first, as
     aware UTC datetimes; with ``limit``, only the newest ``limit`` of them.
 
-    croniter directly for now; ``runner.schedule.Schedule`` (DST policies) can replace it.
+    croniter directly for now; ``runner.scheduling.schedule.Schedule`` (DST policies) can
+    replace it.
     """
     times: list[datetime] = []
     for fire in _fire_times_backwards(expr, timezone, until):

@@ -25,11 +25,11 @@ from typing import Any
 
 from runner import supervisor
 from runner.clock import Clock, utcnow
-from runner.distributed.app import TASK_NAME, create_app
-from runner.distributed.message import AttemptMessage, finished_from_outcome
-from runner.distributed.settings import CelerySettings
-from runner.distributed.signing import sign
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
+from runner.executors.celery.app import TASK_NAME, create_app
+from runner.executors.celery.message import AttemptMessage, finished_from_outcome
+from runner.executors.celery.settings import CelerySettings
+from runner.executors.celery.signing import sign
 from runner.model import TaskState
 from runner.store.heartbeats import (
     AttemptLease,
