@@ -49,3 +49,13 @@ def test_mypy_strict_passes() -> None:
 def test_runner_core_never_imports_alerting_or_dashboards() -> None:
     result = _run(_tool("lint-imports"))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("package", ["runner", "alerting", "dashboards"])
+def test_every_package_ships_its_type_marker(package: str) -> None:
+    """PEP 561: a checker only trusts the hints of a package that ships ``py.typed``."""
+    import tomllib
+
+    assert (ROOT / package / "py.typed").is_file()
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "py.typed" in data["tool"]["setuptools"]["package-data"][package]

@@ -369,9 +369,14 @@ def telemetry_server(
     *,
     render: Callable[[bool], bytes | Sequence[bytes]],
     health: Callable[[], Health],
+    limits: HttpLimits | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> HttpServer:
-    """A server with ``GET /metrics`` and ``GET /healthz``; add routes, then ``start()``."""
-    server = HttpServer(listen)
+    """A server with ``GET /metrics`` and ``GET /healthz``; add routes, then ``start()``.
+
+    ``runwatch serve`` builds its server here too, so what the tests exercise is what
+    production answers."""
+    server = HttpServer(listen, limits=limits, tls=tls)
     server.route("GET", "/metrics", metrics_handler(render))
     server.route("GET", "/healthz", health_handler(health))
     return server

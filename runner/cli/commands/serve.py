@@ -63,12 +63,11 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     from runner.scheduling.daemon import Daemon
     from runner.scheduling.expectations import check_expectations
     from runner.server.heartbeat_ping import HeartbeatPinger
-    from runner.server.http_api import HttpServer, Response, parse_listen
+    from runner.server.http_api import parse_listen, telemetry_server
     from runner.server.ping_api import PingPolicy, register_ping_routes
     from runner.server.settings import server_settings
     from runner.telemetry.alert_metrics import AlertMetrics
     from runner.telemetry.consumer import MetricsConsumer
-    from runner.telemetry.exposition import content_type, wants_openmetrics
     from runner.telemetry.factory import build_tracing
     from runner.telemetry.health import HeartbeatHealth
     from runner.telemetry.log_formats import configure_daemon_logging
@@ -163,17 +162,9 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
         lambda: collector.last_heartbeat_at, max_age_seconds=max(60.0, 4 * beat_every)
     )
 
-    def metrics(request: Any) -> Response:
-        openmetrics = wants_openmetrics(request.headers.get("accept"))
-        return Response(200, consumer.exposition(openmetrics), content_type(openmetrics))
-
-    def healthz(_request: Any) -> Response:
-        state = health()
-        return Response.json(state.as_json(), 200 if state.healthy else 503)
-
-    server = HttpServer(listen, limits=settings.limits, tls=tls)
-    server.route("GET", "/metrics", metrics)
-    server.route("GET", "/healthz", healthz)
+    server = telemetry_server(
+        listen, render=consumer.exposition, health=health, limits=settings.limits, tls=tls
+    )
     ping_api = None
     if settings.secret is not None:
         policy = PingPolicy(
