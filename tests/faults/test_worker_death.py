@@ -11,17 +11,10 @@ from tests.distributed.conftest import Cluster, parent_pid, wait_until
 from tests.faults.harness import (
     assert_one_completion_per_fire_time,
     marked_command,
+    marked_job,
     marks,
     running_run,
 )
-
-
-def jobs(command: str, *, retries: int) -> str:
-    quoted = command.replace("'", "''")
-    return (
-        "jobs:\n  marked:\n    schedule: '* * * * * */2'\n    overlap: skip\n"
-        f"    retries: {retries}\n    retry_delay: 100ms\n    command: '{quoted}'\n"
-    )
 
 
 def kill_the_worker_running_a_command(cluster: Cluster, store: Store) -> int:
@@ -45,7 +38,7 @@ def test_a_worker_killed_mid_task_has_its_command_adopted_not_run_again(
     cluster = any_broker_cluster
     marker = cluster.tmp / "marks"
     cluster.write_config(
-        jobs(marked_command(marker, first_seconds=3), retries=1),
+        marked_job(marked_command(marker, first_seconds=3), retries=1),
         "server:\n  heartbeat_interval: 1s\n",
     )
     with cluster.store() as store:
@@ -75,7 +68,7 @@ def test_a_killed_workers_command_that_fails_is_recorded_with_its_own_exit_code(
 ) -> None:
     marker = cluster.tmp / "marks"
     cluster.write_config(
-        jobs(marked_command(marker, first_seconds=2) + "; exit 4", retries=0),
+        marked_job(marked_command(marker, first_seconds=2) + "; exit 4", retries=0),
         "server:\n  heartbeat_interval: 1s\n",
     )
     with cluster.store() as store:
