@@ -234,6 +234,17 @@ def lease(store: Store, attempt_id: int) -> AttemptLease | None:
     return found[0] if found else None
 
 
+def claimed_attempts_of(store: Store, identity: str) -> list[tuple[AttemptRecord, AttemptLease]]:
+    """Running attempts a worker claimed, of the running runs ``identity`` supervises."""
+    rows = store.db.rows(
+        "SELECT a.* FROM attempts a JOIN runs r ON r.id = a.run_id "
+        "WHERE a.state = 'running' AND a.heartbeat_at IS NOT NULL "
+        "AND r.state = :running AND r.supervisor = :s ORDER BY a.id",
+        {"running": RunState.RUNNING.value, "s": identity},
+    )
+    return [(AttemptRecord.from_row(r), AttemptLease.from_row(r)) for r in rows]
+
+
 def unsettled_attempts(store: Store) -> list[tuple[AttemptRecord, AttemptLease]]:
     """Running attempts of runs that are no longer running: nobody will record their end.
 
@@ -299,9 +310,11 @@ def fail_runs_supervised_by(
     Its attempts on this host are settled first (``Store.settle_leftover``: killed and
     waited for if it hung, adopted when their command ended); a run whose command still
     runs under its keeper is left running until it ends. Attempts no worker has claimed
-    are decided as orphaned, so their messages are refused; claimed ones stay with their
-    workers, which record their outcomes. A run whose tasks all ended well succeeds,
-    others fail ``orphaned`` (to be resumed). Returns the runs this call ended.
+    are decided as orphaned, so their messages are refused; a run with an attempt a
+    worker claimed is left running until that attempt's outcome is recorded (see
+    ``claimed_attempts_of``), so it ends as its tasks did, with no false failure. A run
+    whose tasks all ended well succeeds, others fail ``orphaned`` (to be resumed).
+    Returns the runs this call ended.
     """
     with store.transaction():
         store.db.execute(
@@ -316,14 +329,14 @@ def fail_runs_supervised_by(
     for row in rows:
         run = RunRecord.from_row(row)
         attempts = store.db.rows(
-            "SELECT * FROM attempts WHERE run_id = :id AND state = 'running' "
-            "AND heartbeat_at IS NULL",
-            {"id": run.id},
+            "SELECT * FROM attempts WHERE run_id = :id AND state = 'running'", {"id": run.id}
         )
         waiting = False
         for found in attempts:
             attempt = AttemptRecord.from_row(found)
-            if attempt.pid is not None and supervisor.is_local(attempt.supervisor or ""):
+            if found["heartbeat_at"] is not None:
+                waiting = True  # a worker runs it: the run ends once its outcome is recorded
+            elif attempt.pid is not None and supervisor.is_local(attempt.supervisor or ""):
                 waiting |= store.settle_leftover(attempt, at, kill=hung) is None
             else:
                 decide_outcome(store, attempt.id, orphaned_outcome(identity))

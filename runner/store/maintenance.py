@@ -46,10 +46,20 @@ class Maintenance(RunTable, AttemptTable):
         from runner.clock import utcnow
 
         at = at or utcnow()
+        # An attempt a worker claimed (heartbeat_at set) is the lease's, and so is its run:
+        # its outcome may be decided already; the orphan recovery of `serve` records it.
         rows = self.db.rows(
-            "SELECT * FROM attempts WHERE state = 'running' AND supervisor IS NOT NULL"
+            "SELECT * FROM attempts WHERE state = 'running' AND supervisor IS NOT NULL "
+            "AND heartbeat_at IS NULL"
         )
-        settled, still_running = [], set()
+        settled = []
+        still_running = {
+            int(row["run_id"])
+            for row in self.db.rows(
+                "SELECT DISTINCT run_id FROM attempts "
+                "WHERE state = 'running' AND heartbeat_at IS NOT NULL"
+            )
+        }
         for row in rows:
             if supervisor.is_alive(row["supervisor"]):
                 continue

@@ -120,7 +120,7 @@ def test_a_remote_scheduler_is_judged_dead_by_its_heartbeat_only(store: Store) -
     assert recovery(store).dead_schedulers(T0 + timedelta(seconds=61)) == [ELSEWHERE]
 
 
-def test_a_dead_schedulers_run_waits_for_its_worker_then_resumes_to_its_end(
+def test_a_dead_schedulers_run_waits_for_its_worker_then_ends_as_its_task_did(
     store: Store, scheduler: Scheduler
 ) -> None:
     run, attempt = dispatched(store, supervisor=ELSEWHERE)
@@ -130,18 +130,18 @@ def test_a_dead_schedulers_run_waits_for_its_worker_then_resumes_to_its_end(
     heartbeats.renew_attempt(store, attempt.id, now)
 
     first = recovery(store).run(now, scheduler)
-    assert [r.id for r in first.failed_runs] == [run.id]
-    assert first.settled_attempts == []
-    assert first.resumed_runs == []
+    assert (first.failed_runs, first.settled_attempts, first.resumed_runs) == ([], [], [])
     assert store.get_attempt(attempt.id).state is TaskState.RUNNING
+    assert store.get_run(run.id).state is RunState.RUNNING  # not failed while its worker runs
 
     heartbeats.decide_outcome(store, attempt.id, {"state": "success", "exit_code": 0})
     second = recovery(store).run(now, scheduler)
     assert [a.id for a in second.settled_attempts] == [attempt.id]
-    assert [r.id for r in second.resumed_runs] == [run.id]
-    scheduler.engine.run_until_done()
+    assert [r.id for r in second.failed_runs] == [run.id]  # ended: as its task did
+    assert second.resumed_runs == []
     assert store.get_run(run.id).state is RunState.SUCCESS
     assert [a.state for a in store.attempts(run.id)] == [TaskState.SUCCESS]
+    assert "run_failed" not in [e.type for e in store.events_after(0) if e.run_id == run.id]
 
 
 def test_a_silent_worker_of_a_dead_scheduler_is_orphaned_and_the_task_retried(

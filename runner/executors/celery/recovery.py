@@ -3,11 +3,15 @@
 A process on this host is dead when its pid (with its start time) is gone; a process
 on another host is judged by its heartbeat. Each pass of ``OrphanRecovery.run``:
 
-1. fails the running runs of dead schedulers as ``orphaned`` (conditionally: only
-   while they are still theirs) and releases the queued runs they had claimed;
+1. records the end of the attempts workers ran for dead schedulers, once decided (by
+   the worker, or adopted or orphaned when the worker is gone too), then ends the
+   running runs of dead schedulers (conditionally: only while they are still theirs):
+   as their tasks ended, or ``orphaned`` when work is left; a run with an attempt still
+   on a live worker is left running until that attempt's outcome is recorded. The
+   queued runs they had claimed are released;
 2. settles the attempts nobody will finish any more (running attempts of runs that no
-   longer run): with the outcome their worker recorded, or as orphaned when no worker
-   claimed them or their worker is gone (killing a leftover process on this host);
+   longer run): with the outcome their worker recorded, or adopted or orphaned when
+   no worker claimed them or their worker is gone (killing a leftover process here);
 3. resumes orphaned scheduled runs, within their tasks' retry budgets, once none of
    their attempts still runs on a worker (so a task never runs twice at once); a run
    whose tasks a worker finished after its scheduler died is resumed only to end it.
@@ -32,6 +36,7 @@ from runner.scheduling.daemon import HEARTBEAT_NAME
 from runner.scheduling.scheduler import Scheduler
 from runner.store.heartbeats import (
     AttemptLease,
+    claimed_attempts_of,
     fail_runs_supervised_by,
     heartbeats,
     lease,
@@ -78,7 +83,11 @@ class OrphanRecovery:
     def run(self, now: datetime, scheduler: Scheduler | None = None) -> Recovered:
         """One pass; with ``scheduler``, resume orphaned runs on its engine."""
         recovered = Recovered()
+        stale_before = now - timedelta(seconds=self.worker_stale_after)
         for identity in self.dead_schedulers(now):
+            for attempt, found in claimed_attempts_of(self.store, identity):
+                if self._settle(attempt, found, stale_before, now):
+                    recovered.settled_attempts.append(attempt)
             hung = supervisor.is_local(identity) and supervisor.is_alive(identity)
             failed = fail_runs_supervised_by(self.store, identity, now, hung=hung)
             for run in failed:
@@ -155,28 +164,34 @@ class OrphanRecovery:
 
     def settle_attempts(self, now: datetime) -> list[AttemptRecord]:
         """Record the end of running attempts whose runs no longer run."""
-        settled = []
         stale_before = now - timedelta(seconds=self.worker_stale_after)
-        for attempt, found in unsettled_attempts(self.store):
-            if found.outcome is None and not self._decide_orphaned(attempt, found, stale_before):
-                continue
-            current = lease(self.store, attempt.id)
-            if current is None or current.outcome is None:
-                continue
-            outcome = current.outcome
-            state = TaskState(outcome["state"])
-            if self.store.finish_attempt(
-                attempt,
-                state,
-                now,
-                exit_code=outcome.get("exit_code"),
-                signal=outcome.get("signal"),
-                error=outcome.get("error"),
-                reason=outcome.get("reason"),
-                result=outcome.get("result"),
-            ):
-                settled.append(attempt)
-        return settled
+        return [
+            attempt
+            for attempt, found in unsettled_attempts(self.store)
+            if self._settle(attempt, found, stale_before, now)
+        ]
+
+    def _settle(
+        self, attempt: AttemptRecord, found: AttemptLease, stale_before: datetime, now: datetime
+    ) -> bool:
+        """Record the end of an attempt whose dispatcher is gone: the outcome its worker
+        decided, or, when its worker is gone too, adopted or orphaned. True if recorded."""
+        if found.outcome is None and not self._decide_orphaned(attempt, found, stale_before):
+            return False
+        current = lease(self.store, attempt.id)
+        if current is None or current.outcome is None:
+            return False
+        outcome = current.outcome
+        return self.store.finish_attempt(
+            attempt,
+            TaskState(outcome["state"]),
+            now,
+            exit_code=outcome.get("exit_code"),
+            signal=outcome.get("signal"),
+            error=outcome.get("error"),
+            reason=outcome.get("reason"),
+            result=outcome.get("result"),
+        )
 
     def _decide_orphaned(
         self, attempt: AttemptRecord, found: AttemptLease, stale_before: datetime
