@@ -137,9 +137,12 @@ class Scheduler:
 
     def _fire(self, job: Job, fire: FireTime, now: datetime) -> None:
         running = active_runs(self.store, job.name)
-        if job.overlap is Overlap.SKIP and len(running) >= job.max_active_runs:
+        # Backfill runs never cost a fire time its run: it queues and goes first (the
+        # backfill starts no more runs while it waits).
+        blocking = [r for r in running if r.trigger is not Trigger.BACKFILL]
+        if job.overlap is Overlap.SKIP and len(blocking) >= job.max_active_runs:
             reason = (
-                f"run {running[0].id} still running (overlap: skip, "
+                f"run {blocking[0].id} still running (overlap: skip, "
                 f"max_active_runs: {job.max_active_runs})"
             )
             self.store.append(
