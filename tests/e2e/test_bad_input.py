@@ -77,3 +77,61 @@ def test_check_refuses_a_bad_job_naming_the_file_line_and_key(
 
     _refused(result, said)
     assert f"{tmp_path / 'runwatch.yaml'}:" in result.stderr
+
+
+JOB = '  etl:\n    command: "true"\n'
+RANGE = "a duration can be at most 3650d (ten years)"
+
+
+@pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        ("server:\n  heartbeat_interval: .inf\n", f"key 'server.heartbeat_interval': {RANGE}"),
+        ("server:\n  watch_interval: 999999999999w\n", f"key 'server.watch_interval': {RANGE}"),
+        (
+            "executor:\n  kind: celery\n  broker_url: redis://127.0.0.1:6379/0\n"
+            "  claim_timeout: .nan\n",
+            "key 'executor.claim_timeout': expected a duration such as 30s, 5m or 2h, got nan",
+        ),
+        (
+            "alerting:\n  receivers: {ops: {log: {}}}\n"
+            "  route: {receiver: ops, repeat_interval: 999999999999w}\n",
+            f"alerting.route.repeat_interval: {RANGE}",
+        ),
+        ("defaults:\n  timeout: .inf\n", f"key 'defaults.timeout': {RANGE}, got inf"),
+        ("pools:\n  db: 99999999999999999999\n", "key 'pools.db': expected a whole number of at"),
+        (
+            "jobs:\n  etl:\n    command: 'true'\n    retry_delay: -.inf\n",
+            "job 'etl', key 'retry_delay': a duration cannot be negative, got -inf",
+        ),
+    ],
+    ids=["heartbeat", "watch", "claim-timeout", "repeat-interval", "defaults", "pool", "job"],
+)
+def test_check_refuses_an_out_of_range_setting_in_runwatch_yaml_naming_the_key(
+    tmp_path: Path, settings: str, said: str
+) -> None:
+    text = settings if settings.startswith("jobs:") else f"{settings}jobs:\n{JOB}"
+    (tmp_path / "runwatch.yaml").write_text(text)
+
+    _refused(_runwatch(tmp_path, "check"), said)
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ('@job(schedule="@daily", timeout=float("inf"))', f"job 'etl', key 'timeout': {RANGE}"),
+        ("@job(max_active_runs=10**20)", "key 'max_active_runs': expected a whole number of at"),
+    ],
+    ids=["timeout-inf", "huge-int"],
+)
+def test_check_refuses_an_out_of_range_value_in_a_python_job_naming_the_key(
+    tmp_path: Path, options: str, said: str
+) -> None:
+    (tmp_path / "jobs.py").write_text(
+        f"from runner import job, command\n\n{options}\ndef etl():\n    command('true')\n"
+    )
+
+    result = _runwatch(tmp_path, "check", "--jobs", "jobs.py")
+
+    _refused(result, said)
+    assert "jobs.py:3: " in result.stderr
