@@ -16,8 +16,8 @@ from dashboards import queries
 from dashboards.query_results import Health, JobOverview
 from dashboards.schedule import next_fire_times, previous_fire_time
 from dashboards.timezones import duration_text
+from runner.job_health import due_until, overdue_limit
 from runner.model import RunState
-from runner.scheduling.job_health import due_until, overdue_limit
 from runner.store.records import from_epoch
 
 _NEVER = datetime.max.replace(tzinfo=from_epoch(0).tzinfo)

@@ -14,7 +14,7 @@ last start, after the last reported miss and within ``HORIZON`` are examined, so
 restart or a second `serve` never reports one twice, and a long outage does not flood
 the event log. Alerting turns the events into alerts and resolves them on the next
 start; ``job_status`` tells `runwatch jobs` whether a job is ``late``. What "due" and
-"late" mean (and the default grace) is ``runner.scheduling.job_health``'s.
+"late" mean (and the default grace) is ``runner.job_health``'s.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runner.events import Event, RunMissed, RunOverdue
-from runner.scheduling.job_health import LATE, due_until, grace_of, overdue_limit
+from runner.job_health import LATE, due_until, grace_of, overdue_limit
 from runner.store.records import from_epoch
 from runner.store.store import Store
 

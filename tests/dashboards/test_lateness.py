@@ -1,5 +1,5 @@
 """The dashboard and `runwatch jobs` tell the same jobs late at the same moments: one
-definition (``runner.scheduling.job_health``), with ``grace: 0s`` and with no grace."""
+definition (``runner.job_health``), with ``grace: 0s`` and with no grace."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from dashboards.database import connect_readonly
 from dashboards.health import job_overview
 from dashboards.query_results import Health
+from runner.job_health import DEFAULT_GRACE, LATE
 from runner.scheduling.expectations import job_status
-from runner.scheduling.job_health import DEFAULT_GRACE, LATE
 from runner.store.store import Store
 from runner.wrap.recorder import record, register_job
 from runner.wrap.report import JobSpec

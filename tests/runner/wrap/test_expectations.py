@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from runner.events import RunMissed, RunOverdue
+from runner.job_health import LATE
 from runner.model import Job, Task
 from runner.scheduling.expectations import (
     MAX_MISSED_PER_CHECK,
@@ -14,7 +15,6 @@ from runner.scheduling.expectations import (
     job_status,
     previous_fire_times,
 )
-from runner.scheduling.job_health import LATE
 from runner.store.store import Store
 from runner.wrap.recorder import record
 from runner.wrap.report import JobSpec, RunReport, SkipReport, new_report_id
