@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from runner import exitstatus
-from runner.store.heartbeats import decide_outcome, orphaned_outcome
+from runner.store.leases import decide_outcome, orphaned_outcome
 from runner.store.recovery import adopted_outcome, kept_status, kill_leftover, still_kept
 from runner.store.store import Store
 

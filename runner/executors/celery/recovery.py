@@ -29,12 +29,11 @@ from runner.executors.celery.adoption import settle_lost_worker
 from runner.executors.celery.settings import CelerySettings, celery_settings, executor_kind
 from runner.model import TaskState
 from runner.scheduling.scheduler import Scheduler
-from runner.store.heartbeats import (
+from runner.store.heartbeats import heartbeats, run_supervisors
+from runner.store.leases import (
     AttemptLease,
     fail_runs_supervised_by,
-    heartbeats,
     lease,
-    run_supervisors,
     running_attempt_count,
     unsettled_attempts,
 )
