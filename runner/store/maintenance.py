@@ -13,13 +13,13 @@ from runner import exitstatus, supervisor
 from runner.model import RunState, TaskState
 from runner.store import logfiles
 from runner.store.attempts import AttemptTable
-from runner.store.eventlog import to_json
 from runner.store.records import (
     AttemptRecord,
     to_epoch,
 )
 from runner.store.recovery import ADOPTED, ORPHANED, is_keeper, kill_leftover, leftover_alive
 from runner.store.runs import FINISHED_RUN, RunTable
+from runner.store.spine_sql import to_json
 
 logger = logging.getLogger(__name__)
 

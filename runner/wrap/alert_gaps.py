@@ -14,9 +14,6 @@ from runner.settings_file import ETC_DIR, describe_search
 
 SERVE_ALIVE_SECONDS = 60.0
 """A `runwatch serve` whose heartbeat is older than this is taken for gone."""
-_SERVE_HEARTBEAT_SQL = (
-    "SELECT MAX(at) FROM heartbeats WHERE name LIKE 'scheduler:%' AND info NOT LIKE '%\"stopped\"%'"
-)
 _QUEUED = "it stays queued and is alerted by the next `runwatch serve`, `run` or `wrap` that can"
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
@@ -34,7 +31,9 @@ if TYPE_CHECKING:
 
 def serve_alive(db: Scalars, now_epoch: float) -> bool:
     """True when a `runwatch serve` heartbeat in the store is recent."""
-    last = db.scalar(_SERVE_HEARTBEAT_SQL)
+    from runner.store.spine_sql import SERVE_HEARTBEAT
+
+    last = db.scalar(SERVE_HEARTBEAT)
     return last is not None and now_epoch - float(last) <= SERVE_ALIVE_SECONDS
 
 
