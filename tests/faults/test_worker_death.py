@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from runner.clock import utcnow
 from runner.model import RunState, TaskState
-from runner.store.heartbeats import lease
+from runner.store.leases import lease
 from runner.store.recovery import ADOPTED
 from runner.store.store import Store
 from tests.distributed.conftest import Cluster, parent_pid, wait_until

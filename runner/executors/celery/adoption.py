@@ -20,7 +20,7 @@ from runner import exitstatus, supervisor
 from runner.clock import Clock, utcnow
 from runner.errors import StoreError
 from runner.model import TaskState
-from runner.store.heartbeats import decide_outcome, orphaned_outcome, renew_attempt
+from runner.store.leases import decide_outcome, orphaned_outcome, renew_attempt
 from runner.store.records import AttemptRecord
 from runner.store.recovery import (
     adopted_outcome,
