@@ -59,10 +59,12 @@ def is_keeper(attempt: AttemptRecord) -> bool:
 def worker_attempts_here(store: Store, orphaned_since: datetime) -> list[AttemptRecord]:
     """Attempts a worker of this host claimed that are running, or that were failed
     ``orphaned`` since ``orphaned_since`` (their commands may still run here)."""
+    # Two selects on the state index, not one OR that would read the whole table.
+    mine = "heartbeat_at IS NOT NULL AND supervisor LIKE :host"
     rows = store.db.rows(
-        "SELECT * FROM attempts WHERE heartbeat_at IS NOT NULL AND supervisor LIKE :host "
-        "AND (state = 'running' OR (reason = :orphaned AND finished_at >= :since)) "
-        "ORDER BY id",
+        f"SELECT * FROM attempts WHERE state = 'running' AND {mine} UNION ALL "
+        f"SELECT * FROM attempts WHERE state = 'failed' AND {mine} "
+        "AND reason = :orphaned AND finished_at >= :since ORDER BY id",
         {
             "host": socket.gethostname().replace("%", "_") + ":%",
             "orphaned": ORPHANED,
