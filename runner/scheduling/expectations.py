@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from runner.errors import InvalidScheduleError
 from runner.events import Event, RunMissed, RunOverdue
+from runner.scheduling.schedule import validate_schedule, validate_timezone
 from runner.store.records import from_epoch
 from runner.store.store import Store
 
@@ -117,6 +119,11 @@ def check_expectations(store: Store, now: datetime) -> list[Event]:
         "WHERE schedule IS NOT NULL AND paused = 0 ORDER BY name"
     )
     for row in rows:
+        try:
+            validate_schedule(row["schedule"])
+            validate_timezone(row["timezone"] or "UTC")
+        except InvalidScheduleError:
+            continue  # never scheduled (the scheduler says why), so no fire time is missed
         try:
             expectation = Expectation.from_row(row)
             if not _unkept_fire_times(store, expectation, now, reported=True):

@@ -135,3 +135,30 @@ def test_check_refuses_an_out_of_range_value_in_a_python_job_naming_the_key(
 
     _refused(result, said)
     assert "jobs.py:3: " in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("task", "job", "said"),
+    [
+        (', timeout=float("inf")', "", f"job 'etl', task 't', key 'timeout': {RANGE}"),
+        ("", ', schedule="61 * * * *"', "job 'etl', key 'schedule': schedule '61 * * * *'"),
+        (
+            "",
+            ', schedule="@daily", timezone="Mars/Olympus"',
+            "job 'etl', key 'timezone': unknown timezone",
+        ),
+    ],
+    ids=["timeout-inf", "schedule", "timezone"],
+)
+def test_check_refuses_a_model_job_built_in_python_naming_the_key(
+    tmp_path: Path, task: str, job: str, said: str
+) -> None:
+    # A runner.model.Job skips the @job checks; check runs the checks serve runs per job.
+    (tmp_path / "jobs.py").write_text(
+        "from runner.model import Job, Task\n\n"
+        f'etl = Job(name="etl", tasks={{"t": Task("t", command="true"{task})}}{job})\n'
+    )
+
+    result = _runwatch(tmp_path, "check", "--jobs", "jobs.py")
+
+    _refused(result, f"runwatch: error: jobs.py: {said}")
