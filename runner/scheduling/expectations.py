@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from runner.errors import InvalidScheduleError
 from runner.events import Event, RunMissed, RunOverdue
-from runner.scheduling.schedule import validate_schedule, validate_timezone
+from runner.scheduling.schedule import runnable
 from runner.store.records import from_epoch
 from runner.store.store import Store
 
@@ -120,11 +119,6 @@ def check_expectations(store: Store, now: datetime) -> list[Event]:
     )
     for row in rows:
         try:
-            validate_schedule(row["schedule"])
-            validate_timezone(row["timezone"] or "UTC")
-        except InvalidScheduleError:
-            continue  # never scheduled (the scheduler says why), so no fire time is missed
-        try:
             expectation = Expectation.from_row(row)
             if not _unkept_fire_times(store, expectation, now, reported=True):
                 continue  # the usual case, found without taking the write lock
@@ -158,6 +152,8 @@ def _unkept_fire_times(
 ) -> list[datetime]:
     """Fire times past their grace with no start since; without the reported ones when
     ``reported`` is True."""
+    if not runnable(expectation.schedule, expectation.timezone):
+        return []  # never scheduled (the scheduler says why), so no fire time is missed
     since = max(now - HORIZON, expectation.known_since)
     if reported:
         last_missed = _last_missed_at(store, expectation.job)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -100,6 +101,18 @@ def check_job_schedule(job: Job) -> None:
         validate_timezone(job.timezone)
     except InvalidScheduleError as exc:
         raise InvalidScheduleError(f"{job.source}: job {job.name!r}, key {key!r}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def runnable(expr: str, timezone: str) -> bool:
+    """True when ``expr`` in ``timezone`` can be scheduled (stored values may not be: a
+    ``runner.model.Job`` built in Python skips the loaders' checks)."""
+    try:
+        validate_schedule(expr)
+        validate_timezone(timezone)
+    except InvalidScheduleError:
+        return False
+    return True
 
 
 _MAX_STEPS = 100_000

@@ -162,3 +162,31 @@ def test_check_refuses_a_model_job_built_in_python_naming_the_key(
     result = _runwatch(tmp_path, "check", "--jobs", "jobs.py")
 
     _refused(result, f"runwatch: error: jobs.py: {said}")
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("backfill", "etl", "--from", "2026-01-01", "--to", "2026-01-02"), 2),
+        (("schedule-preview", "etl"), 2),
+        (("jobs",), 0),
+    ],
+    ids=["backfill", "schedule-preview", "jobs"],
+)
+def test_commands_on_a_python_job_whose_schedule_cannot_run_name_it_or_pass_it_over(
+    tmp_path: Path, args: tuple[str, ...], code: int
+) -> None:
+    (tmp_path / "jobs.py").write_text(
+        "from runner.model import Job, Task\n\n"
+        'etl = Job(name="etl", schedule="61 * * * *", tasks={"t": Task("t", command="true")})\n'
+    )
+    env = clean_env(tmp_path / "home")
+    assert run_cli(tmp_path, env, "trigger", "etl", "--jobs", "jobs.py").returncode == 0
+
+    result = run_cli(tmp_path, env, *args, "--jobs", "jobs.py")
+
+    assert result.returncode == code, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "internal error" not in result.stderr
+    if code == 2:
+        assert "jobs.py: job 'etl', key 'schedule': schedule '61 * * * *'" in result.stderr

@@ -79,12 +79,13 @@ def command(ctx: Context) -> int:
 
 
 def _fire_times(ctx: Context) -> tuple[Job, list[datetime]]:
-    from runner.scheduling.schedule import Schedule
+    from runner.scheduling.schedule import Schedule, check_job_schedule
 
     args = ctx.args
     job = find_job(ctx, args.job)
     if job.schedule is None:
         raise UsageError(f"job {job.name!r} has no schedule to backfill")
+    check_job_schedule(job)
     start, end = parse_logical_time(args.start, "--from"), parse_logical_time(args.end, "--to")
     if end < start:
         raise UsageError(f"--to {args.end} is before --from {args.start}")
