@@ -29,6 +29,7 @@ from typing import Any
 
 from runner.events import Event, RunMissed, RunOverdue
 from runner.job_health import LATE, due_until, grace_of, overdue_limit
+from runner.scheduling.schedule import runnable
 from runner.store import expectation_reads as reads
 from runner.store.records import from_epoch
 from runner.store.store import Store
@@ -145,6 +146,8 @@ def _unkept_fire_times(
 ) -> list[datetime]:
     """Fire times past their grace with no start since; without the reported ones when
     ``reported`` is True."""
+    if not runnable(expectation.schedule, expectation.timezone):
+        return []  # never scheduled (the scheduler says why), so no fire time is missed
     since = max(now - HORIZON, expectation.known_since)
     if reported:
         last_missed = _last_missed_at(store, expectation.job)

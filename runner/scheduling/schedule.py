@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from runner.errors import InvalidScheduleError
-from runner.model import DstPolicy, RepeatedTime, SkippedTime
+from runner.model import DstPolicy, Job, RepeatedTime, SkippedTime
 
 _ALIASES = frozenset(
     {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
@@ -86,6 +87,32 @@ def validate_timezone(name: object) -> None:
         close = difflib.get_close_matches(name, sorted(available_timezones()), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise InvalidScheduleError(f"unknown timezone {name!r}{hint}") from None
+
+
+def check_job_schedule(job: Job) -> None:
+    """Raise InvalidScheduleError naming the job and key unless its schedule and timezone
+    can be run. Loaders check these keys themselves; a ``runner.model.Job`` built in a
+    Python job file has not been checked."""
+    key = "schedule"
+    try:
+        if job.schedule is not None:
+            validate_schedule(job.schedule)
+        key = "timezone"
+        validate_timezone(job.timezone)
+    except InvalidScheduleError as exc:
+        raise InvalidScheduleError(f"{job.source}: job {job.name!r}, key {key!r}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def runnable(expr: str, timezone: str) -> bool:
+    """True when ``expr`` in ``timezone`` can be scheduled (stored values may not be: a
+    ``runner.model.Job`` built in Python skips the loaders' checks)."""
+    try:
+        validate_schedule(expr)
+        validate_timezone(timezone)
+    except InvalidScheduleError:
+        return False
+    return True
 
 
 _MAX_STEPS = 100_000
