@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from runner import cron
 from runner.events import Event, RunMissed, RunOverdue
 from runner.job_health import LATE, due_until, grace_of, overdue_limit
 from runner.store.records import from_epoch
@@ -73,8 +74,8 @@ def previous_fire_times(
     """The fire times of ``expr`` in ``timezone`` within ``(since, until]``, oldest first, as
     aware UTC datetimes; with ``limit``, only the newest ``limit`` of them.
 
-    croniter directly for now; ``runner.scheduling.schedule.Schedule`` (DST policies) can
-    replace it.
+    Plain cron arithmetic (``runner.cron``); ``runner.scheduling.schedule.Schedule`` (DST
+    policies) can replace it.
     """
     times: list[datetime] = []
     for fire in _fire_times_backwards(expr, timezone, until):
@@ -89,16 +90,9 @@ def _fire_times_backwards(expr: str, timezone: str, until: datetime) -> Iterator
     """Fire times at or before ``until``, newest first, aware UTC."""
     from zoneinfo import ZoneInfo
 
-    from croniter import CroniterBadDateError, croniter
-
-    # croniter's get_prev is strictly before its start; a microsecond later includes ``until``.
+    # fire times are strictly before their start; a microsecond later includes ``until``.
     start = (until + timedelta(microseconds=1)).astimezone(ZoneInfo(timezone))
-    walker = croniter(expr, start)
-    while True:
-        try:
-            fire: datetime = walker.get_prev(datetime)
-        except CroniterBadDateError:
-            return
+    for fire in cron.fire_times(expr, start, forward=False):
         yield fire.astimezone(UTC)
 
 
