@@ -30,6 +30,7 @@ from typing import Any
 from runner import cron
 from runner.events import Event, RunMissed, RunOverdue
 from runner.job_health import LATE, due_until, grace_of, overdue_limit
+from runner.store import expectation_reads as reads
 from runner.store.records import from_epoch
 from runner.store.store import Store
 
@@ -103,11 +104,7 @@ def check_expectations(store: Store, now: datetime) -> list[Event]:
     in one transaction under the event-log lock, so a fire time or run is reported once.
     """
     found: list[Event] = []
-    rows = store.db.rows(
-        "SELECT name, schedule, timezone, grace, created_at, updated_at FROM jobs "
-        "WHERE schedule IS NOT NULL AND paused = 0 ORDER BY name"
-    )
-    for row in rows:
+    for row in reads.scheduled_jobs(store.db):
         try:
             expectation = Expectation.from_row(row)
             if not _unkept_fire_times(store, expectation, now, reported=True):
@@ -172,20 +169,12 @@ def _early_allowance(expectation: Expectation, fire: datetime) -> timedelta:
 
 def _last_start(store: Store, job: str) -> datetime | None:
     """The latest start of a run of ``job``, or of a start ``--overlap skip`` turned away."""
-    started = store.db.scalar("SELECT MAX(started_at) FROM runs WHERE job = :job", {"job": job})
-    skipped = store.db.scalar(
-        "SELECT MAX(at) FROM events WHERE job = :job AND type = 'run_skipped'", {"job": job}
-    )
-    moments = [float(m) for m in (started, skipped) if m is not None]
-    return from_epoch(max(moments)) if moments else None
+    started = reads.last_start_at(store.db, job)
+    return None if started is None else from_epoch(started)
 
 
 def _last_missed_at(store: Store, job: str) -> datetime | None:
-    payload = store.db.scalar(
-        "SELECT payload FROM events WHERE job = :job AND type = 'run_missed' "
-        "ORDER BY id DESC LIMIT 1",
-        {"job": job},
-    )
+    payload = reads.last_missed_payload(store.db, job)
     if payload is None:
         return None
     expected = json.loads(payload).get("expected_at")
@@ -197,11 +186,7 @@ def _report_overdue(store: Store, now: datetime) -> list[Event]:
     for run in _overdue_runs(store, now):
         with store.db.transaction():
             store.db.serialize_event_writes()
-            seen = store.db.scalar(
-                "SELECT 1 FROM events WHERE run_id = :id AND type = 'run_overdue'",
-                {"id": run["id"]},
-            )
-            if seen is not None:
+            if reads.overdue_reported(store.db, run["id"]):
                 continue
             event = RunOverdue(
                 at=now, job=run["job"], run_id=run["id"], expected_seconds=run["limit"]
@@ -219,14 +204,8 @@ def _report_overdue(store: Store, now: datetime) -> list[Event]:
 
 def _overdue_runs(store: Store, now: datetime) -> list[dict[str, Any]]:
     """Running runs past the job's ``overdue_limit``."""
-    rows = store.db.rows(
-        "SELECT r.id, r.job, r.started_at, j.expected_duration, j.timeout FROM runs r "
-        "JOIN jobs j ON j.name = r.job WHERE r.state = 'running' "
-        "AND r.started_at IS NOT NULL "
-        "AND (j.expected_duration IS NOT NULL OR j.timeout IS NOT NULL)"
-    )
     overdue = []
-    for row in rows:
+    for row in reads.running_with_limits(store.db):
         limit = overdue_limit(row["expected_duration"], row["timeout"])
         if limit is not None and now.timestamp() - float(row["started_at"]) > limit:
             overdue.append({"id": int(row["id"]), "job": row["job"], "limit": limit})
@@ -236,14 +215,9 @@ def _overdue_runs(store: Store, now: datetime) -> list[dict[str, Any]]:
 def job_status(store: Store, job_name: str, now: datetime) -> str | None:
     """``late`` when a due fire time (past its grace) had no start since, or a run is
     past its expected duration; else None."""
-    rows = store.db.rows(
-        "SELECT name, schedule, timezone, grace, created_at, updated_at, paused FROM jobs "
-        "WHERE name = :name",
-        {"name": job_name},
-    )
-    if not rows:
+    row = reads.job_schedule(store.db, job_name)
+    if row is None:
         return None
-    row = rows[0]
     if row["schedule"] is not None and not row["paused"]:
         expectation = Expectation.from_row(row)
         if _unkept_fire_times(store, expectation, now, reported=False):

@@ -30,8 +30,8 @@ from runner.events import (
     TaskSkipped,
     TaskUpstreamFailed,
 )
+from runner.store import telemetry_reads as queries
 from runner.store.store import Store
-from runner.telemetry import queries
 from runner.telemetry.exposition import FamiliesCollector
 from runner.telemetry.families import (
     CounterFamily,

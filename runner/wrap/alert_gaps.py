@@ -13,9 +13,6 @@ from collections.abc import Callable, Mapping
 from runner import scheduler_liveness
 from runner.settings_file import ETC_DIR, describe_search
 
-_SERVE_HEARTBEAT_SQL = (
-    "SELECT MAX(at) FROM heartbeats WHERE name LIKE :pattern AND info NOT LIKE :stopped"
-)
 _SERVE_HEARTBEAT_PARAMS = {
     "pattern": scheduler_liveness.HEARTBEAT_PATTERN,
     "stopped": f'%"{scheduler_liveness.STOPPED}"%',
@@ -37,7 +34,9 @@ if TYPE_CHECKING:
 
 def serve_alive(db: Scalars, now_epoch: float) -> bool:
     """True when a `runwatch serve` is alive by its stored heartbeat (``scheduler_liveness``)."""
-    last = db.scalar(_SERVE_HEARTBEAT_SQL, _SERVE_HEARTBEAT_PARAMS)
+    from runner.store.spine_sql import SERVE_HEARTBEAT
+
+    last = db.scalar(SERVE_HEARTBEAT, _SERVE_HEARTBEAT_PARAMS)
     return scheduler_liveness.is_alive(None if last is None else float(last), now_epoch)
 
 
