@@ -19,6 +19,7 @@ from runner.events import (
     RunSucceeded,
 )
 from runner.store.records import JobRecord
+from runner.store.spine_sql import to_json
 
 _FAILURE_KEYS = ("task", "attempt", "exit_code", "signal", "error")
 _ERROR_CHARS = 1000
@@ -98,7 +99,7 @@ class JobFacts:
 
     def to_json(self) -> str:
         """The facts as stored."""
-        return json.dumps(
+        return to_json(
             {
                 "first_seen_at": self.first_seen_at,
                 "last_success_at": self.last_success_at,
@@ -107,8 +108,7 @@ class JobFacts:
                 "open_runs": {
                     k: [r.logical_time, r.started_at, r.failure] for k, r in self.open_runs.items()
                 },
-            },
-            separators=(",", ":"),
+            }
         )
 
     @classmethod
