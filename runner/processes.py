@@ -1,4 +1,5 @@
-"""Identify processes: the one that supervises a run or attempt, and an attempt's own.
+"""Processes runwatch started: who supervises a run or attempt, an attempt's own, and
+signalling a leftover attempt's process group (the store records; it never kills).
 
 A supervisor's identity is ``host:pid:start`` where ``start`` is the process start time
 from ``/proc``, so a recycled pid is not mistaken for the original process. An attempt's
@@ -8,9 +9,18 @@ a leftover is signalled only while its pid still names that same process.
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import socket
+import time
 from functools import cache
+
+logger = logging.getLogger(__name__)
+
+GONE_DEADLINE_SECONDS = 10.0
+"""How long a killed process group may take to be gone before the takeover waits a pass."""
+_POLL_SECONDS = 0.02
 
 # States of a process that has exited but not been reaped: it supervises nothing.
 _DEAD_STATES = (b"Z", b"X", b"x")
@@ -88,3 +98,67 @@ def is_alive(identity: str) -> bool:
         return True
     _, pid, start = parsed
     return _start_ticks(pid) == start
+
+
+def group_running(pgid: int) -> bool:
+    """True while a process of the group has not exited (zombies have: they run nothing)."""
+    group = str(pgid).encode()
+    with os.scandir("/proc") as entries:
+        names = [e.name for e in entries if e.name.isdigit()]
+    for name in names:
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and fields[2] == group and fields[0] not in (b"Z", b"X", b"x"):
+            return True
+    return False
+
+
+def wait_group_gone(pgid: int, deadline_seconds: float = GONE_DEADLINE_SECONDS) -> bool:
+    """Poll until no process of the group runs; False if some still does at the deadline."""
+    deadline = time.monotonic() + deadline_seconds
+    while group_running(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL_SECONDS)
+    return True
+
+
+def kill_group(pid: int, recorded_start: str | None, owner: str) -> bool | None:
+    """SIGKILL the process group ``pid`` of an attempt ``owner`` supervised, if it still
+    runs on this host as the process recorded, and wait until it is gone. None when
+    nothing was signalled; else whether the group is gone.
+
+    Executors start each attempt in a session of its own, so its pid is its process
+    group. Never signals a group that cannot be the attempt's: one on another host,
+    pids 0 and 1 (``killpg`` would hit this process's own group or init), this process's
+    group, ``owner`` itself (an in-process attempt records the supervisor's pid), and a
+    pid that no longer names the process started at ``recorded_start`` (the pid was
+    reused, or the row never came from a process runwatch started).
+    """
+    if not is_local(owner):
+        return None
+    parsed = parse(owner)
+    if pid <= 1 or pid == os.getpgrp() or (parsed is not None and parsed[1] == pid):
+        return None
+    started = process_start(pid)
+    if started is None:
+        return None  # gone already
+    if started != recorded_start:
+        logger.warning(
+            "not killing pid %s: it is not the process the attempt started "
+            "(recorded start %s, this one started %s)",
+            pid, recorded_start or "unknown", started,
+        )  # fmt: skip
+        return None
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        logger.warning("not allowed to kill process group %s of an orphaned attempt", pid)
+        return None
+    return wait_group_gone(pid)

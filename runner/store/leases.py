@@ -26,7 +26,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from runner import supervisor
+from runner import processes
 from runner.model import RunState, TaskState
 from runner.store.records import AttemptRecord, RunRecord, from_epoch, to_epoch
 from runner.store.recovery import ORPHANED
@@ -285,7 +285,7 @@ def fail_runs_supervised_by(
         waiting = False
         for found in attempts:
             attempt = AttemptRecord.from_row(found)
-            if attempt.pid is not None and supervisor.is_local(attempt.supervisor or ""):
+            if attempt.pid is not None and processes.is_local(attempt.supervisor or ""):
                 waiting |= store.settle_leftover(attempt, at, kill=hung) is None
             else:
                 decide_outcome(store, attempt.id, orphaned_outcome(identity))

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner import exitstatus, supervisor
+from runner import exitstatus, processes
 from runner.model import RunState, TaskState
 from runner.store import logfiles
 from runner.store.attempts import AttemptTable
@@ -51,7 +51,7 @@ class Maintenance(RunTable, AttemptTable):
         )
         settled, still_running = [], set()
         for row in rows:
-            if supervisor.is_alive(row["supervisor"]):
+            if processes.is_alive(row["supervisor"]):
                 continue
             attempt = AttemptRecord.from_row(row)
             done = self.settle_leftover(attempt, at, kill=False)
@@ -61,7 +61,7 @@ class Maintenance(RunTable, AttemptTable):
                 settled.append(attempt)
         runs = self.db.rows("SELECT * FROM runs WHERE state = 'running' AND supervisor IS NOT NULL")
         for row in runs:
-            if int(row["id"]) in still_running or supervisor.is_alive(row["supervisor"]):
+            if int(row["id"]) in still_running or processes.is_alive(row["supervisor"]):
                 continue
             self.end_orphaned_run(int(row["id"]), row["job"], row["supervisor"], at)
         return settled

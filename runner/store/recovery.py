@@ -1,17 +1,16 @@
-"""Clean up after a supervisor that died or hung: find, kill and wait out the task
-processes it left, so that no takeover ever starts an attempt beside a live one."""
+"""Clean up after a supervisor that died or hung: find the task processes it left, and
+have them killed and waited out (``runner.processes``), so that no takeover ever starts
+an attempt beside a live one."""
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
-import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from runner import exitstatus, supervisor
+from runner import exitstatus, processes
 from runner.model import TaskState
 from runner.store.records import AttemptRecord, to_epoch
 
@@ -25,10 +24,6 @@ ORPHANED = "orphaned"
 ADOPTED = "adopted after the supervisor died"
 """Reason recorded on attempts whose outcome was read from their keeper's status file."""
 
-GONE_DEADLINE_SECONDS = 10.0
-"""How long a killed process group may take to be gone before the takeover waits a pass."""
-_POLL_SECONDS = 0.02
-
 
 def leftover_alive(attempt: AttemptRecord) -> bool:
     """True while the process recorded for the attempt still runs on this host, as the
@@ -37,9 +32,9 @@ def leftover_alive(attempt: AttemptRecord) -> bool:
     pid, ident = attempt.pid, attempt.supervisor
     if pid is None or attempt.pid_start is None or ident is None:
         return False
-    if not supervisor.is_local(ident):
+    if not processes.is_local(ident):
         return False
-    return supervisor.process_start(pid) == attempt.pid_start
+    return processes.process_start(pid) == attempt.pid_start
 
 
 def is_keeper(attempt: AttemptRecord) -> bool:
@@ -70,7 +65,7 @@ def worker_attempts_here(store: Store, orphaned_since: datetime) -> list[Attempt
         },
     )
     attempts = [AttemptRecord.from_row(row) for row in rows]
-    return [a for a in attempts if supervisor.is_local(a.supervisor or "")]
+    return [a for a in attempts if processes.is_local(a.supervisor or "")]
 
 
 def still_kept(attempt: AttemptRecord) -> bool:
@@ -82,7 +77,7 @@ def still_kept(attempt: AttemptRecord) -> bool:
 def kept_status(attempt: AttemptRecord) -> exitstatus.ExitStatus | None:
     """How the attempt's command ended, as its keeper recorded it beside the attempt's
     logs on this host; None when there is no status file to read here."""
-    if attempt.stdout_path is None or not supervisor.is_local(attempt.supervisor or ""):
+    if attempt.stdout_path is None or not processes.is_local(attempt.supervisor or ""):
         return None
     return exitstatus.read_status(exitstatus.status_path(attempt.stdout_path))
 
@@ -117,70 +112,16 @@ def ended(status: exitstatus.ExitStatus) -> str:
     return f"exit code {status.exit_code}"
 
 
-def group_running(pgid: int) -> bool:
-    """True while a process of the group has not exited (zombies have: they run nothing)."""
-    group = str(pgid).encode()
-    with os.scandir("/proc") as entries:
-        names = [e.name for e in entries if e.name.isdigit()]
-    for name in names:
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and fields[2] == group and fields[0] not in (b"Z", b"X", b"x"):
-            return True
-    return False
-
-
-def wait_group_gone(pgid: int, deadline_seconds: float = GONE_DEADLINE_SECONDS) -> bool:
-    """Poll until no process of the group runs; False if some still does at the deadline."""
-    deadline = time.monotonic() + deadline_seconds
-    while group_running(pgid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(_POLL_SECONDS)
-    return True
-
-
 def kill_leftover(attempt: AttemptRecord) -> bool:
     """Kill the process group of an orphaned attempt if it still runs on this host, and
-    wait until it is gone. True when it was killed and is gone.
-
-    Executors start each attempt in a session of its own, so its pid is its process
-    group. Never signals a group that cannot be the attempt's: pids 0 and 1 (``killpg``
-    would hit this process's own group or init), this process's group, the dead
-    supervisor itself (an in-process attempt records the supervisor's pid), and a pid
-    that no longer names the process recorded when the attempt started (its start time
-    differs: the pid was reused, or the row never came from a process runwatch started).
-    """
+    wait until it is gone. True when it was killed and is gone; ``processes.kill_group``
+    says which groups are never signalled."""
     pid, ident = attempt.pid, attempt.supervisor
-    if pid is None or ident is None or not supervisor.is_local(ident):
+    if pid is None or ident is None:
         return False
-    parsed = supervisor.parse(ident)
-    if pid <= 1 or pid == os.getpgrp() or (parsed is not None and parsed[1] == pid):
+    gone = processes.kill_group(pid, attempt.pid_start, ident)
+    if gone is None:
         return False
-    started = supervisor.process_start(pid)
-    if started is None:
-        return False  # gone already
-    if started != attempt.pid_start:
-        logger.warning(
-            "not killing pid %s of orphaned attempt %s of %s/%s: it is not the process that "
-            "attempt started (recorded start %s, this one started %s)",
-            pid, attempt.number, attempt.job, attempt.task,
-            attempt.pid_start or "unknown", started,
-            extra={"job": attempt.job, "run_id": attempt.run_id},
-        )  # fmt: skip
-        return False
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        logger.warning("not allowed to kill process group %s of an orphaned attempt", pid)
-        return False
-    gone = wait_group_gone(pid)
     logger.warning(
         "killed leftover process group %s of orphaned attempt %s of %s/%s%s",
         pid, attempt.number, attempt.job, attempt.task, "" if gone else "; it is not gone yet",

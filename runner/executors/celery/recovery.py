@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from runner import scheduler_liveness, supervisor
+from runner import processes, scheduler_liveness
 from runner.config import Settings
 from runner.engine.engine import tasks_to_resume
 from runner.executors.celery.adoption import settle_lost_worker
@@ -75,7 +75,7 @@ class OrphanRecovery:
         """One pass; with ``scheduler``, resume orphaned runs on its engine."""
         recovered = Recovered()
         for identity in self.dead_schedulers(now):
-            hung = supervisor.is_local(identity) and supervisor.is_alive(identity)
+            hung = processes.is_local(identity) and processes.is_alive(identity)
             failed = fail_runs_supervised_by(self.store, identity, now, hung=hung)
             for run in failed:
                 ended = self.store.get_run(run.id)
@@ -132,7 +132,7 @@ class OrphanRecovery:
         A process that never wrote a scheduler heartbeat (a `runwatch run`) is judged by
         its pid here and cannot be judged on another host: it is left alone.
         """
-        me = supervisor.current()
+        me = processes.current()
         beats = heartbeats(self.store, scheduler_liveness.HEARTBEAT_PREFIX)
         stale_before = now - timedelta(seconds=self.scheduler_stale_after)
         dead = []
@@ -140,9 +140,9 @@ class OrphanRecovery:
             if identity == me:
                 continue
             beat = beats.get(identity)
-            if supervisor.is_local(identity):
+            if processes.is_local(identity):
                 silent = beat is not None and not beat.stopped and beat.at < stale_before
-                if silent or not supervisor.is_alive(identity):
+                if silent or not processes.is_alive(identity):
                     dead.append(identity)
                 continue
             if beat is not None and (beat.stopped or beat.at < stale_before):
@@ -180,7 +180,7 @@ class OrphanRecovery:
         """Decide an attempt nobody runs any more: adopted from its keeper's status file,
         else orphaned; False while a worker (or its command's keeper here) still runs it."""
         owner = found.supervisor
-        gone = owner is not None and supervisor.is_local(owner) and not supervisor.is_alive(owner)
+        gone = owner is not None and processes.is_local(owner) and not processes.is_alive(owner)
         silent = found.heartbeat_at is not None and found.heartbeat_at < stale_before
         if found.claimed and not gone and not silent:
             return False  # a live worker still runs it and will record its outcome
