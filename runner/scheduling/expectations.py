@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runner import cron
-from runner.events import Event, RunMissed, RunOverdue
+from runner.events import Event, RunMissed, RunOverdue, read_payload
 from runner.job_health import LATE, due_until, grace_of, overdue_limit
 from runner.store import expectation_reads as reads
 from runner.store.records import from_epoch
@@ -122,7 +122,7 @@ def _report_missed(store: Store, expectation: Expectation, now: datetime) -> lis
     missed = _unkept_fire_times(store, expectation, now, reported=True)
     events: list[Event] = []
     for fire in missed[-MAX_MISSED_PER_CHECK:]:
-        event = RunMissed(at=now, job=expectation.job, expected_at=fire.isoformat())
+        event = RunMissed(at=now, job=expectation.job, expected_at=fire)
         events.append(dataclasses.replace(event, id=store.append(event)))
         logger.warning(
             "job %s missed its run at %s (grace %ss)",
@@ -177,8 +177,8 @@ def _last_missed_at(store: Store, job: str) -> datetime | None:
     payload = reads.last_missed_payload(store.db, job)
     if payload is None:
         return None
-    expected = json.loads(payload).get("expected_at")
-    return datetime.fromisoformat(expected) if isinstance(expected, str) else None
+    expected: datetime | None = read_payload(RunMissed.type, json.loads(payload)).get("expected_at")
+    return expected
 
 
 def _report_overdue(store: Store, now: datetime) -> list[Event]:

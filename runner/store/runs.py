@@ -80,8 +80,8 @@ class RunTable(EventLog):
                     at=at,
                     job=job.name,
                     run_id=int(run_id),
-                    logical_time=logical_time.isoformat(),
-                    trigger=trigger.value,
+                    logical_time=logical_time,
+                    trigger=trigger,
                 )
             )
         return self.get_run(int(run_id))
@@ -153,8 +153,8 @@ class RunTable(EventLog):
                     at=at,
                     job=run.job,
                     run_id=run.id,
-                    logical_time=run.logical_time.isoformat(),
-                    trigger=run.trigger.value,
+                    logical_time=run.logical_time,
+                    trigger=run.trigger,
                     lag_seconds=lag,
                 )
             )
@@ -278,8 +278,8 @@ class RunTable(EventLog):
                     at=at,
                     job=run.job,
                     run_id=run.id,
-                    logical_time=from_epoch(float(row["logical_time"])).isoformat(),
-                    trigger=row["trigger"],
+                    logical_time=from_epoch(float(row["logical_time"])),
+                    trigger=Trigger(row["trigger"]),
                 )
             )
 

@@ -10,6 +10,7 @@ import json
 from datetime import datetime
 
 from runner import processes
+from runner.events import RunSkipped, read_payload
 from runner.store.records import RunRecord, from_epoch, to_epoch
 from runner.store.store import ORPHANED, Store
 
@@ -64,7 +65,9 @@ def last_fire_time(store: Store, job: str) -> datetime | None:
     )
     times = [t for t in (from_epoch(run_time),) if t is not None]
     if skipped is not None:
-        times.append(datetime.fromisoformat(json.loads(skipped)["logical_time"]))
+        logical = read_payload(RunSkipped.type, json.loads(skipped)).get("logical_time")
+        if logical is not None:
+            times.append(logical)
     return max(times) if times else None
 
 

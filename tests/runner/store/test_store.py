@@ -88,7 +88,7 @@ def test_create_run_makes_a_queued_run_with_pending_tasks(store: Store) -> None:
     [event] = store.events_after(0)
     assert isinstance(event, RunQueued)
     assert (event.job, event.run_id, event.at) == ("etl", run.id, at(5))
-    assert (event.logical_time, event.trigger) == (T0.isoformat(), "schedule")
+    assert (event.logical_time, event.trigger) == (T0, Trigger.SCHEDULE)
 
 
 def test_create_run_is_unique_per_job_and_logical_time(store: Store) -> None:
@@ -306,12 +306,12 @@ def test_every_write_appends_its_typed_events_with_increasing_ids(store: Store) 
 
 
 def test_events_round_trip_with_their_payload(store: Store) -> None:
-    event = RunMissed(at=at(1.25), job="etl", expected_at=T0.isoformat())
+    event = RunMissed(at=at(1.25), job="etl", expected_at=T0)
 
     event_id = store.append(event)
 
     [stored] = store.events_after(0)
-    assert stored == RunMissed(id=event_id, at=at(1.25), job="etl", expected_at=T0.isoformat())
+    assert stored == RunMissed(id=event_id, at=at(1.25), job="etl", expected_at=T0)
 
 
 def test_events_after_filters_by_job(store: Store) -> None:
@@ -616,7 +616,7 @@ def test_prepare_rerun_queues_a_finished_run_again(store: Store) -> None:
     assert (tasks["extract"].state, tasks["load"].state) == (TaskState.SUCCESS, TaskState.PENDING)
     [event] = store.events_after(cursor)
     assert isinstance(event, RunQueued)
-    assert (event.at, event.logical_time, event.trigger) == (at(100), T0.isoformat(), "schedule")
+    assert (event.at, event.logical_time, event.trigger) == (at(100), T0, Trigger.SCHEDULE)
     assert store.mark_run_started(again, at(101))
     assert store.get_run(run.id).started_at == at(1)
     retry = store.start_attempt(again, "load", at(102))
@@ -796,8 +796,8 @@ def test_prune_deletes_old_finished_runs_with_their_rows_events_and_logs(
     old = _finished_run_with_logs(store, job, T0, tmp_path)
     recent = _finished_run_with_logs(store, job, at(86400 * 30), tmp_path)
     old_running = started_run(store, job, at(60))
-    store.append(RunMissed(at=at(5), job="etl", expected_at=T0.isoformat()))
-    store.append(RunMissed(at=at(86400 * 30), job="etl", expected_at=T0.isoformat()))
+    store.append(RunMissed(at=at(5), job="etl", expected_at=T0))
+    store.append(RunMissed(at=at(86400 * 30), job="etl", expected_at=T0))
 
     counts = store.prune(at(86400 * 7), logs_dir=tmp_path)
 
