@@ -1,6 +1,11 @@
-"""Clean up after a supervisor that died or hung: find the task processes it left, and
-have them killed and waited out (``runner.processes``), so that no takeover ever starts
-an attempt beside a live one."""
+"""Orphan recovery, the store's side: clean up after a supervisor that died or hung.
+
+Find the task processes it left and have them killed and waited out
+(``runner.processes``), so that no takeover ever starts an attempt beside a live one;
+adopt an attempt whose keeper recorded its exit status; end its runs. Who is dead is
+decided by the callers: ``Store.open`` (this host's dead processes, ``recover_orphans``)
+and ``runner.executors.celery.recovery`` (schedulers and workers anywhere, by heartbeat).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from runner import exitstatus, processes
-from runner.model import TaskState
-from runner.store.records import AttemptRecord, to_epoch
+from runner.model import RunState, TaskState
+from runner.store.attempts import AttemptTable
+from runner.store.leases import decide_outcome
+from runner.store.records import AttemptRecord, RunRecord, to_epoch
+from runner.store.runs import RunTable
 
 if TYPE_CHECKING:
     from runner.store.store import Store
@@ -128,3 +136,154 @@ def kill_leftover(attempt: AttemptRecord) -> bool:
         extra={"job": attempt.job, "run_id": attempt.run_id},
     )  # fmt: skip
     return gone
+
+
+class Recovery(RunTable, AttemptTable):
+    """The store's side of orphan recovery: settle the attempts and end the runs of a
+    supervisor that died (or hung), here and, for ``fail_runs_supervised_by``, anywhere."""
+
+    def recover_orphans(self, at: datetime | None = None) -> list[AttemptRecord]:
+        """Settle running attempts and runs whose supervising process on this host is gone.
+
+        An attempt whose command still runs under its keeper is left running, and its run
+        with it, until the command ends (a later call adopts it); any other process of the
+        attempt is killed, and waited for, first, so a retry never runs beside it. Returns
+        the attempts this call settled.
+        """
+        from runner.clock import utcnow
+
+        at = at or utcnow()
+        rows = self.db.rows(
+            "SELECT * FROM attempts WHERE state = 'running' AND supervisor IS NOT NULL"
+        )
+        settled, still_running = [], set()
+        for row in rows:
+            if processes.is_alive(row["supervisor"]):
+                continue
+            attempt = AttemptRecord.from_row(row)
+            done = self.settle_leftover(attempt, at, kill=False)
+            if done is None:
+                still_running.add(attempt.run_id)
+            elif done:
+                settled.append(attempt)
+        runs = self.db.rows("SELECT * FROM runs WHERE state = 'running' AND supervisor IS NOT NULL")
+        for row in runs:
+            if int(row["id"]) in still_running or processes.is_alive(row["supervisor"]):
+                continue
+            self.end_orphaned_run(int(row["id"]), row["job"], row["supervisor"], at)
+        return settled
+
+    def settle_leftover(self, attempt: AttemptRecord, at: datetime, *, kill: bool) -> bool | None:
+        """Record the end of a running attempt whose supervisor died (or, ``kill``, hung).
+
+        While its command still runs under its keeper and its supervisor is dead (not
+        ``kill``), nothing is done: None, try again later. Any other live process of the
+        attempt is killed and waited for (None if it is not gone by the deadline). Then the
+        attempt's status file, when its keeper wrote one, gives its real outcome (the
+        attempt is *adopted*); without one it failed as ``orphaned``. True when this call
+        recorded the end, False when someone else had.
+        """
+        if leftover_alive(attempt):
+            if not kill and is_keeper(attempt):
+                return None
+            if not kill_leftover(attempt) and leftover_alive(attempt):
+                return None
+        path = exitstatus.status_path(attempt.stdout_path) if attempt.stdout_path else None
+        status = None if path is None else exitstatus.read_status(path)
+        if status is None:
+            recorded = self.finish_attempt(
+                attempt,
+                TaskState.FAILED,
+                at,
+                reason=ORPHANED,
+                error="the process supervising this attempt died; its outcome is unknown",
+            )
+            adopted = ""
+        else:
+            recorded = self.finish_attempt(
+                attempt,
+                adopted_state(status),
+                max(status.ended_at, attempt.started_at),
+                exit_code=status.exit_code,
+                signal=status.signal,
+                reason=adopted_reason(status),
+            )
+            adopted = f" (adopted: {ended(status)})"
+        if path is not None:
+            exitstatus.discard(path)
+        if recorded:
+            logger.warning(
+                "attempt %s of %s/%s ended after its supervisor %s was gone%s",
+                attempt.number, attempt.job, attempt.task, attempt.supervisor,
+                adopted or ": failed, orphaned",
+                extra={"job": attempt.job, "run_id": attempt.run_id},
+            )  # fmt: skip
+        return recorded
+
+    def end_orphaned_run(self, run_id: int, job: str, owner: str, at: datetime) -> bool:
+        """End a running run of a dead ``owner`` (conditionally: only if still its): as
+        succeeded when every task had ended well (adopted), else failed ``orphaned``."""
+        tasks = list(self.task_runs(run_id).values())
+        failed = [t.task for t in tasks if t.state.failed or t.state is TaskState.RETRYING]
+        done = all(t.state in (TaskState.SUCCESS, TaskState.SKIPPED) for t in tasks)
+        return self._finish_run(
+            run_id,
+            job,
+            RunState.SUCCESS if done and tasks else RunState.FAILED,
+            at,
+            reason=None if done and tasks else ORPHANED,
+            failed_tasks=failed,
+            supervised_by=owner,
+        )
+
+
+def fail_runs_supervised_by(
+    store: Store, identity: str, at: datetime, *, hung: bool = False
+) -> list[RunRecord]:
+    """End the running runs of a dead (or, ``hung``, unresponsive) process and release its
+    queued claims.
+
+    Its attempts on this host are settled first (``Store.settle_leftover``: killed and
+    waited for if it hung, adopted when their command ended); a run whose command still
+    runs under its keeper is left running until it ends. Attempts no worker has claimed
+    are decided as orphaned, so their messages are refused; claimed ones stay with their
+    workers, which record their outcomes. A run whose tasks all ended well succeeds,
+    others fail ``orphaned`` (to be resumed). Returns the runs this call ended.
+    """
+    with store.transaction():
+        store.db.execute(
+            "UPDATE runs SET supervisor = NULL WHERE state = 'queued' AND supervisor = :s",
+            {"s": identity},
+        )
+    rows = store.db.rows(
+        "SELECT * FROM runs WHERE state = 'running' AND supervisor = :s ORDER BY id",
+        {"s": identity},
+    )
+    ended = []
+    for row in rows:
+        run = RunRecord.from_row(row)
+        attempts = store.db.rows(
+            "SELECT * FROM attempts WHERE run_id = :id AND state = 'running' "
+            "AND heartbeat_at IS NULL",
+            {"id": run.id},
+        )
+        waiting = False
+        for found in attempts:
+            attempt = AttemptRecord.from_row(found)
+            if attempt.pid is not None and processes.is_local(attempt.supervisor or ""):
+                waiting |= store.settle_leftover(attempt, at, kill=hung) is None
+            else:
+                decide_outcome(store, attempt.id, orphaned_outcome(identity))
+        if not waiting and store.end_orphaned_run(run.id, run.job, identity, at):
+            ended.append(run)
+    return ended
+
+
+def orphaned_outcome(who: str) -> dict[str, Any]:
+    """The outcome recorded for an attempt whose supervising process stopped answering."""
+    return {
+        "state": TaskState.FAILED.value,
+        "reason": ORPHANED,
+        "error": f"{who} stopped heartbeating while supervising this attempt; "
+        "its outcome is unknown",
+    }

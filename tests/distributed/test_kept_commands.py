@@ -17,7 +17,7 @@ from runner.executors.celery.adoption import KeptCommands
 from runner.executors.local.keeper import kept
 from runner.processes import current, group_running, identity_of, process_start
 from runner.store import leases
-from runner.store.recovery import ADOPTED
+from runner.store.recovery import ADOPTED, orphaned_outcome
 from runner.store.store import Store
 from tests.distributed.test_leases import dispatched
 
@@ -97,7 +97,7 @@ def test_a_command_whose_attempt_was_decided_elsewhere_is_killed(
     store: Store, kept_attempt: Kept
 ) -> None:
     assert leases.decide_outcome(
-        store, kept_attempt.attempt_id, leases.orphaned_outcome("a scheduler elsewhere")
+        store, kept_attempt.attempt_id, orphaned_outcome("a scheduler elsewhere")
     )
     assert KeptCommands(store).run() == []
     assert kept_attempt.proc.wait(30) == -signal.SIGKILL

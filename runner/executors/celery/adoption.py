@@ -20,12 +20,13 @@ from runner import exitstatus, processes
 from runner.clock import Clock, utcnow
 from runner.errors import StoreError
 from runner.model import TaskState
-from runner.store.leases import decide_outcome, orphaned_outcome, renew_attempt
+from runner.store.leases import decide_outcome, renew_attempt
 from runner.store.records import AttemptRecord
 from runner.store.recovery import (
     adopted_outcome,
     kept_status,
     kill_leftover,
+    orphaned_outcome,
     still_kept,
     worker_attempts_here,
 )

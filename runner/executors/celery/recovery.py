@@ -32,13 +32,12 @@ from runner.scheduling.scheduler import Scheduler
 from runner.store.heartbeats import heartbeats, run_supervisors
 from runner.store.leases import (
     AttemptLease,
-    fail_runs_supervised_by,
     lease,
     running_attempt_count,
     unsettled_attempts,
 )
 from runner.store.records import AttemptRecord, RunRecord
-from runner.store.recovery import ORPHANED
+from runner.store.recovery import ORPHANED, fail_runs_supervised_by
 from runner.store.scheduling import claim_run, orphaned_runs
 from runner.store.store import Store
 
