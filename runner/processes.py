@@ -9,14 +9,11 @@ a leftover is signalled only while its pid still names that same process.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import socket
 import time
 from functools import cache
-
-logger = logging.getLogger(__name__)
 
 GONE_DEADLINE_SECONDS = 10.0
 """How long a killed process group may take to be gone before the takeover waits a pass."""
@@ -139,6 +136,9 @@ def kill_group(pid: int, recorded_start: str | None, owner: str) -> bool | None:
     pid that no longer names the process started at ``recorded_start`` (the pid was
     reused, or the row never came from a process runwatch started).
     """
+    import logging  # only on recovery's path: wrap imports this module and not logging
+
+    logger = logging.getLogger(__name__)
     if not is_local(owner):
         return None
     parsed = parse(owner)
