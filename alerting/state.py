@@ -17,13 +17,10 @@ from alerting.groups import AlertGroup
 from alerting.job_facts import JobFacts
 from runner.store.database import Database
 from runner.store.records import to_epoch
+from runner.store.spine_sql import to_json
 
 CURSOR = "alerting"
 """The name of the alert engine's cursor in ``consumer_cursors``."""
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
 
 
 def lock_cursor(db: Database, now: datetime, name: str = CURSOR) -> int:
@@ -118,14 +115,14 @@ def save_alerts(db: Database, alerts: Iterable[Alert]) -> None:
                 "severity": a.severity,
                 "job": a.job,
                 "state": a.state.value,
-                "labels": _json(a.labels),
-                "annotations": _json(a.annotations),
-                "details": _json(a.details),
+                "labels": to_json(a.labels),
+                "annotations": to_json(a.annotations),
+                "details": to_json(a.details),
                 "starts": a.starts_at,
                 "ends": a.ends_at,
                 "updated": a.updated_at,
                 "flapping": int(a.flapping),
-                "firings": _json(a.firings),
+                "firings": to_json(a.firings),
             }
         )
         a.dirty = False
@@ -170,8 +167,8 @@ def save_groups(db: Database, groups: Iterable[AlertGroup], now: datetime) -> No
                 "key": g.key,
                 "route": g.route,
                 "receiver": g.receiver,
-                "labels": _json(g.labels),
-                "notified": _json(g.notified),
+                "labels": to_json(g.labels),
+                "notified": to_json(g.notified),
                 "episode": g.episode,
                 "next": g.next_flush_at,
                 "last": g.last_flush_at,
@@ -212,5 +209,5 @@ def set_group_thread(db: Database, group_key: str, episode: int, thread: Mapping
     with db.transaction():
         db.execute(
             "UPDATE alert_groups SET delivery_ref = :ref WHERE key = :key",
-            {"ref": _json({**thread, "episode": episode}), "key": group_key},
+            {"ref": to_json({**thread, "episode": episode}), "key": group_key},
         )

@@ -19,8 +19,8 @@ from typing import Any
 
 from alerting.outbox import NotificationStatus, claim, due, list_rows
 from runner.events import AttemptFailed
+from runner.processes import identity_of
 from runner.store.store import Store
-from runner.supervisor import identity_of
 from tests.alerting.conftest import (
     Certificate,
     EventLog,

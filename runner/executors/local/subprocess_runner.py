@@ -22,7 +22,7 @@ from runner.executors.local.keeper import kept
 from runner.executors.local.process_group import GroupStop, signal_group
 from runner.filemodes import private_folder
 from runner.model import TaskState
-from runner.supervisor import process_start
+from runner.processes import process_start
 
 logger = logging.getLogger(__name__)
 

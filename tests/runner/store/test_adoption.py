@@ -10,10 +10,10 @@ from pathlib import Path
 
 from runner.exitstatus import status_path
 from runner.model import Job, RunState, Task, TaskState, Trigger
+from runner.processes import process_start
 from runner.store.records import AttemptRecord
 from runner.store.recovery import ADOPTED, ORPHANED
 from runner.store.store import Store
-from runner.supervisor import process_start
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 DEAD = f"{socket.gethostname()}:{os.getpid()}:0"  # this pid, another start: a process gone
