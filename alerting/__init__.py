@@ -21,7 +21,7 @@ import types
 import typing
 
 if typing.TYPE_CHECKING:
-    from alerting.alerts import Alert, AlertState
+    from alerting.alerts import Alert
     from alerting.config import AlertingConfig, EvaluateInRun, load_alerting, parse_alerting
     from alerting.engine import AlertEngine, EvaluationReport
     from alerting.metrics import firing_alert_counts, notification_counts
@@ -29,6 +29,7 @@ if typing.TYPE_CHECKING:
     from alerting.replay import ReplayResult, replay
     from alerting.sender import DeliveryReport, Sender
     from alerting.short_lived import evaluate_and_deliver
+    from runner.store.alerts import AlertState
 
 _HOMES = {
     "Alert": "alerts",
