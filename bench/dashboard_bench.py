@@ -35,9 +35,9 @@ from sqlalchemy import Connection
 
 from dashboards import health, queries
 from dashboards.database import connect_readonly
-from dashboards.query_results import RunFilter
 from dashboards.timezones import day_bounds
 from runner.model import RunState
+from runner.store.dashboard_reads.results import RunFilter
 from runner.store.store import Store
 
 NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
