@@ -13,7 +13,8 @@ skew between hosts). Only fire times after the job appeared in the store, after 
 last start, after the last reported miss and within ``HORIZON`` are examined, so a
 restart or a second `serve` never reports one twice, and a long outage does not flood
 the event log. Alerting turns the events into alerts and resolves them on the next
-start; ``job_status`` tells `runwatch jobs` whether a job is ``late`` or ``missed``.
+start; ``job_status`` tells `runwatch jobs` whether a job is ``late``. What "due" and
+"late" mean (and the default grace) is ``runner.job_health``'s.
 """
 
 from __future__ import annotations
@@ -27,23 +28,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runner.events import Event, RunMissed, RunOverdue
+from runner.job_health import LATE, due_until, grace_of, overdue_limit
 from runner.store import expectation_reads as reads
 from runner.store.records import from_epoch
 from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_GRACE_SECONDS = 300.0
-"""A job's ``grace`` when it declares none."""
 MAX_EARLY_SECONDS = 60.0
 """A run may start this much before its fire time (clock skew) and still count for it."""
 HORIZON = timedelta(days=1)
 """Fire times older than this are never reported missed (e.g. after a long outage)."""
 MAX_MISSED_PER_CHECK = 10
 """At most this many (the newest) missed fire times per job and check."""
-
-LATE = "late"
-MISSED = "missed"
 
 
 @dataclass(frozen=True)
@@ -66,7 +63,7 @@ class Expectation:
             job=row["name"],
             schedule=row["schedule"],
             timezone=row["timezone"] or "UTC",
-            grace_seconds=DEFAULT_GRACE_SECONDS if grace is None else float(grace),
+            grace_seconds=grace_of(grace).total_seconds(),
             known_since=from_epoch(float(since)),
         )
 
@@ -153,7 +150,7 @@ def _unkept_fire_times(
         last_missed = _last_missed_at(store, expectation.job)
         if last_missed is not None:
             since = max(since, last_missed)
-    until = now - timedelta(seconds=expectation.grace_seconds)
+    until = due_until(now, expectation.grace_seconds)
     fires = previous_fire_times(
         expectation.schedule, expectation.timezone, since, until, limit=MAX_MISSED_PER_CHECK
     )
@@ -212,28 +209,24 @@ def _report_overdue(store: Store, now: datetime) -> list[Event]:
 
 
 def _overdue_runs(store: Store, now: datetime) -> list[dict[str, Any]]:
-    """Running runs past the job's expected duration (or, without one, its timeout)."""
+    """Running runs past the job's ``overdue_limit``."""
     overdue = []
     for row in reads.running_with_limits(store.db):
-        limits = [float(v) for v in (row["expected_duration"], row["timeout"]) if v is not None]
-        limit = min(limits)
-        if now.timestamp() - float(row["started_at"]) > limit:
+        limit = overdue_limit(row["expected_duration"], row["timeout"])
+        if limit is not None and now.timestamp() - float(row["started_at"]) > limit:
             overdue.append({"id": int(row["id"]), "job": row["job"], "limit": limit})
     return overdue
 
 
 def job_status(store: Store, job_name: str, now: datetime) -> str | None:
-    """``missed`` when a fire time passed its grace with no start since, ``late`` when
-    one passed within its grace or a run is past its expected duration; else None."""
+    """``late`` when a due fire time (past its grace) had no start since, or a run is
+    past its expected duration; else None."""
     row = reads.job_schedule(store.db, job_name)
     if row is None:
         return None
     if row["schedule"] is not None and not row["paused"]:
         expectation = Expectation.from_row(row)
         if _unkept_fire_times(store, expectation, now, reported=False):
-            return MISSED
-        due = dataclasses.replace(expectation, grace_seconds=0.0)
-        if _unkept_fire_times(store, due, now, reported=False):
             return LATE
     if any(run["job"] == job_name for run in _overdue_runs(store, now)):
         return LATE

@@ -101,9 +101,10 @@ FAILURE_PAST_CURSOR = (
     "(SELECT event_id FROM consumer_cursors WHERE name = :cursor), 0) LIMIT 1"
 )
 SERVE_HEARTBEAT = (
-    "SELECT MAX(at) FROM heartbeats WHERE name LIKE 'scheduler:%' AND info NOT LIKE '%\"stopped\"%'"
+    "SELECT MAX(at) FROM heartbeats WHERE name LIKE :pattern AND info NOT LIKE :stopped"
 )
-"""The newest heartbeat of a running (not stopped) `runwatch serve`."""
+"""The newest heartbeat of a running (not stopped) `runwatch serve`: ``pattern`` and
+``stopped`` are runner.scheduler_liveness's heartbeat name pattern and stopped state."""
 RUN_STARTED_AT = (
     "SELECT id, logical_time, started_at FROM runs WHERE job = :job "
     "AND logical_time = :lt AND state IN ('queued', 'running')"

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, case, func, select
 
+from runner import scheduler_liveness
 from runner.model import RunState
 from runner.store.alerts import AlertState
 from runner.store.dashboard_reads.results import Headline
@@ -21,9 +22,6 @@ from runner.store.dashboard_reads.sql import (
 )
 from runner.store.records import to_epoch
 from runner.store.schema import alerts, attempts, heartbeats, jobs, runs
-
-SCHEDULER_HEARTBEAT_PREFIX = "scheduler"
-"""Heartbeats named ``scheduler…`` are the scheduler's (as for the heartbeat metric)."""
 
 
 def headline(conn: Connection, now: datetime, day_start: datetime) -> Headline:
@@ -42,7 +40,7 @@ def headline(conn: Connection, now: datetime, day_start: datetime) -> Headline:
     beat = (
         conn.execute(
             select(heartbeats.c.at, heartbeats.c.info)
-            .where(heartbeats.c.name.like(SCHEDULER_HEARTBEAT_PREFIX + "%"))
+            .where(heartbeats.c.name.like(scheduler_liveness.HEARTBEAT_PATTERN))
             .order_by(heartbeats.c.at.desc())
             .limit(1)
         )
