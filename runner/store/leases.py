@@ -30,6 +30,7 @@ from runner import supervisor
 from runner.model import RunState, TaskState
 from runner.store.records import AttemptRecord, RunRecord, from_epoch, to_epoch
 from runner.store.recovery import ORPHANED
+from runner.store.spine_sql import to_json
 from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -108,10 +109,6 @@ class AttemptLease:
         )
 
 
-def _json(value: Mapping[str, Any]) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
-
-
 def claim_attempt(store: Store, attempt_id: int, worker: str, at: datetime) -> Claim:
     """Claim a running, never claimed, undecided attempt for ``worker`` (an identity)."""
     with store.transaction():
@@ -178,7 +175,7 @@ def decide_outcome(
             "UPDATE attempts SET outcome = :outcome "
             f"WHERE id = :id AND state = 'running' AND outcome IS NULL{stale}",
             {
-                "outcome": _json(outcome),
+                "outcome": to_json(outcome),
                 "id": attempt_id,
                 "stale": None if stale_before is None else to_epoch(stale_before),
             },
@@ -193,14 +190,14 @@ def request_stop(store: Store, attempt_id: int, request: Mapping[str, str]) -> b
     refused when it arrives. Returns True when it was decided here, False when its
     worker was asked, None when the attempt had already ended or was decided.
     """
-    outcome = _json({"state": request["state"], "reason": request["reason"]})
+    outcome = to_json({"state": request["state"], "reason": request["reason"]})
     with store.transaction():
         rows = store.db.rows(
             "UPDATE attempts SET stop_request = :request, "
             "outcome = CASE WHEN heartbeat_at IS NULL THEN :outcome ELSE outcome END "
             "WHERE id = :id AND state = 'running' AND outcome IS NULL "
             "RETURNING outcome",
-            {"request": _json(request), "outcome": outcome, "id": attempt_id},
+            {"request": to_json(request), "outcome": outcome, "id": attempt_id},
         )
     if not rows:
         return None
