@@ -15,7 +15,7 @@ from runner import exitstatus
 from runner.clock import utcnow
 from runner.executors.celery.adoption import KeptCommands
 from runner.executors.local.keeper import kept
-from runner.store import heartbeats
+from runner.store import leases
 from runner.store.recovery import ADOPTED, group_running
 from runner.store.store import Store
 from runner.supervisor import current, identity_of, process_start
@@ -56,9 +56,9 @@ def kept_attempt(store: Store, tmp_path: Path) -> Iterator[Kept]:
     release = tmp_path / "release"
     command = f"while [ ! -e {release} ]; do sleep 0.05; done; exit 4"
     proc = subprocess.Popen(kept(["sh", "-c", command], status), start_new_session=True)
-    assert heartbeats.claim_attempt(store, attempt.id, dead_identity(), utcnow())
+    assert leases.claim_attempt(store, attempt.id, dead_identity(), utcnow())
     store.set_attempt_process(attempt, pid=proc.pid, pid_start=process_start(proc.pid))
-    heartbeats.record_log_paths(store, attempt.id, stdout, None)
+    leases.record_log_paths(store, attempt.id, stdout, None)
     yield Kept(attempt.id, proc, release, status)
     if proc.poll() is None:
         proc.kill()
@@ -66,7 +66,7 @@ def kept_attempt(store: Store, tmp_path: Path) -> Iterator[Kept]:
 
 
 def heartbeat_of(store: Store, attempt_id: int) -> object:
-    found = heartbeats.lease(store, attempt_id)
+    found = leases.lease(store, attempt_id)
     assert found is not None
     return found.heartbeat_at
 
@@ -76,14 +76,14 @@ def test_a_dead_workers_command_keeps_its_lease_while_it_runs_then_is_adopted(
 ) -> None:
     before = heartbeat_of(store, kept_attempt.attempt_id)
     assert KeptCommands(store).run() == []
-    found = heartbeats.lease(store, kept_attempt.attempt_id)
+    found = leases.lease(store, kept_attempt.attempt_id)
     assert found is not None
     assert found.outcome is None
     assert found.heartbeat_at != before, "the lease was renewed for the running command"
 
     assert kept_attempt.end() == 4
     assert KeptCommands(store).run() == [kept_attempt.attempt_id]
-    found = heartbeats.lease(store, kept_attempt.attempt_id)
+    found = leases.lease(store, kept_attempt.attempt_id)
     assert found is not None
     assert found.outcome == {
         "state": "failed",
@@ -96,8 +96,8 @@ def test_a_dead_workers_command_keeps_its_lease_while_it_runs_then_is_adopted(
 def test_a_command_whose_attempt_was_decided_elsewhere_is_killed(
     store: Store, kept_attempt: Kept
 ) -> None:
-    assert heartbeats.decide_outcome(
-        store, kept_attempt.attempt_id, heartbeats.orphaned_outcome("a scheduler elsewhere")
+    assert leases.decide_outcome(
+        store, kept_attempt.attempt_id, leases.orphaned_outcome("a scheduler elsewhere")
     )
     assert KeptCommands(store).run() == []
     assert kept_attempt.proc.wait(30) == -signal.SIGKILL
@@ -108,10 +108,10 @@ def test_a_stop_the_engine_asks_for_kills_the_command_and_records_the_stop(
     store: Store, kept_attempt: Kept
 ) -> None:
     stop = {"state": "cancelled", "reason": "run cancelled"}
-    assert heartbeats.request_stop(store, kept_attempt.attempt_id, stop) is False
+    assert leases.request_stop(store, kept_attempt.attempt_id, stop) is False
     assert KeptCommands(store).run() == [kept_attempt.attempt_id]
     assert kept_attempt.proc.wait(30) == -signal.SIGKILL
-    found = heartbeats.lease(store, kept_attempt.attempt_id)
+    found = leases.lease(store, kept_attempt.attempt_id)
     assert found is not None
     assert found.outcome == stop
 
