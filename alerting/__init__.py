@@ -15,10 +15,11 @@ command pays only for the parts it touches.
 from __future__ import annotations
 
 # Only modules and underscored names here: the package's public names are its exports.
-import importlib
 import sys
 import types
 import typing
+
+from runner.lazy_names import lazy_names as _lazy_names
 
 if typing.TYPE_CHECKING:
     from alerting.alerts import Alert
@@ -74,17 +75,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> typing.Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'alerting' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"alerting.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_names(__name__, _HOMES, globals())
 
 
 class _Package(types.ModuleType):

@@ -22,12 +22,10 @@ nothing and wrap's path pays only for the modules it touches.
 from __future__ import annotations
 
 # Only modules and underscored names here: the package's public names are its exports.
-import importlib
+from runner.lazy_names import lazy_names as _lazy_names
 
 _TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (wrap's budget)
 if _TYPE_CHECKING:
-    from typing import Any
-
     from runner.store.alerts import AlertState
     from runner.store.database import Database, DatabaseURL, parse_url, redact_url
     from runner.store.notifications import NotificationStatus
@@ -77,14 +75,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'runner.store' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"runner.store.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_names(__name__, _HOMES, globals())
