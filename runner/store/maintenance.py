@@ -68,13 +68,17 @@ class Maintenance(RunTable, AttemptTable):
         attempt is *adopted*); without one it failed as ``orphaned``. True when this call
         recorded the end, False when someone else had.
         """
+        killed = False
         if leftover_alive(attempt):
             if not kill and is_keeper(attempt):
                 return None
-            if not kill_leftover(attempt) and leftover_alive(attempt):
+            killed = kill_leftover(attempt)
+            if not killed and leftover_alive(attempt):
                 return None
         path = exitstatus.status_path(attempt.stdout_path) if attempt.stdout_path else None
-        status = None if path is None else exitstatus.read_status(path)
+        # A command this call killed ended by the kill, not by itself: its keeper's
+        # status (if it wrote one yet) says only that.
+        status = None if path is None or killed else exitstatus.read_status(path)
         if status is None:
             recorded = self.finish_attempt(
                 attempt,

@@ -36,17 +36,37 @@ def leftover_alive(attempt: AttemptRecord) -> bool:
 
 
 def is_keeper(attempt: AttemptRecord) -> bool:
-    """True when the attempt's live process is the keeper of its command: its exit status
-    will be written to the attempt's status file, so the attempt can be adopted."""
+    """True when the attempt's live process is kept: its parent is an executor's keeper
+    (runner.executors.local.keeper_process), which writes the command's exit status to the
+    attempt's status file, so the attempt can be adopted. Attempts started before the
+    shared keeper ran under a Perl keeper of their own, recorded as the attempt's process:
+    ``perl -e SCRIPT STATUS ...``."""
     if attempt.pid is None or attempt.stdout_path is None:
         return False
-    try:
-        with open(f"/proc/{attempt.pid}/cmdline", "rb") as f:
-            argv = f.read().split(b"\0")
-    except OSError:
-        return False
+    argv = _cmdline(attempt.pid)
     status = os.fsencode(str(exitstatus.status_path(attempt.stdout_path)))
-    return len(argv) > 3 and argv[1] == b"-e" and argv[3] == status
+    if len(argv) > 3 and argv[1] == b"-e" and argv[3] == status:
+        return True
+    parent = _parent(attempt.pid)
+    return parent is not None and os.fsencode(exitstatus.KEEPER_MODULE) in _cmdline(parent)
+
+
+def _cmdline(pid: int) -> list[bytes]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return int(fields[1]) if len(fields) > 1 else None
 
 
 def group_running(pgid: int) -> bool:
