@@ -46,17 +46,37 @@ def leftover_alive(attempt: AttemptRecord) -> bool:
 
 
 def is_keeper(attempt: AttemptRecord) -> bool:
-    """True when the attempt's live process is the keeper of its command: its exit status
-    will be written to the attempt's status file, so the attempt can be adopted."""
+    """True when the attempt's live process is kept: its parent is an executor's keeper
+    (runner.executors.local.keeper_process), which writes the command's exit status to the
+    attempt's status file, so the attempt can be adopted. Attempts started before the
+    shared keeper ran under a Perl keeper of their own, recorded as the attempt's process:
+    ``perl -e SCRIPT STATUS ...``."""
     if attempt.pid is None or attempt.stdout_path is None:
         return False
-    try:
-        with open(f"/proc/{attempt.pid}/cmdline", "rb") as f:
-            argv = f.read().split(b"\0")
-    except OSError:
-        return False
+    argv = _cmdline(attempt.pid)
     status = os.fsencode(str(exitstatus.status_path(attempt.stdout_path)))
-    return len(argv) > 3 and argv[1] == b"-e" and argv[3] == status
+    if len(argv) > 3 and argv[1] == b"-e" and argv[3] == status:
+        return True
+    parent = _parent(attempt.pid)
+    return parent is not None and os.fsencode(exitstatus.KEEPER_MODULE) in _cmdline(parent)
+
+
+def _cmdline(pid: int) -> list[bytes]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return int(fields[1]) if len(fields) > 1 else None
 
 
 def worker_attempts_here(store: Store, orphaned_since: datetime) -> list[AttemptRecord]:
@@ -195,13 +215,17 @@ class Recovery(RunTable, AttemptTable):
         attempt is *adopted*); without one it failed as ``orphaned``. True when this call
         recorded the end, False when someone else had.
         """
+        killed = False
         if leftover_alive(attempt):
             if not kill and is_keeper(attempt):
                 return None
-            if not kill_leftover(attempt) and leftover_alive(attempt):
+            killed = kill_leftover(attempt)
+            if not killed and leftover_alive(attempt):
                 return None
         path = exitstatus.status_path(attempt.stdout_path) if attempt.stdout_path else None
-        status = None if path is None else exitstatus.read_status(path)
+        # A command this call killed ended by the kill, not by itself: its keeper's
+        # status (if it wrote one yet) says only that.
+        status = None if path is None or killed else exitstatus.read_status(path)
         if status is None:
             recorded = self.finish_attempt(
                 attempt,
