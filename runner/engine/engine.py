@@ -32,6 +32,7 @@ from runner.engine.executor import (
     Executor,
     MessageQueue,
 )
+from runner.engine.limits import check_durations
 from runner.engine.observer import NullObserver, RunObserver
 from runner.errors import DefinitionError, RunLostError, StoreError
 from runner.model import Job, RunState, TaskState
@@ -85,7 +86,8 @@ def backoff_delay(
     task_retry_delay: float, max_delay: float, retry: int, rng: random.Random
 ) -> float:
     """Seconds before retry number ``retry`` (1-based): exponential, capped, equal jitter."""
-    full = min(max_delay, task_retry_delay * 2.0 ** (retry - 1))
+    # Past 2**64 the cap applies anyway; a larger power overflows a float (1,025 retries).
+    full = min(max_delay, task_retry_delay * 2.0 ** min(retry - 1, 64))
     return full / 2 + rng.uniform(0, full / 2)
 
 
@@ -194,6 +196,7 @@ class Engine:
         Returns False, doing nothing, when another process has claimed the run.
         """
         check_pools(job, self.pools)
+        check_durations(job)
         graph = Graph(job)
         now = self.clock()
         with self.store.turn():

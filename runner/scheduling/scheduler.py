@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from runner.engine.engine import Engine, tasks_to_resume
+from runner.errors import DefinitionError
 from runner.events import RunSkipped
 from runner.model import Job, Overlap, RunState, Trigger
 from runner.scheduling.schedule import FireTime, Schedule
@@ -136,9 +137,12 @@ class Scheduler:
 
     def _fire(self, job: Job, fire: FireTime, now: datetime) -> None:
         running = active_runs(self.store, job.name)
-        if job.overlap is Overlap.SKIP and len(running) >= job.max_active_runs:
+        # Backfill runs never cost a fire time its run: it queues and goes first (the
+        # backfill starts no more runs while it waits).
+        blocking = [r for r in running if r.trigger is not Trigger.BACKFILL]
+        if job.overlap is Overlap.SKIP and len(blocking) >= job.max_active_runs:
             reason = (
-                f"run {running[0].id} still running (overlap: skip, "
+                f"run {blocking[0].id} still running (overlap: skip, "
                 f"max_active_runs: {job.max_active_runs})"
             )
             self.store.append(
@@ -207,10 +211,17 @@ class Scheduler:
             self.engine.start(job, run, rerun=rerun, keep_budget=keep_budget)
         except Exception as exc:
             # A fault in one job's run fails that run and never stops the scheduler.
-            logger.exception(
-                "run %s of %s could not be started", run.id, job.name, extra={"job": job.name}
+            known = isinstance(exc, DefinitionError)  # said in full by its message
+            said = str(exc) if known else f"{type(exc).__name__}: {exc}"
+            reason = f"runwatch could not start the run: {said}"
+            logger.error(
+                "run %s of %s failed: %s",
+                run.id,
+                job.name,
+                reason,
+                exc_info=not known,
+                extra={"job": job.name, "run_id": run.id},
             )
-            reason = f"runwatch could not start the run: {type(exc).__name__}: {exc}"
             self.store.mark_run_finished(run, RunState.FAILED, now, reason=reason)
 
     def resume(self, run: RunRecord) -> None:

@@ -13,13 +13,21 @@ from runner import exitstatus, supervisor
 from runner.model import RunState, TaskState
 from runner.store import logfiles
 from runner.store.attempts import AttemptTable
-from runner.store.eventlog import to_json
 from runner.store.records import (
     AttemptRecord,
     to_epoch,
 )
-from runner.store.recovery import ADOPTED, ORPHANED, is_keeper, kill_leftover, leftover_alive
+from runner.store.recovery import (
+    ORPHANED,
+    adopted_reason,
+    adopted_state,
+    ended,
+    is_keeper,
+    kill_leftover,
+    leftover_alive,
+)
 from runner.store.runs import FINISHED_RUN, RunTable
+from runner.store.spine_sql import to_json
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +95,13 @@ class Maintenance(RunTable, AttemptTable):
         else:
             recorded = self.finish_attempt(
                 attempt,
-                TaskState.SUCCESS if status.returncode == 0 else TaskState.FAILED,
+                adopted_state(status),
                 max(status.ended_at, attempt.started_at),
                 exit_code=status.exit_code,
                 signal=status.signal,
-                reason=ADOPTED if status.returncode == 0 else f"{ADOPTED}: {_ended(status)}",
+                reason=adopted_reason(status),
             )
-            adopted = f" (adopted: {_ended(status)})"
+            adopted = f" (adopted: {ended(status)})"
         if path is not None:
             exitstatus.discard(path)
         if recorded:
@@ -188,9 +196,3 @@ def _remove_logs(paths: Iterable[str], logs_dir: str | Path) -> int:
         except OSError:
             logger.debug("log folder %s kept: not empty or gone", folder)
     return removed
-
-
-def _ended(status: exitstatus.ExitStatus) -> str:
-    if status.signal is not None:
-        return f"killed by signal {status.signal}"
-    return f"exit code {status.exit_code}"

@@ -119,16 +119,22 @@ def test_a_fifty_task_dag_runs_through_two_workers(
     assert Path(layer_task.stdout_path).read_text() == "l2t5\n"
 
 
-def test_a_worker_killed_mid_task_is_orphaned_and_the_task_retried(
+def test_a_worker_killed_mid_python_task_is_orphaned_and_the_task_retried(
     any_broker_cluster: Cluster, dispatcher_for: list[Dispatcher]
 ) -> None:
+    """A Python task has no keeper to outlive its worker (a command's is adopted:
+    tests/faults/test_worker_death.py): its attempt is failed orphaned and retried."""
     cluster = any_broker_cluster
     starts = cluster.tmp / "starts"
+    (cluster.tmp / "fragile_steps.py").write_text(  # a module name no other test imports
+        "import pathlib, time\n\ndef work(path):\n    p = pathlib.Path(path)\n"
+        "    first = not p.exists()\n    with p.open('a') as f:\n        f.write('start\\n')\n"
+        "    if first:\n        time.sleep(60)\n"
+    )
     cluster.write_config(
         "jobs:\n  fragile:\n    tasks:\n      work:\n        retries: 1\n"
         "        retry_delay: 100ms\n"
-        f"        command: 'echo start >> {starts}; "
-        f"if [ $RUNWATCH_ATTEMPT = 1 ]; then exec sleep 60; fi'\n"
+        f"        python: 'fragile_steps:work'\n        args: ['{starts}']\n"
     )
     workers = [cluster.worker(concurrency=1), cluster.worker(concurrency=1)]
     dispatcher = Dispatcher(cluster)

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from runner.model import RunState
 from runner.store.records import RunRecord
 from runner.store.store import Store
@@ -73,8 +75,9 @@ def test_max_runs_admits_a_range_of_exactly_that_many_fire_times(
     assert [r.state for r in _runs(home)] == [RunState.SUCCESS] * 5
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_backfill_stops_creating_runs_and_leaves_nothing_queued(
-    tmp_path: Path, home: Path
+    tmp_path: Path, home: Path, signum: signal.Signals
 ) -> None:
     process = _backfill(
         tmp_path, home, "hourly-sleeper", "--from", "2026-01-01T00:00Z", "--to", "2026-01-05T00:00Z"
@@ -85,10 +88,10 @@ def test_an_interrupted_backfill_stops_creating_runs_and_leaves_nothing_queued(
         assert time.monotonic() < deadline, "the first backfill run never started"
         time.sleep(0.05)
 
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=60)
 
-    assert process.returncode == 130, out + err
+    assert process.returncode == 128 + signum, out + err
     assert "96 fire times not started" in out
     (run,) = _runs(home)
     assert run.state is RunState.CANCELLED

@@ -150,16 +150,21 @@ class Fleet:
                 serve.kill()
 
 
-def write_config(tmp: Path, command: str, *, retries: int) -> Path:
-    """A configuration with one job firing every 2 seconds (overlap: skip) and a 1 s
-    scheduler heartbeat (so a scheduler silent for 4 s is taken over)."""
-    config = tmp / "runwatch.yaml"
+def marked_job(command: str, *, retries: int) -> str:
+    """A ``jobs:`` section with one job running ``command`` every 2 seconds (overlap:
+    skip), retried ``retries`` times after 100 ms."""
     quoted = command.replace("'", "''")
-    config.write_text(
-        "server:\n  heartbeat_interval: 1s\n"
+    return (
         "jobs:\n  marked:\n    schedule: '* * * * * */2'\n    overlap: skip\n"
         f"    retries: {retries}\n    retry_delay: 100ms\n    command: '{quoted}'\n"
     )
+
+
+def write_config(tmp: Path, command: str, *, retries: int) -> Path:
+    """A configuration with the ``marked_job`` and a 1 s scheduler heartbeat (so a
+    scheduler silent for 4 s is taken over)."""
+    config = tmp / "runwatch.yaml"
+    config.write_text("server:\n  heartbeat_interval: 1s\n" + marked_job(command, retries=retries))
     return config
 
 

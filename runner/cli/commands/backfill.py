@@ -2,13 +2,16 @@
 
 Runs are created only when one may start (so an interrupted backfill leaves nothing
 queued behind it), the range is bounded by ``--max-runs``, and SIGINT/SIGTERM stop
-creating at once and cancel what runs, as `runwatch run` does.
+creating at once and cancel what runs, as `runwatch run` does. Backfill runs come last:
+none starts while a scheduled or manual run of the job waits or runs.
 """
 
 from __future__ import annotations
 
+import itertools
 import signal
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import FrameType
@@ -20,10 +23,14 @@ from runner.cli.output import iso
 from runner.errors import UsageError
 from runner.model import Job, RunState, TaskState, Trigger
 from runner.store.records import RunRecord
+from runner.store.scheduling import active_runs, queued_runs
 from runner.store.store import Store
 
 if TYPE_CHECKING:
     from runner.engine.engine import Engine
+
+YIELD_POLL_SECONDS = 1.0
+"""How often a backfill waiting for the job's scheduled or manual runs looks again."""
 
 
 @dataclass(frozen=True)
@@ -114,16 +121,41 @@ def _drive(
 ) -> int:
     """Start planned runs as capacity frees until all ended; the number that did not succeed."""
     failed = 0
+    yielded_to: set[int] = set()
     while (plan and not interrupted) or engine.active:
         while plan and not interrupted and len(engine.running_runs) < max_active:
+            first = _goes_first(store, job)
+            if first is not None:
+                if first.id not in yielded_to:
+                    print(
+                        f"backfill waits: {first.trigger.value} run {first.id} goes first",
+                        flush=True,
+                    )
+                    yielded_to.add(first.id)
+                break
             _start(store, engine, job, plan.popleft())
-        if engine.active:
-            engine.step()
+        if engine.active or plan:
+            # Runs of other processes end unheard: look again at least every poll.
+            engine.step(timeout=YIELD_POLL_SECONDS if plan else None)
         for done in engine.finished:
             print(f"run {done.id} for {iso(done.logical_time)}: {done.state.value}", flush=True)
             failed += done.state is not RunState.SUCCESS
         engine.finished.clear()
     return failed
+
+
+def _goes_first(store: Store, job: Job) -> RunRecord | None:
+    """A scheduled or manual run of ``job`` that is waiting or running, or None: backfill
+    runs have the lowest priority, so none starts while such a run waits or runs. Queued
+    runs count only while a `serve` is alive to start them."""
+    from runner.cli.alert_delivery import scheduler_alive
+    from runner.clock import utcnow
+
+    others: Iterable[RunRecord] = active_runs(store, job.name)
+    if scheduler_alive(store, utcnow()):
+        waiting = (r for r in queued_runs(store) if r.job == job.name)
+        others = itertools.chain(waiting, others)
+    return next((r for r in others if r.trigger is not Trigger.BACKFILL), None)
 
 
 def _start(store: Store, engine: Engine, job: Job, planned: _Planned) -> None:

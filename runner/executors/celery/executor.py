@@ -26,19 +26,18 @@ from typing import Any
 from runner import supervisor
 from runner.clock import Clock, utcnow
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
+from runner.executors.celery.adoption import settle_lost_worker
 from runner.executors.celery.app import TASK_NAME, create_app
 from runner.executors.celery.message import AttemptMessage, finished_from_outcome
 from runner.executors.celery.settings import CelerySettings
 from runner.executors.celery.signing import sign
 from runner.model import TaskState
-from runner.store.heartbeats import (
+from runner.store.leases import (
     AttemptLease,
     decide_outcome,
     leases,
-    orphaned_outcome,
     request_stop,
 )
-from runner.store.recovery import kill_leftover
 from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -296,7 +295,8 @@ class CeleryExecutor:
     def _judge(
         self, store: Store, dispatched: _Dispatched, lease: AttemptLease, now: datetime
     ) -> None:
-        """Decide a claimed attempt as orphaned when its worker is gone."""
+        """Decide a claimed attempt whose worker is gone or silent: adopted when its command
+        ran on under its keeper here and has ended, else orphaned."""
         worker = lease.supervisor or "its worker"
         gone = (
             lease.supervisor is not None
@@ -307,18 +307,15 @@ class CeleryExecutor:
         assert lease.heartbeat_at is not None
         if not gone and lease.heartbeat_at >= stale_before:
             return
-        if decide_outcome(
-            store,
-            lease.id,
-            orphaned_outcome(f"worker {worker}"),
-            stale_before=None if gone else stale_before,
-        ):
+        decided = settle_lost_worker(
+            store, lease.id, f"worker {worker}", gone=gone, stale_before=stale_before
+        )
+        if decided is not None:
             spec = dispatched.spec
             logger.warning(
-                "attempt %d of %s/%s orphaned: worker %s %s",
-                lease.id, spec.job, spec.task.name, worker,
+                "attempt %d of %s/%s %s: worker %s %s",
+                lease.id, spec.job, spec.task.name, decided["reason"], worker,
                 "is gone" if gone else "stopped heartbeating",
                 extra={"job": spec.job, "run_id": spec.run_id},
             )  # fmt: skip
-            kill_leftover(store.get_attempt(lease.id))  # before the engine can retry it
             self._wake.set()

@@ -22,33 +22,28 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from runner import supervisor
+from runner import scheduler_liveness, supervisor
 from runner.config import Settings
 from runner.engine.engine import tasks_to_resume
+from runner.executors.celery.adoption import settle_lost_worker
 from runner.executors.celery.settings import CelerySettings, celery_settings, executor_kind
 from runner.model import TaskState
-from runner.scheduling.daemon import HEARTBEAT_NAME
 from runner.scheduling.scheduler import Scheduler
-from runner.store.heartbeats import (
+from runner.store.heartbeats import heartbeats, run_supervisors
+from runner.store.leases import (
     AttemptLease,
-    decide_outcome,
     fail_runs_supervised_by,
-    heartbeats,
     lease,
-    orphaned_outcome,
-    run_supervisors,
     running_attempt_count,
     unsettled_attempts,
 )
 from runner.store.records import AttemptRecord, RunRecord
-from runner.store.recovery import ORPHANED, kill_leftover
+from runner.store.recovery import ORPHANED
 from runner.store.scheduling import claim_run, orphaned_runs
 from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
 
-SCHEDULER_MISSED_HEARTBEATS = 4
-"""A scheduler on another host is dead after this many heartbeat intervals of silence."""
 RESUME_WINDOW = timedelta(days=1)
 """Orphaned runs older than this are left failed."""
 
@@ -138,7 +133,7 @@ class OrphanRecovery:
         its pid here and cannot be judged on another host: it is left alone.
         """
         me = supervisor.current()
-        beats = heartbeats(self.store, HEARTBEAT_NAME)
+        beats = heartbeats(self.store, scheduler_liveness.HEARTBEAT_PREFIX)
         stale_before = now - timedelta(seconds=self.scheduler_stale_after)
         dead = []
         for identity in sorted(run_supervisors(self.store)):
@@ -182,22 +177,23 @@ class OrphanRecovery:
     def _decide_orphaned(
         self, attempt: AttemptRecord, found: AttemptLease, stale_before: datetime
     ) -> bool:
-        """Decide an attempt nobody runs any more as orphaned; False while a worker does."""
+        """Decide an attempt nobody runs any more: adopted from its keeper's status file,
+        else orphaned; False while a worker (or its command's keeper here) still runs it."""
         owner = found.supervisor
         gone = owner is not None and supervisor.is_local(owner) and not supervisor.is_alive(owner)
         silent = found.heartbeat_at is not None and found.heartbeat_at < stale_before
         if found.claimed and not gone and not silent:
             return False  # a live worker still runs it and will record its outcome
-        if decide_outcome(
+        decided = settle_lost_worker(
             self.store,
             attempt.id,
-            orphaned_outcome(owner or "its supervisor"),
-            stale_before=None if gone else stale_before,
-        ):
-            kill_leftover(self.store.get_attempt(attempt.id))
-            return True
-        # Someone decided first (settle with their outcome), or a worker just claimed it.
-        return False
+            owner or "its supervisor",
+            gone=gone,
+            stale_before=stale_before,
+        )
+        # None: its keeper still runs here, someone decided first (settled with their
+        # outcome on a later pass), or a worker just claimed it.
+        return decided is not None
 
 
 def orphan_recovery(
@@ -212,6 +208,6 @@ def orphan_recovery(
     )
     return OrphanRecovery(
         store,
-        scheduler_stale_after=SCHEDULER_MISSED_HEARTBEATS * heartbeat_every,
+        scheduler_stale_after=scheduler_liveness.stale_after(heartbeat_every),
         worker_stale_after=worker_stale_after,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import queue
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -183,6 +184,44 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
         delays = [backoff_delay(10.0, 60.0, retry, rng) for _ in range(50)]
         assert all(full / 2 <= d <= full for d in delays)
         assert max(delays) - min(delays) > 0
+
+
+def test_backoff_of_a_thousand_and_more_retries_stays_at_the_cap() -> None:
+    # 2.0 ** 1024 overflows a float: the 1,025th retry of a job once stopped the engine.
+    import random
+
+    rng = random.Random(7)
+    assert all(30.0 <= backoff_delay(1.0, 60.0, retry, rng) <= 60.0 for retry in (1025, 10**9))
+    assert backoff_delay(0.0, 60.0, 5000, rng) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("bad", "named"),
+    [
+        (
+            job(sh("t", "true"), sh("u", "true", after=("t",), timeout=float("inf"))),
+            "task 'u', key 'timeout': a duration can be at most 3650d",
+        ),
+        (
+            job(sh("t", "false", retries=1, retry_delay=float("nan"))),
+            "task 't', key 'retry_delay': expected a duration",
+        ),
+        (job(sh("t", "true"), kill_grace=-1.0), "key 'kill_grace': a duration cannot be negative"),
+    ],
+)
+def test_a_duration_out_of_range_is_refused_when_the_run_starts_naming_the_key(
+    harness: Harness, bad: Job, named: str
+) -> None:
+    # A runner.model.Job built in a Python job file skips the loaders' checks; a later turn
+    # would raise on it (a downstream task's timeout, a retry's delay) and stop the process.
+    now = utcnow()
+    harness.store.sync_jobs([bad], now)
+    run = harness.store.create_run(bad, now, Trigger.MANUAL, now)
+    assert run is not None
+    with pytest.raises(DefinitionError, match=f"job 'job', {re.escape(named)}"):
+        harness.engine.start(bad, run)
+    assert harness.store.get_run(run.id).state is RunState.QUEUED
+    assert harness.store.attempts(run.id) == []
 
 
 def test_exhausted_retries_fail_the_task_and_mark_downstream_upstream_failed(

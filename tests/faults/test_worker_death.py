@@ -1,0 +1,81 @@
+"""kill -9 of a real `runwatch worker` mid-task, under a real `runwatch serve` on
+PostgreSQL: the command runs on under its keeper and is adopted with its real exit
+status, never run again, never beside itself, never falsely failed."""
+
+from __future__ import annotations
+
+from runner.model import RunState, TaskState
+from runner.store.recovery import ADOPTED
+from runner.store.store import Store
+from tests.distributed.conftest import Cluster, parent_pid, wait_until
+from tests.faults.harness import (
+    assert_one_completion_per_fire_time,
+    marked_command,
+    marked_job,
+    marks,
+    running_run,
+)
+
+
+def kill_the_worker_running_a_command(cluster: Cluster, store: Store) -> int:
+    """Once a run's command runs on one of two workers, SIGKILL that worker (and its pool);
+    the id of the run."""
+    workers = [cluster.worker(concurrency=1), cluster.worker(concurrency=1)]
+    cluster.serve()
+    wait_until(lambda: running_run(store) is not None, "a command to run on a worker", 60)
+    run = running_run(store)
+    assert run is not None
+    (attempt,) = store.attempts(run.id)
+    owner = parent_pid(int(str(attempt.supervisor).split(":")[1]))
+    (victim,) = [w for w in workers if w.pid == owner]
+    victim.kill()
+    return run.id
+
+
+def test_a_worker_killed_mid_task_has_its_command_adopted_not_run_again(
+    any_broker_cluster: Cluster,
+) -> None:
+    cluster = any_broker_cluster
+    marker = cluster.tmp / "marks"
+    cluster.write_config(
+        marked_job(marked_command(marker, first_seconds=3), retries=1),
+        "server:\n  heartbeat_interval: 1s\n",
+    )
+    with cluster.store() as store:
+        run_id = kill_the_worker_running_a_command(cluster, store)
+        wait_until(lambda: store.get_run(run_id).state is RunState.SUCCESS, "the adoption", 60)
+        [attempt] = store.attempts(run_id)
+        assert (attempt.state, attempt.exit_code, attempt.reason) == (
+            TaskState.SUCCESS,
+            0,
+            ADOPTED,
+        )
+        lt = store.get_run(run_id).logical_time.isoformat()
+        assert [m.what for m in marks(marker) if m.logical_time == lt] == ["start", "end"]
+        later = len(store.list_runs(limit=1000))
+        wait_until(
+            lambda: len(store.list_runs(limit=1000)) > later + 1, "the survivor to run on", 60
+        )
+        for process in cluster.processes:
+            if process.popen.poll() is None and "serve" in process.log.name:
+                assert process.stop() == 0, process.output()
+        wait_until(lambda: running_run(store) is None, "the last runs to end", 60)
+        assert_one_completion_per_fire_time(store, marker)
+
+
+def test_a_killed_workers_command_that_fails_is_recorded_with_its_own_exit_code(
+    cluster: Cluster,
+) -> None:
+    marker = cluster.tmp / "marks"
+    cluster.write_config(
+        marked_job(marked_command(marker, first_seconds=2) + "; exit 4", retries=0),
+        "server:\n  heartbeat_interval: 1s\n",
+    )
+    with cluster.store() as store:
+        run_id = kill_the_worker_running_a_command(cluster, store)
+        wait_until(lambda: store.get_run(run_id).state is RunState.FAILED, "the adoption", 60)
+        [attempt] = store.attempts(run_id)
+        assert (attempt.state, attempt.exit_code) == (TaskState.FAILED, 4)
+        assert attempt.reason == f"{ADOPTED}: exit code 4"
+        lt = store.get_run(run_id).logical_time.isoformat()
+        assert [m.what for m in marks(marker) if m.logical_time == lt] == ["start", "end"]
