@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from dashboards.gantt import MIN_BAR_FRACTION, PAGE_ROWS, gantt, height, pages, task_order
 from dashboards.query_results import AttemptRow
 from runner.model import TaskState
@@ -93,11 +95,11 @@ def test_an_attempt_far_shorter_than_the_run_still_gets_a_visible_bar() -> None:
     )
 
     ping, load = spec["data"]["values"]
-    assert seconds(ping["end"]) - seconds(ping["start"]) == 3600 * MIN_BAR_FRACTION
+    assert seconds(ping["end"]) - seconds(ping["start"]) == pytest.approx(3600 * MIN_BAR_FRACTION)
     assert ping["duration"] == "3 ms"  # the tooltip keeps the real duration
     assert seconds(load["end"]) == 3600
     domain = [seconds(t) for t in spec["encoding"]["x"]["scale"]["domain"]]
-    assert domain == [0, 3600 * (1 + MIN_BAR_FRACTION)]
+    assert domain == pytest.approx([0, 3600 * (1 + MIN_BAR_FRACTION)])
 
 
 def test_a_task_tried_three_times_has_three_segments_on_its_row_with_their_states() -> None:
