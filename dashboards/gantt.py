@@ -109,6 +109,8 @@ def gantt(
             ],
         },
         "height": height(len(shown_rows)),
+        # drag or scroll along the time axis to zoom into a stretch of the run
+        "params": [{"name": "zoom", "select": "interval", "bind": "scales", "encodings": ["x"]}],
         # SVG keeps each bar an element (with its aria label) for browsers and tests
         "usermeta": {"embedOptions": {"renderer": "svg"}},
     }

@@ -13,7 +13,7 @@ from dashboards.gantt import AXIS_PIXELS, PAGE_ROWS, exit_text, gantt, height, p
 from dashboards.logs import FULL_LOG_BYTES, read_full, tail
 from dashboards.query_results import AttemptRow, RunDetail
 from dashboards.routes import Route, Screen, job_href
-from dashboards.timezones import exact_duration_text, local_ms
+from dashboards.timezones import duration_text, exact_duration_text, local_ms
 from dashboards.viewer import Viewer
 from dashboards.views import markdown as md
 from dashboards.views.links import go
@@ -54,13 +54,22 @@ def render(conn: Connection, viewer: Viewer, run_id: int) -> None:
 
 def _summary(detail: RunDetail, viewer: Viewer) -> None:
     run = detail.run
-    cols = st.columns([1, 2, 2, 2, 1])
-    cols[0].metric("Status", run.state.value)
-    cols[1].metric("Logical time", viewer.time(run.logical_time, "%Y-%m-%d %H:%M"))
-    cols[2].metric("Started", local_ms(run.started_at, viewer.zone, "%H:%M:%S") or "—")
-    cols[3].metric("Finished", local_ms(run.finished_at, viewer.zone, "%H:%M:%S") or "—")
-    cols[4].metric("Duration", exact_duration_text(run.duration_seconds) or "—")
-    st.caption(f"Times in {viewer.zone} · queued {viewer.when(run.queued_at)}")
+    # short values, so the tiles fit a 1280 px window; the caption has the milliseconds
+    cols = st.columns(4)
+    cols[0].metric("Logical time", viewer.time(run.logical_time, "%m-%d %H:%M"))
+    cols[1].metric("Started", viewer.time(run.started_at, "%H:%M:%S") or "—")
+    cols[2].metric("Finished", viewer.time(run.finished_at, "%H:%M:%S") or "—")
+    cols[3].metric("Duration", duration_text(run.duration_seconds) or "—")
+    exact = [
+        f"{label} {local_ms(moment, viewer.zone)}"
+        for label, moment in (("started", run.started_at), ("finished", run.finished_at))
+        if moment is not None
+    ]
+    if run.duration_seconds is not None:
+        exact.append(f"took {exact_duration_text(run.duration_seconds)}")
+    logical = f"logical time {viewer.time(run.logical_time)}"
+    queued = f"queued {viewer.when(run.queued_at)}"
+    st.caption(" · ".join([f"Times in {viewer.zone}", logical, *exact, queued]))
     if run.reason:
         st.error(f"Reason: {md.text(run.reason)}")
     if detail.trace_id:
@@ -115,24 +124,35 @@ def _attempts_table(attempts: tuple[AttemptRow, ...], viewer: Viewer) -> None:
     if not attempts:
         st.caption("None yet.")
         return
+    pools = any(a.pool for a in attempts)
     st.dataframe(
         [
             {
                 "task": a.task,
                 "attempt": a.number,
                 "status": run_state_icon(a.state),
-                "started": local_ms(a.started_at, viewer.zone),
+                "started": local_ms(a.started_at, viewer.zone, "%H:%M:%S"),
                 "duration": exact_duration_text(a.duration_seconds) or "running",
                 "exit code": exit_text(a),
                 "reason": a.reason or "",
                 "error": (a.error or "").strip().splitlines()[-1] if a.error else "",
-                "pool": a.pool or "",
+                **({"pool": a.pool or ""} if pools else {}),
             }
             for a in attempts
         ],
         hide_index=True,
         key="run-attempts",
-        column_config={"started": st.column_config.TextColumn(f"started ({viewer.zone})")},
+        column_config={  # widths that fit a 1280 px window; errors in full below
+            "task": st.column_config.TextColumn("task", width=130),
+            "attempt": st.column_config.NumberColumn("attempt", width=60),
+            "status": st.column_config.TextColumn("status", width=95),
+            "started": st.column_config.TextColumn(f"started ({viewer.zone})", width=100),
+            "duration": st.column_config.TextColumn("duration", width=100),
+            "exit code": st.column_config.TextColumn("exit code", width=70),
+            "reason": st.column_config.TextColumn("reason", width=110),
+            "error": st.column_config.TextColumn("error", width=150),
+            "pool": st.column_config.TextColumn("pool", width=70),
+        },
     )
 
 
