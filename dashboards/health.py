@@ -16,12 +16,10 @@ from dashboards import queries
 from dashboards.query_results import Health, JobOverview
 from dashboards.schedule import next_fire_times, previous_fire_time
 from dashboards.timezones import duration_text
+from runner.job_health import due_until, overdue_limit
 from runner.model import RunState
 from runner.store.records import from_epoch
 
-LATE_AFTER = timedelta(minutes=5)
-"""A scheduled run not queued this long after its fire time is late (unless the job sets
-its own ``grace``)."""
 _NEVER = datetime.max.replace(tzinfo=from_epoch(0).tzinfo)
 
 
@@ -123,21 +121,20 @@ def _overdue(
     job: Mapping[str, Any], fact: Mapping[str, Any], now: datetime
 ) -> tuple[Health, datetime, str] | None:
     """LATE when the current run has been going longer than the job is expected to take."""
-    expected = job.get("expected_duration") or job.get("timeout")
+    expected = overdue_limit(job.get("expected_duration"), job.get("timeout"))
     started = _at(fact, "last_run_at")
-    if not expected or started is None:
+    if expected is None or started is None:
         return None
-    due = started + timedelta(seconds=float(expected))
+    due = started + timedelta(seconds=expected)
     if now <= due:
         return None
     took = duration_text((now - started).total_seconds())
-    return Health.LATE, due, f"running for {took}, expected {duration_text(float(expected))}"
+    return Health.LATE, due, f"running for {took}, expected {duration_text(expected)}"
 
 
 def _missed_fire(job: Mapping[str, Any], fact: Mapping[str, Any], now: datetime) -> datetime | None:
-    """The first fire time with no run, once it is more than the job's grace ago."""
-    grace = timedelta(seconds=float(job.get("grace") or LATE_AFTER.total_seconds()))
-    due = previous_fire_time(job["schedule"], job["timezone"], now - grace)
+    """The first fire time with no run, once one is due (``job_health``)."""
+    due = previous_fire_time(job["schedule"], job["timezone"], due_until(now, job.get("grace")))
     if due is None:
         return None
     created = job.get("created_at")

@@ -37,6 +37,13 @@ def retry_after(headers: Mapping[str, Any] | None) -> float | None:
     return None
 
 
+def is_permanent(status: int) -> bool:
+    """Whether an HTTP error ``status`` is permanent: a 4xx other than 408, 409, 425 and
+    429 (the request itself is wrong; sending it again cannot help). 5xx and the listed
+    4xx are worth retrying. The one rule every notifier uses."""
+    return 400 <= status < 500 and status not in _RETRIABLE_4XX
+
+
 def classify(
     status: int, what: str, body: str = "", headers: Mapping[str, Any] | None = None
 ) -> DeliveryResult:
@@ -44,9 +51,8 @@ def classify(
     if 200 <= status < 300:
         return DeliveryResult.success()
     detail = f"{what}: HTTP {status}" + (f": {body.strip()[:200]}" if body.strip() else "")
-    permanent = 400 <= status < 500 and status not in _RETRIABLE_4XX
     return DeliveryResult.failure(
-        detail, permanent=permanent, retry_after_seconds=retry_after(headers)
+        detail, permanent=is_permanent(status), retry_after_seconds=retry_after(headers)
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from alerting.notification import DeliveryResult, Notification, NotifiedAlert, NotifiedStatus
-from alerting.notifiers.http_delivery import retry_after, ssl_context
+from alerting.notifiers.http_delivery import classify, ssl_context
 from alerting.page import page_of
 from alerting.receivers import PagerDutySettings, Receiver
 
@@ -116,11 +116,7 @@ class PagerDutyNotifier:
             body = response.text[:200]
         except Exception:
             body = ""
-        return DeliveryResult.failure(
-            f"{self.what}: HTTP {status}: {body}",
-            permanent=400 <= status < 500 and status not in (408, 429),
-            retry_after_seconds=retry_after(dict(response.headers)),
-        )
+        return classify(status, self.what, body, dict(response.headers))
 
     def shutdown(self) -> None:
         """Close the HTTP client."""

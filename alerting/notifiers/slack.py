@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from alerting.notification import DeliveryResult, Notification, NotifiedAlert, NotifiedStatus
-from alerting.notifiers.http_delivery import retry_after
+from alerting.notifiers.http_delivery import classify, is_permanent, retry_after
 from alerting.page import page_of
 from alerting.receivers import Receiver, SlackSettings
 
@@ -161,16 +161,8 @@ class SlackNotifier:
         response = self._webhook.send(
             text=mrkdwn_escape(notification.title), blocks=message_blocks(notification)
         )
-        status = int(response.status_code)
-        if status == 200:
-            return DeliveryResult.success()
         body = str(response.body or "")[:200]
-        permanent = 400 <= status < 500 and status not in (408, 429)
-        return DeliveryResult.failure(
-            f"{self.what}: HTTP {status}: {body}",
-            permanent=permanent,
-            retry_after_seconds=retry_after(dict(response.headers or {})),
-        )
+        return classify(int(response.status_code), self.what, body, dict(response.headers or {}))
 
     def _send_bot(self, notification: Notification) -> DeliveryResult:
         from slack_sdk.errors import SlackApiError
@@ -208,8 +200,7 @@ class SlackNotifier:
             headers: Mapping[str, Any] = getattr(response, "headers", None) or {}
             return DeliveryResult.failure(
                 f"{self.what}: HTTP {status}: {error}",
-                permanent=error in _PERMANENT
-                or (400 <= status < 500 and status not in (408, 429) and error != "ratelimited"),
+                permanent=error in _PERMANENT or (is_permanent(status) and error != "ratelimited"),
                 retry_after_seconds=retry_after(dict(headers)),
             )
         return DeliveryResult.failure(f"{self.what}: {type(exc).__name__}")

@@ -17,12 +17,10 @@ from dashboards.queries.sql import (
     has_alerting,
 )
 from dashboards.query_results import AlertStatus, Headline
+from runner import scheduler_liveness
 from runner.model import RunState
 from runner.store.records import to_epoch
 from runner.store.schema import alerts, attempts, heartbeats, jobs, runs
-
-SCHEDULER_HEARTBEAT_PREFIX = "scheduler"
-"""Heartbeats named ``scheduler…`` are the scheduler's (as for the heartbeat metric)."""
 
 
 def headline(conn: Connection, now: datetime, day_start: datetime) -> Headline:
@@ -41,7 +39,7 @@ def headline(conn: Connection, now: datetime, day_start: datetime) -> Headline:
     beat = (
         conn.execute(
             select(heartbeats.c.at, heartbeats.c.info)
-            .where(heartbeats.c.name.like(SCHEDULER_HEARTBEAT_PREFIX + "%"))
+            .where(heartbeats.c.name.like(scheduler_liveness.HEARTBEAT_PATTERN))
             .order_by(heartbeats.c.at.desc())
             .limit(1)
         )

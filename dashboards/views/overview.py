@@ -14,6 +14,7 @@ from dashboards.timezones import duration_text, start_of_day
 from dashboards.viewer import Viewer
 from dashboards.views import markdown as md
 from dashboards.views.links import go, link_column, selected_row
+from runner import scheduler_liveness
 
 HEALTH_ICONS = {
     Health.FAILING: "🔴",
@@ -24,7 +25,6 @@ HEALTH_ICONS = {
     Health.PAUSED: "⏸",
 }
 ATTENTION_SHOWN = 15
-HEARTBEAT_STALE_SECONDS = 120
 
 
 def render(conn: Connection, viewer: Viewer) -> None:
@@ -59,14 +59,19 @@ def _headline(head: Headline, jobs: list[JobOverview], viewer: Viewer) -> None:
     if head.heartbeat_at is None:
         cols[5].metric("Scheduler seen", "never", help="no `runwatch serve` has run")
         return
-    age = (viewer.now - head.heartbeat_at).total_seconds()
-    state = f" ({head.heartbeat_state})" if head.heartbeat_state not in (None, "running") else ""
+    state = (
+        f" ({head.heartbeat_state})"
+        if head.heartbeat_state not in (None, scheduler_liveness.RUNNING)
+        else ""
+    )
     cols[5].metric(
         "Scheduler seen",
         viewer.age(head.heartbeat_at) + state,
         help=f"the scheduler's last heartbeat: {viewer.time(head.heartbeat_at)}",
     )
-    if age > HEARTBEAT_STALE_SECONDS or state:
+    if state or not scheduler_liveness.is_alive(
+        head.heartbeat_at.timestamp(), viewer.now.timestamp()
+    ):
         st.warning(
             f"The scheduler was last seen {viewer.age(head.heartbeat_at)}{md.text(state)}: "
             "scheduled runs may not be starting."

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
-from runner import supervisor
+from runner import scheduler_liveness, supervisor
 from runner.clock import Clock, utcnow
 from runner.engine.engine import Engine
 from runner.engine.executor import Wakeup
@@ -28,8 +28,6 @@ from runner.store.scheduling import orphaned_runs, release_dead_claims
 from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
-
-HEARTBEAT_NAME = "scheduler"
 
 
 @dataclass
@@ -73,7 +71,7 @@ class Daemon:
         load: Callable[[], Definitions],
         watch: Sequence[Path],
         shutdown_grace: float = 30.0,
-        heartbeat_every: float = 15.0,
+        heartbeat_every: float = scheduler_liveness.DEFAULT_INTERVAL_SECONDS,
         watch_every: float = 2.0,
         clock: Clock = utcnow,
     ) -> None:
@@ -170,16 +168,22 @@ class Daemon:
             self.engine.cancel(f"runwatch serve stopped by {name}")
             self.engine.run_until_done()
         self.store.heartbeat(
-            HEARTBEAT_NAME + ":" + supervisor.current(), self.clock(), {"state": "stopped"}
+            scheduler_liveness.heartbeat_name(supervisor.current()),
+            self.clock(),
+            {"state": scheduler_liveness.STOPPED},
         )
 
     # -- duties -------------------------------------------------------------------
 
     def _heartbeat(self, now: datetime) -> None:
         self.store.heartbeat(
-            HEARTBEAT_NAME + ":" + supervisor.current(),
+            scheduler_liveness.heartbeat_name(supervisor.current()),
             now,
-            {"state": "running", "pid": os.getpid(), "jobs": len(self.scheduler.jobs)},
+            {
+                "state": scheduler_liveness.RUNNING,
+                "pid": os.getpid(),
+                "jobs": len(self.scheduler.jobs),
+            },
         )
 
     def _reload_if_changed(self, now: datetime) -> None:

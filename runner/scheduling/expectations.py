@@ -13,7 +13,8 @@ skew between hosts). Only fire times after the job appeared in the store, after 
 last start, after the last reported miss and within ``HORIZON`` are examined, so a
 restart or a second `serve` never reports one twice, and a long outage does not flood
 the event log. Alerting turns the events into alerts and resolves them on the next
-start; ``job_status`` tells `runwatch jobs` whether a job is ``late`` or ``missed``.
+start; ``job_status`` tells `runwatch jobs` whether a job is ``late``. What "due" and
+"late" mean (and the default grace) is ``runner.job_health``'s.
 """
 
 from __future__ import annotations
@@ -27,22 +28,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runner.events import Event, RunMissed, RunOverdue
+from runner.job_health import LATE, due_until, grace_of, overdue_limit
+from runner.store import expectation_reads as reads
 from runner.store.records import from_epoch
 from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_GRACE_SECONDS = 300.0
-"""A job's ``grace`` when it declares none."""
 MAX_EARLY_SECONDS = 60.0
 """A run may start this much before its fire time (clock skew) and still count for it."""
 HORIZON = timedelta(days=1)
 """Fire times older than this are never reported missed (e.g. after a long outage)."""
 MAX_MISSED_PER_CHECK = 10
 """At most this many (the newest) missed fire times per job and check."""
-
-LATE = "late"
-MISSED = "missed"
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ class Expectation:
             job=row["name"],
             schedule=row["schedule"],
             timezone=row["timezone"] or "UTC",
-            grace_seconds=DEFAULT_GRACE_SECONDS if grace is None else float(grace),
+            grace_seconds=grace_of(grace).total_seconds(),
             known_since=from_epoch(float(since)),
         )
 
@@ -112,11 +110,7 @@ def check_expectations(store: Store, now: datetime) -> list[Event]:
     in one transaction under the event-log lock, so a fire time or run is reported once.
     """
     found: list[Event] = []
-    rows = store.db.rows(
-        "SELECT name, schedule, timezone, grace, created_at, updated_at FROM jobs "
-        "WHERE schedule IS NOT NULL AND paused = 0 ORDER BY name"
-    )
-    for row in rows:
+    for row in reads.scheduled_jobs(store.db):
         try:
             expectation = Expectation.from_row(row)
             if not _unkept_fire_times(store, expectation, now, reported=True):
@@ -156,7 +150,7 @@ def _unkept_fire_times(
         last_missed = _last_missed_at(store, expectation.job)
         if last_missed is not None:
             since = max(since, last_missed)
-    until = now - timedelta(seconds=expectation.grace_seconds)
+    until = due_until(now, expectation.grace_seconds)
     fires = previous_fire_times(
         expectation.schedule, expectation.timezone, since, until, limit=MAX_MISSED_PER_CHECK
     )
@@ -181,20 +175,12 @@ def _early_allowance(expectation: Expectation, fire: datetime) -> timedelta:
 
 def _last_start(store: Store, job: str) -> datetime | None:
     """The latest start of a run of ``job``, or of a start ``--overlap skip`` turned away."""
-    started = store.db.scalar("SELECT MAX(started_at) FROM runs WHERE job = :job", {"job": job})
-    skipped = store.db.scalar(
-        "SELECT MAX(at) FROM events WHERE job = :job AND type = 'run_skipped'", {"job": job}
-    )
-    moments = [float(m) for m in (started, skipped) if m is not None]
-    return from_epoch(max(moments)) if moments else None
+    started = reads.last_start_at(store.db, job)
+    return None if started is None else from_epoch(started)
 
 
 def _last_missed_at(store: Store, job: str) -> datetime | None:
-    payload = store.db.scalar(
-        "SELECT payload FROM events WHERE job = :job AND type = 'run_missed' "
-        "ORDER BY id DESC LIMIT 1",
-        {"job": job},
-    )
+    payload = reads.last_missed_payload(store.db, job)
     if payload is None:
         return None
     expected = json.loads(payload).get("expected_at")
@@ -206,11 +192,7 @@ def _report_overdue(store: Store, now: datetime) -> list[Event]:
     for run in _overdue_runs(store, now):
         with store.db.transaction():
             store.db.serialize_event_writes()
-            seen = store.db.scalar(
-                "SELECT 1 FROM events WHERE run_id = :id AND type = 'run_overdue'",
-                {"id": run["id"]},
-            )
-            if seen is not None:
+            if reads.overdue_reported(store.db, run["id"]):
                 continue
             event = RunOverdue(
                 at=now, job=run["job"], run_id=run["id"], expected_seconds=run["limit"]
@@ -227,39 +209,24 @@ def _report_overdue(store: Store, now: datetime) -> list[Event]:
 
 
 def _overdue_runs(store: Store, now: datetime) -> list[dict[str, Any]]:
-    """Running runs past the job's expected duration (or, without one, its timeout)."""
-    rows = store.db.rows(
-        "SELECT r.id, r.job, r.started_at, j.expected_duration, j.timeout FROM runs r "
-        "JOIN jobs j ON j.name = r.job WHERE r.state = 'running' "
-        "AND r.started_at IS NOT NULL "
-        "AND (j.expected_duration IS NOT NULL OR j.timeout IS NOT NULL)"
-    )
+    """Running runs past the job's ``overdue_limit``."""
     overdue = []
-    for row in rows:
-        limits = [float(v) for v in (row["expected_duration"], row["timeout"]) if v is not None]
-        limit = min(limits)
-        if now.timestamp() - float(row["started_at"]) > limit:
+    for row in reads.running_with_limits(store.db):
+        limit = overdue_limit(row["expected_duration"], row["timeout"])
+        if limit is not None and now.timestamp() - float(row["started_at"]) > limit:
             overdue.append({"id": int(row["id"]), "job": row["job"], "limit": limit})
     return overdue
 
 
 def job_status(store: Store, job_name: str, now: datetime) -> str | None:
-    """``missed`` when a fire time passed its grace with no start since, ``late`` when
-    one passed within its grace or a run is past its expected duration; else None."""
-    rows = store.db.rows(
-        "SELECT name, schedule, timezone, grace, created_at, updated_at, paused FROM jobs "
-        "WHERE name = :name",
-        {"name": job_name},
-    )
-    if not rows:
+    """``late`` when a due fire time (past its grace) had no start since, or a run is
+    past its expected duration; else None."""
+    row = reads.job_schedule(store.db, job_name)
+    if row is None:
         return None
-    row = rows[0]
     if row["schedule"] is not None and not row["paused"]:
         expectation = Expectation.from_row(row)
         if _unkept_fire_times(store, expectation, now, reported=False):
-            return MISSED
-        due = dataclasses.replace(expectation, grace_seconds=0.0)
-        if _unkept_fire_times(store, due, now, reported=False):
             return LATE
     if any(run["job"] == job_name for run in _overdue_runs(store, now)):
         return LATE

@@ -36,6 +36,7 @@ from runner.server.ping_report import (
     sent_report,
 )
 from runner.server.ping_tokens import token_matches
+from runner.store import spine_sql as sql
 from runner.wrap.report import (
     CANCELLED,
     FAILED,
@@ -59,7 +60,7 @@ logger = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from runner.redaction import Redactor
     from runner.server.http_api import HttpServer, Request, Response
-    from runner.wrap.connection import Connection
+    from runner.store.lean_connection import Connection
 
 DefinedJobs = Callable[[], Mapping[str, bool]]
 """The jobs defined in job files, each with its ``pingable`` flag."""
@@ -91,7 +92,7 @@ class PingPolicy:
         if pingable:
             return _spec_of(row) if row is not None else JobSpec(job)
         if row is None:
-            count = db.scalar("SELECT COUNT(*) FROM jobs WHERE source = 'wrap'")
+            count = db.scalar(sql.WRAPPED_JOB_COUNT)
             if isinstance(count, int) and count >= self.max_ping_jobs:
                 raise PingError(
                     409,
@@ -242,25 +243,13 @@ def _open_run(db: Connection, job: str, started: float | None) -> dict[str, Any]
     """The run a finish ping ends: the one started at ``started``, else the newest running
     run of the job; with the numbers and start times of its running attempts."""
     if started is not None:
-        rows = db.rows(
-            "SELECT id, logical_time, started_at FROM runs WHERE job = :job "
-            "AND logical_time = :lt AND state IN ('queued', 'running')",
-            {"job": job, "lt": started},
-        )
+        rows = db.rows(sql.RUN_STARTED_AT, {"job": job, "lt": started})
     else:
-        rows = db.rows(
-            "SELECT id, logical_time, started_at FROM runs WHERE job = :job "
-            "AND trigger = 'wrap' AND state = 'running' ORDER BY id DESC LIMIT 1",
-            {"job": job},
-        )
+        rows = db.rows(sql.NEWEST_WRAPPED_RUN, {"job": job})
     if not rows:
         return None
     run = rows[0]
-    attempts = db.rows(
-        "SELECT number, started_at FROM attempts WHERE run_id = :id AND state = 'running' "
-        "ORDER BY number",
-        {"id": run["id"]},
-    )
+    attempts = db.rows(sql.RUNNING_ATTEMPTS, {"id": run["id"]})
     return {
         "logical_time": float(run["logical_time"]),
         "started_at": float(run["started_at"] or run["logical_time"]),
@@ -293,7 +282,7 @@ class PingApi:
     def handle(self, request: Request) -> Response:
         """``POST /api/v1/jobs/{job}/{kind}``."""
         from runner.server.http_api import Response
-        from runner.wrap.connection import connect
+        from runner.store.lean_connection import connect
 
         job, kind = request.params.get("job", ""), request.params.get("kind", "")
         with self._lock:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from runner import scheduler_liveness
 from runner.config import Settings
 from runner.definitions import fields
 from runner.definitions.location import Location
@@ -60,7 +61,7 @@ class ServerSettings:
     max_ping_jobs: int = DEFAULT_MAX_PING_JOBS
     limits: HttpLimits = field(default_factory=HttpLimits)
     heartbeat_url: Secret | None = None
-    heartbeat_interval: float = 15.0
+    heartbeat_interval: float = scheduler_liveness.DEFAULT_INTERVAL_SECONDS
     watch_interval: float = 2.0
     source: str = "runwatch.yaml"
     """The configuration file, for messages."""

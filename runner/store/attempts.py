@@ -21,7 +21,7 @@ from runner.events import (
     TaskUpstreamFailed,
 )
 from runner.model import TaskState
-from runner.store.eventlog import EventLog, to_json
+from runner.store.eventlog import EventLog
 from runner.store.records import (
     AttemptRecord,
     RunRecord,
@@ -29,6 +29,7 @@ from runner.store.records import (
     from_epoch,
     to_epoch,
 )
+from runner.store.spine_sql import to_json
 
 logger = logging.getLogger(__name__)
 

@@ -29,17 +29,13 @@ from runner.store.records import (
     from_epoch,
     to_epoch,
 )
+from runner.store.spine_sql import EVENT_COLUMNS, to_json
 
 logger = logging.getLogger(__name__)
 
 # 7 parameters an event: well under SQLite's 32,766 and PostgreSQL's 65,535 per statement.
 _EVENTS_PER_INSERT = 500
 _ROWS_PER_UPDATE = 500
-
-
-def to_json(value: Any) -> str:
-    """Compact, stable JSON for the store's text columns."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
 
 
 class EventLog:
@@ -198,8 +194,7 @@ class EventLog:
                 params[f"payload{i}"] = to_json(event.payload())
             # Rows of a multi-row VALUES get ids in their order on both databases.
             ids = self.db.rows(
-                "INSERT INTO events (at, type, job, run_id, task, attempt, payload) "
-                f"VALUES {values} RETURNING id",
+                f"INSERT INTO events {EVENT_COLUMNS} VALUES {values} RETURNING id",
                 params,
             )
             last = max(int(r["id"]) for r in ids)

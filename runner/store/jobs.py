@@ -8,11 +8,12 @@ from datetime import datetime
 
 from runner.errors import NotFoundError
 from runner.model import Job
-from runner.store.eventlog import EventLog, to_json
+from runner.store.eventlog import EventLog
 from runner.store.records import (
     JobRecord,
     to_epoch,
 )
+from runner.store.spine_sql import to_json
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,6 @@ from runner import exitstatus, supervisor
 from runner.model import RunState, TaskState
 from runner.store import logfiles
 from runner.store.attempts import AttemptTable
-from runner.store.eventlog import to_json
 from runner.store.records import (
     AttemptRecord,
     to_epoch,
@@ -28,6 +27,7 @@ from runner.store.recovery import (
     leftover_alive,
 )
 from runner.store.runs import FINISHED_RUN, RunTable
+from runner.store.spine_sql import to_json
 
 logger = logging.getLogger(__name__)
 

@@ -6,12 +6,17 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import time
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from runner import exitstatus, supervisor
 from runner.model import TaskState
-from runner.store.records import AttemptRecord
+from runner.store.records import AttemptRecord, to_epoch
+
+if TYPE_CHECKING:
+    from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +54,23 @@ def is_keeper(attempt: AttemptRecord) -> bool:
         return False
     status = os.fsencode(str(exitstatus.status_path(attempt.stdout_path)))
     return len(argv) > 3 and argv[1] == b"-e" and argv[3] == status
+
+
+def worker_attempts_here(store: Store, orphaned_since: datetime) -> list[AttemptRecord]:
+    """Attempts a worker of this host claimed that are running, or that were failed
+    ``orphaned`` since ``orphaned_since`` (their commands may still run here)."""
+    rows = store.db.rows(
+        "SELECT * FROM attempts WHERE heartbeat_at IS NOT NULL AND supervisor LIKE :host "
+        "AND (state = 'running' OR (reason = :orphaned AND finished_at >= :since)) "
+        "ORDER BY id",
+        {
+            "host": socket.gethostname().replace("%", "_") + ":%",
+            "orphaned": ORPHANED,
+            "since": to_epoch(orphaned_since),
+        },
+    )
+    attempts = [AttemptRecord.from_row(row) for row in rows]
+    return [a for a in attempts if supervisor.is_local(a.supervisor or "")]
 
 
 def still_kept(attempt: AttemptRecord) -> bool:

@@ -17,12 +17,13 @@ from runner.events import (
     RunSucceeded,
 )
 from runner.model import Job, RunState, Trigger
-from runner.store.eventlog import EventLog, to_json
+from runner.store.eventlog import EventLog
 from runner.store.records import (
     RunRecord,
     from_epoch,
     to_epoch,
 )
+from runner.store.spine_sql import INSERT_TASK_RUN, to_json
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +72,7 @@ class RunTable(EventLog):
             if run_id is None:
                 return None
             self.db.executemany(
-                "INSERT INTO task_runs (run_id, task, state, attempts, updated_at) "
-                "VALUES (:run_id, :task, 'pending', 0, :at)",
+                INSERT_TASK_RUN,
                 [{"run_id": run_id, "task": t, "at": values["at"]} for t in job.tasks],
             )
             self._insert_event(
@@ -288,7 +288,6 @@ class RunTable(EventLog):
         at_epoch = to_epoch(at)
         with self.transaction():
             self.db.executemany(
-                "INSERT INTO task_runs (run_id, task, state, attempts, updated_at) "
-                "VALUES (:run_id, :task, 'pending', 0, :at) ON CONFLICT DO NOTHING",
+                f"{INSERT_TASK_RUN} ON CONFLICT DO NOTHING",
                 [{"run_id": run.id, "task": t, "at": at_epoch} for t in tasks],
             )

@@ -13,8 +13,9 @@ import threading
 from collections import OrderedDict
 
 from runner.events import Event
+from runner.store import telemetry_reads as queries
 from runner.store.store import Store
-from runner.telemetry import exposition, queries
+from runner.telemetry import exposition
 from runner.telemetry.metrics import MetricsCollector
 
 logger = logging.getLogger(__name__)

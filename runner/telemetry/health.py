@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from runner import scheduler_liveness
 from runner.clock import Clock, utcnow
-
-DEFAULT_MAX_HEARTBEAT_AGE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ class HeartbeatHealth:
         self,
         last_heartbeat: Callable[[], datetime | None],
         *,
-        max_age_seconds: float = DEFAULT_MAX_HEARTBEAT_AGE_SECONDS,
+        max_age_seconds: float = scheduler_liveness.MIN_STALE_SECONDS,
         clock: Clock = utcnow,
     ) -> None:
         self._last_heartbeat = last_heartbeat

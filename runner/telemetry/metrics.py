@@ -16,6 +16,7 @@ from typing import Protocol
 
 from prometheus_client.registry import CollectorRegistry
 
+from runner import scheduler_liveness
 from runner.events import (
     AttemptCancelled,
     AttemptFailed,
@@ -29,8 +30,8 @@ from runner.events import (
     TaskSkipped,
     TaskUpstreamFailed,
 )
+from runner.store import telemetry_reads as queries
 from runner.store.store import Store
-from runner.telemetry import queries
 from runner.telemetry.exposition import FamiliesCollector
 from runner.telemetry.families import (
     CounterFamily,
@@ -51,7 +52,6 @@ DURATION_BUCKETS = (
 LAG_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 """How late a scheduled run started after its fire time."""
 RUN_STATUSES = ("success", "failed", "cancelled")
-HEARTBEAT_PREFIX = "scheduler"
 """Heartbeats named ``scheduler…`` in the store feed the scheduler heartbeat gauge."""
 
 _RUN_ENDS: dict[type[Event], str] = {
@@ -255,7 +255,7 @@ class MetricsCollector:
         cursor = store.last_event_id()
         gauges = queries.job_gauges(store.db)
         running = queries.running_runs(store.db)
-        heartbeat = queries.last_heartbeat(store.db, HEARTBEAT_PREFIX)
+        heartbeat = queries.last_heartbeat(store.db, scheduler_liveness.HEARTBEAT_PREFIX)
         jobs = store.list_jobs()
         with self.lock:
             for row in gauges:

@@ -19,8 +19,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import CollectorRegistry
 
 from runner.events import Event
+from runner.store import telemetry_reads as queries
 from runner.store.store import Store
-from runner.telemetry import queries
 from runner.telemetry.exposition import FamilyMetric
 from runner.telemetry.metrics import RUN_STATUSES, MetricsCollector
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from runner import scheduler_liveness
 from runner.settings_file import ETC_DIR, describe_search
 
-SERVE_ALIVE_SECONDS = 60.0
-"""A `runwatch serve` whose heartbeat is older than this is taken for gone."""
-_SERVE_HEARTBEAT_SQL = (
-    "SELECT MAX(at) FROM heartbeats WHERE name LIKE 'scheduler:%' AND info NOT LIKE '%\"stopped\"%'"
-)
+_SERVE_HEARTBEAT_PARAMS = {
+    "pattern": scheduler_liveness.HEARTBEAT_PATTERN,
+    "stopped": f'%"{scheduler_liveness.STOPPED}"%',
+}
 _QUEUED = "it stays queued and is alerted by the next `runwatch serve`, `run` or `wrap` that can"
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
@@ -33,9 +33,11 @@ if TYPE_CHECKING:
 
 
 def serve_alive(db: Scalars, now_epoch: float) -> bool:
-    """True when a `runwatch serve` heartbeat in the store is recent."""
-    last = db.scalar(_SERVE_HEARTBEAT_SQL)
-    return last is not None and now_epoch - float(last) <= SERVE_ALIVE_SECONDS
+    """True when a `runwatch serve` is alive by its stored heartbeat (``scheduler_liveness``)."""
+    from runner.store.spine_sql import SERVE_HEARTBEAT
+
+    last = db.scalar(SERVE_HEARTBEAT, _SERVE_HEARTBEAT_PARAMS)
+    return scheduler_liveness.is_alive(None if last is None else float(last), now_epoch)
 
 
 def no_settings(env: Mapping[str, str], cwd: str, etc_dir: str = ETC_DIR) -> str:

@@ -2,9 +2,9 @@
 
 This writes what ``runner.store.store.Store`` writes for a one-task run — the ``jobs``
 row, the run, its task row, its attempts and the same events with the same payloads —
-in plain SQL, because importing the store costs ~60 ms and a wrapped ``true`` may add
-80 ms in all. tests/runner/wrap/test_recorder.py reads everything back through Store
-and checks it against what Store's own methods write.
+with the statements of ``runner.store.spine_sql`` (import-light, unlike the store).
+tests/runner/wrap/test_recorder.py reads everything back through Store and checks
+each row, column by column, against what Store's own methods write.
 
 ``record`` brings the store in line with a report in one transaction, by looking first:
 a run that exists is not created again, an attempt that ended is not ended again, and
@@ -15,11 +15,12 @@ run again, a repeated ping — never counts anything twice.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from runner.store import spine_sql as sql
+from runner.store.spine_sql import to_json
 from runner.wrap.report import (
     CANCELLED,
     FAILED,
@@ -36,7 +37,7 @@ from runner.wrap.report import (
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
-    from runner.wrap.connection import Connection
+    from runner.store.lean_connection import Connection
 
 _ATTEMPT_EVENTS = {
     SUCCESS: "attempt_succeeded",
@@ -46,11 +47,6 @@ _ATTEMPT_EVENTS = {
 }
 _RUN_EVENTS = {SUCCESS: "run_succeeded", FAILED: "run_failed", CANCELLED: "run_cancelled"}
 _RETRYABLE = (FAILED, TIMED_OUT)
-
-
-def _json(value: object) -> str:
-    # as runner.store.store._json, so payloads compare equal byte for byte
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
 
 
 def _iso(epoch: float) -> str:
@@ -93,13 +89,12 @@ def set_process(
     kill it) and the run's trace id, once both are known."""
     with db.transaction():
         db.execute(
-            "UPDATE attempts SET pid = :pid, pid_start = :start WHERE run_id = :run_id "
-            "AND task = :task AND number = :number",
+            sql.SET_ATTEMPT_PROCESS,
             {"pid": pid, "start": pid_start, "run_id": run_id, "task": task, "number": number},
         )
         if trace_id is not None:
             db.execute(
-                "UPDATE runs SET trace_id = COALESCE(trace_id, :trace) WHERE id = :id",
+                sql.SET_RUN_TRACE,
                 {"trace": trace_id, "id": run_id},
             )
 
@@ -108,19 +103,11 @@ def register_job(db: Connection, job: JobSpec, at: float) -> None:
     """Insert or update the job's row with what the wrap command line declares at ``at``
     (a report replayed late does not overwrite what a newer one declared)."""
     db.execute(
-        "INSERT INTO jobs (name, owner, tags, schedule, timezone, description, source, "
-        "paused, updated_at, grace, expected_duration, timeout, created_at) VALUES "
-        "(:name, :owner, :tags, :schedule, :timezone, NULL, 'wrap', 0, :at, :grace, "
-        ":expected_duration, :timeout, :at) ON CONFLICT (name) DO UPDATE SET "
-        "owner = excluded.owner, tags = excluded.tags, schedule = excluded.schedule, "
-        "timezone = excluded.timezone, source = excluded.source, "
-        "updated_at = excluded.updated_at, grace = excluded.grace, "
-        "expected_duration = excluded.expected_duration, timeout = excluded.timeout "
-        "WHERE jobs.updated_at <= excluded.updated_at",
+        sql.REGISTER_WRAPPED_JOB,
         {
             "name": job.name,
             "owner": job.owner,
-            "tags": _json(list(job.tags)),
+            "tags": to_json(list(job.tags)),
             "schedule": job.schedule,
             "timezone": job.timezone,
             "at": at,
@@ -133,11 +120,7 @@ def register_job(db: Connection, job: JobSpec, at: float) -> None:
 
 def stored_job(db: Connection, name: str) -> Mapping[str, object] | None:
     """The job's row as the store holds it, or None."""
-    rows = db.rows(
-        "SELECT name, schedule, timezone, grace, expected_duration, timeout, owner, tags, "
-        "source FROM jobs WHERE name = :name",
-        {"name": name},
-    )
+    rows = db.rows(sql.STORED_JOB, {"name": name})
     return rows[0] if rows else None
 
 
@@ -153,8 +136,7 @@ def _event(
     attempt: int | None = None,
 ) -> None:
     db.execute(
-        "INSERT INTO events (at, type, job, run_id, task, attempt, payload) "
-        "VALUES (:at, :type, :job, :run_id, :task, :attempt, :payload)",
+        sql.INSERT_EVENT,
         {
             "at": at,
             "type": kind,
@@ -162,17 +144,14 @@ def _event(
             "run_id": run_id,
             "task": task,
             "attempt": attempt,
-            "payload": _json(payload),
+            "payload": to_json(payload),
         },
     )
 
 
 def _record_skip(db: Connection, report: SkipReport) -> None:
     job = report.job.name
-    seen = db.scalar(
-        "SELECT 1 FROM events WHERE job = :job AND type = 'run_skipped' AND at = :at",
-        {"job": job, "at": report.at},
-    )
+    seen = db.scalar(sql.SKIP_SEEN, {"job": job, "at": report.at})
     if seen is None:
         payload = {"logical_time": _iso(report.at), "reason": report.reason}
         _event(db, "run_skipped", report.at, job, payload)
@@ -181,16 +160,11 @@ def _record_skip(db: Connection, report: SkipReport) -> None:
 def _ensure_run(db: Connection, report: RunReport) -> tuple[int, str]:
     """The run's id and stored state, creating it (queued, then started) if it is new."""
     job = report.job.name
-    found = db.rows(
-        "SELECT id, state FROM runs WHERE job = :job AND logical_time = :lt",
-        {"job": job, "lt": report.logical_time},
-    )
+    found = db.rows(sql.RUN_OF_LOGICAL_TIME, {"job": job, "lt": report.logical_time})
     if found:
         return _int(found[0]["id"]), str(found[0]["state"])
     run_id = db.scalar(
-        "INSERT INTO runs (job, logical_time, trigger, state, params, queued_at, started_at, "
-        "supervisor, trace_id) VALUES (:job, :lt, :trigger, 'running', '{}', :at, :at, :sup, "
-        ":trace) RETURNING id",
+        sql.INSERT_WRAPPED_RUN,
         {
             "job": job,
             "lt": report.logical_time,
@@ -202,8 +176,7 @@ def _ensure_run(db: Connection, report: RunReport) -> tuple[int, str]:
     )
     run_id = _int(run_id)
     db.execute(
-        "INSERT INTO task_runs (run_id, task, state, attempts, updated_at) "
-        "VALUES (:run_id, :task, 'pending', 0, :at)",
+        sql.INSERT_TASK_RUN,
         {"run_id": run_id, "task": report.task, "at": report.started_at},
     )
     logical = _iso(report.logical_time)
@@ -224,25 +197,17 @@ def _record_attempt(
 ) -> None:
     job, task = report.job.name, report.task
     key = {"run_id": run_id, "task": task, "number": attempt.number}
-    found = db.rows(
-        "SELECT id, state FROM attempts WHERE run_id = :run_id AND task = :task "
-        "AND number = :number",
-        key,
-    )
+    found = db.rows(sql.ATTEMPT_STATE, key)
     if not found:
         if log_dir is not None and attempt.stdout_path is None:
             base = os.path.join(log_dir, job, str(run_id), f"{task}.{attempt.number}")
             attempt.stdout_path, attempt.stderr_path = f"{base}.out", f"{base}.err"
         db.execute(
-            "UPDATE task_runs SET state = 'running', updated_at = :at, "
-            "attempts = CASE WHEN attempts < :number THEN :number ELSE attempts END "
-            "WHERE run_id = :run_id AND task = :task",
+            sql.TASK_RUN_STARTED,
             {**key, "at": attempt.started_at},
         )
         db.execute(
-            "INSERT INTO attempts (run_id, job, task, number, state, started_at, pool, "
-            "supervisor, pid, pid_start, stdout_path, stderr_path) VALUES (:run_id, :job, "
-            ":task, :number, 'running', :at, NULL, :sup, :pid, :start, :out, :err)",
+            sql.INSERT_WRAPPED_ATTEMPT,
             {
                 **key,
                 "job": job,
@@ -275,11 +240,7 @@ def _finish_attempt(
 ) -> None:
     assert attempt.finished_at is not None
     started = db.scalar(
-        "UPDATE attempts SET state = :state, finished_at = :at, exit_code = :code, "
-        "signal = :sig, error = :error, reason = :reason, pid = COALESCE(:pid, pid), "
-        "stdout_path = COALESCE(stdout_path, :out), stderr_path = COALESCE(stderr_path, :err) "
-        "WHERE run_id = :run_id AND task = :task AND number = :number AND state = 'running' "
-        "RETURNING started_at",
+        sql.FINISH_ATTEMPT,
         {
             "state": attempt.state,
             "at": attempt.finished_at,
@@ -299,8 +260,7 @@ def _finish_attempt(
         return
     retrying = attempt.will_retry and attempt.state in _RETRYABLE
     db.execute(
-        "UPDATE task_runs SET state = :state, updated_at = :at "
-        "WHERE run_id = :run_id AND task = :task",
+        sql.TASK_RUN_ENDED,
         {
             "state": "retrying" if retrying else attempt.state,
             "at": attempt.finished_at,
@@ -333,8 +293,7 @@ def _finish_attempt(
 def _finish_run(db: Connection, report: RunReport, run_id: int) -> None:
     assert report.finished_at is not None
     started = db.scalar(
-        "UPDATE runs SET state = :state, finished_at = :at, reason = :reason "
-        "WHERE id = :id AND state IN ('queued', 'running') RETURNING started_at",
+        sql.FINISH_RUN,
         {"state": report.state, "at": report.finished_at, "reason": report.reason, "id": run_id},
     )
     if started is None:
@@ -342,8 +301,7 @@ def _finish_run(db: Connection, report: RunReport, run_id: int) -> None:
     # A retry the end came before (an interrupted wait) will not happen: as the engine does
     # for a cancelled run, the task ends cancelled, without an event of its own.
     db.execute(
-        "UPDATE task_runs SET state = 'cancelled', updated_at = :at "
-        "WHERE run_id = :id AND state IN ('pending', 'retrying')",
+        sql.CANCEL_WAITING_TASKS,
         {"at": report.finished_at, "id": run_id},
     )
     assert isinstance(started, int | float)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from runner.errors import StoreError
+from runner.store.spine_sql import FAILURE_PAST_CURSOR, FIRING_ALERT_OF_JOB, SCHEMA_REVISION
 from runner.wrap.options import WrapOptions
 from runner.wrap.report import AttemptReport, JobSpec, Report, RunReport
 from runner.wrap.settings import WrapSettings
@@ -16,7 +17,7 @@ from runner.wrap.spool import TARGET_STORE, ReplayResult, Spool
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
-    from runner.wrap.connection import Connection
+    from runner.store.lean_connection import Connection
     from runner.wrap.ping_client import PingClient
 
 START_TIMEOUT_SECONDS = 1.0
@@ -68,7 +69,7 @@ class StoreSink(Sink):
         self._schema_checked = False
 
     def _connection(self, *, final: bool) -> Connection:
-        from runner.wrap.connection import connect
+        from runner.store.lean_connection import connect
 
         if self._db is None:
             timeout = END_TIMEOUT_SECONDS if final else START_TIMEOUT_SECONDS
@@ -160,19 +161,13 @@ class StoreSink(Sink):
 
     def has_firing_alerts(self, job: str) -> bool:
         """True when an alert about ``job`` fires (this run may resolve it)."""
-        found = self._connection(final=True).scalar(
-            "SELECT 1 FROM alerts WHERE job = :job AND state = 'firing' LIMIT 1", {"job": job}
-        )
+        found = self._connection(final=True).scalar(FIRING_ALERT_OF_JOB, {"job": job})
         return found is not None
 
     def failures_unalerted(self) -> bool:
         """True when a failed run is in the event log past the alert engine's cursor (a
         process that could not alert recorded it: this one may)."""
-        found = self._connection(final=True).scalar(
-            "SELECT 1 FROM events WHERE type = 'run_failed' AND id > COALESCE("
-            "(SELECT event_id FROM consumer_cursors WHERE name = :cursor), 0) LIMIT 1",
-            {"cursor": ALERT_CURSOR},
-        )
+        found = self._connection(final=True).scalar(FAILURE_PAST_CURSOR, {"cursor": ALERT_CURSOR})
         return found is not None
 
     def serve_alive(self) -> bool:
@@ -219,7 +214,7 @@ class ServerSink(Sink):
 def _schema_revision(db: Connection) -> str | None:
     """The store's Alembic revision; None for a store without a schema yet."""
     try:
-        found = db.scalar("SELECT version_num FROM alembic_version")
+        found = db.scalar(SCHEMA_REVISION)
     except StoreError as exc:
         if _schema_missing(exc):
             return None

@@ -21,7 +21,7 @@ from runner.wrap.report import Report, report_from_json
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
-    from runner.wrap.connection import Connection
+    from runner.store.lean_connection import Connection
 
 TARGET_STORE = "store"
 """Reports for the database; a report for a ping server carries the server's URL."""

@@ -16,8 +16,8 @@ from alerting.notification import Notification, NotifiedAlert, NotifiedStatus
 from alerting.notifiers.alertmanager import alertmanager_alerts
 from alerting.notifiers.webhook import webhook_body
 from runner.model import Job, Task
+from runner.store.lean_connection import connect
 from runner.store.store import Store
-from runner.wrap.connection import connect
 from runner.wrap.recorder import record
 from runner.wrap.report import JobSpec
 from tests.alerting.conftest import T0, Certificate, FixedClock, RecordingServer

@@ -183,6 +183,18 @@ def test_a_pagerduty_400_is_permanent(
     assert sender.deliver_due().failed == 1
 
 
+@pytest.mark.parametrize("status", [409, 425])
+def test_a_pagerduty_4xx_the_webhook_rule_retries_is_retried_here_too(
+    pagerduty: tuple[AlertEngine, Sender, RecordingServer], events: EventLog, status: int
+) -> None:
+    engine, sender, server = pagerduty
+    server.reply(status, {"status": "error", "message": "try again"})
+    for _ in range(3):
+        events.run(ok=False)
+    engine.evaluate()
+    assert sender.deliver_due().retried == 1
+
+
 def test_a_certificate_the_client_does_not_trust_is_a_retried_failure(
     https_server: RecordingServer,
     store: Store,

@@ -15,8 +15,8 @@ from runner.executors.celery.recovery import OrphanRecovery
 from runner.executors.local.executor import LocalExecutor
 from runner.model import Job, RunState, Task, TaskState, Trigger
 from runner.scheduling.scheduler import Scheduler
-from runner.store import heartbeats
-from runner.store.heartbeats import Claim
+from runner.store import leases
+from runner.store.leases import Claim
 from runner.store.records import AttemptRecord, RunRecord
 from runner.store.scheduling import claim_run
 from runner.store.store import Store
@@ -50,55 +50,55 @@ def dispatched(store: Store, *, supervisor: str | None = None) -> tuple[RunRecor
 
 def test_only_the_first_claim_of_an_attempt_wins(store: Store) -> None:
     _, attempt = dispatched(store)
-    assert heartbeats.claim_attempt(store, attempt.id, WORKER, T0) is Claim.CLAIMED
-    assert heartbeats.claim_attempt(store, attempt.id, "w2:1:1", T0) is Claim.REFUSED
-    assert heartbeats.claim_attempt(store, attempt.id + 100, WORKER, T0) is Claim.MISSING
+    assert leases.claim_attempt(store, attempt.id, WORKER, T0) is Claim.CLAIMED
+    assert leases.claim_attempt(store, attempt.id, "w2:1:1", T0) is Claim.REFUSED
+    assert leases.claim_attempt(store, attempt.id + 100, WORKER, T0) is Claim.MISSING
     assert store.get_attempt(attempt.id).supervisor == WORKER
 
 
 def test_an_outcome_is_decided_once_and_ends_the_heartbeat(store: Store) -> None:
     _, attempt = dispatched(store)
-    heartbeats.claim_attempt(store, attempt.id, WORKER, T0)
-    assert heartbeats.renew_attempt(store, attempt.id, T0).kept
-    assert heartbeats.decide_outcome(store, attempt.id, {"state": "success", "exit_code": 0})
-    assert not heartbeats.decide_outcome(store, attempt.id, heartbeats.orphaned_outcome("x"))
-    assert not heartbeats.renew_attempt(store, attempt.id, T0).kept
-    lease = heartbeats.lease(store, attempt.id)
+    leases.claim_attempt(store, attempt.id, WORKER, T0)
+    assert leases.renew_attempt(store, attempt.id, T0).kept
+    assert leases.decide_outcome(store, attempt.id, {"state": "success", "exit_code": 0})
+    assert not leases.decide_outcome(store, attempt.id, leases.orphaned_outcome("x"))
+    assert not leases.renew_attempt(store, attempt.id, T0).kept
+    lease = leases.lease(store, attempt.id)
     assert lease is not None
     assert lease.outcome == {"state": "success", "exit_code": 0}
 
 
 def test_an_orphan_is_judged_only_on_a_heartbeat_older_than_the_cutoff(store: Store) -> None:
     _, attempt = dispatched(store)
-    heartbeats.claim_attempt(store, attempt.id, WORKER, T0)
-    heartbeats.renew_attempt(store, attempt.id, T0 + timedelta(seconds=20))
-    orphaned = heartbeats.orphaned_outcome("worker")
+    leases.claim_attempt(store, attempt.id, WORKER, T0)
+    leases.renew_attempt(store, attempt.id, T0 + timedelta(seconds=20))
+    orphaned = leases.orphaned_outcome("worker")
     cutoff = T0 + timedelta(seconds=10)
-    assert not heartbeats.decide_outcome(store, attempt.id, orphaned, stale_before=cutoff)
+    assert not leases.decide_outcome(store, attempt.id, orphaned, stale_before=cutoff)
     later = T0 + timedelta(seconds=30)
-    assert heartbeats.decide_outcome(store, attempt.id, orphaned, stale_before=later)
+    assert leases.decide_outcome(store, attempt.id, orphaned, stale_before=later)
 
 
 def test_stopping_an_unclaimed_attempt_decides_it_and_refuses_its_message(store: Store) -> None:
     _, attempt = dispatched(store)
     stop = {"state": "cancelled", "reason": "run cancelled"}
-    assert heartbeats.request_stop(store, attempt.id, stop) is True
-    assert heartbeats.claim_attempt(store, attempt.id, WORKER, T0) is Claim.REFUSED
-    lease = heartbeats.lease(store, attempt.id)
+    assert leases.request_stop(store, attempt.id, stop) is True
+    assert leases.claim_attempt(store, attempt.id, WORKER, T0) is Claim.REFUSED
+    lease = leases.lease(store, attempt.id)
     assert lease is not None
     assert lease.outcome == stop
 
 
 def test_stopping_a_claimed_attempt_asks_its_worker(store: Store) -> None:
     _, attempt = dispatched(store)
-    heartbeats.claim_attempt(store, attempt.id, WORKER, T0)
+    leases.claim_attempt(store, attempt.id, WORKER, T0)
     stop = {"state": "timed_out", "reason": "timed out"}
-    assert heartbeats.request_stop(store, attempt.id, stop) is False
-    renewal = heartbeats.renew_attempt(store, attempt.id, T0)
+    assert leases.request_stop(store, attempt.id, stop) is False
+    renewal = leases.renew_attempt(store, attempt.id, T0)
     assert renewal.kept
     assert renewal.stop_request == stop
     store.finish_attempt(attempt, TaskState.TIMED_OUT, T0)
-    assert heartbeats.request_stop(store, attempt.id, stop) is None
+    assert leases.request_stop(store, attempt.id, stop) is None
 
 
 @pytest.fixture
@@ -125,9 +125,9 @@ def test_a_dead_schedulers_run_waits_for_its_worker_then_resumes_to_its_end(
 ) -> None:
     run, attempt = dispatched(store, supervisor=ELSEWHERE)
     store.heartbeat(f"scheduler:{ELSEWHERE}", T0, {"state": "running"})
-    heartbeats.claim_attempt(store, attempt.id, WORKER, T0)
+    leases.claim_attempt(store, attempt.id, WORKER, T0)
     now = T0 + timedelta(seconds=61)
-    heartbeats.renew_attempt(store, attempt.id, now)
+    leases.renew_attempt(store, attempt.id, now)
 
     first = recovery(store).run(now, scheduler)
     assert [r.id for r in first.failed_runs] == [run.id]
@@ -135,7 +135,7 @@ def test_a_dead_schedulers_run_waits_for_its_worker_then_resumes_to_its_end(
     assert first.resumed_runs == []
     assert store.get_attempt(attempt.id).state is TaskState.RUNNING
 
-    heartbeats.decide_outcome(store, attempt.id, {"state": "success", "exit_code": 0})
+    leases.decide_outcome(store, attempt.id, {"state": "success", "exit_code": 0})
     second = recovery(store).run(now, scheduler)
     assert [a.id for a in second.settled_attempts] == [attempt.id]
     assert [r.id for r in second.resumed_runs] == [run.id]
@@ -149,7 +149,7 @@ def test_a_silent_worker_of_a_dead_scheduler_is_orphaned_and_the_task_retried(
 ) -> None:
     run, attempt = dispatched(store, supervisor=ELSEWHERE)
     store.heartbeat(f"scheduler:{ELSEWHERE}", T0, {"state": "running"})
-    heartbeats.claim_attempt(store, attempt.id, WORKER, T0)
+    leases.claim_attempt(store, attempt.id, WORKER, T0)
 
     result = recovery(store).run(T0 + timedelta(seconds=61), scheduler)
 
@@ -167,7 +167,7 @@ def test_an_unclaimed_attempt_of_a_dead_scheduler_is_orphaned_at_once(store: Sto
     store.heartbeat(f"scheduler:{ELSEWHERE}", T0, {"state": "stopped"})
     result = recovery(store).run(T0)
     assert [a.id for a in result.settled_attempts] == [attempt.id]
-    assert heartbeats.claim_attempt(store, attempt.id, WORKER, T0) is Claim.REFUSED
+    assert leases.claim_attempt(store, attempt.id, WORKER, T0) is Claim.REFUSED
     assert store.get_run(run.id).reason == "orphaned"
 
 

@@ -126,7 +126,7 @@ def test_a_worker_killed_mid_python_task_is_orphaned_and_the_task_retried(
     tests/faults/test_worker_death.py): its attempt is failed orphaned and retried."""
     cluster = any_broker_cluster
     starts = cluster.tmp / "starts"
-    (cluster.tmp / "fragile_steps.py").write_text(
+    (cluster.tmp / "fragile_steps.py").write_text(  # a module name no other test imports
         "import pathlib, time\n\ndef work(path):\n    p = pathlib.Path(path)\n"
         "    first = not p.exists()\n    with p.open('a') as f:\n        f.write('start\\n')\n"
         "    if first:\n        time.sleep(60)\n"

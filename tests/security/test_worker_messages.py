@@ -20,7 +20,7 @@ from runner.executors.celery.message import AttemptMessage
 from runner.executors.celery.settings import CelerySettings
 from runner.model import RunState, Trigger
 from runner.secret import Secret
-from runner.store.heartbeats import lease
+from runner.store.leases import lease
 from runner.store.records import AttemptRecord
 from tests.distributed.conftest import AMQP_URL, REDIS_URL, Cluster, _cluster, wait_until
 from tests.distributed.test_workers import Dispatcher

@@ -66,7 +66,7 @@ def _prepare(store: Store, job: Job, ctx: Context) -> tuple[RunRecord, list[str]
     orphaned by a crash resumes within its budgets); None when there is nothing to do."""
     from runner import supervisor
     from runner.clock import utcnow
-    from runner.store.heartbeats import running_attempt_count
+    from runner.store.leases import running_attempt_count
 
     args = ctx.args
     params = parse_params(args.param)

@@ -58,6 +58,7 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     from prometheus_client import CollectorRegistry
 
     from alerting import firing_alert_counts, load_alerting, notification_counts
+    from runner import scheduler_liveness
     from runner.clock import utcnow
     from runner.executors.factory import build_engine
     from runner.scheduling.daemon import Daemon
@@ -159,7 +160,8 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     daemon.add_duty("spool", 30.0, spool_replayer(spool_dir, store.db))
     daemon.scheduler.on_next_fire = collector.set_next_run
     health = HeartbeatHealth(
-        lambda: collector.last_heartbeat_at, max_age_seconds=max(60.0, 4 * beat_every)
+        lambda: collector.last_heartbeat_at,
+        max_age_seconds=scheduler_liveness.stale_after(beat_every),
     )
 
     server = telemetry_server(

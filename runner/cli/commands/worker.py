@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 
 from runner.cli.context import Context
 from runner.errors import UsageError
@@ -32,6 +33,7 @@ def command(ctx: Context) -> int:
     from runner.executors.celery.settings import require_celery
 
     require_celery()
+    from runner.executors.celery.adoption import watch_kept_commands
     from runner.executors.celery.app import create_app
     from runner.executors.celery.settings import celery_settings
     from runner.executors.celery.worker import WorkerRuntime
@@ -78,5 +80,16 @@ def command(ctx: Context) -> int:
         len(definitions.jobs),
         "must be signed" if settings.signing_key is not None else "are not signed",
     )
-    worker.start()
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=watch_kept_commands,
+        args=(ctx.settings.db_url, settings.heartbeat_interval, stop),
+        name="kept-commands",
+        daemon=True,
+    )
+    watcher.start()
+    try:
+        worker.start()
+    finally:
+        stop.set()
     return int(worker.exitcode or 0)

@@ -11,13 +11,27 @@ leftover process on this host killed first, so a retry never runs beside it.
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+import threading
+from datetime import datetime, timedelta
 from typing import Any
 
-from runner import exitstatus
-from runner.store.heartbeats import decide_outcome, orphaned_outcome
-from runner.store.recovery import adopted_outcome, kept_status, kill_leftover, still_kept
+from runner import exitstatus, supervisor
+from runner.clock import Clock, utcnow
+from runner.errors import StoreError
+from runner.model import TaskState
+from runner.store.leases import decide_outcome, orphaned_outcome, renew_attempt
+from runner.store.records import AttemptRecord
+from runner.store.recovery import (
+    adopted_outcome,
+    kept_status,
+    kill_leftover,
+    still_kept,
+    worker_attempts_here,
+)
 from runner.store.store import Store
+
+logger = logging.getLogger(__name__)
 
 
 def settle_lost_worker(
@@ -42,3 +56,83 @@ def settle_lost_worker(
     elif attempt.stdout_path is not None:
         exitstatus.discard(exitstatus.status_path(attempt.stdout_path))
     return outcome
+
+
+class KeptCommands:
+    """Run by `runwatch worker`'s main process: looks after the attempts of this host's
+    worker processes that died (a worker killed and restarted, say).
+
+    While such an attempt's command still runs under its keeper, its lease is renewed, so
+    no scheduler on another host judges it orphaned and runs it again beside it; a stop
+    the engine asks for kills it. Once the keeper has ended, the outcome in its status
+    file is recorded (adopted). A command whose attempt someone else has already decided
+    (orphaned, to be retried) is killed: the dead worker can no longer fence it.
+    """
+
+    def __init__(self, store: Store, clock: Clock = utcnow) -> None:
+        self.store = store
+        self.clock = clock
+
+    def run(self) -> list[int]:
+        """One pass; the ids of the attempts whose outcome it decided."""
+        now = self.clock()
+        decided = []
+        for attempt in worker_attempts_here(self.store, now - ORPHANED_FENCE_WINDOW):
+            if attempt.supervisor is None or supervisor.is_alive(attempt.supervisor):
+                continue  # its worker process lives and looks after it
+            if still_kept(attempt):
+                if self._keep(attempt, now):
+                    decided.append(attempt.id)
+            elif attempt.state is TaskState.RUNNING:
+                who = f"worker {attempt.supervisor}"
+                if settle_lost_worker(self.store, attempt.id, who, gone=True, stale_before=now):
+                    decided.append(attempt.id)
+        return decided
+
+    def _keep(self, attempt: AttemptRecord, now: datetime) -> bool:
+        """Renew a kept command's lease, or kill it when it is no longer its to run; True
+        when a stop request was decided."""
+        kept = attempt.state is TaskState.RUNNING
+        renewal = renew_attempt(self.store, attempt.id, now) if kept else None
+        if renewal is None or not renewal.kept:
+            logger.warning(
+                "killing the command of attempt %d of %s/%s: its worker %s died and the "
+                "attempt was decided elsewhere",
+                attempt.id, attempt.job, attempt.task, attempt.supervisor,
+                extra={"job": attempt.job, "run_id": attempt.run_id},
+            )  # fmt: skip
+            kill_leftover(attempt)
+            return False
+        if renewal.stop_request is None:
+            return False
+        request = renewal.stop_request
+        kill_leftover(attempt)
+        return decide_outcome(
+            self.store,
+            attempt.id,
+            {
+                "state": request.get("state", TaskState.CANCELLED.value),
+                "reason": request.get("reason", "stopped"),
+            },
+        )
+
+
+ORPHANED_FENCE_WINDOW = timedelta(hours=1)
+"""Attempts failed ``orphaned`` this recently are checked for a command still running."""
+
+
+def watch_kept_commands(db_url: str, every: float, stop: threading.Event) -> None:
+    """``KeptCommands`` passes at once and then every ``every`` seconds until ``stop`` is
+    set, on a store connection of their own; a failed pass is logged, the next retries."""
+    store = Store.open(db_url, migrate=False, recover=False)
+    try:
+        commands = KeptCommands(store)
+        while True:
+            try:
+                commands.run()
+            except StoreError as exc:
+                logger.warning("looking after the commands of dead worker processes: %s", exc)
+            if stop.wait(every):
+                return
+    finally:
+        store.close()

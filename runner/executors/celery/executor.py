@@ -32,7 +32,7 @@ from runner.executors.celery.message import AttemptMessage, finished_from_outcom
 from runner.executors.celery.settings import CelerySettings
 from runner.executors.celery.signing import sign
 from runner.model import TaskState
-from runner.store.heartbeats import (
+from runner.store.leases import (
     AttemptLease,
     decide_outcome,
     leases,

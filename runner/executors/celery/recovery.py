@@ -22,20 +22,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from runner import supervisor
+from runner import scheduler_liveness, supervisor
 from runner.config import Settings
 from runner.engine.engine import tasks_to_resume
 from runner.executors.celery.adoption import settle_lost_worker
 from runner.executors.celery.settings import CelerySettings, celery_settings, executor_kind
 from runner.model import TaskState
-from runner.scheduling.daemon import HEARTBEAT_NAME
 from runner.scheduling.scheduler import Scheduler
-from runner.store.heartbeats import (
+from runner.store.heartbeats import heartbeats, run_supervisors
+from runner.store.leases import (
     AttemptLease,
     fail_runs_supervised_by,
-    heartbeats,
     lease,
-    run_supervisors,
     running_attempt_count,
     unsettled_attempts,
 )
@@ -46,8 +44,6 @@ from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
 
-SCHEDULER_MISSED_HEARTBEATS = 4
-"""A scheduler on another host is dead after this many heartbeat intervals of silence."""
 RESUME_WINDOW = timedelta(days=1)
 """Orphaned runs older than this are left failed."""
 
@@ -137,7 +133,7 @@ class OrphanRecovery:
         its pid here and cannot be judged on another host: it is left alone.
         """
         me = supervisor.current()
-        beats = heartbeats(self.store, HEARTBEAT_NAME)
+        beats = heartbeats(self.store, scheduler_liveness.HEARTBEAT_PREFIX)
         stale_before = now - timedelta(seconds=self.scheduler_stale_after)
         dead = []
         for identity in sorted(run_supervisors(self.store)):
@@ -212,6 +208,6 @@ def orphan_recovery(
     )
     return OrphanRecovery(
         store,
-        scheduler_stale_after=SCHEDULER_MISSED_HEARTBEATS * heartbeat_every,
+        scheduler_stale_after=scheduler_liveness.stale_after(heartbeat_every),
         worker_stale_after=worker_stale_after,
     )

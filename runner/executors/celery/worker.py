@@ -41,7 +41,7 @@ from runner.executors.celery.signing import signature_problem
 from runner.executors.local.executor import LocalExecutor
 from runner.model import Definitions, Job, Task, TaskState
 from runner.redaction import Redactor
-from runner.store.heartbeats import (
+from runner.store.leases import (
     Claim,
     claim_attempt,
     decide_outcome,

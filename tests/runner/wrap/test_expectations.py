@@ -7,11 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from runner.events import RunMissed, RunOverdue
+from runner.job_health import LATE
 from runner.model import Job, Task
 from runner.scheduling.expectations import (
-    LATE,
     MAX_MISSED_PER_CHECK,
-    MISSED,
     check_expectations,
     job_status,
     previous_fire_times,
@@ -164,7 +163,7 @@ def test_two_checkers_at_once_report_a_fire_time_once(store: Store, db_url: str)
     assert missed_at(found) == ["2027-03-01T12:00:01+00:00"]
 
 
-def test_job_status_is_late_within_the_grace_then_missed(store: Store) -> None:
+def test_job_status_is_late_once_a_fire_time_is_past_its_grace(store: Store) -> None:
     register(store, "status", "*/10 * * * *", grace=60.0)
     record(
         store.db,
@@ -174,8 +173,8 @@ def test_job_status_is_late_within_the_grace_then_missed(store: Store) -> None:
     )
 
     assert job_status(store, "status", T0 + timedelta(minutes=5)) is None
-    assert job_status(store, "status", T0 + timedelta(minutes=10, seconds=30)) == LATE
-    assert job_status(store, "status", T0 + timedelta(minutes=11, seconds=1)) == MISSED
+    assert job_status(store, "status", T0 + timedelta(minutes=10, seconds=30)) is None
+    assert job_status(store, "status", T0 + timedelta(minutes=11, seconds=1)) == LATE
     start(
         store,
         JobSpec("status", schedule="*/10 * * * *", grace=60.0),
@@ -228,4 +227,4 @@ def test_a_wrapped_job_that_stops_running_is_reported_missed_in_real_time(
     missed = [datetime.fromisoformat(at) for at in missed_at(events)]
     assert missed
     assert all(at > run.started_at + timedelta(seconds=0.5) for at in missed)
-    assert status == MISSED
+    assert status == LATE

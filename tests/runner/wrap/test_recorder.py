@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
+from runner import supervisor
 from runner.events import RunSkipped
 from runner.model import Job, RunState, Task, TaskState, Trigger
 from runner.store.records import from_epoch
@@ -164,3 +167,66 @@ def test_an_older_report_does_not_overwrite_a_newer_declaration(store: Store) ->
     assert job is not None
     assert job.schedule == "@daily"
     assert len(store.list_runs(job="job")) == 2
+
+
+def spine_rows(store: Store, job: str) -> dict[str, list[dict[str, object]]]:
+    """The rows of ``job``'s runs in every spine table, ids and names replaced by
+    placeholders so two jobs' rows compare column by column."""
+    (run_id,) = [r.id for r in store.list_runs(job=job)]
+
+    def same(value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        return re.sub(rf"\b{job}\b", "JOB", value).replace(f"/{run_id}/", "/RUN/")
+
+    def rows(table: str, key: str, value: object) -> list[dict[str, object]]:
+        found = store.db.rows(f"SELECT * FROM {table} WHERE {key} = :v ORDER BY 1", {"v": value})
+        return [
+            {k: same(v) for k, v in r.items() if k not in ("id", "run_id", "created_at")}
+            for r in found
+        ]
+
+    return {
+        "jobs": rows("jobs", "name", job),
+        "runs": rows("runs", "id", run_id),
+        "task_runs": rows("task_runs", "run_id", run_id),
+        "attempts": rows("attempts", "run_id", run_id),
+        "events": rows("events", "run_id", run_id),
+    }
+
+
+def test_wrap_and_the_store_write_the_same_rows_column_by_column(store: Store) -> None:
+    start = 1_800_000_000.0
+    at = from_epoch(start)
+    job = Job("native", {"native": Task("native", command=("false",))}, source="wrap")
+    store.sync_jobs([job], at)
+    run = store.create_run(job, at, Trigger.WRAP, at, claim=True)
+    assert run is not None
+    store.mark_run_started(run, at)
+    for number, moment in enumerate((start, start + 1.5), start=1):
+        attempt = store.start_attempt(run, "native", from_epoch(moment), log_dir=Path("/logs"))
+        assert attempt is not None
+        store.finish_attempt(
+            attempt,
+            TaskState.FAILED,
+            from_epoch(moment + 1.5),
+            exit_code=1,
+            error=f"boom {number}",
+            reason="exit code 1",
+            will_retry=number == 1,
+        )
+    store.mark_run_finished(
+        run,
+        RunState.FAILED,
+        from_epoch(start + 3.0),
+        reason="failed: native",
+        failed_tasks=["native"],
+    )
+    report = finished_report("wrapped", at=start, exit_codes=(1, 1))
+    report.supervisor = supervisor.current()
+
+    record(store.db, report, log_dir="/logs")
+
+    native, wrapped = spine_rows(store, "native"), spine_rows(store, "wrapped")
+    for table in native:
+        assert wrapped[table] == native[table], table

@@ -19,7 +19,7 @@ from tests.runner.wrap.conftest import finished_report
 
 REPLAYER = """
 import sys
-from runner.wrap.connection import connect
+from runner.store.lean_connection import connect
 from runner.wrap.spool import replay_into_store
 db = connect(sys.argv[2], timeout=10)
 result = replay_into_store(sys.argv[1], db)

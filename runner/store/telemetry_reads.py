@@ -1,6 +1,7 @@
 """Read-only aggregate queries for metrics, in the SQL that SQLite and PostgreSQL share.
 
-They run through ``store.db`` and never write. Times are epoch seconds, as stored.
+runner.telemetry reads them through the store's connection; they never write. Times are
+epoch seconds, as stored.
 """
 
 from __future__ import annotations

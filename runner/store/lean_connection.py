@@ -1,11 +1,12 @@
-"""A short-tempered connection to the store for wrapped runs.
+"""A short-tempered connection to the store for wrapped runs (wrap's lean path).
 
 On SQLite (the default) this is ``sqlite3`` itself with the pragmas of
 ``runner.store.database.Database``, because that module's imports (dataclasses, logging)
-cost more than a wrapped ``true`` may add. PostgreSQL goes through ``Database``: psycopg
-costs more than either. Both answer the small interface the recorder needs, raise
-StoreError, and give up on a locked or unreachable store after ``timeout`` seconds, so
-the wrapped command is never held up for long.
+cost more than a wrapped ``true`` may add; it imports nothing else of the store.
+PostgreSQL goes through ``Database``: psycopg costs more than either. Both answer the
+small interface the recorder needs, raise StoreError, and give up on a locked or
+unreachable store after ``timeout`` seconds, so the wrapped command is never held up
+for long.
 """
 
 from __future__ import annotations
