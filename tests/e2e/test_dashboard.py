@@ -11,6 +11,7 @@ import pytest
 
 from runner.store.store import Store
 from tests.dashboards.seed import seed, seed_fast_run
+from tests.dashboards.test_cli import OTHER_COMPONENTS_SECRETS
 from tests.e2e.dashboard import BROWSER_TEST_TIMEOUT, Browser, serve_dashboard
 
 DRAWN_PNG_BYTES = 40_000
@@ -27,11 +28,13 @@ _GRID = re.compile(
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Iterator[str]:
     """`runwatch dashboard` on a free loopback port over a seeded store (with the fast
-    run, #15); its URL."""
+    run, #15), started where runwatch.yaml names secrets nobody set; its URL."""
     url = f"sqlite:///{tmp_path / 'home' / 'runwatch.db'}"
     with Store.open(url) as store:
         seed(store, tmp_path / "home" / "logs")
         seed_fast_run(store)
+    # secrets of other components, their variables unset: not the dashboard's business
+    (tmp_path / "runwatch.yaml").write_text(OTHER_COMPONENTS_SECRETS)
     with serve_dashboard(
         tmp_path, "--db", url, env={"RUNWATCH_HOME": str(tmp_path / "home")}
     ) as base:
