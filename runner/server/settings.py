@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from runner import scheduler_liveness
+from runner import config_fields, scheduler_liveness
 from runner.config import Settings
-from runner.definitions import fields
-from runner.definitions.location import Location
+from runner.config_fields import Location
 from runner.durations import parse_duration
 from runner.secret import Secret
 from runner.server.http_api import (
@@ -111,7 +110,7 @@ def server_settings(settings: Settings) -> ServerSettings:
     """``settings.server`` checked; DefinitionError names the file and the key."""
     file = str(settings.config_path) if settings.config_path is not None else _FILE
     raw = settings.server
-    fields.check_keys(raw, SERVER_KEYS, Location(file, key="server"))
+    config_fields.check_keys(raw, SERVER_KEYS, Location(file, key="server"))
 
     def at(key: str) -> Location:
         return _where(key, file)
@@ -215,7 +214,7 @@ def _path(value: object, where: Location) -> Path | None:
 def _whole(value: object, where: Location, default: int) -> int:
     if value is None:
         return default
-    return fields.whole_number(value, where, minimum=1, maximum=1_000_000)
+    return config_fields.whole_number(value, where, minimum=1, maximum=1_000_000)
 
 
 def _seconds(

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from runner import config_fields
 from runner.config import Settings
-from runner.definitions import fields
-from runner.definitions.location import Location
+from runner.config_fields import Location
 from runner.durations import parse_duration
 from runner.errors import DefinitionError
 from runner.executors.celery.signing import MIN_KEY_LENGTH
@@ -66,7 +66,7 @@ class CelerySettings:
 def executor_kind(settings: Settings) -> str:
     """``local`` or ``celery``: what runs the attempts of this process's engine."""
     display = str(settings.config_path) if settings.config_path else "runwatch.yaml"
-    fields.check_keys(settings.executor, _KEYS, Location(display, key="executor"))
+    config_fields.check_keys(settings.executor, _KEYS, Location(display, key="executor"))
     kind = settings.executor.get("kind", "local")
     if kind not in KINDS:
         raise _where(settings, "kind").error(
