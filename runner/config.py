@@ -231,10 +231,9 @@ class _Resolver:
 
 def _revealed(value: object, where: Location, expected: str) -> str:
     """A string setting, revealed if it was interpolated; errors never show a secret."""
-    plain = value.reveal() if isinstance(value, Secret) else value
+    plain = config_fields.plain(value)
     if not isinstance(plain, str) or not plain.strip():
-        shown = "a value from the environment" if isinstance(value, Secret) else repr(value)
-        raise where.error(f"expected {expected}, got {shown}")
+        raise where.error(f"expected {expected}, got {config_fields.shown_safely(value)}")
     return plain
 
 
@@ -296,7 +295,7 @@ def _log_cap(value: object, where: Location) -> int:
     if value is None:
         return DEFAULT_LOG_CAP_BYTES
     try:
-        return parse_size(value.reveal() if isinstance(value, Secret) else value)
+        return parse_size(config_fields.plain(value))
     except ValueError as exc:
         if isinstance(value, Secret):
             message = "expected a size such as 10MiB, got a value from the environment"

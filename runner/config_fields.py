@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from runner.durations import parse_duration
 from runner.errors import DefinitionError
+from runner.secret import Secret
 
 MAX_WHOLE_NUMBER = 2**31 - 1
 """The largest count any key takes: a 32-bit integer column holds it on every backend."""
@@ -92,6 +93,24 @@ def shown(value: object) -> str:
     """A value as an error message shows it: its repr, cut at 60 characters."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def plain(value: object) -> object:
+    """A setting's value, revealed when it came from ``${VAR}`` or ``${file:PATH}``."""
+    return value.reveal() if isinstance(value, Secret) else value
+
+
+def shown_safely(value: object) -> str:
+    """A setting's value as an error shows it: never the text of a secret."""
+    return "a value from the environment" if isinstance(value, Secret) else repr(value)
+
+
+def setting_duration(value: object, where: Place) -> float:
+    """Seconds from a setting that may be a secret; the error then shows no value."""
+    try:
+        return parse_duration(plain(value))
+    except ValueError as exc:
+        raise where.error(str(exc) if not isinstance(value, Secret) else "not a duration") from None
 
 
 def whole_number(
