@@ -5,7 +5,7 @@ senders in several processes never send the same row; each claim is recorded bef
 sending and the outcome after; rows of one alert group are sent in order (a resolve
 never overtakes its firing).
 
-A claim names its sender's process (``host:pid:start`` from ``runner.supervisor``) and
+A claim names its sender's process (``host:pid:start`` from ``runner.processes``) and
 is a lease. A row left ``sending`` by a sender that is known dead (a process of this
 host that no longer exists) or whose lease ran out may or may not have reached the
 receiver: ``release_stale`` puts it back for sending only when the receiver has an

@@ -36,10 +36,10 @@ from alerting.outbox import OutboxRow
 from alerting.receivers import Receiver, SlackSettings
 from runner.clock import Clock, utcnow
 from runner.errors import NotFoundError
+from runner.processes import current, is_alive
 from runner.redaction import Redactor
 from runner.store import notifications
 from runner.store.store import Store
-from runner.supervisor import current, is_alive
 
 logger = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from alerting.matchers import Matcher, matches_all, parse_matcher
+from runner import cron
 from runner.store import silences as stored
 from runner.store.database import Database
 from runner.store.records import from_epoch
@@ -48,12 +49,11 @@ class MaintenanceWindow:
 
     def active(self, now: datetime) -> bool:
         """True when ``now`` falls in a window that started at a fire time of the schedule."""
-        from croniter import croniter
-
         local = now.astimezone(ZoneInfo(self.timezone))
-        # the latest fire time at or before now (croniter's get_prev excludes now itself)
-        start: datetime = croniter(self.schedule, local + timedelta(seconds=1)).get_prev(datetime)
-        return local < start + timedelta(seconds=self.duration_seconds)
+        # the latest fire time at or before now (earlier ones are strictly before the start)
+        fires = cron.fire_times(self.schedule, local + timedelta(seconds=1), forward=False)
+        start = next(fires, None)
+        return start is not None and local < start + timedelta(seconds=self.duration_seconds)
 
     def mutes(self, labels: Mapping[str, str], now: datetime) -> bool:
         """True when this window mutes an alert with ``labels`` at ``now``."""

@@ -133,7 +133,7 @@ def test_a_missed_run_fires_and_resolves_when_a_run_starts(
     (alert,) = load_alerts(store.db)
     assert alert.firing
     assert "2030-01-07T02:00:00" in alert.annotations["summary"]
-    events.add(RunStarted, run_id=1, logical_time=clock.now.isoformat())
+    events.add(RunStarted, run_id=1, logical_time=clock.now)
     engine.evaluate(clock.advance(5))
     (alert,) = load_alerts(store.db)
     assert alert.state is AlertState.RESOLVED

@@ -19,9 +19,9 @@ from typing import Any
 
 from alerting.outbox import claim, list_rows
 from runner.events import AttemptFailed
+from runner.processes import identity_of
 from runner.store.notifications import NotificationStatus, claimable
 from runner.store.store import Store
-from runner.supervisor import identity_of
 from tests.alerting.conftest import (
     Certificate,
     EventLog,

@@ -103,13 +103,14 @@ def seed(store: Store, log_dir: Path) -> Seeded:
 
 def _start(
     store: Store,
-    job: str,
+    job: str | Job,
     logical: datetime,
     trigger: Trigger = Trigger.SCHEDULE,
     params: dict[str, str] | None = None,
     trace_id: str | None = None,
 ) -> RunRecord:
-    run = store.create_run(JOBS[job], logical, trigger, logical, params)
+    definition = job if isinstance(job, Job) else JOBS[job]
+    run = store.create_run(definition, logical, trigger, logical, params)
     assert run is not None
     assert store.mark_run_started(run, logical + timedelta(seconds=1), trace_id=trace_id)
     return store.get_run(run.id)
@@ -259,3 +260,50 @@ def _alerts(store: Store) -> None:
         author="alice",
         comment="vacuum maintenance",
     )
+
+
+FAST_ETL = _job(
+    "fast-etl",
+    {
+        "extract": (),
+        "validate": ("extract",),
+        "transform": ("validate",),
+        "load": ("transform",),
+        "report": ("load",),
+        "notify": ("load",),
+    },
+    owner="data",
+)
+FAST_ATTEMPTS = (
+    ("extract", 0.000, 0.004, TaskState.SUCCESS),
+    ("validate", 0.004, 0.124, TaskState.SUCCESS),
+    ("transform", 0.124, 0.324, TaskState.FAILED),
+    ("transform", 0.424, 0.724, TaskState.FAILED),
+    ("transform", 0.824, 1.274, TaskState.SUCCESS),
+    ("load", 1.274, 2.124, TaskState.SUCCESS),
+    ("report", 2.124, 2.184, TaskState.SUCCESS),
+    ("notify", 2.124, 2.126, TaskState.SUCCESS),
+)
+"""(task, start, end in seconds after the run started, state): sub-second tasks, and a
+task that failed twice before it succeeded."""
+
+
+def seed_fast_run(store: Store) -> int:
+    """A finished run of FAST_ETL with FAST_ATTEMPTS, started at NOW; its id."""
+    store.sync_jobs([FAST_ETL], NOW)
+    run = _start(store, FAST_ETL, NOW - timedelta(seconds=1), Trigger.MANUAL)
+    began = NOW
+    for number, (task, start, end, state) in enumerate(FAST_ATTEMPTS):
+        retry = any(t == task for t, *_ in FAST_ATTEMPTS[number + 1 :])
+        _attempt(
+            store,
+            run,
+            task,
+            began + timedelta(seconds=start),
+            end - start,
+            state,
+            error="ValueError: bad row" if state is TaskState.FAILED else None,
+            retry=retry,
+        )
+    store.mark_run_finished(run, RunState.SUCCESS, began + timedelta(seconds=2.2))
+    return run.id
