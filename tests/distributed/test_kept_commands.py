@@ -3,6 +3,7 @@ keeper processes (runner.executors.local.keeper) on this host, a real store."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -38,17 +39,16 @@ def dead_identity() -> str:
 
 @dataclass
 class Kept:
-    """A claimed attempt whose command runs under a keeper until ``release`` exists."""
+    """A claimed attempt whose command runs under a real keeper until ``release`` exists."""
 
     attempt_id: int
-    keeper: KeeperClient
-    replies: queue.SimpleQueue[tuple[Any, ...]]
     pid: int
+    replies: queue.SimpleQueue[tuple[Any, ...]]
     release: Path
     status: Path
 
-    def ended(self) -> int:
-        """The command's return code, once the keeper says it ended."""
+    def wait(self) -> int:
+        """The command's return code, as its keeper reports it (-N: killed by signal N)."""
         while True:
             reply = self.replies.get(timeout=30)
             if reply[0] == "ended":
@@ -57,7 +57,7 @@ class Kept:
     def end(self) -> int:
         """Let the command end; its return code."""
         self.release.touch()
-        return self.ended()
+        return self.wait()
 
 
 @pytest.fixture
@@ -71,17 +71,19 @@ def kept_attempt(store: Store, tmp_path: Path) -> Iterator[Kept]:
     replies: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
     keeper = KeeperClient(replies.put, lambda: None)
     keeper.spawn(
-        1, ["sh", "-c", command], dict(os.environ), None, logs=(None, None), cap_bytes=0,
-        header=b"", status=str(status), passthrough=False,
+        1, ["sh", "-c", command], dict(os.environ), None, logs=(str(stdout), None),
+        cap_bytes=1 << 20, header=b"", status=str(status), passthrough=False,
     )  # fmt: skip
+    _, _, pid, start = replies.get(timeout=30)
+    assert leases.claim_attempt(store, attempt.id, dead_identity(), utcnow())
+    store.set_attempt_process(attempt, pid=pid, pid_start=start)
+    leases.record_log_paths(store, attempt.id, stdout, None)
     try:
-        _, _, pid, start = replies.get(timeout=30)
-        assert leases.claim_attempt(store, attempt.id, dead_identity(), utcnow())
-        store.set_attempt_process(attempt, pid=pid, pid_start=start)
-        leases.record_log_paths(store, attempt.id, stdout, None)
-        yield Kept(attempt.id, keeper, replies, pid, release, status)
+        yield Kept(attempt.id, pid, replies, release, status)
     finally:
-        release.touch()
+        if group_running(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
         keeper.close()
 
 
@@ -120,7 +122,7 @@ def test_a_command_whose_attempt_was_decided_elsewhere_is_killed(
         store, kept_attempt.attempt_id, orphaned_outcome("a scheduler elsewhere")
     )
     assert KeptCommands(store).run() == []
-    assert kept_attempt.ended() == -signal.SIGKILL
+    assert kept_attempt.wait() == -signal.SIGKILL
     assert not group_running(kept_attempt.pid)
 
 
@@ -130,7 +132,7 @@ def test_a_stop_the_engine_asks_for_kills_the_command_and_records_the_stop(
     stop = {"state": "cancelled", "reason": "run cancelled"}
     assert leases.request_stop(store, kept_attempt.attempt_id, stop) is False
     assert KeptCommands(store).run() == [kept_attempt.attempt_id]
-    assert kept_attempt.ended() == -signal.SIGKILL
+    assert kept_attempt.wait() == -signal.SIGKILL
     found = leases.lease(store, kept_attempt.attempt_id)
     assert found is not None
     assert found.outcome == stop
@@ -157,4 +159,4 @@ def test_a_command_whose_attempt_was_already_failed_orphaned_is_killed(
     attempt = store.get_attempt(kept_attempt.attempt_id)
     assert store.finish_attempt(attempt, TaskState.FAILED, utcnow(), reason=ORPHANED)
     assert KeptCommands(store).run() == []
-    assert kept_attempt.ended() == -signal.SIGKILL
+    assert kept_attempt.wait() == -signal.SIGKILL
