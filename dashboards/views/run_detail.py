@@ -17,6 +17,7 @@ from dashboards.timezones import duration_text, exact_duration_text, local_ms
 from dashboards.viewer import Viewer
 from dashboards.views import markdown as md
 from dashboards.views.links import go
+from runner.store.run_graph import run_graph
 
 ERROR_LINES = 20
 
@@ -39,12 +40,12 @@ def render(conn: Connection, viewer: Viewer, run_id: int) -> None:
     st.subheader("Tasks")
     left, right = st.columns([2, 3])
     with left:
-        edges = viewer.settings.dags.get(run.job, {})
-        st.graphviz_chart(dag_dot(detail.tasks, edges), width="stretch")
-        if not edges and len(detail.tasks) > 1:
+        graph = run_graph(conn, run.id)
+        st.graphviz_chart(dag_dot(detail.tasks, graph or {}), width="stretch")
+        if graph is None and len(detail.tasks) > 1:
             st.caption(
-                "Task dependencies are unknown here (start the dashboard with "
-                "`runwatch dashboard` where the job files are): tasks drawn alone."
+                "This run was recorded before runwatch kept each run's graph: its task "
+                "dependencies are unknown, so the tasks are drawn alone."
             )
     with right:
         _timeline(detail.attempts, viewer)

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboards.settings import (
-    DAGS_VARIABLE,
-    DB_URL_VARIABLE,
-    LOGS_DIR_VARIABLE,
-    TRACE_URL_VARIABLE,
-    write_dags,
-)
+from dashboards.settings import DB_URL_VARIABLE, LOGS_DIR_VARIABLE, TRACE_URL_VARIABLE
+from runner.model import Job, Task, Trigger
 from runner.store import migrate
+from runner.store.store import Store
 from tests.dashboards.apptest import app_test, run_app
-from tests.dashboards.seed import JOBS, NOW, TRACE_ID
+from tests.dashboards.seed import NOW, TRACE_ID
 
 Open = Callable[..., AppTest]
 
@@ -27,12 +24,7 @@ Open = Callable[..., AppTest]
 @pytest.fixture
 def open_page(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Open:
     """Run the app at NOW with ``?key=value`` query parameters; return it for inspection."""
-    dags = tmp_path / "dags.json"
-    write_dags(
-        dags, {name: {t.name: t.after for t in job.tasks.values()} for name, job in JOBS.items()}
-    )
     monkeypatch.setenv(DB_URL_VARIABLE, sqlite_url)
-    monkeypatch.setenv(DAGS_VARIABLE, str(dags))
     monkeypatch.setenv(LOGS_DIR_VARIABLE, str(tmp_path / "logs"))  # where the seed logs are
     monkeypatch.setenv(TRACE_URL_VARIABLE, "https://tempo.example/trace/{trace_id}")
 
@@ -268,3 +260,30 @@ def test_a_store_at_an_old_schema_asks_for_an_upgrade(
     at.run()
 
     assert "run `runwatch db upgrade`" in texts(at)
+
+
+def test_a_run_of_an_older_version_of_a_job_shows_its_own_graph(
+    open_page: Open, sqlite_url: str
+) -> None:
+    def version(edges: dict[str, tuple[str, ...]]) -> Job:
+        tasks = {t: Task(t, command=("true",), after=a) for t, a in edges.items()}
+        return Job(name="evolving", tasks=tasks)
+
+    with Store.open(sqlite_url) as store:
+        old = version({"extract": (), "transform": ("extract",), "load": ("transform",)})
+        new = version({"extract": (), "load": ("extract",)})
+        store.sync_jobs([old], NOW)
+        first = store.create_run(old, NOW - timedelta(hours=2), Trigger.MANUAL, NOW)
+        store.sync_jobs([new], NOW)  # the job file changed since
+        second = store.create_run(new, NOW - timedelta(hours=1), Trigger.MANUAL, NOW)
+    assert first is not None
+    assert second is not None
+
+    old_dot = open_page(run=str(first.id)).get("graphviz_chart")[0].proto.spec
+    new_dot = open_page(run=str(second.id)).get("graphviz_chart")[0].proto.spec
+
+    assert '"extract" -> "transform";' in old_dot
+    assert '"transform" -> "load";' in old_dot
+    assert '"extract" -> "load";' not in old_dot
+    assert '"extract" -> "load";' in new_dot
+    assert "transform" not in new_dot
