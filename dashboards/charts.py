@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from dashboards.query_results import DailyOutcome, DurationPoint, TaskRow
 from dashboards.timezones import duration_text, exact_duration_text, local_ms, zone_of
 from runner.model import RunState, TaskState
+from runner.store.dashboard_reads.results import DailyOutcome, DurationPoint, TaskRow
 
 Spec = dict[str, Any]
 """A Vega-Lite specification (or a part of one), for ``st.vega_lite_chart``."""

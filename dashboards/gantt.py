@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from dashboards.charts import Spec, state_colour, time_axis, wall_time
-from dashboards.query_results import AttemptRow
 from dashboards.timezones import exact_duration_text, local_ms
+from runner.store.dashboard_reads.results import AttemptRow
 
 PAGE_ROWS = 200
 """Task rows on one page of the Gantt."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy import Connection
 
-from dashboards import queries
-from dashboards.query_results import AlertRow
 from dashboards.routes import job_href
 from dashboards.viewer import Viewer
 from dashboards.views import markdown as md
 from dashboards.views.links import link_column
+from runner.store import dashboard_reads as queries
+from runner.store.dashboard_reads.results import AlertRow
 
 SEVERITY_ICONS = {"critical": "🔴", "page": "🔴", "error": "🔴", "warning": "🟠", "info": "🔵"}
 
@@ -95,7 +95,7 @@ def _alerts(found: tuple[AlertRow, ...], viewer: Viewer, kind: str) -> None:
                 {
                     "alert": f"{a.alertname} · {a.job}",
                     "receiver": n.receiver,
-                    "status": n.status,
+                    "status": n.status.value,
                     "created": viewer.time(n.created_at, "%m-%d %H:%M:%S"),
                     "sent": viewer.time(n.sent_at, "%m-%d %H:%M:%S"),
                     "attempts": n.attempts,

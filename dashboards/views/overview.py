@@ -5,16 +5,16 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy import Connection
 
-from dashboards import queries
 from dashboards.charts import run_state_icon
 from dashboards.health import job_overview
-from dashboards.query_results import Headline, Health, JobOverview
 from dashboards.routes import Route, Screen, job_href, run_href
 from dashboards.timezones import duration_text, start_of_day
 from dashboards.viewer import Viewer
 from dashboards.views import markdown as md
 from dashboards.views.links import go, link_column, selected_row
 from runner import scheduler_liveness
+from runner.store import dashboard_reads as queries
+from runner.store.dashboard_reads.results import Headline, Health, JobOverview
 
 HEALTH_ICONS = {
     Health.FAILING: "🔴",

@@ -7,16 +7,16 @@ from pathlib import Path
 import streamlit as st
 from sqlalchemy import Connection
 
-from dashboards import queries
 from dashboards.charts import dag_dot, run_state_icon
 from dashboards.gantt import AXIS_PIXELS, PAGE_ROWS, exit_text, gantt, height, pages, task_order
 from dashboards.logs import FULL_LOG_BYTES, read_full, tail
-from dashboards.query_results import AttemptRow, RunDetail
 from dashboards.routes import Route, Screen, job_href
 from dashboards.timezones import duration_text, exact_duration_text, local_ms
 from dashboards.viewer import Viewer
 from dashboards.views import markdown as md
 from dashboards.views.links import go
+from runner.store import dashboard_reads as queries
+from runner.store.dashboard_reads.results import AttemptRow, RunDetail
 from runner.store.run_graph import run_graph
 
 ERROR_LINES = 20

@@ -7,14 +7,14 @@ from datetime import date, datetime, timedelta
 import streamlit as st
 from sqlalchemy import Connection
 
-from dashboards import queries
 from dashboards.charts import run_state_icon
-from dashboards.query_results import RunFilter, RunRow
 from dashboards.routes import Route, Screen, job_href, run_href
 from dashboards.timezones import exact_duration_text, zone_of
 from dashboards.viewer import Viewer
 from dashboards.views.links import go, link_column, selected_row
 from runner.model import RunState
+from runner.store import dashboard_reads as queries
+from runner.store.dashboard_reads.results import RunFilter, RunRow
 
 PERIODS = {
     "last 24 hours": timedelta(hours=24),

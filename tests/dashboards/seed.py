@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alerting.alerts import Alert, AlertState
+from alerting.alerts import Alert
 from alerting.matchers import parse_matcher
 from alerting.notification import Notification, NotifiedAlert, NotifiedStatus
-from alerting.outbox import claim, enqueue, mark_failed, mark_sent
+from alerting.outbox import claim, enqueue
 from alerting.silences import add_silence
 from alerting.state import save_alerts
 from runner.model import Job, RunState, Task, TaskState, Trigger
+from runner.store.alerts import AlertState
+from runner.store.notifications import mark_failed, mark_sent
 from runner.store.records import RunRecord
 from runner.store.store import Store
 

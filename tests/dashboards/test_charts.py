@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from dashboards.charts import dag_dot, daily_strip, duration_trend, run_state_icon
-from dashboards.query_results import DailyOutcome, DurationPoint, TaskRow
 from runner.model import RunState, TaskState
+from runner.store.dashboard_reads.results import DailyOutcome, DurationPoint, TaskRow
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dashboards.gantt import MIN_BAR_FRACTION, PAGE_ROWS, gantt, height, pages, task_order
-from dashboards.query_results import AttemptRow
 from runner.model import TaskState
+from runner.store.dashboard_reads.results import AttemptRow
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
