@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from runner import supervisor
+from runner import processes
 from runner.clock import Clock, utcnow
 from runner.engine.dag import Graph, ReadyQueue, TaskStates, Verdict
 from runner.engine.executor import (
@@ -371,7 +371,7 @@ class Engine:
         """True, forgetting the run and stopping what it still runs, when another process
         supervises it now (this one hung and was taken over): nothing more is written."""
         run = self.store.get_run(active.run.id)
-        if run.state is RunState.RUNNING and run.supervisor == supervisor.current():
+        if run.state is RunState.RUNNING and run.supervisor == processes.current():
             return False
         if self._runs.pop(active.run.id, None) is not None:
             logger.warning(
@@ -542,7 +542,7 @@ class Engine:
                 now,
                 reason=reason,
                 failed_tasks=failed,
-                supervised_by=supervisor.current(),
+                supervised_by=processes.current(),
             )
             logger.info(
                 "run %s of %s ended %s%s",

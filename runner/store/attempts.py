@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner import supervisor
+from runner import processes
 from runner.errors import NotFoundError, RunLostError
 from runner.events import (
     AttemptCancelled,
@@ -123,15 +123,15 @@ class AttemptTable(EventLog):
                 "updated_at = :at WHERE run_id = :run_id AND task = :task AND NOT EXISTS "
                 "(SELECT 1 FROM runs WHERE id = :run_id AND supervisor <> :sup) "
                 "RETURNING attempts",
-                {"at": at_epoch, "run_id": run.id, "task": task, "sup": supervisor.current()},
+                {"at": at_epoch, "run_id": run.id, "task": task, "sup": processes.current()},
             )
             if number is None:
                 owner = self.db.scalar("SELECT supervisor FROM runs WHERE id = :id", {"id": run.id})
-                if owner is not None and owner != supervisor.current():
+                if owner is not None and owner != processes.current():
                     raise RunLostError(f"run {run.id} of {run.job} is supervised by {owner} now")
                 raise NotFoundError(f"run {run.id} of {run.job} has no task {task!r}")
             out, err = _log_paths(log_dir, run, task, number)
-            sup = supervisor.current()
+            sup = processes.current()
             attempt_id = self.db.scalar(
                 "INSERT INTO attempts (run_id, job, task, number, state, started_at, pool, "
                 "supervisor, stdout_path, stderr_path) VALUES (:run_id, :job, :task, :number, "
@@ -186,7 +186,7 @@ class AttemptTable(EventLog):
     ) -> None:
         """Record the process running an attempt (and its span), for recovery and traces.
 
-        ``pid_start`` (``supervisor.process_start``, read where the process was started)
+        ``pid_start`` (``processes.process_start``, read where the process was started)
         lets recovery recognise the process; without it a start recorded for the same pid
         is kept (a scheduler echoing the pid its worker recorded), any other is cleared.
         """

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from runner import supervisor
+from runner import processes
 from runner.errors import NotFoundError, StoreError
 from runner.events import (
     RunCancelled,
@@ -60,7 +60,7 @@ class RunTable(EventLog):
             "trigger": trigger.value,
             "params": to_json(params or {}),
             "at": to_epoch(at),
-            "sup": supervisor.current() if claim else None,
+            "sup": processes.current() if claim else None,
         }
         with self._recording():
             run_id = self.db.scalar(
@@ -80,8 +80,8 @@ class RunTable(EventLog):
                     at=at,
                     job=job.name,
                     run_id=int(run_id),
-                    logical_time=logical_time.isoformat(),
-                    trigger=trigger.value,
+                    logical_time=logical_time,
+                    trigger=trigger,
                 )
             )
         return self.get_run(int(run_id))
@@ -143,7 +143,7 @@ class RunTable(EventLog):
                 "finished_at = NULL, reason = NULL, supervisor = :sup, "
                 "trace_id = COALESCE(:trace, trace_id) WHERE id = :id AND state = 'queued' "
                 "AND (supervisor IS NULL OR supervisor = :sup)",
-                {"at": at_epoch, "sup": supervisor.current(), "trace": trace_id, "id": run.id},
+                {"at": at_epoch, "sup": processes.current(), "trace": trace_id, "id": run.id},
             ).rowcount
             if not claimed:
                 logger.info("run %s of %s was not queued: not started", run.id, run.job)
@@ -153,8 +153,8 @@ class RunTable(EventLog):
                     at=at,
                     job=run.job,
                     run_id=run.id,
-                    logical_time=run.logical_time.isoformat(),
-                    trigger=run.trigger.value,
+                    logical_time=run.logical_time,
+                    trigger=run.trigger,
                     lag_seconds=lag,
                 )
             )
@@ -253,8 +253,8 @@ class RunTable(EventLog):
             if (
                 state is RunState.RUNNING
                 and owner is not None
-                and owner != supervisor.current()
-                and supervisor.is_alive(owner)
+                and owner != processes.current()
+                and processes.is_alive(owner)
             ):
                 raise StoreError(
                     f"run {run.id} of {run.job} is running under {owner}: "
@@ -278,8 +278,8 @@ class RunTable(EventLog):
                     at=at,
                     job=run.job,
                     run_id=run.id,
-                    logical_time=from_epoch(float(row["logical_time"])).isoformat(),
-                    trigger=row["trigger"],
+                    logical_time=from_epoch(float(row["logical_time"])),
+                    trigger=Trigger(row["trigger"]),
                 )
             )
 

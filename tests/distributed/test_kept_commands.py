@@ -15,10 +15,11 @@ from runner import exitstatus
 from runner.clock import utcnow
 from runner.executors.celery.adoption import KeptCommands
 from runner.executors.local.keeper import kept
+from runner.model import TaskState
+from runner.processes import current, group_running, identity_of, process_start
 from runner.store import leases
-from runner.store.recovery import ADOPTED, group_running
+from runner.store.recovery import ADOPTED, ORPHANED, orphaned_outcome
 from runner.store.store import Store
-from runner.supervisor import current, identity_of, process_start
 from tests.distributed.test_leases import dispatched
 
 
@@ -97,7 +98,7 @@ def test_a_command_whose_attempt_was_decided_elsewhere_is_killed(
     store: Store, kept_attempt: Kept
 ) -> None:
     assert leases.decide_outcome(
-        store, kept_attempt.attempt_id, leases.orphaned_outcome("a scheduler elsewhere")
+        store, kept_attempt.attempt_id, orphaned_outcome("a scheduler elsewhere")
     )
     assert KeptCommands(store).run() == []
     assert kept_attempt.proc.wait(30) == -signal.SIGKILL
@@ -129,3 +130,12 @@ def test_the_command_of_a_live_worker_process_is_left_to_it(
     assert heartbeat_of(store, kept_attempt.attempt_id) == before
     assert kept_attempt.end() == 4
     assert KeptCommands(store).run() == []
+
+
+def test_a_command_whose_attempt_was_already_failed_orphaned_is_killed(
+    store: Store, kept_attempt: Kept
+) -> None:
+    attempt = store.get_attempt(kept_attempt.attempt_id)
+    assert store.finish_attempt(attempt, TaskState.FAILED, utcnow(), reason=ORPHANED)
+    assert KeptCommands(store).run() == []
+    assert kept_attempt.proc.wait(30) == -signal.SIGKILL

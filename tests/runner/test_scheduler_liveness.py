@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dashboards import queries
 from dashboards.database import connect_readonly
 from runner import scheduler_liveness
+from runner.store import dashboard_reads as queries
 from runner.store.store import Store
 from runner.wrap.alert_gaps import serve_alive
 

@@ -1,6 +1,7 @@
 """`runwatch dashboard`: the Streamlit app on the configured store, read-only.
 
-The CLI is the composition root: it resolves the settings (runwatch.yaml, ``RUNWATCH_*``,
+The CLI is the composition root: it resolves the settings the dashboard needs (the store,
+the home folder, ``telemetry.trace_url``; from runwatch.yaml, ``RUNWATCH_*`` and
 ``--db``), writes the jobs' task dependencies for the DAG view, and starts
 ``streamlit run`` on the packaged app, headless and without usage statistics, handing
 it the database URL and the trace link template through environment variables.
@@ -25,6 +26,8 @@ from runner.errors import RunwatchError, UsageError
 
 logger = logging.getLogger(__name__)
 
+UNREAD_SECTIONS = ("alerting", "server", "executor")
+"""What the dashboard never reads: their secrets are other components' business."""
 DEFAULT_PORT = 8501
 DEFAULT_ADDRESS = "127.0.0.1"
 _STOP_TIMEOUT = 10.0
@@ -34,8 +37,10 @@ def command(ctx: Context) -> int:
     """Serve the dashboard until interrupted; the exit status is Streamlit's."""
     if find_spec("streamlit") is None:
         raise UsageError(
-            "the dashboard needs Streamlit: pip install 'runwatch[dashboard]' (or streamlit)"
+            "the dashboard needs Streamlit: pip install '.[dashboard]' in a runwatch "
+            "checkout (or pip install streamlit)"
         )
+    ctx.unread_sections = UNREAD_SECTIONS
     import dashboards
     from dashboards import settings as names
 
