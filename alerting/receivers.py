@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from alerting.config_reader import KeyPath
 from runner.secret import Secret
 
-KINDS = ("slack", "pagerduty", "alertmanager", "webhook", "log", "memory")
+KINDS = ("slack", "pagerduty", "msteams", "alertmanager", "webhook", "log", "memory")
 _COMMON = ("fallback", "max_attempts", "backoff", "max_backoff", "timeout", "send_resolved")
 
 
@@ -33,6 +33,13 @@ class PagerDutySettings:
     events_url: str = "https://events.pagerduty.com"
     ca_bundle: str | None = None
     source: str = "runwatch"
+
+
+@dataclass(frozen=True)
+class MSTeamsSettings:
+    """A Microsoft Teams incoming webhook or Workflows URL (it holds its credential)."""
+
+    webhook_url: Secret
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,7 @@ class MemorySettings:
 KindSettings = (
     SlackSettings
     | PagerDutySettings
+    | MSTeamsSettings
     | AlertmanagerSettings
     | WebhookSettings
     | LogSettings
@@ -176,6 +184,13 @@ def _pagerduty(raw: object, where: KeyPath) -> PagerDutySettings:
     )
 
 
+def _msteams(raw: object, where: KeyPath) -> MSTeamsSettings:
+    body = where.mapping(raw, ("webhook_url",))
+    if "webhook_url" not in body:
+        where.key("webhook_url").fail("required (the channel's incoming webhook or Workflows URL)")
+    return MSTeamsSettings(_secret_url(body["webhook_url"], where.key("webhook_url")))
+
+
 def _alertmanager(raw: object, where: KeyPath) -> AlertmanagerSettings:
     body = where.mapping(raw, ("url", "ca_bundle", "resend_delay", "ends_after"))
     if "url" not in body:
@@ -225,6 +240,7 @@ def _memory(raw: object, where: KeyPath) -> MemorySettings:
 _PARSERS: dict[str, Callable[[object, KeyPath], KindSettings]] = {
     "slack": _slack,
     "pagerduty": _pagerduty,
+    "msteams": _msteams,
     "alertmanager": _alertmanager,
     "webhook": _webhook,
     "log": _log,

@@ -11,6 +11,7 @@ from alerting.receivers import Receiver
 _KINDS = {
     "slack": "alerting.notifiers.slack:SlackNotifier",
     "pagerduty": "alerting.notifiers.pagerduty:PagerDutyNotifier",
+    "msteams": "alerting.notifiers.msteams:MSTeamsNotifier",
     "alertmanager": "alerting.notifiers.alertmanager:AlertmanagerNotifier",
     "webhook": "alerting.notifiers.webhook:WebhookNotifier",
     "log": "alerting.notifiers.log:LogNotifier",

@@ -40,16 +40,16 @@ CASES = [
         "receiver_no_kind",
         {"receivers": {"team": {}}},
         (
-            "alerting.receivers.team: expected exactly one receiver kind (slack, pagerduty, "
-            "alertmanager, webhook, log, memory), got none"
+            "alerting.receivers.team: expected exactly one receiver kind "
+            "(slack, pagerduty, msteams, alertmanager, webhook, log, memory), got none"
         ),
     ),
     (
         "receiver_two_kinds",
         {"receivers": {"team": {"log": {}, "memory": {}}}},
         (
-            "alerting.receivers.team: expected exactly one receiver kind (slack, pagerduty, "
-            "alertmanager, webhook, log, memory), got log, memory"
+            "alerting.receivers.team: expected exactly one receiver kind "
+            "(slack, pagerduty, msteams, alertmanager, webhook, log, memory), got log, memory"
         ),
     ),
     (
