@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from alerting.config_reader import KeyPath
 from runner.secret import Secret
 
-KINDS = ("slack", "pagerduty", "msteams", "alertmanager", "webhook", "log", "memory")
+KINDS = ("slack", "pagerduty", "msteams", "opsgenie", "alertmanager", "webhook", "log", "memory")
 _COMMON = ("fallback", "max_attempts", "backoff", "max_backoff", "timeout", "send_resolved")
 
 
@@ -40,6 +40,18 @@ class MSTeamsSettings:
     """A Microsoft Teams incoming webhook or Workflows URL (it holds its credential)."""
 
     webhook_url: Secret
+
+
+@dataclass(frozen=True)
+class OpsgenieSettings:
+    """Opsgenie's Alerts API v2 (``api_url``: US, or https://api.eu.opsgenie.com/)."""
+
+    api_key: Secret
+    api_url: str = "https://api.opsgenie.com/"
+    responders: tuple[Mapping[str, str], ...] = ()
+    tags: tuple[str, ...] = ()
+    priority: str | None = None
+    """P1 to P5 for every alert; None maps each alert's severity."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,7 @@ KindSettings = (
     SlackSettings
     | PagerDutySettings
     | MSTeamsSettings
+    | OpsgenieSettings
     | AlertmanagerSettings
     | WebhookSettings
     | LogSettings
@@ -191,6 +204,45 @@ def _msteams(raw: object, where: KeyPath) -> MSTeamsSettings:
     return MSTeamsSettings(_secret_url(body["webhook_url"], where.key("webhook_url")))
 
 
+_RESPONDER_TYPES = ("team", "user", "escalation", "schedule")
+_PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _opsgenie(raw: object, where: KeyPath) -> OpsgenieSettings:
+    body = where.mapping(raw, ("api_key", "api_url", "responders", "tags", "priority"))
+    if "api_key" not in body:
+        where.key("api_key").fail("required (an API integration's key)")
+    url = _url(body.get("api_url", OpsgenieSettings.api_url), where.key("api_url"))
+    if not url.startswith("https://") and urlsplit(url).hostname not in _LOOPBACK:
+        where.key("api_url").fail(f"{url!r}: the API key goes only over https")
+    priority = body.get("priority")
+    if priority is not None and priority not in _PRIORITIES:
+        where.key("priority").fail(f"{priority!r}: expected one of {', '.join(_PRIORITIES)}")
+    tags_at = where.key("tags")
+    return OpsgenieSettings(
+        api_key=where.key("api_key").secret(body["api_key"]),
+        api_url=url if url.endswith("/") else url + "/",
+        responders=tuple(
+            _responder(item, where.key("responders").index(n))
+            for n, item in enumerate(where.key("responders").items(body.get("responders")))
+        ),
+        tags=tuple(tags_at.index(n).text(t) for n, t in enumerate(tags_at.items(body.get("tags")))),
+        priority=priority,
+    )
+
+
+def _responder(raw: object, where: KeyPath) -> Mapping[str, str]:
+    body = where.mapping(raw, ("type", "id", "name", "username"))
+    kind = body.get("type")
+    if kind not in _RESPONDER_TYPES:
+        where.key("type").fail(f"{kind!r}: expected one of {', '.join(_RESPONDER_TYPES)}")
+    named = [k for k in ("id", "name", "username") if k in body]
+    if len(named) != 1:
+        where.fail("expected exactly one of id, name, username")
+    return {"type": kind, named[0]: where.key(named[0]).text(body[named[0]])}
+
+
 def _alertmanager(raw: object, where: KeyPath) -> AlertmanagerSettings:
     body = where.mapping(raw, ("url", "ca_bundle", "resend_delay", "ends_after"))
     if "url" not in body:
@@ -241,6 +293,7 @@ _PARSERS: dict[str, Callable[[object, KeyPath], KindSettings]] = {
     "slack": _slack,
     "pagerduty": _pagerduty,
     "msteams": _msteams,
+    "opsgenie": _opsgenie,
     "alertmanager": _alertmanager,
     "webhook": _webhook,
     "log": _log,

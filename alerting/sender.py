@@ -43,9 +43,9 @@ from runner.supervisor import current, is_alive
 logger = logging.getLogger(__name__)
 
 
-_IDEMPOTENT_KINDS = frozenset({"pagerduty", "alertmanager"})
+_IDEMPOTENT_KINDS = frozenset({"pagerduty", "opsgenie", "alertmanager"})
 """Receivers whose repeated send is the same event: PagerDuty dedups on ``dedup_key``,
-Alertmanager on the alert's labels."""
+Opsgenie on ``alias``, Alertmanager on the alert's labels."""
 
 
 @dataclass(frozen=True)

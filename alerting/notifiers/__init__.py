@@ -12,6 +12,7 @@ _KINDS = {
     "slack": "alerting.notifiers.slack:SlackNotifier",
     "pagerduty": "alerting.notifiers.pagerduty:PagerDutyNotifier",
     "msteams": "alerting.notifiers.msteams:MSTeamsNotifier",
+    "opsgenie": "alerting.notifiers.opsgenie:OpsgenieNotifier",
     "alertmanager": "alerting.notifiers.alertmanager:AlertmanagerNotifier",
     "webhook": "alerting.notifiers.webhook:WebhookNotifier",
     "log": "alerting.notifiers.log:LogNotifier",

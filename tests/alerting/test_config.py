@@ -41,7 +41,7 @@ CASES = [
         {"receivers": {"team": {}}},
         (
             "alerting.receivers.team: expected exactly one receiver kind "
-            "(slack, pagerduty, msteams, alertmanager, webhook, log, memory), got none"
+            "(slack, pagerduty, msteams, opsgenie, alertmanager, webhook, log, memory), got none"
         ),
     ),
     (
@@ -49,7 +49,8 @@ CASES = [
         {"receivers": {"team": {"log": {}, "memory": {}}}},
         (
             "alerting.receivers.team: expected exactly one receiver kind "
-            "(slack, pagerduty, msteams, alertmanager, webhook, log, memory), got log, memory"
+            "(slack, pagerduty, msteams, opsgenie, alertmanager, webhook, log, memory), "
+            "got log, memory"
         ),
     ),
     (
