@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from email.utils import formataddr, parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,7 +12,17 @@ from urllib.parse import urlsplit
 from alerting.config_reader import KeyPath
 from runner.secret import Secret
 
-KINDS = ("slack", "pagerduty", "msteams", "opsgenie", "alertmanager", "webhook", "log", "memory")
+KINDS = (
+    "slack",
+    "pagerduty",
+    "msteams",
+    "opsgenie",
+    "email",
+    "alertmanager",
+    "webhook",
+    "log",
+    "memory",
+)
 _COMMON = ("fallback", "max_attempts", "backoff", "max_backoff", "timeout", "send_resolved")
 
 
@@ -55,6 +66,23 @@ class OpsgenieSettings:
 
 
 @dataclass(frozen=True)
+class EmailSettings:
+    """SMTP through ``smarthost``: implicit TLS on port 465, else STARTTLS when
+    ``require_tls`` (the default)."""
+
+    to: tuple[str, ...]
+    sender: str
+    """The ``from`` address."""
+    host: str
+    port: int
+    auth_username: str | None = None
+    auth_password: Secret | None = None
+    require_tls: bool = True
+    ca_file: str | None = None
+    """``tls_config.ca_file``: the CA bundle that verifies the server."""
+
+
+@dataclass(frozen=True)
 class AlertmanagerSettings:
     """A Prometheus Alertmanager that receives our alerts through its v2 API."""
 
@@ -91,6 +119,7 @@ KindSettings = (
     | PagerDutySettings
     | MSTeamsSettings
     | OpsgenieSettings
+    | EmailSettings
     | AlertmanagerSettings
     | WebhookSettings
     | LogSettings
@@ -243,6 +272,55 @@ def _responder(raw: object, where: KeyPath) -> Mapping[str, str]:
     return {"type": kind, named[0]: where.key(named[0]).text(body[named[0]])}
 
 
+_EMAIL = ("to", "from", "smarthost", "auth_username", "auth_password", "require_tls", "tls_config")
+
+
+def _email(raw: object, where: KeyPath) -> EmailSettings:
+    body = where.mapping(raw, _EMAIL)
+    for key, example in (("to", "ops@example.com"), ("from", "runwatch@example.com")):
+        if key not in body:
+            where.key(key).fail(f"required (e.g. {example})")
+    if "smarthost" not in body:
+        where.key("smarthost").fail(
+            "required: host:port of the SMTP server (e.g. smtp.example.com:587)"
+        )
+    raw_to = body["to"]
+    to = [where.key("to").text(a) for a in (raw_to if isinstance(raw_to, list) else [raw_to])]
+    addresses = tuple(_address(a.strip(), where.key("to")) for t in to for a in t.split(","))
+    host, _, port = where.key("smarthost").text(body["smarthost"]).rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        where.key("smarthost").fail(f"{body['smarthost']!r}: expected host:port")
+    require_tls = body.get("require_tls", True)
+    if not isinstance(require_tls, bool):
+        where.key("require_tls").fail(f"expected true or false, got {require_tls!r}")
+    if ("auth_username" in body) != ("auth_password" in body):
+        where.fail("auth_username and auth_password go together")
+    password = None
+    if "auth_password" in body:
+        password = where.key("auth_password").secret(body["auth_password"])
+        if not require_tls and int(port) != 465 and host.strip("[]") not in _LOOPBACK:
+            where.key("require_tls").fail("false would send auth_password unencrypted")
+    tls = where.key("tls_config").mapping(body.get("tls_config"), ("ca_file",))
+    return EmailSettings(
+        to=addresses,
+        sender=_address(where.key("from").text(body["from"]), where.key("from")),
+        host=host.strip("[]"),
+        port=int(port),
+        auth_username=where.key("auth_username").text(body["auth_username"]) if password else None,
+        auth_password=password,
+        require_tls=require_tls,
+        ca_file=_file(tls.get("ca_file"), where.key("tls_config").key("ca_file")),
+    )
+
+
+def _address(text: str, where: KeyPath) -> str:
+    name, address = parseaddr(text)
+    local, _, domain = address.rpartition("@")
+    if not local or "." not in domain or any(c.isspace() for c in address):
+        where.fail(f"{text!r}: expected an email address (name@example.com)")
+    return formataddr((name, address))
+
+
 def _alertmanager(raw: object, where: KeyPath) -> AlertmanagerSettings:
     body = where.mapping(raw, ("url", "ca_bundle", "resend_delay", "ends_after"))
     if "url" not in body:
@@ -294,6 +372,7 @@ _PARSERS: dict[str, Callable[[object, KeyPath], KindSettings]] = {
     "pagerduty": _pagerduty,
     "msteams": _msteams,
     "opsgenie": _opsgenie,
+    "email": _email,
     "alertmanager": _alertmanager,
     "webhook": _webhook,
     "log": _log,

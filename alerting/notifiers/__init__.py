@@ -13,6 +13,7 @@ _KINDS = {
     "pagerduty": "alerting.notifiers.pagerduty:PagerDutyNotifier",
     "msteams": "alerting.notifiers.msteams:MSTeamsNotifier",
     "opsgenie": "alerting.notifiers.opsgenie:OpsgenieNotifier",
+    "email": "alerting.notifiers.smtp:EmailNotifier",
     "alertmanager": "alerting.notifiers.alertmanager:AlertmanagerNotifier",
     "webhook": "alerting.notifiers.webhook:WebhookNotifier",
     "log": "alerting.notifiers.log:LogNotifier",
