@@ -312,3 +312,39 @@ def test_check_reports_a_missing_password_by_key() -> None:
         config({"receivers": {"r": raw}})
     assert "alerting.receivers.r.email.auth_password" in str(error.value)
     assert "SMTP_PASSWORD" in str(error.value)
+
+
+def test_port_465_is_implicit_tls_with_auth(
+    mailbox: Mailbox, store: Store, events: EventLog, clock: FixedClock, certificate: Certificate
+) -> None:
+    controller = Controller(
+        mailbox,
+        hostname="127.0.0.1",
+        port=465,
+        ssl_context=tls_context(certificate),
+        authenticator=authenticate,
+        auth_require_tls=False,  # aiosmtpd counts only STARTTLS as TLS; this socket is TLS
+    )
+    try:
+        controller.start()
+    except OSError as exc:  # not root, or 465 taken on this machine
+        pytest.skip(f"cannot listen on 127.0.0.1:465: {exc}")
+    found = life(
+        store,
+        events,
+        clock,
+        receiver(
+            465,
+            tls_config={"ca_file": str(certificate.cert)},
+            auth_username="runwatch",
+            auth_password="${SMTP_PASSWORD}",
+        ),
+        {"SMTP_PASSWORD": PASSWORD},
+    )
+    try:
+        found.fail()
+    finally:
+        found.sender.close()
+        controller.stop()
+    assert found.statuses() == [NotificationStatus.SENT]
+    assert len(mailbox.messages) == 1
