@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formataddr, parseaddr
@@ -18,6 +19,7 @@ KINDS = (
     "msteams",
     "opsgenie",
     "email",
+    "apprise",
     "alertmanager",
     "webhook",
     "log",
@@ -83,6 +85,13 @@ class EmailSettings:
 
 
 @dataclass(frozen=True)
+class AppriseSettings:
+    """Apprise URLs (``discord://…``, ``ntfy://…``, ``mailto://…``); each holds credentials."""
+
+    urls: tuple[Secret, ...]
+
+
+@dataclass(frozen=True)
 class AlertmanagerSettings:
     """A Prometheus Alertmanager that receives our alerts through its v2 API."""
 
@@ -120,6 +129,7 @@ KindSettings = (
     | MSTeamsSettings
     | OpsgenieSettings
     | EmailSettings
+    | AppriseSettings
     | AlertmanagerSettings
     | WebhookSettings
     | LogSettings
@@ -156,6 +166,8 @@ class Receiver:
                 found.append(value)
             elif isinstance(value, Mapping):
                 found.extend(v for v in value.values() if isinstance(v, Secret))
+            elif isinstance(value, tuple):
+                found.extend(v for v in value if isinstance(v, Secret))
         return found
 
 
@@ -321,6 +333,24 @@ def _address(text: str, where: KeyPath) -> str:
     return formataddr((name, address))
 
 
+_APPRISE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+
+
+def _apprise(raw: object, where: KeyPath) -> AppriseSettings:
+    body = where.mapping(raw, ("urls",))
+    at = where.key("urls")
+    urls = at.items(body.get("urls"))
+    if not urls:
+        at.fail("required: a list of Apprise URLs (e.g. ntfy://ntfy.sh/topic)")
+    found = []
+    for n, value in enumerate(urls):
+        url = at.index(n).secret(value)
+        if not _APPRISE_URL.fullmatch(url.reveal()):
+            at.index(n).fail("expected an Apprise URL, schema://… (the value is not shown)")
+        found.append(url)
+    return AppriseSettings(tuple(found))
+
+
 def _alertmanager(raw: object, where: KeyPath) -> AlertmanagerSettings:
     body = where.mapping(raw, ("url", "ca_bundle", "resend_delay", "ends_after"))
     if "url" not in body:
@@ -373,6 +403,7 @@ _PARSERS: dict[str, Callable[[object, KeyPath], KindSettings]] = {
     "msteams": _msteams,
     "opsgenie": _opsgenie,
     "email": _email,
+    "apprise": _apprise,
     "alertmanager": _alertmanager,
     "webhook": _webhook,
     "log": _log,

@@ -14,6 +14,7 @@ _KINDS = {
     "msteams": "alerting.notifiers.msteams:MSTeamsNotifier",
     "opsgenie": "alerting.notifiers.opsgenie:OpsgenieNotifier",
     "email": "alerting.notifiers.smtp:EmailNotifier",
+    "apprise": "alerting.notifiers.apprise:AppriseNotifier",
     "alertmanager": "alerting.notifiers.alertmanager:AlertmanagerNotifier",
     "webhook": "alerting.notifiers.webhook:WebhookNotifier",
     "log": "alerting.notifiers.log:LogNotifier",

@@ -24,7 +24,9 @@ def w(**keys: Any) -> dict[str, Any]:
     return {**R, **keys}
 
 
-KIND_LIST = "slack, pagerduty, msteams, opsgenie, email, alertmanager, webhook, log, memory"
+KIND_LIST = (
+    "slack, pagerduty, msteams, opsgenie, email, apprise, alertmanager, webhook, log, memory"
+)
 
 CASES = [
     ("not_mapping", [1, 2], "alerting: expected a mapping, got a list"),
