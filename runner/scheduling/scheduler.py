@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from runner.engine.engine import Engine, tasks_to_resume
-from runner.errors import DefinitionError
+from runner.errors import DefinitionError, InvalidScheduleError
 from runner.events import RunSkipped
 from runner.model import Job, Overlap, RunState, Trigger
-from runner.scheduling.schedule import FireTime, Schedule
+from runner.scheduling.schedule import FireTime, Schedule, check_job_schedule
 from runner.store.records import RunRecord
 from runner.store.scheduling import active_runs, claim_run, last_fire_time, queued_runs
 from runner.store.store import Store
@@ -58,6 +58,12 @@ class Scheduler:
         schedules: dict[str, Schedule] = {}
         for name, job in jobs.items():
             if job.schedule is None:
+                continue
+            try:
+                check_job_schedule(job)
+            except InvalidScheduleError as exc:
+                # A fault in one job never stops the others: this one is left unscheduled.
+                logger.error("job %s is not scheduled: %s", name, exc, extra={"job": name})
                 continue
             old = self._schedules.get(name)
             same = old is not None and (old.expr, old.timezone, old.dst) == (
@@ -145,9 +151,7 @@ class Scheduler:
                 f"run {blocking[0].id} still running (overlap: skip, "
                 f"max_active_runs: {job.max_active_runs})"
             )
-            self.store.append(
-                RunSkipped(at=now, job=job.name, logical_time=fire.at.isoformat(), reason=reason)
-            )
+            self.store.append(RunSkipped(at=now, job=job.name, logical_time=fire.at, reason=reason))
             logger.info(
                 "skipped %s at %s: %s",
                 job.name,

@@ -70,7 +70,7 @@ class EventLog:
 
         self._run_id += 1
         run_id = self._run_id
-        self.add(RunStarted, job, run_id=run_id, logical_time=self.clock.now.isoformat())
+        self.add(RunStarted, job, run_id=run_id, logical_time=self.clock.now)
         self.add(AttemptStarted, job, run_id=run_id, task=task, attempt=1)
         if ok:
             self.add(AttemptSucceeded, job, run_id=run_id, task=task, attempt=1)

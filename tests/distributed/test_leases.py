@@ -18,6 +18,7 @@ from runner.scheduling.scheduler import Scheduler
 from runner.store import leases
 from runner.store.leases import Claim
 from runner.store.records import AttemptRecord, RunRecord
+from runner.store.recovery import orphaned_outcome
 from runner.store.scheduling import claim_run
 from runner.store.store import Store
 
@@ -61,7 +62,7 @@ def test_an_outcome_is_decided_once_and_ends_the_heartbeat(store: Store) -> None
     leases.claim_attempt(store, attempt.id, WORKER, T0)
     assert leases.renew_attempt(store, attempt.id, T0).kept
     assert leases.decide_outcome(store, attempt.id, {"state": "success", "exit_code": 0})
-    assert not leases.decide_outcome(store, attempt.id, leases.orphaned_outcome("x"))
+    assert not leases.decide_outcome(store, attempt.id, orphaned_outcome("x"))
     assert not leases.renew_attempt(store, attempt.id, T0).kept
     lease = leases.lease(store, attempt.id)
     assert lease is not None
@@ -72,7 +73,7 @@ def test_an_orphan_is_judged_only_on_a_heartbeat_older_than_the_cutoff(store: St
     _, attempt = dispatched(store)
     leases.claim_attempt(store, attempt.id, WORKER, T0)
     leases.renew_attempt(store, attempt.id, T0 + timedelta(seconds=20))
-    orphaned = leases.orphaned_outcome("worker")
+    orphaned = orphaned_outcome("worker")
     cutoff = T0 + timedelta(seconds=10)
     assert not leases.decide_outcome(store, attempt.id, orphaned, stale_before=cutoff)
     later = T0 + timedelta(seconds=30)
@@ -120,7 +121,7 @@ def test_a_remote_scheduler_is_judged_dead_by_its_heartbeat_only(store: Store) -
     assert recovery(store).dead_schedulers(T0 + timedelta(seconds=61)) == [ELSEWHERE]
 
 
-def test_a_dead_schedulers_run_waits_for_its_worker_then_resumes_to_its_end(
+def test_a_dead_schedulers_run_waits_for_its_worker_then_ends_as_its_task_did(
     store: Store, scheduler: Scheduler
 ) -> None:
     run, attempt = dispatched(store, supervisor=ELSEWHERE)
@@ -130,18 +131,18 @@ def test_a_dead_schedulers_run_waits_for_its_worker_then_resumes_to_its_end(
     leases.renew_attempt(store, attempt.id, now)
 
     first = recovery(store).run(now, scheduler)
-    assert [r.id for r in first.failed_runs] == [run.id]
-    assert first.settled_attempts == []
-    assert first.resumed_runs == []
+    assert (first.failed_runs, first.settled_attempts, first.resumed_runs) == ([], [], [])
     assert store.get_attempt(attempt.id).state is TaskState.RUNNING
+    assert store.get_run(run.id).state is RunState.RUNNING  # not failed while its worker runs
 
     leases.decide_outcome(store, attempt.id, {"state": "success", "exit_code": 0})
     second = recovery(store).run(now, scheduler)
     assert [a.id for a in second.settled_attempts] == [attempt.id]
-    assert [r.id for r in second.resumed_runs] == [run.id]
-    scheduler.engine.run_until_done()
+    assert [r.id for r in second.failed_runs] == [run.id]  # ended: as its task did
+    assert second.resumed_runs == []
     assert store.get_run(run.id).state is RunState.SUCCESS
     assert [a.state for a in store.attempts(run.id)] == [TaskState.SUCCESS]
+    assert "run_failed" not in [e.type for e in store.events_after(0) if e.run_id == run.id]
 
 
 def test_a_silent_worker_of_a_dead_scheduler_is_orphaned_and_the_task_retried(

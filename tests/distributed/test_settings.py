@@ -146,7 +146,17 @@ def test_a_task_digest_changes_with_the_command_but_not_with_variable_values() -
 
 def test_the_public_names_are_exactly_what_the_package_exports() -> None:
     public = {n for n in dir(runner.executors.celery) if not n.startswith("_")}
-    modules = {"app", "executor", "kinds", "message", "recovery", "settings", "signing", "worker"}
+    modules = {
+        "adoption",
+        "app",
+        "executor",
+        "kinds",
+        "message",
+        "recovery",
+        "settings",
+        "signing",
+        "worker",
+    }
     assert public - modules == set(runner.executors.celery.__all__)
     assert all(
         getattr(runner.executors.celery, n) is not None for n in runner.executors.celery.__all__

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.model import RunState
+from runner.model import RunState, Trigger
 from runner.store.records import RunRecord
 from runner.store.store import Store
 from tests.e2e.cli import clean_env
@@ -22,6 +22,9 @@ jobs:
     schedule: "* * * * * *"
   hourly-sleeper:
     command: 'sleep 60'
+    schedule: "0 * * * *"
+  flaky:
+    command: 'test -e fixed && sleep 0.5'
     schedule: "0 * * * *"
 """
 
@@ -95,6 +98,51 @@ def test_an_interrupted_backfill_stops_creating_runs_and_leaves_nothing_queued(
     assert "96 fire times not started" in out
     (run,) = _runs(home)
     assert run.state is RunState.CANCELLED
+
+
+def test_failed_manual_runs_a_backfill_reruns_do_not_hold_up_its_other_runs(
+    tmp_path: Path, home: Path
+) -> None:
+    (tmp_path / "jobs.yaml").write_text(JOBS)
+    for hour in ("00", "01"):
+        at = f"2026-01-01T{hour}:00Z"
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "runner",
+                "run",
+                "flaky",
+                "--jobs",
+                "jobs.yaml",
+                "--logical-time",
+                at,
+            ],
+            cwd=tmp_path,
+            env=clean_env(home),
+            capture_output=True,
+            check=False,
+        )
+        assert run.returncode == 1, run.stderr
+    (tmp_path / "fixed").touch()
+
+    process = _backfill(
+        tmp_path,
+        home,
+        "flaky",
+        "--from",
+        "2026-01-01T00:00Z",
+        "--to",
+        "2026-01-01T01:00Z",
+        "--max-active",
+        "2",
+    )
+    out, err = process.communicate(timeout=60)
+
+    assert process.returncode == 0, out + err
+    assert "backfill waits" not in out  # its own reruns keep their trigger, not priority
+    reruns = _runs(home)
+    assert [(r.trigger, r.state) for r in reruns] == [(Trigger.MANUAL, RunState.SUCCESS)] * 2
 
 
 def _runs(home: Path) -> list[RunRecord]:

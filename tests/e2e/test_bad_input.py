@@ -135,3 +135,58 @@ def test_check_refuses_an_out_of_range_value_in_a_python_job_naming_the_key(
 
     _refused(result, said)
     assert "jobs.py:3: " in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("task", "job", "said"),
+    [
+        (', timeout=float("inf")', "", f"job 'etl', task 't', key 'timeout': {RANGE}"),
+        ("", ', schedule="61 * * * *"', "job 'etl', key 'schedule': schedule '61 * * * *'"),
+        (
+            "",
+            ', schedule="@daily", timezone="Mars/Olympus"',
+            "job 'etl', key 'timezone': unknown timezone",
+        ),
+    ],
+    ids=["timeout-inf", "schedule", "timezone"],
+)
+def test_check_refuses_a_model_job_built_in_python_naming_the_key(
+    tmp_path: Path, task: str, job: str, said: str
+) -> None:
+    # A runner.model.Job skips the @job checks; check runs the checks serve runs per job.
+    (tmp_path / "jobs.py").write_text(
+        "from runner.model import Job, Task\n\n"
+        f'etl = Job(name="etl", tasks={{"t": Task("t", command="true"{task})}}{job})\n'
+    )
+
+    result = _runwatch(tmp_path, "check", "--jobs", "jobs.py")
+
+    _refused(result, f"runwatch: error: jobs.py: {said}")
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("backfill", "etl", "--from", "2026-01-01", "--to", "2026-01-02"), 2),
+        (("schedule-preview", "etl"), 2),
+        (("jobs",), 0),
+    ],
+    ids=["backfill", "schedule-preview", "jobs"],
+)
+def test_commands_on_a_python_job_whose_schedule_cannot_run_name_it_or_pass_it_over(
+    tmp_path: Path, args: tuple[str, ...], code: int
+) -> None:
+    (tmp_path / "jobs.py").write_text(
+        "from runner.model import Job, Task\n\n"
+        'etl = Job(name="etl", schedule="61 * * * *", tasks={"t": Task("t", command="true")})\n'
+    )
+    env = clean_env(tmp_path / "home")
+    assert run_cli(tmp_path, env, "trigger", "etl", "--jobs", "jobs.py").returncode == 0
+
+    result = run_cli(tmp_path, env, *args, "--jobs", "jobs.py")
+
+    assert result.returncode == code, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "internal error" not in result.stderr
+    if code == 2:
+        assert "jobs.py: job 'etl', key 'schedule': schedule '61 * * * *'" in result.stderr

@@ -31,16 +31,26 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 40.0) ->
         time.sleep(0.05)
 
 
-def marked_command(marker: Path, *, first_seconds: float, later_seconds: float = 0.2) -> str:
+def marked_command(
+    marker: Path,
+    *,
+    first_seconds: float = 0.2,
+    later_seconds: float = 0.2,
+    hold: Path | None = None,
+) -> str:
     """A shell command that appends ``start``/``end`` lines (logical time, attempt, pid) to
-    ``marker``, sleeping ``first_seconds`` in its first attempt and ``later_seconds`` after;
-    it appends ``overlap`` and fails if another execution of it holds the lock."""
+    ``marker``, sleeping ``first_seconds`` in its first attempt (or, with ``hold``, until
+    that file exists) and ``later_seconds`` after; it appends ``overlap`` and fails if
+    another execution of it holds the lock."""
     lock = marker.with_suffix(".lock")
     line = f'"$RUNWATCH_LOGICAL_TIME $RUNWATCH_ATTEMPT $$" >> {marker}'
+    first = (
+        f"sleep {first_seconds}" if hold is None else f"while [ ! -e {hold} ]; do sleep 0.05; done"
+    )
     return (
         f"exec 9>>{lock}; flock -n 9 || {{ echo overlap {line}; exit 3; }}; "
         f"echo start {line}; "
-        f'if [ "$RUNWATCH_ATTEMPT" = 1 ]; then sleep {first_seconds}; '
+        f'if [ "$RUNWATCH_ATTEMPT" = 1 ]; then {first}; '
         f"else sleep {later_seconds}; fi; echo end {line}"
     )
 

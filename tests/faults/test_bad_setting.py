@@ -2,9 +2,11 @@
 the bad job's runs fail with the key in their reason, the healthy job keeps running, and
 serve does not exit, also when the bad job arrives by a reload after serve started.
 
-The bad jobs are ``runner.model.Job`` values built in a Python job file, which no loader
-checks; their bad durations used to raise in a later engine turn (a downstream task's
-timeout, a retry's delay) and serve exited 70 at every fire time of the job."""
+The bad jobs are ``runner.model.Job`` values built in a Python job file: `check` refuses
+them, but serve loads them without the loaders' checks. Their bad durations used to
+raise in a later engine turn (a downstream task's timeout, a retry's delay), and serve
+exited 70 at every fire time of the job; a schedule that cannot run made serve exit 70
+at start."""
 
 from __future__ import annotations
 
@@ -44,6 +46,8 @@ bad = Job(
         "second": Task("second", command="true", after=("first",), timeout=float("inf")),
     },
 )
+
+never = Job(name="never", schedule="61 * * * *", tasks={"t": Task("t", command="true")})
 """
 
 WORSE_JOB = """
@@ -90,7 +94,9 @@ def test_a_job_with_an_out_of_range_duration_fails_its_runs_and_the_others_run_o
         )
         assert store.attempts(_failed(store, "worse")[0].id) == []
 
-        assert "reloaded 3 jobs" in serve.output()
+        assert "reloaded 4 jobs" in serve.output()
+        assert "job never is not scheduled: " in serve.output()
+        assert not [r for r in runs(store) if r.job == "never"]
         assert serve.stop() == 0, serve.output()
         assert "Traceback" not in serve.output()
 

@@ -4,7 +4,9 @@ status, never run again, never beside itself, never falsely failed."""
 
 from __future__ import annotations
 
+from runner.clock import utcnow
 from runner.model import RunState, TaskState
+from runner.store.leases import lease
 from runner.store.recovery import ADOPTED
 from runner.store.store import Store
 from tests.distributed.conftest import Cluster, parent_pid, wait_until
@@ -79,3 +81,53 @@ def test_a_killed_workers_command_that_fails_is_recorded_with_its_own_exit_code(
         assert attempt.reason == f"{ADOPTED}: exit code 4"
         lt = store.get_run(run_id).logical_time.isoformat()
         assert [m.what for m in marks(marker) if m.logical_time == lt] == ["start", "end"]
+
+
+def test_a_restarted_worker_keeps_the_lease_of_its_dead_predecessors_command_and_adopts_it(
+    cluster: Cluster,
+) -> None:
+    """The worker and the serve are both killed, so no process on this host watches the
+    attempt; a new worker must keep its lease (a serve on another host would otherwise
+    judge it orphaned and run it again) and record the keeper's status."""
+    marker, hold = cluster.tmp / "marks", cluster.tmp / "hold"
+    cluster.write_config(
+        marked_job(marked_command(marker, hold=hold), retries=1),
+        "server:\n  heartbeat_interval: 1s\n",
+    )
+    first_worker = cluster.worker(concurrency=1)
+    first_serve = cluster.serve()
+    with cluster.store() as store:
+        wait_until(lambda: running_run(store) is not None, "a command to run on a worker", 60)
+        run = running_run(store)
+        assert run is not None
+        (attempt,) = store.attempts(run.id)
+        first_serve.kill()
+        first_worker.kill()
+        killed_at = utcnow()
+        cluster.worker(concurrency=1)
+
+        def renewed() -> bool:
+            found = lease(store, attempt.id)
+            return found is not None and (found.heartbeat_at or killed_at) > killed_at
+
+        wait_until(renewed, "the new worker to renew the dead worker's lease", 30)
+        hold.touch()
+
+        def decided() -> bool:
+            found = lease(store, attempt.id)
+            return found is not None and found.outcome is not None
+
+        wait_until(decided, "the new worker to record the command's end", 30)
+        found = lease(store, attempt.id)
+        assert found is not None
+        assert found.outcome == {"state": "success", "reason": ADOPTED, "exit_code": 0}
+        serve = cluster.serve()
+        wait_until(lambda: store.get_run(run.id).state is RunState.SUCCESS, "the run's end", 60)
+        assert serve.stop() == 0, serve.output()
+        events = [e.type for e in store.events_after(0) if e.run_id == run.id]
+        assert "run_failed" not in events, events
+        [ended] = store.attempts(run.id)
+        assert (ended.state, ended.exit_code, ended.reason) == (TaskState.SUCCESS, 0, ADOPTED)
+        lt = run.logical_time.isoformat()
+        assert [m.what for m in marks(marker) if m.logical_time == lt] == ["start", "end"]
+        assert_one_completion_per_fire_time(store, marker)

@@ -121,11 +121,26 @@ def test_overlap_skip_records_the_skipped_fire_time_instead_of_dropping_it(world
     scheduler.tick(T0 + timedelta(minutes=2))
     skipped = [e for e in world.store.events_after(0) if isinstance(e, RunSkipped)]
     assert len(skipped) == 1
-    assert skipped[0].logical_time == (T0 + timedelta(minutes=2)).isoformat()
+    assert skipped[0].logical_time == T0 + timedelta(minutes=2)
     assert "overlap: skip" in skipped[0].reason
     assert len(world.runs()) == 1
     world.engine.cancel("test over")
     world.drain()
+
+
+def test_a_job_whose_schedule_cannot_run_is_left_unscheduled_and_the_others_are_not(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A runner.model.Job built in a Python job file skips the loaders' checks.
+    broken = every_minute(name="broken")
+    broken = Job(name="broken", tasks=broken.tasks, schedule="61 * * * *")
+    scheduler = world.scheduler(broken, every_minute(name="healthy"))
+
+    assert scheduler.next_fire_times() == {"healthy": T0 + timedelta(minutes=1)}
+    assert "job broken is not scheduled: <python>: job 'broken', key 'schedule': " in caplog.text
+    scheduler.tick(T0 + timedelta(minutes=1, seconds=1))
+    world.drain()
+    assert [r.state for r in world.runs("healthy")] == [RunState.SUCCESS]
 
 
 def test_a_fire_time_during_a_backfill_run_is_queued_not_skipped(world: World) -> None:

@@ -79,12 +79,13 @@ def command(ctx: Context) -> int:
 
 
 def _fire_times(ctx: Context) -> tuple[Job, list[datetime]]:
-    from runner.scheduling.schedule import Schedule
+    from runner.scheduling.schedule import Schedule, check_job_schedule
 
     args = ctx.args
     job = find_job(ctx, args.job)
     if job.schedule is None:
         raise UsageError(f"job {job.name!r} has no schedule to backfill")
+    check_job_schedule(job)
     start, end = parse_logical_time(args.start, "--from"), parse_logical_time(args.end, "--to")
     if end < start:
         raise UsageError(f"--to {args.end} is before --from {args.start}")
@@ -124,7 +125,7 @@ def _drive(
     yielded_to: set[int] = set()
     while (plan and not interrupted) or engine.active:
         while plan and not interrupted and len(engine.running_runs) < max_active:
-            first = _goes_first(store, job)
+            first = _goes_first(store, job, mine=set(engine.running_runs))
             if first is not None:
                 if first.id not in yielded_to:
                     print(
@@ -144,10 +145,11 @@ def _drive(
     return failed
 
 
-def _goes_first(store: Store, job: Job) -> RunRecord | None:
+def _goes_first(store: Store, job: Job, *, mine: set[int]) -> RunRecord | None:
     """A scheduled or manual run of ``job`` that is waiting or running, or None: backfill
     runs have the lowest priority, so none starts while such a run waits or runs. Queued
-    runs count only while a `serve` is alive to start them."""
+    runs count only while a `serve` is alive to start them; the failed runs this backfill
+    reruns (``mine``) keep their trigger but not their priority."""
     from runner.cli.alert_delivery import scheduler_alive
     from runner.clock import utcnow
 
@@ -155,7 +157,7 @@ def _goes_first(store: Store, job: Job) -> RunRecord | None:
     if scheduler_alive(store, utcnow()):
         waiting = (r for r in queued_runs(store) if r.job == job.name)
         others = itertools.chain(waiting, others)
-    return next((r for r in others if r.trigger is not Trigger.BACKFILL), None)
+    return next((r for r in others if r.trigger is not Trigger.BACKFILL and r.id not in mine), None)
 
 
 def _start(store: Store, engine: Engine, job: Job, planned: _Planned) -> None:

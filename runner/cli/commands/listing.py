@@ -82,11 +82,11 @@ def _job_record(
     store: Store, job: JobRecord, definition: Job | None, now: datetime
 ) -> dict[str, Any]:
     from runner.scheduling.expectations import job_status
-    from runner.scheduling.schedule import Schedule
+    from runner.scheduling.schedule import Schedule, runnable
 
     last = store.list_runs(job=job.name, limit=1)
     next_fire = None
-    if job.schedule is not None and not job.paused:
+    if job.schedule is not None and not job.paused and runnable(job.schedule, job.timezone):
         schedule = Schedule(job.schedule, job.timezone, definition.dst if definition else None)
         next_fire = schedule.next_after(now).at.astimezone(schedule.tz)
     return {

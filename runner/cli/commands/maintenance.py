@@ -87,11 +87,17 @@ def check(ctx: Context) -> int:
 
 def _check_jobs(ctx: Context) -> str:
     from runner.engine.engine import check_pools
+    from runner.engine.limits import check_durations
+    from runner.scheduling.schedule import check_job_schedule
 
     definitions = ctx.definitions
     pools = ctx.pools
     for job in definitions.jobs.values():
+        # What serve checks again per job (a runner.model.Job built in Python skips the
+        # loaders): check refuses it here rather than serve failing its runs.
         check_pools(job, pools)
+        check_durations(job)
+        check_job_schedule(job)
     tasks = sum(len(j.tasks) for j in definitions.jobs.values())
     return f"ok: {len(definitions.jobs)} jobs, {tasks} tasks, {len(pools)} pools"
 

@@ -15,11 +15,12 @@ from runner.model import Trigger
 def preview(ctx: Context) -> int:
     """The next N fire times of a job, in its timezone and UTC, DST shifts marked."""
     from runner.clock import utcnow
-    from runner.scheduling.schedule import Schedule
+    from runner.scheduling.schedule import Schedule, check_job_schedule
 
     job = find_job(ctx, ctx.args.job)
     if job.schedule is None:
         raise UsageError(f"job {job.name!r} has no schedule")
+    check_job_schedule(job)
     if not 1 <= ctx.args.count <= 10_000:
         raise UsageError(f"--count {ctx.args.count}: expected 1 to 10000")
     schedule = Schedule(job.schedule, job.timezone, job.dst)

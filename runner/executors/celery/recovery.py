@@ -3,11 +3,15 @@
 A process on this host is dead when its pid (with its start time) is gone; a process
 on another host is judged by its heartbeat. Each pass of ``OrphanRecovery.run``:
 
-1. fails the running runs of dead schedulers as ``orphaned`` (conditionally: only
-   while they are still theirs) and releases the queued runs they had claimed;
+1. records the end of the attempts workers ran for dead schedulers, once decided (by
+   the worker, or adopted or orphaned when the worker is gone too), then ends the
+   running runs of dead schedulers (conditionally: only while they are still theirs):
+   as their tasks ended, or ``orphaned`` when work is left; a run with an attempt still
+   on a live worker is left running until that attempt's outcome is recorded. The
+   queued runs they had claimed are released;
 2. settles the attempts nobody will finish any more (running attempts of runs that no
-   longer run): with the outcome their worker recorded, or as orphaned when no worker
-   claimed them or their worker is gone (killing a leftover process on this host);
+   longer run): with the outcome their worker recorded, or adopted or orphaned when
+   no worker claimed them or their worker is gone (killing a leftover process here);
 3. resumes orphaned scheduled runs, within their tasks' retry budgets, once none of
    their attempts still runs on a worker (so a task never runs twice at once); a run
    whose tasks a worker finished after its scheduler died is resumed only to end it.
@@ -22,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from runner import scheduler_liveness, supervisor
+from runner import processes, scheduler_liveness
 from runner.config import Settings
 from runner.engine.engine import tasks_to_resume
 from runner.executors.celery.adoption import settle_lost_worker
@@ -32,13 +36,13 @@ from runner.scheduling.scheduler import Scheduler
 from runner.store.heartbeats import heartbeats, run_supervisors
 from runner.store.leases import (
     AttemptLease,
-    fail_runs_supervised_by,
+    claimed_attempts_of,
     lease,
     running_attempt_count,
     unsettled_attempts,
 )
 from runner.store.records import AttemptRecord, RunRecord
-from runner.store.recovery import ORPHANED
+from runner.store.recovery import ORPHANED, fail_runs_supervised_by
 from runner.store.scheduling import claim_run, orphaned_runs
 from runner.store.store import Store
 
@@ -74,8 +78,12 @@ class OrphanRecovery:
     def run(self, now: datetime, scheduler: Scheduler | None = None) -> Recovered:
         """One pass; with ``scheduler``, resume orphaned runs on its engine."""
         recovered = Recovered()
+        stale_before = now - timedelta(seconds=self.worker_stale_after)
         for identity in self.dead_schedulers(now):
-            hung = supervisor.is_local(identity) and supervisor.is_alive(identity)
+            for attempt, found in claimed_attempts_of(self.store, identity):
+                if self._settle(attempt, found, stale_before, now):
+                    recovered.settled_attempts.append(attempt)
+            hung = processes.is_local(identity) and processes.is_alive(identity)
             failed = fail_runs_supervised_by(self.store, identity, now, hung=hung)
             for run in failed:
                 ended = self.store.get_run(run.id)
@@ -132,7 +140,7 @@ class OrphanRecovery:
         A process that never wrote a scheduler heartbeat (a `runwatch run`) is judged by
         its pid here and cannot be judged on another host: it is left alone.
         """
-        me = supervisor.current()
+        me = processes.current()
         beats = heartbeats(self.store, scheduler_liveness.HEARTBEAT_PREFIX)
         stale_before = now - timedelta(seconds=self.scheduler_stale_after)
         dead = []
@@ -140,9 +148,9 @@ class OrphanRecovery:
             if identity == me:
                 continue
             beat = beats.get(identity)
-            if supervisor.is_local(identity):
+            if processes.is_local(identity):
                 silent = beat is not None and not beat.stopped and beat.at < stale_before
-                if silent or not supervisor.is_alive(identity):
+                if silent or not processes.is_alive(identity):
                     dead.append(identity)
                 continue
             if beat is not None and (beat.stopped or beat.at < stale_before):
@@ -151,28 +159,34 @@ class OrphanRecovery:
 
     def settle_attempts(self, now: datetime) -> list[AttemptRecord]:
         """Record the end of running attempts whose runs no longer run."""
-        settled = []
         stale_before = now - timedelta(seconds=self.worker_stale_after)
-        for attempt, found in unsettled_attempts(self.store):
-            if found.outcome is None and not self._decide_orphaned(attempt, found, stale_before):
-                continue
-            current = lease(self.store, attempt.id)
-            if current is None or current.outcome is None:
-                continue
-            outcome = current.outcome
-            state = TaskState(outcome["state"])
-            if self.store.finish_attempt(
-                attempt,
-                state,
-                now,
-                exit_code=outcome.get("exit_code"),
-                signal=outcome.get("signal"),
-                error=outcome.get("error"),
-                reason=outcome.get("reason"),
-                result=outcome.get("result"),
-            ):
-                settled.append(attempt)
-        return settled
+        return [
+            attempt
+            for attempt, found in unsettled_attempts(self.store)
+            if self._settle(attempt, found, stale_before, now)
+        ]
+
+    def _settle(
+        self, attempt: AttemptRecord, found: AttemptLease, stale_before: datetime, now: datetime
+    ) -> bool:
+        """Record the end of an attempt whose dispatcher is gone: the outcome its worker
+        decided, or, when its worker is gone too, adopted or orphaned. True if recorded."""
+        if found.outcome is None and not self._decide_orphaned(attempt, found, stale_before):
+            return False
+        current = lease(self.store, attempt.id)
+        if current is None or current.outcome is None:
+            return False
+        outcome = current.outcome
+        return self.store.finish_attempt(
+            attempt,
+            TaskState(outcome["state"]),
+            now,
+            exit_code=outcome.get("exit_code"),
+            signal=outcome.get("signal"),
+            error=outcome.get("error"),
+            reason=outcome.get("reason"),
+            result=outcome.get("result"),
+        )
 
     def _decide_orphaned(
         self, attempt: AttemptRecord, found: AttemptLease, stale_before: datetime
@@ -180,7 +194,7 @@ class OrphanRecovery:
         """Decide an attempt nobody runs any more: adopted from its keeper's status file,
         else orphaned; False while a worker (or its command's keeper here) still runs it."""
         owner = found.supervisor
-        gone = owner is not None and supervisor.is_local(owner) and not supervisor.is_alive(owner)
+        gone = owner is not None and processes.is_local(owner) and not processes.is_alive(owner)
         silent = found.heartbeat_at is not None and found.heartbeat_at < stale_before
         if found.claimed and not gone and not silent:
             return False  # a live worker still runs it and will record its outcome
