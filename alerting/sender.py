@@ -44,9 +44,9 @@ from runner.store.store import Store
 logger = logging.getLogger(__name__)
 
 
-_IDEMPOTENT_KINDS = frozenset({"pagerduty", "alertmanager"})
+_IDEMPOTENT_KINDS = frozenset({"pagerduty", "opsgenie", "alertmanager"})
 """Receivers whose repeated send is the same event: PagerDuty dedups on ``dedup_key``,
-Alertmanager on the alert's labels."""
+Opsgenie on ``alias``, Alertmanager on the alert's labels."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Charts: the task DAG as Graphviz DOT, and Vega-Lite specifications for timelines.
+"""Charts: state colours and the Vega-Lite specifications of the job page's timelines.
 
 Vega-Lite would show times in the browser's own zone; to show them in the viewer's
 chosen zone instead, times are handed over as that zone's wall-clock time marked UTC,
@@ -13,12 +13,12 @@ from typing import Any
 
 from dashboards.timezones import duration_text, exact_duration_text, local_ms, zone_of
 from runner.model import RunState, TaskState
-from runner.store.dashboard_reads.results import DailyOutcome, DurationPoint, TaskRow
+from runner.store.dashboard_reads.results import DailyOutcome, DurationPoint
 
 Spec = dict[str, Any]
 """A Vega-Lite specification (or a part of one), for ``st.vega_lite_chart``."""
 
-# fill, border: readable on light and dark themes (Graphviz ignores the app theme)
+# fill, border of a task graph node: readable on light and dark themes
 TASK_COLOURS: Mapping[TaskState, tuple[str, str]] = {
     TaskState.SUCCESS: ("#c8e6c9", "#2e7d32"),
     TaskState.FAILED: ("#ffcdd2", "#c62828"),
@@ -42,41 +42,6 @@ STATE_COLOURS: Mapping[str, str] = {
     "upstream_failed": "#e65100",
     "pending": "#e0e0e0",
 }
-
-
-def _quote(text: str) -> str:
-    """A DOT string literal: quotes and backslashes escaped, newlines as DOT's ``\n``."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
-
-
-def dag_dot(tasks: Sequence[TaskRow], edges: Mapping[str, Sequence[str]]) -> str:
-    """The run's tasks as a left-to-right DOT graph, each node filled by its state.
-
-    ``edges`` maps a task to its upstream tasks; tasks missing from it are drawn alone.
-    """
-    lines = [
-        "digraph run {",
-        "  rankdir=LR;",
-        '  bgcolor="transparent";',
-        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
-        '  edge [color="#757575"];',
-    ]
-    known = {t.task for t in tasks}
-    for task in tasks:
-        fill, border = TASK_COLOURS.get(task.state, ("#ffffff", "#000000"))
-        tries = f" · {task.attempts} attempts" if task.attempts > 1 else ""
-        label = _quote(f"{task.task}\n{task.state.value}{tries}")
-        lines.append(
-            f'  {_quote(task.task)} [label={label}, fillcolor="{fill}", color="{border}", '
-            'fontcolor="#212121"];'
-        )
-    for task in tasks:
-        for upstream in edges.get(task.task, ()):
-            if upstream in known:
-                lines.append(f"  {_quote(upstream)} -> {_quote(task.task)};")
-    lines.append("}")
-    return "\n".join(lines)
 
 
 def wall_time(moment: datetime | None, zone: str) -> str | None:

@@ -23,18 +23,39 @@ _POLL_SECONDS = 0.02
 _DEAD_STATES = (b"Z", b"X", b"x")
 
 
-def _start_ticks(pid: int) -> str | None:
-    """The start time of a live process, or None if it is gone (or a zombie)."""
+def _stat_fields(pid: int | str) -> list[bytes]:
+    """The fields of ``/proc/PID/stat`` after the command name, from the state on
+    (empty when the process is gone)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except OSError:
-        return None
+        return []
     # The command name (field 2) may contain spaces and parentheses; fields after it don't.
-    fields = stat[stat.rfind(b")") + 2 :].split()
+    return stat[stat.rfind(b")") + 2 :].split()
+
+
+def _start_ticks(pid: int) -> str | None:
+    """The start time of a live process, or None if it is gone (or a zombie)."""
+    fields = _stat_fields(pid)
     if len(fields) < 20 or fields[0] in _DEAD_STATES:
         return None
     return fields[19].decode()
+
+
+def parent_of(pid: int) -> int | None:
+    """The parent pid of a process, or None if it is gone."""
+    fields = _stat_fields(pid)
+    return int(fields[1]) if len(fields) > 1 else None
+
+
+def command_line(pid: int) -> list[bytes]:
+    """The arguments a process was started with (empty when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
 
 
 @cache
@@ -103,13 +124,8 @@ def group_running(pgid: int) -> bool:
     with os.scandir("/proc") as entries:
         names = [e.name for e in entries if e.name.isdigit()]
     for name in names:
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and fields[2] == group and fields[0] not in (b"Z", b"X", b"x"):
+        fields = _stat_fields(name)
+        if len(fields) > 2 and fields[2] == group and fields[0] not in _DEAD_STATES:
             return True
     return False
 

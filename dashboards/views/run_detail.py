@@ -7,8 +7,9 @@ from pathlib import Path
 import streamlit as st
 from sqlalchemy import Connection
 
-from dashboards.charts import dag_dot, run_state_icon
+from dashboards.charts import run_state_icon
 from dashboards.gantt import AXIS_PIXELS, PAGE_ROWS, exit_text, gantt, height, pages, task_order
+from dashboards.graph import graph_chart
 from dashboards.logs import FULL_LOG_BYTES, read_full, tail
 from dashboards.routes import Route, Screen, job_href
 from dashboards.timezones import duration_text, exact_duration_text, local_ms
@@ -17,6 +18,7 @@ from dashboards.views import markdown as md
 from dashboards.views.links import go
 from runner.store import dashboard_reads as queries
 from runner.store.dashboard_reads.results import AttemptRow, RunDetail
+from runner.store.run_graph import run_graph
 
 ERROR_LINES = 20
 
@@ -37,17 +39,16 @@ def render(conn: Connection, viewer: Viewer, run_id: int) -> None:
     )
     _summary(detail, viewer)
     st.subheader("Tasks")
-    left, right = st.columns([2, 3])
-    with left:
-        edges = viewer.settings.dags.get(run.job, {})
-        st.graphviz_chart(dag_dot(detail.tasks, edges), width="stretch")
-        if not edges and len(detail.tasks) > 1:
-            st.caption(
-                "Task dependencies are unknown here (start the dashboard with "
-                "`runwatch dashboard` where the job files are): tasks drawn alone."
-            )
-    with right:
-        _timeline(detail.attempts, viewer)
+    graph = run_graph(conn, run.id)
+    st.vega_lite_chart(spec=graph_chart(detail.tasks, graph or {}), width="stretch")
+    st.caption("Drag to pan, scroll to zoom; the path to a failure is drawn in red.")
+    if graph is None and len(detail.tasks) > 1:
+        st.caption(
+            "This run was recorded before runwatch kept each run's graph: its task "
+            "dependencies are unknown, so the tasks are drawn alone."
+        )
+    st.subheader("Timeline")
+    _timeline(detail.attempts, viewer)
     _attempts_table(detail.attempts, viewer)
     _errors_and_logs(detail.attempts, viewer.settings.logs_dir)
 

@@ -204,7 +204,7 @@ class Engine:
             known = self.store.task_runs(run.id)
             missing = [t for t in job.tasks if t not in known]
             if missing:
-                self.store.add_task_rows(run, missing, now)
+                self.store.add_task_rows(run, job, missing, now)
             if rerun or run.state is not RunState.QUEUED:
                 self.store.prepare_rerun(run, rerun, now)
             if not self.store.mark_run_started(run, now):

@@ -53,30 +53,13 @@ def is_keeper(attempt: AttemptRecord) -> bool:
     ``perl -e SCRIPT STATUS ...``."""
     if attempt.pid is None or attempt.stdout_path is None:
         return False
-    argv = _cmdline(attempt.pid)
+    argv = processes.command_line(attempt.pid)
     status = os.fsencode(str(exitstatus.status_path(attempt.stdout_path)))
     if len(argv) > 3 and argv[1] == b"-e" and argv[3] == status:
         return True
-    parent = _parent(attempt.pid)
-    return parent is not None and os.fsencode(exitstatus.KEEPER_MODULE) in _cmdline(parent)
-
-
-def _cmdline(pid: int) -> list[bytes]:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().split(b"\0")
-    except OSError:
-        return []
-
-
-def _parent(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(b")") + 2 :].split()
-    return int(fields[1]) if len(fields) > 1 else None
+    parent = processes.parent_of(attempt.pid)
+    keeper = os.fsencode(exitstatus.KEEPER_MODULE)
+    return parent is not None and keeper in processes.command_line(parent)
 
 
 def worker_attempts_here(store: Store, orphaned_since: datetime) -> list[AttemptRecord]:

@@ -23,7 +23,7 @@ from runner.store.records import (
     from_epoch,
     to_epoch,
 )
-from runner.store.spine_sql import INSERT_TASK_RUN, to_json
+from runner.store.spine_sql import INSERT_TASK_RUN, to_json, upstream_columns
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,10 @@ class RunTable(EventLog):
                 return None
             self.db.executemany(
                 INSERT_TASK_RUN,
-                [{"run_id": run_id, "task": t, "at": values["at"]} for t in job.tasks],
+                [
+                    {"run_id": run_id, "task": t, "at": values["at"], "upstream": upstream}
+                    for t, upstream in upstream_columns(_after(job, job.tasks)).items()
+                ],
             )
             self._insert_event(
                 RunQueued(
@@ -283,11 +286,20 @@ class RunTable(EventLog):
                 )
             )
 
-    def add_task_rows(self, run: RunRecord, tasks: Iterable[str], at: datetime) -> None:
-        """Add pending rows for tasks a changed definition added since the run was created."""
+    def add_task_rows(self, run: RunRecord, job: Job, tasks: Iterable[str], at: datetime) -> None:
+        """Add pending rows for tasks a changed definition (``job``) added since the run
+        was created, with their upstream tasks in ``job``."""
         at_epoch = to_epoch(at)
         with self.transaction():
             self.db.executemany(
                 f"{INSERT_TASK_RUN} ON CONFLICT DO NOTHING",
-                [{"run_id": run.id, "task": t, "at": at_epoch} for t in tasks],
+                [
+                    {"run_id": run.id, "task": t, "at": at_epoch, "upstream": upstream}
+                    for t, upstream in upstream_columns(_after(job, tasks)).items()
+                ],
             )
+
+
+def _after(job: Job, tasks: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Each of ``tasks`` and its upstream tasks in ``job``: the run's graph."""
+    return {task: tuple(job.tasks[task].after) for task in tasks}

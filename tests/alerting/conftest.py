@@ -153,8 +153,9 @@ class RecordingServer:
         return [r for r in self.requests if r.path.endswith(path_suffix)]
 
 
-def serve(tls: ssl.SSLContext | None) -> Iterator[RecordingServer]:
-    """A recording server on loopback (HTTPS with ``tls``), until the generator closes."""
+def serve(tls: ssl.SSLContext | None, port: int = 0) -> Iterator[RecordingServer]:
+    """A recording server on loopback (HTTPS with ``tls``; on ``port``, else any free
+    one), until the generator closes."""
     box: list[RecordingServer] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -183,7 +184,7 @@ def serve(tls: ssl.SSLContext | None) -> Iterator[RecordingServer]:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     httpd.daemon_threads = True
     scheme = "http"
     if tls is not None:

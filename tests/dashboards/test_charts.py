@@ -4,37 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from dashboards.charts import dag_dot, daily_strip, duration_trend, run_state_icon
+from dashboards.charts import daily_strip, duration_trend, run_state_icon
 from runner.model import RunState, TaskState
-from runner.store.dashboard_reads.results import DailyOutcome, DurationPoint, TaskRow
+from runner.store.dashboard_reads.results import DailyOutcome, DurationPoint
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-def test_the_dag_fills_each_task_by_its_state_and_draws_known_edges_only() -> None:
-    dot = dag_dot(
-        [
-            TaskRow("extract", TaskState.SUCCESS, 1),
-            TaskRow("transform", TaskState.FAILED, 3),
-            TaskRow("load", TaskState.UPSTREAM_FAILED, 0),
-        ],
-        {"transform": ("extract",), "load": ("transform", "gone")},
-    )
-
-    assert dot.startswith("digraph run {")
-    assert dot.endswith("}")
-    assert '"extract" [label="extract\\nsuccess", fillcolor="#c8e6c9"' in dot
-    assert '"transform" [label="transform\\nfailed · 3 attempts", fillcolor="#ffcdd2"' in dot
-    assert '"load" [label="load\\nupstream_failed", fillcolor="#ffe0b2"' in dot
-    assert '"extract" -> "transform";' in dot
-    assert '"transform" -> "load";' in dot
-    assert "gone" not in dot
-
-
-def test_task_names_are_quoted_for_dot() -> None:
-    dot = dag_dot([TaskRow('say "hi" \\ bye', TaskState.PENDING, 0)], {})
-
-    assert '"say \\"hi\\" \\\\ bye" [label="say \\"hi\\" \\\\ bye\\npending"' in dot
 
 
 def test_the_duration_trend_draws_p50_and_p95_rules() -> None:

@@ -11,7 +11,6 @@ import pytest
 from runner.cli.commands.dashboard import (
     UNREAD_SECTIONS,
     _absolute_sqlite,
-    _dags,
     _trace_url,
     streamlit_command,
 )
@@ -48,26 +47,6 @@ def test_the_trace_link_template_is_checked_and_never_taken_from_a_secret() -> N
     assert _trace_url({"trace_url": Secret("https://t/{trace_id}?key=k")}) is None
     with pytest.raises(DefinitionError, match="trace_id"):
         _trace_url({"trace_url": "https://t/"})
-
-
-def test_task_dependencies_come_from_the_job_definitions(tmp_path: Path) -> None:
-    jobs = tmp_path / "jobs.yaml"
-    jobs.write_text(
-        "jobs:\n"
-        "  etl:\n"
-        "    tasks:\n"
-        "      extract: {command: 'true'}\n"
-        "      load: {command: 'true', after: [extract]}\n"
-    )
-    ctx = Context(argparse.Namespace(jobs=[str(jobs)]), {"RUNWATCH_HOME": str(tmp_path)}, tmp_path)
-
-    assert _dags(ctx) == {"etl": {"extract": (), "load": ("extract",)}}
-
-
-def test_without_definitions_the_dag_has_no_edges(tmp_path: Path) -> None:
-    ctx = Context(argparse.Namespace(), {"RUNWATCH_HOME": str(tmp_path)}, tmp_path)
-
-    assert _dags(ctx) == {}
 
 
 OTHER_COMPONENTS_SECRETS = (

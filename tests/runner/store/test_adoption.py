@@ -6,6 +6,7 @@ import os
 import queue
 import socket
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,16 @@ def test_a_status_file_left_by_the_keeper_is_recorded_as_the_attempts_outcome(
     assert not status.exists()
 
 
+def wait_for_exec(pid: int, program: bytes) -> None:
+    """Wait until ``pid`` runs ``program``: Popen returns before the child's exec, and a
+    process still running Python's fork is not a keeper."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    deadline = time.monotonic() + 30
+    while not cmdline.read_bytes().startswith(program + b"\0"):
+        assert time.monotonic() < deadline, f"{pid} never ran {program!r}"
+        time.sleep(0.01)
+
+
 def test_an_attempt_whose_keeper_still_runs_is_left_running_until_it_ends(
     store: Store, tmp_path: Path
 ) -> None:
@@ -69,6 +80,7 @@ def test_an_attempt_whose_keeper_still_runs_is_left_running_until_it_ends(
         ["perl", "-e", "sleep 30", str(status)], start_new_session=True
     )
     try:
+        wait_for_exec(keeper.pid, b"perl")
         store.set_attempt_process(attempt, pid=keeper.pid, pid_start=process_start(keeper.pid))
         store.recover_orphans()
         assert store.get_attempt(attempt.id).state is TaskState.RUNNING

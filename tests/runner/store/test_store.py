@@ -662,7 +662,8 @@ def test_add_task_rows_adds_only_missing_tasks(store: Store) -> None:
     attempt = store.start_attempt(run, "extract", at(1))
     assert attempt is not None
 
-    store.add_task_rows(run, ["extract", "publish"], at(2))
+    changed = make_job(tasks=("extract", "load", "publish"))
+    store.add_task_rows(run, changed, ["extract", "publish"], at(2))
 
     tasks = store.task_runs(run.id)
     assert sorted(tasks) == ["extract", "load", "publish"]
