@@ -83,6 +83,8 @@ class Keeper:
             stops = [k.stop for k in self._kept.values() if k.stop is not None]
             left = [s for s in (stop.seconds_left() for stop in stops) if s is not None]
             for key, _ in self._selector.select(min(left, default=None)):
+                if self._selector.get_map().get(key.fd) is not key:
+                    continue  # unregistered (and closed) by an earlier event of this batch
                 callback: Callable[[int], None] = key.data
                 callback(key.fd)
             for stop in stops:
