@@ -7,8 +7,8 @@ working on the store's connection:
 
 - ``spine_sql`` and ``lean_connection``: wrap's lean path (import-light), the same
   rows as ``Store`` writes;
-- ``scheduling``, ``heartbeats``, ``expectation_reads``: the scheduler's claims,
-  attempt leases and heartbeats, missed and overdue runs;
+- ``scheduling``, ``leases``, ``heartbeats``, ``expectation_reads``: the scheduler's
+  claims, remote workers' attempt leases, heartbeats, missed and overdue runs;
 - ``cursors``, ``alerts``, ``alert_groups``, ``silences``, ``notifications``: the
   alert engine's state and its outbox;
 - ``telemetry_reads``: the aggregates of the metrics;

@@ -260,11 +260,15 @@ def test_interrupting_run_stops_its_tasks_and_records_the_run_cancelled(
 
 
 def _kill_with_its_task(proc: subprocess.Popen[str], task_pid: int) -> None:
-    """SIGKILL `runwatch run` and its task's process group (the keeper leads it): nothing
-    is left to adopt, so the attempt is orphaned."""
+    """SIGKILL `runwatch run`, the keeper that is its task's parent (before it can write the
+    task's status), then the task's process group: nothing is left to adopt, so the attempt
+    is orphaned."""
     group = os.getpgid(task_pid)
+    keeper = int(Path(f"/proc/{task_pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     proc.kill()
     proc.communicate(timeout=10)
+    os.kill(keeper, signal.SIGKILL)
+    assert _gone(keeper)
     os.killpg(group, signal.SIGKILL)
     assert _gone(task_pid)
 

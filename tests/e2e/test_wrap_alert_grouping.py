@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -25,15 +24,35 @@ def test_three_wrapped_jobs_failing_together_send_one_grouped_message(
         "alerting:\n"
         "  receivers:\n"
         f"    hook: {{webhook: {{url: 'http://127.0.0.1:{hook.server_address[1]}/hook'}}}}\n"
-        "  route: {receiver: hook, group_by: [severity], group_wait: 2s}\n"
+        "  route: {receiver: hook, group_by: [severity], group_wait: 10s}\n"
         "  rules:\n"
         "    - {alert: JobFailed, when: run_failed, severity: error}\n"
     )
     try:
-        started = time.monotonic()
+        # The three commands fail together: each waits until all three have started, so
+        # their failures land well within one group_wait however slowly the wraps start.
+        barrier = tmp_path / "started"
+        barrier.mkdir()
+        fail = (
+            f'touch {barrier}/"$1"; while [ "$(ls {barrier} | wc -l)" -lt 3 ]; do sleep 0.05;'
+            " done; exit 1"
+        )
         wraps = [
             subprocess.Popen(
-                [sys.executable, "-m", "runner", "wrap", "--job", job, "--", "sh", "-c", "exit 1"],
+                [
+                    sys.executable,
+                    "-m",
+                    "runner",
+                    "wrap",
+                    "--job",
+                    job,
+                    "--",
+                    "sh",
+                    "-c",
+                    fail,
+                    "sh",
+                    job,
+                ],
                 cwd=tmp_path,
                 env=wrap_env(home),
                 stdout=subprocess.DEVNULL,
@@ -44,7 +63,6 @@ def test_three_wrapped_jobs_failing_together_send_one_grouped_message(
         ]
         outcomes = [w.communicate(timeout=120) for w in wraps]
         codes = [w.returncode for w in wraps]
-        elapsed = time.monotonic() - started
         errors = [err for _, err in outcomes]
     finally:
         hook.shutdown()
@@ -53,4 +71,3 @@ def test_three_wrapped_jobs_failing_together_send_one_grouped_message(
     (message,) = [json.loads(body) for body in _Hook.received]
     jobs = sorted(a["labels"]["job"] for a in message["alerts"])
     assert jobs == ["extract", "load", "report"]
-    assert elapsed < 60

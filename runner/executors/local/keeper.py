@@ -120,6 +120,9 @@ class KeeperClient:
             if reply[0] == "error":
                 logger.error("the keeper process failed: %s", reply[1])
                 continue
+            if reply[0] == "log":
+                logger.log(reply[1], "%s", reply[2])
+                continue
             try:
                 self._on_reply(reply)
             except Exception:  # one bad reply must not deafen us to the others

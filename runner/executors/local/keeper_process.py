@@ -22,6 +22,7 @@ them back as default). Messages are ``marshal``-ed tuples:
 from __future__ import annotations
 
 import contextlib
+import logging
 import marshal
 import os
 import selectors
@@ -257,11 +258,24 @@ def _drain(fd: int, capture: StreamCapture) -> None:
         capture.write(data)
 
 
+class _Relay(logging.Handler):
+    """Hands the keeper's warnings (a log file that had to be replaced, say) to its
+    parent, which logs them: the keeper's own stderr goes nowhere."""
+
+    def __init__(self, keeper: Keeper) -> None:
+        super().__init__(logging.WARNING)
+        self._keeper = keeper
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._keeper.send(("log", record.levelno, record.getMessage()))
+
+
 def main(argv: list[str]) -> int:
     """``python -m runner.executors.local.keeper_process FD``: serve the socket at FD."""
     for signum in _IGNORED:
         signal.signal(signum, signal.SIG_IGN)
     keeper = Keeper(socket.socket(fileno=int(argv[1])))
+    logging.getLogger().addHandler(_Relay(keeper))
     try:
         keeper.run()
     except BaseException:
