@@ -85,3 +85,14 @@ def test_a_bad_dashboard_url_is_exit_2_naming_the_key_in_check_and_show(
         assert result.returncode == 2, (command, result.stderr)
         assert f"dashboard.url: {problem}" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_bad_dashboard_url_from_a_secret_is_refused_without_showing_it(tmp_path: Path) -> None:
+    (tmp_path / "runwatch.yaml").write_text("dashboard: {url: '${DASHBOARD_URL}'}\n")
+    env = {**clean_env(tmp_path / "home"), "DASHBOARD_URL": "hunter2.example/x"}
+
+    for command in (("check",), ("show", "1")):
+        result = run_cli(tmp_path, env, *command)
+        assert result.returncode == 2, (command, result.stderr)
+        assert "dashboard.url: expected an http:// or https:// URL with a host" in result.stderr
+        assert "hunter2" not in result.stderr + result.stdout
