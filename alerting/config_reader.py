@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from runner.durations import parse_duration
+from runner import config_fields
 from runner.errors import DefinitionError
 from runner.secret import Secret, SecretReferenceError, interpolate
 
@@ -35,9 +34,13 @@ class KeyPath:
         """The path of item ``number`` of this list."""
         return KeyPath(self.file, (*self.parts, f"[{number}]"), self.env)
 
+    def error(self, what: str) -> DefinitionError:
+        """A DefinitionError naming the file, this key and what is wrong."""
+        return DefinitionError(f"{self.file}: {self}: {what}")
+
     def fail(self, what: str) -> NoReturn:
-        """Raise a DefinitionError naming the file, this key and what is wrong."""
-        raise DefinitionError(f"{self.file}: {self}: {what}")
+        """Raise ``error(what)``."""
+        raise self.error(what)
 
     # -- typed reads --------------------------------------------------------------------
 
@@ -51,8 +54,8 @@ class KeyPath:
             if not isinstance(key, str):
                 self.fail(f"keys must be strings, got {key!r}")
             if known is not None and key not in known:
-                close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
-                hint = f"did you mean {close[0]!r}? " if close else ""
+                close = config_fields.close_match(key, known)
+                hint = f"did you mean {close!r}? " if close else ""
                 self.key(key).fail(f"unknown key ({hint}expected one of: {', '.join(known)})")
         return value
 
@@ -68,22 +71,15 @@ class KeyPath:
         """``value`` as a non-empty string (a settings secret is read as its text)."""
         if isinstance(value, Secret):
             value = value.reveal()
-        if not isinstance(value, str) or not value.strip():
-            self.fail(f"expected a non-empty string, got {_kind(value)}")
-        return value
+        return config_fields.text(value, self, show=_kind)
 
     def duration(self, value: object) -> float:
         """``value`` as seconds, from ``30s``, ``5m``, ``1h30m`` or a number."""
-        try:
-            return parse_duration(value)
-        except ValueError as exc:
-            self.fail(str(exc))
+        return config_fields.duration(value, self)
 
     def count(self, value: object, minimum: int = 1) -> int:
         """``value`` as a whole number of at least ``minimum``."""
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self.fail(f"expected a whole number >= {minimum}, got {value!r}")
-        return value
+        return config_fields.whole_number(value, self, minimum, show=repr)
 
     def secret(self, value: object) -> Secret:
         """A secret: a string (``${VAR}`` resolved from the environment) or a settings secret.

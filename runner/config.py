@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from runner import config_fields
+from runner.config_fields import Location
 from runner.definitions import fields
-from runner.definitions.location import Location
 from runner.definitions.yamlsource import YamlMapping, read_yaml, to_plain
 from runner.envfile import read_env_file
 from runner.errors import DefinitionError
@@ -117,7 +118,7 @@ def load_settings(
         raise top.at("defaults", raw.line_of("defaults")).error(
             "'defaults:' belongs to a jobs file; here it applies only when 'jobs:' holds the jobs"
         )
-    fields.check_keys(raw, allowed, top, raw.line_of)
+    config_fields.check_keys(raw, allowed, top, raw.line_of)
 
     def at(key: str) -> Location:
         return Location(display, raw.line_of(key), key=key)
@@ -230,10 +231,9 @@ class _Resolver:
 
 def _revealed(value: object, where: Location, expected: str) -> str:
     """A string setting, revealed if it was interpolated; errors never show a secret."""
-    plain = value.reveal() if isinstance(value, Secret) else value
+    plain = config_fields.plain(value)
     if not isinstance(plain, str) or not plain.strip():
-        shown = "a value from the environment" if isinstance(value, Secret) else repr(value)
-        raise where.error(f"expected {expected}, got {shown}")
+        raise where.error(f"expected {expected}, got {config_fields.shown_safely(value)}")
     return plain
 
 
@@ -288,14 +288,14 @@ def _workers(value: object, where: Location) -> int:
         if not text.isdigit():
             raise where.error("expected a whole number >= 1, got a value from the environment")
         value = int(text)
-    return fields.whole_number(value, where, minimum=1)
+    return config_fields.whole_number(value, where, minimum=1)
 
 
 def _log_cap(value: object, where: Location) -> int:
     if value is None:
         return DEFAULT_LOG_CAP_BYTES
     try:
-        return parse_size(value.reveal() if isinstance(value, Secret) else value)
+        return parse_size(config_fields.plain(value))
     except ValueError as exc:
         if isinstance(value, Secret):
             message = "expected a size such as 10MiB, got a value from the environment"

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from runner import model
+from runner.config_fields import Location
 from runner.definitions.graph import check_graph
-from runner.definitions.location import Location
 
 _COMMAND_ONLY = "skip_exit_code"
 NO_EXIT_CODE = "only command tasks have an exit code; raise runner.Skip from a Python task instead"

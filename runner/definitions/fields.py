@@ -7,18 +7,25 @@ Location and returns the model value or raises DefinitionError.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from runner import model
-from runner.definitions.location import Location
-from runner.durations import parse_duration
+from runner.config_fields import (
+    Converter,
+    Location,
+    boolean,
+    choice,
+    duration,
+    shown,
+    string_list,
+    suggest,
+    text,
+    web_url,
+    whole_number,
+)
 from runner.errors import InvalidScheduleError
 from runner.scheduling.schedule import validate_schedule, validate_timezone
 from runner.taskenv import parse_env_inherit
@@ -29,12 +36,8 @@ if TYPE_CHECKING:
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 MAX_NAME_LENGTH = 200
 """The longest job, task or pool name: the store's name columns hold 200 characters."""
-MAX_WHOLE_NUMBER = 2**31 - 1
-"""The largest count any key takes: a 32-bit integer column holds it on every backend."""
 _PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-E = TypeVar("E", bound=StrEnum)
-Converter = Callable[[object, Location], Any]
 
 TASK_DEFAULT_KEYS = (
     "trigger",
@@ -80,24 +83,12 @@ FILE_DEFAULT_JOB_KEYS = ("owner", "tags")
 """Job keys a file's ``defaults:`` sets for each of its jobs."""
 
 
-def suggest(key: object, known: Iterable[str]) -> str:
-    """``unknown key 'retires' (did you mean 'retries'?)``, or without the hint if none is close."""
-    close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown key {key!r}{hint}"
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def name(value: object, where: Location, what: str) -> str:
     """A job, task or pool name: letters, digits, ``_ . -`` (it ends up in paths and labels)."""
     if not isinstance(value, str) or not _NAME.fullmatch(value) or set(value) == {"."}:
         raise where.error(
             f"{what} name must be letters, digits, '_', '.' or '-' (not only dots), "
-            f"got {_shown(value)}"
+            f"got {shown(value)}"
         )
     if len(value) > MAX_NAME_LENGTH:
         raise where.error(
@@ -106,90 +97,18 @@ def name(value: object, where: Location, what: str) -> str:
     return value
 
 
-def whole_number(
-    value: object, where: Location, minimum: int = 0, maximum: int | None = None
-) -> int:
-    """An int within bounds (not a bool, not a float); never above ``MAX_WHOLE_NUMBER``."""
-    if (
-        not isinstance(value, int)
-        or isinstance(value, bool)
-        or value < minimum
-        or (maximum is not None and value > maximum)
-    ):
-        bound = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-        raise where.error(f"expected a whole number {bound}, got {_shown(value)}")
-    if value > MAX_WHOLE_NUMBER:
-        raise where.error(f"expected a whole number of at most {MAX_WHOLE_NUMBER}, got {value}")
-    return value
-
-
-def duration(value: object, where: Location, positive: bool = False) -> float:
-    """Seconds from ``30s``, ``5m``, ``1h30m`` or a number of seconds."""
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise where.error(str(exc)) from None
-    if positive and seconds <= 0:
-        raise where.error(f"expected a duration above zero, got {_shown(value)}")
-    return seconds
-
-
-def web_url(value: object, where: Location) -> str:
-    """An http(s) URL with a host, e.g. a runbook's."""
-    if isinstance(value, str):
-        parts = urlsplit(value.strip())
-        if parts.scheme in ("http", "https") and parts.hostname and " " not in value.strip():
-            return value.strip()
-    raise where.error(
-        f"expected an http(s) URL such as https://wiki.example/x, got {_shown(value)}"
-    )
-
-
-def boolean(value: object, where: Location) -> bool:
-    """``true`` or ``false``."""
-    if not isinstance(value, bool):
-        raise where.error(f"expected true or false, got {_shown(value)}")
-    return value
-
-
-def text(value: object, where: Location) -> str:
-    """A non-empty string."""
-    if not isinstance(value, str) or not value.strip():
-        raise where.error(f"expected a non-empty string, got {_shown(value)}")
-    return value
-
-
-def choice(value: object, where: Location, enum: type[E]) -> E:
-    """One of an enum's values, e.g. a trigger rule."""
-    options = [member.value for member in enum]
-    if isinstance(value, str) and value in options:
-        return enum(value)
-    close = difflib.get_close_matches(str(value), options, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise where.error(f"expected one of {', '.join(options)}, got {_shown(value)}{hint}")
-
-
-def string_list(value: object, where: Location) -> tuple[str, ...]:
-    """A list of non-empty strings (tags)."""
-    if not isinstance(value, list | tuple) or not all(
-        isinstance(item, str) and item for item in value
-    ):
-        raise where.error(f"expected a list of non-empty strings, got {_shown(value)}")
-    return tuple(value)
-
-
 def _scalar_text(value: object, where: Location) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str | int | float):
         return str(value)
-    raise where.error(f"expected a string, number or boolean, got {_shown(value)}")
+    raise where.error(f"expected a string, number or boolean, got {shown(value)}")
 
 
 def env_map(value: object, where: Location) -> dict[str, str]:
     """Environment variables: names to scalar values, kept as strings."""
     if not isinstance(value, Mapping):
-        raise where.error(f"expected a mapping of variable names to values, got {_shown(value)}")
+        raise where.error(f"expected a mapping of variable names to values, got {shown(value)}")
     result = {}
     for key, item in value.items():
         if not isinstance(key, str) or not key or "=" in key or "\0" in key:
@@ -209,7 +128,7 @@ def env_inherit(value: object, where: Location) -> EnvInherit:
 def params_map(value: object, where: Location) -> dict[str, str]:
     """Default run parameters: identifier names to scalar values, kept as strings."""
     if not isinstance(value, Mapping):
-        raise where.error(f"expected a mapping of parameter names to values, got {_shown(value)}")
+        raise where.error(f"expected a mapping of parameter names to values, got {shown(value)}")
     result = {}
     for key, item in value.items():
         if not isinstance(key, str) or not _PARAM.fullmatch(key):
@@ -231,27 +150,27 @@ def command(value: object, where: Location) -> tuple[str, ...] | str:
         bad = [item for item in value if not isinstance(item, str)]
         if bad:
             raise where.error(
-                f"a command list holds strings only, got {_shown(bad[0])}; quote it in YAML"
+                f"a command list holds strings only, got {shown(bad[0])}; quote it in YAML"
             )
         if not value[0]:
             raise where.error("the program (first item of the command) is empty")
         for item in value:
             _no_nul(item, where)
         return tuple(value)
-    raise where.error(f"expected a list of strings or a shell string, got {_shown(value)}")
+    raise where.error(f"expected a list of strings or a shell string, got {shown(value)}")
 
 
 def _no_nul(text: str, where: Location) -> None:
     # exec() cannot pass a NUL byte: the command would fail only when it runs.
     if "\0" in text:
-        raise where.error(f"a command cannot contain a NUL byte, got {_shown(text)}")
+        raise where.error(f"a command cannot contain a NUL byte, got {shown(text)}")
 
 
 def after(value: object, where: Location) -> tuple[str, ...]:
     """Upstream task names: a list or a single name."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list | tuple):
-        raise where.error(f"expected a task name or a list of task names, got {_shown(value)}")
+        raise where.error(f"expected a task name or a list of task names, got {shown(value)}")
     names = [name(item, where, "task") for item in items]
     return tuple(dict.fromkeys(names))
 
@@ -342,33 +261,6 @@ TASK_CONVERTERS: dict[str, Converter] = {
 """Converters for the task keys that need no file context (``cwd`` and ``python`` do)."""
 
 
-def convert(
-    raw: Mapping[str, object],
-    converters: Mapping[str, Converter],
-    where: Location,
-    lines: Callable[[str], int | None] = lambda _key: None,
-) -> dict[str, Any]:
-    """Convert the keys of ``raw`` that ``converters`` knows; ``None`` values count as unset."""
-    return {
-        key: converters[key](value, where.at(key, lines(key)))
-        for key, value in raw.items()
-        if key in converters and value is not None
-    }
-
-
-def check_keys(
-    raw: Mapping[Any, object],
-    allowed: Iterable[str],
-    where: Location,
-    lines: Callable[[str], int | None] = lambda _key: None,
-) -> None:
-    """Raise DefinitionError for the first key of ``raw`` that is not ``allowed``."""
-    known = tuple(allowed)
-    for key in raw:
-        if key not in known:
-            raise replace(where, line=lines(key) or where.line).error(suggest(key, known))
-
-
 def pool_sizes(
     value: object, where: Location, lines: Callable[[str], int | None] = lambda _key: None
 ) -> dict[str, int]:
@@ -376,7 +268,7 @@ def pool_sizes(
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise where.error(f"expected a mapping of pool names to sizes, got {_shown(value)}")
+        raise where.error(f"expected a mapping of pool names to sizes, got {shown(value)}")
     sizes = {}
     for key, size in value.items():
         at = where.at(str(key), lines(key))

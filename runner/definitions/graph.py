@@ -6,7 +6,7 @@ import difflib
 import graphlib
 from collections.abc import Callable, Mapping
 
-from runner.definitions.location import Location
+from runner.config_fields import Location
 from runner.errors import DependencyCycleError
 from runner.model import Task
 

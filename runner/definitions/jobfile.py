@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner import model
+from runner import config_fields, model
+from runner.config_fields import Location
 from runner.definitions import fields
 from runner.definitions.assembly import assemble_job, assemble_task, merge_options
-from runner.definitions.location import Location
 from runner.definitions.yamlsource import YamlMapping, to_plain
 
 FILE_KEYS = ("pools", "defaults", "jobs")
@@ -51,7 +51,7 @@ def parse_job_file(data: object, path: Path, *, settings_file: bool = False) -> 
     if not isinstance(data, YamlMapping):
         raise top.error(f"expected a mapping with 'jobs:' at the top, got {type(data).__name__}")
     if not settings_file:
-        fields.check_keys(data, FILE_KEYS, top, data.line_of)
+        config_fields.check_keys(data, FILE_KEYS, top, data.line_of)
     raw_pools = data.get("pools")
     pools = fields.pool_sizes(raw_pools, top.at("pools", data.line_of("pools")), _lines(raw_pools))
     file = _file_context(data, path)
@@ -86,13 +86,13 @@ def _file_context(data: YamlMapping, path: Path) -> _File:
     where = Location(str(path), data.line_of("defaults"), key="defaults")
     mapping = _mapping(raw, where, "a mapping of defaults")
     allowed = (*fields.FILE_DEFAULT_JOB_KEYS, *fields.TASK_DEFAULT_KEYS)
-    fields.check_keys(mapping, allowed, where, mapping.line_of)
+    config_fields.check_keys(mapping, allowed, where, mapping.line_of)
     job_part = {k: v for k, v in mapping.items() if k in fields.FILE_DEFAULT_JOB_KEYS}
     task_part = {k: v for k, v in mapping.items() if k not in fields.FILE_DEFAULT_JOB_KEYS}
     return _File(
         str(path),
         folder,
-        fields.convert(job_part, fields.JOB_CONVERTERS, where, mapping.line_of),
+        config_fields.convert(job_part, fields.JOB_CONVERTERS, where, mapping.line_of),
         _task_options(task_part, mapping.line_of, where, folder),
     )
 
@@ -111,17 +111,19 @@ def _job(key: object, raw: object, at: Location, file: _File) -> model.Job:
     has_tasks = "tasks" in body
     if has_tasks == ("command" in body or "python" in body):
         if not has_tasks:  # a typo'd `comand:` is the likelier mistake: name it
-            fields.check_keys(body, {*_ONE_TASK_JOB_KEYS, *_DAG_JOB_KEYS}, where, body.line_of)
+            config_fields.check_keys(
+                body, {*_ONE_TASK_JOB_KEYS, *_DAG_JOB_KEYS}, where, body.line_of
+            )
         problem = "has both 'tasks' and" if has_tasks else "needs 'tasks' or, for a one-task job,"
         raise where.error(f"a job {problem} 'command' or 'python'")
     if has_tasks:
         _check_dag_keys(body, where)
     else:
-        fields.check_keys(body, _ONE_TASK_JOB_KEYS, where, body.line_of)
+        config_fields.check_keys(body, _ONE_TASK_JOB_KEYS, where, body.line_of)
     job_keys = {k: v for k, v in body.items() if k in fields.JOB_KEYS}
     if not has_tasks:
         job_keys.pop("timeout", None)  # in a one-task job, timeout is the task's (per attempt)
-    own_options = fields.convert(job_keys, fields.JOB_CONVERTERS, where, body.line_of)
+    own_options = config_fields.convert(job_keys, fields.JOB_CONVERTERS, where, body.line_of)
     options = {**file.job_defaults, **own_options}
     inherited = merge_options(file.task_defaults, _job_defaults(body, where, file))
     if has_tasks:
@@ -143,7 +145,7 @@ def _job_defaults(body: YamlMapping, where: Location, file: _File) -> dict[str, 
         return {}
     at = where.at("defaults", body.line_of("defaults"))
     defaults = _mapping(body["defaults"], at, "a mapping of task defaults")
-    fields.check_keys(defaults, fields.TASK_DEFAULT_KEYS, at, defaults.line_of)
+    config_fields.check_keys(defaults, fields.TASK_DEFAULT_KEYS, at, defaults.line_of)
     return _task_options(defaults, defaults.line_of, at, file.folder)
 
 
@@ -153,7 +155,7 @@ def _check_dag_keys(body: YamlMapping, where: Location) -> None:
             raise where.at(str(key), body.line_of(key)).error(
                 "this is a task key: set it on each task, or for all of them under 'defaults:'"
             )
-    fields.check_keys(body, _DAG_JOB_KEYS, where, body.line_of)
+    config_fields.check_keys(body, _DAG_JOB_KEYS, where, body.line_of)
 
 
 def _tasks(
@@ -170,7 +172,7 @@ def _tasks(
         name = fields.name(key, where.in_task(str(key), line), "task")
         at = where.in_task(name, line)
         task_body = _mapping(raw, at, "a mapping with 'command' or 'python'")
-        fields.check_keys(task_body, fields.TASK_KEYS, at, task_body.line_of)
+        config_fields.check_keys(task_body, fields.TASK_KEYS, at, task_body.line_of)
         own = _task_options(task_body, task_body.line_of, at, file.folder)
         tasks[name] = assemble_task(name, own, inherited, _locator(at, task_body))
         places[name] = at.at("after", task_body.line_of("after"))
@@ -186,7 +188,7 @@ def _task_options(
         return where.at(key, lines(key))
 
     plain = {k: v for k, v in raw.items() if k in fields.TASK_CONVERTERS}
-    options = fields.convert(plain, fields.TASK_CONVERTERS, where, lines)
+    options = config_fields.convert(plain, fields.TASK_CONVERTERS, where, lines)
     if raw.get("cwd") is not None:
         options["cwd"] = fields.cwd(raw["cwd"], at("cwd"), str(folder))
     if raw.get("python") is not None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runner import model
-from runner.definitions.location import Location
+from runner.config_fields import Location
 from runner.definitions.python_api import TaskFunction
 from runner.errors import DefinitionError
 

@@ -17,10 +17,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, ParamSpec, TypedDict, TypeVar, Unpack, cast, overload
 
-from runner import model
+from runner import config_fields, model
+from runner.config_fields import Location
 from runner.definitions import fields
 from runner.definitions.assembly import NO_EXIT_CODE, assemble_job, assemble_task
-from runner.definitions.location import Location
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -109,9 +109,9 @@ def _folder(where: Location) -> str:
 
 def _options(raw: Mapping[str, object], allowed: Sequence[str], where: Location) -> dict[str, Any]:
     """Check and convert task options given in Python (all but ``after`` and ``name``)."""
-    fields.check_keys(raw, allowed, where)
+    config_fields.check_keys(raw, allowed, where)
     plain = {k: v for k, v in raw.items() if k not in ("cwd", "after", "name")}
-    options = fields.convert(plain, fields.TASK_CONVERTERS, where)
+    options = config_fields.convert(plain, fields.TASK_CONVERTERS, where)
     if raw.get("cwd") is not None:
         options["cwd"] = fields.cwd(raw["cwd"], where.at("cwd"), _folder(where))
     return options
@@ -311,8 +311,8 @@ def _build_job(body: Callable[[], object], options: dict[str, Any]) -> model.Job
         options.get("name", getattr(body, "__name__", None)), origin.at("name"), "job"
     )
     where = origin.in_job(name)
-    fields.check_keys(options, (*fields.JOB_KEYS, "name", "defaults"), where)
-    job_options = fields.convert(
+    config_fields.check_keys(options, (*fields.JOB_KEYS, "name", "defaults"), where)
+    job_options = config_fields.convert(
         {k: v for k, v in options.items() if k in fields.JOB_KEYS}, fields.JOB_CONVERTERS, where
     )
     defaults = options.get("defaults") or {}

@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from runner import scheduler_liveness
+from runner import config_fields, scheduler_liveness
 from runner.config import Settings
-from runner.definitions import fields
-from runner.definitions.location import Location
-from runner.durations import parse_duration
+from runner.config_fields import Location
 from runner.secret import Secret
 from runner.server.http_api import (
     DEFAULT_LISTEN,
@@ -111,7 +109,7 @@ def server_settings(settings: Settings) -> ServerSettings:
     """``settings.server`` checked; DefinitionError names the file and the key."""
     file = str(settings.config_path) if settings.config_path is not None else _FILE
     raw = settings.server
-    fields.check_keys(raw, SERVER_KEYS, Location(file, key="server"))
+    config_fields.check_keys(raw, SERVER_KEYS, Location(file, key="server"))
 
     def at(key: str) -> Location:
         return _where(key, file)
@@ -149,25 +147,19 @@ def server_settings(settings: Settings) -> ServerSettings:
     )
 
 
-def _plain(value: object) -> object:
-    return value.reveal() if isinstance(value, Secret) else value
-
-
-def _shown(value: object) -> str:
-    return "a value from the environment" if isinstance(value, Secret) else repr(value)
-
-
 def _listen(value: object, where: Location) -> str:
     if value is None:
         return DEFAULT_LISTEN
-    text = _plain(value)
+    text = config_fields.plain(value)
     if not isinstance(text, str):
-        raise where.error(f"expected HOST:PORT such as {DEFAULT_LISTEN}, got {_shown(value)}")
+        raise where.error(
+            f"expected HOST:PORT such as {DEFAULT_LISTEN}, got {config_fields.shown_safely(value)}"
+        )
     try:
         parse_listen(text)
     except ValueError:
         raise where.error(
-            f"expected HOST:PORT such as {DEFAULT_LISTEN}, got {_shown(value)}"
+            f"expected HOST:PORT such as {DEFAULT_LISTEN}, got {config_fields.shown_safely(value)}"
         ) from None
     return text
 
@@ -175,7 +167,7 @@ def _listen(value: object, where: Location) -> str:
 def _secret(value: object, where: Location) -> Secret | None:
     if value is None:
         return None
-    text = _plain(value)
+    text = config_fields.plain(value)
     if not isinstance(text, str) or len(text.strip()) < MIN_SECRET_CHARS:
         raise where.error(
             f"expected a secret of at least {MIN_SECRET_CHARS} characters "
@@ -188,10 +180,12 @@ def _secret(value: object, where: Location) -> Secret | None:
 def _url(value: object, where: Location) -> str | None:
     if value is None:
         return None
-    text = _plain(value)
+    text = config_fields.plain(value)
     parts = urlsplit(text) if isinstance(text, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise where.error(f"expected an http:// or https:// URL, got {_shown(value)}")
+        raise where.error(
+            f"expected an http:// or https:// URL, got {config_fields.shown_safely(value)}"
+        )
     assert isinstance(text, str)
     return text
 
@@ -206,16 +200,16 @@ def _heartbeat_url(value: object, where: Location) -> Secret | None:
 def _path(value: object, where: Location) -> Path | None:
     if value is None:
         return None
-    text = _plain(value)
+    text = config_fields.plain(value)
     if not isinstance(text, str) or not text.strip():
-        raise where.error(f"expected a file path, got {_shown(value)}")
+        raise where.error(f"expected a file path, got {config_fields.shown_safely(value)}")
     return Path(os.path.expanduser(text))
 
 
 def _whole(value: object, where: Location, default: int) -> int:
     if value is None:
         return default
-    return fields.whole_number(value, where, minimum=1, maximum=1_000_000)
+    return config_fields.whole_number(value, where, minimum=1, maximum=1_000_000)
 
 
 def _seconds(
@@ -223,16 +217,12 @@ def _seconds(
 ) -> float:
     if value is None:
         return default
-    try:
-        seconds = parse_duration(_plain(value))
-    except ValueError as exc:
-        raise where.error(str(exc) if not isinstance(value, Secret) else "not a duration") from None
+    seconds = config_fields.setting_duration(value, where)
     low = 0.0 if zero else 0.001
     if not math.isfinite(seconds) or not low <= seconds <= maximum:
         bound = "0" if zero else "above 0"
-        raise where.error(
-            f"expected a duration from {bound} to {maximum:.0f}s, got {_shown(value)}"
-        )
+        got = config_fields.shown_safely(value)
+        raise where.error(f"expected a duration from {bound} to {maximum:.0f}s, got {got}")
     return seconds
 
 

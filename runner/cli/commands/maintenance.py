@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 
+from runner import config_fields
 from runner.cli.context import Context
-from runner.definitions import fields
-from runner.definitions.location import Location
+from runner.config_fields import Location
 from runner.durations import parse_duration
 from runner.errors import DefinitionError, UsageError
 
@@ -62,7 +62,7 @@ def check(ctx: Context) -> int:
         celery_settings(settings, ctx.env)
     tracing_settings(ctx.env)
     display = str(settings.config_path or "runwatch.yaml")
-    fields.check_keys(settings.telemetry, TELEMETRY_KEYS, Location(display, key="telemetry"))
+    config_fields.check_keys(settings.telemetry, TELEMETRY_KEYS, Location(display, key="telemetry"))
     trace_url = settings.telemetry.get("trace_url")
     if isinstance(trace_url, Secret):
         try:

@@ -18,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from runner import config_fields
 from runner.config import Settings
-from runner.definitions import fields
-from runner.definitions.location import Location
-from runner.durations import parse_duration
+from runner.config_fields import Location
 from runner.errors import DefinitionError
 from runner.executors.celery.signing import MIN_KEY_LENGTH
 from runner.secret import Secret
@@ -66,11 +65,11 @@ class CelerySettings:
 def executor_kind(settings: Settings) -> str:
     """``local`` or ``celery``: what runs the attempts of this process's engine."""
     display = str(settings.config_path) if settings.config_path else "runwatch.yaml"
-    fields.check_keys(settings.executor, _KEYS, Location(display, key="executor"))
+    config_fields.check_keys(settings.executor, _KEYS, Location(display, key="executor"))
     kind = settings.executor.get("kind", "local")
     if kind not in KINDS:
         raise _where(settings, "kind").error(
-            f"expected one of {', '.join(KINDS)}, got {_shown(kind)}"
+            f"expected one of {', '.join(KINDS)}, got {config_fields.shown_safely(kind)}"
         )
     return str(kind)
 
@@ -96,7 +95,7 @@ def celery_settings(settings: Settings, env: Mapping[str, str]) -> CelerySetting
             f"required for the Celery executor and workers (or set {BROKER_URL_VARIABLE}), "
             "e.g. redis://127.0.0.1:6379/0 or amqp://guest@127.0.0.1:5672//"
         )
-    url = raw_url.reveal() if isinstance(raw_url, Secret) else raw_url
+    url = config_fields.plain(raw_url)
     scheme = url.split("://", 1)[0].lower() if isinstance(url, str) and "://" in url else ""
     if scheme not in _SCHEMES:
         shown = "the value" if isinstance(raw_url, Secret) else repr(redact_url(str(url)))
@@ -105,7 +104,9 @@ def celery_settings(settings: Settings, env: Mapping[str, str]) -> CelerySetting
         )
     queue = section.get("queue", CelerySettings.queue)
     if not isinstance(queue, str) or not queue.strip():
-        raise _where(settings, "queue").error(f"expected a queue name, got {_shown(queue)}")
+        raise _where(settings, "queue").error(
+            f"expected a queue name, got {config_fields.shown_safely(queue)}"
+        )
     heartbeat = _seconds(settings, "heartbeat_interval", CelerySettings.heartbeat_interval)
     orphan_after = _seconds(settings, "orphan_after", CelerySettings.orphan_after)
     if orphan_after < 3 * heartbeat:
@@ -121,7 +122,13 @@ def celery_settings(settings: Settings, env: Mapping[str, str]) -> CelerySetting
     if claim < 1:
         raise _where(settings, "claim_timeout").error(f"must be at least 1s, got {claim:g}s")
     return CelerySettings(
-        Secret(url), queue.strip(), heartbeat, orphan_after, poll, claim, _signing_key(settings)
+        Secret(str(url)),
+        queue.strip(),
+        heartbeat,
+        orphan_after,
+        poll,
+        claim,
+        _signing_key(settings),
     )
 
 
@@ -129,7 +136,7 @@ def _signing_key(settings: Settings) -> Secret | None:
     value = settings.executor.get("signing_key")
     if value is None:
         return None
-    key = value.reveal() if isinstance(value, Secret) else value
+    key = config_fields.plain(value)
     if not isinstance(key, str) or len(key.strip()) < MIN_KEY_LENGTH:
         length = len(key.strip()) if isinstance(key, str) else 0
         raise _where(settings, "signing_key").error(
@@ -143,16 +150,9 @@ def _seconds(settings: Settings, key: str, default: float) -> float:
     value = settings.executor.get(key)
     if value is None:
         return default
-    try:
-        return parse_duration(value.reveal() if isinstance(value, Secret) else value)
-    except ValueError as exc:
-        raise _where(settings, key).error(str(exc)) from None
+    return config_fields.setting_duration(value, _where(settings, key))
 
 
 def _where(settings: Settings, key: str) -> Location:
     display = str(settings.config_path) if settings.config_path else "runwatch.yaml"
     return Location(display, key=f"executor.{key}")
-
-
-def _shown(value: object) -> str:
-    return "a value from the environment" if isinstance(value, Secret) else repr(value)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from runner.config_fields import Location
 from runner.definitions.graph import check_graph
-from runner.definitions.location import Location
 from runner.errors import DefinitionError, DependencyCycleError
 from runner.model import Task
 
