@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
 
 from alerting.alerts import IDENTIFYING, FlapPolicy
 from alerting.config_reader import KeyPath
@@ -23,6 +22,7 @@ from alerting.rules import Rule, RuleKind, Severity
 from alerting.silences import MaintenanceWindow
 from alerting.timeintervals import NamedTimeInterval, parse_time_intervals
 from runner import cron
+from runner.run_page import url_problem
 from runner.secret import Secret
 
 _TOP = (
@@ -420,11 +420,9 @@ def _base_url(raw: object, where: KeyPath, *, template: bool = False) -> str | N
     if raw is None:
         return None
     text = where.text(raw).strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        where.fail(f"expected an http:// or https:// URL with a host, got {text!r}")
-    if not template and (parts.query or parts.fragment):
-        where.fail(f"expected a base URL without ?query or #fragment, got {text!r}")
+    problem = url_problem(text, template=template)
+    if problem:
+        where.fail(problem if isinstance(raw, Secret) else f"{problem}, got {text!r}")
     return text if template else text.rstrip("/")
 
 

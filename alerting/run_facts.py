@@ -12,18 +12,12 @@ from typing import Any
 from alerting.rules import ERROR_TAIL_CHARS
 from runner.errors import NotFoundError
 from runner.model import RunState
+from runner.run_page import run_page_url
 from runner.store.records import RunRecord
 from runner.store.store import Store
 
 USUAL_RUNS = 20
 """How many recent successful runs of the job make its usual duration (their median)."""
-
-
-def run_url(dashboard_url: str | None, run_id: object) -> str | None:
-    """The dashboard page of a run (``?run=ID``, as dashboards/routes.py reads it)."""
-    if not dashboard_url or run_id in (None, ""):
-        return None
-    return f"{dashboard_url}/?run={run_id}"
 
 
 class RunFacts:
@@ -46,7 +40,7 @@ class RunFacts:
         if not isinstance(run_id, int):
             return {}
         run = self._run(run_id)
-        extra: dict[str, Any] = {"run_url": run_url(self.dashboard_url, run_id)}
+        extra: dict[str, Any] = {"run_url": run_page_url(self.dashboard_url, run_id)}
         if run is not None:
             extra["trace_id"] = run.trace_id
             extra["host"] = _host(run.supervisor)

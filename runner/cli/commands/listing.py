@@ -12,9 +12,10 @@ from runner.cli.commands.run import run_summary
 from runner.cli.context import Context
 from runner.cli.output import emit_json, iso, short_time, table
 from runner.durations import format_duration
-from runner.errors import NotFoundError, UsageError
+from runner.errors import DefinitionError, NotFoundError, UsageError
 from runner.model import Job, RunState
 from runner.redaction import Redactor
+from runner.run_page import run_page_url, url_problem
 from runner.secret import Secret
 from runner.store.logfiles import RefusedLogPathError, open_log
 from runner.store.records import JobRecord, RunRecord
@@ -157,7 +158,9 @@ def runs(ctx: Context) -> int:
 
 
 def show(ctx: Context) -> int:
-    """Show one run: its tasks, attempts, exit codes and errors."""
+    """Show one run: its tasks, attempts, exit codes and errors, and links to its trace
+    and its dashboard page."""
+    dashboard_url = _dashboard_url(ctx)
     store = ctx.open_store()
     from runner.telemetry.links import trace_link
 
@@ -167,11 +170,26 @@ def show(ctx: Context) -> int:
     if isinstance(template, Secret):  # built from ${…}: the link is redacted when shown
         template = template.reveal()
     summary["trace_url"] = trace_link(template, run.trace_id)
+    summary["run_url"] = run_page_url(dashboard_url, run.id)
     if ctx.args.format == "json":
         emit_json(ctx.redactor.redact_tree(summary))  # a trace link may hold a token
         return 0
     _print_run(ctx, store, run, summary)
     return 0
+
+
+def _dashboard_url(ctx: Context) -> str | None:
+    """``dashboard.url``, checked (exit 2 naming the key); None when unset. One built from
+    ``${…}`` is revealed here and redacted when shown, like the trace link."""
+    raw = ctx.settings.dashboard.get("url")
+    if raw is None:
+        return None
+    text = (raw.reveal() if isinstance(raw, Secret) else str(raw)).strip()
+    problem = url_problem(text)
+    if problem:
+        source = ctx.settings.config_path or "runwatch.yaml"
+        raise DefinitionError(f"{source}: dashboard.url: {problem}")
+    return text
 
 
 def _print_run(ctx: Context, store: Store, run: RunRecord, summary: dict[str, Any]) -> None:
@@ -189,6 +207,8 @@ def _print_run(ctx: Context, store: Store, run: RunRecord, summary: dict[str, An
         link = summary["trace_url"]
         if link:
             print(f"trace         {redact(str(link))}")
+    if summary["run_url"]:
+        print(f"dashboard     {redact(str(summary['run_url']))}")
     if run.params:
         print("params        " + ", ".join(f"{k}={v}" for k, v in run.params.items()))
     print()
