@@ -172,6 +172,17 @@ def test_the_smtp_server_down_then_back_gets_the_message_exactly_once(
         controller.stop()
 
 
+def secure_receiver(port: int, certificate: Certificate) -> dict[str, object]:
+    """STARTTLS required, the test certificate trusted, AUTH with ``${SMTP_PASSWORD}``."""
+    return receiver(
+        port,
+        require_tls=True,
+        tls_config={"ca_file": str(certificate.cert)},
+        auth_username="runwatch",
+        auth_password="${SMTP_PASSWORD}",
+    )
+
+
 @pytest.fixture
 def secure(
     mailbox: Mailbox, store: Store, events: EventLog, clock: FixedClock, certificate: Certificate
@@ -182,13 +193,7 @@ def secure(
         store,
         events,
         clock,
-        receiver(
-            port,
-            require_tls=True,
-            tls_config={"ca_file": str(certificate.cert)},
-            auth_username="runwatch",
-            auth_password="${SMTP_PASSWORD}",
-        ),
+        secure_receiver(port, certificate),
         {"SMTP_PASSWORD": PASSWORD},
     )
     yield found, port
@@ -224,13 +229,7 @@ def test_a_wrong_password_is_permanent_and_never_in_logs_store_or_stderr(
         store,
         events,
         clock,
-        receiver(
-            port,
-            require_tls=True,
-            tls_config={"ca_file": str(certificate.cert)},
-            auth_username="runwatch",
-            auth_password="${SMTP_PASSWORD}",
-        ),
+        secure_receiver(port, certificate),
         {"SMTP_PASSWORD": wrong},
     )
     try:
