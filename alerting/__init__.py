@@ -15,13 +15,14 @@ command pays only for the parts it touches.
 from __future__ import annotations
 
 # Only modules and underscored names here: the package's public names are its exports.
-import importlib
 import sys
 import types
 import typing
 
+from runner.lazy_names import lazy_names as _lazy_names
+
 if typing.TYPE_CHECKING:
-    from alerting.alerts import Alert, AlertState
+    from alerting.alerts import Alert
     from alerting.config import AlertingConfig, EvaluateInRun, load_alerting, parse_alerting
     from alerting.engine import AlertEngine, EvaluationReport
     from alerting.metrics import firing_alert_counts, notification_counts
@@ -29,6 +30,7 @@ if typing.TYPE_CHECKING:
     from alerting.replay import ReplayResult, replay
     from alerting.sender import DeliveryReport, Sender
     from alerting.short_lived import evaluate_and_deliver
+    from runner.store.alerts import AlertState
 
 _HOMES = {
     "Alert": "alerts",
@@ -73,17 +75,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> typing.Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'alerting' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"alerting.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_names(__name__, _HOMES, globals())
 
 
 class _Package(types.ModuleType):

@@ -17,12 +17,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from alerting.job_facts import JobInfo
 from alerting.rules import Finding, RuleKind
 from alerting.templates import render
+from runner.store.alerts import AlertState
 
 IDENTIFYING = ("alertname", "severity", "job", "task")
 """Labels that (with the rule's own labels) make up an alert's identity."""
@@ -44,13 +44,6 @@ _ENRICHMENT = frozenset({"trace_id", "trace_url", "error"})
 
 Enricher = Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
 """Adds details (trace id, output tail) to an alert about to be sent: (job, fields) -> extra."""
-
-
-class AlertState(StrEnum):
-    """Where an alert is: firing until its resolution condition holds."""
-
-    FIRING = "firing"
-    RESOLVED = "resolved"
 
 
 def fingerprint(identity: Mapping[str, str]) -> str:

@@ -22,6 +22,7 @@ from alerting.routing import GROUP_BY_ALL, Route
 from alerting.rules import Rule, RuleKind, Severity
 from alerting.silences import MaintenanceWindow
 from alerting.timeintervals import NamedTimeInterval, parse_time_intervals
+from runner import cron
 from runner.secret import Secret
 
 _TOP = (
@@ -474,8 +475,6 @@ def _inhibit_rules(raw: object, where: KeyPath) -> tuple[InhibitRule, ...]:
 def _maintenance(raw: object, where: KeyPath) -> tuple[MaintenanceWindow, ...]:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from croniter import croniter
-
     found = []
     for i, value in enumerate(where.items(raw)):
         at = where.index(i)
@@ -484,7 +483,7 @@ def _maintenance(raw: object, where: KeyPath) -> tuple[MaintenanceWindow, ...]:
             if key not in body:
                 at.key(key).fail("required")
         schedule = at.key("schedule").text(body["schedule"])
-        if not croniter.is_valid(schedule):
+        if not cron.parses(schedule):
             at.key("schedule").fail(f"{schedule!r} is not a cron expression")
         timezone = at.key("timezone").text(body.get("timezone", "UTC"))
         try:

@@ -21,6 +21,7 @@ from alerting.rules import RuleSet
 from alerting.run_facts import RunFacts
 from alerting.silences import list_silences
 from runner.clock import Clock, utcnow
+from runner.store import alert_groups, cursors
 from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -71,11 +72,11 @@ class AlertEngine:
         now = now or self.clock()
         db = self.store.db
         if self._idle(now):
-            return EvaluationReport(0, 0, 0, 0, state.read_cursor(db))
+            return EvaluationReport(0, 0, 0, 0, cursors.read_cursor(db, state.CURSOR))
         self._last_full = now
         self._facts.clear()
         with db.transaction():
-            cursor = state.lock_cursor(db, now)
+            cursor = cursors.lock_cursor(db, state.CURSOR, now)
             evaluator = Evaluator(
                 self.config,
                 facts=state.load_facts(db),
@@ -100,7 +101,7 @@ class AlertEngine:
             state.save_alerts(db, evaluator.book.alerts.values())
             state.save_groups(db, evaluator.groups.groups.values(), now)
             outbox.enqueue_many(db, notifications, now)
-            state.advance_cursor(db, cursor, now)
+            cursors.advance_cursor(db, state.CURSOR, cursor, now)
         if evaluator.fired or evaluator.resolved or notifications:
             logger.info(
                 "alerts: %d events, %d fired, %d resolved, %d notifications queued",
@@ -127,7 +128,7 @@ class AlertEngine:
         queries, so ``serve`` can call ``evaluate`` several times a second."""
         if self._last_full is None or (now - self._last_full).total_seconds() >= self.tick_seconds:
             return False
-        if self.store.last_event_id() > state.read_cursor(self.store.db):
+        if self.store.last_event_id() > cursors.read_cursor(self.store.db, state.CURSOR):
             return False
-        due = state.next_due(self.store.db)
+        due = alert_groups.next_flush_at(self.store.db)
         return due is None or due > now.timestamp()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from runner.events import (
@@ -19,6 +18,7 @@ from runner.events import (
     RunSucceeded,
 )
 from runner.store.records import JobRecord
+from runner.store.spine_sql import to_json
 
 _FAILURE_KEYS = ("task", "attempt", "exit_code", "signal", "error")
 _ERROR_CHARS = 1000
@@ -75,7 +75,8 @@ class JobFacts:
         key = str(event.run_id)
         if isinstance(event, RunQueued | RunStarted):
             run = self.open_runs.setdefault(key, OpenRun())
-            run.logical_time = _epoch(event.logical_time) or run.logical_time
+            if event.logical_time is not None:
+                run.logical_time = event.logical_time.timestamp()
             if isinstance(event, RunStarted) and run.started_at is None:
                 run.started_at = at
         elif isinstance(event, AttemptFailed | AttemptTimedOut) and not event.will_retry:
@@ -98,7 +99,7 @@ class JobFacts:
 
     def to_json(self) -> str:
         """The facts as stored."""
-        return json.dumps(
+        return to_json(
             {
                 "first_seen_at": self.first_seen_at,
                 "last_success_at": self.last_success_at,
@@ -107,8 +108,7 @@ class JobFacts:
                 "open_runs": {
                     k: [r.logical_time, r.started_at, r.failure] for k, r in self.open_runs.items()
                 },
-            },
-            separators=(",", ":"),
+            }
         )
 
     @classmethod
@@ -124,12 +124,3 @@ class JobFacts:
                 k: OpenRun(v[0], v[1], v[2] or {}) for k, v in data.get("open_runs", {}).items()
             },
         )
-
-
-def _epoch(iso: str) -> float | None:
-    if not iso:
-        return None
-    try:
-        return datetime.fromisoformat(iso).timestamp()
-    except ValueError:
-        return None

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from runner.store.records import from_epoch, to_epoch
+from runner.store.spine_sql import to_json
 
 
 class NotifiedStatus(StrEnum):
@@ -122,7 +123,7 @@ class Notification:
 
     def to_json(self) -> str:
         """The payload stored in the outbox (no secrets in it: only alert data)."""
-        return json.dumps(
+        return to_json(
             {
                 "receiver": self.receiver,
                 "group_key": self.group_key,
@@ -145,10 +146,7 @@ class Notification:
                     }
                     for a in self.alerts
                 ],
-            },
-            separators=(",", ":"),
-            sort_keys=True,
-            default=str,
+            }
         )
 
     @classmethod

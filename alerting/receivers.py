@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from email.utils import formataddr, parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,7 +13,18 @@ from urllib.parse import urlsplit
 from alerting.config_reader import KeyPath
 from runner.secret import Secret
 
-KINDS = ("slack", "pagerduty", "alertmanager", "webhook", "log", "memory")
+KINDS = (
+    "slack",
+    "pagerduty",
+    "msteams",
+    "opsgenie",
+    "email",
+    "apprise",
+    "alertmanager",
+    "webhook",
+    "log",
+    "memory",
+)
 _COMMON = ("fallback", "max_attempts", "backoff", "max_backoff", "timeout", "send_resolved")
 
 
@@ -33,6 +46,49 @@ class PagerDutySettings:
     events_url: str = "https://events.pagerduty.com"
     ca_bundle: str | None = None
     source: str = "runwatch"
+
+
+@dataclass(frozen=True)
+class MSTeamsSettings:
+    """A Microsoft Teams incoming webhook or Workflows URL (it holds its credential)."""
+
+    webhook_url: Secret
+
+
+@dataclass(frozen=True)
+class OpsgenieSettings:
+    """Opsgenie's Alerts API v2 (``api_url``: US, or https://api.eu.opsgenie.com/)."""
+
+    api_key: Secret
+    api_url: str = "https://api.opsgenie.com/"
+    responders: tuple[Mapping[str, str], ...] = ()
+    tags: tuple[str, ...] = ()
+    priority: str | None = None
+    """P1 to P5 for every alert; None maps each alert's severity."""
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """SMTP through ``smarthost``: implicit TLS on port 465, else STARTTLS when
+    ``require_tls`` (the default)."""
+
+    to: tuple[str, ...]
+    sender: str
+    """The ``from`` address."""
+    host: str
+    port: int
+    auth_username: str | None = None
+    auth_password: Secret | None = None
+    require_tls: bool = True
+    ca_file: str | None = None
+    """``tls_config.ca_file``: the CA bundle that verifies the server."""
+
+
+@dataclass(frozen=True)
+class AppriseSettings:
+    """Apprise URLs (``discord://…``, ``ntfy://…``, ``mailto://…``); each holds credentials."""
+
+    urls: tuple[Secret, ...]
 
 
 @dataclass(frozen=True)
@@ -70,6 +126,10 @@ class MemorySettings:
 KindSettings = (
     SlackSettings
     | PagerDutySettings
+    | MSTeamsSettings
+    | OpsgenieSettings
+    | EmailSettings
+    | AppriseSettings
     | AlertmanagerSettings
     | WebhookSettings
     | LogSettings
@@ -106,6 +166,8 @@ class Receiver:
                 found.append(value)
             elif isinstance(value, Mapping):
                 found.extend(v for v in value.values() if isinstance(v, Secret))
+            elif isinstance(value, tuple):
+                found.extend(v for v in value if isinstance(v, Secret))
         return found
 
 
@@ -176,6 +238,119 @@ def _pagerduty(raw: object, where: KeyPath) -> PagerDutySettings:
     )
 
 
+def _msteams(raw: object, where: KeyPath) -> MSTeamsSettings:
+    body = where.mapping(raw, ("webhook_url",))
+    if "webhook_url" not in body:
+        where.key("webhook_url").fail("required (the channel's incoming webhook or Workflows URL)")
+    return MSTeamsSettings(_secret_url(body["webhook_url"], where.key("webhook_url")))
+
+
+_RESPONDER_TYPES = ("team", "user", "escalation", "schedule")
+_PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _opsgenie(raw: object, where: KeyPath) -> OpsgenieSettings:
+    body = where.mapping(raw, ("api_key", "api_url", "responders", "tags", "priority"))
+    if "api_key" not in body:
+        where.key("api_key").fail("required (an API integration's key)")
+    url = _url(body.get("api_url", OpsgenieSettings.api_url), where.key("api_url"))
+    if not url.startswith("https://") and urlsplit(url).hostname not in _LOOPBACK:
+        where.key("api_url").fail(f"{url!r}: the API key goes only over https")
+    priority = body.get("priority")
+    if priority is not None and priority not in _PRIORITIES:
+        where.key("priority").fail(f"{priority!r}: expected one of {', '.join(_PRIORITIES)}")
+    tags_at = where.key("tags")
+    return OpsgenieSettings(
+        api_key=where.key("api_key").secret(body["api_key"]),
+        api_url=url if url.endswith("/") else url + "/",
+        responders=tuple(
+            _responder(item, where.key("responders").index(n))
+            for n, item in enumerate(where.key("responders").items(body.get("responders")))
+        ),
+        tags=tuple(tags_at.index(n).text(t) for n, t in enumerate(tags_at.items(body.get("tags")))),
+        priority=priority,
+    )
+
+
+def _responder(raw: object, where: KeyPath) -> Mapping[str, str]:
+    body = where.mapping(raw, ("type", "id", "name", "username"))
+    kind = body.get("type")
+    if kind not in _RESPONDER_TYPES:
+        where.key("type").fail(f"{kind!r}: expected one of {', '.join(_RESPONDER_TYPES)}")
+    named = [k for k in ("id", "name", "username") if k in body]
+    if len(named) != 1:
+        where.fail("expected exactly one of id, name, username")
+    return {"type": kind, named[0]: where.key(named[0]).text(body[named[0]])}
+
+
+_EMAIL = ("to", "from", "smarthost", "auth_username", "auth_password", "require_tls", "tls_config")
+
+
+def _email(raw: object, where: KeyPath) -> EmailSettings:
+    body = where.mapping(raw, _EMAIL)
+    for key, example in (("to", "ops@example.com"), ("from", "runwatch@example.com")):
+        if key not in body:
+            where.key(key).fail(f"required (e.g. {example})")
+    if "smarthost" not in body:
+        where.key("smarthost").fail(
+            "required: host:port of the SMTP server (e.g. smtp.example.com:587)"
+        )
+    raw_to = body["to"]
+    to = [where.key("to").text(a) for a in (raw_to if isinstance(raw_to, list) else [raw_to])]
+    addresses = tuple(_address(a.strip(), where.key("to")) for t in to for a in t.split(","))
+    host, _, port = where.key("smarthost").text(body["smarthost"]).rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        where.key("smarthost").fail(f"{body['smarthost']!r}: expected host:port")
+    require_tls = body.get("require_tls", True)
+    if not isinstance(require_tls, bool):
+        where.key("require_tls").fail(f"expected true or false, got {require_tls!r}")
+    if ("auth_username" in body) != ("auth_password" in body):
+        where.fail("auth_username and auth_password go together")
+    password = None
+    if "auth_password" in body:
+        password = where.key("auth_password").secret(body["auth_password"])
+        if not require_tls and int(port) != 465 and host.strip("[]") not in _LOOPBACK:
+            where.key("require_tls").fail("false would send auth_password unencrypted")
+    tls = where.key("tls_config").mapping(body.get("tls_config"), ("ca_file",))
+    return EmailSettings(
+        to=addresses,
+        sender=_address(where.key("from").text(body["from"]), where.key("from")),
+        host=host.strip("[]"),
+        port=int(port),
+        auth_username=where.key("auth_username").text(body["auth_username"]) if password else None,
+        auth_password=password,
+        require_tls=require_tls,
+        ca_file=_file(tls.get("ca_file"), where.key("tls_config").key("ca_file")),
+    )
+
+
+def _address(text: str, where: KeyPath) -> str:
+    name, address = parseaddr(text)
+    local, _, domain = address.rpartition("@")
+    if not local or "." not in domain or any(c.isspace() for c in address):
+        where.fail(f"{text!r}: expected an email address (name@example.com)")
+    return formataddr((name, address))
+
+
+_APPRISE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+
+
+def _apprise(raw: object, where: KeyPath) -> AppriseSettings:
+    body = where.mapping(raw, ("urls",))
+    at = where.key("urls")
+    urls = at.items(body.get("urls"))
+    if not urls:
+        at.fail("required: a list of Apprise URLs (e.g. ntfy://ntfy.sh/topic)")
+    found = []
+    for n, value in enumerate(urls):
+        url = at.index(n).secret(value)
+        if not _APPRISE_URL.fullmatch(url.reveal()):
+            at.index(n).fail("expected an Apprise URL, schema://… (the value is not shown)")
+        found.append(url)
+    return AppriseSettings(tuple(found))
+
+
 def _alertmanager(raw: object, where: KeyPath) -> AlertmanagerSettings:
     body = where.mapping(raw, ("url", "ca_bundle", "resend_delay", "ends_after"))
     if "url" not in body:
@@ -225,6 +400,10 @@ def _memory(raw: object, where: KeyPath) -> MemorySettings:
 _PARSERS: dict[str, Callable[[object, KeyPath], KindSettings]] = {
     "slack": _slack,
     "pagerduty": _pagerduty,
+    "msteams": _msteams,
+    "opsgenie": _opsgenie,
+    "email": _email,
+    "apprise": _apprise,
     "alertmanager": _alertmanager,
     "webhook": _webhook,
     "log": _log,

@@ -305,7 +305,8 @@ class RuleSet:
         self, event: Event, facts: JobFacts, info: JobInfo, firing: Container[str]
     ) -> list[Finding]:
         assert isinstance(event, RunMissed)
-        fields = {"expected_at": event.expected_at}
+        expected = event.expected_at
+        fields = {"expected_at": "" if expected is None else expected.isoformat()}
         return [
             Finding(rule, event.job, event.at, True, fields=fields)
             for rule in self._of(RuleKind.RUN_MISSED)

@@ -86,7 +86,7 @@ class RunFacts:
 
 
 def _host(identity: str | None) -> str | None:
-    """The host of a process identity ``host:pid:start`` (runner.supervisor's format)."""
+    """The host of a process identity ``host:pid:start`` (runner.processes's format)."""
     parts = identity.rsplit(":", 2) if identity else []
     return parts[0] if len(parts) == 3 and parts[1].isdigit() else None
 

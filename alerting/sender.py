@@ -36,16 +36,17 @@ from alerting.outbox import OutboxRow
 from alerting.receivers import Receiver, SlackSettings
 from runner.clock import Clock, utcnow
 from runner.errors import NotFoundError
+from runner.processes import current, is_alive
 from runner.redaction import Redactor
+from runner.store import notifications
 from runner.store.store import Store
-from runner.supervisor import current, is_alive
 
 logger = logging.getLogger(__name__)
 
 
-_IDEMPOTENT_KINDS = frozenset({"pagerduty", "alertmanager"})
+_IDEMPOTENT_KINDS = frozenset({"pagerduty", "opsgenie", "alertmanager"})
 """Receivers whose repeated send is the same event: PagerDuty dedups on ``dedup_key``,
-Alertmanager on the alert's labels."""
+Opsgenie on ``alias``, Alertmanager on the alert's labels."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ class Sender:
                 possibly,
             )
         claimed: dict[str, OutboxRow] = {}
-        for row_id, receiver in outbox.due(db, now, self.batch_size):
+        for row_id, receiver in notifications.claimable(db, now, self.batch_size):
             if receiver in claimed:
                 continue  # one row in flight per receiver and round: see the module doc
             row = outbox.claim(db, row_id, self.sender_id, now, self.lease_seconds)
@@ -154,7 +155,7 @@ class Sender:
             counts[self._record(row, result, now)] += 1
             if not result.ok and result.retry_after_seconds is not None:
                 until = now + timedelta(seconds=result.retry_after_seconds)
-                counts["deferred"] += outbox.defer_receiver(db, row.receiver, until)
+                counts["deferred"] += notifications.defer_receiver(db, row.receiver, until)
         return counts
 
     def _with_thread(self, row: OutboxRow) -> OutboxRow:
@@ -179,7 +180,7 @@ class Sender:
     def _record(self, row: OutboxRow, result: DeliveryResult, now: datetime) -> str:
         db = self.store.db
         if result.ok:
-            if outbox.mark_sent(db, row.id, self.sender_id, now) and result.thread:
+            if notifications.mark_sent(db, row.id, self.sender_id, now) and result.thread:
                 note = row.notification
                 if row.group_key == note.group_key and note.thread is None:
                     state.set_group_thread(db, note.group_key, note.episode, result.thread)
@@ -188,7 +189,7 @@ class Sender:
         receiver = self.config.receivers.get(row.receiver)
         budget = receiver.max_attempts if receiver else 1
         if result.permanent or row.attempts >= budget:
-            outbox.mark_failed(db, row.id, self.sender_id, error)
+            notifications.mark_failed(db, row.id, self.sender_id, error)
             logger.error(
                 "notification %d to %s failed after %d attempts: %s",
                 row.id,
@@ -201,7 +202,7 @@ class Sender:
         delay = _backoff(receiver, row.attempts)
         if result.retry_after_seconds is not None:
             delay = max(delay, result.retry_after_seconds)
-        outbox.mark_retry(db, row.id, self.sender_id, now + timedelta(seconds=delay), error)
+        notifications.mark_retry(db, row.id, self.sender_id, now + timedelta(seconds=delay), error)
         logger.warning(
             "notification %d to %s: attempt %d failed, retrying in %.0fs: %s",
             row.id,

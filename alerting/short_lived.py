@@ -10,12 +10,12 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from alerting import state
 from alerting.config import AlertingConfig
 from alerting.engine import AlertEngine, EvaluationReport
 from alerting.sender import DeliveryReport, Sender
 from runner.clock import Clock, utcnow
 from runner.durations import format_duration
+from runner.store import alert_groups
 from runner.store.records import from_epoch
 from runner.store.store import Store
 
@@ -43,7 +43,7 @@ def evaluate_and_deliver(
         for _ in range(_MAX_PASSES):
             report = engine.evaluate(clock())
             delivered = sender.deliver_due(clock())
-            due = state.next_due(store.db)
+            due = alert_groups.next_flush_at(store.db)
             if due is None or from_epoch(due) > horizon:
                 break
             sleep(max(0.0, min(due - clock().timestamp(), wait_seconds)) + 0.01)

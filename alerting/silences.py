@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from alerting.matchers import Matcher, matches_all, parse_matcher
-from runner.errors import NotFoundError
+from runner import cron
+from runner.store import silences as stored
 from runner.store.database import Database
-from runner.store.records import from_epoch, to_epoch
+from runner.store.records import from_epoch
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,11 @@ class MaintenanceWindow:
 
     def active(self, now: datetime) -> bool:
         """True when ``now`` falls in a window that started at a fire time of the schedule."""
-        from croniter import croniter
-
         local = now.astimezone(ZoneInfo(self.timezone))
-        # the latest fire time at or before now (croniter's get_prev excludes now itself)
-        start: datetime = croniter(self.schedule, local + timedelta(seconds=1)).get_prev(datetime)
-        return local < start + timedelta(seconds=self.duration_seconds)
+        # the latest fire time at or before now (earlier ones are strictly before the start)
+        fires = cron.fire_times(self.schedule, local + timedelta(seconds=1), forward=False)
+        start = next(fires, None)
+        return start is not None and local < start + timedelta(seconds=self.duration_seconds)
 
     def mutes(self, labels: Mapping[str, str], now: datetime) -> bool:
         """True when this window mutes an alert with ``labels`` at ``now``."""
@@ -71,29 +71,12 @@ def add_silence(
 ) -> Silence:
     """Store a silence and return it with its id."""
     text = json.dumps([str(m) for m in matchers])
-    with db.transaction():
-        silence_id = db.scalar(
-            "INSERT INTO silences (matchers, starts_at, ends_at, author, comment, created_at) "
-            "VALUES (:m, :s, :e, :a, :c, :now) RETURNING id",
-            {
-                "m": text,
-                "s": to_epoch(starts_at),
-                "e": to_epoch(ends_at),
-                "a": author,
-                "c": comment,
-                "now": to_epoch(starts_at),
-            },
-        )
+    silence_id = stored.insert_silence(db, text, starts_at, ends_at, author=author, comment=comment)
     return Silence(int(silence_id), tuple(matchers), starts_at, ends_at, author, comment, starts_at)
 
 
 def list_silences(db: Database, *, active_at: datetime | None = None) -> list[Silence]:
     """Stored silences, newest first; with ``active_at``, only those active then."""
-    where, params = "", {}
-    if active_at is not None:
-        where = "WHERE starts_at <= :now AND ends_at > :now"
-        params = {"now": to_epoch(active_at)}
-    rows = db.rows(f"SELECT * FROM silences {where} ORDER BY id DESC", params)
     return [
         Silence(
             id=int(r["id"]),
@@ -104,17 +87,5 @@ def list_silences(db: Database, *, active_at: datetime | None = None) -> list[Si
             comment=r["comment"],
             created_at=from_epoch(r["created_at"]),
         )
-        for r in rows
+        for r in stored.silence_rows(db, active_at=active_at)
     ]
-
-
-def expire_silence(db: Database, silence_id: int, now: datetime) -> None:
-    """End a silence now; NotFoundError if there is no such silence."""
-    with db.transaction():
-        exists = db.scalar("SELECT 1 FROM silences WHERE id = :id", {"id": silence_id})
-        if exists is None:
-            raise NotFoundError(f"no silence with id {silence_id}")
-        db.execute(
-            "UPDATE silences SET ends_at = :now WHERE id = :id AND ends_at > :now",
-            {"id": silence_id, "now": to_epoch(now)},
-        )

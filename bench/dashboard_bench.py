@@ -33,11 +33,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from dashboards import health, queries
+from dashboards import health
 from dashboards.database import connect_readonly
-from dashboards.query_results import RunFilter
 from dashboards.timezones import day_bounds
 from runner.model import RunState
+from runner.store import dashboard_reads as queries
+from runner.store.dashboard_reads.results import RunFilter
 from runner.store.store import Store
 
 NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)

@@ -1,13 +1,14 @@
 """Peak RSS of the main process for a 10,000-task run (issue 15: ≤ 150 MiB).
 
-    python bench/memory_bench.py [--tasks 10000] [--kind cli|python|inprocess|command]
+    python bench/memory_bench.py [--tasks 10000] [--kind cli|python|readme|inprocess|command]
                                  [--repeats 3] [--top 0]
 
 Each repeat is a fresh interpreter that executes one run of a 1 -> N-2 -> 1 fan-out/fan-in
 in a fresh SQLite store. ``cli`` is the whole ``runwatch run`` of such a YAML job (Python
 tasks ``gc:enable`` in worker processes, output piped), its peak taken from ``wait4``; the
-others drive the engine directly (Python tasks in worker processes, in-process Python
-tasks, or ``true`` commands) with a progress callback, and report their own peak resident
+others drive the engine directly (``runner_bench.fan_job``'s kinds: Python tasks in worker
+processes, README-style ``@task`` ones there too, in-process Python tasks, or ``true``
+commands) with a progress callback, and report their own peak resident
 set (VmHWM of /proc/self/status). ``--top N`` prints the N biggest allocation sites still
 held at the end of an engine run (tracemalloc; slower).
 """
@@ -23,31 +24,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from runner_bench import KINDS, fan_job  # the sibling module: run this file as a script
+
 from runner.clock import utcnow
 from runner.engine.engine import Engine, Progress
 from runner.engine.executor import Message
 from runner.executors.local.executor import LocalExecutor
-from runner.model import Job, Task, Trigger
+from runner.model import Trigger
 from runner.store.store import Store
-
-
-def noop() -> None:
-    """A task that does nothing."""
-
-
-def fan_job(count: int, kind: str) -> Job:
-    """first -> count - 2 parallel tasks -> last."""
-
-    def task(name: str, after: tuple[str, ...] = ()) -> Task:
-        if kind == "command":
-            return Task(name, command=("true",), after=after)
-        return Task(name, python=noop, after=after, in_process=kind == "inprocess")
-
-    middle = [f"t{i}" for i in range(count - 2)]
-    tasks = {"first": task("first")}
-    tasks.update({name: task(name, ("first",)) for name in middle})
-    tasks["last"] = task("last", tuple(middle))
-    return Job(name=f"fan{count}", tasks=tasks)
 
 
 def peak_rss_mib() -> float:
@@ -64,7 +48,7 @@ def one_run(count: int, kind: str, top: int) -> None:
         import tracemalloc
 
         tracemalloc.start(8)
-    job = fan_job(count, kind)
+    job = fan_job(count - 2, kind)
     seen = [0]
 
     def progress(change: Progress) -> None:
@@ -116,7 +100,7 @@ def main() -> None:
     """Run the repeats in fresh interpreters and print min/median/max."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=10_000)
-    parser.add_argument("--kind", choices=("cli", "python", "inprocess", "command"), default="cli")
+    parser.add_argument("--kind", choices=("cli", *KINDS), default="cli")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--top", type=int, default=0)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

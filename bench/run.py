@@ -53,10 +53,10 @@ def _warm_engine() -> None:
     runner_bench.b1_per_task_ms()
 
 
-def _b1(in_process: bool) -> float:
+def _b1(kind: str) -> float:
     import runner_bench
 
-    return runner_bench.b1_per_task_ms(in_process=in_process)
+    return runner_bench.b1_per_task_ms(kind)
 
 
 def _b2() -> float:
@@ -71,13 +71,28 @@ def _b3() -> float:
     return runner_bench.b3_ms()
 
 
-def _width(width: int) -> Callable[[], float]:
+def _width(width: int, kind: str = "inprocess") -> Callable[[], float]:
     def sample() -> float:
         import width_bench
 
-        return width_bench.per_task_ms(width)
+        return width_bench.per_task_ms(width, kind)
 
     return sample
+
+
+def _statements() -> Mapping[str, float]:
+    import statement_bench
+
+    return {
+        label: statement_bench.per_attempt(job)
+        for label, job in statement_bench.workloads().items()
+    }
+
+
+def _memory() -> float:
+    import memory_bench
+
+    return memory_bench.cli_peak_mib(10_000)
 
 
 def _wrap() -> float:
@@ -142,9 +157,12 @@ def _celery() -> Mapping[str, float]:
 
 BENCHES = (
     Bench("b1", "B1 1 → 200 → 1 no-op Python tasks, worker processes: cost per extra task, "
-          "(T(200) - T(10)) / 190", "ms", "≤ 1.5 (issue 15: ≤ 0.5)", lambda: _b1(False),
+          "(T(200) - T(10)) / 190", "ms", "≤ 1.5 (issue 15: ≤ 0.5)", lambda: _b1("python"),
           warmup=_warm_engine),
-    Bench("b1-inprocess", "B1, in-process tasks", "ms", "≤ 1.5", lambda: _b1(True),
+    Bench("b1-readme", "B1 with the tasks written as the README's Python job writes them "
+          "(`@task` functions), worker processes", "ms", "issue 15: ≤ 0.5",
+          lambda: _b1("readme"), warmup=_warm_engine),
+    Bench("b1-inprocess", "B1, in-process tasks", "ms", "≤ 1.5", lambda: _b1("inprocess"),
           warmup=_warm_engine),
     Bench("b2", "B2 500 `true` commands, 2 workers, throughput as a share of a plain "
           "`subprocess.run` loop's", "%", "≥ 60 (issue 15: ≥ 70)", _b2),
@@ -159,6 +177,17 @@ BENCHES = (
           warmup=_warm_engine),
     Bench("width-10000", "the same at 10,000 wide", "ms", "flat within 20 %", _width(10_000),
           slow=True, warmup=_warm_engine),
+    Bench("width-workers-200", "1 → 200 → 1 no-op Python tasks in 2 worker processes: wall "
+          "time / tasks", "ms", "flat within 20 % to 10,000", _width(200, "python"),
+          warmup=_warm_engine),
+    Bench("width-workers-2000", "the same at 2,000 wide", "ms", "flat within 20 %",
+          _width(2000, "python"), warmup=_warm_engine),
+    Bench("width-workers-10000", "the same at 10,000 wide", "ms", "flat within 20 %",
+          _width(10_000, "python"), slow=True, warmup=_warm_engine),
+    Bench("statements", "SQL statements per attempt (BEGIN and COMMIT included), one run",
+          "statements", "fewest", _statements),
+    Bench("memory", "peak RSS of `runwatch run` of a 1 → 9,998 → 1 YAML job of Python tasks",
+          "MiB", "≤ 150", _memory, slow=True),
     Bench("telemetry-spans", "B1 job with spans (batch processor, dropping exporter), "
           "more wall time than off, median of 3 back-to-back pairs", "%", "≤ 15", _telemetry(1),
           warmup=_warm_engine),
@@ -286,7 +315,7 @@ def main(argv: list[str]) -> int:
         parser.error("--repeats: must be at least 1")
     if options.list:
         for b in BENCHES:
-            print(f"{b.name:18} {'(slow) ' if b.slow else ''}{b.what} [{b.unit}]")
+            print(f"{b.name:20} {'(slow) ' if b.slow else ''}{b.what} [{b.unit}]")
         return 0
     benches = chosen(options, parser)
     started = load_average()

@@ -4,7 +4,8 @@
 
 B1: a 1 -> N -> 1 fan-out/fan-in job of no-op Python tasks, end to end with every
     attempt durably recorded; cost per extra task = (T(N=200) - T(N=10)) / 190, median
-    of several runs; in worker processes (default) and in-process.
+    of several runs; in worker processes (a module-level function, then README-style
+    ``@task`` functions, which travel to the workers by reference too) and in-process.
 B2: 500 independent `true` commands with 2 workers, against a plain loop of
     subprocess.run(["true"]).
 B3: `runwatch run` of a one-task `true` job, the whole process, median of 15.
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from stats import machine, repeat  # the sibling module: run this file as a script
 
+from runner import job, task
 from runner.clock import utcnow
 from runner.engine.engine import Engine
 from runner.engine.executor import Message
@@ -37,15 +39,41 @@ def noop() -> None:
     """A task that does nothing."""
 
 
-def fan_job(width: int, *, in_process: bool) -> Job:
-    """first -> width parallel tasks -> last."""
-    tasks = {"first": Task("first", python=noop, in_process=in_process)}
-    for i in range(width):
-        tasks[f"t{i}"] = Task(f"t{i}", python=noop, after=("first",), in_process=in_process)
-    tasks["last"] = Task(
-        "last", python=noop, after=tuple(f"t{i}" for i in range(width)), in_process=in_process
-    )
+@task
+def readme_noop(*_upstream: object) -> None:
+    """The same, written as the README's Python job writes its tasks."""
+
+
+KINDS = ("python", "readme", "inprocess", "command")
+"""What a fan job's tasks are: a module-level function in worker processes, a README-style
+``@task`` function in worker processes, the same function in-process, a `true` command."""
+
+
+def fan_job(width: int, kind: str = "python") -> Job:
+    """first -> width parallel tasks -> last, of the given ``kind`` (one of ``KINDS``)."""
+    if kind == "readme":
+        return _readme_fan_job(width)
+
+    def one(name: str, after: tuple[str, ...] = ()) -> Task:
+        if kind == "command":
+            return Task(name, command=("true",), after=after)
+        return Task(name, python=noop, after=after, in_process=kind == "inprocess")
+
+    middle = tuple(f"t{i}" for i in range(width))
+    tasks = {"first": one("first")}
+    tasks.update({name: one(name, ("first",)) for name in middle})
+    tasks["last"] = one("last", middle)
     return Job(name=f"fan{width}", tasks=tasks)
+
+
+def _readme_fan_job(width: int) -> Job:
+    @job(name=f"readme{width}")
+    def wide() -> None:
+        first = readme_noop.with_options(name="first")()
+        middle = [readme_noop.with_options(name=f"t{i}")(first) for i in range(width)]
+        readme_noop.with_options(name="last")(*middle)
+
+    return wide
 
 
 def time_job(job: Job, *, workers: int) -> float:
@@ -78,10 +106,10 @@ def time_job(job: Job, *, workers: int) -> float:
     return elapsed
 
 
-def b1_per_task_ms(*, in_process: bool = False) -> float:
-    """B1, one sample: (T(200) - T(10)) / 190 in milliseconds."""
-    small = time_job(fan_job(10, in_process=in_process), workers=2)
-    large = time_job(fan_job(200, in_process=in_process), workers=2)
+def b1_per_task_ms(kind: str = "python") -> float:
+    """B1, one sample: (T(200) - T(10)) / 190 in milliseconds, tasks of ``kind``."""
+    small = time_job(fan_job(10, kind), workers=2)
+    large = time_job(fan_job(200, kind), workers=2)
     return (large - small) / 190 * 1000
 
 
@@ -121,7 +149,8 @@ def main(argv: list[str]) -> None:
     figures = {
         "b1": [
             ("B1 worker processes, ms per extra task", b1_per_task_ms, REPEATS),
-            ("B1 in-process, ms per extra task", lambda: b1_per_task_ms(in_process=True), REPEATS),
+            ("B1 README-style @task, worker processes", lambda: b1_per_task_ms("readme"), REPEATS),
+            ("B1 in-process, ms per extra task", lambda: b1_per_task_ms("inprocess"), REPEATS),
         ],
         "b2": [("B2 % of the plain subprocess loop", b2_percent, 3)],
         "b3": [("B3 ms, one-task `runwatch run`", b3_ms, 15)],

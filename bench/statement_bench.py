@@ -17,7 +17,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from width_bench import fan_job  # bench/ is on sys.path when a bench script runs
+from runner_bench import fan_job  # bench/ is on sys.path when a bench script runs
 
 from runner.clock import utcnow
 from runner.engine.engine import Engine
@@ -70,10 +70,21 @@ def count_statements(job: Job, *, workers: int = 8) -> tuple[Counter[str], int]:
     return seen, attempts
 
 
+def workloads() -> dict[str, Job]:
+    """The two jobs measured, by the name a figure gives them."""
+    return {"1 -> 200 -> 1 in-process": fan_job(200, "inprocess"), "200 true": commands_job(200)}
+
+
+def per_attempt(job: Job) -> float:
+    """Statements (BEGIN and COMMIT included) per attempt of one run of ``job``."""
+    seen, attempts = count_statements(job)
+    return sum(seen.values()) / attempts
+
+
 def main() -> None:
     """Count and print."""
     print(f"nproc {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}")
-    for label, job in (("1 -> 200 -> 1 in-process", fan_job(200)), ("200 true", commands_job(200))):
+    for label, job in workloads().items():
         seen, attempts = count_statements(job)
         total = sum(seen.values())
         print(

@@ -151,7 +151,7 @@ def overhead_percent(variant: Variant, rounds: int = 3) -> float:
     """One sample: the 200-task job's wall time with ``variant`` on, as a percentage more
     than with telemetry off: the median of ``rounds`` per-round ratios, each round running
     the two back to back."""
-    job = fan_job(200, in_process=False)
+    job = fan_job(200)
     ratios = []
     for _ in range(rounds):
         off = run_once(job, VARIANTS[0]).run_seconds
@@ -161,7 +161,7 @@ def overhead_percent(variant: Variant, rounds: int = 3) -> float:
 
 def overhead() -> None:
     """Wall time of the 200-task job with telemetry off and on, runs interleaved."""
-    job = fan_job(200, in_process=False)
+    job = fan_job(200)
     timings: dict[Variant, list[Timing]] = {v: [] for v in VARIANTS}
     for _ in range(REPEATS):
         for variant in VARIANTS:

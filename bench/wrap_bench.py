@@ -1,6 +1,7 @@
 """The overhead of `runwatch wrap` (issue 5): `runwatch wrap --job x -- true` against `true`.
 
     python bench/wrap_bench.py [--runs 41] [--runwatch PATH]
+    python bench/wrap_bench.py --against OTHER [--pairs 9] [--runwatch PATH]
 
 The default configuration: a fresh RUNWATCH_HOME (embedded SQLite), no runwatch.yaml,
 no RUNWATCH_* or OTEL_* variables, bytecode compiled as a pip install leaves it
@@ -11,6 +12,10 @@ loopback collector started here) run interleaved, and the medians are compared.
 `runwatch wrap` is run through the installed console script when its main.py hands
 `wrap` over before building the argparse parser; otherwise through a script that
 does only that hand-over (and the result says so).
+
+``--against OTHER`` compares two builds (each a runwatch console script, e.g. one
+next to a checkout of the commit before a change): the overhead of each, 11 interleaved
+runs a sample, in ``--pairs`` alternating pairs, with min/median/max and the load average.
 
 The target (80 ms) is for the default configuration, without tracing. With tracing, the
 OpenTelemetry SDK and the OTLP exporter are imported and the spans are exported before
@@ -120,12 +125,31 @@ def overhead_ms(runs: int = 11, runwatch: str | None = None) -> float:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def compare(runwatch: str | None, against: str, pairs: int) -> None:
+    """Print the overhead of ``runwatch`` and of ``against``, sampled in alternation."""
+    samples: dict[str, list[float]] = {against: [], runwatch or "this build": []}
+    for _ in range(pairs):
+        samples[against].append(overhead_ms(runwatch=against))
+        samples[runwatch or "this build"].append(overhead_ms(runwatch=runwatch))
+    for name, values in samples.items():
+        print(
+            f"{name}: overhead min {min(values):.1f}, median {statistics.median(values):.1f}, "
+            f"max {max(values):.1f} ms over {pairs} samples"
+        )
+    print("load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+
+
 def main() -> int:
     """Run the benchmark and print the medians."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=41)
     parser.add_argument("--runwatch", help="the runwatch console script (default: next to python)")
+    parser.add_argument("--against", help="another build's runwatch script to compare with")
+    parser.add_argument("--pairs", type=int, default=9)
     args = parser.parse_args()
+    if args.against:
+        compare(args.runwatch, args.against, args.pairs)
+        return 0
     compileall.compile_dir(REPO / "runner", quiet=1)
     workdir = Path(tempfile.mkdtemp(prefix="wrap-bench-"))
     collector = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)

@@ -16,7 +16,6 @@ import streamlit as st
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboards import queries
 from dashboards.database import connect_readonly, sqlite_path
 from dashboards.routes import Route, Screen
 from dashboards.settings import DashboardSettings
@@ -24,6 +23,7 @@ from dashboards.timezones import zone_names
 from dashboards.viewer import REFRESH, WINDOWS, Viewer
 from dashboards.views import alerts, job_detail, overview, run_detail, runs
 from dashboards.views.links import go
+from runner.store import dashboard_reads as queries
 from runner.store.database import parse_url
 from runner.store.migrate import HEAD, REVISIONS
 

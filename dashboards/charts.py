@@ -1,4 +1,4 @@
-"""Charts: the task DAG as Graphviz DOT, and Vega-Lite specifications for timelines.
+"""Charts: state colours and the Vega-Lite specifications of the job page's timelines.
 
 Vega-Lite would show times in the browser's own zone; to show them in the viewer's
 chosen zone instead, times are handed over as that zone's wall-clock time marked UTC,
@@ -11,14 +11,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from dashboards.query_results import AttemptRow, DailyOutcome, DurationPoint, TaskRow
-from dashboards.timezones import duration_text, local, zone_of
+from dashboards.timezones import duration_text, exact_duration_text, local_ms, zone_of
 from runner.model import RunState, TaskState
+from runner.store.dashboard_reads.results import DailyOutcome, DurationPoint
 
 Spec = dict[str, Any]
 """A Vega-Lite specification (or a part of one), for ``st.vega_lite_chart``."""
 
-# fill, border: readable on light and dark themes (Graphviz ignores the app theme)
+# fill, border of a task graph node: readable on light and dark themes
 TASK_COLOURS: Mapping[TaskState, tuple[str, str]] = {
     TaskState.SUCCESS: ("#c8e6c9", "#2e7d32"),
     TaskState.FAILED: ("#ffcdd2", "#c62828"),
@@ -42,91 +42,15 @@ STATE_COLOURS: Mapping[str, str] = {
     "upstream_failed": "#e65100",
     "pending": "#e0e0e0",
 }
-_UTC_TIME = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def _quote(text: str) -> str:
-    """A DOT string literal: quotes and backslashes escaped, newlines as DOT's ``\n``."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
-
-
-def dag_dot(tasks: Sequence[TaskRow], edges: Mapping[str, Sequence[str]]) -> str:
-    """The run's tasks as a left-to-right DOT graph, each node filled by its state.
-
-    ``edges`` maps a task to its upstream tasks; tasks missing from it are drawn alone.
-    """
-    lines = [
-        "digraph run {",
-        "  rankdir=LR;",
-        '  bgcolor="transparent";',
-        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
-        '  edge [color="#757575"];',
-    ]
-    known = {t.task for t in tasks}
-    for task in tasks:
-        fill, border = TASK_COLOURS.get(task.state, ("#ffffff", "#000000"))
-        tries = f" · {task.attempts} attempts" if task.attempts > 1 else ""
-        label = _quote(f"{task.task}\n{task.state.value}{tries}")
-        lines.append(
-            f'  {_quote(task.task)} [label={label}, fillcolor="{fill}", color="{border}", '
-            'fontcolor="#212121"];'
-        )
-    for task in tasks:
-        for upstream in edges.get(task.task, ()):
-            if upstream in known:
-                lines.append(f"  {_quote(upstream)} -> {_quote(task.task)};")
-    lines.append("}")
-    return "\n".join(lines)
 
 
 def wall_time(moment: datetime | None, zone: str) -> str | None:
-    """``moment`` as wall-clock time in ``zone``, written as if UTC (see the module doc)."""
+    """``moment`` as wall-clock time in ``zone`` to the millisecond, written as if UTC (see
+    the module doc)."""
     if moment is None:
         return None
-    return moment.astimezone(zone_of(zone)).replace(tzinfo=None).strftime(_UTC_TIME)
-
-
-def gantt(attempts: Sequence[AttemptRow], zone: str, now: datetime) -> Spec:
-    """One bar per attempt on a time axis, a row per task, coloured by the attempt's state;
-    a running attempt's bar ends at ``now``."""
-    values = [
-        {
-            "task": a.task,
-            "attempt": f"{a.task} #{a.number}",
-            "state": a.state.value,
-            "start": wall_time(a.started_at, zone),
-            "end": wall_time(a.finished_at or now, zone),
-            "from": local(a.started_at, zone),
-            "duration": duration_text(a.duration_seconds) or "running",
-            "exit": "" if a.exit_code is None else str(a.exit_code),
-        }
-        for a in attempts
-    ]
-    order = list(dict.fromkeys(a.task for a in attempts))
-    return {
-        "data": {"values": values},
-        "mark": {"type": "bar", "cornerRadius": 3, "stroke": "#ffffff", "strokeWidth": 1},
-        "encoding": {
-            "x": _time_axis("start", f"time ({zone})", "%H:%M:%S"),
-            "x2": {"field": "end"},
-            "y": {"field": "task", "type": "nominal", "sort": order, "title": None},
-            "color": _state_colour({a.state.value for a in attempts}),
-            "tooltip": [
-                {"field": "attempt", "type": "nominal"},
-                {"field": "state", "type": "nominal"},
-                {"field": "from", "type": "nominal", "title": f"started ({zone})"},
-                {"field": "duration", "type": "nominal"},
-                {"field": "exit", "type": "nominal", "title": "exit code"},
-            ],
-        },
-        "height": gantt_height(len(order)),
-    }
-
-
-def gantt_height(tasks: int) -> int:
-    """Pixels for a Gantt chart of this many task rows."""
-    return max(120, 40 * tasks)
+    shown = moment.astimezone(zone_of(zone)).replace(tzinfo=None)
+    return shown.isoformat(timespec="milliseconds") + "Z"
 
 
 def duration_trend(
@@ -137,9 +61,9 @@ def duration_trend(
         {
             "run": p.run_id,
             "started": wall_time(p.started_at, zone),
-            "at": local(p.started_at, zone),
+            "at": local_ms(p.started_at, zone),
             "seconds": round(p.duration_seconds, 3),
-            "duration": duration_text(p.duration_seconds),
+            "duration": exact_duration_text(p.duration_seconds),
             "state": p.state.value,
         }
         for p in points
@@ -148,9 +72,9 @@ def duration_trend(
         "data": {"values": values},
         "mark": {"type": "circle", "size": 40, "opacity": 0.8},
         "encoding": {
-            "x": _time_axis("started", f"started ({zone})", "%m-%d %H:%M"),
+            "x": time_axis("started", f"started ({zone})", "%m-%d %H:%M"),
             "y": {"field": "seconds", "type": "quantitative", "title": "duration (s)"},
-            "color": _state_colour({p.state.value for p in points}),
+            "color": state_colour({p.state.value for p in points}),
             "tooltip": [
                 {"field": "run", "type": "quantitative"},
                 {"field": "state", "type": "nominal"},
@@ -201,7 +125,7 @@ def daily_strip(days: Sequence[DailyOutcome]) -> Spec:
                 "axis": {"labelAngle": 0 if len(days) <= 14 else -45},
             },
             "y": {"field": "runs", "type": "quantitative", "title": "runs"},
-            "color": _state_colour(present),
+            "color": state_colour(present),
             "tooltip": [
                 {"field": "day", "type": "ordinal"},
                 {"field": "state", "type": "nominal"},
@@ -212,7 +136,8 @@ def daily_strip(days: Sequence[DailyOutcome]) -> Spec:
     }
 
 
-def _time_axis(field: str, title: str, fmt: str) -> Spec:
+def time_axis(field: str, title: str, fmt: str) -> Spec:
+    """A time axis of wall-time values labelled with ``fmt`` (strftime-like, d3's)."""
     # 24-hour labels; "utc" because the values are already the viewer's wall time
     return {
         "field": field,
@@ -223,7 +148,7 @@ def _time_axis(field: str, title: str, fmt: str) -> Spec:
     }
 
 
-def _state_colour(present: set[str] | None = None) -> Spec:
+def state_colour(present: set[str] | None = None) -> Spec:
     """Each state in its colour; the legend lists the states in the chart only."""
     shown = [s for s in STATE_COLOURS if present is None or s in present]
     return {

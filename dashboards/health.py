@@ -1,6 +1,6 @@
 """The overview's rows: each job's health (failing, late, …), since when, and why.
 
-The numbers come from SQL aggregates (dashboards.queries); this module only combines
+The numbers come from SQL aggregates (runner.store.dashboard_reads); this module only combines
 them per job and reads the job's schedule to tell when it is late and when it runs next.
 """
 
@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from dashboards import queries
-from dashboards.query_results import Health, JobOverview
 from dashboards.schedule import next_fire_times, previous_fire_time
 from dashboards.timezones import duration_text
 from runner.job_health import due_until, overdue_limit
 from runner.model import RunState
+from runner.store import dashboard_reads as queries
+from runner.store.dashboard_reads.results import Health, JobOverview
 from runner.store.records import from_epoch
 
 _NEVER = datetime.max.replace(tzinfo=from_epoch(0).tzinfo)

@@ -1,7 +1,7 @@
 """Fire times of a job's cron schedule in its timezone, for "next run" and lateness.
 
-The dashboard may not import the runner's scheduler, so it asks croniter directly, the
-way the scheduler does: the expression is read in the job's IANA timezone.
+The dashboard may not import the runner's scheduler, so it asks ``runner.cron`` (the
+cron library's home) directly: the expression is read in the job's IANA timezone.
 """
 
 from __future__ import annotations
@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from itertools import islice
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from runner import cron
 
 logger = logging.getLogger(__name__)
 
@@ -39,17 +42,14 @@ def _fires(
     schedule: str, timezone: str, start: datetime, count: int, *, forward: bool
 ) -> tuple[datetime, ...]:
     """Cached per (schedule, zone, second): a thousand jobs share a few dozen schedules."""
-    from croniter import CroniterError, croniter  # slow import: only when a page needs it
-
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         logger.warning("unknown timezone %r: reading the schedule in UTC", timezone)
         zone = ZoneInfo("UTC")
     try:
-        cron = croniter(schedule, start.astimezone(zone))
-        step = cron.get_next if forward else cron.get_prev
-        return tuple(step(datetime).astimezone(UTC) for _ in range(count))
-    except (CroniterError, ValueError) as exc:
+        fires = cron.fire_times(schedule, start.astimezone(zone), forward=forward)
+        return tuple(fire.astimezone(UTC) for fire in islice(fires, count))
+    except cron.CronError as exc:
         logger.warning("schedule %r cannot be read: %s", schedule, exc)
         return ()

@@ -52,6 +52,32 @@ def local(moment: datetime | None, zone: str, fmt: str = "%Y-%m-%d %H:%M:%S") ->
     return moment.astimezone(zone_of(zone)).strftime(fmt)
 
 
+def local_ms(moment: datetime | None, zone: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """``moment`` in ``zone`` to the millisecond (``2024-05-01 14:00:00.125``), or ``""``."""
+    if moment is None:
+        return ""
+    shown = moment.astimezone(zone_of(zone))
+    return f"{shown.strftime(fmt)}.{shown.microsecond // 1000:03d}"
+
+
+def exact_duration_text(seconds: float | None) -> str:
+    """An attempt's duration to the millisecond under an hour: ``0.4 ms``, ``850 ms``,
+    ``1.534 s``, ``3 min 20.125 s``; as ``duration_text`` from an hour on."""
+    if seconds is None:
+        return ""
+    ms = round(seconds * 1000)
+    if ms < 1:
+        return f"{seconds * 1000:.1f} ms"
+    if ms < 1000:
+        return f"{ms} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.3f} s"
+    if ms < 3_600_000:
+        minutes, rest = divmod(ms, 60_000)
+        return f"{minutes} min {rest / 1000:.3f} s"
+    return duration_text(seconds)
+
+
 def duration_text(seconds: float | None) -> str:
     """A short human duration: ``850 ms``, ``42 s``, ``3 min 20 s``, ``2 h 5 min``, ``3 d 4 h``."""
     if seconds is None:

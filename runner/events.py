@@ -3,14 +3,23 @@
 Every state change of a run or task attempt is written once as a row in the store
 and as one of these events. Metrics, alerting and dashboards consume the log by
 event id; they depend on these classes and the store's public API only.
+
+Fields are typed (datetimes, enums); ``Event.payload`` and ``event_from_row`` are the one
+codec of the stored JSON payload: a datetime is stored as ISO 8601 text and an enum as its
+value, so rows written before the fields were typed (and by `wrap`'s lean path, which
+writes the same text) read back as the same typed events.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any, ClassVar
+
+from runner.model import Trigger
 
 _COMMON = ("id", "at", "job", "run_id", "task", "attempt")
 
@@ -28,9 +37,12 @@ class Event:
     id: int = 0
 
     def payload(self) -> dict[str, Any]:
-        """The type-specific fields, as stored in the event's JSON payload."""
+        """The type-specific fields, as stored in the event's JSON payload (datetimes as
+        ISO 8601 text, enums as their values)."""
         return {
-            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in _COMMON
+            f.name: _encode(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.name not in _COMMON
         }
 
 
@@ -39,8 +51,8 @@ class RunQueued(Event):
     """A run was created for a logical time and waits to start."""
 
     type: ClassVar[str] = "run_queued"
-    logical_time: str = ""
-    trigger: str = ""
+    logical_time: datetime | None = None
+    trigger: Trigger | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,8 +60,8 @@ class RunStarted(Event):
     """A run started executing (also after a resume)."""
 
     type: ClassVar[str] = "run_started"
-    logical_time: str = ""
-    trigger: str = ""
+    logical_time: datetime | None = None
+    trigger: Trigger | None = None
     lag_seconds: float | None = None
 
 
@@ -85,7 +97,7 @@ class RunSkipped(Event):
     """A fire time came but no run was made (overlap policy); recorded, not dropped."""
 
     type: ClassVar[str] = "run_skipped"
-    logical_time: str = ""
+    logical_time: datetime | None = None
     reason: str = ""
 
 
@@ -94,7 +106,7 @@ class RunMissed(Event):
     """A fire time passed its grace period with no run started."""
 
     type: ClassVar[str] = "run_missed"
-    expected_at: str = ""
+    expected_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,6 +214,48 @@ def event_from_row(
 ) -> Event:
     """Rebuild a typed event from its stored columns; unknown payload keys are ignored."""
     cls = EVENT_TYPES[type]
-    known = {f.name for f in dataclasses.fields(cls)}
-    extra = {k: v for k, v in payload.items() if k in known and k not in _COMMON}
+    extra = read_payload(type, payload)
     return cls(id=id, at=at, job=job, run_id=run_id, task=task, attempt=attempt, **extra)
+
+
+def read_payload(type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The typed type-specific fields of a stored payload of an event of ``type``
+    (unknown keys ignored)."""
+    decoders = _DECODERS[type]
+    return {k: decoders[k](v) for k, v in payload.items() if k in decoders}
+
+
+def _encode(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def _datetime(value: object) -> datetime | None:
+    """A stored time: ISO 8601 text; ``""`` (the old default) or None is no time."""
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def _trigger(value: object) -> Trigger | None:
+    return Trigger(value) if isinstance(value, str) and value else None
+
+
+def _as_stored(value: object) -> object:
+    return value
+
+
+_TYPED = {"logical_time": _datetime, "expected_at": _datetime, "trigger": _trigger}
+"""The payload fields stored as text and read back as datetimes or enums."""
+
+
+_DECODERS: dict[str, dict[str, Any]] = {
+    name: {
+        f.name: _TYPED.get(f.name, _as_stored)
+        for f in dataclasses.fields(cls)
+        if f.name not in _COMMON
+    }
+    for name, cls in EVENT_TYPES.items()
+}
+"""Per event type: how each type-specific field is read from the stored payload."""

@@ -1,11 +1,12 @@
 """An attempt's exit status, kept in a file beside its logs that outlives its supervisor.
 
-The command of an attempt runs under a *keeper* (runner.executors.local.keeper), a small process
-that is the command's parent: it waits for the command and writes ``<exit code>
-<signal>`` ("-" for the one that does not apply) to ``<task>.<n>.status`` atomically
-(write, then rename). Its modification time is when the command ended. A supervisor
-that is alive reads it as soon as the keeper exits; one that died leaves it for the
-scheduler that adopts the attempt. Standard library only.
+The command of an attempt runs under a *keeper* (runner.executors.local.keeper_process),
+one long-lived process per executor that is the command's parent: it waits for the
+command and writes ``<exit code> <signal>`` ("-" for the one that does not apply) to
+``<task>.<n>.status`` atomically (write, then rename) before it reaps the command. Its
+modification time is when the command ended. A supervisor that is alive hears the
+outcome from the keeper; one that died leaves it for the scheduler that adopts the
+attempt. Standard library only.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+KEEPER_MODULE = "runner.executors.local.keeper_process"
+"""The keeper's module, on its command line: how a scheduler recognises a command's keeper."""
 _SUFFIX = ".status"
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _MAX_BYTES = 64

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -76,3 +78,59 @@ def test_every_package_ships_its_type_marker(package: str) -> None:
     assert (ROOT / package / "py.typed").is_file()
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "py.typed" in data["tool"]["setuptools"]["package-data"][package]
+
+
+_SQL = re.compile(
+    r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|ON\s+CONFLICT)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _sql_texts(path: Path) -> list[tuple[int, str]]:
+    """The string constants of a module that read as SQL (line, text), docstrings left out."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+    }
+    return sorted(
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and _SQL.search(node.value)
+    )
+
+
+def test_no_sql_text_lives_outside_the_store() -> None:
+    """runner/store/ is the one home of the project's SQL (issue 16)."""
+    store = ROOT / "runner" / "store"
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {text[:60]}"
+        for package in ("runner", "alerting", "dashboards")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if store not in path.parents
+        for line, text in _sql_texts(path)
+    ]
+    assert found == []
+
+
+def test_the_sql_check_recognises_sql(tmp_path: Path) -> None:
+    """The check above finds statements, however split, and passes prose and docstrings."""
+    module = tmp_path / "m.py"
+    module.write_text(
+        '"""Select from the menu; UPDATE the docs."""\n'
+        'A = "SELECT id FROM runs"\n'
+        'B = ("INSERT INTO t (a) VALUES (:a) " "ON CONFLICT DO NOTHING")\n'
+        "C = f\"UPDATE notifications SET {'x'} WHERE id = 1\"\n"
+        'D = "select the rows you want to update"\n'
+    )
+    assert [text for _, text in _sql_texts(module)] == [
+        "SELECT id FROM runs",
+        "INSERT INTO t (a) VALUES (:a) ON CONFLICT DO NOTHING",
+        "UPDATE notifications SET ",
+    ]

@@ -11,6 +11,10 @@ from alerting.receivers import Receiver
 _KINDS = {
     "slack": "alerting.notifiers.slack:SlackNotifier",
     "pagerduty": "alerting.notifiers.pagerduty:PagerDutyNotifier",
+    "msteams": "alerting.notifiers.msteams:MSTeamsNotifier",
+    "opsgenie": "alerting.notifiers.opsgenie:OpsgenieNotifier",
+    "email": "alerting.notifiers.smtp:EmailNotifier",
+    "apprise": "alerting.notifiers.apprise:AppriseNotifier",
     "alertmanager": "alerting.notifiers.alertmanager:AlertmanagerNotifier",
     "webhook": "alerting.notifiers.webhook:WebhookNotifier",
     "log": "alerting.notifiers.log:LogNotifier",

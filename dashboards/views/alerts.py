@@ -5,11 +5,12 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy import Connection
 
-from dashboards import queries
-from dashboards.query_results import AlertRow
 from dashboards.routes import job_href
 from dashboards.viewer import Viewer
+from dashboards.views import markdown as md
 from dashboards.views.links import link_column
+from runner.store import dashboard_reads as queries
+from runner.store.dashboard_reads.results import AlertRow
 
 SEVERITY_ICONS = {"critical": "🔴", "page": "🔴", "error": "🔴", "warning": "🟠", "info": "🔵"}
 
@@ -59,15 +60,32 @@ def _alerts(found: tuple[AlertRow, ...], viewer: Viewer, kind: str) -> None:
                 "since": viewer.when(a.starts_at),
                 **({"resolved": viewer.when(a.ends_at)} if kind == "resolved" else {}),
                 "summary": a.summary or "",
-                "labels": ", ".join(f"{k}={v}" for k, v in sorted(a.labels.items())),
                 "notifications": len(a.notifications),
             }
             for a in found
         ],
         hide_index=True,
         key=f"alerts-{kind}",
-        column_config={"job": link_column("job", r"\?job=(.*)")},
+        column_config={  # widths that fit a 1280 px window; labels are in the expander
+            "severity": st.column_config.TextColumn("severity", width=95),
+            "alert": st.column_config.TextColumn("alert", width=130),
+            "job": link_column("job", r"\?job=(.*)", width=100),
+            "since": st.column_config.TextColumn("since", width=150),
+            "resolved": st.column_config.TextColumn("resolved", width=150),
+            "summary": st.column_config.TextColumn(
+                "summary", width=200 if kind == "firing" else 100
+            ),
+            "notifications": st.column_config.NumberColumn("notifications", width=90),
+        },
     )
+    with st.expander(f"Labels and full summaries of these alerts ({len(found)})"):
+        st.markdown(
+            "\n".join(
+                f"- **{md.text(a.alertname)}** · {md.text(a.job)}: {md.text(a.summary or '')} "
+                + " ".join(md.code(f"{k}={v}") for k, v in sorted(a.labels.items()))
+                for a in found
+            )
+        )
     sent = [(a, n) for a in found for n in a.notifications]
     if not sent:
         return
@@ -77,9 +95,9 @@ def _alerts(found: tuple[AlertRow, ...], viewer: Viewer, kind: str) -> None:
                 {
                     "alert": f"{a.alertname} · {a.job}",
                     "receiver": n.receiver,
-                    "status": n.status,
-                    "created": viewer.time(n.created_at),
-                    "sent": viewer.time(n.sent_at),
+                    "status": n.status.value,
+                    "created": viewer.time(n.created_at, "%m-%d %H:%M:%S"),
+                    "sent": viewer.time(n.sent_at, "%m-%d %H:%M:%S"),
                     "attempts": n.attempts,
                     "last error": n.last_error or "",
                 }
@@ -87,4 +105,13 @@ def _alerts(found: tuple[AlertRow, ...], viewer: Viewer, kind: str) -> None:
             ],
             hide_index=True,
             key=f"alerts-{kind}-notifications",
+            column_config={
+                "alert": st.column_config.TextColumn("alert", width=140),
+                "receiver": st.column_config.TextColumn("receiver", width=120),
+                "status": st.column_config.TextColumn("status", width=70),
+                "created": st.column_config.TextColumn(f"created ({viewer.zone})", width=120),
+                "sent": st.column_config.TextColumn(f"sent ({viewer.zone})", width=120),
+                "attempts": st.column_config.NumberColumn("attempts", width=70),
+                "last error": st.column_config.TextColumn("last error", width=140),
+            },
         )

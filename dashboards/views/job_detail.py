@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy import Connection
 
-from dashboards import queries
 from dashboards.charts import daily_strip, duration_trend
 from dashboards.routes import Route, Screen
 from dashboards.schedule import next_fire_times
@@ -13,6 +12,7 @@ from dashboards.timezones import day_bounds, duration_text, local
 from dashboards.viewer import Viewer
 from dashboards.views import markdown as md
 from dashboards.views.links import go
+from runner.store import dashboard_reads as queries
 
 NEXT_FIRES = 5
 

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 from sqlalchemy import Connection
 
-from dashboards import queries
 from dashboards.charts import run_state_icon
 from dashboards.health import job_overview
-from dashboards.query_results import Headline, Health, JobOverview
 from dashboards.routes import Route, Screen, job_href, run_href
 from dashboards.timezones import duration_text, start_of_day
 from dashboards.viewer import Viewer
 from dashboards.views import markdown as md
 from dashboards.views.links import go, link_column, selected_row
 from runner import scheduler_liveness
+from runner.store import dashboard_reads as queries
+from runner.store.dashboard_reads.results import Headline, Health, JobOverview
 
 HEALTH_ICONS = {
     Health.FAILING: "🔴",
@@ -44,7 +42,7 @@ def render(conn: Connection, viewer: Viewer) -> None:
 def _headline(head: Headline, jobs: list[JobOverview], viewer: Viewer) -> None:
     failing = sum(j.health is Health.FAILING for j in jobs)
     late = sum(j.health is Health.LATE for j in jobs)
-    cols = st.columns(6)
+    cols = st.columns([1, 1, 1, 1, 1, 2])  # the heartbeat's age is the longest value
     cols[0].metric("Failing jobs", failing)
     cols[1].metric("Late jobs", late)
     cols[2].metric(
@@ -59,7 +57,7 @@ def _headline(head: Headline, jobs: list[JobOverview], viewer: Viewer) -> None:
         help=None if head.firing_alerts is not None else "the store has no alerting tables",
     )
     if head.heartbeat_at is None:
-        cols[5].metric("Scheduler heartbeat", "never", help="no `runwatch serve` has run")
+        cols[5].metric("Scheduler seen", "never", help="no `runwatch serve` has run")
         return
     state = (
         f" ({head.heartbeat_state})"
@@ -67,9 +65,9 @@ def _headline(head: Headline, jobs: list[JobOverview], viewer: Viewer) -> None:
         else ""
     )
     cols[5].metric(
-        "Scheduler heartbeat",
+        "Scheduler seen",
         viewer.age(head.heartbeat_at) + state,
-        help=f"last seen {viewer.time(head.heartbeat_at)}",
+        help=f"the scheduler's last heartbeat: {viewer.time(head.heartbeat_at)}",
     )
     if state or not scheduler_liveness.is_alive(
         head.heartbeat_at.timestamp(), viewer.now.timestamp()
@@ -124,48 +122,71 @@ def _filtered(jobs: list[JobOverview]) -> list[JobOverview]:
 
 
 def _table(jobs: list[JobOverview], viewer: Viewer) -> None:
-    rows: list[dict[str, Any]] = [
-        {
-            "status": f"{HEALTH_ICONS[j.health]} {j.health.value}",
-            "job": job_href(j.name),
-            "last run": run_state_icon(j.last_state),
-            "run": run_href(j.last_run_id) if j.last_run_id else None,
-            "since": viewer.age(j.since),
-            "why": j.why or "",
-            "last success": viewer.age(j.last_success_at) or "never",
-            "next run": viewer.time(j.next_run_at, "%Y-%m-%d %H:%M") if j.next_run_at else "",
-            "success rate": j.success_rate,
-            "p95": duration_text(j.p95_seconds),
-            "runs": j.window_runs,
-            "failures": j.window_failures,
-            "alerts": j.firing_alerts,
-            "owner": j.owner or "",
-            "tags": ", ".join(j.tags),
-            "paused": j.paused,
-        }
-        for j in jobs
-    ]
+    """What is wrong with each job in a table that fits the page; its statistics, owner
+    and tags in a second table behind an expander."""
     window = viewer.window_name
     event = st.dataframe(
-        rows,
+        [
+            {
+                "status": f"{HEALTH_ICONS[j.health]} {j.health.value}",
+                "job": job_href(j.name),
+                "last run": run_state_icon(j.last_state),
+                "run": run_href(j.last_run_id) if j.last_run_id else None,
+                "since": viewer.age(j.since),
+                "why": j.why or "",
+                "success rate": j.success_rate,
+            }
+            for j in jobs
+        ],
         hide_index=True,
         key="ov-jobs",
-        height=min(40 + 35 * len(rows), 740),
+        height=min(40 + 35 * len(jobs), 740),
         on_select="rerun",
         selection_mode="single-row",
         column_config={
-            "job": link_column("job", r"\?job=(.*)"),
-            "run": link_column("last run #", r"\?run=(\d+)"),
+            "status": st.column_config.TextColumn("status", width=100),
+            "job": link_column("job", r"\?job=(.*)", width=140),
+            "last run": st.column_config.TextColumn("last run", width=100),
+            "run": link_column("run #", r"\?run=(\d+)", width=60),
+            "since": st.column_config.TextColumn("since", width=100),
+            "why": st.column_config.TextColumn("why", width=170, help="spelled out above"),
             "success rate": st.column_config.ProgressColumn(
-                f"success ({window})", format="percent", min_value=0.0, max_value=1.0
+                f"success ({window})", format="percent", min_value=0.0, max_value=1.0, width=110
             ),
-            "p95": st.column_config.TextColumn(f"p95 ({window})"),
-            "runs": st.column_config.NumberColumn(f"runs ({window})"),
-            "failures": st.column_config.NumberColumn(f"failures ({window})"),
-            "alerts": st.column_config.NumberColumn("firing alerts"),
-            "paused": st.column_config.CheckboxColumn("paused"),
         },
     )
     picked = selected_row(event)
     if picked is not None and picked < len(jobs):
         go(Route(Screen.JOB, job=jobs[picked].name))
+    with st.expander(f"Statistics, schedule and owners ({window})"):
+        st.dataframe(
+            [
+                {
+                    "job": j.name,
+                    "last success": viewer.age(j.last_success_at) or "never",
+                    "next run": viewer.time(j.next_run_at, "%m-%d %H:%M") if j.next_run_at else "",
+                    "p95": duration_text(j.p95_seconds),
+                    "runs": j.window_runs,
+                    "failures": j.window_failures,
+                    "alerts": j.firing_alerts,
+                    "owner": j.owner or "",
+                    "tags": ", ".join(j.tags),
+                    "paused": j.paused,
+                }
+                for j in jobs
+            ],
+            hide_index=True,
+            key="ov-jobs-more",
+            column_config={
+                "job": st.column_config.TextColumn("job", width=130),
+                "last success": st.column_config.TextColumn("last success", width=100),
+                "next run": st.column_config.TextColumn(f"next run ({viewer.zone})", width=110),
+                "p95": st.column_config.TextColumn("p95", width=70),
+                "runs": st.column_config.NumberColumn("runs", width=55),
+                "failures": st.column_config.NumberColumn("failures", width=65),
+                "alerts": st.column_config.NumberColumn("firing alerts", width=80),
+                "owner": st.column_config.TextColumn("owner", width=80),
+                "tags": st.column_config.TextColumn("tags", width=80),
+                "paused": st.column_config.CheckboxColumn("paused", width=60),
+            },
+        )

@@ -7,15 +7,18 @@ from pathlib import Path
 import streamlit as st
 from sqlalchemy import Connection
 
-from dashboards import queries
-from dashboards.charts import dag_dot, gantt, gantt_height, run_state_icon
+from dashboards.charts import run_state_icon
+from dashboards.gantt import AXIS_PIXELS, PAGE_ROWS, exit_text, gantt, height, pages, task_order
+from dashboards.graph import graph_chart
 from dashboards.logs import FULL_LOG_BYTES, read_full, tail
-from dashboards.query_results import AttemptRow, RunDetail
 from dashboards.routes import Route, Screen, job_href
-from dashboards.timezones import duration_text
+from dashboards.timezones import duration_text, exact_duration_text, local_ms
 from dashboards.viewer import Viewer
 from dashboards.views import markdown as md
 from dashboards.views.links import go
+from runner.store import dashboard_reads as queries
+from runner.store.dashboard_reads.results import AttemptRow, RunDetail
+from runner.store.run_graph import run_graph
 
 ERROR_LINES = 20
 
@@ -36,38 +39,38 @@ def render(conn: Connection, viewer: Viewer, run_id: int) -> None:
     )
     _summary(detail, viewer)
     st.subheader("Tasks")
-    left, right = st.columns([2, 3])
-    with left:
-        edges = viewer.settings.dags.get(run.job, {})
-        st.graphviz_chart(dag_dot(detail.tasks, edges), width="stretch")
-        if not edges and len(detail.tasks) > 1:
-            st.caption(
-                "Task dependencies are unknown here (start the dashboard with "
-                "`runwatch dashboard` where the job files are): tasks drawn alone."
-            )
-    with right:
-        if detail.attempts:
-            rows = len({a.task for a in detail.attempts})
-            st.vega_lite_chart(
-                spec=gantt(detail.attempts, viewer.zone, viewer.now),
-                width="stretch",
-                height=gantt_height(rows) + 60,  # room for the time axis
-            )
-        else:
-            st.caption("No attempt has started yet.")
+    graph = run_graph(conn, run.id)
+    st.vega_lite_chart(spec=graph_chart(detail.tasks, graph or {}), width="stretch")
+    st.caption("Drag to pan, scroll to zoom; the path to a failure is drawn in red.")
+    if graph is None and len(detail.tasks) > 1:
+        st.caption(
+            "This run was recorded before runwatch kept each run's graph: its task "
+            "dependencies are unknown, so the tasks are drawn alone."
+        )
+    st.subheader("Timeline")
+    _timeline(detail.attempts, viewer)
     _attempts_table(detail.attempts, viewer)
     _errors_and_logs(detail.attempts, viewer.settings.logs_dir)
 
 
 def _summary(detail: RunDetail, viewer: Viewer) -> None:
     run = detail.run
-    cols = st.columns([1, 2, 1, 1, 1])
-    cols[0].metric("Status", run.state.value)
-    cols[1].metric("Logical time", viewer.time(run.logical_time, "%Y-%m-%d %H:%M"))
-    cols[2].metric("Started", viewer.time(run.started_at, "%H:%M:%S") or "—")
-    cols[3].metric("Finished", viewer.time(run.finished_at, "%H:%M:%S") or "—")
-    cols[4].metric("Duration", duration_text(run.duration_seconds) or "—")
-    st.caption(f"Times in {viewer.zone} · queued {viewer.when(run.queued_at)}")
+    # short values, so the tiles fit a 1280 px window; the caption has the milliseconds
+    cols = st.columns(4)
+    cols[0].metric("Logical time", viewer.time(run.logical_time, "%m-%d %H:%M"))
+    cols[1].metric("Started", viewer.time(run.started_at, "%H:%M:%S") or "—")
+    cols[2].metric("Finished", viewer.time(run.finished_at, "%H:%M:%S") or "—")
+    cols[3].metric("Duration", duration_text(run.duration_seconds) or "—")
+    exact = [
+        f"{label} {local_ms(moment, viewer.zone)}"
+        for label, moment in (("started", run.started_at), ("finished", run.finished_at))
+        if moment is not None
+    ]
+    if run.duration_seconds is not None:
+        exact.append(f"took {exact_duration_text(run.duration_seconds)}")
+    logical = f"logical time {viewer.time(run.logical_time)}"
+    queued = f"queued {viewer.when(run.queued_at)}"
+    st.caption(" · ".join([f"Times in {viewer.zone}", logical, *exact, queued]))
     if run.reason:
         st.error(f"Reason: {md.text(run.reason)}")
     if detail.trace_id:
@@ -80,6 +83,33 @@ def _summary(detail: RunDetail, viewer: Viewer) -> None:
     if detail.params:
         st.markdown("**Parameters**")
         st.table([{"name": k, "value": v} for k, v in sorted(detail.params.items())])
+
+
+def _timeline(attempts: tuple[AttemptRow, ...], viewer: Viewer) -> None:
+    """The Gantt of attempts; past a page of tasks, a page picker and a failed-only filter."""
+    if not attempts:
+        st.caption("No attempt has started yet.")
+        return
+    rows = task_order(attempts)
+    if len(rows) > PAGE_ROWS:
+        if st.toggle("Only tasks with a failed attempt", key="gantt-failed"):
+            failed = {a.task for a in attempts if a.state.failed}
+            rows = [t for t in rows if t in failed]
+        if not rows:
+            st.caption("No task of this run has a failed attempt.")
+            return
+        first, last = st.selectbox(
+            "Task rows",
+            pages(rows),
+            format_func=lambda page: f"{page[0]:,} to {page[1]:,} of {len(rows):,}",
+            key="gantt-page",
+        )
+        rows = rows[first - 1 : last]
+    st.vega_lite_chart(
+        spec=gantt(attempts, viewer.zone, viewer.now, rows),
+        width="stretch",
+        height=height(len(rows)) + AXIS_PIXELS,
+    )
 
 
 def _trace_link(template: str | None, trace_id: str) -> str | None:
@@ -95,31 +125,36 @@ def _attempts_table(attempts: tuple[AttemptRow, ...], viewer: Viewer) -> None:
     if not attempts:
         st.caption("None yet.")
         return
+    pools = any(a.pool for a in attempts)
     st.dataframe(
         [
             {
                 "task": a.task,
                 "attempt": a.number,
                 "status": run_state_icon(a.state),
-                "started": viewer.time(a.started_at),
-                "duration": duration_text(a.duration_seconds) or "running",
-                "exit code": _exit(a),
+                "started": local_ms(a.started_at, viewer.zone, "%H:%M:%S"),
+                "duration": exact_duration_text(a.duration_seconds) or "running",
+                "exit code": exit_text(a),
                 "reason": a.reason or "",
                 "error": (a.error or "").strip().splitlines()[-1] if a.error else "",
-                "pool": a.pool or "",
+                **({"pool": a.pool or ""} if pools else {}),
             }
             for a in attempts
         ],
         hide_index=True,
         key="run-attempts",
-        column_config={"started": st.column_config.TextColumn(f"started ({viewer.zone})")},
+        column_config={  # widths that fit a 1280 px window; errors in full below
+            "task": st.column_config.TextColumn("task", width=130),
+            "attempt": st.column_config.NumberColumn("attempt", width=60),
+            "status": st.column_config.TextColumn("status", width=95),
+            "started": st.column_config.TextColumn(f"started ({viewer.zone})", width=100),
+            "duration": st.column_config.TextColumn("duration", width=100),
+            "exit code": st.column_config.TextColumn("exit code", width=70),
+            "reason": st.column_config.TextColumn("reason", width=110),
+            "error": st.column_config.TextColumn("error", width=150),
+            "pool": st.column_config.TextColumn("pool", width=70),
+        },
     )
-
-
-def _exit(attempt: AttemptRow) -> str:
-    if attempt.signal is not None:
-        return f"signal {attempt.signal}"
-    return "" if attempt.exit_code is None else str(attempt.exit_code)
 
 
 def _errors_and_logs(attempts: tuple[AttemptRow, ...], logs_dir: str) -> None:

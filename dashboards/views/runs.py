@@ -7,14 +7,14 @@ from datetime import date, datetime, timedelta
 import streamlit as st
 from sqlalchemy import Connection
 
-from dashboards import queries
 from dashboards.charts import run_state_icon
-from dashboards.query_results import RunFilter, RunRow
 from dashboards.routes import Route, Screen, job_href, run_href
-from dashboards.timezones import duration_text, zone_of
+from dashboards.timezones import exact_duration_text, zone_of
 from dashboards.viewer import Viewer
 from dashboards.views.links import go, link_column, selected_row
 from runner.model import RunState
+from runner.store import dashboard_reads as queries
+from runner.store.dashboard_reads.results import RunFilter, RunRow
 
 PERIODS = {
     "last 24 hours": timedelta(hours=24),
@@ -102,11 +102,10 @@ def _table(items: list[RunRow], viewer: Viewer) -> None:
             "job": job_href(r.job),
             "status": run_state_icon(r.state),
             "trigger": r.trigger.value,
-            "logical time": viewer.time(r.logical_time),
-            "started": viewer.time(r.started_at),
-            "duration": duration_text(r.duration_seconds),
+            "logical time": viewer.time(r.logical_time, "%Y-%m-%d %H:%M"),
+            "started": viewer.time(r.started_at, "%m-%d %H:%M:%S"),
+            "duration": exact_duration_text(r.duration_seconds),
             "reason": r.reason or "",
-            "owner": r.owner or "",
         }
         for r in items
     ]
@@ -116,11 +115,15 @@ def _table(items: list[RunRow], viewer: Viewer) -> None:
         key="runs-table",
         on_select="rerun",
         selection_mode="single-row",
-        column_config={
-            "run": link_column("run", r"\?run=(\d+)"),
-            "job": link_column("job", r"\?job=(.*)"),
-            "logical time": st.column_config.TextColumn(f"logical time ({viewer.zone})"),
-            "started": st.column_config.TextColumn(f"started ({viewer.zone})"),
+        column_config={  # widths that fit a 1280 px window; the run page has the rest
+            "run": link_column("run", r"\?run=(\d+)", width=55),
+            "job": link_column("job", r"\?job=(.*)", width=120),
+            "status": st.column_config.TextColumn("status", width=90),
+            "trigger": st.column_config.TextColumn("trigger", width=75),
+            "logical time": st.column_config.TextColumn(f"logical time ({viewer.zone})", width=130),
+            "started": st.column_config.TextColumn(f"started ({viewer.zone})", width=115),
+            "duration": st.column_config.TextColumn("duration", width=90),
+            "reason": st.column_config.TextColumn("reason", width=120),
         },
     )
     picked = selected_row(event)

@@ -33,6 +33,9 @@ class Context:
     cwd: Path
     log_redaction: LogRedaction | None = None
     """Redacts log records; given the settings' secrets once they are loaded."""
+    unread_sections: tuple[str, ...] = ()
+    """runwatch.yaml sections this command has no use for: left unread, so a secret they
+    reference need not be set (the dashboard does not read the server's ping token)."""
     _stores: list[Store] = field(default_factory=list)
 
     @cached_property
@@ -41,7 +44,12 @@ class Context:
         from runner.config import load_settings
 
         config = getattr(self.args, "config", None)
-        settings = load_settings(Path(config) if config else None, env=self.env, cwd=self.cwd)
+        settings = load_settings(
+            Path(config) if config else None,
+            env=self.env,
+            cwd=self.cwd,
+            without=self.unread_sections,
+        )
         db = getattr(self.args, "db", None)
         if db:
             import dataclasses

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from runner import supervisor
+from runner import processes
 from runner.clock import Clock, utcnow
 from runner.engine.dag import Graph, ReadyQueue, TaskStates, Verdict
 from runner.engine.executor import (
@@ -65,6 +65,8 @@ class _ActiveRun:
     states: TaskStates
     results: dict[str, Any]
     ready: ReadyQueue
+    env: dict[str, str]
+    """``run_env``: the variables every attempt of the run gets."""
     tries: dict[str, int] = field(default_factory=dict)
     running: dict[str, AttemptRecord] = field(default_factory=dict)
     stop_reason: str | None = None
@@ -89,17 +91,27 @@ def backoff_delay(
     return full / 2 + rng.uniform(0, full / 2)
 
 
-def attempt_env(job: Job, run: RunRecord, task: str, number: int) -> dict[str, str]:
-    """The RUNWATCH_* variables of an attempt, parameters included (never interpolated)."""
+def run_env(job: Job, run: RunRecord) -> dict[str, str]:
+    """The RUNWATCH_* variables every attempt of a run shares, parameters included (never
+    interpolated)."""
     env = {
         "RUNWATCH_JOB": job.name,
-        "RUNWATCH_TASK": task,
         "RUNWATCH_RUN_ID": str(run.id),
         "RUNWATCH_LOGICAL_TIME": run.logical_time.isoformat(),
-        "RUNWATCH_ATTEMPT": str(number),
     }
     params = {**job.params, **run.params}
     env.update({f"RUNWATCH_PARAM_{k.upper()}": v for k, v in params.items()})
+    return env
+
+
+def attempt_env(
+    job: Job, run: RunRecord, task: str, number: int, shared: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The RUNWATCH_* variables of an attempt: ``shared`` (``run_env``'s, computed here when
+    not given) and the task's name and attempt number."""
+    env = dict(run_env(job, run) if shared is None else shared)
+    env["RUNWATCH_TASK"] = task
+    env["RUNWATCH_ATTEMPT"] = str(number)
     return env
 
 
@@ -192,7 +204,7 @@ class Engine:
             known = self.store.task_runs(run.id)
             missing = [t for t in job.tasks if t not in known]
             if missing:
-                self.store.add_task_rows(run, missing, now)
+                self.store.add_task_rows(run, job, missing, now)
             if rerun or run.state is not RunState.QUEUED:
                 self.store.prepare_rerun(run, rerun, now)
             if not self.store.mark_run_started(run, now):
@@ -221,6 +233,7 @@ class Engine:
                 graph.track(states),
                 self.store.results(run.id),
                 ReadyQueue(graph.rank),
+                run_env(job, run),
             )
             if keep_budget:
                 active.tries = {t: rows[t].attempts for t in job.tasks if t in rows}
@@ -338,7 +351,8 @@ class Engine:
         )
         if not recorded and self._lost(active):
             return
-        self.observer.attempt_finished(attempt, dataclasses.replace(outcome, state=state))
+        told = outcome if outcome.state is state else dataclasses.replace(outcome, state=state)
+        self.observer.attempt_finished(attempt, told)
         if state is TaskState.SUCCESS and outcome.result is not None:
             active.results[attempt.task] = outcome.result
         if retry:
@@ -357,7 +371,7 @@ class Engine:
         """True, forgetting the run and stopping what it still runs, when another process
         supervises it now (this one hung and was taken over): nothing more is written."""
         run = self.store.get_run(active.run.id)
-        if run.state is RunState.RUNNING and run.supervisor == supervisor.current():
+        if run.state is RunState.RUNNING and run.supervisor == processes.current():
             return False
         if self._runs.pop(active.run.id, None) is not None:
             logger.warning(
@@ -474,7 +488,7 @@ class Engine:
         active.states.set(name, TaskState.RUNNING)
         active.running[name] = attempt
         self._by_key[attempt.id] = (active, attempt)
-        env = attempt_env(active.job, active.run, name, attempt.number)
+        env = attempt_env(active.job, active.run, name, attempt.number, active.env)
         env.update(task.env)
         context = self.observer.attempt_started(active.job, active.run, attempt)
         env.update(context)
@@ -528,7 +542,7 @@ class Engine:
                 now,
                 reason=reason,
                 failed_tasks=failed,
-                supervised_by=supervisor.current(),
+                supervised_by=processes.current(),
             )
             logger.info(
                 "run %s of %s ended %s%s",

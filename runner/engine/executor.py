@@ -52,7 +52,7 @@ class AttemptLaunched:
     key: int
     pid: int | None
     pid_start: str | None = None
-    """``supervisor.process_start(pid)``, read by whoever started the process."""
+    """``processes.process_start(pid)``, read by whoever started the process."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
-from runner import scheduler_liveness, supervisor
+from runner import processes, scheduler_liveness
 from runner.clock import Clock, utcnow
 from runner.engine.engine import Engine
 from runner.engine.executor import Wakeup
@@ -127,7 +127,7 @@ class Daemon:
             "serving %d jobs (%d scheduled) as %s",
             len(self.scheduler.jobs),
             len(self.scheduler.next_fire_times()),
-            supervisor.current(),
+            processes.current(),
         )
         while self._stop_signal is None:
             now = self.clock()
@@ -168,7 +168,7 @@ class Daemon:
             self.engine.cancel(f"runwatch serve stopped by {name}")
             self.engine.run_until_done()
         self.store.heartbeat(
-            scheduler_liveness.heartbeat_name(supervisor.current()),
+            scheduler_liveness.heartbeat_name(processes.current()),
             self.clock(),
             {"state": scheduler_liveness.STOPPED},
         )
@@ -177,7 +177,7 @@ class Daemon:
 
     def _heartbeat(self, now: datetime) -> None:
         self.store.heartbeat(
-            scheduler_liveness.heartbeat_name(supervisor.current()),
+            scheduler_liveness.heartbeat_name(processes.current()),
             now,
             {
                 "state": scheduler_liveness.RUNNING,

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from runner.events import Event, RunMissed, RunOverdue
+from runner import cron
+from runner.events import Event, RunMissed, RunOverdue, read_payload
 from runner.job_health import LATE, due_until, grace_of, overdue_limit
 from runner.scheduling.schedule import runnable
 from runner.store import expectation_reads as reads
@@ -75,8 +76,8 @@ def previous_fire_times(
     """The fire times of ``expr`` in ``timezone`` within ``(since, until]``, oldest first, as
     aware UTC datetimes; with ``limit``, only the newest ``limit`` of them.
 
-    croniter directly for now; ``runner.scheduling.schedule.Schedule`` (DST policies) can
-    replace it.
+    Plain cron arithmetic (``runner.cron``); ``runner.scheduling.schedule.Schedule`` (DST
+    policies) can replace it.
     """
     times: list[datetime] = []
     for fire in _fire_times_backwards(expr, timezone, until):
@@ -91,16 +92,9 @@ def _fire_times_backwards(expr: str, timezone: str, until: datetime) -> Iterator
     """Fire times at or before ``until``, newest first, aware UTC."""
     from zoneinfo import ZoneInfo
 
-    from croniter import CroniterBadDateError, croniter
-
-    # croniter's get_prev is strictly before its start; a microsecond later includes ``until``.
+    # fire times are strictly before their start; a microsecond later includes ``until``.
     start = (until + timedelta(microseconds=1)).astimezone(ZoneInfo(timezone))
-    walker = croniter(expr, start)
-    while True:
-        try:
-            fire: datetime = walker.get_prev(datetime)
-        except CroniterBadDateError:
-            return
+    for fire in cron.fire_times(expr, start, forward=False):
         yield fire.astimezone(UTC)
 
 
@@ -129,7 +123,7 @@ def _report_missed(store: Store, expectation: Expectation, now: datetime) -> lis
     missed = _unkept_fire_times(store, expectation, now, reported=True)
     events: list[Event] = []
     for fire in missed[-MAX_MISSED_PER_CHECK:]:
-        event = RunMissed(at=now, job=expectation.job, expected_at=fire.isoformat())
+        event = RunMissed(at=now, job=expectation.job, expected_at=fire)
         events.append(dataclasses.replace(event, id=store.append(event)))
         logger.warning(
             "job %s missed its run at %s (grace %ss)",
@@ -186,8 +180,8 @@ def _last_missed_at(store: Store, job: str) -> datetime | None:
     payload = reads.last_missed_payload(store.db, job)
     if payload is None:
         return None
-    expected = json.loads(payload).get("expected_at")
-    return datetime.fromisoformat(expected) if isinstance(expected, str) else None
+    expected: datetime | None = read_payload(RunMissed.type, json.loads(payload)).get("expected_at")
+    return expected
 
 
 def _report_overdue(store: Store, now: datetime) -> list[Event]:

@@ -6,8 +6,10 @@ import difflib
 import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from zoneinfo import ZoneInfo
 
+from runner import cron
 from runner.errors import InvalidScheduleError
 from runner.model import DstPolicy, Job, RepeatedTime, SkippedTime
 
@@ -25,14 +27,12 @@ _FIELDS = (
 
 
 def validate_schedule(expr: str) -> None:
-    """Raise InvalidScheduleError unless ``expr`` is a cron expression croniter can run.
+    """Raise InvalidScheduleError unless ``expr`` is a cron expression ``runner.cron`` can run.
 
     Accepted: 5 fields (minute hour day-of-month month day-of-week), 6 fields (a
     trailing seconds field), or an alias such as ``@daily``. An expression that
     parses but never fires (``0 0 31 2 *``) is rejected too.
     """
-    from croniter import CroniterBadDateError, CroniterError, croniter
-
     if not isinstance(expr, str) or not expr.strip():
         raise InvalidScheduleError(f"expected a cron expression such as '0 2 * * *', got {expr!r}")
     text = expr.strip()
@@ -48,26 +48,18 @@ def validate_schedule(expr: str) -> None:
             f"schedule {expr!r}: expected 5 fields (minute hour day-of-month month day-of-week)"
             f" or 6 (with seconds last), got {len(fields)}"
         )
-    try:
-        croniter(text)
-    except CroniterError:
-        raise InvalidScheduleError(f"schedule {expr!r}: {_bad_field(fields)}") from None
-    try:
-        croniter(text).get_next(float)
-    except CroniterBadDateError:
-        raise InvalidScheduleError(f"schedule {expr!r}: never fires (no such date)") from None
+    if not cron.parses(text):
+        raise InvalidScheduleError(f"schedule {expr!r}: {_bad_field(fields)}")
+    if next(cron.fire_times(text, datetime.now(UTC)), None) is None:
+        raise InvalidScheduleError(f"schedule {expr!r}: never fires (no such date)")
 
 
 def _bad_field(fields: list[str]) -> str:
     """Say which field of an expression croniter rejects, trying each one on its own."""
-    from croniter import CroniterError, croniter
-
     for index, value in enumerate(fields):
         probe = ["*"] * len(fields)
         probe[index] = value
-        try:
-            croniter(" ".join(probe))
-        except CroniterError:
+        if not cron.parses(" ".join(probe)):
             name, allowed = _FIELDS[index]
             return f"{name} field {value!r} is invalid (expected {allowed}, lists, ranges, steps)"
     return "the fields do not combine into a valid expression"
@@ -146,14 +138,11 @@ class Schedule:
     """
 
     def __init__(self, expr: str, timezone: str = "UTC", dst: DstPolicy | None = None) -> None:
-        from croniter import CroniterBadDateError, croniter  # slow: only where schedules run
-
-        self._no_date = CroniterBadDateError
         self.expr = expr
+        self._fire_times = cron.fire_times
         self.timezone = timezone
         self.tz = ZoneInfo(timezone)
         self.dst = dst or DstPolicy()
-        self._croniter = croniter
         fields = expr.split()
         hour = "*" if expr.strip().lower() == "@hourly" else (fields[1] if len(fields) > 1 else "")
         self.elapsed = hour.startswith("*")
@@ -205,7 +194,9 @@ class Schedule:
         return self._end_of_gap(moment - _SAFE_SPAN, moment + _SAFE_SPAN)
 
     def _first_wall(self, after_wall: datetime) -> datetime:
-        found: datetime = self._croniter(self.expr, after_wall).get_next(datetime)
+        found = next(self._fire_times(self.expr, after_wall), None)
+        if found is None:
+            raise InvalidScheduleError(f"schedule {self.expr!r} does not fire after {after_wall}")
         return found
 
     def _next_near_transition(self, after: datetime, change: datetime) -> FireTime | None:
@@ -238,10 +229,9 @@ class Schedule:
             near = self._next_near_transition(after, change)
             if near is not None:
                 return near
-        walls = self._croniter(self.expr, self._wall(after) - self._margin(after))
+        walls = self._fire_times(self.expr, self._wall(after) - self._margin(after))
         found: list[FireTime] = []
-        for _ in range(_MAX_STEPS):
-            wall: datetime = walls.get_next(datetime)
+        for wall in islice(walls, _MAX_STEPS):
             found.extend(f for f in self.instants(wall) if f.at > after)
             if found:
                 best = min(found, key=lambda f: f.at)
@@ -253,13 +243,11 @@ class Schedule:
 
     def latest_at_or_before(self, moment: datetime) -> FireTime | None:
         """The last fire time at or before the instant ``moment``, if any."""
-        walls = self._croniter(self.expr, self._wall(moment) + self._margin(moment))
+        walls = self._fire_times(
+            self.expr, self._wall(moment) + self._margin(moment), forward=False
+        )
         found: list[FireTime] = []
-        for _ in range(_MAX_STEPS):
-            try:
-                wall: datetime = walls.get_prev(datetime)
-            except self._no_date:
-                break
+        for wall in islice(walls, _MAX_STEPS):
             found.extend(f for f in self.instants(wall) if f.at <= moment)
             if found:
                 best = max(found, key=lambda f: f.at)

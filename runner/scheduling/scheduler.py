@@ -151,9 +151,7 @@ class Scheduler:
                 f"run {blocking[0].id} still running (overlap: skip, "
                 f"max_active_runs: {job.max_active_runs})"
             )
-            self.store.append(
-                RunSkipped(at=now, job=job.name, logical_time=fire.at.isoformat(), reason=reason)
-            )
+            self.store.append(RunSkipped(at=now, job=job.name, logical_time=fire.at, reason=reason))
             logger.info(
                 "skipped %s at %s: %s",
                 job.name,

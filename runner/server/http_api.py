@@ -16,7 +16,6 @@ descriptors the scheduler needs.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import socket
@@ -31,6 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from runner.errors import RunwatchError, UsageError
 from runner.server.http_connections import ConnectionGate, GatedHTTPServer
+from runner.store.spine_sql import to_json
 from runner.telemetry import exposition
 from runner.telemetry.health import Health
 
@@ -87,7 +87,7 @@ class Response:
     @classmethod
     def json(cls, value: Any, status: int = 200) -> Response:
         """A JSON body."""
-        body = json.dumps(value, separators=(",", ":"), default=str).encode()
+        body = to_json(value).encode()
         return cls(status, body + b"\n", "application/json")
 
     @classmethod

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner import supervisor
+from runner import processes
 from runner.errors import NotFoundError, RunLostError
 from runner.events import (
     AttemptCancelled,
@@ -122,15 +123,15 @@ class AttemptTable(EventLog):
                 "updated_at = :at WHERE run_id = :run_id AND task = :task AND NOT EXISTS "
                 "(SELECT 1 FROM runs WHERE id = :run_id AND supervisor <> :sup) "
                 "RETURNING attempts",
-                {"at": at_epoch, "run_id": run.id, "task": task, "sup": supervisor.current()},
+                {"at": at_epoch, "run_id": run.id, "task": task, "sup": processes.current()},
             )
             if number is None:
                 owner = self.db.scalar("SELECT supervisor FROM runs WHERE id = :id", {"id": run.id})
-                if owner is not None and owner != supervisor.current():
+                if owner is not None and owner != processes.current():
                     raise RunLostError(f"run {run.id} of {run.job} is supervised by {owner} now")
                 raise NotFoundError(f"run {run.id} of {run.job} has no task {task!r}")
             out, err = _log_paths(log_dir, run, task, number)
-            sup = supervisor.current()
+            sup = processes.current()
             attempt_id = self.db.scalar(
                 "INSERT INTO attempts (run_id, job, task, number, state, started_at, pool, "
                 "supervisor, stdout_path, stderr_path) VALUES (:run_id, :job, :task, :number, "
@@ -185,7 +186,7 @@ class AttemptTable(EventLog):
     ) -> None:
         """Record the process running an attempt (and its span), for recovery and traces.
 
-        ``pid_start`` (``supervisor.process_start``, read where the process was started)
+        ``pid_start`` (``processes.process_start``, read where the process was started)
         lets recovery recognise the process; without it a start recorded for the same pid
         is kept (a scheduler echoing the pid its worker recorded), any other is cleared.
         """
@@ -306,8 +307,14 @@ def attempt_log_paths(
     log_dir: Path, job: str, run_id: int, task: str, number: int
 ) -> tuple[Path, Path]:
     """Where an attempt's stdout and stderr go under ``log_dir``."""
-    base = log_dir / job / str(run_id)
-    return base / f"{task}.{number}.out", base / f"{task}.{number}.err"
+    out, err = _log_names(log_dir, job, run_id, task, number)
+    return Path(out), Path(err)
+
+
+def _log_names(log_dir: Path, job: str, run_id: int, task: str, number: int) -> tuple[str, str]:
+    # os.path, not pathlib: this runs once per attempt, and pathlib's joins cost ~10x more.
+    base = os.path.join(log_dir, job, str(run_id), f"{task}.{number}")
+    return f"{base}.out", f"{base}.err"
 
 
 def _log_paths(
@@ -315,5 +322,4 @@ def _log_paths(
 ) -> tuple[str | None, str | None]:
     if log_dir is None:
         return None, None
-    out, err = attempt_log_paths(log_dir, run.job, run.id, task, number)
-    return str(out), str(err)
+    return _log_names(log_dir, run.job, run.id, task, number)

@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runner import supervisor
 from runner.model import RunState, TaskState
-from runner.store.records import AttemptRecord, RunRecord, from_epoch, to_epoch
-from runner.store.recovery import ORPHANED
-from runner.store.store import Store
+from runner.store.records import AttemptRecord, from_epoch, to_epoch
+from runner.store.spine_sql import to_json
+
+if TYPE_CHECKING:
+    from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +42,8 @@ __all__ = [
     "claim_attempt",
     "claimed_attempts_of",
     "decide_outcome",
-    "fail_runs_supervised_by",
     "lease",
     "leases",
-    "orphaned_outcome",
     "record_log_paths",
     "renew_attempt",
     "request_stop",
@@ -107,10 +106,6 @@ class AttemptLease:
             error=row["error"],
             stop_request=None if row["stop_request"] is None else json.loads(row["stop_request"]),
         )
-
-
-def _json(value: Mapping[str, Any]) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
 
 
 def claim_attempt(store: Store, attempt_id: int, worker: str, at: datetime) -> Claim:
@@ -179,7 +174,7 @@ def decide_outcome(
             "UPDATE attempts SET outcome = :outcome "
             f"WHERE id = :id AND state = 'running' AND outcome IS NULL{stale}",
             {
-                "outcome": _json(outcome),
+                "outcome": to_json(outcome),
                 "id": attempt_id,
                 "stale": None if stale_before is None else to_epoch(stale_before),
             },
@@ -194,14 +189,14 @@ def request_stop(store: Store, attempt_id: int, request: Mapping[str, str]) -> b
     refused when it arrives. Returns True when it was decided here, False when its
     worker was asked, None when the attempt had already ended or was decided.
     """
-    outcome = _json({"state": request["state"], "reason": request["reason"]})
+    outcome = to_json({"state": request["state"], "reason": request["reason"]})
     with store.transaction():
         rows = store.db.rows(
             "UPDATE attempts SET stop_request = :request, "
             "outcome = CASE WHEN heartbeat_at IS NULL THEN :outcome ELSE outcome END "
             "WHERE id = :id AND state = 'running' AND outcome IS NULL "
             "RETURNING outcome",
-            {"request": _json(request), "outcome": outcome, "id": attempt_id},
+            {"request": to_json(request), "outcome": outcome, "id": attempt_id},
         )
     if not rows:
         return None
@@ -265,57 +260,3 @@ def running_attempt_count(store: Store, run_id: int) -> int:
             {"id": run_id},
         )
     )
-
-
-def fail_runs_supervised_by(
-    store: Store, identity: str, at: datetime, *, hung: bool = False
-) -> list[RunRecord]:
-    """End the running runs of a dead (or, ``hung``, unresponsive) process and release its
-    queued claims.
-
-    Its attempts on this host are settled first (``Store.settle_leftover``: killed and
-    waited for if it hung, adopted when their command ended); a run whose command still
-    runs under its keeper is left running until it ends. Attempts no worker has claimed
-    are decided as orphaned, so their messages are refused; a run with an attempt a
-    worker claimed is left running until that attempt's outcome is recorded (see
-    ``claimed_attempts_of``), so it ends as its tasks did, with no false failure. A run
-    whose tasks all ended well succeeds, others fail ``orphaned`` (to be resumed).
-    Returns the runs this call ended.
-    """
-    with store.transaction():
-        store.db.execute(
-            "UPDATE runs SET supervisor = NULL WHERE state = 'queued' AND supervisor = :s",
-            {"s": identity},
-        )
-    rows = store.db.rows(
-        "SELECT * FROM runs WHERE state = 'running' AND supervisor = :s ORDER BY id",
-        {"s": identity},
-    )
-    ended = []
-    for row in rows:
-        run = RunRecord.from_row(row)
-        attempts = store.db.rows(
-            "SELECT * FROM attempts WHERE run_id = :id AND state = 'running'", {"id": run.id}
-        )
-        waiting = False
-        for found in attempts:
-            attempt = AttemptRecord.from_row(found)
-            if found["heartbeat_at"] is not None:
-                waiting = True  # a worker runs it: the run ends once its outcome is recorded
-            elif attempt.pid is not None and supervisor.is_local(attempt.supervisor or ""):
-                waiting |= store.settle_leftover(attempt, at, kill=hung) is None
-            else:
-                decide_outcome(store, attempt.id, orphaned_outcome(identity))
-        if not waiting and store.end_orphaned_run(run.id, run.job, identity, at):
-            ended.append(run)
-    return ended
-
-
-def orphaned_outcome(who: str) -> dict[str, Any]:
-    """The outcome recorded for an attempt whose supervising process stopped answering."""
-    return {
-        "state": TaskState.FAILED.value,
-        "reason": ORPHANED,
-        "error": f"{who} stopped heartbeating while supervising this attempt; "
-        "its outcome is unknown",
-    }

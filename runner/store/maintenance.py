@@ -1,4 +1,4 @@
-"""Recovery after crashes, heartbeats and pruning: the store's housekeeping."""
+"""Heartbeats and pruning: the store's housekeeping (orphan recovery: ``recovery``)."""
 
 from __future__ import annotations
 
@@ -9,135 +9,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner import exitstatus, supervisor
-from runner.model import RunState, TaskState
 from runner.store import logfiles
-from runner.store.attempts import AttemptTable
 from runner.store.records import (
-    AttemptRecord,
     to_epoch,
 )
-from runner.store.recovery import (
-    ORPHANED,
-    adopted_reason,
-    adopted_state,
-    ended,
-    is_keeper,
-    kill_leftover,
-    leftover_alive,
-)
-from runner.store.runs import FINISHED_RUN, RunTable
+from runner.store.recovery import Recovery
+from runner.store.runs import FINISHED_RUN
 from runner.store.spine_sql import to_json
 
 logger = logging.getLogger(__name__)
 
 
-class Maintenance(RunTable, AttemptTable):
-    """Orphan recovery, heartbeats and retention."""
-
-    def recover_orphans(self, at: datetime | None = None) -> list[AttemptRecord]:
-        """Settle running attempts and runs whose supervising process on this host is gone.
-
-        An attempt whose command still runs under its keeper is left running, and its run
-        with it, until the command ends (a later call adopts it); any other process of the
-        attempt is killed, and waited for, first, so a retry never runs beside it. Returns
-        the attempts this call settled.
-        """
-        from runner.clock import utcnow
-
-        at = at or utcnow()
-        # An attempt a worker claimed (heartbeat_at set) is the lease's, and so is its run:
-        # its outcome may be decided already; the orphan recovery of `serve` records it.
-        rows = self.db.rows(
-            "SELECT * FROM attempts WHERE state = 'running' AND supervisor IS NOT NULL "
-            "AND heartbeat_at IS NULL"
-        )
-        settled = []
-        still_running = {
-            int(row["run_id"])
-            for row in self.db.rows(
-                "SELECT DISTINCT run_id FROM attempts "
-                "WHERE state = 'running' AND heartbeat_at IS NOT NULL"
-            )
-        }
-        for row in rows:
-            if supervisor.is_alive(row["supervisor"]):
-                continue
-            attempt = AttemptRecord.from_row(row)
-            done = self.settle_leftover(attempt, at, kill=False)
-            if done is None:
-                still_running.add(attempt.run_id)
-            elif done:
-                settled.append(attempt)
-        runs = self.db.rows("SELECT * FROM runs WHERE state = 'running' AND supervisor IS NOT NULL")
-        for row in runs:
-            if int(row["id"]) in still_running or supervisor.is_alive(row["supervisor"]):
-                continue
-            self.end_orphaned_run(int(row["id"]), row["job"], row["supervisor"], at)
-        return settled
-
-    def settle_leftover(self, attempt: AttemptRecord, at: datetime, *, kill: bool) -> bool | None:
-        """Record the end of a running attempt whose supervisor died (or, ``kill``, hung).
-
-        While its command still runs under its keeper and its supervisor is dead (not
-        ``kill``), nothing is done: None, try again later. Any other live process of the
-        attempt is killed and waited for (None if it is not gone by the deadline). Then the
-        attempt's status file, when its keeper wrote one, gives its real outcome (the
-        attempt is *adopted*); without one it failed as ``orphaned``. True when this call
-        recorded the end, False when someone else had.
-        """
-        if leftover_alive(attempt):
-            if not kill and is_keeper(attempt):
-                return None
-            if not kill_leftover(attempt) and leftover_alive(attempt):
-                return None
-        path = exitstatus.status_path(attempt.stdout_path) if attempt.stdout_path else None
-        status = None if path is None else exitstatus.read_status(path)
-        if status is None:
-            recorded = self.finish_attempt(
-                attempt,
-                TaskState.FAILED,
-                at,
-                reason=ORPHANED,
-                error="the process supervising this attempt died; its outcome is unknown",
-            )
-            adopted = ""
-        else:
-            recorded = self.finish_attempt(
-                attempt,
-                adopted_state(status),
-                max(status.ended_at, attempt.started_at),
-                exit_code=status.exit_code,
-                signal=status.signal,
-                reason=adopted_reason(status),
-            )
-            adopted = f" (adopted: {ended(status)})"
-        if path is not None:
-            exitstatus.discard(path)
-        if recorded:
-            logger.warning(
-                "attempt %s of %s/%s ended after its supervisor %s was gone%s",
-                attempt.number, attempt.job, attempt.task, attempt.supervisor,
-                adopted or ": failed, orphaned",
-                extra={"job": attempt.job, "run_id": attempt.run_id},
-            )  # fmt: skip
-        return recorded
-
-    def end_orphaned_run(self, run_id: int, job: str, owner: str, at: datetime) -> bool:
-        """End a running run of a dead ``owner`` (conditionally: only if still its): as
-        succeeded when every task had ended well (adopted), else failed ``orphaned``."""
-        tasks = list(self.task_runs(run_id).values())
-        failed = [t.task for t in tasks if t.state.failed or t.state is TaskState.RETRYING]
-        done = all(t.state in (TaskState.SUCCESS, TaskState.SKIPPED) for t in tasks)
-        return self._finish_run(
-            run_id,
-            job,
-            RunState.SUCCESS if done and tasks else RunState.FAILED,
-            at,
-            reason=None if done and tasks else ORPHANED,
-            failed_tasks=failed,
-            supervised_by=owner,
-        )
+class Maintenance(Recovery):
+    """Heartbeats and retention (and, inherited, orphan recovery)."""
 
     # -- maintenance --------------------------------------------------------------
 

@@ -149,7 +149,7 @@ class AttemptRecord:
     supervisor: str | None
     span_id: str | None
     pid_start: str | None = None
-    """When the attempt's process started (``supervisor.process_start``), to recognise it."""
+    """When the attempt's process started (``processes.process_start``), to recognise it."""
 
     @property
     def duration_seconds(self) -> float | None:

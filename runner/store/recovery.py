@@ -1,19 +1,26 @@
-"""Clean up after a supervisor that died or hung: find, kill and wait out the task
-processes it left, so that no takeover ever starts an attempt beside a live one."""
+"""Orphan recovery, the store's side: clean up after a supervisor that died or hung.
+
+Find the task processes it left and have them killed and waited out
+(``runner.processes``), so that no takeover ever starts an attempt beside a live one;
+adopt an attempt whose keeper recorded its exit status; end its runs. Who is dead is
+decided by the callers: ``Store.open`` (this host's dead processes, ``recover_orphans``)
+and ``runner.executors.celery.recovery`` (schedulers and workers anywhere, by heartbeat).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
-import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from runner import exitstatus, supervisor
-from runner.model import TaskState
-from runner.store.records import AttemptRecord, to_epoch
+from runner import exitstatus, processes
+from runner.model import RunState, TaskState
+from runner.store.attempts import AttemptTable
+from runner.store.leases import decide_outcome
+from runner.store.records import AttemptRecord, RunRecord, to_epoch
+from runner.store.runs import RunTable
 
 if TYPE_CHECKING:
     from runner.store.store import Store
@@ -25,10 +32,6 @@ ORPHANED = "orphaned"
 ADOPTED = "adopted after the supervisor died"
 """Reason recorded on attempts whose outcome was read from their keeper's status file."""
 
-GONE_DEADLINE_SECONDS = 10.0
-"""How long a killed process group may take to be gone before the takeover waits a pass."""
-_POLL_SECONDS = 0.02
-
 
 def leftover_alive(attempt: AttemptRecord) -> bool:
     """True while the process recorded for the attempt still runs on this host, as the
@@ -37,23 +40,26 @@ def leftover_alive(attempt: AttemptRecord) -> bool:
     pid, ident = attempt.pid, attempt.supervisor
     if pid is None or attempt.pid_start is None or ident is None:
         return False
-    if not supervisor.is_local(ident):
+    if not processes.is_local(ident):
         return False
-    return supervisor.process_start(pid) == attempt.pid_start
+    return processes.process_start(pid) == attempt.pid_start
 
 
 def is_keeper(attempt: AttemptRecord) -> bool:
-    """True when the attempt's live process is the keeper of its command: its exit status
-    will be written to the attempt's status file, so the attempt can be adopted."""
+    """True when the attempt's live process is kept: its parent is an executor's keeper
+    (runner.executors.local.keeper_process), which writes the command's exit status to the
+    attempt's status file, so the attempt can be adopted. Attempts started before the
+    shared keeper ran under a Perl keeper of their own, recorded as the attempt's process:
+    ``perl -e SCRIPT STATUS ...``."""
     if attempt.pid is None or attempt.stdout_path is None:
         return False
-    try:
-        with open(f"/proc/{attempt.pid}/cmdline", "rb") as f:
-            argv = f.read().split(b"\0")
-    except OSError:
-        return False
+    argv = processes.command_line(attempt.pid)
     status = os.fsencode(str(exitstatus.status_path(attempt.stdout_path)))
-    return len(argv) > 3 and argv[1] == b"-e" and argv[3] == status
+    if len(argv) > 3 and argv[1] == b"-e" and argv[3] == status:
+        return True
+    parent = processes.parent_of(attempt.pid)
+    keeper = os.fsencode(exitstatus.KEEPER_MODULE)
+    return parent is not None and keeper in processes.command_line(parent)
 
 
 def worker_attempts_here(store: Store, orphaned_since: datetime) -> list[AttemptRecord]:
@@ -72,7 +78,7 @@ def worker_attempts_here(store: Store, orphaned_since: datetime) -> list[Attempt
         },
     )
     attempts = [AttemptRecord.from_row(row) for row in rows]
-    return [a for a in attempts if supervisor.is_local(a.supervisor or "")]
+    return [a for a in attempts if processes.is_local(a.supervisor or "")]
 
 
 def still_kept(attempt: AttemptRecord) -> bool:
@@ -84,7 +90,7 @@ def still_kept(attempt: AttemptRecord) -> bool:
 def kept_status(attempt: AttemptRecord) -> exitstatus.ExitStatus | None:
     """How the attempt's command ended, as its keeper recorded it beside the attempt's
     logs on this host; None when there is no status file to read here."""
-    if attempt.stdout_path is None or not supervisor.is_local(attempt.supervisor or ""):
+    if attempt.stdout_path is None or not processes.is_local(attempt.supervisor or ""):
         return None
     return exitstatus.read_status(exitstatus.status_path(attempt.stdout_path))
 
@@ -119,73 +125,186 @@ def ended(status: exitstatus.ExitStatus) -> str:
     return f"exit code {status.exit_code}"
 
 
-def group_running(pgid: int) -> bool:
-    """True while a process of the group has not exited (zombies have: they run nothing)."""
-    group = str(pgid).encode()
-    with os.scandir("/proc") as entries:
-        names = [e.name for e in entries if e.name.isdigit()]
-    for name in names:
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and fields[2] == group and fields[0] not in (b"Z", b"X", b"x"):
-            return True
-    return False
-
-
-def wait_group_gone(pgid: int, deadline_seconds: float = GONE_DEADLINE_SECONDS) -> bool:
-    """Poll until no process of the group runs; False if some still does at the deadline."""
-    deadline = time.monotonic() + deadline_seconds
-    while group_running(pgid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(_POLL_SECONDS)
-    return True
-
-
 def kill_leftover(attempt: AttemptRecord) -> bool:
     """Kill the process group of an orphaned attempt if it still runs on this host, and
-    wait until it is gone. True when it was killed and is gone.
-
-    Executors start each attempt in a session of its own, so its pid is its process
-    group. Never signals a group that cannot be the attempt's: pids 0 and 1 (``killpg``
-    would hit this process's own group or init), this process's group, the dead
-    supervisor itself (an in-process attempt records the supervisor's pid), and a pid
-    that no longer names the process recorded when the attempt started (its start time
-    differs: the pid was reused, or the row never came from a process runwatch started).
-    """
+    wait until it is gone. True when it was killed and is gone; ``processes.kill_group``
+    says which groups are never signalled."""
     pid, ident = attempt.pid, attempt.supervisor
-    if pid is None or ident is None or not supervisor.is_local(ident):
+    if pid is None or ident is None:
         return False
-    parsed = supervisor.parse(ident)
-    if pid <= 1 or pid == os.getpgrp() or (parsed is not None and parsed[1] == pid):
+    gone = processes.kill_group(pid, attempt.pid_start, ident)
+    if gone is None:
         return False
-    started = supervisor.process_start(pid)
-    if started is None:
-        return False  # gone already
-    if started != attempt.pid_start:
-        logger.warning(
-            "not killing pid %s of orphaned attempt %s of %s/%s: it is not the process that "
-            "attempt started (recorded start %s, this one started %s)",
-            pid, attempt.number, attempt.job, attempt.task,
-            attempt.pid_start or "unknown", started,
-            extra={"job": attempt.job, "run_id": attempt.run_id},
-        )  # fmt: skip
-        return False
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        logger.warning("not allowed to kill process group %s of an orphaned attempt", pid)
-        return False
-    gone = wait_group_gone(pid)
     logger.warning(
         "killed leftover process group %s of orphaned attempt %s of %s/%s%s",
         pid, attempt.number, attempt.job, attempt.task, "" if gone else "; it is not gone yet",
         extra={"job": attempt.job, "run_id": attempt.run_id},
     )  # fmt: skip
     return gone
+
+
+class Recovery(RunTable, AttemptTable):
+    """The store's side of orphan recovery: settle the attempts and end the runs of a
+    supervisor that died (or hung), here and, for ``fail_runs_supervised_by``, anywhere."""
+
+    def recover_orphans(self, at: datetime | None = None) -> list[AttemptRecord]:
+        """Settle running attempts and runs whose supervising process on this host is gone.
+
+        An attempt whose command still runs under its keeper is left running, and its run
+        with it, until the command ends (a later call adopts it); any other process of the
+        attempt is killed, and waited for, first, so a retry never runs beside it. Returns
+        the attempts this call settled.
+        """
+        from runner.clock import utcnow
+
+        at = at or utcnow()
+        # An attempt a worker claimed (heartbeat_at set) is the lease's, and so is its run:
+        # its outcome may be decided already; the orphan recovery of `serve` records it.
+        rows = self.db.rows(
+            "SELECT * FROM attempts WHERE state = 'running' AND supervisor IS NOT NULL "
+            "AND heartbeat_at IS NULL"
+        )
+        settled = []
+        still_running = {
+            int(row["run_id"])
+            for row in self.db.rows(
+                "SELECT DISTINCT run_id FROM attempts "
+                "WHERE state = 'running' AND heartbeat_at IS NOT NULL"
+            )
+        }
+        for row in rows:
+            if processes.is_alive(row["supervisor"]):
+                continue
+            attempt = AttemptRecord.from_row(row)
+            done = self.settle_leftover(attempt, at, kill=False)
+            if done is None:
+                still_running.add(attempt.run_id)
+            elif done:
+                settled.append(attempt)
+        runs = self.db.rows("SELECT * FROM runs WHERE state = 'running' AND supervisor IS NOT NULL")
+        for row in runs:
+            if int(row["id"]) in still_running or processes.is_alive(row["supervisor"]):
+                continue
+            self.end_orphaned_run(int(row["id"]), row["job"], row["supervisor"], at)
+        return settled
+
+    def settle_leftover(self, attempt: AttemptRecord, at: datetime, *, kill: bool) -> bool | None:
+        """Record the end of a running attempt whose supervisor died (or, ``kill``, hung).
+
+        While its command still runs under its keeper and its supervisor is dead (not
+        ``kill``), nothing is done: None, try again later. Any other live process of the
+        attempt is killed and waited for (None if it is not gone by the deadline). Then the
+        attempt's status file, when its keeper wrote one, gives its real outcome (the
+        attempt is *adopted*); without one it failed as ``orphaned``. True when this call
+        recorded the end, False when someone else had.
+        """
+        killed = False
+        if leftover_alive(attempt):
+            if not kill and is_keeper(attempt):
+                return None
+            killed = kill_leftover(attempt)
+            if not killed and leftover_alive(attempt):
+                return None
+        path = exitstatus.status_path(attempt.stdout_path) if attempt.stdout_path else None
+        # A command this call killed ended by the kill, not by itself: its keeper's
+        # status (if it wrote one yet) says only that.
+        status = None if path is None or killed else exitstatus.read_status(path)
+        if status is None:
+            recorded = self.finish_attempt(
+                attempt,
+                TaskState.FAILED,
+                at,
+                reason=ORPHANED,
+                error="the process supervising this attempt died; its outcome is unknown",
+            )
+            adopted = ""
+        else:
+            recorded = self.finish_attempt(
+                attempt,
+                adopted_state(status),
+                max(status.ended_at, attempt.started_at),
+                exit_code=status.exit_code,
+                signal=status.signal,
+                reason=adopted_reason(status),
+            )
+            adopted = f" (adopted: {ended(status)})"
+        if path is not None:
+            exitstatus.discard(path)
+        if recorded:
+            logger.warning(
+                "attempt %s of %s/%s ended after its supervisor %s was gone%s",
+                attempt.number, attempt.job, attempt.task, attempt.supervisor,
+                adopted or ": failed, orphaned",
+                extra={"job": attempt.job, "run_id": attempt.run_id},
+            )  # fmt: skip
+        return recorded
+
+    def end_orphaned_run(self, run_id: int, job: str, owner: str, at: datetime) -> bool:
+        """End a running run of a dead ``owner`` (conditionally: only if still its): as
+        succeeded when every task had ended well (adopted), else failed ``orphaned``."""
+        tasks = list(self.task_runs(run_id).values())
+        failed = [t.task for t in tasks if t.state.failed or t.state is TaskState.RETRYING]
+        done = all(t.state in (TaskState.SUCCESS, TaskState.SKIPPED) for t in tasks)
+        return self._finish_run(
+            run_id,
+            job,
+            RunState.SUCCESS if done and tasks else RunState.FAILED,
+            at,
+            reason=None if done and tasks else ORPHANED,
+            failed_tasks=failed,
+            supervised_by=owner,
+        )
+
+
+def fail_runs_supervised_by(
+    store: Store, identity: str, at: datetime, *, hung: bool = False
+) -> list[RunRecord]:
+    """End the running runs of a dead (or, ``hung``, unresponsive) process and release its
+    queued claims.
+
+    Its attempts on this host are settled first (``Store.settle_leftover``: killed and
+    waited for if it hung, adopted when their command ended); a run whose command still
+    runs under its keeper is left running until it ends. Attempts no worker has claimed
+    are decided as orphaned, so their messages are refused; a run with an attempt a
+    worker claimed is left running until that attempt's outcome is recorded (see
+    ``claimed_attempts_of``), so it ends as its tasks did, with no false failure. A run
+    whose tasks all ended well succeeds, others fail ``orphaned`` (to be resumed).
+    Returns the runs this call ended.
+    """
+    with store.transaction():
+        store.db.execute(
+            "UPDATE runs SET supervisor = NULL WHERE state = 'queued' AND supervisor = :s",
+            {"s": identity},
+        )
+    rows = store.db.rows(
+        "SELECT * FROM runs WHERE state = 'running' AND supervisor = :s ORDER BY id",
+        {"s": identity},
+    )
+    ended = []
+    for row in rows:
+        run = RunRecord.from_row(row)
+        attempts = store.db.rows(
+            "SELECT * FROM attempts WHERE run_id = :id AND state = 'running'", {"id": run.id}
+        )
+        waiting = False
+        for found in attempts:
+            attempt = AttemptRecord.from_row(found)
+            if found["heartbeat_at"] is not None:
+                waiting = True  # a worker runs it: the run ends once its outcome is recorded
+            elif attempt.pid is not None and processes.is_local(attempt.supervisor or ""):
+                waiting |= store.settle_leftover(attempt, at, kill=hung) is None
+            else:
+                decide_outcome(store, attempt.id, orphaned_outcome(identity))
+        if not waiting and store.end_orphaned_run(run.id, run.job, identity, at):
+            ended.append(run)
+    return ended
+
+
+def orphaned_outcome(who: str) -> dict[str, Any]:
+    """The outcome recorded for an attempt whose supervising process stopped answering."""
+    return {
+        "state": TaskState.FAILED.value,
+        "reason": ORPHANED,
+        "error": f"{who} stopped heartbeating while supervising this attempt; "
+        "its outcome is unknown",
+    }

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from runner import supervisor
+from runner import processes
 from runner.errors import NotFoundError, StoreError
 from runner.events import (
     RunCancelled,
@@ -23,7 +23,7 @@ from runner.store.records import (
     from_epoch,
     to_epoch,
 )
-from runner.store.spine_sql import INSERT_TASK_RUN, to_json
+from runner.store.spine_sql import INSERT_TASK_RUN, to_json, upstream_columns
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class RunTable(EventLog):
             "trigger": trigger.value,
             "params": to_json(params or {}),
             "at": to_epoch(at),
-            "sup": supervisor.current() if claim else None,
+            "sup": processes.current() if claim else None,
         }
         with self._recording():
             run_id = self.db.scalar(
@@ -73,15 +73,18 @@ class RunTable(EventLog):
                 return None
             self.db.executemany(
                 INSERT_TASK_RUN,
-                [{"run_id": run_id, "task": t, "at": values["at"]} for t in job.tasks],
+                [
+                    {"run_id": run_id, "task": t, "at": values["at"], "upstream": upstream}
+                    for t, upstream in upstream_columns(_after(job, job.tasks)).items()
+                ],
             )
             self._insert_event(
                 RunQueued(
                     at=at,
                     job=job.name,
                     run_id=int(run_id),
-                    logical_time=logical_time.isoformat(),
-                    trigger=trigger.value,
+                    logical_time=logical_time,
+                    trigger=trigger,
                 )
             )
         return self.get_run(int(run_id))
@@ -143,7 +146,7 @@ class RunTable(EventLog):
                 "finished_at = NULL, reason = NULL, supervisor = :sup, "
                 "trace_id = COALESCE(:trace, trace_id) WHERE id = :id AND state = 'queued' "
                 "AND (supervisor IS NULL OR supervisor = :sup)",
-                {"at": at_epoch, "sup": supervisor.current(), "trace": trace_id, "id": run.id},
+                {"at": at_epoch, "sup": processes.current(), "trace": trace_id, "id": run.id},
             ).rowcount
             if not claimed:
                 logger.info("run %s of %s was not queued: not started", run.id, run.job)
@@ -153,8 +156,8 @@ class RunTable(EventLog):
                     at=at,
                     job=run.job,
                     run_id=run.id,
-                    logical_time=run.logical_time.isoformat(),
-                    trigger=run.trigger.value,
+                    logical_time=run.logical_time,
+                    trigger=run.trigger,
                     lag_seconds=lag,
                 )
             )
@@ -253,8 +256,8 @@ class RunTable(EventLog):
             if (
                 state is RunState.RUNNING
                 and owner is not None
-                and owner != supervisor.current()
-                and supervisor.is_alive(owner)
+                and owner != processes.current()
+                and processes.is_alive(owner)
             ):
                 raise StoreError(
                     f"run {run.id} of {run.job} is running under {owner}: "
@@ -278,16 +281,25 @@ class RunTable(EventLog):
                     at=at,
                     job=run.job,
                     run_id=run.id,
-                    logical_time=from_epoch(float(row["logical_time"])).isoformat(),
-                    trigger=row["trigger"],
+                    logical_time=from_epoch(float(row["logical_time"])),
+                    trigger=Trigger(row["trigger"]),
                 )
             )
 
-    def add_task_rows(self, run: RunRecord, tasks: Iterable[str], at: datetime) -> None:
-        """Add pending rows for tasks a changed definition added since the run was created."""
+    def add_task_rows(self, run: RunRecord, job: Job, tasks: Iterable[str], at: datetime) -> None:
+        """Add pending rows for tasks a changed definition (``job``) added since the run
+        was created, with their upstream tasks in ``job``."""
         at_epoch = to_epoch(at)
         with self.transaction():
             self.db.executemany(
                 f"{INSERT_TASK_RUN} ON CONFLICT DO NOTHING",
-                [{"run_id": run.id, "task": t, "at": at_epoch} for t in tasks],
+                [
+                    {"run_id": run.id, "task": t, "at": at_epoch, "upstream": upstream}
+                    for t, upstream in upstream_columns(_after(job, tasks)).items()
+                ],
             )
+
+
+def _after(job: Job, tasks: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Each of ``tasks`` and its upstream tasks in ``job``: the run's graph."""
+    return {task: tuple(job.tasks[task].after) for task in tasks}

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from runner import supervisor
+from runner import processes
+from runner.events import RunSkipped, read_payload
 from runner.store.records import RunRecord, from_epoch, to_epoch
 from runner.store.store import ORPHANED, Store
 
@@ -24,7 +25,7 @@ def claim_run(store: Store, run_id: int, *, reclaim: bool = False) -> bool:
     with store.transaction():
         cur = store.db.execute(
             f"UPDATE runs SET supervisor = :me WHERE id = :id AND {condition}",
-            {"me": supervisor.current(), "id": run_id, "orphaned": ORPHANED},
+            {"me": processes.current(), "id": run_id, "orphaned": ORPHANED},
         )
     return cur.rowcount == 1
 
@@ -64,7 +65,9 @@ def last_fire_time(store: Store, job: str) -> datetime | None:
     )
     times = [t for t in (from_epoch(run_time),) if t is not None]
     if skipped is not None:
-        times.append(datetime.fromisoformat(json.loads(skipped)["logical_time"]))
+        logical = read_payload(RunSkipped.type, json.loads(skipped)).get("logical_time")
+        if logical is not None:
+            times.append(logical)
     return max(times) if times else None
 
 
@@ -86,7 +89,7 @@ def release_dead_claims(store: Store) -> int:
     )
     released = 0
     for row in owners:
-        if supervisor.is_alive(row["supervisor"]):
+        if processes.is_alive(row["supervisor"]):
             continue
         with store.transaction():
             released += store.db.execute(

@@ -77,6 +77,9 @@ task_runs = Table(
     Column("state", String(20), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("updated_at", Time, nullable=False),
+    # revision 0010: the task's upstream tasks (a JSON list) as defined for this run;
+    # NULL for runs recorded before it
+    Column("upstream", Text),
 )
 
 attempts = Table(

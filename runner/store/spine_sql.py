@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import json
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
 EVENT_COLUMNS = "(at, type, job, run_id, task, attempt, payload)"
 """The columns of an event row, in the order both writers give their values."""
 
@@ -29,9 +33,19 @@ INSERT_EVENT = (
     "VALUES (:at, :type, :job, :run_id, :task, :attempt, :payload)"
 )
 INSERT_TASK_RUN = (
-    "INSERT INTO task_runs (run_id, task, state, attempts, updated_at) "
-    "VALUES (:run_id, :task, 'pending', 0, :at)"
+    "INSERT INTO task_runs (run_id, task, state, attempts, updated_at, upstream) "
+    "VALUES (:run_id, :task, 'pending', 0, :at, :upstream)"
 )
+"""A pending task row; ``upstream`` is the run's graph: the task's upstream tasks, JSON."""
+NO_UPSTREAM = "[]"
+"""``upstream`` of a task that depends on nothing (a wrapped job's one task)."""
+
+
+def upstream_columns(after: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """The ``upstream`` column of each task of ``after`` (task -> its upstream tasks)."""
+    return {task: to_json(list(upstream)) for task, upstream in after.items()}
+
+
 SET_ATTEMPT_PROCESS = (
     "UPDATE attempts SET pid = :pid, pid_start = :start WHERE run_id = :run_id "
     "AND task = :task AND number = :number"

@@ -7,8 +7,9 @@ OpenTelemetry SDK and prometheus_client load only when tracing or metrics are on
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from runner.lazy_names import lazy_names as _lazy_names
 
 if TYPE_CHECKING:
     from runner.telemetry.config import TelemetryConfigError, TracingSettings, tracing_settings
@@ -73,10 +74,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'runner.telemetry' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"runner.telemetry.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = _lazy_names(__name__, _HOMES, globals())

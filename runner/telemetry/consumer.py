@@ -12,7 +12,16 @@ import logging
 import threading
 from collections import OrderedDict
 
-from runner.events import Event
+from runner.events import (
+    AttemptCancelled,
+    AttemptFailed,
+    AttemptSucceeded,
+    AttemptTimedOut,
+    Event,
+    RunCancelled,
+    RunFailed,
+    RunSucceeded,
+)
 from runner.store import telemetry_reads as queries
 from runner.store.store import Store
 from runner.telemetry import exposition
@@ -24,13 +33,13 @@ BATCH_SIZE = 1000
 TRACE_CACHE_SIZE = 4096
 """Trace ids of recent runs kept in memory, to attach exemplars without a query each time."""
 _WITH_DURATION = (
-    "run_succeeded",
-    "run_failed",
-    "run_cancelled",
-    "attempt_succeeded",
-    "attempt_failed",
-    "attempt_timed_out",
-    "attempt_cancelled",
+    RunSucceeded,
+    RunFailed,
+    RunCancelled,
+    AttemptSucceeded,
+    AttemptFailed,
+    AttemptTimedOut,
+    AttemptCancelled,
 )
 
 
@@ -86,7 +95,9 @@ class MetricsConsumer:
         return exposition.render(self.collector.registry, openmetrics=openmetrics)
 
     def _traces_of(self, events: list[Event]) -> dict[int, str]:
-        wanted = {e.run_id for e in events if e.type in _WITH_DURATION and e.run_id is not None}
+        wanted = {
+            e.run_id for e in events if isinstance(e, _WITH_DURATION) and e.run_id is not None
+        }
         missing = [r for r in wanted if r not in self._trace_ids]
         if missing:
             try:

@@ -37,7 +37,7 @@ class HeartbeatHealth:
         self,
         last_heartbeat: Callable[[], datetime | None],
         *,
-        max_age_seconds: float = scheduler_liveness.MIN_STALE_SECONDS,
+        max_age_seconds: float = scheduler_liveness.stale_after(),
         clock: Clock = utcnow,
     ) -> None:
         self._last_heartbeat = last_heartbeat

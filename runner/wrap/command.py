@@ -570,6 +570,6 @@ def _iso(epoch: float) -> str:
 
 
 def _identity() -> str:
-    from runner import supervisor
+    from runner import processes
 
-    return supervisor.current()
+    return processes.current()

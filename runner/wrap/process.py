@@ -20,8 +20,8 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from runner.processes import process_start
 from runner.store.logfiles import create_log
-from runner.supervisor import process_start
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ class Command:
         self.own_session = not os.isatty(0)
         self.proc: subprocess.Popen[bytes] | None = None
         self.pid_start: str | None = None
-        """When the command's process started (``supervisor.process_start``), once started."""
+        """When the command's process started (``processes.process_start``), once started."""
 
     @property
     def pid(self) -> int | None:

@@ -177,7 +177,12 @@ def _ensure_run(db: Connection, report: RunReport) -> tuple[int, str]:
     run_id = _int(run_id)
     db.execute(
         sql.INSERT_TASK_RUN,
-        {"run_id": run_id, "task": report.task, "at": report.started_at},
+        {
+            "run_id": run_id,
+            "task": report.task,
+            "at": report.started_at,
+            "upstream": sql.NO_UPSTREAM,
+        },
     )
     logical = _iso(report.logical_time)
     queued = {"logical_time": logical, "trigger": TRIGGER}

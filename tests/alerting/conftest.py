@@ -70,7 +70,7 @@ class EventLog:
 
         self._run_id += 1
         run_id = self._run_id
-        self.add(RunStarted, job, run_id=run_id, logical_time=self.clock.now.isoformat())
+        self.add(RunStarted, job, run_id=run_id, logical_time=self.clock.now)
         self.add(AttemptStarted, job, run_id=run_id, task=task, attempt=1)
         if ok:
             self.add(AttemptSucceeded, job, run_id=run_id, task=task, attempt=1)
@@ -153,8 +153,9 @@ class RecordingServer:
         return [r for r in self.requests if r.path.endswith(path_suffix)]
 
 
-def serve(tls: ssl.SSLContext | None) -> Iterator[RecordingServer]:
-    """A recording server on loopback (HTTPS with ``tls``), until the generator closes."""
+def serve(tls: ssl.SSLContext | None, port: int = 0) -> Iterator[RecordingServer]:
+    """A recording server on loopback (HTTPS with ``tls``; on ``port``, else any free
+    one), until the generator closes."""
     box: list[RecordingServer] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -183,7 +184,7 @@ def serve(tls: ssl.SSLContext | None) -> Iterator[RecordingServer]:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     httpd.daemon_threads = True
     scheme = "http"
     if tls is not None:

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from alerting import AlertEngine, Sender
-from alerting.outbox import NotificationStatus, list_rows
+from alerting.outbox import list_rows
 from runner.clock import utcnow
+from runner.store.notifications import NotificationStatus
 from runner.store.store import Store
 from tests.alerting.conftest import EventLog, FixedClock, config
 from tests.e2e.cli import find_binary, free_port

@@ -47,6 +47,8 @@ def cli(
     env = {
         "HOME": str(tmp_path),
         "HOOK_URL": f"{http_server.url}/hook",
+        "GENIE_KEY": "k-123",
+        "APPRISE_URL": f"json://{http_server.url.removeprefix('http://')}/apprise",
         "USER": "ana",
         "RUNWATCH_DB_URL": db_url,
     }
@@ -253,3 +255,26 @@ def test_notify_test_exits_1_when_the_receiver_fails_without_showing_its_url(
         == "runwatch: test notification to hook failed: webhook receiver 'hook': HTTP 503: down\n"
     )
     assert http_server.url not in err
+
+
+RECEIVER_KINDS = {
+    "teams": "{msteams: {webhook_url: '${HOOK_URL}/teams'}}",
+    "genie": "{opsgenie: {api_key: '${GENIE_KEY}', api_url: '${HOOK_URL}/genie/'}}",
+    "long-tail": "{apprise: {urls: ['${APPRISE_URL}']}}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(RECEIVER_KINDS))
+def test_notify_test_reaches_each_http_receiver_kind(
+    name: str, tmp_path: Path, cli: Run, http_server: RecordingServer
+) -> None:
+    config = tmp_path / "runwatch.yaml"
+    receivers = "".join(f"    {n}: {spec}\n" for n, spec in RECEIVER_KINDS.items())
+    config.write_text(config.read_text().replace("  receivers:\n", "  receivers:\n" + receivers))
+
+    code, out, _ = cli("notify-test", name)
+
+    assert (code, out) == (0, f"test notification sent to {name}\n")
+    first, *rest = http_server.requests  # Opsgenie's test alert is created, then closed
+    assert "RunwatchTest" in first.body.decode()
+    assert len(rest) == (name == "genie")

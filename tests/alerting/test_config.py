@@ -24,6 +24,10 @@ def w(**keys: Any) -> dict[str, Any]:
     return {**R, **keys}
 
 
+KIND_LIST = (
+    "slack, pagerduty, msteams, opsgenie, email, apprise, alertmanager, webhook, log, memory"
+)
+
 CASES = [
     ("not_mapping", [1, 2], "alerting: expected a mapping, got a list"),
     (
@@ -39,17 +43,14 @@ CASES = [
     (
         "receiver_no_kind",
         {"receivers": {"team": {}}},
-        (
-            "alerting.receivers.team: expected exactly one receiver kind (slack, pagerduty, "
-            "alertmanager, webhook, log, memory), got none"
-        ),
+        (f"alerting.receivers.team: expected exactly one receiver kind ({KIND_LIST}), got none"),
     ),
     (
         "receiver_two_kinds",
         {"receivers": {"team": {"log": {}, "memory": {}}}},
         (
-            "alerting.receivers.team: expected exactly one receiver kind (slack, pagerduty, "
-            "alertmanager, webhook, log, memory), got log, memory"
+            "alerting.receivers.team: expected exactly one receiver kind "
+            f"({KIND_LIST}), got log, memory"
         ),
     ),
     (

@@ -12,9 +12,10 @@ from alerting.notification import NotifiedStatus
 from alerting.notifiers.memory import MemoryNotifier
 from alerting.outbox import list_rows
 from alerting.silences import add_silence
-from alerting.state import load_alerts, read_cursor
+from alerting.state import CURSOR, load_alerts
 from runner.events import RunMissed, RunStarted
 from runner.model import Job, RunState, Task, TaskState, Trigger
+from runner.store.cursors import read_cursor
 from runner.store.store import Store
 from tests.alerting.conftest import EventLog, FixedClock, config
 
@@ -102,7 +103,7 @@ def test_a_restarted_engine_continues_from_its_cursor_without_renotifying(
 ) -> None:
     events.run(ok=False)
     AlertEngine(store, config(RAW), clock=clock).evaluate()
-    assert read_cursor(store.db) == store.last_event_id()
+    assert read_cursor(store.db, CURSOR) == store.last_event_id()
     again = AlertEngine(store, config(RAW), clock=clock).evaluate(clock.advance(10))
     assert again.events == 0
     assert again.notifications == 0
@@ -132,7 +133,7 @@ def test_a_missed_run_fires_and_resolves_when_a_run_starts(
     (alert,) = load_alerts(store.db)
     assert alert.firing
     assert "2030-01-07T02:00:00" in alert.annotations["summary"]
-    events.add(RunStarted, run_id=1, logical_time=clock.now.isoformat())
+    events.add(RunStarted, run_id=1, logical_time=clock.now)
     engine.evaluate(clock.advance(5))
     (alert,) = load_alerts(store.db)
     assert alert.state is AlertState.RESOLVED

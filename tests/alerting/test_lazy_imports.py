@@ -1,4 +1,4 @@
-"""Receiver SDKs (slack_sdk, pagerduty) load only when a receiver uses them: alerting is
+"""Receiver SDKs (slack_sdk, pagerduty, apprise) load only when a receiver uses them: alerting is
 imported by every `serve`, most of which page through one receiver or none."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ALERTING = Path(__file__).resolve().parents[2] / "alerting"
-LAZY = ("slack_sdk", "pagerduty")
+LAZY = ("slack_sdk", "pagerduty", "apprise")
 
 
 def imports(path: Path) -> list[tuple[str, bool]]:

@@ -17,10 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from alerting.outbox import NotificationStatus, claim, due, list_rows
+from alerting.outbox import claim, list_rows
 from runner.events import AttemptFailed
+from runner.processes import identity_of
+from runner.store.notifications import NotificationStatus, claimable
 from runner.store.store import Store
-from runner.supervisor import identity_of
 from tests.alerting.conftest import (
     Certificate,
     EventLog,
@@ -207,7 +208,7 @@ def test_a_slack_update_in_flight_when_its_sender_died_is_redone_in_place_withou
     sender.deliver_due()  # the group's message
     events.run(ok=False)
     engine.evaluate(clock.advance(60))
-    (row_id, _), *_ = due(store.db, clock.now)
+    (row_id, _), *_ = claimable(store.db, clock.now, 100)
     assert claim(store.db, row_id, f"{_dead_process_identity()}/gone", clock.now, 120)
     before = len(http_server.requests)
     assert sender.deliver_due().sent == 1  # at once, not after the 120 s lease

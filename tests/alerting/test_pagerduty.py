@@ -13,7 +13,8 @@ import pytest
 from alerting import AlertEngine, Sender
 from alerting.notification import NotifiedAlert, NotifiedStatus
 from alerting.notifiers.pagerduty import trigger_payload
-from alerting.outbox import NotificationStatus, list_rows
+from alerting.outbox import list_rows
+from runner.store.notifications import NotificationStatus
 from runner.store.store import Store
 from tests.alerting.conftest import (
     T0,

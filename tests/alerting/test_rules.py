@@ -132,7 +132,7 @@ def test_consecutive_failures_fires_at_the_threshold_and_resolves_on_success() -
 
 def test_duration_exceeded_fires_while_the_run_is_still_going_and_resolves_on_a_fast_run() -> None:
     world = World({"alert": "SlowJob", "when": "duration_exceeded", "threshold": "45m"})
-    world.send(RunStarted, run_id=1, logical_time=T0.isoformat())
+    world.send(RunStarted, run_id=1, logical_time=T0)
     world.at(45)
     world.tick()
     assert world.names() == []
@@ -151,7 +151,7 @@ def test_duration_exceeded_fires_while_the_run_is_still_going_and_resolves_on_a_
 
 def test_deadline_missed_fires_when_a_run_has_not_succeeded_in_time() -> None:
     world = World({"alert": "Late", "when": "deadline_missed", "deadline": "2h"})
-    world.send(RunQueued, run_id=1, logical_time=T0.isoformat())
+    world.send(RunQueued, run_id=1, logical_time=T0)
     world.at(120)
     world.tick()
     assert world.names() == []

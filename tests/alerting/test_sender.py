@@ -15,9 +15,10 @@ import pytest
 from alerting import AlertEngine, Sender, firing_alert_counts, notification_counts
 from alerting.notification import DeliveryResult, NotifiedStatus
 from alerting.notifiers.memory import MemoryNotifier
-from alerting.outbox import NotificationStatus, claimant_process, list_rows
+from alerting.outbox import claimant_process, list_rows
+from runner.processes import parse
+from runner.store.notifications import NotificationStatus
 from runner.store.store import Store
-from runner.supervisor import parse
 from tests.alerting.conftest import EventLog, FixedClock, config
 
 ROOT = Path(__file__).resolve().parents[2]

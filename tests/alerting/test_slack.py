@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 from alerting import AlertEngine, Sender
-from alerting.outbox import NotificationStatus, list_rows
+from alerting.outbox import list_rows
 from runner.events import AttemptFailed
+from runner.store.notifications import NotificationStatus
 from runner.store.store import Store
 from tests.alerting.conftest import EventLog, FixedClock, Recorded, RecordingServer, config
 

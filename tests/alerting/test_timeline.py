@@ -15,9 +15,10 @@ from alerting.matchers import parse_matcher
 from alerting.notification import Notification, NotifiedStatus
 from alerting.outbox import list_rows
 from alerting.short_lived import needs_serve
-from alerting.silences import add_silence, expire_silence
+from alerting.silences import add_silence
 from runner.errors import DefinitionError
 from runner.model import Job, Task
+from runner.store.silences import expire_silence
 from runner.store.store import Store
 from tests.alerting.conftest import T0, EventLog, FixedClock, config
 

@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alerting.alerts import Alert, AlertState
+from alerting.alerts import Alert
 from alerting.matchers import parse_matcher
 from alerting.notification import Notification, NotifiedAlert, NotifiedStatus
-from alerting.outbox import claim, enqueue, mark_failed, mark_sent
+from alerting.outbox import claim, enqueue
 from alerting.silences import add_silence
 from alerting.state import save_alerts
 from runner.model import Job, RunState, Task, TaskState, Trigger
+from runner.store.alerts import AlertState
+from runner.store.notifications import mark_failed, mark_sent
 from runner.store.records import RunRecord
 from runner.store.store import Store
 
@@ -101,13 +103,14 @@ def seed(store: Store, log_dir: Path) -> Seeded:
 
 def _start(
     store: Store,
-    job: str,
+    job: str | Job,
     logical: datetime,
     trigger: Trigger = Trigger.SCHEDULE,
     params: dict[str, str] | None = None,
     trace_id: str | None = None,
 ) -> RunRecord:
-    run = store.create_run(JOBS[job], logical, trigger, logical, params)
+    definition = job if isinstance(job, Job) else JOBS[job]
+    run = store.create_run(definition, logical, trigger, logical, params)
     assert run is not None
     assert store.mark_run_started(run, logical + timedelta(seconds=1), trace_id=trace_id)
     return store.get_run(run.id)
@@ -257,3 +260,50 @@ def _alerts(store: Store) -> None:
         author="alice",
         comment="vacuum maintenance",
     )
+
+
+FAST_ETL = _job(
+    "fast-etl",
+    {
+        "extract": (),
+        "validate": ("extract",),
+        "transform": ("validate",),
+        "load": ("transform",),
+        "report": ("load",),
+        "notify": ("load",),
+    },
+    owner="data",
+)
+FAST_ATTEMPTS = (
+    ("extract", 0.000, 0.004, TaskState.SUCCESS),
+    ("validate", 0.004, 0.124, TaskState.SUCCESS),
+    ("transform", 0.124, 0.324, TaskState.FAILED),
+    ("transform", 0.424, 0.724, TaskState.FAILED),
+    ("transform", 0.824, 1.274, TaskState.SUCCESS),
+    ("load", 1.274, 2.124, TaskState.SUCCESS),
+    ("report", 2.124, 2.184, TaskState.SUCCESS),
+    ("notify", 2.124, 2.126, TaskState.SUCCESS),
+)
+"""(task, start, end in seconds after the run started, state): sub-second tasks, and a
+task that failed twice before it succeeded."""
+
+
+def seed_fast_run(store: Store) -> int:
+    """A finished run of FAST_ETL with FAST_ATTEMPTS, started at NOW; its id."""
+    store.sync_jobs([FAST_ETL], NOW)
+    run = _start(store, FAST_ETL, NOW - timedelta(seconds=1), Trigger.MANUAL)
+    began = NOW
+    for number, (task, start, end, state) in enumerate(FAST_ATTEMPTS):
+        retry = any(t == task for t, *_ in FAST_ATTEMPTS[number + 1 :])
+        _attempt(
+            store,
+            run,
+            task,
+            began + timedelta(seconds=start),
+            end - start,
+            state,
+            error="ValueError: bad row" if state is TaskState.FAILED else None,
+            retry=retry,
+        )
+    store.mark_run_finished(run, RunState.SUCCESS, began + timedelta(seconds=2.2))
+    return run.id

@@ -4,89 +4,27 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from dashboards.charts import dag_dot, daily_strip, duration_trend, gantt, run_state_icon
-from dashboards.query_results import AttemptRow, DailyOutcome, DurationPoint, TaskRow
+from dashboards.charts import daily_strip, duration_trend, run_state_icon
 from runner.model import RunState, TaskState
+from runner.store.dashboard_reads.results import DailyOutcome, DurationPoint
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-def attempt(task: str, number: int, state: TaskState, start: int, end: int | None) -> AttemptRow:
-    return AttemptRow(
-        id=number,
-        task=task,
-        number=number,
-        state=state,
-        started_at=T0 + timedelta(seconds=start),
-        finished_at=None if end is None else T0 + timedelta(seconds=end),
-        duration_seconds=None if end is None else float(end - start),
-        exit_code=None if end is None else 0,
-        signal=None,
-        reason=None,
-        error=None,
-        stdout_path=None,
-        stderr_path=None,
-        pool=None,
-        span_id=None,
-    )
-
-
-def test_the_dag_fills_each_task_by_its_state_and_draws_known_edges_only() -> None:
-    dot = dag_dot(
-        [
-            TaskRow("extract", TaskState.SUCCESS, 1),
-            TaskRow("transform", TaskState.FAILED, 3),
-            TaskRow("load", TaskState.UPSTREAM_FAILED, 0),
-        ],
-        {"transform": ("extract",), "load": ("transform", "gone")},
-    )
-
-    assert dot.startswith("digraph run {")
-    assert dot.endswith("}")
-    assert '"extract" [label="extract\\nsuccess", fillcolor="#c8e6c9"' in dot
-    assert '"transform" [label="transform\\nfailed · 3 attempts", fillcolor="#ffcdd2"' in dot
-    assert '"load" [label="load\\nupstream_failed", fillcolor="#ffe0b2"' in dot
-    assert '"extract" -> "transform";' in dot
-    assert '"transform" -> "load";' in dot
-    assert "gone" not in dot
-
-
-def test_task_names_are_quoted_for_dot() -> None:
-    dot = dag_dot([TaskRow('say "hi" \\ bye', TaskState.PENDING, 0)], {})
-
-    assert '"say \\"hi\\" \\\\ bye" [label="say \\"hi\\" \\\\ bye\\npending"' in dot
-
-
-def test_the_gantt_has_a_bar_per_attempt_in_the_viewers_wall_time() -> None:
-    spec = gantt(
-        [
-            attempt("transform", 1, TaskState.FAILED, 0, 20),
-            attempt("transform", 2, TaskState.SUCCESS, 30, 150),
-            attempt("load", 1, TaskState.RUNNING, 150, None),
-        ],
-        "Europe/Berlin",
-        now=T0 + timedelta(seconds=200),
-    )
-
-    bars = spec["data"]["values"]
-    assert [(b["attempt"], b["state"], b["start"], b["end"]) for b in bars] == [
-        ("transform #1", "failed", "2024-05-01T14:00:00Z", "2024-05-01T14:00:20Z"),
-        ("transform #2", "success", "2024-05-01T14:00:30Z", "2024-05-01T14:02:30Z"),
-        ("load #1", "running", "2024-05-01T14:02:30Z", "2024-05-01T14:03:20Z"),
-    ]
-    assert spec["encoding"]["x"]["scale"] == {"type": "utc"}
-    assert spec["encoding"]["y"]["sort"] == ["transform", "load"]
 
 
 def test_the_duration_trend_draws_p50_and_p95_rules() -> None:
     points = [
         DurationPoint(1, RunState.SUCCESS, T0, 60.0),
-        DurationPoint(2, RunState.FAILED, T0, 5.0),
+        DurationPoint(2, RunState.FAILED, T0 + timedelta(milliseconds=125), 0.0042),
     ]
     spec = duration_trend(points, 32.5, 60.0, "UTC")
 
     dots, rules = spec["layer"]
-    assert [v["seconds"] for v in dots["data"]["values"]] == [60.0, 5.0]
+    assert [
+        (v["started"], v["at"], v["seconds"], v["duration"]) for v in dots["data"]["values"]
+    ] == [
+        ("2024-05-01T12:00:00.000Z", "2024-05-01 12:00:00.000", 60.0, "1 min 0.000 s"),
+        ("2024-05-01T12:00:00.125Z", "2024-05-01 12:00:00.125", 0.004, "4 ms"),
+    ]
     assert rules["data"]["values"] == [
         {"line": "p50", "seconds": 32.5, "duration": "32 s"},
         {"line": "p95", "seconds": 60.0, "duration": "1 min"},

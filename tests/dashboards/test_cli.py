@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from runner.cli.commands.dashboard import _absolute_sqlite, _dags, _trace_url, streamlit_command
+from runner.cli.commands.dashboard import (
+    UNREAD_SECTIONS,
+    _absolute_sqlite,
+    _trace_url,
+    streamlit_command,
+)
 from runner.cli.context import Context
 from runner.errors import DefinitionError
 from runner.secret import Secret
@@ -44,21 +49,25 @@ def test_the_trace_link_template_is_checked_and_never_taken_from_a_secret() -> N
         _trace_url({"trace_url": "https://t/"})
 
 
-def test_task_dependencies_come_from_the_job_definitions(tmp_path: Path) -> None:
-    jobs = tmp_path / "jobs.yaml"
-    jobs.write_text(
-        "jobs:\n"
-        "  etl:\n"
-        "    tasks:\n"
-        "      extract: {command: 'true'}\n"
-        "      load: {command: 'true', after: [extract]}\n"
-    )
-    ctx = Context(argparse.Namespace(jobs=[str(jobs)]), {"RUNWATCH_HOME": str(tmp_path)}, tmp_path)
-
-    assert _dags(ctx) == {"etl": {"extract": (), "load": ("extract",)}}
+OTHER_COMPONENTS_SECRETS = (
+    "server:\n  token: ${RUNWATCH_PING_TOKEN}\n"
+    "executor: {kind: celery, broker_url: '${BROKER_URL}'}\n"
+    "alerting:\n"
+    "  receivers: {team: {slack: {webhook_url: '${SLACK_URL}'}}}\n"
+    "  route: {receiver: team}\n"
+    "telemetry: {trace_url: 'https://tempo.example/trace/{trace_id}'}\n"
+)
 
 
-def test_without_definitions_the_dag_has_no_edges(tmp_path: Path) -> None:
-    ctx = Context(argparse.Namespace(), {"RUNWATCH_HOME": str(tmp_path)}, tmp_path)
+def test_the_dashboard_does_not_need_the_secrets_of_other_components(tmp_path: Path) -> None:
+    (tmp_path / "runwatch.yaml").write_text(OTHER_COMPONENTS_SECRETS)
+    env = {"RUNWATCH_HOME": str(tmp_path / "home")}  # no RUNWATCH_PING_TOKEN, SLACK_URL
 
-    assert _dags(ctx) == {}
+    ctx = Context(argparse.Namespace(), env, tmp_path, unread_sections=UNREAD_SECTIONS)
+
+    assert ctx.settings.home == tmp_path / "home"
+    assert _trace_url(ctx.settings.telemetry) == "https://tempo.example/trace/{trace_id}"
+    assert (ctx.settings.server, ctx.settings.alerting, ctx.settings.executor) == ({}, {}, {})
+    everything = Context(argparse.Namespace(), env, tmp_path)
+    with pytest.raises(DefinitionError, match="RUNWATCH_PING_TOKEN is not set"):
+        everything.settings  # noqa: B018 - other commands still need the token

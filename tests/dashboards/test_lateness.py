@@ -9,9 +9,9 @@ import pytest
 
 from dashboards.database import connect_readonly
 from dashboards.health import job_overview
-from dashboards.query_results import Health
 from runner.job_health import DEFAULT_GRACE, LATE
 from runner.scheduling.expectations import job_status
+from runner.store.dashboard_reads.results import Health
 from runner.store.store import Store
 from runner.wrap.recorder import record, register_job
 from runner.wrap.report import JobSpec

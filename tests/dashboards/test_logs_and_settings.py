@@ -6,12 +6,9 @@ from pathlib import Path
 
 from dashboards.logs import read_full, tail
 from dashboards.settings import (
-    DAGS_VARIABLE,
     DB_URL_VARIABLE,
     TRACE_URL_VARIABLE,
     DashboardSettings,
-    read_dags,
-    write_dags,
 )
 
 
@@ -54,31 +51,18 @@ def test_the_full_log_is_read_up_to_a_limit(tmp_path: Path) -> None:
 
 
 def test_settings_come_from_the_variables_the_cli_sets(tmp_path: Path) -> None:
-    dags = tmp_path / "dags.json"
-    write_dags(dags, {"etl": {"extract": (), "load": ("extract",)}})
-
     settings = DashboardSettings.from_env(
         {
             DB_URL_VARIABLE: "sqlite:///x.db",
             TRACE_URL_VARIABLE: "https://tempo/trace/{trace_id}",
-            DAGS_VARIABLE: str(dags),
             "RUNWATCH_DB_URL": "sqlite:///other.db",
         }
     )
 
     assert settings.db_url == "sqlite:///x.db"
     assert settings.trace_url == "https://tempo/trace/{trace_id}"
-    assert settings.dags == {"etl": {"extract": (), "load": ("extract",)}}
     assert "x.db" not in repr(settings)
     assert (
         DashboardSettings.from_env({"RUNWATCH_DB_URL": "sqlite:///y.db"}).db_url == "sqlite:///y.db"
     )
     assert DashboardSettings.from_env({}).db_url is None
-
-
-def test_unreadable_dependencies_mean_no_edges(tmp_path: Path) -> None:
-    bad = tmp_path / "dags.json"
-    bad.write_text("[1, 2]")
-
-    assert read_dags(bad) == {}
-    assert read_dags(tmp_path / "missing.json") == {}

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboards.settings import (
-    DAGS_VARIABLE,
-    DB_URL_VARIABLE,
-    LOGS_DIR_VARIABLE,
-    TRACE_URL_VARIABLE,
-    write_dags,
-)
+from dashboards.settings import DB_URL_VARIABLE, LOGS_DIR_VARIABLE, TRACE_URL_VARIABLE
+from runner.model import Job, Task, Trigger
 from runner.store import migrate
+from runner.store.store import Store
 from tests.dashboards.apptest import app_test, run_app
-from tests.dashboards.seed import JOBS, NOW, TRACE_ID
+from tests.dashboards.seed import NOW, TRACE_ID
 
 Open = Callable[..., AppTest]
 
@@ -27,12 +24,7 @@ Open = Callable[..., AppTest]
 @pytest.fixture
 def open_page(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Open:
     """Run the app at NOW with ``?key=value`` query parameters; return it for inspection."""
-    dags = tmp_path / "dags.json"
-    write_dags(
-        dags, {name: {t.name: t.after for t in job.tasks.values()} for name, job in JOBS.items()}
-    )
     monkeypatch.setenv(DB_URL_VARIABLE, sqlite_url)
-    monkeypatch.setenv(DAGS_VARIABLE, str(dags))
     monkeypatch.setenv(LOGS_DIR_VARIABLE, str(tmp_path / "logs"))  # where the seed logs are
     monkeypatch.setenv(TRACE_URL_VARIABLE, "https://tempo.example/trace/{trace_id}")
 
@@ -75,7 +67,7 @@ def test_the_overview_lists_the_failing_job_first_under_the_headline_numbers(
         "Runs today": "10",
         "Failures today": "2",
         "Firing alerts": "1",
-        "Scheduler heartbeat": "30 s ago",
+        "Scheduler seen": "30 s ago",
     }
     rows = table(at, "why")
     assert [r["job"] for r in rows] == [
@@ -91,9 +83,11 @@ def test_the_overview_lists_the_failing_job_first_under_the_headline_numbers(
     assert rows[0]["since"] == "1 h 58 min ago"
     assert "KeyError: 'amount'" in rows[0]["why"]
     assert rows[0]["success rate"] == pytest.approx(0.6)
-    assert (rows[0]["runs"], rows[0]["failures"], rows[0]["alerts"]) == (5, 2, 1)
     assert rows[1]["status"] == "🟠 late"
-    assert rows[-1]["paused"]
+    more = table(at, "paused")
+    assert [r["job"] for r in more] == [r["job"].removeprefix("?job=") for r in rows]
+    assert (more[0]["runs"], more[0]["failures"], more[0]["alerts"]) == (5, 2, 1)
+    assert more[-1]["paused"]
     attention = texts(at)
     assert attention.index("[billing]") < attention.index("[reports]")
     assert "failing since 2024-05-01 10:01 (1 h 58 min ago)" in attention
@@ -164,17 +158,36 @@ def test_the_run_detail_draws_the_dag_and_the_gantt_of_attempts(open_page: Open)
     runs = open_page(page="runs", job="nightly-etl")
     at = open_page(run=table(runs, "trigger")[0]["run"].removeprefix("?run="))
 
-    dot = at.get("graphviz_chart")[0].proto.spec
-    assert '"extract" -> "transform";' in dot
-    assert '"transform" -> "load";' in dot
-    assert 'label="transform\\nsuccess · 2 attempts", fillcolor="#c8e6c9"' in dot
-    bars = _chart_values(at.get("vega_lite_chart")[0].proto)
+    nodes, edges = _graph(at)
+    assert {(n["task"], n["state"], n["attempts"]) for n in nodes} == {
+        ("extract", "success", 1),
+        ("transform", "success", 2),
+        ("load", "success", 1),
+    }
+    assert edges == {("extract", "transform"), ("transform", "load")}
+    bars = _chart_values(at.get("vega_lite_chart")[1].proto)
     assert [(b["attempt"], b["state"]) for b in bars] == [
         ("extract #1", "success"),
         ("transform #1", "failed"),
         ("transform #2", "success"),
         ("load #1", "success"),
     ]
+
+
+def _graph(at: AppTest) -> tuple[list[dict[str, Any]], set[tuple[str, str]]]:
+    """The task graph chart's nodes, and its edges as (upstream, task) names."""
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    datasets = spec.get("datasets", {})
+
+    def values(layer: dict[str, Any]) -> list[dict[str, Any]]:
+        data = layer["data"]
+        return list(data["values"] if "values" in data else datasets[data["name"]])
+
+    edges_layer, nodes_layer, _labels = spec["layer"]
+    nodes = values(nodes_layer)
+    where = {(n["x"], n["y"]): n["task"] for n in nodes}
+    edges = {(where[(e["x"], e["y"])], where[(e["x2"], e["y2"])]) for e in values(edges_layer)}
+    return nodes, edges
 
 
 def _chart_values(proto: Any) -> list[dict[str, Any]]:
@@ -266,3 +279,27 @@ def test_a_store_at_an_old_schema_asks_for_an_upgrade(
     at.run()
 
     assert "run `runwatch db upgrade`" in texts(at)
+
+
+def test_a_run_of_an_older_version_of_a_job_shows_its_own_graph(
+    open_page: Open, sqlite_url: str
+) -> None:
+    def version(edges: dict[str, tuple[str, ...]]) -> Job:
+        tasks = {t: Task(t, command=("true",), after=a) for t, a in edges.items()}
+        return Job(name="evolving", tasks=tasks)
+
+    with Store.open(sqlite_url) as store:
+        old = version({"extract": (), "transform": ("extract",), "load": ("transform",)})
+        new = version({"extract": (), "load": ("extract",)})
+        store.sync_jobs([old], NOW)
+        first = store.create_run(old, NOW - timedelta(hours=2), Trigger.MANUAL, NOW)
+        store.sync_jobs([new], NOW)  # the job file changed since
+        second = store.create_run(new, NOW - timedelta(hours=1), Trigger.MANUAL, NOW)
+    assert first is not None
+    assert second is not None
+
+    assert _graph(open_page(run=str(first.id)))[1] == {
+        ("extract", "transform"),
+        ("transform", "load"),
+    }
+    assert _graph(open_page(run=str(second.id)))[1] == {("extract", "load")}

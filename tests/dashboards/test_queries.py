@@ -8,12 +8,13 @@ import pytest
 from sqlalchemy import Connection, insert
 from sqlalchemy.exc import DBAPIError
 
-from dashboards import queries
 from dashboards.database import connect_readonly
 from dashboards.health import job_overview
-from dashboards.query_results import AlertStatus, Health, RunFilter
 from dashboards.timezones import day_bounds, start_of_day
 from runner.model import Job, RunState, Task, TaskState, Trigger
+from runner.store import dashboard_reads as queries
+from runner.store.alerts import AlertState
+from runner.store.dashboard_reads.results import Health, RunFilter
 from runner.store.schema import jobs
 from runner.store.store import Store
 from tests.dashboards.seed import NOW, TRACE_ID, WEBHOOK, Seeded
@@ -183,9 +184,9 @@ def test_alerts_come_with_their_notifications_and_the_active_silences(conn: Conn
     view = queries.alerts_view(conn, NOW, NOW - WEEK)
 
     assert [(a.job, a.alertname, a.state) for a in view.firing] == [
-        ("billing", "JobFailed", AlertStatus.FIRING)
+        ("billing", "JobFailed", AlertState.FIRING)
     ]
-    assert [(a.job, a.state) for a in view.resolved] == [("nightly-etl", AlertStatus.RESOLVED)]
+    assert [(a.job, a.state) for a in view.resolved] == [("nightly-etl", AlertState.RESOLVED)]
     firing = view.firing[0]
     assert firing.summary == "billing failed twice in a row"
     assert [(n.receiver, n.status) for n in firing.notifications] == [

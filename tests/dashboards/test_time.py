@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dashboards.schedule import next_fire_times, previous_fire_time
-from dashboards.timezones import age_text, day_bounds, duration_text, local, start_of_day, zone_of
+from dashboards.timezones import (
+    age_text,
+    day_bounds,
+    duration_text,
+    exact_duration_text,
+    local,
+    local_ms,
+    start_of_day,
+    zone_of,
+)
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -48,6 +57,29 @@ def test_an_unknown_zone_reads_as_utc() -> None:
 )
 def test_durations_read_as_people_say_them(seconds: float | None, text: str) -> None:
     assert duration_text(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.0004, "0.4 ms"),
+        (0.25, "250 ms"),
+        (1.5344, "1.534 s"),
+        (59.9996, "1 min 0.000 s"),
+        (200.125, "3 min 20.125 s"),
+        (7500, "2 h 5 min"),
+        (None, ""),
+    ],
+)
+def test_attempt_durations_keep_their_milliseconds(seconds: float | None, text: str) -> None:
+    assert exact_duration_text(seconds) == text
+
+
+def test_times_to_the_millisecond_are_in_the_viewers_zone() -> None:
+    moment = T0 + timedelta(microseconds=125_900)
+    assert local_ms(moment, "Europe/Berlin") == "2024-05-01 14:00:00.125"
+    assert local_ms(moment, "UTC", "%H:%M:%S") == "12:00:00.125"
+    assert local_ms(None, "UTC") == ""
 
 
 def test_ages_look_back_and_ahead() -> None:

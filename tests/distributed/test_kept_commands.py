@@ -3,23 +3,27 @@ keeper processes (runner.executors.local.keeper) on this host, a real store."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import queue
 import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from runner import exitstatus
 from runner.clock import utcnow
 from runner.executors.celery.adoption import KeptCommands
-from runner.executors.local.keeper import kept
+from runner.executors.local.keeper import KeeperClient
 from runner.model import TaskState
+from runner.processes import current, group_running, identity_of
 from runner.store import leases
-from runner.store.recovery import ADOPTED, ORPHANED, group_running
+from runner.store.recovery import ADOPTED, ORPHANED, orphaned_outcome
 from runner.store.store import Store
-from runner.supervisor import current, identity_of, process_start
 from tests.distributed.test_leases import dispatched
 
 
@@ -35,17 +39,25 @@ def dead_identity() -> str:
 
 @dataclass
 class Kept:
-    """A claimed attempt whose command runs under its keeper until ``release`` exists."""
+    """A claimed attempt whose command runs under a real keeper until ``release`` exists."""
 
     attempt_id: int
-    proc: subprocess.Popen[bytes]
+    pid: int
+    replies: queue.SimpleQueue[tuple[Any, ...]]
     release: Path
     status: Path
 
+    def wait(self) -> int:
+        """The command's return code, as its keeper reports it (-N: killed by signal N)."""
+        while True:
+            reply = self.replies.get(timeout=30)
+            if reply[0] == "ended":
+                return int(reply[2])
+
     def end(self) -> int:
-        """Let the command end; the keeper's exit code, once it is reaped."""
+        """Let the command end; its return code."""
         self.release.touch()
-        return self.proc.wait(30)
+        return self.wait()
 
 
 @pytest.fixture
@@ -56,14 +68,23 @@ def kept_attempt(store: Store, tmp_path: Path) -> Iterator[Kept]:
     status = exitstatus.status_path(stdout)
     release = tmp_path / "release"
     command = f"while [ ! -e {release} ]; do sleep 0.05; done; exit 4"
-    proc = subprocess.Popen(kept(["sh", "-c", command], status), start_new_session=True)
+    replies: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+    keeper = KeeperClient(replies.put, lambda: None)
+    keeper.spawn(
+        1, ["sh", "-c", command], dict(os.environ), None, logs=(str(stdout), None),
+        cap_bytes=1 << 20, header=b"", status=str(status), passthrough=False,
+    )  # fmt: skip
+    _, _, pid, start = replies.get(timeout=30)
     assert leases.claim_attempt(store, attempt.id, dead_identity(), utcnow())
-    store.set_attempt_process(attempt, pid=proc.pid, pid_start=process_start(proc.pid))
+    store.set_attempt_process(attempt, pid=pid, pid_start=start)
     leases.record_log_paths(store, attempt.id, stdout, None)
-    yield Kept(attempt.id, proc, release, status)
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(10)
+    try:
+        yield Kept(attempt.id, pid, replies, release, status)
+    finally:
+        if group_running(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        keeper.close()
 
 
 def heartbeat_of(store: Store, attempt_id: int) -> object:
@@ -98,11 +119,11 @@ def test_a_command_whose_attempt_was_decided_elsewhere_is_killed(
     store: Store, kept_attempt: Kept
 ) -> None:
     assert leases.decide_outcome(
-        store, kept_attempt.attempt_id, leases.orphaned_outcome("a scheduler elsewhere")
+        store, kept_attempt.attempt_id, orphaned_outcome("a scheduler elsewhere")
     )
     assert KeptCommands(store).run() == []
-    assert kept_attempt.proc.wait(30) == -signal.SIGKILL
-    assert not group_running(kept_attempt.proc.pid)
+    assert kept_attempt.wait() == -signal.SIGKILL
+    assert not group_running(kept_attempt.pid)
 
 
 def test_a_stop_the_engine_asks_for_kills_the_command_and_records_the_stop(
@@ -111,7 +132,7 @@ def test_a_stop_the_engine_asks_for_kills_the_command_and_records_the_stop(
     stop = {"state": "cancelled", "reason": "run cancelled"}
     assert leases.request_stop(store, kept_attempt.attempt_id, stop) is False
     assert KeptCommands(store).run() == [kept_attempt.attempt_id]
-    assert kept_attempt.proc.wait(30) == -signal.SIGKILL
+    assert kept_attempt.wait() == -signal.SIGKILL
     found = leases.lease(store, kept_attempt.attempt_id)
     assert found is not None
     assert found.outcome == stop
@@ -138,4 +159,4 @@ def test_a_command_whose_attempt_was_already_failed_orphaned_is_killed(
     attempt = store.get_attempt(kept_attempt.attempt_id)
     assert store.finish_attempt(attempt, TaskState.FAILED, utcnow(), reason=ORPHANED)
     assert KeptCommands(store).run() == []
-    assert kept_attempt.proc.wait(30) == -signal.SIGKILL
+    assert kept_attempt.wait() == -signal.SIGKILL

@@ -18,6 +18,7 @@ from runner.scheduling.scheduler import Scheduler
 from runner.store import leases
 from runner.store.leases import Claim
 from runner.store.records import AttemptRecord, RunRecord
+from runner.store.recovery import orphaned_outcome
 from runner.store.scheduling import claim_run
 from runner.store.store import Store
 
@@ -61,7 +62,7 @@ def test_an_outcome_is_decided_once_and_ends_the_heartbeat(store: Store) -> None
     leases.claim_attempt(store, attempt.id, WORKER, T0)
     assert leases.renew_attempt(store, attempt.id, T0).kept
     assert leases.decide_outcome(store, attempt.id, {"state": "success", "exit_code": 0})
-    assert not leases.decide_outcome(store, attempt.id, leases.orphaned_outcome("x"))
+    assert not leases.decide_outcome(store, attempt.id, orphaned_outcome("x"))
     assert not leases.renew_attempt(store, attempt.id, T0).kept
     lease = leases.lease(store, attempt.id)
     assert lease is not None
@@ -72,7 +73,7 @@ def test_an_orphan_is_judged_only_on_a_heartbeat_older_than_the_cutoff(store: St
     _, attempt = dispatched(store)
     leases.claim_attempt(store, attempt.id, WORKER, T0)
     leases.renew_attempt(store, attempt.id, T0 + timedelta(seconds=20))
-    orphaned = leases.orphaned_outcome("worker")
+    orphaned = orphaned_outcome("worker")
     cutoff = T0 + timedelta(seconds=10)
     assert not leases.decide_outcome(store, attempt.id, orphaned, stale_before=cutoff)
     later = T0 + timedelta(seconds=30)

@@ -128,3 +128,34 @@ def test_a_command_that_ended_while_no_scheduler_ran_is_recorded_as_it_ended(
         assert attempt.reason == f"{ADOPTED}: exit code 4"
         lt = run.logical_time.isoformat()
         assert [m.what for m in marks(marker) if m.logical_time == lt] == ["start", "end"]
+
+
+def test_output_written_after_the_scheduler_died_is_kept_and_the_attempt_adopted(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    go = tmp_path / "go"
+    command = (
+        f"echo before; while [ ! -e {go} ]; do sleep 0.05; done; "
+        "i=0; while [ $i -lt 500 ]; do i=$((i+1)); echo after-$i; done; echo late >&2"
+    )
+    config = write_config(tmp_path, command, retries=0)
+    fleet.start(config)
+    with open_store(tmp_path) as store:
+        run, first = fleet.supervising(store)
+        [attempt] = store.attempts(run.id)
+        assert attempt.stdout_path is not None
+        assert attempt.stderr_path is not None
+        stdout, stderr = Path(attempt.stdout_path), Path(attempt.stderr_path)
+        wait_for(lambda: stdout.exists() and "before" in stdout.read_text(), "the first line")
+        first.kill()
+        go.touch()  # only now does the command write the rest, with no serve alive
+        second = fleet.start(config)
+        wait_for(lambda: store.get_run(run.id).state is RunState.SUCCESS, "the run's adoption")
+        assert second.stop() == 0, second.output()
+        [adopted] = store.attempts(run.id)
+        assert (adopted.state, adopted.exit_code, adopted.reason) == (TaskState.SUCCESS, 0, ADOPTED)
+        lines = stdout.read_text().splitlines()
+        assert lines == ["before", *(f"after-{i}" for i in range(1, 501))]
+        assert stderr.read_text() == "late\n"
+        assert adopted.finished_at is not None
+        assert adopted.finished_at.timestamp() >= go.stat().st_mtime - 0.01  # its real end

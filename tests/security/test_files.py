@@ -25,11 +25,11 @@ import pytest
 from dashboards.logs import read_full, tail
 from dashboards.settings import DashboardSettings
 from runner.model import Job, RunState, Task, TaskState, Trigger
+from runner.processes import process_start
 from runner.store.logfiles import RefusedLogPathError
 from runner.store.records import AttemptRecord
 from runner.store.recovery import ORPHANED
 from runner.store.store import Store
-from runner.supervisor import process_start
 from tests.e2e.cli import clean_env
 
 T0 = datetime(2020, 1, 1, tzinfo=UTC)

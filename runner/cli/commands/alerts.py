@@ -72,8 +72,8 @@ def _alert_table(records: list[dict[str, Any]]) -> None:
 
 def alerts_list(ctx: Context) -> int:
     """List alerts, newest change first (`--state firing|resolved`)."""
-    from alerting.alerts import AlertState
     from alerting.state import load_alerts
+    from runner.store.alerts import AlertState
 
     state = AlertState(ctx.args.state) if ctx.args.state else None
     records = [_alert_record(a) for a in load_alerts(ctx.open_store().db, state)]
@@ -234,8 +234,8 @@ def silence_list(ctx: Context) -> int:
 
 def silence_expire(ctx: Context) -> int:
     """End a silence now."""
-    from alerting.silences import expire_silence
     from runner.clock import utcnow
+    from runner.store.silences import expire_silence
 
     expire_silence(ctx.open_store().db, ctx.args.silence_id, utcnow())
     print(f"silence {ctx.args.silence_id} expired")

@@ -1,7 +1,8 @@
 """`runwatch dashboard`: the Streamlit app on the configured store, read-only.
 
-The CLI is the composition root: it resolves the settings (runwatch.yaml, ``RUNWATCH_*``,
-``--db``), writes the jobs' task dependencies for the DAG view, and starts
+The CLI is the composition root: it resolves the settings the dashboard needs (the store,
+the home folder, ``telemetry.trace_url``; from runwatch.yaml, ``RUNWATCH_*`` and
+``--db``) and starts
 ``streamlit run`` on the packaged app, headless and without usage statistics, handing
 it the database URL and the trace link template through environment variables.
 """
@@ -13,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping
 from importlib.util import find_spec
 from pathlib import Path
@@ -21,10 +21,12 @@ from types import FrameType
 from typing import Any
 
 from runner.cli.context import Context
-from runner.errors import RunwatchError, UsageError
+from runner.errors import UsageError
 
 logger = logging.getLogger(__name__)
 
+UNREAD_SECTIONS = ("alerting", "server", "executor")
+"""What the dashboard never reads: their secrets are other components' business."""
 DEFAULT_PORT = 8501
 DEFAULT_ADDRESS = "127.0.0.1"
 _STOP_TIMEOUT = 10.0
@@ -34,8 +36,10 @@ def command(ctx: Context) -> int:
     """Serve the dashboard until interrupted; the exit status is Streamlit's."""
     if find_spec("streamlit") is None:
         raise UsageError(
-            "the dashboard needs Streamlit: pip install 'runwatch[dashboard]' (or streamlit)"
+            "the dashboard needs Streamlit: pip install '.[dashboard]' in a runwatch "
+            "checkout (or pip install streamlit)"
         )
+    ctx.unread_sections = UNREAD_SECTIONS
     import dashboards
     from dashboards import settings as names
 
@@ -44,28 +48,22 @@ def command(ctx: Context) -> int:
         raise UsageError(f"--port {port}: expected a TCP port, 1-65535")
     address = str(getattr(ctx.args, "address", DEFAULT_ADDRESS))
     package = Path(dashboards.__file__).resolve().parent
-    with tempfile.TemporaryDirectory(prefix="runwatch-dashboard-") as tmp:
-        env = dict(ctx.env)
-        env[names.DB_URL_VARIABLE] = _absolute_sqlite(ctx.settings.db_url, ctx.cwd)
-        env[names.LOGS_DIR_VARIABLE] = str((ctx.settings.home / "logs").resolve())
-        trace_url = _trace_url(ctx.settings.telemetry)
-        if trace_url:
-            env[names.TRACE_URL_VARIABLE] = trace_url
-        dags = _dags(ctx)
-        if dags:
-            path = Path(tmp) / "dags.json"
-            names.write_dags(path, dags)
-            env[names.DAGS_VARIABLE] = str(path)
-        # the app imports the dashboards package, installed or from this source tree
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(package.parent), env.get("PYTHONPATH", "")) if p
-        )
-        print(
-            f"runwatch dashboard: http://{address}:{port}/ (store {ctx.settings.db_url_redacted},"
-            " read-only)",
-            flush=True,
-        )
-        return _serve(streamlit_command(package / "app.py", port, address), env)
+    env = dict(ctx.env)
+    env[names.DB_URL_VARIABLE] = _absolute_sqlite(ctx.settings.db_url, ctx.cwd)
+    env[names.LOGS_DIR_VARIABLE] = str((ctx.settings.home / "logs").resolve())
+    trace_url = _trace_url(ctx.settings.telemetry)
+    if trace_url:
+        env[names.TRACE_URL_VARIABLE] = trace_url
+    # the app imports the dashboards package, installed or from this source tree
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(package.parent), env.get("PYTHONPATH", "")) if p
+    )
+    print(
+        f"runwatch dashboard: http://{address}:{port}/ (store {ctx.settings.db_url_redacted},"
+        " read-only)",
+        flush=True,
+    )
+    return _serve(streamlit_command(package / "app.py", port, address), env)
 
 
 def streamlit_command(app: Path, port: int, address: str) -> list[str]:
@@ -137,16 +135,3 @@ def _trace_url(telemetry: Mapping[str, Any]) -> str | None:
         return None
     check_trace_url(str(template))
     return str(template)
-
-
-def _dags(ctx: Context) -> dict[str, dict[str, tuple[str, ...]]]:
-    """Each job's tasks and their upstream tasks; empty when no definitions load."""
-    try:
-        definitions = ctx.definitions
-    except RunwatchError as exc:
-        logger.warning("run DAGs are drawn without dependencies: %s", exc)
-        return {}
-    return {
-        name: {task.name: tuple(task.after) for task in job.tasks.values()}
-        for name, job in definitions.jobs.items()
-    }

@@ -64,7 +64,7 @@ def find_job(ctx: Context, name: str) -> Job:
 def _prepare(store: Store, job: Job, ctx: Context) -> tuple[RunRecord, list[str], bool] | None:
     """The run to execute, the tasks to (re)run and whether retry budgets carry over (a run
     orphaned by a crash resumes within its budgets); None when there is nothing to do."""
-    from runner import supervisor
+    from runner import processes
     from runner.clock import utcnow
     from runner.store.leases import running_attempt_count
 
@@ -83,8 +83,8 @@ def _prepare(store: Store, job: Job, ctx: Context) -> tuple[RunRecord, list[str]
     if (
         existing.state in (RunState.RUNNING, RunState.QUEUED)
         and existing.supervisor
-        and supervisor.is_alive(existing.supervisor)
-        and existing.supervisor != supervisor.current()
+        and processes.is_alive(existing.supervisor)
+        and existing.supervisor != processes.current()
     ):
         raise UsageError(f"run {existing.id} of {job.name!r} is still running; wait or cancel it")
     if running_attempt_count(store, existing.id):

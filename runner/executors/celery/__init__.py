@@ -6,8 +6,9 @@ Celery is imported only when an app is created (``runwatch worker``, or an engin
 worker, recovery or Celery executor code.
 """
 
-import importlib as _importlib
 import typing as _typing
+
+from runner.lazy_names import lazy_names as _lazy_names
 
 if _typing.TYPE_CHECKING:
     from runner.executors.celery.executor import CeleryExecutor
@@ -38,15 +39,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> _typing.Any:
-    """Load a public name from its module on first use."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy_names(__name__, _HOMES, globals())

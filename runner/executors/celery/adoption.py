@@ -16,16 +16,17 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
-from runner import exitstatus, supervisor
+from runner import exitstatus, processes
 from runner.clock import Clock, utcnow
 from runner.errors import StoreError
 from runner.model import TaskState
-from runner.store.leases import decide_outcome, orphaned_outcome, renew_attempt
+from runner.store.leases import decide_outcome, renew_attempt
 from runner.store.records import AttemptRecord
 from runner.store.recovery import (
     adopted_outcome,
     kept_status,
     kill_leftover,
+    orphaned_outcome,
     still_kept,
     worker_attempts_here,
 )
@@ -78,7 +79,7 @@ class KeptCommands:
         now = self.clock()
         decided = []
         for attempt in worker_attempts_here(self.store, now - ORPHANED_FENCE_WINDOW):
-            if attempt.supervisor is None or supervisor.is_alive(attempt.supervisor):
+            if attempt.supervisor is None or processes.is_alive(attempt.supervisor):
                 continue  # its worker process lives and looks after it
             if still_kept(attempt):
                 if self._keep(attempt, now):

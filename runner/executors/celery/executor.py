@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from runner import supervisor
+from runner import processes
 from runner.clock import Clock, utcnow
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
 from runner.executors.celery.adoption import settle_lost_worker
@@ -300,8 +300,8 @@ class CeleryExecutor:
         worker = lease.supervisor or "its worker"
         gone = (
             lease.supervisor is not None
-            and supervisor.is_local(lease.supervisor)
-            and not supervisor.is_alive(lease.supervisor)
+            and processes.is_local(lease.supervisor)
+            and not processes.is_alive(lease.supervisor)
         )
         stale_before = now - timedelta(seconds=self._settings.orphan_after)
         assert lease.heartbeat_at is not None

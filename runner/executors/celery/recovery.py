@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from runner import scheduler_liveness, supervisor
+from runner import processes, scheduler_liveness
 from runner.config import Settings
 from runner.engine.engine import tasks_to_resume
 from runner.executors.celery.adoption import settle_lost_worker
@@ -37,13 +37,12 @@ from runner.store.heartbeats import heartbeats, run_supervisors
 from runner.store.leases import (
     AttemptLease,
     claimed_attempts_of,
-    fail_runs_supervised_by,
     lease,
     running_attempt_count,
     unsettled_attempts,
 )
 from runner.store.records import AttemptRecord, RunRecord
-from runner.store.recovery import ORPHANED
+from runner.store.recovery import ORPHANED, fail_runs_supervised_by
 from runner.store.scheduling import claim_run, orphaned_runs
 from runner.store.store import Store
 
@@ -84,7 +83,7 @@ class OrphanRecovery:
             for attempt, found in claimed_attempts_of(self.store, identity):
                 if self._settle(attempt, found, stale_before, now):
                     recovered.settled_attempts.append(attempt)
-            hung = supervisor.is_local(identity) and supervisor.is_alive(identity)
+            hung = processes.is_local(identity) and processes.is_alive(identity)
             failed = fail_runs_supervised_by(self.store, identity, now, hung=hung)
             for run in failed:
                 ended = self.store.get_run(run.id)
@@ -141,7 +140,7 @@ class OrphanRecovery:
         A process that never wrote a scheduler heartbeat (a `runwatch run`) is judged by
         its pid here and cannot be judged on another host: it is left alone.
         """
-        me = supervisor.current()
+        me = processes.current()
         beats = heartbeats(self.store, scheduler_liveness.HEARTBEAT_PREFIX)
         stale_before = now - timedelta(seconds=self.scheduler_stale_after)
         dead = []
@@ -149,9 +148,9 @@ class OrphanRecovery:
             if identity == me:
                 continue
             beat = beats.get(identity)
-            if supervisor.is_local(identity):
+            if processes.is_local(identity):
                 silent = beat is not None and not beat.stopped and beat.at < stale_before
-                if silent or not supervisor.is_alive(identity):
+                if silent or not processes.is_alive(identity):
                     dead.append(identity)
                 continue
             if beat is not None and (beat.stopped or beat.at < stale_before):
@@ -195,7 +194,7 @@ class OrphanRecovery:
         """Decide an attempt nobody runs any more: adopted from its keeper's status file,
         else orphaned; False while a worker (or its command's keeper here) still runs it."""
         owner = found.supervisor
-        gone = owner is not None and supervisor.is_local(owner) and not supervisor.is_alive(owner)
+        gone = owner is not None and processes.is_local(owner) and not processes.is_alive(owner)
         silent = found.heartbeat_at is not None and found.heartbeat_at < stale_before
         if found.claimed and not gone and not silent:
             return False  # a live worker still runs it and will record its outcome

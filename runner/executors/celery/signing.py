@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from runner.secret import Secret
+from runner.store.spine_sql import to_json
 
 SIGNATURE_KEY = "sig"
 MIN_KEY_LENGTH = 32
@@ -22,7 +22,7 @@ MIN_KEY_LENGTH = 32
 
 def _digest(payload: Mapping[str, Any], key: Secret) -> str:
     body = {k: v for k, v in payload.items() if k != SIGNATURE_KEY}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    text = to_json(body)
     return hmac.new(key.reveal().encode(), text.encode(), hashlib.sha256).hexdigest()
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner import supervisor
+from runner import processes
 from runner.clock import Clock, utcnow
 from runner.engine.executor import (
     DEFAULT_LOG_CAP_BYTES,
@@ -134,7 +134,7 @@ class WorkerRuntime:
         if job is None or task is None:
             raise MessageRefusedError(
                 "unknown task",
-                f"worker {supervisor.current()} has no task {attempt.task!r} of job "
+                f"worker {processes.current()} has no task {attempt.task!r} of job "
                 f"{attempt.job!r}: give it the same job files as the schedulers",
             )
         own = task_digest(task)
@@ -168,7 +168,7 @@ class WorkerRuntime:
         extra = {"job": message.job, "attempt_id": message.attempt_id}
         try:
             store = self.store()
-            claim = claim_attempt(store, message.attempt_id, supervisor.current(), self.clock())
+            claim = claim_attempt(store, message.attempt_id, processes.current(), self.clock())
         except StoreError as exc:
             self.drop_store()
             logger.error("cannot claim attempt %d: %s; requeued", message.attempt_id, exc)

@@ -19,7 +19,7 @@ from runner.engine.executor import (
 )
 from runner.executors.local.pypool import PythonWorkerPool
 from runner.executors.local.python_thread import InProcessAttempt, OutputRouter
-from runner.executors.local.subprocess_runner import CommandAttempt
+from runner.executors.local.subprocess_runner import CommandAttempt, CommandRunner
 from runner.executors.local.threads import AttemptThreads
 from runner.model import TaskState
 from runner.redaction import Redactor, environment_secrets
@@ -59,8 +59,8 @@ class RedactedMessages(queue.SimpleQueue[Message]):
 class LocalExecutor:
     """Runs attempts on this host and reports on ``messages``; implements ``Executor``.
 
-    Commands run as subprocesses, each the leader of its own process group, watched by one
-    thread each. Python tasks run in a pool of up to ``python_workers`` forked worker
+    Commands run as subprocesses of the executor's keeper process, each the leader of its
+    own process group. Python tasks run in a pool of up to ``python_workers`` forked worker
     processes, or, with ``in_process=True``, in a thread of this process. Every submitted
     attempt gets one ``AttemptLaunched`` (pid None if no process could be started) and then
     exactly one ``AttemptFinished``; no method raises into the engine.
@@ -81,6 +81,7 @@ class LocalExecutor:
         self._pool = PythonWorkerPool(messages, size=python_workers, environment=self._environment)
         self._router = OutputRouter()
         self._threads = AttemptThreads()
+        self._commands = CommandRunner(messages, self._forget)
         self._lock = threading.Lock()
         self._running: dict[int, _Running] = {}
         self._closed = False
@@ -117,8 +118,9 @@ class LocalExecutor:
         )
         self._pool.shutdown(timeout=join_seconds)
         for attempt in running:
-            if isinstance(attempt, CommandAttempt):  # an abandoned thread of ours may never end
+            if isinstance(attempt, CommandAttempt):
                 attempt.join(join_seconds)
+        self._commands.close()
         self._router.uninstall()
 
     def _submit(self, spec: AttemptSpec) -> None:
@@ -131,9 +133,9 @@ class LocalExecutor:
         # Tracked before started: a fast attempt may finish, and be forgotten, at once.
         if spec.task.kind == "command":
             env = self._environment.for_task(spec.task.env_inherit, spec.env)
-            command = CommandAttempt(spec, self._messages, self._forget, env)
+            command = self._commands.prepare(spec)
             self._track(command)
-            self._threads.run(command.run)
+            self._commands.start(command, env)
         elif spec.task.in_process:
             self._router.install()
             in_process = InProcessAttempt(spec, self._messages, self._forget, self._router)

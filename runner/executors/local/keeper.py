@@ -1,54 +1,154 @@
-"""The keeper of a command attempt: the command's parent, which outlives `runwatch serve`.
+"""The executor's end of its keeper (runner.executors.local.keeper_process).
 
-It is a few lines of Perl (``perl-base`` is part of every Debian system; it starts in a
-few milliseconds where Python takes tens to hundreds): it forks, execs the command in
-its own process group, waits for it and writes its exit status to the attempt's status
-file (runner.exitstatus). SIGTERM, SIGINT and SIGHUP sent to the group reach the
-command; the keeper survives them to record how the command ended. It then exits as
-the command did (128 + the signal for a signal). Without Perl, commands run as direct
-children of the supervisor, and an attempt whose supervisor dies cannot be adopted.
+The keeper is started at the first command, once, and is the parent of every command
+after it; this side sends requests over a socket and hears, on one thread of its own,
+when each command was launched and how it ended. Sending is one ``sendmsg``: the caller
+(the engine's thread) never waits for a spawn. If the keeper dies, every command it was
+running is reported to ``on_lost`` and the next request starts a new keeper.
 """
 
 from __future__ import annotations
 
-import shutil
-from functools import cache
-from pathlib import Path
+import logging
+import marshal
+import os
+import socket
+import subprocess
+import sys
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
 
-SCRIPT = r"""
-my $st = shift @ARGV;
-$SIG{TERM} = $SIG{INT} = $SIG{HUP} = sub {};
-my $pid = fork();
-if (!defined $pid) { print STDERR "runwatch: cannot fork: $!\n"; exit 126; }
-if ($pid == 0) {
-    $SIG{TERM} = $SIG{INT} = $SIG{HUP} = 'DEFAULT';
-    exec { $ARGV[0] } @ARGV;
-    my $missing = $!{ENOENT};
-    print STDERR "cannot run '$ARGV[0]': $!\n";
-    require POSIX;
-    POSIX::_exit($missing ? 127 : 126);
-}
-while (waitpid($pid, 0) != $pid) { last unless $!{EINTR}; }
-my $s = $?;
-my ($code, $sig) = ($s & 127) ? ('-', $s & 127) : ($s >> 8, '-');
-unlink("$st.tmp");
-if (sysopen(my $f, "$st.tmp", 193, 0600)) {  # O_WRONLY|O_CREAT|O_EXCL: never through a link
-    print $f "$code $sig\n";
-    rename("$st.tmp", $st) if close($f);
-}
-exit(($s & 127) ? 128 + ($s & 127) : ($s >> 8));
-"""
+from runner.executors.local.keeper_process import MESSAGE_BYTES
+from runner.exitstatus import KEEPER_MODULE
+
+logger = logging.getLogger(__name__)
+
+Reply = tuple[Any, ...]
 
 
-@cache
-def _perl() -> str | None:
-    return shutil.which("perl", path="/usr/bin:/bin")
+class KeeperLostError(RuntimeError):
+    """The keeper process died, or could not be started or reached."""
 
 
-def kept(argv: list[str], status: Path) -> list[str]:
-    """``argv`` run under a keeper that writes its exit status to ``status``; ``argv``
-    itself when no keeper can be run here."""
-    perl = _perl()
-    if perl is None:
-        return argv
-    return [perl, "-e", SCRIPT, str(status), *argv]
+class KeeperClient:
+    """Talks to one keeper process; thread-safe."""
+
+    def __init__(self, on_reply: Callable[[Reply], None], on_lost: Callable[[], None]) -> None:
+        self._on_reply = on_reply
+        self._on_lost = on_lost
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        _clients.add(self)
+
+    def spawn(
+        self,
+        key: int,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str | None,
+        *,
+        logs: tuple[str | None, str | None],
+        cap_bytes: int,
+        header: bytes,
+        status: str | None,
+        passthrough: bool,
+    ) -> None:
+        """Ask for the command to be run; KeeperLostError if the keeper cannot be reached."""
+        request = ("spawn", key, argv, env, cwd, *logs, cap_bytes, header, status, passthrough)
+        self._send(request, [0, 1, 2] if passthrough else [])
+
+    def stop(self, key: int, grace: float, state: str, reason: str) -> None:
+        """Ask for the command's group to be stopped (SIGTERM, grace, SIGKILL)."""
+        self._send(("stop", key, grace, state, reason), [])
+
+    def close(self) -> None:
+        """Hang up: the keeper exits once its commands have ended."""
+        with self._lock:
+            sock, self._socket = self._socket, None
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _send(self, request: tuple[Any, ...], fds: list[int]) -> None:
+        data = marshal.dumps(request)
+        if len(data) > MESSAGE_BYTES:
+            raise ValueError(f"command and environment too large ({len(data)} bytes)")
+        with self._lock:
+            sock = self._socket or self._start()
+            try:
+                socket.send_fds(sock, [data], fds) if fds else sock.send(data)
+            except OSError as exc:
+                raise KeeperLostError(f"cannot reach the keeper process: {exc}") from exc
+
+    def _start(self) -> socket.socket:
+        """With the lock held: start a keeper and the thread that hears it."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        for sock in (ours, theirs):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * MESSAGE_BYTES)
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", KEEPER_MODULE, str(theirs.fileno())],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=[theirs.fileno()],
+                start_new_session=True,  # not stopped by the terminal's signals to serve
+            )
+        except OSError as exc:
+            ours.close()
+            raise KeeperLostError(f"cannot start the keeper process: {exc}") from exc
+        finally:
+            theirs.close()
+        self._socket = ours
+        threading.Thread(
+            target=self._hear, args=(ours, self._process), name="runwatch-keeper", daemon=True
+        ).start()
+        return ours
+
+    def _hear(self, sock: socket.socket, process: subprocess.Popen[bytes]) -> None:
+        while True:
+            try:
+                data = sock.recv(MESSAGE_BYTES)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            reply = marshal.loads(data)  # noqa: S302 - a socketpair: only our keeper writes
+            if reply[0] == "error":
+                logger.error("the keeper process failed: %s", reply[1])
+                continue
+            try:
+                self._on_reply(reply)
+            except Exception:  # one bad reply must not deafen us to the others
+                logger.exception("handling the keeper's reply %r failed", reply[:2])
+        with self._lock:
+            closed = self._socket is not sock
+            if not closed:
+                self._socket = None
+        sock.close()
+        if not closed:
+            logger.error("the keeper process %d ended unexpectedly", process.pid)
+            self._on_lost()
+        process.wait()  # hung up on, it exits once its commands have ended
+
+    def forget_in_child(self) -> None:
+        """In a forked child (a Python worker): drop the keeper's socket, so that the child
+        does not keep it open (the keeper would wait for it) or use it."""
+        sock, self._socket = self._socket, None
+        self._lock = threading.Lock()
+        if sock is not None:
+            os.close(sock.detach())
+
+
+_clients: weakref.WeakSet[KeeperClient] = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:
+    for client in list(_clients):
+        client.forget_in_child()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)

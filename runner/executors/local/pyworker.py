@@ -28,7 +28,7 @@ from runner.executors.local.capture import StreamCapture
 from runner.executors.local.process_group import GroupStop
 from runner.executors.local.pycall import CallOutcome, call_task, environment
 from runner.model import Task, TaskState
-from runner.supervisor import process_start
+from runner.processes import process_start
 
 logger = logging.getLogger(__name__)
 

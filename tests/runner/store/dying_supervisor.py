@@ -13,8 +13,8 @@ import time
 from datetime import UTC, datetime
 
 from runner.model import Job, Task, Trigger
+from runner.processes import process_start
 from runner.store.store import Store
-from runner.supervisor import process_start
 
 
 def main(url: str) -> None:

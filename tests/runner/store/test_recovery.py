@@ -17,10 +17,10 @@ import pytest
 
 from runner.events import AttemptFailed, RunFailed
 from runner.model import Job, RunState, Task, TaskState, Trigger
+from runner.processes import process_start
 from runner.store.records import AttemptRecord
 from runner.store.recovery import ORPHANED, kill_leftover
 from runner.store.store import Store
-from runner.supervisor import process_start
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = Path(__file__).with_name("dying_supervisor.py")

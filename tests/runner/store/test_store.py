@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runner import supervisor
+from runner import processes
 from runner.errors import NotFoundError, StoreError
 from runner.events import (
     AttemptCancelled,
@@ -88,7 +88,7 @@ def test_create_run_makes_a_queued_run_with_pending_tasks(store: Store) -> None:
     [event] = store.events_after(0)
     assert isinstance(event, RunQueued)
     assert (event.job, event.run_id, event.at) == ("etl", run.id, at(5))
-    assert (event.logical_time, event.trigger) == (T0.isoformat(), "schedule")
+    assert (event.logical_time, event.trigger) == (T0, Trigger.SCHEDULE)
 
 
 def test_create_run_is_unique_per_job_and_logical_time(store: Store) -> None:
@@ -124,7 +124,7 @@ def test_mark_run_started_sets_running_under_this_process(store: Store) -> None:
 
     stored = store.get_run(run.id)
     assert (stored.state, stored.started_at) == (RunState.RUNNING, at(90))
-    assert stored.supervisor == supervisor.current()
+    assert stored.supervisor == processes.current()
     assert stored.trace_id == "0af7651916cd43dd8448eb211c80319c"
     event = store.events_after(0)[-1]
     assert isinstance(event, RunStarted)
@@ -153,7 +153,7 @@ def test_a_run_is_claimed_by_one_start_only(store: Store) -> None:
 
 def test_a_run_claimed_by_another_live_process_is_not_started_here(store: Store) -> None:
     run = new_run(store)
-    init = supervisor.identity_of(1)  # alive on every host, and not this process
+    init = processes.identity_of(1)  # alive on every host, and not this process
     assert init is not None
     store.db.execute("UPDATE runs SET supervisor = :s WHERE id = :id", {"s": init, "id": run.id})
     cursor = store.last_event_id()
@@ -167,7 +167,7 @@ def test_a_run_claimed_by_another_live_process_is_not_started_here(store: Store)
 def test_a_run_created_claimed_is_started_by_its_creator(store: Store) -> None:
     run = store.create_run(make_job(), T0, Trigger.MANUAL, T0, claim=True)
     assert run is not None
-    assert run.supervisor == supervisor.current()
+    assert run.supervisor == processes.current()
 
     assert store.mark_run_started(run, at(1))
 
@@ -306,12 +306,12 @@ def test_every_write_appends_its_typed_events_with_increasing_ids(store: Store) 
 
 
 def test_events_round_trip_with_their_payload(store: Store) -> None:
-    event = RunMissed(at=at(1.25), job="etl", expected_at=T0.isoformat())
+    event = RunMissed(at=at(1.25), job="etl", expected_at=T0)
 
     event_id = store.append(event)
 
     [stored] = store.events_after(0)
-    assert stored == RunMissed(id=event_id, at=at(1.25), job="etl", expected_at=T0.isoformat())
+    assert stored == RunMissed(id=event_id, at=at(1.25), job="etl", expected_at=T0)
 
 
 def test_events_after_filters_by_job(store: Store) -> None:
@@ -374,7 +374,7 @@ def test_start_attempt_records_a_running_attempt_with_log_paths(
         at(3),
         None,
     )
-    assert attempt.supervisor == supervisor.current()
+    assert attempt.supervisor == processes.current()
     assert attempt.stdout_path == str(tmp_path / "etl" / str(run.id) / "load.1.out")
     assert attempt.stderr_path == str(tmp_path / "etl" / str(run.id) / "load.1.err")
     assert store.get_attempt(attempt.id) == attempt
@@ -616,7 +616,7 @@ def test_prepare_rerun_queues_a_finished_run_again(store: Store) -> None:
     assert (tasks["extract"].state, tasks["load"].state) == (TaskState.SUCCESS, TaskState.PENDING)
     [event] = store.events_after(cursor)
     assert isinstance(event, RunQueued)
-    assert (event.at, event.logical_time, event.trigger) == (at(100), T0.isoformat(), "schedule")
+    assert (event.at, event.logical_time, event.trigger) == (at(100), T0, Trigger.SCHEDULE)
     assert store.mark_run_started(again, at(101))
     assert store.get_run(run.id).started_at == at(1)
     retry = store.start_attempt(again, "load", at(102))
@@ -639,7 +639,7 @@ def test_prepare_rerun_of_a_queued_run_only_resets_tasks(store: Store) -> None:
 def test_prepare_rerun_refuses_a_run_another_live_process_supervises(store: Store) -> None:
     run = started_run(store)
     # pid 1 is alive on every host; it is not this process.
-    init = supervisor.identity_of(1)
+    init = processes.identity_of(1)
     assert init is not None
     store.db.execute("UPDATE runs SET supervisor = :s WHERE id = :id", {"s": init, "id": run.id})
 
@@ -662,7 +662,8 @@ def test_add_task_rows_adds_only_missing_tasks(store: Store) -> None:
     attempt = store.start_attempt(run, "extract", at(1))
     assert attempt is not None
 
-    store.add_task_rows(run, ["extract", "publish"], at(2))
+    changed = make_job(tasks=("extract", "load", "publish"))
+    store.add_task_rows(run, changed, ["extract", "publish"], at(2))
 
     tasks = store.task_runs(run.id)
     assert sorted(tasks) == ["extract", "load", "publish"]
@@ -796,8 +797,8 @@ def test_prune_deletes_old_finished_runs_with_their_rows_events_and_logs(
     old = _finished_run_with_logs(store, job, T0, tmp_path)
     recent = _finished_run_with_logs(store, job, at(86400 * 30), tmp_path)
     old_running = started_run(store, job, at(60))
-    store.append(RunMissed(at=at(5), job="etl", expected_at=T0.isoformat()))
-    store.append(RunMissed(at=at(86400 * 30), job="etl", expected_at=T0.isoformat()))
+    store.append(RunMissed(at=at(5), job="etl", expected_at=T0))
+    store.append(RunMissed(at=at(86400 * 30), job="etl", expected_at=T0))
 
     counts = store.prune(at(86400 * 7), logs_dir=tmp_path)
 

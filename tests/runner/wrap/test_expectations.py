@@ -42,7 +42,12 @@ def start(store: Store, spec: JobSpec, at: datetime) -> int:
 
 
 def missed_at(events: list[object]) -> list[str]:
-    return [e.expected_at for e in events if isinstance(e, RunMissed)]
+    """The expected times of the RunMissed events, as ISO 8601 text."""
+    return [
+        e.expected_at.isoformat()
+        for e in events
+        if isinstance(e, RunMissed) and e.expected_at is not None
+    ]
 
 
 def test_previous_fire_times_include_the_end_and_exclude_the_start() -> None:

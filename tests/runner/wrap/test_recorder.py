@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runner import supervisor
+from runner import processes
 from runner.events import RunSkipped
 from runner.model import Job, RunState, Task, TaskState, Trigger
 from runner.store.records import from_epoch
@@ -223,7 +223,7 @@ def test_wrap_and_the_store_write_the_same_rows_column_by_column(store: Store) -
         failed_tasks=["native"],
     )
     report = finished_report("wrapped", at=start, exit_codes=(1, 1))
-    report.supervisor = supervisor.current()
+    report.supervisor = processes.current()
 
     record(store.db, report, log_dir="/logs")
 

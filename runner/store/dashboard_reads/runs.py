@@ -6,9 +6,21 @@ import json
 
 from sqlalchemy import ColumnElement, Connection, RowMapping, func, select
 
-from dashboards.queries.sql import as_time, like_json_string, masked_params, seconds_between
-from dashboards.query_results import AttemptRow, Page, RunDetail, RunFilter, RunRow, TaskRow
 from runner.model import RunState, TaskState, Trigger
+from runner.store.dashboard_reads.results import (
+    AttemptRow,
+    Page,
+    RunDetail,
+    RunFilter,
+    RunRow,
+    TaskRow,
+)
+from runner.store.dashboard_reads.sql import (
+    as_time,
+    like_json_string,
+    masked_params,
+    seconds_between,
+)
 from runner.store.records import from_epoch, to_epoch
 from runner.store.schema import attempts, jobs, runs, task_runs
 

@@ -9,6 +9,8 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from runner.model import RunState, TaskState, Trigger
+from runner.store.alerts import AlertState
+from runner.store.notifications import NotificationStatus
 
 T = TypeVar("T")
 
@@ -32,13 +34,6 @@ class Health(StrEnum):
     def broken(self) -> bool:
         """True when someone should look: failing or late."""
         return self in (Health.FAILING, Health.LATE)
-
-
-class AlertStatus(StrEnum):
-    """An alert's state as the alerting package stores it (dashboards may not import it)."""
-
-    FIRING = "firing"
-    RESOLVED = "resolved"
 
 
 @dataclass(frozen=True)
@@ -225,7 +220,7 @@ class NotificationRow:
     id: int
     fingerprint: str
     receiver: str
-    status: str
+    status: NotificationStatus
     attempts: int
     created_at: datetime
     sent_at: datetime | None
@@ -240,7 +235,7 @@ class AlertRow:
     alertname: str
     severity: str
     job: str
-    state: AlertStatus
+    state: AlertState
     labels: dict[str, str]
     summary: str | None
     starts_at: datetime

@@ -9,16 +9,17 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, case, func, select
 
-from dashboards.queries.sql import (
+from runner import scheduler_liveness
+from runner.model import RunState
+from runner.store.alerts import AlertState
+from runner.store.dashboard_reads.results import Headline
+from runner.store.dashboard_reads.sql import (
     FAILED_ATTEMPT,
     FINISHED,
     as_time,
     duration_percentiles,
     has_alerting,
 )
-from dashboards.query_results import AlertStatus, Headline
-from runner import scheduler_liveness
-from runner.model import RunState
 from runner.store.records import to_epoch
 from runner.store.schema import alerts, attempts, heartbeats, jobs, runs
 
@@ -35,7 +36,7 @@ def headline(conn: Connection, now: datetime, day_start: datetime) -> Headline:
     running = conn.scalar(select(func.count()).where(runs.c.state == RunState.RUNNING.value))
     firing = None
     if has_alerting(conn):
-        firing = conn.scalar(select(func.count()).where(alerts.c.state == AlertStatus.FIRING.value))
+        firing = conn.scalar(select(func.count()).where(alerts.c.state == AlertState.FIRING.value))
     beat = (
         conn.execute(
             select(heartbeats.c.at, heartbeats.c.info)
@@ -156,7 +157,7 @@ def firing_by_job(conn: Connection) -> dict[str, int]:
         return {}
     query = (
         select(alerts.c.job, func.count().label("n"))
-        .where(alerts.c.state == AlertStatus.FIRING.value)
+        .where(alerts.c.state == AlertState.FIRING.value)
         .group_by(alerts.c.job)
     )
     return {row.job: int(row.n) for row in conn.execute(query)}

@@ -8,8 +8,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, RowMapping, and_, func, literal, select
 
-from dashboards.queries.sql import as_time, has_alerting, scrub_text
-from dashboards.query_results import AlertRow, AlertStatus, AlertsView, NotificationRow, SilenceRow
+from runner.store.alerts import AlertState
+from runner.store.dashboard_reads.results import AlertRow, AlertsView, NotificationRow, SilenceRow
+from runner.store.dashboard_reads.sql import as_time, has_alerting, scrub_text
+from runner.store.notifications import NotificationStatus
 from runner.store.records import from_epoch, to_epoch
 from runner.store.schema import alerts, notifications, silences
 
@@ -23,13 +25,13 @@ def alerts_view(conn: Connection, now: datetime, resolved_since: datetime) -> Al
         return AlertsView(firing=(), resolved=(), silences=())
     firing = conn.execute(
         select(alerts)
-        .where(alerts.c.state == AlertStatus.FIRING.value)
+        .where(alerts.c.state == AlertState.FIRING.value)
         .order_by(alerts.c.starts_at.desc())
     ).mappings()
     resolved = conn.execute(
         select(alerts)
         .where(
-            alerts.c.state == AlertStatus.RESOLVED.value,
+            alerts.c.state == AlertState.RESOLVED.value,
             alerts.c.ends_at >= to_epoch(resolved_since),
         )
         .order_by(alerts.c.ends_at.desc())
@@ -101,7 +103,7 @@ def _notifications(
                 id=int(r["id"]),
                 fingerprint=r["fingerprint"],
                 receiver=r["receiver"],
-                status=r["status"],
+                status=NotificationStatus(r["status"]),
                 attempts=int(r["attempts"]),
                 created_at=from_epoch(float(r["created_at"])),
                 sent_at=as_time(r["sent_at"]),
@@ -118,7 +120,7 @@ def _alert_row(row: RowMapping, sent: Mapping[str, list[NotificationRow]]) -> Al
         alertname=row["alertname"],
         severity=row["severity"],
         job=row["job"],
-        state=AlertStatus(row["state"]),
+        state=AlertState(row["state"]),
         labels=json.loads(row["labels"] or "{}"),
         summary=annotations.get("summary") or annotations.get("description"),
         starts_at=from_epoch(float(row["starts_at"])),

@@ -8,9 +8,14 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, and_, case, func, literal, select
 
-from dashboards.queries.sql import FAILED_ATTEMPT, FINISHED, duration_percentiles, percentile_of
-from dashboards.query_results import DailyOutcome, DurationPoint, JobDetail, TaskStats
 from runner.model import RunState
+from runner.store.dashboard_reads.results import DailyOutcome, DurationPoint, JobDetail, TaskStats
+from runner.store.dashboard_reads.sql import (
+    FAILED_ATTEMPT,
+    FINISHED,
+    duration_percentiles,
+    percentile_of,
+)
 from runner.store.records import from_epoch, to_epoch
 from runner.store.schema import attempts, jobs, runs
 

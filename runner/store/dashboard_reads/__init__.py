@@ -8,9 +8,9 @@ aware UTC. Each page's queries live in one module; this one names them all.
 
 from __future__ import annotations
 
-from dashboards.queries.alerts import alerts_view
-from dashboards.queries.jobs import job_detail
-from dashboards.queries.overview import (
+from runner.store.dashboard_reads.alerts import alerts_view
+from runner.store.dashboard_reads.jobs import job_detail
+from runner.store.dashboard_reads.overview import (
     failure_reasons,
     firing_by_job,
     headline,
@@ -18,8 +18,8 @@ from dashboards.queries.overview import (
     last_runs,
     window_stats,
 )
-from dashboards.queries.runs import filter_options, run_detail, runs_page
-from dashboards.queries.sql import (
+from runner.store.dashboard_reads.runs import filter_options, run_detail, runs_page
+from runner.store.dashboard_reads.sql import (
     duration_percentiles,
     has_alerting,
     like_json_string,

@@ -1,0 +1,274 @@
+"""The keeper: one long-lived process per local executor, the parent of every command it runs.
+
+``runwatch serve`` (or ``run``) starts it once, in a session of its own, and talks to it
+over a socket (runner.executors.local.keeper). For each command it is asked to run, it
+spawns the command with ``posix_spawn`` as the leader of a new session, copies its stdout
+and stderr into the attempt's log files (size cap, last lines of stderr, passthrough),
+waits for it through a pidfd, writes its exit status to the attempt's status file
+(runner.exitstatus: write, then rename) *before* reaping it, and reports how it ended.
+
+It outlives its parent: when the socket closes it takes no more commands, keeps copying
+output and recording the outcome of those still running, and exits once none is left.
+An attempt whose supervisor died therefore keeps its whole output and its real outcome,
+for the scheduler that adopts it. SIGINT, SIGHUP and SIGTERM are ignored (commands get
+them back as default). Messages are ``marshal``-ed tuples:
+
+    spawn key argv env cwd stdout stderr cap header status passthrough (+ fds 0 1 2)
+    stop key grace state reason
+    → launched key pid start | failed key errno message filename
+    → ended key returncode tail stopped | error traceback
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import selectors
+import shutil
+import signal
+import socket
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from runner import processes
+from runner.executors.local.capture import StreamCapture
+from runner.executors.local.process_group import GroupStop
+from runner.model import TaskState
+
+MESSAGE_BYTES = 256 * 1024
+"""The largest message either side sends (a spawn request carries the whole environment)."""
+_READ_BYTES = 65536
+_DRAIN_LIMIT_BYTES = 4 * 1024 * 1024
+"""After the command exits, read at most this much more of a stream a grandchild still feeds."""
+_IGNORED = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)
+_RESET = (signal.SIGPIPE, signal.SIGXFSZ, *_IGNORED)
+"""Signals the keeper ignores (Python ignores SIGPIPE and SIGXFSZ): default again in commands."""
+
+
+class _Kept:
+    """One command the keeper runs."""
+
+    def __init__(self, key: int, pid: int, out: StreamCapture, err: StreamCapture) -> None:
+        self.key = key
+        self.pid = pid
+        self.pidfd = os.pidfd_open(pid)
+        self.out = out
+        self.err = err
+        self.pipes: dict[int, StreamCapture] = {}
+        self.status: str | None = None
+        self.passed: list[int] = []
+        self.stop: GroupStop | None = None
+
+
+class Keeper:
+    """The keeper's loop: requests from the socket, output, and the commands' ends."""
+
+    def __init__(self, control: socket.socket) -> None:
+        self._control: socket.socket | None = control
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(control, selectors.EVENT_READ, self._on_request)
+        self._kept: dict[int, _Kept] = {}
+        self._send_lock = threading.Lock()
+        self._devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        self._home = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def run(self) -> None:
+        """Serve until the parent has gone and no command is left."""
+        while self._control is not None or self._kept:
+            stops = [k.stop for k in self._kept.values() if k.stop is not None]
+            left = [s for s in (stop.seconds_left() for stop in stops) if s is not None]
+            for key, _ in self._selector.select(min(left, default=None)):
+                callback: Callable[[int], None] = key.data
+                callback(key.fd)
+            for stop in stops:
+                stop.kill_if_due()
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        """Tell the parent, if it is still there."""
+        with self._send_lock:
+            if self._control is not None:
+                with contextlib.suppress(OSError):
+                    self._control.send(marshal.dumps(message))
+
+    def _on_request(self, fd: int) -> None:
+        assert self._control is not None
+        try:
+            data, fds, _, _ = socket.recv_fds(self._control, MESSAGE_BYTES, 3)
+        except OSError:
+            data, fds = b"", []
+        if not data:  # the parent is gone: no more requests, finish what runs
+            self._selector.unregister(fd)
+            with self._send_lock:
+                self._control.close()
+                self._control = None
+            return
+        request = marshal.loads(data)  # noqa: S302 - a socketpair: only our parent writes
+        if request[0] == "spawn":
+            self._spawn(request[1:], fds)
+        elif request[0] == "stop":
+            self._stop(*request[1:])
+
+    def _spawn(self, request: tuple[Any, ...], passed: list[int]) -> None:
+        key, argv, env, cwd, out_path, err_path, cap, header, status, passthrough = request
+        stdin = passed[0] if passthrough and len(passed) == 3 else self._devnull
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            pid = self._start(argv, env, cwd, (stdin, out_w, err_w))
+        except (OSError, ValueError) as exc:
+            for fd in (out_r, err_r, *passed):
+                os.close(fd)
+            errno = exc.errno if isinstance(exc, OSError) else None
+            message = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+            filename = exc.filename if isinstance(exc, OSError) else None
+            self.send(("failed", key, errno, message, filename))
+            return
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        start = processes.process_start(pid)  # not reaped yet: still ours
+        out_pass, err_pass = (passed[1], passed[2]) if stdin != self._devnull else (None, None)
+        kept = _Kept(
+            key,
+            pid,
+            StreamCapture(out_path, cap_bytes=cap, passthrough_fd=out_pass, header=header),
+            StreamCapture(err_path, cap_bytes=cap, passthrough_fd=err_pass, header=header),
+        )
+        kept.status, kept.passed = status, passed
+        kept.pipes = {out_r: kept.out, err_r: kept.err}
+        self._kept[key] = kept
+        self.send(("launched", key, pid, start))
+        for fd, capture in kept.pipes.items():
+            self._selector.register(fd, selectors.EVENT_READ, self._reader(kept, capture))
+        self._selector.register(kept.pidfd, selectors.EVENT_READ, lambda _: self._ended(kept))
+
+    def _start(
+        self, argv: list[str], env: dict[str, str], cwd: str | None, fds: tuple[int, int, int]
+    ) -> int:
+        """Spawn the command, from ``cwd`` (then back home: the loop is this thread alone)."""
+        try:
+            if cwd is not None:
+                os.chdir(cwd)
+            program = argv[0]
+            if os.sep not in program:
+                path = os.pathsep.join(os.get_exec_path(env))
+                found = shutil.which(program, path=path)
+                if found is None:
+                    raise FileNotFoundError(2, os.strerror(2), program)
+                program = found
+            actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
+            return os.posix_spawn(
+                program, argv, env, file_actions=actions, setsid=True, setsigdef=_RESET
+            )
+        finally:
+            os.fchdir(self._home)
+
+    def _reader(self, kept: _Kept, capture: StreamCapture) -> Callable[[int], None]:
+        def read(fd: int) -> None:
+            data = os.read(fd, _READ_BYTES)
+            if data:
+                capture.write(data)
+            else:
+                self._selector.unregister(fd)
+                os.close(fd)
+                del kept.pipes[fd]
+
+        return read
+
+    def _ended(self, kept: _Kept) -> None:
+        """The command exited: record its status, reap it, finish its output, report."""
+        result = os.waitid(os.P_PIDFD, kept.pidfd, os.WEXITED | os.WNOWAIT)
+        assert result is not None
+        killed = result.si_code in (os.CLD_KILLED, os.CLD_DUMPED)
+        returncode = -result.si_status if killed else result.si_status
+        if kept.stop is not None:
+            kept.stop.kill_if_due()  # before the reap: the leader keeps the group id ours
+        if kept.status is not None:
+            _write_status(kept.status, returncode)
+        os.waitid(os.P_PIDFD, kept.pidfd, os.WEXITED)
+        self._selector.unregister(kept.pidfd)
+        os.close(kept.pidfd)
+        for fd, capture in list(kept.pipes.items()):
+            self._selector.unregister(fd)
+            _drain(fd, capture)
+            os.close(fd)
+        kept.out.close()
+        kept.err.close()
+        for fd in kept.passed:
+            os.close(fd)
+        del self._kept[kept.key]
+        tail = kept.err.tail() if returncode != 0 else None
+        ended = ("ended", kept.key, returncode, tail, kept.stop is not None)
+        stop = kept.stop
+        if stop is None:
+            self.send(ended)
+            return
+
+        def wait_then_send() -> None:  # a stopped command's group may linger: wait it out
+            stop.wait_for_group()
+            self.send(ended)
+
+        threading.Thread(target=wait_then_send, name=f"keeper-stop-{kept.key}").start()
+
+    def _stop(self, key: int, grace: float, state: str, reason: str) -> None:
+        kept = self._kept.get(key)
+        if kept is None or kept.stop is not None:
+            return  # ended already (its own outcome stands), or being stopped
+        kept.stop = GroupStop(kept.pid, grace=grace, state=TaskState(state), reason=reason)
+        kept.stop.begin()
+
+
+def _write_status(path: str, returncode: int) -> None:
+    """``<exit code> <signal>``, atomically; never through a link planted at the temp name."""
+    code, sig = ("-", str(-returncode)) if returncode < 0 else (str(returncode), "-")
+    tmp = f"{path}.tmp"
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+    try:
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+    except OSError:
+        return
+    try:
+        os.write(fd, f"{code} {sig}\n".encode())
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rename(tmp, path)
+
+
+def _drain(fd: int, capture: StreamCapture) -> None:
+    """Read what is there without waiting: a grandchild may hold the pipe open forever."""
+    os.set_blocking(fd, False)
+    total = 0
+    while total < _DRAIN_LIMIT_BYTES:
+        try:
+            data = os.read(fd, _READ_BYTES)
+        except BlockingIOError:
+            return
+        if not data:
+            return
+        total += len(data)
+        capture.write(data)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m runner.executors.local.keeper_process FD``: serve the socket at FD."""
+    for signum in _IGNORED:
+        signal.signal(signum, signal.SIG_IGN)
+    keeper = Keeper(socket.socket(fileno=int(argv[1])))
+    try:
+        keeper.run()
+    except BaseException:
+        keeper.send(("error", traceback.format_exc()))
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
