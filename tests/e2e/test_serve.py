@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -176,6 +178,17 @@ def test_sigterm_cancels_what_outlives_the_grace(
     assert "runwatch serve stopped by SIGTERM" in str(run["reason"])
 
 
+def _pid_recorded(home: Path) -> Callable[[], bool]:
+    """Whether every running attempt of the store has its pid recorded (and one runs)."""
+
+    def recorded() -> bool:
+        with contextlib.closing(sqlite3.connect(home / "runwatch.db", timeout=10)) as db:
+            pids = [r[0] for r in db.execute("SELECT pid FROM attempts WHERE state = 'running'")]
+        return bool(pids) and None not in pids
+
+    return recorded
+
+
 def test_a_restart_after_sigkill_creates_no_duplicate_and_adopts_the_running_attempt(
     tmp_path: Path, home: Path, runwatch: Runwatch, serves: list[Serve]
 ) -> None:
@@ -190,6 +203,9 @@ def test_a_restart_after_sigkill_creates_no_duplicate_and_adopts_the_running_att
     first = Serve(tmp_path, home, jobs)
     serves.append(first)
     first.wait_until(started.exists, "the first attempt to start")
+    # Killed once its command's pid is recorded: a supervisor killed between the spawn and
+    # that record leaves nothing to adopt (docs/reliability.md, "Not guaranteed").
+    first.wait_until(_pid_recorded(home), "the attempt's pid to be recorded")
     first.stop(signal.SIGKILL)
     second = Serve(tmp_path, home, jobs)
     serves.append(second)
