@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from runner.dataset_names import Dataset
+
 if TYPE_CHECKING:
     from runner.taskenv import EnvInherit
 
@@ -146,6 +148,10 @@ class Task:
     queue: str | None = None
     skip_exit_code: int | None = None
     in_process: bool = False
+    inputs: tuple[Dataset, ...] = ()
+    """The datasets the task reads (lineage; data-aware schedules name them too)."""
+    outputs: tuple[Dataset, ...] = ()
+    """The datasets the task writes: each successful attempt records an update of each."""
 
     @property
     def kind(self) -> str:

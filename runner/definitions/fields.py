@@ -26,6 +26,7 @@ from runner.config_fields import (
     web_url,
     whole_number,
 )
+from runner.definitions.dataset_fields import datasets
 from runner.errors import InvalidScheduleError
 from runner.scheduling.schedule import validate_schedule, validate_timezone
 from runner.taskenv import parse_env_inherit
@@ -55,7 +56,16 @@ TASK_DEFAULT_KEYS = (
 )
 """Task keys that may also be set for every task, under ``defaults:``."""
 
-TASK_KEYS = ("command", "python", "args", "kwargs", "after", *TASK_DEFAULT_KEYS)
+TASK_KEYS = (
+    "command",
+    "python",
+    "args",
+    "kwargs",
+    "after",
+    *TASK_DEFAULT_KEYS,
+    "inputs",
+    "outputs",
+)
 """Every key of a task."""
 
 JOB_KEYS = (
@@ -257,6 +267,8 @@ TASK_CONVERTERS: dict[str, Converter] = {
     "in_process": boolean,
     "after": after,
     "command": command,
+    "inputs": datasets,
+    "outputs": datasets,
 }
 """Converters for the task keys that need no file context (``cwd`` and ``python`` do)."""
 

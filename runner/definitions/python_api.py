@@ -25,8 +25,18 @@ from runner.definitions.assembly import NO_EXIT_CODE, assemble_job, assemble_tas
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_TASK_OPTIONS = (*(k for k in fields.TASK_DEFAULT_KEYS if k != "skip_exit_code"), "after", "name")
-_COMMAND_OPTIONS = (*(k for k in fields.TASK_DEFAULT_KEYS if k != "in_process"), "after")
+_DATASET_OPTIONS = ("inputs", "outputs")
+_TASK_OPTIONS = (
+    *(k for k in fields.TASK_DEFAULT_KEYS if k != "skip_exit_code"),
+    "after",
+    "name",
+    *_DATASET_OPTIONS,
+)
+_COMMAND_OPTIONS = (
+    *(k for k in fields.TASK_DEFAULT_KEYS if k != "in_process"),
+    "after",
+    *_DATASET_OPTIONS,
+)
 
 
 class _CommonOptions(TypedDict, total=False):
@@ -40,6 +50,8 @@ class _CommonOptions(TypedDict, total=False):
     queue: str
     trigger: str
     after: Sequence[TaskRef | str]
+    inputs: Sequence[str | Mapping[str, str]]
+    outputs: Sequence[str | Mapping[str, str]]
 
 
 class TaskOptions(_CommonOptions, total=False):

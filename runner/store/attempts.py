@@ -22,6 +22,7 @@ from runner.events import (
     TaskUpstreamFailed,
 )
 from runner.model import TaskState
+from runner.store import datasets
 from runner.store.eventlog import EventLog
 from runner.store.records import (
     AttemptRecord,
@@ -265,6 +266,15 @@ class AttemptTable(EventLog):
             if state is TaskState.SKIPPED:
                 self._insert_event(TaskSkipped(**common, reason=reason))
                 return True
+            if state is TaskState.SUCCESS:
+                datasets.record_updates(
+                    self.db,
+                    attempt.job,
+                    attempt.run_id,
+                    attempt.task,
+                    attempt=attempt.number,
+                    at=at_epoch,
+                )
             ended: dict[str, Any] = {
                 "duration_seconds": max(0.0, at_epoch - started),
                 "exit_code": exit_code,

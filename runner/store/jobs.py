@@ -8,6 +8,7 @@ from datetime import datetime
 
 from runner.errors import NotFoundError
 from runner.model import Job
+from runner.store import datasets
 from runner.store.eventlog import EventLog
 from runner.store.records import (
     JobRecord,
@@ -23,6 +24,7 @@ class JobTable(EventLog):
 
     def sync_jobs(self, jobs: Iterable[Job], at: datetime) -> None:
         """Record the loaded definitions of these jobs (keeping their paused flag)."""
+        jobs = list(jobs)
         rows = [
             {
                 "name": j.name,
@@ -54,6 +56,7 @@ class JobTable(EventLog):
                 "timeout = excluded.timeout, runbook = excluded.runbook",
                 rows,
             )
+            datasets.declare_jobs(self.db, jobs)
 
     def set_paused(self, job: str, paused: bool) -> None:
         """Pause or unpause a job the store knows."""

@@ -232,3 +232,38 @@ Index("ix_runs_job_finished_at", runs.c.job, runs.c.finished_at, runs.c.state, r
 attempts.append_column(Column("heartbeat_at", Time))
 attempts.append_column(Column("stop_request", Text))
 attempts.append_column(Column("outcome", Text))
+
+# -- datasets (revision 0012) ---------------------------------------------------------
+
+task_datasets = Table(
+    "task_datasets",
+    metadata,
+    Column("job", String(200), primary_key=True),
+    Column("task", String(200), primary_key=True),
+    Column("direction", String(6), primary_key=True),  # 'input' or 'output'
+    Column("namespace", String(400), primary_key=True),
+    Column("name", String(800), primary_key=True),
+)
+"""The datasets each task of a job declares, as the job files (or wrap) last declared them."""
+Index("ix_task_datasets_dataset", task_datasets.c.namespace, task_datasets.c.name)
+
+dataset_updates = Table(
+    "dataset_updates",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("namespace", String(400), nullable=False),
+    Column("name", String(800), nullable=False),
+    Column("job", String(200), nullable=False),
+    Column("run_id", Id, nullable=False),
+    Column("task", String(200), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("updated_at", Time, nullable=False),
+)
+"""One row per output of each successful attempt (no foreign key: pruning old runs keeps
+a dataset's last update)."""
+Index(
+    "ix_dataset_updates_dataset",
+    dataset_updates.c.namespace,
+    dataset_updates.c.name,
+    dataset_updates.c.id,
+)

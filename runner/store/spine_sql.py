@@ -131,3 +131,17 @@ RUNNING_ATTEMPTS = (
     "SELECT number, started_at FROM attempts WHERE run_id = :id AND state = 'running' "
     "ORDER BY number"
 )
+
+# -- datasets (revision 0012): both writers declare them and record updates alike -----------
+
+FORGET_DECLARED_DATASETS = "DELETE FROM task_datasets WHERE job = :job"
+DECLARE_DATASET = (
+    "INSERT INTO task_datasets (job, task, direction, namespace, name) "
+    "VALUES (:job, :task, :direction, :namespace, :name) ON CONFLICT DO NOTHING"
+)
+RECORD_DATASET_UPDATES = (
+    "INSERT INTO dataset_updates (namespace, name, job, run_id, task, attempt, updated_at) "
+    "SELECT namespace, name, job, :run_id, task, :attempt, :at FROM task_datasets "
+    "WHERE job = :job AND task = :task AND direction = 'output'"
+)
+"""An update of each output the task declares, by one successful attempt."""

@@ -153,6 +153,8 @@ def _job_spec(options: WrapOptions) -> JobSpec | None:
         timeout=options.timeout,
         owner=options.owner,
         tags=tuple(options.tags),
+        inputs=tuple(options.inputs),
+        outputs=tuple(options.outputs),
     )
 
 

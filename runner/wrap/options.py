@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from runner.dataset_names import Dataset, parse_dataset_uri
 from runner.durations import parse_duration
 
 USAGE = (
     "usage: runwatch wrap --job NAME [--schedule CRON] [--timezone TZ] [--grace DURATION]\n"
     "                     [--timeout DURATION] [--expected-duration DURATION] [--retries N]\n"
     "                     [--retry-delay DURATION] [--owner OWNER] [--tag TAG ...]\n"
-    "                     [--overlap allow|skip|wait] [--server URL [--token-file FILE]\n"
+    "                     [--overlap allow|skip|wait] [--input URI ...] [--output URI ...]\n"
+    "                     [--server URL [--token-file FILE]\n"
     "                     [--token-env VAR] [--ca-file FILE]] [--config FILE] [--db URL]\n"
     "                     -- COMMAND [ARGS ...]\n"
 )
@@ -45,6 +47,11 @@ options:
   --tag TAG                  a tag of the job (repeatable)
   --overlap allow|skip|wait  when the previous run still runs: start anyway (default),
                              skip this start, or wait for it to end
+  --input URI                a dataset the command reads, e.g. file:///data/in.csv
+                             (repeatable; lineage)
+  --output URI               a dataset the command writes, e.g.
+                             postgres://host:5432/db.schema.table (repeatable): each
+                             successful run records an update of it
   --server URL               report to a `runwatch serve` over HTTP instead of the store
   --token-file FILE          a file holding the job's ping token (from `runwatch ping-url`)
   --token-env VAR            the variable holding the job's ping token
@@ -81,6 +88,8 @@ class WrapOptions:
         self.retry_delay: float = DEFAULT_RETRY_DELAY_SECONDS
         self.owner: str | None = None
         self.tags: list[str] = []
+        self.inputs: list[Dataset] = []
+        self.outputs: list[Dataset] = []
         self.overlap: str = "allow"
         self.server: str | None = None
         self.token_env: str | None = None
@@ -136,6 +145,16 @@ def _add_tag(options: WrapOptions, value: str) -> None:
     options.tags.append(_text(value))
 
 
+def _add_dataset(attr: str) -> Callable[[WrapOptions, str], None]:
+    def apply(options: WrapOptions, value: str) -> None:
+        declared: list[Dataset] = getattr(options, attr)
+        dataset = parse_dataset_uri(value)
+        if dataset not in declared:
+            declared.append(dataset)
+
+    return apply
+
+
 _OPTIONS: dict[str, Callable[[WrapOptions, str], None]] = {
     "--job": _set("job", _text),
     "--schedule": _set("schedule", _text),
@@ -147,6 +166,8 @@ _OPTIONS: dict[str, Callable[[WrapOptions, str], None]] = {
     "--retry-delay": _set("retry_delay", _seconds),
     "--owner": _set("owner", _text),
     "--tag": _add_tag,
+    "--input": _add_dataset("inputs"),
+    "--output": _add_dataset("outputs"),
     "--overlap": _set("overlap", _choice),
     "--server": _set("server", _text),
     "--token-env": _set("token_env", _text),

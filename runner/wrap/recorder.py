@@ -116,6 +116,24 @@ def register_job(db: Connection, job: JobSpec, at: float) -> None:
             "timeout": job.timeout,
         },
     )
+    _declare_datasets(db, job)
+
+
+def _declare_datasets(db: Connection, job: JobSpec) -> None:
+    """The job's one task reads and writes what the wrap command line declares now."""
+    db.execute(sql.FORGET_DECLARED_DATASETS, {"job": job.name})
+    for direction, declared in (("input", job.inputs), ("output", job.outputs)):
+        for dataset in declared:
+            db.execute(
+                sql.DECLARE_DATASET,
+                {
+                    "job": job.name,
+                    "task": job.name,
+                    "direction": direction,
+                    "namespace": dataset.namespace,
+                    "name": dataset.name,
+                },
+            )
 
 
 def stored_job(db: Connection, name: str) -> Mapping[str, object] | None:
@@ -283,6 +301,17 @@ def _finish_attempt(
     }
     if attempt.state in _RETRYABLE:
         payload["will_retry"] = retrying
+    if attempt.state == SUCCESS:
+        db.execute(
+            sql.RECORD_DATASET_UPDATES,
+            {
+                "job": job,
+                "run_id": run_id,
+                "task": task,
+                "attempt": attempt.number,
+                "at": attempt.finished_at,
+            },
+        )
     _event(
         db,
         _ATTEMPT_EVENTS[attempt.state],

@@ -13,6 +13,8 @@ import os
 import time
 from collections.abc import Mapping
 
+from runner.dataset_names import Dataset
+
 # The states of runner.model, spelled out: importing the model costs ~20 ms.
 RUNNING = "running"
 SUCCESS = "success"
@@ -43,6 +45,8 @@ class JobSpec:
         "timeout",
         "owner",
         "tags",
+        "inputs",
+        "outputs",
     )
 
     def __init__(
@@ -56,6 +60,8 @@ class JobSpec:
         timeout: float | None = None,
         owner: str | None = None,
         tags: tuple[str, ...] = (),
+        inputs: tuple[Dataset, ...] = (),
+        outputs: tuple[Dataset, ...] = (),
     ) -> None:
         self.name = name
         self.schedule = schedule
@@ -65,11 +71,15 @@ class JobSpec:
         self.timeout = timeout
         self.owner = owner
         self.tags = tags
+        self.inputs = inputs
+        self.outputs = outputs
 
     def to_json(self) -> JsonObject:
         """The spec as JSON values."""
         data: JsonObject = {f: getattr(self, f) for f in self.FIELDS}
         data["tags"] = list(self.tags)
+        data["inputs"] = [[d.namespace, d.name] for d in self.inputs]
+        data["outputs"] = [[d.namespace, d.name] for d in self.outputs]
         return data
 
     @classmethod
@@ -84,6 +94,8 @@ class JobSpec:
             timeout=_optional_number(data, "timeout"),
             owner=_optional_text(data, "owner"),
             tags=tuple(_text_list(data, "tags")),
+            inputs=_datasets(data, "inputs"),
+            outputs=_datasets(data, "outputs"),
         )
 
 
@@ -346,3 +358,12 @@ def _text_list(data: Mapping[str, object], key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"{key}: expected a list of strings, got {value!r}")
     return list(value)
+
+
+def _datasets(data: Mapping[str, object], key: str) -> tuple[Dataset, ...]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(
+        isinstance(v, list) and len(v) == 2 and all(isinstance(p, str) for p in v) for v in value
+    ):
+        raise ValueError(f"{key}: expected a list of [namespace, name] pairs, got {value!r}")
+    return tuple(Dataset(namespace, name) for namespace, name in value)

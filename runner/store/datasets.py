@@ -1,0 +1,133 @@
+"""Datasets: what each task declares it reads and writes (``task_datasets``), and every
+update of an output by a successful attempt (``dataset_updates``), revision 0012.
+
+``Store.sync_jobs`` declares the job files' datasets here; wrap's recorder declares its
+``--input``/``--output`` with the same statements (``spine_sql``), and both writers
+record an update of each declared output in the transaction that records an attempt's
+success, so an output is "updated" only by a successful attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from runner.dataset_names import Dataset
+from runner.model import Job
+from runner.store import spine_sql as sql
+from runner.store.database import Database
+from runner.store.records import from_epoch
+
+INPUT = "input"
+OUTPUT = "output"
+
+
+def declaration_rows(
+    job: str, task: str, direction: str, datasets: Iterable[Dataset]
+) -> list[dict[str, str]]:
+    """The ``task_datasets`` rows of one task's inputs or outputs."""
+    return [
+        {"job": job, "task": task, "direction": direction, "namespace": d.namespace, "name": d.name}
+        for d in datasets
+    ]
+
+
+def declare_jobs(db: Database, jobs: Iterable[Job]) -> None:
+    """Replace the declared datasets of these jobs with what their definitions declare."""
+    for job in jobs:
+        db.execute(sql.FORGET_DECLARED_DATASETS, {"job": job.name})
+        rows = [
+            row
+            for task in job.tasks.values()
+            for direction, declared in ((INPUT, task.inputs), (OUTPUT, task.outputs))
+            for row in declaration_rows(job.name, task.name, direction, declared)
+        ]
+        if rows:
+            db.executemany(sql.DECLARE_DATASET, rows)
+
+
+def record_updates(
+    db: Database, job: str, run_id: int, task: str, *, attempt: int, at: float
+) -> None:
+    """An update of each output of ``task`` by its successful attempt ``attempt``."""
+    db.execute(
+        sql.RECORD_DATASET_UPDATES,
+        {"job": job, "run_id": run_id, "task": task, "attempt": attempt, "at": at},
+    )
+
+
+@dataclass(frozen=True)
+class DatasetUpdate:
+    """One update of a dataset: which attempt made it, and when."""
+
+    id: int
+    dataset: Dataset
+    job: str
+    run_id: int
+    task: str
+    attempt: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DatasetState:
+    """A dataset the store knows: who declares it, and its last update (None: never)."""
+
+    dataset: Dataset
+    producers: tuple[str, ...]
+    """``job/task`` of every task declaring it as an output."""
+    consumers: tuple[str, ...]
+    """``job/task`` of every task declaring it as an input."""
+    last_update: DatasetUpdate | None
+    owners: tuple[str, ...] = ()
+    """The owners of the producing jobs."""
+
+
+_LAST_UPDATES = (
+    "SELECT u.* FROM dataset_updates u JOIN (SELECT namespace, name, MAX(id) AS id "
+    "FROM dataset_updates GROUP BY namespace, name) last ON u.id = last.id"
+)
+_DECLARED = (
+    "SELECT d.job, d.task, d.direction, d.namespace, d.name, j.owner FROM task_datasets d "
+    "LEFT JOIN jobs j ON j.name = d.job ORDER BY d.namespace, d.name, d.job, d.task"
+)
+
+
+def _update(row: dict[str, object]) -> DatasetUpdate:
+    return DatasetUpdate(
+        id=int(str(row["id"])),
+        dataset=Dataset(str(row["namespace"]), str(row["name"])),
+        job=str(row["job"]),
+        run_id=int(str(row["run_id"])),
+        task=str(row["task"]),
+        attempt=int(str(row["attempt"])),
+        at=from_epoch(float(str(row["updated_at"]))),
+    )
+
+
+def dataset_states(db: Database) -> list[DatasetState]:
+    """Every dataset declared by a job or updated by an attempt, by namespace and name."""
+    last = {u.dataset: u for u in map(_update, db.rows(_LAST_UPDATES))}
+    producers: dict[Dataset, list[str]] = {}
+    consumers: dict[Dataset, list[str]] = {}
+    owners: dict[Dataset, list[str]] = {}
+    for row in db.rows(_DECLARED):
+        dataset = Dataset(row["namespace"], row["name"])
+        side = producers if row["direction"] == OUTPUT else consumers
+        side.setdefault(dataset, []).append(f"{row['job']}/{row['task']}")
+        producers.setdefault(dataset, [])
+        consumers.setdefault(dataset, [])
+        if row["direction"] == OUTPUT and row["owner"]:
+            owners.setdefault(dataset, []).append(row["owner"])
+    known = sorted({*last, *producers})
+    return [
+        DatasetState(
+            dataset=d,
+            producers=tuple(producers.get(d, ())),
+            consumers=tuple(consumers.get(d, ())),
+            last_update=last.get(d),
+            owners=tuple(dict.fromkeys(owners.get(d, ()))),
+        )
+        for d in known
+    ]

@@ -1,0 +1,80 @@
+"""Dataset declarations and updates in the store, on every backend: an output is updated
+only by a successful attempt, by the engine's store and by wrap's lean writer alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from runner.dataset_names import Dataset
+from runner.model import Job, Task, TaskState, Trigger
+from runner.store.datasets import dataset_states
+from runner.store.store import Store
+from runner.wrap.recorder import record
+from runner.wrap.report import JobSpec
+from tests.runner.wrap.conftest import finished_report
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+ORDERS = Dataset("postgres://warehouse:5432", "analytics.public.orders")
+RAW = Dataset("file", "/data/in/orders.csv")
+
+
+def etl() -> Job:
+    load = Task("load", command=("true",), inputs=(RAW,), outputs=(ORDERS,), retries=1)
+    report = Task("report", command=("true",), after=("load",), inputs=(ORDERS,))
+    return Job(name="etl", tasks={"load": load, "report": report}, owner="data-team")
+
+
+def test_an_output_is_updated_only_by_a_successful_attempt(store: Store) -> None:
+    job = etl()
+    store.sync_jobs([job], T0)
+    run = store.create_run(job, T0, Trigger.MANUAL, T0)
+    assert run is not None
+
+    first = store.start_attempt(run, "load", T0)
+    assert first is not None
+    store.finish_attempt(first, TaskState.FAILED, T0 + timedelta(seconds=1), will_retry=True)
+    (state,) = [s for s in dataset_states(store.db) if s.dataset == ORDERS]
+    assert state.last_update is None
+    assert state.producers == ("etl/load",)
+    assert state.consumers == ("etl/report",)
+    assert state.owners == ("data-team",)
+
+    second = store.start_attempt(run, "load", T0 + timedelta(seconds=2))
+    assert second is not None
+    store.finish_attempt(second, TaskState.SUCCESS, T0 + timedelta(seconds=3))
+    (state,) = [s for s in dataset_states(store.db) if s.dataset == ORDERS]
+    assert state.last_update is not None
+    assert (state.last_update.run_id, state.last_update.task) == (run.id, "load")
+    assert state.last_update.attempt == 2
+    assert state.last_update.at == T0 + timedelta(seconds=3)
+    # an input is known (declared) but nothing updates it here
+    (raw,) = [s for s in dataset_states(store.db) if s.dataset == RAW]
+    assert raw.last_update is None
+    assert raw.producers == ()
+
+
+def test_a_job_that_stops_declaring_a_dataset_no_longer_produces_it(store: Store) -> None:
+    store.sync_jobs([etl()], T0)
+    plain = Job(name="etl", tasks={"load": Task("load", command=("true",))})
+    store.sync_jobs([plain], T0 + timedelta(hours=1))
+    assert dataset_states(store.db) == []
+
+
+def test_a_wrapped_run_updates_its_outputs_when_it_succeeds(store: Store) -> None:
+    spec = JobSpec("nightly", outputs=(ORDERS,), inputs=(RAW,), owner="ops")
+    record(store.db, finished_report(exit_codes=(1,), spec=spec))
+    (state,) = [s for s in dataset_states(store.db) if s.dataset == ORDERS]
+    assert state.last_update is None
+    assert state.producers == ("nightly/nightly",)
+
+    run_id = record(store.db, finished_report(at=1_800_000_100.0, exit_codes=(1, 0), spec=spec))
+    (state,) = [s for s in dataset_states(store.db) if s.dataset == ORDERS]
+    assert state.last_update is not None
+    assert (state.last_update.run_id, state.last_update.attempt) == (run_id, 2)
+
+
+def test_recording_the_same_report_twice_records_one_update(store: Store) -> None:
+    report = finished_report(spec=JobSpec("nightly", outputs=(ORDERS,)))
+    record(store.db, report)
+    record(store.db, report)
+    assert store.db.scalar("SELECT COUNT(*) FROM dataset_updates") == 1
