@@ -112,6 +112,15 @@ def _add_run_commands(sub: Any, p: Parents) -> None:
 
 def _add_history_commands(sub: Any, p: Parents) -> None:
     _command(sub, "jobs", "listing:jobs", [p.with_jobs, p.fmt], "list jobs")
+    datasets = _command(
+        sub, "datasets", "datasets:command", [p.with_jobs, p.fmt], "datasets and their freshness"
+    )
+    datasets.add_argument(
+        "--stale-after",
+        default="26h",
+        metavar="DURATION",
+        help="a dataset not updated for this long is stale (default 26h)",
+    )
     runs = _command(sub, "runs", "listing:runs", [p.common, p.fmt], "list runs, newest first")
     runs.add_argument("--job")
     runs.add_argument("--status", metavar="STATE")

@@ -131,3 +131,12 @@ def dataset_states(db: Database) -> list[DatasetState]:
         )
         for d in known
     ]
+
+
+def last_update_times(db: Database) -> dict[Dataset, float]:
+    """When each dataset was last updated (epoch seconds), for the freshness gauge."""
+    rows = db.rows(
+        "SELECT namespace, name, MAX(updated_at) AS at FROM dataset_updates "
+        "GROUP BY namespace, name"
+    )
+    return {Dataset(row["namespace"], row["name"]): float(row["at"]) for row in rows}

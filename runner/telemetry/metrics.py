@@ -17,6 +17,7 @@ from typing import Protocol
 from prometheus_client.registry import CollectorRegistry
 
 from runner import scheduler_liveness
+from runner.dataset_names import Dataset
 from runner.events import (
     AttemptCancelled,
     AttemptFailed,
@@ -30,6 +31,7 @@ from runner.events import (
     TaskSkipped,
     TaskUpstreamFailed,
 )
+from runner.store import datasets
 from runner.store import telemetry_reads as queries
 from runner.store.store import Store
 from runner.telemetry.exposition import FamiliesCollector
@@ -157,6 +159,11 @@ class MetricsCollector:
             "runwatch_spool_rejected_files",
             "Spooled results of wrapped runs the store refused for good (in spool/rejected).",
         )
+        self.dataset_last_update = GaugeFamily(
+            "runwatch_dataset_last_update_timestamp_seconds",
+            "When a successful attempt last updated the dataset (an output of its task).",
+            ("namespace", "dataset"),
+        )
         self.job_info = InfoFamily(
             "runwatch_job", "Facts about each loaded job.", ("job", "owner", "schedule", "timezone")
         )
@@ -182,6 +189,7 @@ class MetricsCollector:
             self.scheduler_lag,
             self.scheduler_heartbeat,
             self.spool_rejected,
+            self.dataset_last_update,
             self.job_info,
             self.build_info,
         ]
@@ -274,6 +282,7 @@ class MetricsCollector:
             if heartbeat is not None:
                 self._set_heartbeat(heartbeat)
         self.set_jobs(jobs)
+        self.set_dataset_updates(datasets.last_update_times(store.db))
         return cursor
 
     # -- facts from definitions and the scheduler -----------------------------------
@@ -305,6 +314,14 @@ class MetricsCollector:
                 self.next_run.remove(job)
             else:
                 self.next_run.set(job, value=_epoch(at))
+
+    def set_dataset_updates(self, updated: Mapping[Dataset, float]) -> None:
+        """The last update of each dataset (epoch seconds), from the store."""
+        with self.lock:
+            for dataset, at in updated.items():
+                current = self.dataset_last_update.get(dataset.namespace, dataset.name)
+                if current is None or at > current:
+                    self.dataset_last_update.set(dataset.namespace, dataset.name, value=at)
 
     def set_spool_rejected(self, count: int) -> None:
         """How many spooled results wait in ``spool/rejected`` for a person."""

@@ -27,6 +27,9 @@ CONTRACT = (
     ContractMetric("runwatch_runs_in_progress", "gauge", ("job",)),
     ContractMetric("runwatch_scheduler_lag_seconds", "histogram", ()),
     ContractMetric("runwatch_scheduler_heartbeat_timestamp_seconds", "gauge", ()),
+    ContractMetric(
+        "runwatch_dataset_last_update_timestamp_seconds", "gauge", ("namespace", "dataset")
+    ),
     ContractMetric("runwatch_job_info", "gauge", ("job", "owner", "schedule", "timezone")),
     ContractMetric("runwatch_build_info", "gauge", ("version",)),
     ContractMetric("runwatch_alerts_firing", "gauge", ("severity",)),

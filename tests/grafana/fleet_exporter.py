@@ -65,6 +65,11 @@ FLEET = (
     ),
     SimulatedJob("cleanup-tmp", "platform", "*/5 * * * *", "UTC", 300, (("command", 0.3),)),
 )
+DATASETS = {
+    ("postgres://warehouse:5432", "analytics.public.orders"): 3600.0,
+    ("s3://reports", "daily/orders.csv"): 30 * 3600.0,  # past 26h: stale
+}
+"""Datasets (namespace, name) and how long ago they were last updated."""
 RECEIVERS = {"slack-data": "sent", "pagerduty-oncall": "failed"}  # receiver → outcome
 
 
@@ -112,6 +117,12 @@ class FleetMetrics:
         self.heartbeat = Gauge(
             "runwatch_scheduler_heartbeat_timestamp_seconds", "Scheduler heartbeat.", registry=r
         )
+        self.dataset_update = Gauge(
+            "runwatch_dataset_last_update_timestamp_seconds",
+            "Dataset last updated.",
+            ["namespace", "dataset"],
+            registry=r,
+        )
         # Info families: `runwatch_job_info{…} 1`, of the OpenMetrics info type.
         self.info = Info("runwatch_job", "Job metadata.", ["job"], registry=r)
         self.build = Info("runwatch_build", "Build.", registry=r)
@@ -151,6 +162,8 @@ class FleetSimulation:
             ago = 3 if job.failing_task else 0.5
             m.last_success.labels(job.name).set(now - ago * job.interval_seconds)
             m.in_progress.labels(job.name).set(1 if job.flaky_task else 0)
+        for (namespace, dataset), age in DATASETS.items():
+            m.dataset_update.labels(namespace, dataset).set(now - age)
         for receiver in RECEIVERS:
             for status in ("sent", "failed"):
                 m.notifications.labels(receiver, status)

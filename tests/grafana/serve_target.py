@@ -28,6 +28,7 @@ jobs:
         after: [extract]
         retries: 1
         retry_delay: 0s
+        outputs: ["postgres://warehouse:5432/analytics.public.orders"]
   always-fails:
     schedule: "* * * * * */3"
     owner: ops

@@ -30,7 +30,7 @@ def jobs(ctx: Context) -> int:
 
     store = ctx.open_store()
     now = utcnow()
-    defined = _defined_jobs(ctx)
+    defined = defined_jobs(ctx)
     store.sync_jobs(defined.values(), now)
     stored = {job.name: job for job in store.list_jobs()}
     wrapped = sorted(n for n, j in stored.items() if j.source == "wrap" and n not in defined)
@@ -69,7 +69,7 @@ def jobs(ctx: Context) -> int:
     return 0
 
 
-def _defined_jobs(ctx: Context) -> dict[str, Job]:
+def defined_jobs(ctx: Context) -> dict[str, Job]:
     """The jobs of the definitions, or none when no job paths are configured."""
     try:
         return dict(ctx.definitions.jobs)
