@@ -179,6 +179,15 @@ class TaskUpstreamFailed(Event):
     type: ClassVar[str] = "task_upstream_failed"
 
 
+@dataclass(frozen=True, kw_only=True)
+class DatasetUpdated(Event):
+    """A successful attempt updated a dataset its task declares as an output."""
+
+    type: ClassVar[str] = "dataset_updated"
+    namespace: str = ""
+    name: str = ""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -197,6 +206,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AttemptCancelled,
         TaskSkipped,
         TaskUpstreamFailed,
+        DatasetUpdated,
     )
 }
 

@@ -17,6 +17,7 @@ from runner.events import (
     AttemptStarted,
     AttemptSucceeded,
     AttemptTimedOut,
+    DatasetUpdated,
     Event,
     TaskSkipped,
     TaskUpstreamFailed,
@@ -266,15 +267,6 @@ class AttemptTable(EventLog):
             if state is TaskState.SKIPPED:
                 self._insert_event(TaskSkipped(**common, reason=reason))
                 return True
-            if state is TaskState.SUCCESS:
-                datasets.record_updates(
-                    self.db,
-                    attempt.job,
-                    attempt.run_id,
-                    attempt.task,
-                    attempt=attempt.number,
-                    at=at_epoch,
-                )
             ended: dict[str, Any] = {
                 "duration_seconds": max(0.0, at_epoch - started),
                 "exit_code": exit_code,
@@ -285,7 +277,27 @@ class AttemptTable(EventLog):
             if state in _RETRYABLE:
                 ended["will_retry"] = will_retry
             self._insert_event(cls(**common, **ended))
+            if state is TaskState.SUCCESS:
+                self._record_dataset_updates(attempt, at, at_epoch)
         return True
+
+    def _record_dataset_updates(self, attempt: AttemptRecord, at: datetime, epoch: float) -> None:
+        """An update, and its event, of each output the attempt's task declares."""
+        updated = datasets.record_updates(
+            self.db, attempt.job, attempt.run_id, attempt.task, attempt=attempt.number, at=epoch
+        )
+        for dataset in updated:
+            self._insert_event(
+                DatasetUpdated(
+                    at=at,
+                    job=attempt.job,
+                    run_id=attempt.run_id,
+                    task=attempt.task,
+                    attempt=attempt.number,
+                    namespace=dataset.namespace,
+                    name=dataset.name,
+                )
+            )
 
     def get_attempt(self, attempt_id: int) -> AttemptRecord:
         """The attempt with this id."""

@@ -49,12 +49,14 @@ def declare_jobs(db: Database, jobs: Iterable[Job]) -> None:
 
 def record_updates(
     db: Database, job: str, run_id: int, task: str, *, attempt: int, at: float
-) -> None:
-    """An update of each output of ``task`` by its successful attempt ``attempt``."""
-    db.execute(
+) -> list[Dataset]:
+    """An update of each output of ``task`` by its successful attempt ``attempt``; the
+    datasets updated."""
+    rows = db.rows(
         sql.RECORD_DATASET_UPDATES,
         {"job": job, "run_id": run_id, "task": task, "attempt": attempt, "at": at},
     )
+    return [Dataset(row["namespace"], row["name"]) for row in rows]
 
 
 @dataclass(frozen=True)

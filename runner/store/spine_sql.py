@@ -142,6 +142,7 @@ DECLARE_DATASET = (
 RECORD_DATASET_UPDATES = (
     "INSERT INTO dataset_updates (namespace, name, job, run_id, task, attempt, updated_at) "
     "SELECT namespace, name, job, :run_id, task, :attempt, :at FROM task_datasets "
-    "WHERE job = :job AND task = :task AND direction = 'output'"
+    "WHERE job = :job AND task = :task AND direction = 'output' RETURNING namespace, name"
 )
-"""An update of each output the task declares, by one successful attempt."""
+"""An update of each output the task declares, by one successful attempt; the datasets
+updated come back, for their ``dataset_updated`` events."""

@@ -22,7 +22,6 @@ from runner.events import (
     RunFailed,
     RunSucceeded,
 )
-from runner.store import datasets
 from runner.store import telemetry_reads as queries
 from runner.store.store import Store
 from runner.telemetry import exposition
@@ -82,10 +81,6 @@ class MetricsConsumer:
                     if not events:
                         break
                     self.collector.consume(events, trace_ids=self._traces_of(events))
-                    if any(isinstance(e, AttemptSucceeded) for e in events):
-                        self.collector.set_dataset_updates(
-                            datasets.last_update_times(self.store.db)
-                        )
                     self.cursor = events[-1].id
                     applied += len(events)
                     if len(events) < self.batch_size:

@@ -23,6 +23,7 @@ from runner.events import (
     AttemptFailed,
     AttemptSucceeded,
     AttemptTimedOut,
+    DatasetUpdated,
     Event,
     RunCancelled,
     RunFailed,
@@ -236,6 +237,8 @@ class MetricsCollector:
                 self.task_retries.inc(job, task)
         elif kind in _TASK_ENDS:
             self.task_attempts.inc(job, event.task or "", _TASK_ENDS[kind])
+        elif isinstance(event, DatasetUpdated):
+            self._dataset_updated(Dataset(event.namespace, event.name), _epoch(event.at))
 
     def _max(self, family: GaugeFamily, job: str, value: float) -> None:
         current = family.get(job)
@@ -281,8 +284,11 @@ class MetricsCollector:
                 self._running_add(job, run_id)
             if heartbeat is not None:
                 self._set_heartbeat(heartbeat)
+        updated = datasets.last_update_times(store.db)
+        with self.lock:
+            for dataset, at in updated.items():
+                self._dataset_updated(dataset, at)
         self.set_jobs(jobs)
-        self.set_dataset_updates(datasets.last_update_times(store.db))
         return cursor
 
     # -- facts from definitions and the scheduler -----------------------------------
@@ -315,13 +321,10 @@ class MetricsCollector:
             else:
                 self.next_run.set(job, value=_epoch(at))
 
-    def set_dataset_updates(self, updated: Mapping[Dataset, float]) -> None:
-        """The last update of each dataset (epoch seconds), from the store."""
-        with self.lock:
-            for dataset, at in updated.items():
-                current = self.dataset_last_update.get(dataset.namespace, dataset.name)
-                if current is None or at > current:
-                    self.dataset_last_update.set(dataset.namespace, dataset.name, value=at)
+    def _dataset_updated(self, dataset: Dataset, at: float) -> None:
+        current = self.dataset_last_update.get(dataset.namespace, dataset.name)
+        if current is None or at > current:
+            self.dataset_last_update.set(dataset.namespace, dataset.name, value=at)
 
     def set_spool_rejected(self, count: int) -> None:
         """How many spooled results wait in ``spool/rejected`` for a person."""

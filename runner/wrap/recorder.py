@@ -301,17 +301,6 @@ def _finish_attempt(
     }
     if attempt.state in _RETRYABLE:
         payload["will_retry"] = retrying
-    if attempt.state == SUCCESS:
-        db.execute(
-            sql.RECORD_DATASET_UPDATES,
-            {
-                "job": job,
-                "run_id": run_id,
-                "task": task,
-                "attempt": attempt.number,
-                "at": attempt.finished_at,
-            },
-        )
     _event(
         db,
         _ATTEMPT_EVENTS[attempt.state],
@@ -322,6 +311,36 @@ def _finish_attempt(
         task=task,
         attempt=attempt.number,
     )
+    if attempt.state == SUCCESS:
+        _record_dataset_updates(db, job, task, run_id, attempt)
+
+
+def _record_dataset_updates(
+    db: Connection, job: str, task: str, run_id: int, attempt: AttemptReport
+) -> None:
+    """As ``Store.finish_attempt``: an update, and its event, of each declared output."""
+    assert attempt.finished_at is not None
+    updated = db.rows(
+        sql.RECORD_DATASET_UPDATES,
+        {
+            "job": job,
+            "run_id": run_id,
+            "task": task,
+            "attempt": attempt.number,
+            "at": attempt.finished_at,
+        },
+    )
+    for row in updated:
+        _event(
+            db,
+            "dataset_updated",
+            attempt.finished_at,
+            job,
+            {"namespace": row["namespace"], "name": row["name"]},
+            run_id=run_id,
+            task=task,
+            attempt=attempt.number,
+        )
 
 
 def _finish_run(db: Connection, report: RunReport, run_id: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from runner.dataset_names import Dataset
+from runner.events import DatasetUpdated
 from runner.model import Job, Task, TaskState, Trigger
 from runner.store.datasets import dataset_states
 from runner.store.store import Store
@@ -78,3 +79,30 @@ def test_recording_the_same_report_twice_records_one_update(store: Store) -> Non
     record(store.db, report)
     record(store.db, report)
     assert store.db.scalar("SELECT COUNT(*) FROM dataset_updates") == 1
+
+
+def dataset_events(store: Store) -> list[DatasetUpdated]:
+    return [e for e in store.events_after(0, limit=1000) if isinstance(e, DatasetUpdated)]
+
+
+def test_each_update_is_a_dataset_updated_event_by_both_writers(store: Store) -> None:
+    job = etl()
+    store.sync_jobs([job], T0)
+    run = store.create_run(job, T0, Trigger.MANUAL, T0)
+    assert run is not None
+    attempt = store.start_attempt(run, "load", T0)
+    assert attempt is not None
+    store.finish_attempt(attempt, TaskState.SUCCESS, T0 + timedelta(seconds=1))
+    record(store.db, finished_report(spec=JobSpec("nightly", outputs=(RAW,))))
+
+    engine_event, wrap_event = dataset_events(store)
+    assert (engine_event.job, engine_event.run_id, engine_event.task) == ("etl", run.id, "load")
+    assert (engine_event.namespace, engine_event.name) == (ORDERS.namespace, ORDERS.name)
+    assert engine_event.attempt == 1
+    assert engine_event.at == T0 + timedelta(seconds=1)
+    assert (wrap_event.job, wrap_event.task, wrap_event.namespace, wrap_event.name) == (
+        "nightly",
+        "nightly",
+        "file",
+        "/data/in/orders.csv",
+    )
