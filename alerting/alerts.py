@@ -25,7 +25,7 @@ from alerting.templates import render
 from runner.store.alerts import AlertState
 
 IDENTIFYING = ("alertname", "severity", "job", "task")
-"""Labels that (with the rule's own labels) make up an alert's identity."""
+"""Labels that (with the finding's and the rule's own labels) make up an alert's identity."""
 
 DEFAULT_SUMMARIES = {
     RuleKind.RUN_FAILED: "job {job} failed (run {run_id})",
@@ -37,6 +37,9 @@ DEFAULT_SUMMARIES = {
     RuleKind.RUN_OVERDUE: "job {job} runs longer than expected ({expected})",
     RuleKind.STALE: "job {job} has not succeeded for {for}",
     RuleKind.RETRIES_EXHAUSTED: "task {task} of job {job} failed after {attempt} attempts",
+    RuleKind.DATASET_STALE: (
+        "dataset {namespace}/{dataset} has not been updated for {for} (by {job}/{task})"
+    ),
 }
 
 _ENRICHMENT = frozenset({"trace_id", "trace_url", "error"})
@@ -149,6 +152,7 @@ class AlertBook:
         identity = {"alertname": rule.alert, "severity": rule.severity.value, "job": finding.job}
         if finding.task:
             identity["task"] = finding.task
+        identity.update(finding.labels)
         identity.update(rule.labels)
         fp = fingerprint(identity)
         at = finding.at.timestamp()
@@ -216,6 +220,8 @@ class AlertBook:
         for fp in self._by_job.get((finding.rule.alert, finding.job), ()):
             alert = self.alerts[fp]
             if not alert.firing or (finding.task and alert.task != finding.task):
+                continue
+            if any(alert.labels.get(k) != v for k, v in finding.labels.items()):
                 continue
             alert.state, alert.ends_at, alert.updated_at = AlertState.RESOLVED, at, at
             if finding.fields.get("run_id") is not None:

@@ -58,13 +58,14 @@ _RULE = ("alert", "when", "severity", "matchers", "labels", "annotations", "runb
 # the parameter each kind takes: key -> kinds that accept it
 _RULE_PARAMS = {
     "threshold": (RuleKind.DURATION_EXCEEDED, RuleKind.CONSECUTIVE_FAILURES),
-    "for": (RuleKind.STALE,),
+    "for": (RuleKind.STALE, RuleKind.DATASET_STALE),
     "deadline": (RuleKind.DEADLINE_MISSED,),
 }
 _REQUIRED_PARAM = {
     RuleKind.DURATION_EXCEEDED: "threshold",
     RuleKind.CONSECUTIVE_FAILURES: "threshold",
     RuleKind.STALE: "for",
+    RuleKind.DATASET_STALE: "for",
     RuleKind.DEADLINE_MISSED: "deadline",
 }
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

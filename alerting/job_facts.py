@@ -10,6 +10,7 @@ from typing import Any
 from runner.events import (
     AttemptFailed,
     AttemptTimedOut,
+    DatasetUpdated,
     Event,
     RunCancelled,
     RunFailed,
@@ -66,6 +67,8 @@ class JobFacts:
     consecutive_failures: int = 0
     last_failure: dict[str, Any] = field(default_factory=dict)
     open_runs: dict[str, OpenRun] = field(default_factory=dict)
+    datasets: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
+    """The datasets the job's tasks updated: (namespace, name) -> (task, last update)."""
 
     def apply(self, event: Event) -> None:
         """Update the facts with one event (before rules look at it)."""
@@ -88,6 +91,8 @@ class JobFacts:
                 "signal": event.signal,
                 "error": event.error[-_ERROR_CHARS:] if event.error else None,
             }
+        elif isinstance(event, DatasetUpdated):
+            self.datasets[(event.namespace, event.name)] = (event.task or "", at)
         elif isinstance(event, RunSucceeded | RunFailed | RunCancelled):
             closed = self.open_runs.pop(key, OpenRun())
             self.last_failure = closed.failure
@@ -108,6 +113,9 @@ class JobFacts:
                 "open_runs": {
                     k: [r.logical_time, r.started_at, r.failure] for k, r in self.open_runs.items()
                 },
+                "datasets": [
+                    [ns, name, task, at] for (ns, name), (task, at) in self.datasets.items()
+                ],
             }
         )
 
@@ -123,4 +131,5 @@ class JobFacts:
             open_runs={
                 k: OpenRun(v[0], v[1], v[2] or {}) for k, v in data.get("open_runs", {}).items()
             },
+            datasets={(ns, name): (task, at) for ns, name, task, at in data.get("datasets", [])},
         )

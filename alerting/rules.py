@@ -23,6 +23,7 @@ from runner.events import (
     AttemptFailed,
     AttemptSucceeded,
     AttemptTimedOut,
+    DatasetUpdated,
     Event,
     RunCancelled,
     RunFailed,
@@ -46,6 +47,7 @@ class RuleKind(StrEnum):
     RUN_OVERDUE = "run_overdue"
     STALE = "stale"
     RETRIES_EXHAUSTED = "retries_exhausted"
+    DATASET_STALE = "dataset_stale"
 
 
 class Severity(StrEnum):
@@ -72,7 +74,14 @@ _RESOLVED_BY_SUCCESS = frozenset(
         RuleKind.RUN_OVERDUE,
     }
 )
-_TIME_KINDS = frozenset({RuleKind.STALE, RuleKind.DURATION_EXCEEDED, RuleKind.DEADLINE_MISSED})
+_TIME_KINDS = frozenset(
+    {
+        RuleKind.STALE,
+        RuleKind.DURATION_EXCEEDED,
+        RuleKind.DEADLINE_MISSED,
+        RuleKind.DATASET_STALE,
+    }
+)
 _APPLIES_CACHE_SIZE = 65536
 
 
@@ -114,6 +123,8 @@ class Finding:
     firing: bool
     task: str | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Identifying labels of the finding's own (a dataset's ``namespace`` and ``dataset``)."""
 
 
 class _Every:
@@ -175,6 +186,9 @@ class RuleSet:
             baseline = facts.last_success_at or facts.first_seen_at
             if baseline is not None and rule.for_seconds is not None:
                 times.append(baseline + rule.for_seconds)
+        for rule in self._of(RuleKind.DATASET_STALE):
+            assert rule.for_seconds is not None
+            times.extend(at + rule.for_seconds for _, at in facts.datasets.values())
         for run in facts.open_runs.values():
             for rule in self._of(RuleKind.DURATION_EXCEEDED):
                 if run.started_at is not None and rule.threshold_seconds is not None:
@@ -206,8 +220,27 @@ class RuleSet:
                     }
                     at = _crossed(baseline + rule.for_seconds, now)
                     found.append(Finding(rule, job, at, True, fields=fields))
+            found.extend(self._tick_datasets(now, job, job_facts, info))
             for run_id, run in job_facts.open_runs.items():
                 found.extend(self._tick_run(now, job, int(run_id), run, info))
+        return found
+
+    def _tick_datasets(
+        self, now: datetime, job: str, facts: JobFacts, info: JobInfo
+    ) -> list[Finding]:
+        """A dataset the job updates that was not updated for a rule's ``for``: one alert
+        per dataset, labelled with it, its namespace and the task producing it."""
+        found: list[Finding] = []
+        epoch = now.timestamp()
+        for rule in self._of(RuleKind.DATASET_STALE):
+            assert rule.for_seconds is not None
+            for (namespace, name), (task, at) in facts.datasets.items():
+                if epoch - at <= rule.for_seconds or not self._applies(rule, job, info, task):
+                    continue
+                fields = {"for": format_duration(rule.for_seconds), "last_update_at": _iso(at)}
+                labels = {"namespace": namespace, "dataset": name}
+                crossed = _crossed(at + rule.for_seconds, now)
+                found.append(Finding(rule, job, crossed, True, task, fields, labels))
         return found
 
     def _tick_run(
@@ -349,6 +382,18 @@ class RuleSet:
             if self._applies(rule, event.job, info, event.task)
         ]
 
+    def _dataset_updated(
+        self, event: Event, facts: JobFacts, info: JobInfo, firing: Container[str]
+    ) -> list[Finding]:
+        assert isinstance(event, DatasetUpdated)
+        labels = {"namespace": event.namespace, "dataset": event.name}
+        fields = {"run_id": event.run_id}
+        return [
+            Finding(r, event.job, event.at, False, event.task, fields, labels)
+            for r in self._of(RuleKind.DATASET_STALE)
+            if r.alert in firing
+        ]
+
     def _attempt_succeeded(
         self, event: Event, facts: JobFacts, info: JobInfo, firing: Container[str]
     ) -> list[Finding]:
@@ -365,6 +410,7 @@ _HANDLERS = {
     AttemptFailed: RuleSet._attempt_failed,
     AttemptTimedOut: RuleSet._attempt_failed,
     AttemptSucceeded: RuleSet._attempt_succeeded,
+    DatasetUpdated: RuleSet._dataset_updated,
 }
 
 

@@ -268,7 +268,7 @@ CASES = [
         (
             "alerting.rules[0].when: required (one of: run_failed, task_failed, "
             "consecutive_failures, duration_exceeded, deadline_missed, run_missed, run_overdue, "
-            "stale, retries_exhausted)"
+            "stale, retries_exhausted, dataset_stale)"
         ),
     ),
     (
@@ -277,7 +277,7 @@ CASES = [
         (
             "alerting.rules[0].when: 'job_failed': expected one of: run_failed, task_failed, "
             "consecutive_failures, duration_exceeded, deadline_missed, run_missed, run_overdue, "
-            "stale, retries_exhausted"
+            "stale, retries_exhausted, dataset_stale"
         ),
     ),
     (
@@ -313,7 +313,7 @@ CASES = [
     (
         "rule_param_wrong_kind",
         w(rules=[{"alert": "A", "when": "run_failed", "for": "1h"}]),
-        "alerting.rules[0].for: not used by run_failed (only by stale)",
+        "alerting.rules[0].for: not used by run_failed (only by stale, dataset_stale)",
     ),
     (
         "rule_bad_threshold",
