@@ -86,6 +86,8 @@ class Trigger(StrEnum):
     MANUAL = "manual"
     BACKFILL = "backfill"
     WRAP = "wrap"
+    DATASET = "dataset"
+    """Created because the datasets of a data-aware schedule were updated."""
 
 
 class Overlap(StrEnum):
@@ -116,6 +118,15 @@ class DstPolicy:
 
     repeated: RepeatedTime = RepeatedTime.ONCE
     skipped: SkippedTime = SkippedTime.NEXT_VALID
+
+
+@dataclass(frozen=True)
+class DatasetSchedule:
+    """``schedule: {datasets: [...], any: false}``: run when all (``any``: any) of these
+    datasets were updated since the job's last such run."""
+
+    datasets: tuple[Dataset, ...]
+    any: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,6 +195,8 @@ class Job:
     """Remote hosts may report runs of this job through the ping API (its own token)."""
     runbook: str | None = None
     """An http(s) URL every page about this job links to."""
+    dataset_schedule: DatasetSchedule | None = None
+    """Runs when datasets are updated (``schedule: {datasets: …}``) instead of on a cron."""
     source: str = "<python>"
 
 

@@ -108,4 +108,7 @@ def assemble_job(
     """A model.Job from its checked options and tasks, after checking the task graph;
     ``where(task)`` locates a task's ``after``."""
     check_graph(tasks, where)
-    return model.Job(name=name, tasks=dict(tasks), source=source, **options)
+    fields = dict(options)
+    if isinstance(fields.get("schedule"), model.DatasetSchedule):
+        fields["dataset_schedule"] = fields.pop("schedule")
+    return model.Job(name=name, tasks=dict(tasks), source=source, **fields)

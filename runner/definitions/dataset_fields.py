@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from runner.config_fields import Location, shown, suggest
+from runner.config_fields import Location, boolean, check_keys, shown, suggest
 from runner.dataset_names import Dataset, parse_dataset_uri
+from runner.model import DatasetSchedule
 
 _EXPLICIT_KEYS = ("namespace", "name")
+_SCHEDULE_KEYS = ("datasets", "any")
 
 
 def datasets(value: object, where: Location) -> tuple[Dataset, ...]:
@@ -41,4 +43,16 @@ def dataset(value: object, where: Location) -> Dataset:
         return Dataset(namespace, name)
     raise where.error(
         f"expected a dataset URI or a {{namespace, name}} mapping, got {shown(value)}"
+    )
+
+
+def dataset_schedule(value: Mapping[object, object], where: Location) -> DatasetSchedule:
+    """``{datasets: [URI or {namespace, name}, …], any: false}``: a data-aware schedule."""
+    check_keys(value, _SCHEDULE_KEYS, where)
+    found = datasets(value["datasets"], where.at("datasets"))
+    if not found:
+        raise where.at("datasets").error("a data-aware schedule names at least one dataset")
+    any_one = value.get("any")
+    return DatasetSchedule(
+        found, any=False if any_one is None else boolean(any_one, where.at("any"))
     )

@@ -26,7 +26,7 @@ from runner.config_fields import (
     web_url,
     whole_number,
 )
-from runner.definitions.dataset_fields import datasets
+from runner.definitions.dataset_fields import dataset_schedule, datasets
 from runner.errors import InvalidScheduleError
 from runner.scheduling.schedule import validate_schedule, validate_timezone
 from runner.taskenv import parse_env_inherit
@@ -191,8 +191,10 @@ def cwd(value: object, where: Location, base: str) -> str:
     return os.path.normpath(os.path.join(base, path))
 
 
-def schedule(value: object, where: Location) -> str:
-    """A cron expression (see runner.scheduling.schedule)."""
+def schedule(value: object, where: Location) -> str | model.DatasetSchedule:
+    """A cron expression (see runner.scheduling.schedule), or ``{datasets: […]}``."""
+    if isinstance(value, Mapping) and "datasets" in value:
+        return dataset_schedule(value, where)
     if not isinstance(value, str):
         raise InvalidScheduleError(f"{where}: expected a cron expression string, got {value!r}")
     try:

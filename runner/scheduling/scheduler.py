@@ -17,6 +17,7 @@ from runner.engine.engine import Engine, tasks_to_resume
 from runner.errors import DefinitionError, InvalidScheduleError
 from runner.events import RunSkipped
 from runner.model import Job, Overlap, RunState, Trigger
+from runner.scheduling.dataset_triggers import DatasetTriggers
 from runner.scheduling.schedule import FireTime, Schedule, check_job_schedule
 from runner.store.records import RunRecord
 from runner.store.scheduling import active_runs, claim_run, last_fire_time, queued_runs
@@ -82,6 +83,7 @@ class Scheduler:
             self._last.pop(gone, None)
         self.jobs = dict(jobs)
         self._schedules = schedules
+        self._datasets = DatasetTriggers(self.jobs)
 
     def next_fire_times(self) -> dict[str, datetime]:
         """The next fire time of every scheduled job."""
@@ -114,6 +116,7 @@ class Scheduler:
                     )
                     self._next.pop(name, None)
         if due or now >= self._next_poll:
+            self._datasets.fire(self.store, now)
             self._start_queued(now)
             self._next_poll = now + timedelta(seconds=POLL_SECONDS)
 

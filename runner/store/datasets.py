@@ -142,3 +142,48 @@ def last_update_times(db: Database) -> dict[Dataset, float]:
         "GROUP BY namespace, name"
     )
     return {Dataset(row["namespace"], row["name"]): float(row["at"]) for row in rows}
+
+
+def _among(datasets: Iterable[Dataset], params: dict[str, object]) -> str:
+    """A predicate matching the rows of these datasets; their values go into ``params``."""
+    pairs = []
+    for i, d in enumerate(sorted(set(datasets))):
+        params[f"ns{i}"], params[f"n{i}"] = d.namespace, d.name
+        pairs.append(f"(namespace = :ns{i} AND name = :n{i})")
+    return f"({' OR '.join(pairs) or '1 = 0'})"
+
+
+def updates_of(
+    db: Database, datasets: Iterable[Dataset], *, after_id: int = 0
+) -> list[DatasetUpdate]:
+    """The updates of these datasets with an id above ``after_id``, oldest first."""
+    params: dict[str, object] = {"after": after_id}
+    among = _among(datasets, params)
+    rows = db.rows(
+        f"SELECT * FROM dataset_updates WHERE id > :after AND {among} ORDER BY id", params
+    )
+    return [_update(row) for row in rows]
+
+
+def last_update_id_until(db: Database, datasets: Iterable[Dataset], at: float) -> int:
+    """The newest id of an update of these datasets made at or before ``at`` (0: none)."""
+    params: dict[str, object] = {"at": at}
+    among = _among(datasets, params)
+    found = db.scalar(
+        f"SELECT MAX(id) FROM dataset_updates WHERE updated_at <= :at AND {among}", params
+    )
+    return int(found or 0)
+
+
+def last_dataset_run_at(db: Database, job: str) -> float | None:
+    """The logical time of the job's newest run made by its data-aware schedule."""
+    found = db.scalar(
+        "SELECT MAX(logical_time) FROM runs WHERE job = :job AND trigger = 'dataset'",
+        {"job": job},
+    )
+    return None if found is None else float(found)
+
+
+def newest_update_id(db: Database) -> int:
+    """The id of the newest dataset update (0: none yet)."""
+    return int(db.scalar("SELECT MAX(id) FROM dataset_updates") or 0)
