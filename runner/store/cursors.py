@@ -38,3 +38,14 @@ def advance_cursor(db: Database, name: str, event_id: int, now: datetime) -> Non
         "UPDATE consumer_cursors SET event_id = :id, updated_at = :now WHERE name = :name",
         {"id": event_id, "now": to_epoch(now), "name": name},
     )
+
+
+def start_cursor(db: Database, name: str, event_id: int, now: datetime) -> None:
+    """Create the cursor at ``event_id`` unless it exists (a consumer that starts from
+    now, not from the first event ever stored)."""
+    with db.transaction():
+        db.execute(
+            "INSERT INTO consumer_cursors (name, event_id, updated_at) VALUES (:name, :id, :now) "
+            "ON CONFLICT (name) DO NOTHING",
+            {"name": name, "id": event_id, "now": to_epoch(now)},
+        )

@@ -187,3 +187,20 @@ def last_dataset_run_at(db: Database, job: str) -> float | None:
 def newest_update_id(db: Database) -> int:
     """The id of the newest dataset update (0: none yet)."""
     return int(db.scalar("SELECT MAX(id) FROM dataset_updates") or 0)
+
+
+def declared_by_task(
+    db: Database, job: str
+) -> dict[str, tuple[tuple[Dataset, ...], tuple[Dataset, ...]]]:
+    """Each task of ``job`` and the (inputs, outputs) it declares."""
+    found: dict[str, tuple[list[Dataset], list[Dataset]]] = {}
+    rows = db.rows(
+        "SELECT task, direction, namespace, name FROM task_datasets WHERE job = :job "
+        "ORDER BY task, namespace, name",
+        {"job": job},
+    )
+    for row in rows:
+        inputs, outputs = found.setdefault(row["task"], ([], []))
+        side = outputs if row["direction"] == OUTPUT else inputs
+        side.append(Dataset(row["namespace"], row["name"]))
+    return {task: (tuple(i), tuple(o)) for task, (i, o) in found.items()}

@@ -53,6 +53,26 @@ class AlertLoop(threading.Thread):
         self.sender.close()
 
 
+def _lineage(ctx: Context) -> Any:
+    """OpenLineage's emitting loop, started, when OpenLineage is configured; else None."""
+
+    from runner.lineage.config import job_namespace, lineage_configured
+
+    if not lineage_configured(ctx.env, Path.cwd(), Path.home()):
+        return None
+    try:
+        from runner.lineage.consumer import start_lineage
+    except ImportError:
+        logger.warning(
+            "OpenLineage is configured but openlineage-python is not installed: "
+            "pip install 'runwatch[openlineage]'; no lineage is emitted"
+        )
+        return None
+    loop = start_lineage(ctx.open_store(recover=False), job_namespace(ctx.env))
+    logger.info("openlineage: emitting runs and attempts (namespace %s)", job_namespace(ctx.env))
+    return loop
+
+
 def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read top to bottom
     """Serve until SIGTERM/SIGINT: schedule, run, watch; GET /healthz and /metrics."""
     from prometheus_client import CollectorRegistry
@@ -179,6 +199,7 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     else:
         logger.info("ping API off: set server.token in runwatch.yaml to accept remote pings")
     alerts = AlertLoop(ctx.open_store(recover=False), alerting, ctx.redactor)
+    lineage = _lineage(ctx)
     # Before anything answers: a SIGTERM as soon as /healthz is up must stop serve cleanly.
     daemon.install_signal_handlers()
     server.start()
@@ -188,6 +209,8 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
         return daemon.run()
     finally:
         alerts.stop()
+        if lineage is not None:
+            lineage.stop()
         server.stop()
         if ping_api is not None:
             ping_api.close()

@@ -1,0 +1,54 @@
+"""`runwatch serve` with datasets: a data-aware job runs after its producer updates its
+dataset, and with OPENLINEAGE_URL set, both jobs' runs reach a local OpenLineage endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_serve import Runwatch, Serve, runs, runwatch, serves
+from tests.runner.lineage.endpoint import Endpoint, endpoint
+
+__all__ = ["endpoint", "runwatch", "serves"]  # the fixtures, shared
+
+JOBS = """
+jobs:
+  load-orders:
+    schedule: "* * * * * */2"
+    command: "true"
+    outputs: ["postgres://warehouse:5432/analytics.public.orders"]
+  orders-report:
+    schedule: {datasets: ["postgres://warehouse:5432/analytics.public.orders"]}
+    command: "true"
+"""
+
+
+def test_serve_runs_a_data_aware_job_and_emits_openlineage_events(
+    tmp_path: Path,
+    home: Path,
+    runwatch: Runwatch,
+    serves: list[Serve],
+    endpoint: Endpoint,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENLINEAGE_URL", endpoint.url)
+    monkeypatch.setenv("OPENLINEAGE_NAMESPACE", "e2e")
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(JOBS)
+    serve = Serve(tmp_path, home, jobs)
+    serves.append(serve)
+
+    def reported() -> bool:
+        done = [r for r in runs(runwatch, "orders-report") if r["state"] == "success"]
+        names = {(e["job"]["name"], e["eventType"]) for e in endpoint.events}
+        return bool(done) and ("orders-report", "COMPLETE") in names
+
+    serve.wait_until(reported, "a data-triggered run and its OpenLineage COMPLETE", timeout=60)
+    assert serve.stop() == 0
+    report_runs = runs(runwatch, "orders-report")
+    assert {r["trigger"] for r in report_runs} == {"dataset"}
+    producer_events = [e for e in endpoint.events if e["job"]["name"] == "load-orders.load-orders"]
+    assert producer_events, endpoint.events
+    assert all(e["job"]["namespace"] == "e2e" for e in endpoint.events)
+    assert producer_events[0]["outputs"][0]["name"] == "analytics.public.orders"

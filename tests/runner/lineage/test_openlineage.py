@@ -1,0 +1,221 @@
+"""OpenLineage RunEvents of real runs, sent by the real openlineage-python client (its
+HTTP transport, configured by OPENLINEAGE_URL) to a local endpoint: START before
+COMPLETE or FAIL, parent-run facets linking attempts to their run, the error message on
+failure, the declared datasets; an endpoint that is down or slow fails nothing."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openlineage.client import OpenLineageClient
+from openlineage.client.event_v2 import Job as OLJob
+from openlineage.client.event_v2 import Run as OLRun
+from openlineage.client.event_v2 import RunEvent, RunState
+from openlineage.client.facet_v2 import error_message_run, parent_run
+
+from runner.clock import utcnow
+from runner.dataset_names import Dataset
+from runner.engine.engine import Engine
+from runner.engine.executor import Message
+from runner.executors.local.executor import LocalExecutor
+from runner.lineage.config import lineage_configured
+from runner.lineage.consumer import LineageConsumer, LineageLoop, start_lineage
+from runner.lineage.emitter import LineageEmitter
+from runner.lineage.run_events import attempt_uuid, run_uuid
+from runner.model import Job, Task, Trigger
+from runner.model import RunState as RunwatchState
+from runner.store.records import RunRecord
+from runner.store.store import Store
+from tests.e2e.cli import free_port
+from tests.runner.lineage.endpoint import DEADLINE, Endpoint, endpoint
+
+__all__ = ["endpoint"]  # the fixture
+
+ORDERS = Dataset("postgres://warehouse:5432", "analytics.public.orders")
+RAW = Dataset("file", "/data/in/orders.csv")
+SPEC = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+
+
+class Runner:
+    def __init__(self, store: Store, tmp: Path) -> None:
+        self.store = store
+        messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        self.engine = Engine(store, LocalExecutor(messages), messages, log_dir=tmp / "logs")
+
+    def run(self, job: Job) -> RunRecord:
+        now = utcnow()
+        self.store.sync_jobs([job], now)
+        run = self.store.create_run(job, now, Trigger.MANUAL, now)
+        assert run is not None
+        return self.engine.execute(job, run)
+
+
+@pytest.fixture
+def runner(store: Store, tmp_path: Path) -> Iterator[Runner]:
+    made = Runner(store, tmp_path)
+    yield made
+    made.engine.close()
+
+
+def etl(tmp_path: Path) -> Job:
+    once = tmp_path / "once"
+    extract = Task("extract", command=("true",), inputs=(RAW,), outputs=(ORDERS,))
+    load = Task(
+        "load",
+        command=f"[ -e {once} ] || {{ touch {once}; echo boom >&2; exit 3; }}",
+        after=("extract",),
+        inputs=(ORDERS,),
+        retries=1,
+        retry_delay=0.01,
+    )
+    return Job(name="etl", tasks={"extract": extract, "load": load})
+
+
+def named(datasets: list[dict[str, Any]]) -> list[Dataset]:
+    return [Dataset(d["namespace"], d["name"]) for d in datasets]
+
+
+def checked(data: dict[str, Any]) -> RunEvent:
+    """The event rebuilt with the client's own spec classes, whose validators check the
+    run id (a UUID), the event time (ISO 8601), the producer (a URI) and the schema URL."""
+    facets: dict[str, Any] = {}
+    raw_facets = data["run"].get("facets", {})
+    if "parent" in raw_facets:
+        parent = raw_facets["parent"]
+        facets["parent"] = parent_run.ParentRunFacet(
+            run=parent_run.Run(runId=parent["run"]["runId"]),
+            job=parent_run.Job(namespace=parent["job"]["namespace"], name=parent["job"]["name"]),
+        )
+        assert parent["_schemaURL"] == facets["parent"]._schemaURL
+    if "errorMessage" in raw_facets:
+        error = raw_facets["errorMessage"]
+        facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
+            message=error["message"], programmingLanguage=error["programmingLanguage"]
+        )
+    event = RunEvent(
+        eventType=RunState(data["eventType"]),
+        eventTime=data["eventTime"],
+        run=OLRun(runId=data["run"]["runId"], facets=facets),
+        job=OLJob(namespace=data["job"]["namespace"], name=data["job"]["name"]),
+        producer=data["producer"],
+    )
+    assert data["schemaURL"] == SPEC == event.schemaURL
+    return event
+
+
+def test_runs_and_attempts_become_run_events_in_order_with_parents_errors_and_datasets(
+    db_url: str,
+    runner: Runner,
+    endpoint: Endpoint,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENLINEAGE_URL", endpoint.url)
+    reader = Store.open(db_url, migrate=False, recover=False)
+    loop = start_lineage(reader, "prod")
+    try:
+        run = runner.run(etl(tmp_path))
+        failed = runner.run(Job(name="broken", tasks={"t": Task("t", command="exit 7")}))
+        # etl: run START/COMPLETE, extract START/COMPLETE, load 2x START + FAIL/COMPLETE;
+        # broken: run START/FAIL, t START/FAIL
+        received = endpoint.wait_for(12)
+    finally:
+        loop.stop()
+        reader.close()
+    assert run.state is RunwatchState.SUCCESS
+    assert failed.state is RunwatchState.FAILED
+    events = [checked(e) for e in received]
+    by_run: dict[str, list[str]] = {}
+    for e in received:
+        by_run.setdefault(e["run"]["runId"], []).append(e["eventType"])
+    etl_run = run_uuid("prod", run.id)
+    assert by_run[etl_run] == ["START", "COMPLETE"]
+    assert by_run[attempt_uuid("prod", run.id, "extract", 1)] == ["START", "COMPLETE"]
+    assert by_run[attempt_uuid("prod", run.id, "load", 1)] == ["START", "FAIL"]
+    assert by_run[attempt_uuid("prod", run.id, "load", 2)] == ["START", "COMPLETE"]
+    assert by_run[run_uuid("prod", failed.id)] == ["START", "FAIL"]
+    assert len(events) == 12
+
+    load_fail = next(
+        e for e in received
+        if e["job"]["name"] == "etl.load" and e["eventType"] == "FAIL"
+    )  # fmt: skip
+    assert load_fail["job"]["namespace"] == "prod"
+    assert load_fail["run"]["facets"]["parent"]["run"]["runId"] == etl_run
+    parent_job = load_fail["run"]["facets"]["parent"]["job"]
+    assert (parent_job["namespace"], parent_job["name"]) == ("prod", "etl")
+    assert "boom" in load_fail["run"]["facets"]["errorMessage"]["message"]
+    assert named(load_fail["inputs"]) == [ORDERS]
+    extract = next(e for e in received if e["job"]["name"] == "etl.extract")
+    assert named(extract["inputs"]) == [RAW]
+    assert named(extract["outputs"]) == [ORDERS]
+    run_start = next(e for e in received if e["run"]["runId"] == etl_run)
+    assert "parent" not in run_start["run"]["facets"]
+    assert run_start["run"]["facets"]["nominalTime"]["nominalStartTime"]
+    assert {d["name"] for d in run_start["outputs"]} == {ORDERS.name}
+    broken_fail = next(
+        e for e in received
+        if e["run"]["runId"] == run_uuid("prod", failed.id) and e["eventType"] == "FAIL"
+    )  # fmt: skip
+    assert broken_fail["run"]["facets"]["errorMessage"]["message"]
+
+
+def test_an_endpoint_that_is_down_fails_no_run_and_counts_the_failures(
+    db_url: str, runner: Runner, tmp_path: Path
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    client = OpenLineageClient(
+        config={"transport": {"type": "http", "url": url, "timeout": 1, "retry": {"total": 0}}}
+    )
+    emitter = LineageEmitter(lambda: client)
+    reader = Store.open(db_url, migrate=False, recover=False)
+    loop = LineageLoop(LineageConsumer(reader, emitter, "runwatch"))
+    loop.start()
+    try:
+        run = runner.run(etl(tmp_path))
+        deadline = time.monotonic() + DEADLINE
+        while emitter.failed < 8 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        loop.stop(timeout=1)
+        reader.close()
+    assert run.state is RunwatchState.SUCCESS
+    assert emitter.failed >= 8
+    assert emitter.sent == 0
+
+
+def test_a_full_queue_drops_events_and_counts_them(endpoint: Endpoint) -> None:
+    endpoint.hold.clear()  # the endpoint answers nothing until released: the sender waits
+    client = OpenLineageClient(config={"transport": {"type": "http", "url": endpoint.url}})
+    emitter = LineageEmitter(lambda: client, capacity=2)
+    event = RunEvent(
+        eventType=RunState.START,
+        eventTime=utcnow().isoformat(),
+        run=OLRun(runId=run_uuid("x", 1)),
+        job=OLJob(namespace="x", name="j"),
+        producer="https://example.com/p",
+    )
+    offered = [emitter.offer(event) for _ in range(10)]
+    assert offered.count(False) >= 7  # one in flight, two queued, the rest dropped
+    assert emitter.dropped == offered.count(False)
+    endpoint.hold.set()
+    emitter.close()
+    assert emitter.sent == offered.count(True)
+
+
+def test_lineage_is_off_unless_configured(tmp_path: Path) -> None:
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    cwd.mkdir()
+    assert not lineage_configured({}, cwd, home)
+    assert lineage_configured({"OPENLINEAGE_URL": "http://x"}, cwd, home)
+    assert not lineage_configured(
+        {"OPENLINEAGE_URL": "http://x", "OPENLINEAGE_DISABLED": "true"}, cwd, home
+    )
+    assert lineage_configured({"OPENLINEAGE__TRANSPORT__TYPE": "console"}, cwd, home)
+    (cwd / "openlineage.yml").write_text("transport: {type: console}\n")
+    assert lineage_configured({}, cwd, home)
