@@ -1,6 +1,6 @@
 """The Streamlit app: ``runwatch dashboard`` runs ``streamlit run`` on this file.
 
-A router by query parameters (``?run=ID``, ``?job=NAME``, ``?page=runs|alerts``) picks
+A router by query parameters (``?run=ID``, ``?job=NAME``, ``?page=runs|alerts|lineage``) picks
 the page; the sidebar holds navigation, the viewer's timezone, the statistics window and
 the auto-refresh interval. The page body is a fragment that reruns at that interval.
 """
@@ -21,14 +21,19 @@ from dashboards.routes import Route, Screen
 from dashboards.settings import DashboardSettings
 from dashboards.timezones import zone_names
 from dashboards.viewer import REFRESH, WINDOWS, Viewer
-from dashboards.views import alerts, job_detail, overview, run_detail, runs
+from dashboards.views import alerts, job_detail, lineage, overview, run_detail, runs
 from dashboards.views.links import go
 from runner.store import dashboard_reads as queries
 from runner.store.database import parse_url
 from runner.store.migrate import HEAD, REVISIONS
 
 Clock = Callable[[], datetime]
-_NAVIGATION = (("Overview", Screen.OVERVIEW), ("Runs", Screen.RUNS), ("Alerts", Screen.ALERTS))
+_NAVIGATION = (
+    ("Overview", Screen.OVERVIEW),
+    ("Runs", Screen.RUNS),
+    ("Alerts", Screen.ALERTS),
+    ("Datasets", Screen.LINEAGE),
+)
 
 
 @st.cache_resource(show_spinner=False)
@@ -127,6 +132,8 @@ def _render(route: Route, conn: Connection, viewer: Viewer) -> None:
         runs.render(conn, viewer, route.job)
     elif route.screen is Screen.ALERTS:
         alerts.render(conn, viewer)
+    elif route.screen is Screen.LINEAGE:
+        lineage.render(conn, viewer)
     else:
         overview.render(conn, viewer)
 

@@ -1,7 +1,7 @@
 """Where the viewer is: the screen and its subject, read from the URL's query parameters.
 
 ``?run=42`` is a run's page (Slack messages link to it), ``?job=NAME`` a job's page,
-``?page=runs`` or ``?page=alerts`` a list; no parameter is the overview.
+``?page=runs``, ``?page=alerts`` or ``?page=lineage`` a list; no parameter is the overview.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ class Screen(StrEnum):
     OVERVIEW = "overview"
     RUNS = "runs"
     ALERTS = "alerts"
+    LINEAGE = "lineage"
     RUN = "run"
     JOB = "job"
 
@@ -40,7 +41,7 @@ class Route:
         page = params.get("page", "")
         if job and page != Screen.RUNS.value:
             return cls(Screen.JOB, job=job)
-        if page in (Screen.RUNS.value, Screen.ALERTS.value):
+        if page in (Screen.RUNS.value, Screen.ALERTS.value, Screen.LINEAGE.value):
             return cls(Screen(page), job=job or None)
         return cls(Screen.OVERVIEW)
 
@@ -50,7 +51,7 @@ class Route:
             return {"run": str(self.run_id)}
         if self.screen is Screen.JOB and self.job is not None:
             return {"job": self.job}
-        if self.screen in (Screen.RUNS, Screen.ALERTS):
+        if self.screen in (Screen.RUNS, Screen.ALERTS, Screen.LINEAGE):
             return {"page": self.screen.value, **({"job": self.job} if self.job else {})}
         return {}
 

@@ -11,8 +11,10 @@ from dashboards.schedule import next_fire_times
 from dashboards.timezones import day_bounds, duration_text, local
 from dashboards.viewer import Viewer
 from dashboards.views import markdown as md
+from dashboards.views.lineage import dataset_table
 from dashboards.views.links import go
 from runner.store import dashboard_reads as queries
+from runner.store.dashboard_reads.datasets import lineage
 
 NEXT_FIRES = 5
 
@@ -34,6 +36,10 @@ def render(conn: Connection, viewer: Viewer, name: str) -> None:
     if detail.description:
         st.caption(md.text(detail.description))
     _schedule(detail.schedule, detail.timezone, detail.paused, viewer)
+    found = lineage(conn, detail.name)
+    if found.links:
+        st.subheader("Datasets")
+        dataset_table(found.links, found, viewer, "job-datasets")
     if st.button("All runs of this job", key="job-runs"):
         go(Route(Screen.RUNS, job=detail.name))
     window = viewer.window_name

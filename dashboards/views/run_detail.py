@@ -15,8 +15,10 @@ from dashboards.routes import Route, Screen, job_href
 from dashboards.timezones import duration_text, exact_duration_text, local_ms
 from dashboards.viewer import Viewer
 from dashboards.views import markdown as md
+from dashboards.views.lineage import dataset_table
 from dashboards.views.links import go
 from runner.store import dashboard_reads as queries
+from runner.store.dashboard_reads.datasets import lineage, run_updates
 from runner.store.dashboard_reads.results import AttemptRow, RunDetail
 from runner.store.run_graph import run_graph
 
@@ -47,6 +49,10 @@ def render(conn: Connection, viewer: Viewer, run_id: int) -> None:
             "This run was recorded before runwatch kept each run's graph: its task "
             "dependencies are unknown, so the tasks are drawn alone."
         )
+    found = lineage(conn, run.job)
+    if found.links:
+        st.subheader("Datasets")
+        dataset_table(found.links, found, viewer, "run-datasets", run_updates(conn, run.id))
     st.subheader("Timeline")
     _timeline(detail.attempts, viewer)
     _attempts_table(detail.attempts, viewer)
