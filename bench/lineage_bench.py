@@ -8,8 +8,10 @@ in a thread of the same process, as in ``serve``, with the real client's HTTP tr
 (timeout 1 s, its default retries): "off" (no lineage), "up" (a loopback endpoint that
 answers at once), "down" (a port nothing listens on) and "slow" (an endpoint that waits
 2 s before it answers). Each round runs the four back to back; reported per variant:
-the median of the per-round differences to "off", in ms (robust to load from other
-processes), min / median / max over rounds, and the events sent, failed and dropped.
+the per-round differences to "off" (lineage's own cost) and, for "down" and "slow", to
+"up" (what a bad endpoint adds), in ms, min / median / max over rounds (medians of
+per-round differences are robust to load from other processes), and the events sent,
+failed and dropped by the end of the last round's run.
 
 Recorded figures: bench/README.md.
 """
@@ -130,6 +132,7 @@ def timed_run(db_url: str, log_dir: Path, url: str | None) -> tuple[float, Linea
 def measure(rounds: int) -> dict[str, tuple[float, float, float]]:
     """Per variant: min / median / max over rounds of (its run - off's run), in ms."""
     deltas: dict[str, list[float]] = {v: [] for v in VARIANTS[1:]}
+    against_up: dict[str, list[float]] = {v: [] for v in VARIANTS[2:]}
     off: list[float] = []
     counts: dict[str, tuple[int, int, int]] = {}
     with tempfile.TemporaryDirectory() as tmp, endpoint(0.0) as up, endpoint(SLOW_SECONDS) as slow:
@@ -144,6 +147,8 @@ def measure(rounds: int) -> dict[str, tuple[float, float, float]]:
             off.append(times["off"] * 1000)
             for variant in VARIANTS[1:]:
                 deltas[variant].append((times[variant] - times["off"]) * 1000)
+            for variant in VARIANTS[2:]:
+                against_up[variant].append((times[variant] - times["up"]) * 1000)
     print(f"off: the run alone  min {min(off):.1f} / median {statistics.median(off):.1f} ms")
     for variant, values in deltas.items():
         sent, failed, dropped = counts[variant]
@@ -151,6 +156,11 @@ def measure(rounds: int) -> dict[str, tuple[float, float, float]]:
             f"{variant}: run delay vs off  min {min(values):.1f} / median "
             f"{statistics.median(values):.1f} / max {max(values):.1f} ms  "
             f"(last round at run end: {sent} sent, {failed} failed, {dropped} dropped)"
+        )
+    for variant, values in against_up.items():
+        print(
+            f"{variant}: run delay vs up   min {min(values):.1f} / median "
+            f"{statistics.median(values):.1f} / max {max(values):.1f} ms"
         )
     return {v: (min(d), statistics.median(d), max(d)) for v, d in deltas.items()}
 

@@ -12,6 +12,7 @@ working on the store's connection:
 - ``cursors``, ``alerts``, ``alert_groups``, ``silences``, ``notifications``: the
   alert engine's state and its outbox;
 - ``telemetry_reads``: the aggregates of the metrics;
+- ``datasets``: declared inputs and outputs, dataset updates, data-aware schedules' reads;
 - ``dashboard_reads``: the dashboard's read-only queries (SQLAlchemy Core) and their
   result types.
 
