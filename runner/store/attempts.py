@@ -277,9 +277,14 @@ class AttemptTable(EventLog):
             if state in _RETRYABLE:
                 ended["will_retry"] = will_retry
             self._insert_event(cls(**common, **ended))
-            if state is TaskState.SUCCESS:
+            if state is TaskState.SUCCESS and self._may_have_outputs(attempt):
                 self._record_dataset_updates(attempt, at, at_epoch)
         return True
+
+    def _may_have_outputs(self, attempt: AttemptRecord) -> bool:
+        """False only for a task of a job this store synced that declares no output."""
+        synced = self._output_tasks.get(attempt.job)
+        return synced is None or attempt.task in synced
 
     def _record_dataset_updates(self, attempt: AttemptRecord, at: datetime, epoch: float) -> None:
         """An update, and its event, of each output the attempt's task declares."""

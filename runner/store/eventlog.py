@@ -46,6 +46,9 @@ class EventLog:
         self._pending: list[Event] = []
         self._task_states: dict[tuple[int, str], tuple[str, float]] = {}
         self._in_turn = False
+        self._output_tasks: dict[str, frozenset[str]] = {}
+        """Per job this store synced: the tasks that declare outputs (others skip the
+        statement recording dataset updates)."""
 
     def close(self) -> None:
         """Close the connection."""

@@ -57,6 +57,10 @@ class JobTable(EventLog):
                 rows,
             )
             datasets.declare_jobs(self.db, jobs)
+        for job in jobs:
+            self._output_tasks[job.name] = frozenset(
+                task.name for task in job.tasks.values() if task.outputs
+            )
 
     def set_paused(self, job: str, paused: bool) -> None:
         """Pause or unpause a job the store knows."""

@@ -255,11 +255,11 @@ def _record_attempt(
     elif found[0]["state"] != RUNNING:
         return
     if attempt.state != RUNNING:
-        _finish_attempt(db, job, task, run_id, attempt)
+        _finish_attempt(db, job, task, run_id, attempt, has_outputs=bool(report.job.outputs))
 
 
 def _finish_attempt(
-    db: Connection, job: str, task: str, run_id: int, attempt: AttemptReport
+    db: Connection, job: str, task: str, run_id: int, attempt: AttemptReport, *, has_outputs: bool
 ) -> None:
     assert attempt.finished_at is not None
     started = db.scalar(
@@ -311,7 +311,7 @@ def _finish_attempt(
         task=task,
         attempt=attempt.number,
     )
-    if attempt.state == SUCCESS:
+    if attempt.state == SUCCESS and has_outputs:  # no statement for a job without outputs
         _record_dataset_updates(db, job, task, run_id, attempt)
 
 

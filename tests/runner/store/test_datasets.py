@@ -106,3 +106,19 @@ def test_each_update_is_a_dataset_updated_event_by_both_writers(store: Store) ->
         "file",
         "/data/in/orders.csv",
     )
+
+
+def test_a_store_that_did_not_load_the_job_still_records_its_outputs(
+    store: Store, db_url: str
+) -> None:
+    job = etl()
+    store.sync_jobs([job], T0)
+    run = store.create_run(job, T0, Trigger.MANUAL, T0)
+    assert run is not None
+    attempt = store.start_attempt(run, "load", T0)
+    assert attempt is not None
+    with Store.open(db_url, migrate=False, recover=False) as other:  # e.g. orphan recovery
+        other.finish_attempt(attempt, TaskState.SUCCESS, T0 + timedelta(seconds=1))
+    (state,) = [s for s in dataset_states(store.db) if s.dataset == ORDERS]
+    assert state.last_update is not None
+    assert state.last_update.run_id == run.id
