@@ -30,6 +30,7 @@ WITHHELD = (
     "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
     "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
     "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+    "OPENLINEAGE_API_KEY",
 )
 """runwatch's own credentials, withheld from every task besides what runwatch.yaml used."""
 

@@ -210,7 +210,7 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     finally:
         alerts.stop()
         if lineage is not None:
-            lineage.stop()
+            lineage.stop(timeout=2.0)
         server.stop()
         if ping_api is not None:
             ping_api.close()

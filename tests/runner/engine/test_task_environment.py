@@ -28,6 +28,7 @@ RUNWATCH_ENV = {
     "PGPASSWORD": "pg-password-2",
     "RUNWATCH_CELERY_BROKER_URL": "redis://:broker-password-3@broker:6379/0",
     "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer otlp-token-4",
+    "OPENLINEAGE_API_KEY": "lineage-key-6",
     "SLACK_WEBHOOK_URL": "https://hooks.slack.test/services/T1/B2/slack-part-5",
     "HARMLESS": "visible",
 }
