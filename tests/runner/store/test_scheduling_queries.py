@@ -25,7 +25,7 @@ def test_queued_backfill_runs_never_go_ahead_of_scheduled_or_manual_runs(store: 
     assert order == [r.id for r in (manual, scheduled, old_backfill, newer_backfill) if r]
 
 
-def test_orphaned_manual_scheduled_and_backfill_runs_are_resumable_but_wrapped_ones_not(
+def test_orphaned_runs_of_every_trigger_are_resumable_but_wrapped_ones_not(
     store: Store,
 ) -> None:
     job = Job(name="etl", tasks={"t": Task("t", command="true")}, schedule="@hourly")
@@ -39,4 +39,4 @@ def test_orphaned_manual_scheduled_and_backfill_runs_are_resumable_but_wrapped_o
 
     resumable = {run.id for run in orphaned_runs(store, T0 - timedelta(hours=1))}
 
-    assert resumable == {orphans[t] for t in (Trigger.SCHEDULE, Trigger.MANUAL, Trigger.BACKFILL)}
+    assert resumable == {orphans[t] for t in Trigger if t is not Trigger.WRAP}
