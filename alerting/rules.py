@@ -229,16 +229,21 @@ class RuleSet:
         self, now: datetime, job: str, facts: JobFacts, info: JobInfo
     ) -> list[Finding]:
         """A dataset the job updates that was not updated for a rule's ``for``: one alert
-        per dataset, labelled with it, its namespace and the task producing it."""
+        per dataset, labelled with it, its namespace and the task producing it (which the
+        rule's matchers may name, besides the job's labels)."""
         found: list[Finding] = []
         epoch = now.timestamp()
         for rule in self._of(RuleKind.DATASET_STALE):
             assert rule.for_seconds is not None
             for (namespace, name), (task, at) in facts.datasets.items():
-                if epoch - at <= rule.for_seconds or not self._applies(rule, job, info, task):
+                if epoch - at <= rule.for_seconds:
+                    continue
+                labels = {"namespace": namespace, "dataset": name}
+                if rule.matchers and not matches_all(
+                    rule.matchers, {**_job_labels(job, info), "task": task, **labels}
+                ):
                     continue
                 fields = {"for": format_duration(rule.for_seconds), "last_update_at": _iso(at)}
-                labels = {"namespace": namespace, "dataset": name}
                 crossed = _crossed(at + rule.for_seconds, now)
                 found.append(Finding(rule, job, crossed, True, task, fields, labels))
         return found

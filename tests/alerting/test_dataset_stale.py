@@ -109,3 +109,16 @@ def test_dataset_stale_needs_a_for_duration() -> None:
     rule = {"alert": "DatasetStale", "when": "dataset_stale"}
     with pytest.raises(DefinitionError, match=r"for.*required by dataset_stale \(a duration\)"):
         config({"receivers": {"r": {"memory": {}}}, "route": {"receiver": "r"}, "rules": [rule]})
+
+
+def test_matchers_pick_the_datasets_a_rule_watches(
+    store: Store, clock: FixedClock, http_server: RecordingServer
+) -> None:
+    settings = raw(http_server)
+    settings["rules"][0]["matchers"] = ['dataset =~ "analytics\\..*"', "owner = data-eng"]
+    cfg = config(settings)
+    engine = AlertEngine(store, cfg, clock=clock)
+    store.sync_jobs([JOB], clock.now)
+    attempt(store, clock, TaskState.SUCCESS)
+    engine.evaluate(clock.advance(27 * 3600))
+    assert [a.labels["dataset"] for a in load_alerts(store.db) if a.firing] == [ORDERS.name]
