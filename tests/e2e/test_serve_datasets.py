@@ -3,6 +3,7 @@ dataset, and with OPENLINEAGE_URL set, both jobs' runs reach a local OpenLineage
 
 from __future__ import annotations
 
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,11 @@ def test_serve_runs_a_data_aware_job_and_emits_openlineage_events(
         return bool(done) and ("orders-report", "COMPLETE") in names
 
     serve.wait_until(reported, "a data-triggered run and its OpenLineage COMPLETE", timeout=60)
+    with urllib.request.urlopen(f"http://127.0.0.1:{serve.port}/metrics", timeout=10) as answer:
+        metrics = answer.read().decode()
+    assert 'runwatch_openlineage_events_total{status="sent"}' in metrics
+    assert 'runwatch_openlineage_events_total{status="dropped"} 0.0' in metrics
+    assert "runwatch_dataset_last_update_timestamp_seconds{" in metrics
     assert serve.stop() == 0
     report_runs = runs(runwatch, "orders-report")
     assert {r["trigger"] for r in report_runs} == {"dataset"}

@@ -200,6 +200,10 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
         logger.info("ping API off: set server.token in runwatch.yaml to accept remote pings")
     alerts = AlertLoop(ctx.open_store(recover=False), alerting, ctx.redactor)
     lineage = _lineage(ctx)
+    if lineage is not None:
+        from runner.lineage.metrics import LineageMetrics
+
+        registry.register(LineageMetrics(lineage.consumer.emitter))
     # Before anything answers: a SIGTERM as soon as /healthz is up must stop serve cleanly.
     daemon.install_signal_handlers()
     server.start()

@@ -17,6 +17,7 @@ from openlineage.client.event_v2 import Job as OLJob
 from openlineage.client.event_v2 import Run as OLRun
 from openlineage.client.event_v2 import RunEvent, RunState
 from openlineage.client.facet_v2 import error_message_run, parent_run
+from prometheus_client import CollectorRegistry
 
 from runner.clock import utcnow
 from runner.dataset_names import Dataset
@@ -26,6 +27,7 @@ from runner.executors.local.executor import LocalExecutor
 from runner.lineage.config import lineage_configured
 from runner.lineage.consumer import LineageConsumer, LineageLoop, start_lineage
 from runner.lineage.emitter import LineageEmitter
+from runner.lineage.metrics import LineageMetrics
 from runner.lineage.run_events import attempt_uuid, run_uuid
 from runner.model import Job, Task, Trigger
 from runner.model import RunState as RunwatchState
@@ -187,6 +189,11 @@ def test_an_endpoint_that_is_down_fails_no_run_and_counts_the_failures(
     assert run.state is RunwatchState.SUCCESS
     assert emitter.failed >= 8
     assert emitter.sent == 0
+    registry = CollectorRegistry()
+    registry.register(LineageMetrics(emitter))
+    counted = "runwatch_openlineage_events_total"
+    assert registry.get_sample_value(counted, {"status": "failed"}) == emitter.failed
+    assert registry.get_sample_value(counted, {"status": "dropped"}) == 0
 
 
 def test_a_full_queue_drops_events_and_counts_them(endpoint: Endpoint) -> None:
