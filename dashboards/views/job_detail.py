@@ -35,8 +35,17 @@ def render(conn: Connection, viewer: Viewer, name: str) -> None:
     st.markdown(" · ".join(facts))
     if detail.description:
         st.caption(md.text(detail.description))
-    _schedule(detail.schedule, detail.timezone, detail.paused, viewer)
     found = lineage(conn, detail.name)
+    triggers = [link for link in found.links if link.direction in ("on_all", "on_any")]
+    if triggers and not detail.schedule:
+        which = "any" if triggers[0].direction == "on_any" else "all"
+        st.markdown(
+            f"**Schedule:** when {which} of these datasets were updated: "
+            + ", ".join(md.code(link.dataset.uri) for link in triggers)
+            + (" (paused)" if detail.paused else "")
+        )
+    else:
+        _schedule(detail.schedule, detail.timezone, detail.paused, viewer)
     if found.links:
         st.subheader("Datasets")
         dataset_table(found.links, found, viewer, "job-datasets")

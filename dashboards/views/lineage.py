@@ -17,6 +17,15 @@ from dashboards.views.links import link_column
 from runner.dataset_names import Dataset
 from runner.store.dashboard_reads.datasets import DatasetLink, Lineage, lineage
 
+READERS = ("input", "on_all", "on_any")
+"""Directions of a link whose job reads the dataset (an input, or its schedule's)."""
+USES = {
+    "input": "reads",
+    "output": "writes",
+    "on_all": "runs when all are updated",
+    "on_any": "runs when any is updated",
+}
+
 
 def render(conn: Connection, viewer: Viewer) -> None:
     """Every dataset with its producers, consumers and freshness, then the graph."""
@@ -39,8 +48,8 @@ def render(conn: Connection, viewer: Viewer) -> None:
                 "last update": viewer.time(update.at) if update else "",
                 "age": duration_text((viewer.now - update.at).total_seconds()) if update else "",
                 "by run": run_href(update.run_id) if update else None,
-                "producers": ", ".join(_tasks(found.links, dataset, "output")),
-                "consumers": ", ".join(_tasks(found.links, dataset, "input")),
+                "producers": ", ".join(_tasks(found.links, dataset, ("output",))),
+                "consumers": ", ".join(_tasks(found.links, dataset, READERS)),
             }
         )
     st.dataframe(
@@ -80,8 +89,8 @@ def dataset_table(
     for link in links:
         update = found.updates.get(link.dataset)
         row = {
-            "task": link.task,
-            "reads / writes": "writes" if link.direction == "output" else "reads",
+            "task": link.task or "(schedule)",
+            "reads / writes": USES[link.direction],
             "dataset": link.dataset.uri,
             "freshness": _shown(link.dataset, found, viewer.now),
             "last update": viewer.time(update.at) if update else "",
@@ -104,9 +113,11 @@ def _shown(dataset: Dataset, found: Lineage, now: datetime) -> str:
     return f"{ICONS[state]} {state.value}"
 
 
-def _tasks(links: Sequence[DatasetLink], dataset: Dataset, direction: str) -> list[str]:
+def _tasks(
+    links: Sequence[DatasetLink], dataset: Dataset, directions: tuple[str, ...]
+) -> list[str]:
     return [
-        f"{link.job}/{link.task}"
+        f"{link.job}/{link.task}" if link.task else f"{link.job} (schedule)"
         for link in links
-        if link.dataset == dataset and link.direction == direction
+        if link.dataset == dataset and link.direction in directions
     ]

@@ -21,6 +21,9 @@ from runner.store.records import from_epoch
 
 INPUT = "input"
 OUTPUT = "output"
+ON_ALL, ON_ANY = "on_all", "on_any"
+"""The datasets of a data-aware schedule (``task`` is empty): the job runs when all, or
+any, of them were updated."""
 
 
 def declaration_rows(
@@ -43,6 +46,10 @@ def declare_jobs(db: Database, jobs: Iterable[Job]) -> None:
             for direction, declared in ((INPUT, task.inputs), (OUTPUT, task.outputs))
             for row in declaration_rows(job.name, task.name, direction, declared)
         ]
+        schedule = job.dataset_schedule
+        if schedule is not None:
+            on = ON_ANY if schedule.any else ON_ALL
+            rows.extend(declaration_rows(job.name, "", on, schedule.datasets))
         if rows:
             db.executemany(sql.DECLARE_DATASET, rows)
 
@@ -80,7 +87,8 @@ class DatasetState:
     producers: tuple[str, ...]
     """``job/task`` of every task declaring it as an output."""
     consumers: tuple[str, ...]
-    """``job/task`` of every task declaring it as an input."""
+    """``job/task`` of every task declaring it as an input; ``job`` alone for a job whose
+    data-aware schedule names it."""
     last_update: DatasetUpdate | None
     owners: tuple[str, ...] = ()
     """The owners of the producing jobs."""
@@ -117,7 +125,9 @@ def dataset_states(db: Database) -> list[DatasetState]:
     for row in db.rows(_DECLARED):
         dataset = Dataset(row["namespace"], row["name"])
         side = producers if row["direction"] == OUTPUT else consumers
-        side.setdefault(dataset, []).append(f"{row['job']}/{row['task']}")
+        side.setdefault(dataset, []).append(
+            f"{row['job']}/{row['task']}" if row["task"] else row["job"]
+        )
         producers.setdefault(dataset, [])
         consumers.setdefault(dataset, [])
         if row["direction"] == OUTPUT and row["owner"]:
@@ -196,7 +206,7 @@ def declared_by_task(
     found: dict[str, tuple[list[Dataset], list[Dataset]]] = {}
     rows = db.rows(
         "SELECT task, direction, namespace, name FROM task_datasets WHERE job = :job "
-        "ORDER BY task, namespace, name",
+        "AND direction IN ('input', 'output') ORDER BY task, namespace, name",
         {"job": job},
     )
     for row in rows:

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards.settings import DB_URL_VARIABLE
 from runner.dataset_names import Dataset
-from runner.model import Job, RunState, Task, TaskState, Trigger
+from runner.model import DatasetSchedule, Job, RunState, Task, TaskState, Trigger
 from runner.store.store import Store
 from tests.dashboards.apptest import run_app
 from tests.dashboards.seed import NOW
@@ -28,6 +28,11 @@ LOAD = Job(
 )
 BUILD = Task("build", command=("true",), inputs=(ORDERS,), outputs=(REPORT,))
 REPORTING = Job("report", {"build": BUILD})
+NOTIFY = Job(
+    "notify",
+    {"send": Task("send", command=("true",))},
+    dataset_schedule=DatasetSchedule((ORDERS,)),
+)
 OLD = Job("old-export", {"export": Task("export", command=("true",), outputs=(LEGACY,))})
 
 
@@ -47,7 +52,7 @@ def page(tmp_path: Path, head_schema: HeadSchema, monkeypatch: pytest.MonkeyPatc
     url = f"sqlite:///{tmp_path / 'runwatch.db'}"
     head_schema.apply(url)
     with Store.open(url) as store:
-        store.sync_jobs([LOAD, REPORTING, OLD], NOW - timedelta(days=3))
+        store.sync_jobs([LOAD, REPORTING, OLD, NOTIFY], NOW - timedelta(days=3))
         runs = {
             "old": _run(store, OLD, "export", 30, TaskState.SUCCESS),
             "load": _run(store, LOAD, "load", 2, TaskState.SUCCESS),
@@ -72,7 +77,7 @@ def test_the_lineage_page_shows_each_datasets_freshness_and_the_graph(page: Any)
     table = {r["dataset"]: r for r in rows(at, "freshness")}
     assert table[ORDERS.uri]["freshness"] == "🟢 fresh"
     assert table[ORDERS.uri]["producers"] == "load-orders/load"
-    assert table[ORDERS.uri]["consumers"] == "report/build"
+    assert table[ORDERS.uri]["consumers"] == "notify (schedule), report/build"
     assert table[ORDERS.uri]["by run"] == f"?run={page.runs['load']}"
     assert table[ORDERS.uri]["last update"] == "2024-05-01 10:00:30"
     assert table[LEGACY.uri]["freshness"] == "🔴 stale"  # 30 h ago
@@ -94,6 +99,7 @@ def test_the_lineage_page_shows_each_datasets_freshness_and_the_graph(page: Any)
         (ORDERS.uri, "report"),
         ("report", REPORT.uri),
         ("old-export", LEGACY.uri),
+        (ORDERS.uri, "notify"),
     }
 
 
@@ -128,3 +134,16 @@ def test_the_lineage_page_of_a_store_without_datasets_says_how_to_declare_them(
     monkeypatch.setenv(DB_URL_VARIABLE, url)
     at = run_app(NOW, page="lineage")
     assert "inputs:" in at.info[0].value
+
+
+def test_a_data_aware_jobs_page_says_what_it_runs_on(page: Any) -> None:
+    at = page(job="notify")
+    assert any(
+        "**Schedule:** when all of these datasets were updated:" in m.value
+        and ORDERS.uri in m.value
+        for m in at.markdown
+    )
+    table = rows(at, "reads / writes")
+    assert [(r["task"], r["reads / writes"]) for r in table] == [
+        ("(schedule)", "runs when all are updated")
+    ]

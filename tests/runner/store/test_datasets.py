@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from runner.dataset_names import Dataset
 from runner.events import DatasetUpdated
-from runner.model import Job, Task, TaskState, Trigger
-from runner.store.datasets import dataset_states
+from runner.model import DatasetSchedule, Job, Task, TaskState, Trigger
+from runner.store.datasets import dataset_states, declared_by_task
 from runner.store.store import Store
 from runner.wrap.recorder import record
 from runner.wrap.report import JobSpec
@@ -122,3 +122,16 @@ def test_a_store_that_did_not_load_the_job_still_records_its_outputs(
     (state,) = [s for s in dataset_states(store.db) if s.dataset == ORDERS]
     assert state.last_update is not None
     assert state.last_update.run_id == run.id
+
+
+def test_a_data_aware_schedule_is_declared_as_its_jobs_trigger(store: Store) -> None:
+    notify = Job(
+        name="notify",
+        tasks={"send": Task("send", command=("true",))},
+        dataset_schedule=DatasetSchedule((ORDERS, RAW), any=True),
+    )
+    store.sync_jobs([etl(), notify], T0)
+    states = {s.dataset: s for s in dataset_states(store.db)}
+    assert states[ORDERS].consumers == ("etl/report", "notify")
+    assert states[RAW].consumers == ("etl/load", "notify")
+    assert declared_by_task(store.db, "notify") == {}  # no task reads them: not lineage inputs
