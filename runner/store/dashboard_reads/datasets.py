@@ -40,10 +40,6 @@ class Lineage:
     links: tuple[DatasetLink, ...]
     updates: dict[Dataset, LastUpdate]
 
-    def of_job(self, job: str) -> tuple[DatasetLink, ...]:
-        """The links of one job's tasks."""
-        return tuple(link for link in self.links if link.job == job)
-
 
 def lineage(conn: Connection, job: str | None = None) -> Lineage:
     """The declared links (of ``job``'s tasks only, when given) and the last updates."""
