@@ -60,3 +60,17 @@ def test_a_bad_stale_after_is_exit_2_naming_the_option(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--stale-after" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_jobs_and_schedule_preview_say_a_job_runs_on_its_datasets(tmp_path: Path) -> None:
+    (tmp_path / "jobs.yaml").write_text(
+        "jobs:\n  report:\n    command: ['true']\n    schedule:\n"
+        "      datasets: ['s3://reports/a.csv', 's3://reports/b.csv']\n      any: true\n"
+    )
+    env = clean_env(tmp_path / "home")
+    listed = run_cli(tmp_path, env, "jobs", "--jobs", "jobs.yaml", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)[0]["schedule"] == "on any of 2 datasets"
+    preview = run_cli(tmp_path, env, "schedule-preview", "report", "--jobs", "jobs.yaml")
+    assert preview.returncode == 2
+    assert "it runs when its datasets are updated" in preview.stderr

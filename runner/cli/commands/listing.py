@@ -90,9 +90,13 @@ def _job_record(
     if job.schedule is not None and not job.paused and runnable(job.schedule, job.timezone):
         schedule = Schedule(job.schedule, job.timezone, definition.dst if definition else None)
         next_fire = schedule.next_after(now).at.astimezone(schedule.tz)
+    on_data = definition.dataset_schedule if definition else None
     return {
         "job": job.name,
-        "schedule": job.schedule,
+        "schedule": job.schedule
+        or (
+            on_data and f"on {'any' if on_data.any else 'all'} of {len(on_data.datasets)} datasets"
+        ),
         "timezone": job.timezone,
         "owner": job.owner,
         "tags": list(job.tags),

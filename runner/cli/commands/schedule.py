@@ -19,7 +19,8 @@ def preview(ctx: Context) -> int:
 
     job = find_job(ctx, ctx.args.job)
     if job.schedule is None:
-        raise UsageError(f"job {job.name!r} has no schedule")
+        runs_on = " (it runs when its datasets are updated)" if job.dataset_schedule else ""
+        raise UsageError(f"job {job.name!r} has no schedule{runs_on}")
     check_job_schedule(job)
     if not 1 <= ctx.args.count <= 10_000:
         raise UsageError(f"--count {ctx.args.count}: expected 1 to 10000")
