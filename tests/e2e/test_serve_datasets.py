@@ -8,11 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from runner.dataset_names import Dataset
+from runner.store import datasets
+from runner.store.records import RunRecord
+from runner.store.store import Store
+from tests import pg
 from tests.e2e.test_serve import Runwatch, Serve, runs, runwatch, serves
 from tests.runner.lineage.endpoint import Endpoint, endpoint
 
 __all__ = ["endpoint", "runwatch", "serves"]  # the fixtures, shared
 
+ORDERS = Dataset("postgres://warehouse:5432", "analytics.public.orders")
 JOBS = """
 jobs:
   load-orders:
@@ -58,3 +64,28 @@ def test_serve_runs_a_data_aware_job_and_emits_openlineage_events(
     assert producer_events, endpoint.events
     assert all(e["job"]["namespace"] == "e2e" for e in endpoint.events)
     assert producer_events[0]["outputs"][0]["name"] == "analytics.public.orders"
+
+
+@pytest.mark.postgresql
+def test_two_serve_processes_on_postgresql_run_a_data_aware_job_once_per_update(
+    tmp_path: Path, home: Path, serves: list[Serve]
+) -> None:
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(JOBS)
+    with pg.temporary_schema() as db_url:
+        Store.open(db_url).close()  # migrate once, before the two processes start
+        serves.extend(Serve(tmp_path, home, jobs, "--db", db_url) for _ in range(2))
+        with Store.open(db_url, migrate=False, recover=False) as store:
+
+            def report_runs() -> list[RunRecord]:
+                return store.list_runs(job="orders-report", limit=1000)
+
+            serves[0].wait_until(lambda: len(report_runs()) >= 4, "four data-triggered runs", 90)
+            for serve in serves:
+                assert serve.stop() == 0
+            updates = {u.at for u in datasets.updates_of(store.db, [ORDERS])}
+            times = [r.logical_time for r in report_runs()]
+            producer = store.list_runs(job="load-orders", limit=1000)
+    assert len(times) == len(set(times))  # never two runs for one update set
+    assert set(times) <= updates  # each run is for an update that completed a set
+    assert len({r.logical_time for r in producer}) == len(producer)
