@@ -5,6 +5,7 @@ failure, the declared datasets; an endpoint that is down or slow fails nothing."
 
 from __future__ import annotations
 
+import json
 import queue
 import time
 from collections.abc import Iterator
@@ -13,10 +14,11 @@ from typing import Any
 
 import pytest
 from openlineage.client import OpenLineageClient
+from openlineage.client.event_v2 import InputDataset, OutputDataset, RunEvent, RunState
 from openlineage.client.event_v2 import Job as OLJob
 from openlineage.client.event_v2 import Run as OLRun
-from openlineage.client.event_v2 import RunEvent, RunState
-from openlineage.client.facet_v2 import error_message_run, parent_run
+from openlineage.client.facet_v2 import error_message_run, nominal_time_run, parent_run
+from openlineage.client.serde import Serde
 from prometheus_client import CollectorRegistry
 
 from runner.clock import utcnow
@@ -40,6 +42,8 @@ __all__ = ["endpoint"]  # the fixture
 
 ORDERS = Dataset("postgres://warehouse:5432", "analytics.public.orders")
 RAW = Dataset("file", "/data/in/orders.csv")
+CLIENT_FACETS = {"tags"}
+"""Run facets the client itself adds to every event."""
 SPEC = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 
 
@@ -83,21 +87,26 @@ def named(datasets: list[dict[str, Any]]) -> list[Dataset]:
 
 
 def checked(data: dict[str, Any]) -> RunEvent:
-    """The event rebuilt with the client's own spec classes, whose validators check the
-    run id (a UUID), the event time (ISO 8601), the producer (a URI) and the schema URL."""
-    facets: dict[str, Any] = {}
+    """The event rebuilt with the client's own spec classes (generated from the
+    OpenLineage spec), whose validators check the run ids (UUIDs), the times (ISO 8601),
+    the producer (a URI) and the schema URLs; serialized again it must be the very JSON
+    received, so nothing was sent outside the spec's model."""
     raw_facets = data["run"].get("facets", {})
+    facets: dict[str, Any] = {}
     if "parent" in raw_facets:
         parent = raw_facets["parent"]
         facets["parent"] = parent_run.ParentRunFacet(
             run=parent_run.Run(runId=parent["run"]["runId"]),
             job=parent_run.Job(namespace=parent["job"]["namespace"], name=parent["job"]["name"]),
         )
-        assert parent["_schemaURL"] == facets["parent"]._schemaURL
     if "errorMessage" in raw_facets:
         error = raw_facets["errorMessage"]
         facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
             message=error["message"], programmingLanguage=error["programmingLanguage"]
+        )
+    if "nominalTime" in raw_facets:
+        facets["nominalTime"] = nominal_time_run.NominalTimeRunFacet(
+            nominalStartTime=raw_facets["nominalTime"]["nominalStartTime"]
         )
     event = RunEvent(
         eventType=RunState(data["eventType"]),
@@ -105,8 +114,15 @@ def checked(data: dict[str, Any]) -> RunEvent:
         run=OLRun(runId=data["run"]["runId"], facets=facets),
         job=OLJob(namespace=data["job"]["namespace"], name=data["job"]["name"]),
         producer=data["producer"],
+        inputs=[InputDataset(d["namespace"], d["name"]) for d in data["inputs"]],
+        outputs=[OutputDataset(d["namespace"], d["name"]) for d in data["outputs"]],
     )
     assert data["schemaURL"] == SPEC == event.schemaURL
+    # the client adds facets of its own as it emits (its version as a tag); the rest is ours
+    added = set(raw_facets) - set(facets)
+    assert added <= CLIENT_FACETS, added
+    sent = {**data, "run": {**data["run"], "facets": {k: raw_facets[k] for k in facets}}}
+    assert json.loads(Serde.to_json(event)) == sent
     return event
 
 
