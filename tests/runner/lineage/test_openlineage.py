@@ -242,3 +242,39 @@ def test_lineage_is_off_unless_configured(tmp_path: Path) -> None:
     assert lineage_configured({"OPENLINEAGE__TRANSPORT__TYPE": "console"}, cwd, home)
     (cwd / "openlineage.yml").write_text("transport: {type: console}\n")
     assert lineage_configured({}, cwd, home)
+
+
+def test_an_openlineage_yml_with_the_file_transport_is_used_as_the_client_reads_it(
+    db_url: str, runner: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "serve-cwd"
+    folder.mkdir()
+    events = folder / "lineage.jsonl"
+    (folder / "openlineage.yml").write_text(
+        f"transport:\n  type: file\n  log_file_path: {events}\n  append: true\n"
+    )
+    monkeypatch.chdir(folder)
+    for name in ("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG", "OPENLINEAGE_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    assert lineage_configured({}, folder, tmp_path / "home")
+    reader = Store.open(db_url, migrate=False, recover=False)
+    loop = start_lineage(reader, "from-yml")
+    try:
+        run = runner.run(Job(name="one", tasks={"t": Task("t", command=("true",))}))
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline and (
+            not events.exists() or len(events.read_text().splitlines()) < 4
+        ):
+            time.sleep(0.02)
+    finally:
+        loop.stop()
+        reader.close()
+    written = [json.loads(line) for line in events.read_text().splitlines()]
+    assert [(e["job"]["name"], e["eventType"]) for e in written] == [
+        ("one", "START"),
+        ("one.t", "START"),
+        ("one.t", "COMPLETE"),
+        ("one", "COMPLETE"),
+    ]
+    assert {e["job"]["namespace"] for e in written} == {"from-yml"}
+    assert written[0]["run"]["runId"] == run_uuid("from-yml", run.id)
