@@ -59,7 +59,7 @@ class AttemptTable(EventLog):
     def task_runs(self, run_id: int) -> dict[str, TaskRunRecord]:
         """The task rows of a run, by task name."""
         self._flush_task_states()
-        rows = self.db.rows(
+        rows = self._db.rows(
             "SELECT * FROM task_runs WHERE run_id = :id ORDER BY task", {"id": run_id}
         )
         return {r["task"]: TaskRunRecord.from_row(r) for r in rows}
@@ -77,7 +77,7 @@ class AttemptTable(EventLog):
         at_epoch = to_epoch(at)
         with self._recording():
             self._supersede_task_state(run.id, task)
-            updated = self.db.execute(
+            updated = self._db.execute(
                 "UPDATE task_runs SET state = :state, updated_at = :at "
                 "WHERE run_id = :run_id AND task = :task",
                 {"state": state.value, "at": at_epoch, "run_id": run.id, "task": task},
@@ -111,14 +111,14 @@ class AttemptTable(EventLog):
         at_epoch = to_epoch(at)
         with self._recording():
             if pool is not None and pool_size is not None:
-                busy = self.db.scalar(
+                busy = self._db.scalar(
                     "SELECT COUNT(*) FROM attempts WHERE pool = :pool AND state = 'running'",
                     {"pool": pool},
                 )
                 if busy >= pool_size:
                     return None
             self._supersede_task_state(run.id, task)
-            number = self.db.scalar(
+            number = self._db.scalar(
                 "UPDATE task_runs SET state = 'running', attempts = attempts + 1, "
                 "updated_at = :at WHERE run_id = :run_id AND task = :task AND NOT EXISTS "
                 "(SELECT 1 FROM runs WHERE id = :run_id AND supervisor <> :sup) "
@@ -126,13 +126,15 @@ class AttemptTable(EventLog):
                 {"at": at_epoch, "run_id": run.id, "task": task, "sup": processes.current()},
             )
             if number is None:
-                owner = self.db.scalar("SELECT supervisor FROM runs WHERE id = :id", {"id": run.id})
+                owner = self._db.scalar(
+                    "SELECT supervisor FROM runs WHERE id = :id", {"id": run.id}
+                )
                 if owner is not None and owner != processes.current():
                     raise RunLostError(f"run {run.id} of {run.job} is supervised by {owner} now")
                 raise NotFoundError(f"run {run.id} of {run.job} has no task {task!r}")
             out, err = _log_paths(log_dir, run, task, number)
             sup = processes.current()
-            attempt_id = self.db.scalar(
+            attempt_id = self._db.scalar(
                 "INSERT INTO attempts (run_id, job, task, number, state, started_at, pool, "
                 "supervisor, stdout_path, stderr_path) VALUES (:run_id, :job, :task, :number, "
                 "'running', :at, :pool, :sup, :out, :err) RETURNING id",
@@ -191,7 +193,7 @@ class AttemptTable(EventLog):
         is kept (a scheduler echoing the pid its worker recorded), any other is cleared.
         """
         with self.transaction():
-            self.db.execute(
+            self._db.execute(
                 f"UPDATE attempts SET {_process_columns(pid_start)}, "
                 "span_id = COALESCE(:span, span_id) WHERE id = :id",
                 {"pid": pid, "start": pid_start, "span": span_id, "id": attempt.id},
@@ -228,7 +230,7 @@ class AttemptTable(EventLog):
         at_epoch = to_epoch(at)
         with self._recording():
             pid, pid_start = process or (None, None)
-            started = self.db.scalar(
+            started = self._db.scalar(
                 "UPDATE attempts SET state = :state, finished_at = :at, exit_code = :code, "
                 "signal = :sig, error = :error, reason = :reason, result = :result"
                 f"{'' if process is None else ', ' + _process_columns(pid_start)} "
@@ -279,7 +281,7 @@ class AttemptTable(EventLog):
 
     def get_attempt(self, attempt_id: int) -> AttemptRecord:
         """The attempt with this id."""
-        rows = self.db.rows("SELECT * FROM attempts WHERE id = :id", {"id": attempt_id})
+        rows = self._db.rows("SELECT * FROM attempts WHERE id = :id", {"id": attempt_id})
         if not rows:
             raise NotFoundError(f"no attempt with id {attempt_id}")
         return AttemptRecord.from_row(rows[0])
@@ -287,7 +289,7 @@ class AttemptTable(EventLog):
     def attempts(self, run_id: int, task: str | None = None) -> list[AttemptRecord]:
         """The attempts of a run (or of one of its tasks), in start order."""
         extra = " AND task = :task" if task is not None else ""
-        rows = self.db.rows(
+        rows = self._db.rows(
             f"SELECT * FROM attempts WHERE run_id = :id{extra} ORDER BY id",
             {"id": run_id, "task": task},
         )
@@ -295,7 +297,7 @@ class AttemptTable(EventLog):
 
     def results(self, run_id: int) -> dict[str, Any]:
         """The return values of the successful attempts of a run's Python tasks."""
-        rows = self.db.rows(
+        rows = self._db.rows(
             "SELECT task, result FROM attempts WHERE run_id = :id AND state = 'success' "
             "AND result IS NOT NULL ORDER BY id",
             {"id": run_id},

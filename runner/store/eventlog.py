@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from runner.errors import StoreError
 from runner.events import (
@@ -31,6 +31,9 @@ from runner.store.records import (
 )
 from runner.store.spine_sql import EVENT_COLUMNS, to_json
 
+if TYPE_CHECKING:
+    from runner.store.lean_connection import Connection
+
 logger = logging.getLogger(__name__)
 
 # 7 parameters an event: well under SQLite's 32,766 and PostgreSQL's 65,535 per statement.
@@ -42,14 +45,14 @@ class EventLog:
     """A connection, its transactions, and the append-only event log."""
 
     def __init__(self, db: Database) -> None:
-        self.db = db
+        self._db = db
         self._pending: list[Event] = []
         self._task_states: dict[tuple[int, str], tuple[str, float]] = {}
         self._in_turn = False
 
     def close(self) -> None:
         """Close the connection."""
-        self.db.close()
+        self._db.close()
 
     def __enter__(self) -> Self:
         return self
@@ -69,11 +72,24 @@ class EventLog:
         Inside ``turn()`` a block joins the turn's transaction as it is, without a savepoint.
         """
         if self._in_turn:
-            self.db.serialize_event_writes()  # the turn's first write takes the event lock
+            self._db.serialize_event_writes()  # the turn's first write takes the event lock
             yield
             return
-        with self.db.transaction():
+        with self._db.transaction():
             yield
+
+    def event_transaction(self) -> AbstractContextManager[None]:
+        """A transaction that takes the event-log lock before anything else: for a check
+        and the append it decides (reported yet? then report), which must not race another
+        process doing the same."""
+        return self._recording()
+
+    def spine_connection(self) -> Connection:
+        """This store's connection, as wrap's lean path takes one: wrap's recorder, the
+        spool replay and the liveness checks run the statements of ``spine_sql`` on it, so
+        the same code serves wrap (without the store's imports) and ``serve``. Not a door
+        for new SQL: a query belongs in a module of this package."""
+        return self._db
 
     @contextmanager
     def turn(self) -> Iterator[None]:
@@ -84,9 +100,9 @@ class EventLog:
         (on PostgreSQL), so a turn that only reads locks nothing. An error inside it must
         end it: it is rolled back whole, even if an inner block's error was caught.
         """
-        if self._in_turn or self.db.in_transaction:
+        if self._in_turn or self._db.in_transaction:
             raise StoreError("turn() cannot be nested in another transaction")
-        with self.db.transaction():
+        with self._db.transaction():
             self._in_turn = True
             try:
                 yield
@@ -104,11 +120,11 @@ class EventLog:
         """A write transaction that appends events: it takes the event lock before any
         row lock, so all writers lock in one order."""
         if self._in_turn:
-            self.db.serialize_event_writes()
+            self._db.serialize_event_writes()
             yield
             return
-        with self.db.transaction():
-            self.db.serialize_event_writes()
+        with self._db.transaction():
+            self._db.serialize_event_writes()
             held = len(self._pending)
             try:
                 yield
@@ -125,7 +141,7 @@ class EventLog:
         if self._in_turn:
             self._task_states[(run_id, task)] = (state, at_epoch)
             return
-        self.db.execute(
+        self._db.execute(
             "UPDATE task_runs SET state = :state, updated_at = :at "
             "WHERE run_id = :run_id AND task = :task",
             {"state": state, "at": at_epoch, "run_id": run_id, "task": task},
@@ -154,7 +170,7 @@ class EventLog:
             states.append(f"WHEN :t{i} THEN :s{i}")
             times.append(f"WHEN :t{i} THEN :a{i}")
             names.append(f":t{i}")
-        self.db.execute(
+        self._db.execute(
             f"UPDATE task_runs SET state = CASE task {' '.join(states)} END, "
             f"updated_at = CASE task {' '.join(times)} END "
             f"WHERE run_id = :run_id AND task IN ({', '.join(names)})",
@@ -193,7 +209,7 @@ class EventLog:
                 params[f"attempt{i}"] = event.attempt
                 params[f"payload{i}"] = to_json(event.payload())
             # Rows of a multi-row VALUES get ids in their order on both databases.
-            ids = self.db.rows(
+            ids = self._db.rows(
                 f"INSERT INTO events {EVENT_COLUMNS} VALUES {values} RETURNING id",
                 params,
             )
@@ -207,7 +223,7 @@ class EventLog:
         if self._pending:  # a turn's own events, not yet written
             self._flush_events()
         where = "id > :after" + (" AND job = :job" if job is not None else "")
-        rows = self.db.rows(
+        rows = self._db.rows(
             f"SELECT * FROM events WHERE {where} ORDER BY id LIMIT :limit",
             {"after": after_id, "limit": limit, "job": job},
         )
@@ -229,4 +245,4 @@ class EventLog:
         """The newest event id, 0 when the log is empty."""
         if self._pending:
             self._flush_events()
-        return int(self.db.scalar("SELECT COALESCE(MAX(id), 0) FROM events"))
+        return int(self._db.scalar("SELECT COALESCE(MAX(id), 0) FROM events"))

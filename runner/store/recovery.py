@@ -67,7 +67,7 @@ def worker_attempts_here(store: Store, orphaned_since: datetime) -> list[Attempt
     ``orphaned`` since ``orphaned_since`` (their commands may still run here)."""
     # Two selects on the state index, not one OR that would read the whole table.
     mine = "heartbeat_at IS NOT NULL AND supervisor LIKE :host"
-    rows = store.db.rows(
+    rows = store._db.rows(
         f"SELECT * FROM attempts WHERE state = 'running' AND {mine} UNION ALL "
         f"SELECT * FROM attempts WHERE state = 'failed' AND {mine} "
         "AND reason = :orphaned AND finished_at >= :since ORDER BY id",
@@ -160,14 +160,14 @@ class Recovery(RunTable, AttemptTable):
         at = at or utcnow()
         # An attempt a worker claimed (heartbeat_at set) is the lease's, and so is its run:
         # its outcome may be decided already; the orphan recovery of `serve` records it.
-        rows = self.db.rows(
+        rows = self._db.rows(
             "SELECT * FROM attempts WHERE state = 'running' AND supervisor IS NOT NULL "
             "AND heartbeat_at IS NULL"
         )
         settled = []
         still_running = {
             int(row["run_id"])
-            for row in self.db.rows(
+            for row in self._db.rows(
                 "SELECT DISTINCT run_id FROM attempts "
                 "WHERE state = 'running' AND heartbeat_at IS NOT NULL"
             )
@@ -181,7 +181,9 @@ class Recovery(RunTable, AttemptTable):
                 still_running.add(attempt.run_id)
             elif done:
                 settled.append(attempt)
-        runs = self.db.rows("SELECT * FROM runs WHERE state = 'running' AND supervisor IS NOT NULL")
+        runs = self._db.rows(
+            "SELECT * FROM runs WHERE state = 'running' AND supervisor IS NOT NULL"
+        )
         for row in runs:
             if int(row["id"]) in still_running or processes.is_alive(row["supervisor"]):
                 continue
@@ -272,18 +274,18 @@ def fail_runs_supervised_by(
     Returns the runs this call ended.
     """
     with store.transaction():
-        store.db.execute(
+        store._db.execute(
             "UPDATE runs SET supervisor = NULL WHERE state = 'queued' AND supervisor = :s",
             {"s": identity},
         )
-    rows = store.db.rows(
+    rows = store._db.rows(
         "SELECT * FROM runs WHERE state = 'running' AND supervisor = :s ORDER BY id",
         {"s": identity},
     )
     ended = []
     for row in rows:
         run = RunRecord.from_row(row)
-        attempts = store.db.rows(
+        attempts = store._db.rows(
             "SELECT * FROM attempts WHERE run_id = :id AND state = 'running'", {"id": run.id}
         )
         waiting = False

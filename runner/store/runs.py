@@ -63,7 +63,7 @@ class RunTable(EventLog):
             "sup": processes.current() if claim else None,
         }
         with self._recording():
-            run_id = self.db.scalar(
+            run_id = self._db.scalar(
                 "INSERT INTO runs (job, logical_time, trigger, state, params, queued_at, "
                 "supervisor) VALUES (:job, :lt, :trigger, 'queued', :params, :at, :sup) "
                 "ON CONFLICT (job, logical_time) DO NOTHING RETURNING id",
@@ -71,7 +71,7 @@ class RunTable(EventLog):
             )
             if run_id is None:
                 return None
-            self.db.executemany(
+            self._db.executemany(
                 INSERT_TASK_RUN,
                 [
                     {"run_id": run_id, "task": t, "at": values["at"], "upstream": upstream}
@@ -91,14 +91,14 @@ class RunTable(EventLog):
 
     def get_run(self, run_id: int) -> RunRecord:
         """The run with this id; NotFoundError if there is none."""
-        rows = self.db.rows("SELECT * FROM runs WHERE id = :id", {"id": run_id})
+        rows = self._db.rows("SELECT * FROM runs WHERE id = :id", {"id": run_id})
         if not rows:
             raise NotFoundError(f"no run with id {run_id}")
         return RunRecord.from_row(rows[0])
 
     def find_run(self, job: str, logical_time: datetime) -> RunRecord | None:
         """The run of ``job`` for ``logical_time``, or None."""
-        rows = self.db.rows(
+        rows = self._db.rows(
             "SELECT * FROM runs WHERE job = :job AND logical_time = :lt",
             {"job": job, "lt": to_epoch(logical_time)},
         )
@@ -121,7 +121,7 @@ class RunTable(EventLog):
         if before_id is not None:
             clauses.append("id < :before")
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.db.rows(
+        rows = self._db.rows(
             f"SELECT * FROM runs {where} ORDER BY id DESC LIMIT :limit",
             {
                 "job": job,
@@ -141,7 +141,7 @@ class RunTable(EventLog):
         at_epoch = to_epoch(at)
         lag = (at - run.logical_time).total_seconds() if run.trigger is Trigger.SCHEDULE else None
         with self._recording():
-            claimed = self.db.execute(
+            claimed = self._db.execute(
                 "UPDATE runs SET state = 'running', started_at = COALESCE(started_at, :at), "
                 "finished_at = NULL, reason = NULL, supervisor = :sup, "
                 "trace_id = COALESCE(:trace, trace_id) WHERE id = :id AND state = 'queued' "
@@ -166,7 +166,7 @@ class RunTable(EventLog):
     def set_trace_id(self, run_id: int, trace_id: str) -> None:
         """Record the trace a run's spans belong to."""
         with self.transaction():
-            self.db.execute(
+            self._db.execute(
                 "UPDATE runs SET trace_id = :trace WHERE id = :id",
                 {"trace": trace_id, "id": run_id},
             )
@@ -211,7 +211,7 @@ class RunTable(EventLog):
         at_epoch = to_epoch(at)
         only_if = " AND supervisor = :sup" if supervised_by is not None else ""
         with self._recording():
-            rows = self.db.rows(
+            rows = self._db.rows(
                 "UPDATE runs SET state = :state, finished_at = :at, reason = :reason "
                 f"WHERE id = :id AND state IN ('queued', 'running'){only_if} RETURNING started_at",
                 {
@@ -245,7 +245,7 @@ class RunTable(EventLog):
         """
         at_epoch = to_epoch(at)
         with self._recording():
-            rows = self.db.rows(
+            rows = self._db.rows(
                 "SELECT state, logical_time, trigger, supervisor FROM runs WHERE id = :id",
                 {"id": run.id},
             )
@@ -264,14 +264,14 @@ class RunTable(EventLog):
                     "cancel it or wait for it to finish"
                 )
             self._flush_task_states()
-            self.db.executemany(
+            self._db.executemany(
                 "UPDATE task_runs SET state = 'pending', updated_at = :at "
                 "WHERE run_id = :run_id AND task = :task",
                 [{"run_id": run.id, "task": t, "at": at_epoch} for t in tasks],
             )
             if state is RunState.QUEUED:
                 return
-            self.db.execute(
+            self._db.execute(
                 "UPDATE runs SET state = 'queued', finished_at = NULL, reason = NULL, "
                 "supervisor = NULL WHERE id = :id",
                 {"id": run.id},
@@ -291,7 +291,7 @@ class RunTable(EventLog):
         was created, with their upstream tasks in ``job``."""
         at_epoch = to_epoch(at)
         with self.transaction():
-            self.db.executemany(
+            self._db.executemany(
                 f"{INSERT_TASK_RUN} ON CONFLICT DO NOTHING",
                 [
                     {"run_id": run.id, "task": t, "at": at_epoch, "upstream": upstream}
