@@ -22,7 +22,7 @@ from runner.events import (
     TaskUpstreamFailed,
 )
 from runner.model import TaskState
-from runner.store.eventlog import EventLog
+from runner.store.eventlog import Part
 from runner.store.records import (
     AttemptRecord,
     RunRecord,
@@ -53,12 +53,12 @@ def _process_columns(pid_start: str | None) -> str:
     return f"pid_start = {start}, pid = :pid"
 
 
-class AttemptTable(EventLog):
+class AttemptTable(Part):
     """Task rows and attempts: numbering, pool slots, outcomes, results."""
 
     def task_runs(self, run_id: int) -> dict[str, TaskRunRecord]:
         """The task rows of a run, by task name."""
-        self._flush_task_states()
+        self._log.flush_task_states()
         rows = self._db.rows(
             "SELECT * FROM task_runs WHERE run_id = :id ORDER BY task", {"id": run_id}
         )
@@ -75,8 +75,8 @@ class AttemptTable(EventLog):
     ) -> None:
         """Set a task's state in a run; skipped and upstream_failed also append their event."""
         at_epoch = to_epoch(at)
-        with self._recording():
-            self._supersede_task_state(run.id, task)
+        with self._log.recording():
+            self._log.supersede_task_state(run.id, task)
             updated = self._db.execute(
                 "UPDATE task_runs SET state = :state, updated_at = :at "
                 "WHERE run_id = :run_id AND task = :task",
@@ -85,11 +85,13 @@ class AttemptTable(EventLog):
             if not updated:
                 raise NotFoundError(f"run {run.id} of {run.job} has no task {task!r}")
             if state is TaskState.SKIPPED:
-                self._insert_event(
+                self._log.insert_event(
                     TaskSkipped(at=at, job=run.job, run_id=run.id, task=task, reason=reason)
                 )
             elif state is TaskState.UPSTREAM_FAILED:
-                self._insert_event(TaskUpstreamFailed(at=at, job=run.job, run_id=run.id, task=task))
+                self._log.insert_event(
+                    TaskUpstreamFailed(at=at, job=run.job, run_id=run.id, task=task)
+                )
 
     def start_attempt(
         self,
@@ -109,7 +111,7 @@ class AttemptTable(EventLog):
         hung and was taken over never starts an attempt beside its successor's).
         """
         at_epoch = to_epoch(at)
-        with self._recording():
+        with self._log.recording():
             if pool is not None and pool_size is not None:
                 busy = self._db.scalar(
                     "SELECT COUNT(*) FROM attempts WHERE pool = :pool AND state = 'running'",
@@ -117,7 +119,7 @@ class AttemptTable(EventLog):
                 )
                 if busy >= pool_size:
                     return None
-            self._supersede_task_state(run.id, task)
+            self._log.supersede_task_state(run.id, task)
             number = self._db.scalar(
                 "UPDATE task_runs SET state = 'running', attempts = attempts + 1, "
                 "updated_at = :at WHERE run_id = :run_id AND task = :task AND NOT EXISTS "
@@ -150,7 +152,7 @@ class AttemptTable(EventLog):
                     "err": err,
                 },
             )
-            self._insert_event(
+            self._log.insert_event(
                 AttemptStarted(
                     at=at, job=run.job, run_id=run.id, task=task, attempt=number, pool=pool
                 )
@@ -192,7 +194,7 @@ class AttemptTable(EventLog):
         lets recovery recognise the process; without it a start recorded for the same pid
         is kept (a scheduler echoing the pid its worker recorded), any other is cleared.
         """
-        with self.transaction():
+        with self._log.transaction():
             self._db.execute(
                 f"UPDATE attempts SET {_process_columns(pid_start)}, "
                 "span_id = COALESCE(:span, span_id) WHERE id = :id",
@@ -228,7 +230,7 @@ class AttemptTable(EventLog):
         if will_retry and state not in _RETRYABLE:
             raise ValueError(f"an attempt that ended {state.value!r} is not retried")
         at_epoch = to_epoch(at)
-        with self._recording():
+        with self._log.recording():
             pid, pid_start = process or (None, None)
             started = self._db.scalar(
                 "UPDATE attempts SET state = :state, finished_at = :at, exit_code = :code, "
@@ -256,7 +258,7 @@ class AttemptTable(EventLog):
                 )  # fmt: skip
                 return False
             task_state = TaskState.RETRYING if will_retry else state
-            self._set_task_state_row(attempt.run_id, attempt.task, task_state.value, at_epoch)
+            self._log.set_task_state_row(attempt.run_id, attempt.task, task_state.value, at_epoch)
             common: dict[str, Any] = {
                 "at": at,
                 "job": attempt.job,
@@ -265,7 +267,7 @@ class AttemptTable(EventLog):
                 "attempt": attempt.number,
             }
             if state is TaskState.SKIPPED:
-                self._insert_event(TaskSkipped(**common, reason=reason))
+                self._log.insert_event(TaskSkipped(**common, reason=reason))
                 return True
             ended: dict[str, Any] = {
                 "duration_seconds": max(0.0, at_epoch - started),
@@ -276,7 +278,7 @@ class AttemptTable(EventLog):
             }
             if state in _RETRYABLE:
                 ended["will_retry"] = will_retry
-            self._insert_event(cls(**common, **ended))
+            self._log.insert_event(cls(**common, **ended))
         return True
 
     def get_attempt(self, attempt_id: int) -> AttemptRecord:

@@ -15,9 +15,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import StoreError
 from runner.events import (
@@ -42,28 +41,18 @@ _ROWS_PER_UPDATE = 500
 
 
 class EventLog:
-    """A connection, its transactions, and the append-only event log."""
+    """A connection, its transactions, and the append-only event log: what every part of
+    the store shares."""
 
     def __init__(self, db: Database) -> None:
-        self._db = db
+        self.db = db
         self._pending: list[Event] = []
         self._task_states: dict[tuple[int, str], tuple[str, float]] = {}
         self._in_turn = False
 
     def close(self) -> None:
         """Close the connection."""
-        self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        self.db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -72,24 +61,18 @@ class EventLog:
         Inside ``turn()`` a block joins the turn's transaction as it is, without a savepoint.
         """
         if self._in_turn:
-            self._db.serialize_event_writes()  # the turn's first write takes the event lock
+            self.db.serialize_event_writes()  # the turn's first write takes the event lock
             yield
             return
-        with self._db.transaction():
+        with self.db.transaction():
             yield
-
-    def event_transaction(self) -> AbstractContextManager[None]:
-        """A transaction that takes the event-log lock before anything else: for a check
-        and the append it decides (reported yet? then report), which must not race another
-        process doing the same."""
-        return self._recording()
 
     def spine_connection(self) -> Connection:
         """This store's connection, as wrap's lean path takes one: wrap's recorder, the
         spool replay and the liveness checks run the statements of ``spine_sql`` on it, so
         the same code serves wrap (without the store's imports) and ``serve``. Not a door
         for new SQL: a query belongs in a module of this package."""
-        return self._db
+        return self.db
 
     @contextmanager
     def turn(self) -> Iterator[None]:
@@ -100,13 +83,13 @@ class EventLog:
         (on PostgreSQL), so a turn that only reads locks nothing. An error inside it must
         end it: it is rolled back whole, even if an inner block's error was caught.
         """
-        if self._in_turn or self._db.in_transaction:
+        if self._in_turn or self.db.in_transaction:
             raise StoreError("turn() cannot be nested in another transaction")
-        with self._db.transaction():
+        with self.db.transaction():
             self._in_turn = True
             try:
                 yield
-                self._flush_task_states()
+                self.flush_task_states()
                 self._flush_events()
             except BaseException:
                 self._pending.clear()
@@ -116,15 +99,16 @@ class EventLog:
                 self._in_turn = False
 
     @contextmanager
-    def _recording(self) -> Iterator[None]:
+    def recording(self) -> Iterator[None]:
         """A write transaction that appends events: it takes the event lock before any
-        row lock, so all writers lock in one order."""
+        row lock, so all writers lock in one order; a check and the append it decides
+        (reported yet? then report) made inside it do not race another process."""
         if self._in_turn:
-            self._db.serialize_event_writes()
+            self.db.serialize_event_writes()
             yield
             return
-        with self._db.transaction():
-            self._db.serialize_event_writes()
+        with self.db.transaction():
+            self.db.serialize_event_writes()
             held = len(self._pending)
             try:
                 yield
@@ -135,23 +119,23 @@ class EventLog:
 
     # -- task states held to the end of a turn ----------------------------------------
 
-    def _set_task_state_row(self, run_id: int, task: str, state: str, at_epoch: float) -> None:
+    def set_task_state_row(self, run_id: int, task: str, state: str, at_epoch: float) -> None:
         """Set a task row's state: inside a turn at its end, with the turn's other task
         rows in one statement; otherwise now."""
         if self._in_turn:
             self._task_states[(run_id, task)] = (state, at_epoch)
             return
-        self._db.execute(
+        self.db.execute(
             "UPDATE task_runs SET state = :state, updated_at = :at "
             "WHERE run_id = :run_id AND task = :task",
             {"state": state, "at": at_epoch, "run_id": run_id, "task": task},
         )
 
-    def _supersede_task_state(self, run_id: int, task: str) -> None:
+    def supersede_task_state(self, run_id: int, task: str) -> None:
         """Forget a held state of this task row: the caller writes a newer one now."""
         self._task_states.pop((run_id, task), None)
 
-    def _flush_task_states(self) -> None:
+    def flush_task_states(self) -> None:
         """Write the held task states, one UPDATE per run; before task rows are read or
         written in bulk."""
         held, self._task_states = self._task_states, {}
@@ -170,7 +154,7 @@ class EventLog:
             states.append(f"WHEN :t{i} THEN :s{i}")
             times.append(f"WHEN :t{i} THEN :a{i}")
             names.append(f":t{i}")
-        self._db.execute(
+        self.db.execute(
             f"UPDATE task_runs SET state = CASE task {' '.join(states)} END, "
             f"updated_at = CASE task {' '.join(times)} END "
             f"WHERE run_id = :run_id AND task IN ({', '.join(names)})",
@@ -181,11 +165,11 @@ class EventLog:
 
     def append(self, event: Event) -> int:
         """Append an event to the log and return its id."""
-        with self._recording():
-            self._insert_event(event)
+        with self.recording():
+            self.insert_event(event)
             return self._flush_events()
 
-    def _insert_event(self, event: Event) -> None:
+    def insert_event(self, event: Event) -> None:
         """Queue an event; it is written before the recording transaction commits."""
         self._pending.append(event)
 
@@ -209,7 +193,7 @@ class EventLog:
                 params[f"attempt{i}"] = event.attempt
                 params[f"payload{i}"] = to_json(event.payload())
             # Rows of a multi-row VALUES get ids in their order on both databases.
-            ids = self._db.rows(
+            ids = self.db.rows(
                 f"INSERT INTO events {EVENT_COLUMNS} VALUES {values} RETURNING id",
                 params,
             )
@@ -223,7 +207,7 @@ class EventLog:
         if self._pending:  # a turn's own events, not yet written
             self._flush_events()
         where = "id > :after" + (" AND job = :job" if job is not None else "")
-        rows = self._db.rows(
+        rows = self.db.rows(
             f"SELECT * FROM events WHERE {where} ORDER BY id LIMIT :limit",
             {"after": after_id, "limit": limit, "job": job},
         )
@@ -245,4 +229,13 @@ class EventLog:
         """The newest event id, 0 when the log is empty."""
         if self._pending:
             self._flush_events()
-        return int(self._db.scalar("SELECT COALESCE(MAX(id), 0) FROM events"))
+        return int(self.db.scalar("SELECT COALESCE(MAX(id), 0) FROM events"))
+
+
+class Part:
+    """One concern of the store (a table, its events): a part works on the connection
+    and the event log every part of one ``Store`` shares."""
+
+    def __init__(self, log: EventLog) -> None:
+        self._log = log
+        self._db = log.db

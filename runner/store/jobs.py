@@ -8,7 +8,7 @@ from datetime import datetime
 
 from runner.errors import NotFoundError
 from runner.model import Job
-from runner.store.eventlog import EventLog
+from runner.store.eventlog import Part
 from runner.store.records import (
     JobRecord,
     to_epoch,
@@ -18,7 +18,7 @@ from runner.store.spine_sql import to_json
 logger = logging.getLogger(__name__)
 
 
-class JobTable(EventLog):
+class JobTable(Part):
     """Jobs as the store knows them."""
 
     def sync_jobs(self, jobs: Iterable[Job], at: datetime) -> None:

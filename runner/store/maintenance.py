@@ -10,18 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from runner.store import logfiles
+from runner.store.eventlog import Part
 from runner.store.records import (
     to_epoch,
 )
-from runner.store.recovery import Recovery
 from runner.store.runs import FINISHED_RUN
 from runner.store.spine_sql import to_json
 
 logger = logging.getLogger(__name__)
 
 
-class Maintenance(Recovery):
-    """Heartbeats and retention (and, inherited, orphan recovery)."""
+class Maintenance(Part):
+    """Heartbeats and retention."""
 
     # -- maintenance --------------------------------------------------------------
 

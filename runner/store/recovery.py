@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from runner import exitstatus, processes
 from runner.model import RunState, TaskState
 from runner.store.attempts import AttemptTable
+from runner.store.eventlog import EventLog, Part
 from runner.store.leases import decide_outcome
 from runner.store.records import AttemptRecord, RunRecord, to_epoch
 from runner.store.runs import RunTable
@@ -143,9 +144,14 @@ def kill_leftover(attempt: AttemptRecord) -> bool:
     return gone
 
 
-class Recovery(RunTable, AttemptTable):
+class Recovery(Part):
     """The store's side of orphan recovery: settle the attempts and end the runs of a
     supervisor that died (or hung), here and, for ``fail_runs_supervised_by``, anywhere."""
+
+    def __init__(self, log: EventLog, runs: RunTable, attempts: AttemptTable) -> None:
+        super().__init__(log)
+        self._runs = runs
+        self._attempts = attempts
 
     def recover_orphans(self, at: datetime | None = None) -> list[AttemptRecord]:
         """Settle running attempts and runs whose supervising process on this host is gone.
@@ -212,7 +218,7 @@ class Recovery(RunTable, AttemptTable):
         # status (if it wrote one yet) says only that.
         status = None if path is None or killed else exitstatus.read_status(path)
         if status is None:
-            recorded = self.finish_attempt(
+            recorded = self._attempts.finish_attempt(
                 attempt,
                 TaskState.FAILED,
                 at,
@@ -221,7 +227,7 @@ class Recovery(RunTable, AttemptTable):
             )
             adopted = ""
         else:
-            recorded = self.finish_attempt(
+            recorded = self._attempts.finish_attempt(
                 attempt,
                 adopted_state(status),
                 max(status.ended_at, attempt.started_at),
@@ -244,10 +250,10 @@ class Recovery(RunTable, AttemptTable):
     def end_orphaned_run(self, run_id: int, job: str, owner: str, at: datetime) -> bool:
         """End a running run of a dead ``owner`` (conditionally: only if still its): as
         succeeded when every task had ended well (adopted), else failed ``orphaned``."""
-        tasks = list(self.task_runs(run_id).values())
+        tasks = list(self._attempts.task_runs(run_id).values())
         failed = [t.task for t in tasks if t.state.failed or t.state is TaskState.RETRYING]
         done = all(t.state in (TaskState.SUCCESS, TaskState.SKIPPED) for t in tasks)
-        return self._finish_run(
+        return self._runs.finish_run(
             run_id,
             job,
             RunState.SUCCESS if done and tasks else RunState.FAILED,

@@ -17,7 +17,7 @@ from runner.events import (
     RunSucceeded,
 )
 from runner.model import Job, RunState, Trigger
-from runner.store.eventlog import EventLog
+from runner.store.eventlog import Part
 from runner.store.records import (
     RunRecord,
     from_epoch,
@@ -36,7 +36,7 @@ _RUN_END_EVENTS: dict[RunState, type[RunSucceeded | RunFailed | RunCancelled]] =
 FINISHED_RUN = "('success', 'failed', 'cancelled')"
 
 
-class RunTable(EventLog):
+class RunTable(Part):
     """Runs: one per job and logical time."""
 
     def create_run(
@@ -62,7 +62,7 @@ class RunTable(EventLog):
             "at": to_epoch(at),
             "sup": processes.current() if claim else None,
         }
-        with self._recording():
+        with self._log.recording():
             run_id = self._db.scalar(
                 "INSERT INTO runs (job, logical_time, trigger, state, params, queued_at, "
                 "supervisor) VALUES (:job, :lt, :trigger, 'queued', :params, :at, :sup) "
@@ -78,7 +78,7 @@ class RunTable(EventLog):
                     for t, upstream in upstream_columns(_after(job, job.tasks)).items()
                 ],
             )
-            self._insert_event(
+            self._log.insert_event(
                 RunQueued(
                     at=at,
                     job=job.name,
@@ -140,7 +140,7 @@ class RunTable(EventLog):
         claimed it (``create_run(claim=True)``, ``scheduling.claim_run``)."""
         at_epoch = to_epoch(at)
         lag = (at - run.logical_time).total_seconds() if run.trigger is Trigger.SCHEDULE else None
-        with self._recording():
+        with self._log.recording():
             claimed = self._db.execute(
                 "UPDATE runs SET state = 'running', started_at = COALESCE(started_at, :at), "
                 "finished_at = NULL, reason = NULL, supervisor = :sup, "
@@ -151,7 +151,7 @@ class RunTable(EventLog):
             if not claimed:
                 logger.info("run %s of %s was not queued: not started", run.id, run.job)
                 return False
-            self._insert_event(
+            self._log.insert_event(
                 RunStarted(
                     at=at,
                     job=run.job,
@@ -165,7 +165,7 @@ class RunTable(EventLog):
 
     def set_trace_id(self, run_id: int, trace_id: str) -> None:
         """Record the trace a run's spans belong to."""
-        with self.transaction():
+        with self._log.transaction():
             self._db.execute(
                 "UPDATE runs SET trace_id = :trace WHERE id = :id",
                 {"trace": trace_id, "id": run_id},
@@ -184,7 +184,7 @@ class RunTable(EventLog):
         """Record a queued or running run's end and its event; False, with nothing written,
         when it had already finished (or, with ``supervised_by``, when another process
         supervises it now). The duration runs from the stored start time."""
-        return self._finish_run(
+        return self.finish_run(
             run.id,
             run.job,
             state,
@@ -194,7 +194,7 @@ class RunTable(EventLog):
             supervised_by=supervised_by,
         )
 
-    def _finish_run(
+    def finish_run(
         self,
         run_id: int,
         job: str,
@@ -205,12 +205,14 @@ class RunTable(EventLog):
         failed_tasks: Sequence[str],
         supervised_by: str | None = None,
     ) -> bool:
+        """End a run still queued or running (and, with ``supervised_by``, still that
+        process's) and append its end event; False when it had ended already."""
         cls = _RUN_END_EVENTS.get(state)
         if cls is None:
             raise ValueError(f"a run cannot finish as {state.value!r}")
         at_epoch = to_epoch(at)
         only_if = " AND supervisor = :sup" if supervised_by is not None else ""
-        with self._recording():
+        with self._log.recording():
             rows = self._db.rows(
                 "UPDATE runs SET state = :state, finished_at = :at, reason = :reason "
                 f"WHERE id = :id AND state IN ('queued', 'running'){only_if} RETURNING started_at",
@@ -233,7 +235,7 @@ class RunTable(EventLog):
                 extra["reason"] = reason
             if cls is RunFailed:
                 extra["failed_tasks"] = list(failed_tasks)
-            self._insert_event(cls(at=at, job=job, run_id=run_id, **extra))
+            self._log.insert_event(cls(at=at, job=job, run_id=run_id, **extra))
         return True
 
     def prepare_rerun(self, run: RunRecord, tasks: Iterable[str], at: datetime) -> None:
@@ -244,7 +246,7 @@ class RunTable(EventLog):
         StoreError, so a rerun never runs beside it.
         """
         at_epoch = to_epoch(at)
-        with self._recording():
+        with self._log.recording():
             rows = self._db.rows(
                 "SELECT state, logical_time, trigger, supervisor FROM runs WHERE id = :id",
                 {"id": run.id},
@@ -263,7 +265,7 @@ class RunTable(EventLog):
                     f"run {run.id} of {run.job} is running under {owner}: "
                     "cancel it or wait for it to finish"
                 )
-            self._flush_task_states()
+            self._log.flush_task_states()
             self._db.executemany(
                 "UPDATE task_runs SET state = 'pending', updated_at = :at "
                 "WHERE run_id = :run_id AND task = :task",
@@ -276,7 +278,7 @@ class RunTable(EventLog):
                 "supervisor = NULL WHERE id = :id",
                 {"id": run.id},
             )
-            self._insert_event(
+            self._log.insert_event(
                 RunQueued(
                     at=at,
                     job=run.job,
@@ -290,7 +292,7 @@ class RunTable(EventLog):
         """Add pending rows for tasks a changed definition (``job``) added since the run
         was created, with their upstream tasks in ``job``."""
         at_epoch = to_epoch(at)
-        with self.transaction():
+        with self._log.transaction():
             self._db.executemany(
                 f"{INSERT_TASK_RUN} ON CONFLICT DO NOTHING",
                 [
