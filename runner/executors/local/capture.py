@@ -1,16 +1,24 @@
-"""Capture of one output stream of an attempt: a size-capped log file, last lines, passthrough."""
+"""Capture of one output stream of an attempt: a size-capped log file, last lines, passthrough.
+
+The keeper process (runner.executors.local.keeper_process) imports this at its start, so
+it imports only the standard library and the store's log files (standard library only).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
-from runner.engine.executor import ERROR_TAIL_LINES, AttemptSpec
 from runner.store.logfiles import create_log
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the keeper's start)
+if TYPE_CHECKING:
+    from runner.engine.executor import AttemptSpec
 
 logger = logging.getLogger(__name__)
 
+ERROR_TAIL_LINES = 20
+"""Lines of stderr (or of a traceback) kept on the attempt for alerts."""
 TAIL_BYTES = 4096
 """At most this many of the last bytes are kept for the tail."""
 
@@ -26,7 +34,7 @@ class StreamCapture:
 
     def __init__(
         self,
-        path: Path | None,
+        path: str | os.PathLike[str] | None,
         *,
         cap_bytes: int,
         passthrough_fd: int | None = None,
@@ -161,7 +169,7 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _open_log(path: Path | None) -> int | None:
+def _open_log(path: str | os.PathLike[str] | None) -> int | None:
     if path is None:
         return None
     try:

@@ -20,6 +20,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import runner
 from runner.executors.local.keeper_process import MESSAGE_BYTES
 from runner.exitstatus import KEEPER_MODULE
 
@@ -60,9 +61,9 @@ class KeeperClient:
         request = ("spawn", key, argv, env, cwd, *logs, cap_bytes, header, status, passthrough)
         self._send(request, [0, 1, 2] if passthrough else [])
 
-    def stop(self, key: int, grace: float, state: str, reason: str) -> None:
+    def stop(self, key: int, grace: float) -> None:
         """Ask for the command's group to be stopped (SIGTERM, grace, SIGKILL)."""
-        self._send(("stop", key, grace, state, reason), [])
+        self._send(("stop", key, grace), [])
 
     def close(self) -> None:
         """Hang up: the keeper exits once its commands have ended."""
@@ -90,7 +91,8 @@ class KeeperClient:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * MESSAGE_BYTES)
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", KEEPER_MODULE, str(theirs.fileno())],
+                [*_KEEPER_PYTHON, "-m", KEEPER_MODULE, str(theirs.fileno())],
+                env=_keeper_environment(),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -144,6 +146,20 @@ class KeeperClient:
         self._lock = threading.Lock()
         if sock is not None:
             os.close(sock.detach())
+
+
+_KEEPER_PYTHON = (sys.executable, "-S", "-P")
+"""The keeper imports only the standard library and runwatch: no ``site`` (its path set-up
+and ``.pth`` files are most of a bare interpreter's start), and not the current folder
+first on its path (a job's folder may hold modules of the same names)."""
+
+
+def _keeper_environment() -> dict[str, str]:
+    """This process's environment, with the folder runwatch is imported from as the
+    keeper's only path beyond the standard library. (Commands get the environment of
+    their request, not the keeper's.)"""
+    home = os.path.dirname(os.path.dirname(os.path.abspath(runner.__file__)))
+    return {**os.environ, "PYTHONPATH": home}
 
 
 _clients: weakref.WeakSet[KeeperClient] = weakref.WeakSet()

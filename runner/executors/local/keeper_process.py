@@ -14,9 +14,13 @@ for the scheduler that adopts it. SIGINT, SIGHUP and SIGTERM are ignored (comman
 them back as default). Messages are ``marshal``-ed tuples:
 
     spawn key argv env cwd stdout stderr cap header status passthrough (+ fds 0 1 2)
-    stop key grace state reason
+    stop key grace
     → launched key pid start | failed key errno message filename
     → ended key returncode tail stopped | error traceback
+
+It starts before a run's first command can, so it imports only the standard library and
+runwatch modules that do too (no ``typing``, no runner.model), and it is started with
+``python -S`` (runner.executors.local.keeper): its start is not paid in site's path setup.
 """
 
 from __future__ import annotations
@@ -31,14 +35,15 @@ import signal
 import socket
 import sys
 import threading
-import traceback
-from collections.abc import Callable
-from typing import Any
 
 from runner import processes
 from runner.executors.local.capture import StreamCapture
 from runner.executors.local.process_group import GroupStop
-from runner.model import TaskState
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the keeper's start)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 MESSAGE_BYTES = 256 * 1024
 """The largest message either side sends (a spawn request carries the whole environment)."""
@@ -217,11 +222,11 @@ class Keeper:
 
         threading.Thread(target=wait_then_send, name=f"keeper-stop-{kept.key}").start()
 
-    def _stop(self, key: int, grace: float, state: str, reason: str) -> None:
+    def _stop(self, key: int, grace: float) -> None:
         kept = self._kept.get(key)
         if kept is None or kept.stop is not None:
             return  # ended already (its own outcome stands), or being stopped
-        kept.stop = GroupStop(kept.pid, grace=grace, state=TaskState(state), reason=reason)
+        kept.stop = GroupStop(kept.pid, grace=grace)
         kept.stop.begin()
 
 
@@ -281,6 +286,8 @@ def main(argv: list[str]) -> int:
     try:
         keeper.run()
     except BaseException:
+        import traceback  # only when the keeper fails: not paid at its start
+
         keeper.send(("error", traceback.format_exc()))
         raise
     return 0

@@ -47,6 +47,8 @@ class PythonAttempt:
         self.out = StreamCapture(None, cap_bytes=0)
         self.err = StreamCapture(None, cap_bytes=0)
         self.stop: GroupStop | None = None
+        self.stopped_as: tuple[TaskState, str] = (TaskState.CANCELLED, "")
+        """The state and reason a stopped attempt finishes with (set with ``stop``)."""
         self.launched = False
         self.finished = False
         self._pool = pool
@@ -115,9 +117,8 @@ class PythonWorkerPool:
                 self._finish(attempt, outcome.stopped(attempt.spec.key, state, reason, None))
                 return
             worker = attempt.worker
-            attempt.stop = GroupStop(
-                worker.pid, grace=attempt.spec.kill_grace, state=state, reason=reason
-            )
+            attempt.stop = GroupStop(worker.pid, grace=attempt.spec.kill_grace)
+            attempt.stopped_as = (state, reason)
             attempt.stop.begin()
             worker.wake()
 
@@ -299,7 +300,7 @@ def _finished(attempt: PythonAttempt, response: WorkerResponse) -> AttemptFinish
 def _worker_died(attempt: PythonAttempt, returncode: int) -> AttemptFinished:
     key = attempt.spec.key
     if attempt.stop is not None:
-        return outcome.stopped(key, attempt.stop.state, attempt.stop.reason, returncode)
+        return outcome.stopped(key, *attempt.stopped_as, returncode)
     if returncode < 0:
         reason = outcome.describe_signal(-returncode)
         return AttemptFinished(

@@ -102,7 +102,7 @@ class CommandAttempt:
                 return
             self._stop_request = (state, reason)
         try:
-            self._keeper.stop(self.spec.key, self.spec.kill_grace, state.value, reason)
+            self._keeper.stop(self.spec.key, self.spec.kill_grace)
         except KeeperLostError:
             logger.warning("cannot stop attempt %d: its keeper is gone", self.spec.key)
 
