@@ -1,9 +1,10 @@
 """The executor's end of its keeper (runner.executors.local.keeper_process).
 
-The keeper is started at the first command, once, and is the parent of every command
-after it; this side sends requests over a socket and hears, on one thread of its own,
-when each command was launched and how it ended. Sending is one ``sendmsg``: the caller
-(the engine's thread) never waits for a spawn. If the keeper dies, every command it was
+The keeper is started at the first command (or taken from an early start,
+runner.executors.local.keeper_launch), once, and is the parent of every command after
+it; this side sends requests over a socket and hears, on one thread of its own, when
+each command was launched and how it ended. Sending is one ``sendmsg``: the caller (the
+engine's thread) never waits for a spawn. If the keeper dies, every command it was
 running is reported to ``on_lost`` and the next request starts a new keeper.
 """
 
@@ -14,23 +15,21 @@ import marshal
 import os
 import socket
 import subprocess
-import sys
 import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
 
-import runner
-from runner.executors.local.keeper_process import MESSAGE_BYTES
-from runner.exitstatus import KEEPER_MODULE
+from runner.executors.local.keeper_launch import (
+    MESSAGE_BYTES,
+    KeeperLostError,
+    launch,
+    take_early,
+)
 
 logger = logging.getLogger(__name__)
 
 Reply = tuple[Any, ...]
-
-
-class KeeperLostError(RuntimeError):
-    """The keeper process died, or could not be started or reached."""
 
 
 class KeeperClient:
@@ -85,25 +84,9 @@ class KeeperClient:
                 raise KeeperLostError(f"cannot reach the keeper process: {exc}") from exc
 
     def _start(self) -> socket.socket:
-        """With the lock held: start a keeper and the thread that hears it."""
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        for sock in (ours, theirs):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * MESSAGE_BYTES)
-        try:
-            self._process = subprocess.Popen(
-                [*_KEEPER_PYTHON, "-m", KEEPER_MODULE, str(theirs.fileno())],
-                env=_keeper_environment(),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=[theirs.fileno()],
-                start_new_session=True,  # not stopped by the terminal's signals to serve
-            )
-        except OSError as exc:
-            ours.close()
-            raise KeeperLostError(f"cannot start the keeper process: {exc}") from exc
-        finally:
-            theirs.close()
+        """With the lock held: start a keeper (or take the one started early) and the
+        thread that hears it."""
+        ours, self._process = take_early() or launch()
         self._socket = ours
         threading.Thread(
             target=self._hear, args=(ours, self._process), name="runwatch-keeper", daemon=True
@@ -146,20 +129,6 @@ class KeeperClient:
         self._lock = threading.Lock()
         if sock is not None:
             os.close(sock.detach())
-
-
-_KEEPER_PYTHON = (sys.executable, "-S", "-P")
-"""The keeper imports only the standard library and runwatch: no ``site`` (its path set-up
-and ``.pth`` files are most of a bare interpreter's start), and not the current folder
-first on its path (a job's folder may hold modules of the same names)."""
-
-
-def _keeper_environment() -> dict[str, str]:
-    """This process's environment, with the folder runwatch is imported from as the
-    keeper's only path beyond the standard library. (Commands get the environment of
-    their request, not the keeper's.)"""
-    home = os.path.dirname(os.path.dirname(os.path.abspath(runner.__file__)))
-    return {**os.environ, "PYTHONPATH": home}
 
 
 _clients: weakref.WeakSet[KeeperClient] = weakref.WeakSet()

@@ -20,7 +20,7 @@ them back as default). Messages are ``marshal``-ed tuples:
 
 It starts before a run's first command can, so it imports only the standard library and
 runwatch modules that do too (no ``typing``, no runner.model), and it is started with
-``python -S`` (runner.executors.local.keeper): its start is not paid in site's path setup.
+``python -S`` (runner.executors.local.keeper_launch): no site path set-up either.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ import threading
 
 from runner import processes
 from runner.executors.local.capture import StreamCapture
+from runner.executors.local.keeper_launch import MESSAGE_BYTES
 from runner.executors.local.process_group import GroupStop
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the keeper's start)
@@ -45,8 +46,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-MESSAGE_BYTES = 256 * 1024
-"""The largest message either side sends (a spawn request carries the whole environment)."""
 _READ_BYTES = 65536
 _DRAIN_LIMIT_BYTES = 4 * 1024 * 1024
 """After the command exits, read at most this much more of a stream a grandchild still feeds."""
