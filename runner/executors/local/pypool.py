@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures.thread  # noqa: F401 - see below
 import logging
 import os
-import pickle
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -13,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from runner.engine import outcome
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
-from runner.executors.local.callref import dumps_call
 from runner.executors.local.capture import StreamCapture, attempt_captures
 from runner.executors.local.process_group import GroupStop
 from runner.executors.local.pycall import CallOutcome
@@ -85,6 +83,8 @@ class PythonWorkerPool:
 
     def prepare(self, spec: AttemptSpec, on_done: Callable[[int], None]) -> PythonAttempt:
         """The attempt, with its callable made ready to send; ``on_done(key)`` when it finished."""
+        from runner.executors.local.callref import dumps_call  # pickle: for Python tasks only
+
         attempt = PythonAttempt(self, spec, on_done)
         try:
             attempt.call = dumps_call((spec.task.python, spec.task.args, spec.task.kwargs))
@@ -236,6 +236,8 @@ class PythonWorkerPool:
         request = WorkerRequest(
             spec.key, spec.task.name, attempt.call, spec.upstream_results, env, spec.task.cwd
         )
+        import pickle
+
         try:
             payload = pickle.dumps(request, pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # e.g. an upstream result or env value that cannot be pickled
