@@ -1,21 +1,20 @@
 """Capture of one output stream of an attempt: a size-capped log file, last lines, passthrough.
 
 The keeper process (runner.executors.local.keeper_process) imports this at its start, so
-it imports only the standard library and the store's log files (standard library only).
+it imports only the standard library and runwatch modules that do too (no ``logging``:
+runner.executors.local.notices).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 
+from runner.executors.local.notices import warn
 from runner.store.logfiles import create_log
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the keeper's start)
 if TYPE_CHECKING:
     from runner.engine.executor import AttemptSpec
-
-logger = logging.getLogger(__name__)
 
 ERROR_TAIL_LINES = 20
 """Lines of stderr (or of a traceback) kept on the attempt for alerts."""
@@ -99,7 +98,7 @@ class StreamCapture:
             try:
                 os.close(self._fd)
             except OSError as exc:
-                logger.warning("closing log file %s failed: %s", self._path, exc)
+                warn(__name__, f"closing log file {self._path} failed: {exc}")
             self._fd = None
 
     def _keep_tail(self, data: bytes) -> None:
@@ -118,7 +117,7 @@ class StreamCapture:
         try:
             write_all(self._fd, data)
         except OSError as exc:
-            logger.warning("writing log file %s failed, no more output kept: %s", self._path, exc)
+            warn(__name__, f"writing log file {self._path} failed, no more output kept: {exc}")
             os.close(self._fd)
             self._fd = None
 
@@ -127,7 +126,7 @@ class StreamCapture:
         try:
             write_all(self._passthrough_fd, data)
         except OSError as exc:
-            logger.warning("passthrough to fd %d failed, stopped: %s", self._passthrough_fd, exc)
+            warn(__name__, f"passthrough to fd {self._passthrough_fd} failed, stopped: {exc}")
             self._passthrough_fd = None
 
 
@@ -177,8 +176,8 @@ def _open_log(path: str | os.PathLike[str] | None) -> int | None:
     except OSError as exc:
         # The attempt still runs (its tail is still kept): a full or read-only log volume
         # must not stop the jobs being monitored.
-        logger.warning("cannot open log file %s, output not kept: %s", path, exc)
+        warn(__name__, f"cannot open log file {path}, output not kept: {exc}")
         return None
     if replaced:
-        logger.warning("%s", replaced)
+        warn(__name__, replaced)
     return fd

@@ -105,8 +105,8 @@ class KeeperClient:
             if reply[0] == "error":
                 logger.error("the keeper process failed: %s", reply[1])
                 continue
-            if reply[0] == "log":
-                logger.log(reply[1], "%s", reply[2])
+            if reply[0] == "warning":  # the keeper's own (a log file that had to be replaced…)
+                logger.warning("%s", reply[1])
                 continue
             try:
                 self._on_reply(reply)

@@ -1,16 +1,15 @@
 """Stopping a process group: SIGTERM now, SIGKILL to whatever is left when the grace runs out.
 
-Standard library only: the keeper process imports this at its start.
+Standard library only (no ``logging``): the keeper process imports this at its start.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import time
 
-logger = logging.getLogger(__name__)
+from runner.executors.local.notices import warn
 
 _POLL_SECONDS = 0.01
 
@@ -33,7 +32,7 @@ def signal_group(pgid: int, signum: int) -> None:
     except ProcessLookupError:
         return
     except PermissionError as exc:
-        logger.warning("cannot signal process group %d: %s", pgid, exc)
+        warn(__name__, f"cannot signal process group {pgid}: {exc}")
 
 
 class GroupStop:
