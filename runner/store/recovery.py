@@ -59,7 +59,7 @@ def is_keeper(attempt: AttemptRecord) -> bool:
     if len(argv) > 3 and argv[1] == b"-e" and argv[3] == status:
         return True
     parent = processes.parent_of(attempt.pid)
-    keeper = os.fsencode(exitstatus.KEEPER_MODULE)
+    keeper = os.fsencode(processes.KEEPER_MODULE)
     return parent is not None and keeper in processes.command_line(parent)
 
 

@@ -115,7 +115,7 @@ def test_an_attempt_whose_command_runs_under_the_shared_keeper_is_left_running_t
         store.set_attempt_process(attempt, pid=pid, pid_start=start)
         store.recover_orphans()
         assert store.get_attempt(attempt.id).state is TaskState.RUNNING
-        keeper.stop(1, 5.0, TaskState.CANCELLED.value, "test")
+        keeper.stop(1, 5.0)
         assert replies.get(timeout=30)[:3] == ("ended", 1, -15)
     finally:
         keeper.close()
