@@ -6,7 +6,7 @@ engine, scheduler and store only ever see these.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -75,6 +75,7 @@ class TriggerRule(StrEnum):
     ONE_FAILED = "one_failed"
     ONE_SUCCESS = "one_success"
     NONE_FAILED = "none_failed"
+    NONE_FAILED_MIN_ONE_SUCCESS = "none_failed_min_one_success"
 
 
 class Trigger(StrEnum):
@@ -146,6 +147,9 @@ class Task:
     queue: str | None = None
     skip_exit_code: int | None = None
     in_process: bool = False
+    branch_on_exit: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    """A command's exit codes that choose downstream tasks (each a success): the other
+    direct downstream tasks are skipped."""
 
     @property
     def kind(self) -> str:
@@ -191,3 +195,29 @@ class Definitions:
 
 class Skip(Exception):  # noqa: N818 - raised by user code to say "skip", not an error
     """Raise from a Python task to record it, and the tasks downstream of it, as skipped."""
+
+
+BRANCH_KEY = "$branch"
+"""The one key of the result a ``Branch`` is stored as."""
+
+
+class Branch(dict[str, list[str]]):
+    """Return from a Python task to run only the named direct downstream tasks; the others
+    are skipped with reason ``branch``. ``Branch("load")``, ``Branch("a", "b")``,
+    ``Branch(["a", "b"])``; ``Branch()`` skips them all. Stored as the task's result."""
+
+    def __init__(self, *tasks: str | Iterable[str]) -> None:
+        names: list[str] = []
+        for item in tasks:
+            names.extend([item] if isinstance(item, str) else item)
+        super().__init__({BRANCH_KEY: list(dict.fromkeys(names))})
+
+
+def branch_of(result: object) -> tuple[str, ...] | None:
+    """The task names a result chooses when it is a ``Branch``, else None."""
+    if not isinstance(result, dict) or len(result) != 1:
+        return None
+    names = result.get(BRANCH_KEY)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return None
+    return tuple(names)

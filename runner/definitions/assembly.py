@@ -13,6 +13,7 @@ from typing import Any
 from runner import model
 from runner.config_fields import Location
 from runner.definitions.graph import check_graph
+from runner.definitions.shape import check_shape
 
 _COMMAND_ONLY = "skip_exit_code"
 NO_EXIT_CODE = "only command tasks have an exit code; raise runner.Skip from a Python task instead"
@@ -48,6 +49,10 @@ def assemble_task(
         raise where(_COMMAND_ONLY).error(NO_EXIT_CODE)
     if not is_python and _PYTHON_ONLY in own:
         raise where(_PYTHON_ONLY).error("only Python tasks can run in process")
+    if is_python and "branch_on_exit" in own:
+        raise where("branch_on_exit").error(
+            "only command tasks have an exit code; return runner.Branch(...) from a Python task"
+        )
     if not is_python and ("args" in own or "kwargs" in own):
         key = "args" if "args" in own else "kwargs"
         raise where(key).error("'args' and 'kwargs' are for Python tasks ('python:')")
@@ -104,8 +109,11 @@ def assemble_job(
     options: Mapping[str, Any],
     source: str,
     where: Callable[[str], Location],
+    *,
+    locate: Callable[[str, str], Location],
 ) -> model.Job:
     """A model.Job from its checked options and tasks, after checking the task graph;
-    ``where(task)`` locates a task's ``after``."""
+    ``where(task)`` locates a task's ``after``, ``locate(task, key)`` any of its keys."""
     check_graph(tasks, where)
+    check_shape(tasks, locate)
     return model.Job(name=name, tasks=dict(tasks), source=source, **options)

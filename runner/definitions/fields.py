@@ -55,7 +55,10 @@ TASK_DEFAULT_KEYS = (
 )
 """Task keys that may also be set for every task, under ``defaults:``."""
 
-TASK_KEYS = ("command", "python", "args", "kwargs", "after", *TASK_DEFAULT_KEYS)
+SHAPE_KEYS = ("branch_on_exit",)
+"""Task keys that shape the run at run time (runner.definitions.shape checks them)."""
+
+TASK_KEYS = ("command", "python", "args", "kwargs", "after", *TASK_DEFAULT_KEYS, *SHAPE_KEYS)
 """Every key of a task."""
 
 JOB_KEYS = (
@@ -175,6 +178,20 @@ def after(value: object, where: Location) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def branch_on_exit(value: object, where: Location) -> dict[int, tuple[str, ...]]:
+    """``{exit code: [downstream task, ...]}``: the exit codes (0-255) that choose tasks."""
+    if not isinstance(value, Mapping) or not value:
+        raise where.error(
+            f"expected a mapping of exit codes to downstream task names, got {shown(value)}"
+        )
+    codes = {}
+    for key, names in value.items():
+        at = where.at(str(key))
+        code = whole_number(key, at, minimum=0, maximum=255)
+        codes[code] = after(names, at)
+    return codes
+
+
 def cwd(value: object, where: Location, base: str) -> str:
     """A working folder; a relative one is taken relative to the defining file's folder."""
     path = text(value, where)
@@ -257,6 +274,7 @@ TASK_CONVERTERS: dict[str, Converter] = {
     "in_process": boolean,
     "after": after,
     "command": command,
+    "branch_on_exit": branch_on_exit,
 }
 """Converters for the task keys that need no file context (``cwd`` and ``python`` do)."""
 

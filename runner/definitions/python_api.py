@@ -26,7 +26,11 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _TASK_OPTIONS = (*(k for k in fields.TASK_DEFAULT_KEYS if k != "skip_exit_code"), "after", "name")
-_COMMAND_OPTIONS = (*(k for k in fields.TASK_DEFAULT_KEYS if k != "in_process"), "after")
+_COMMAND_OPTIONS = (
+    *(k for k in fields.TASK_DEFAULT_KEYS if k != "in_process"),
+    "after",
+    "branch_on_exit",
+)
 
 
 class _CommonOptions(TypedDict, total=False):
@@ -53,6 +57,7 @@ class CommandOptions(_CommonOptions, total=False):
     """Options of ``command()``."""
 
     skip_exit_code: int
+    branch_on_exit: Mapping[int, Sequence[str] | str]
 
 
 class JobOptions(TypedDict, total=False):
@@ -329,5 +334,10 @@ def _build_job(body: Callable[[], object], options: dict[str, Any]) -> model.Job
     if not builder.tasks:
         raise where.error("the job body added no tasks; call @task functions or command() in it")
     return assemble_job(
-        name, builder.tasks, job_options, where.file, lambda task: builder.places[task].at("after")
+        name,
+        builder.tasks,
+        job_options,
+        where.file,
+        lambda task: builder.places[task].at("after"),
+        locate=lambda task, key: builder.places[task].at(key),
     )

@@ -22,6 +22,7 @@ from typing import Any
 
 from runner import processes
 from runner.clock import Clock, utcnow
+from runner.engine import branching
 from runner.engine.dag import Graph, ReadyQueue, TaskStates, Verdict
 from runner.engine.executor import (
     DEFAULT_LOG_CAP_BYTES,
@@ -329,6 +330,7 @@ class Engine:
         active, attempt = entry
         task = active.job.tasks[attempt.task]
         del active.running[attempt.task]
+        outcome, branch = branching.checked(task, outcome, active.graph.downstream[task.name])
         state = outcome.state
         if active.stop_state is RunState.FAILED and state is TaskState.CANCELLED:
             state = TaskState.TIMED_OUT  # killed because the run timed out
@@ -365,7 +367,25 @@ class Engine:
             return
         active.states.set(attempt.task, state)
         self._report(active, attempt.task, state, attempt.number, now)
-        self._settle(active, [attempt.task], now)
+        skipped = [] if branch is None else self._skip_branches(active, task.name, branch, now)
+        self._settle(active, [attempt.task, *skipped], now)
+
+    def _skip_branches(
+        self, active: _ActiveRun, task: str, branch: tuple[str, ...], now: datetime
+    ) -> list[str]:
+        """Skip the pending direct downstream tasks the branch ``task`` chose did not lead to."""
+        skipped = [
+            name
+            for name in branching.not_chosen(active.graph.downstream, task, branch)
+            if active.states[name] is TaskState.PENDING
+        ]
+        for name in skipped:
+            active.states.set(name, TaskState.SKIPPED)
+            self.store.set_task_state(
+                active.run, name, TaskState.SKIPPED, now, reason=branching.REASON
+            )
+            self._report(active, name, TaskState.SKIPPED, 0, now)
+        return skipped
 
     def _lost(self, active: _ActiveRun) -> bool:
         """True, forgetting the run and stopping what it still runs, when another process

@@ -139,8 +139,16 @@ class CommandAttempt:
             if stopped and request is not None:
                 self._finish(outcome.stopped(key, *request, returncode))
             else:
-                skip = self.spec.task.skip_exit_code
-                self._finish(outcome.exited(key, returncode, skip_exit_code=skip, error=tail))
+                task = self.spec.task
+                self._finish(
+                    outcome.exited(
+                        key,
+                        returncode,
+                        skip_exit_code=task.skip_exit_code,
+                        branch_codes=task.branch_on_exit,
+                        error=tail,
+                    )
+                )
 
     def on_keeper_lost(self) -> None:
         """The keeper died before this attempt ended: kill what it left, report the failure."""
