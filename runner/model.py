@@ -117,6 +117,22 @@ class DstPolicy:
     skipped: SkippedTime = SkippedTime.NEXT_VALID
 
 
+DEFAULT_MAX_MAP = 1000
+"""How many instances a mapped task may have unless its ``max_map`` says otherwise."""
+
+
+def instance_name(task: str, index: int) -> str:
+    """The name of one instance of a mapped task: ``process[3]``."""
+    return f"{task}[{index}]"
+
+
+def logical_task(name: str) -> str:
+    """The task an instance name belongs to (``process[3]`` -> ``process``); task names
+    cannot hold ``[``, so any other name is its own."""
+    cut = name.find("[")
+    return name if cut < 0 else name[:cut]
+
+
 @dataclass(frozen=True)
 class UpstreamResult:
     """Placeholder for the return value of an upstream Python task, passed as an argument."""
@@ -150,11 +166,22 @@ class Task:
     branch_on_exit: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     """A command's exit codes that choose downstream tasks (each a success): the other
     direct downstream tasks are skipped."""
+    map_over: str | None = None
+    """An upstream task whose JSON list result this task runs once per element of."""
+    map_param: str | None = None
+    """A run parameter holding a JSON list this task runs once per element of."""
+    max_map: int = DEFAULT_MAX_MAP
+    """The most elements a mapped task runs for; a longer list fails it."""
 
     @property
     def kind(self) -> str:
         """``command`` or ``python``."""
         return "python" if self.python is not None else "command"
+
+    @property
+    def mapped(self) -> bool:
+        """True when the task runs once per element of a list (``map_over``)."""
+        return self.map_over is not None or self.map_param is not None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 from runner import model
 from runner.config_fields import Location
+from runner.definitions.fields import MapParam
 from runner.definitions.graph import check_graph
 from runner.definitions.shape import check_shape
 
@@ -59,10 +60,29 @@ def assemble_task(
     # Defaults meant for the other kind of task do not apply to this one.
     skip = _COMMAND_ONLY if is_python else _PYTHON_ONLY
     fields = merge_options({k: v for k, v in inherited.items() if k != skip}, own)
+    _mapping_fields(fields, where)
     _check_retry_delays(fields, own, inherited, where)
     if is_python:
         _check_arguments(own["python"], own.get("args", ()), dict(own.get("kwargs", ())), where)
     return model.Task(name=name, **fields)
+
+
+def _mapping_fields(fields: dict[str, Any], where: Callable[[str], Location]) -> None:
+    """``map_over`` as the model has it: a task (also an upstream one) or a parameter."""
+    source = fields.pop("map_over", None)
+    if source is None:
+        if "max_map" in fields:
+            raise where("max_map").error("max_map is for a mapped task: set 'map_over' too")
+        return
+    if "branch_on_exit" in fields:
+        raise where("branch_on_exit").error("a mapped task cannot branch: its instances would")
+    if isinstance(source, MapParam):
+        fields["map_param"] = source.name
+        return
+    fields["map_over"] = source
+    after = tuple(fields.get("after", ()))
+    if source not in after:
+        fields["after"] = (*after, source)
 
 
 def _check_arguments(
@@ -114,6 +134,6 @@ def assemble_job(
 ) -> model.Job:
     """A model.Job from its checked options and tasks, after checking the task graph;
     ``where(task)`` locates a task's ``after``, ``locate(task, key)`` any of its keys."""
-    check_graph(tasks, where)
     check_shape(tasks, locate)
+    check_graph(tasks, where)
     return model.Job(name=name, tasks=dict(tasks), source=source, **options)

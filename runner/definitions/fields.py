@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from runner import model
@@ -55,7 +56,7 @@ TASK_DEFAULT_KEYS = (
 )
 """Task keys that may also be set for every task, under ``defaults:``."""
 
-SHAPE_KEYS = ("branch_on_exit",)
+SHAPE_KEYS = ("branch_on_exit", "map_over", "max_map")
 """Task keys that shape the run at run time (runner.definitions.shape checks them)."""
 
 TASK_KEYS = ("command", "python", "args", "kwargs", "after", *TASK_DEFAULT_KEYS, *SHAPE_KEYS)
@@ -192,6 +193,27 @@ def branch_on_exit(value: object, where: Location) -> dict[int, tuple[str, ...]]
     return codes
 
 
+@dataclass(frozen=True)
+class MapParam:
+    """``map_over: {param: NAME}``: map over the JSON list of a run parameter."""
+
+    name: str
+
+
+def map_over(value: object, where: Location) -> str | MapParam:
+    """An upstream task's name, or ``{param: NAME}`` for a run parameter."""
+    if isinstance(value, Mapping):
+        if set(value) != {"param"}:
+            raise where.error(f"expected a task name or {{param: NAME}}, got {shown(dict(value))}")
+        param = value["param"]
+        if not isinstance(param, str) or not _PARAM.fullmatch(param):
+            raise where.at("param").error(
+                f"parameter name must be a Python-style identifier, got {shown(param)}"
+            )
+        return MapParam(param)
+    return name(value, where, "task")
+
+
 def cwd(value: object, where: Location, base: str) -> str:
     """A working folder; a relative one is taken relative to the defining file's folder."""
     path = text(value, where)
@@ -275,6 +297,8 @@ TASK_CONVERTERS: dict[str, Converter] = {
     "after": after,
     "command": command,
     "branch_on_exit": branch_on_exit,
+    "map_over": map_over,
+    "max_map": lambda v, w: whole_number(v, w, minimum=1),
 }
 """Converters for the task keys that need no file context (``cwd`` and ``python`` do)."""
 

@@ -25,11 +25,19 @@ from runner.definitions.assembly import NO_EXIT_CODE, assemble_job, assemble_tas
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_TASK_OPTIONS = (*(k for k in fields.TASK_DEFAULT_KEYS if k != "skip_exit_code"), "after", "name")
+_TASK_OPTIONS = (
+    *(k for k in fields.TASK_DEFAULT_KEYS if k != "skip_exit_code"),
+    "after",
+    "name",
+    "map_over",
+    "max_map",
+)
 _COMMAND_OPTIONS = (
     *(k for k in fields.TASK_DEFAULT_KEYS if k != "in_process"),
     "after",
     "branch_on_exit",
+    "map_over",
+    "max_map",
 )
 
 
@@ -44,6 +52,8 @@ class _CommonOptions(TypedDict, total=False):
     queue: str
     trigger: str
     after: Sequence[TaskRef | str]
+    map_over: TaskRef | str | Mapping[str, str]
+    max_map: int
 
 
 class TaskOptions(_CommonOptions, total=False):
@@ -116,6 +126,9 @@ def _options(raw: Mapping[str, object], allowed: Sequence[str], where: Location)
     """Check and convert task options given in Python (all but ``after`` and ``name``)."""
     config_fields.check_keys(raw, allowed, where)
     plain = {k: v for k, v in raw.items() if k not in ("cwd", "after", "name")}
+    source = plain.get("map_over")
+    if isinstance(source, TaskRef):
+        plain["map_over"] = source.name
     options = config_fields.convert(plain, fields.TASK_CONVERTERS, where)
     if raw.get("cwd") is not None:
         options["cwd"] = fields.cwd(raw["cwd"], where.at("cwd"), _folder(where))
@@ -152,6 +165,21 @@ class TaskFunction(Generic[P, R]):
             return self.function(*args, **kwargs)
         return cast(R, builder.add_python(self, args, dict(kwargs), _caller(1)))
 
+    def map(self, items: TaskRef, /, *args: Any, **kwargs: Any) -> TaskRef:
+        """Inside a ``@job`` body: a task run once per element of the list ``items`` (a
+        task's result), each instance called with its element in place of ``items``."""
+        builder = _building.get()
+        at = _caller(1)
+        if builder is None:
+            raise at.error("map() can only be called inside a @job function body")
+        if not isinstance(items, TaskRef):
+            raise (
+                at.in_task(self.task_name)
+                .at("map_over")
+                .error(f"map() takes the task whose list result to map over, got {items!r}")
+            )
+        return builder.add_python(self, (items, *args), kwargs, at, map_over=items)
+
     def with_options(self, **overrides: Unpack[TaskOptions]) -> TaskFunction[P, R]:
         """A new task function for the same function with some options changed."""
         return TaskFunction(self.function, {**self.raw, **overrides}, self.where)
@@ -176,6 +204,8 @@ class _JobBuilder:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         at: Location,
+        *,
+        map_over: TaskRef | None = None,
     ) -> TaskRef:
         where = at.in_job(self.job).in_task(task.task_name)
         self._check_new(task.task_name, where, task.function)
@@ -192,6 +222,8 @@ class _JobBuilder:
                 [*upstream, *explicit_after, *_listed(task.raw.get("after", ()))], where
             ),
         }
+        if map_over is not None:
+            own["map_over"] = self._own(map_over, where).name
         return self._add(task.task_name, own, where)
 
     def add_command(

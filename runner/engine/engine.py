@@ -22,7 +22,7 @@ from typing import Any
 
 from runner import processes
 from runner.clock import Clock, utcnow
-from runner.engine import branching
+from runner.engine import branching, mapping
 from runner.engine.dag import Graph, ReadyQueue, TaskStates, Verdict
 from runner.engine.executor import (
     DEFAULT_LOG_CAP_BYTES,
@@ -36,7 +36,7 @@ from runner.engine.executor import (
 from runner.engine.limits import check_durations
 from runner.engine.observer import NullObserver, RunObserver
 from runner.errors import DefinitionError, RunLostError, StoreError
-from runner.model import Job, RunState, TaskState
+from runner.model import Job, RunState, TaskState, instance_name, logical_task
 from runner.store.records import AttemptRecord, RunRecord, TaskRunRecord
 from runner.store.store import Store
 
@@ -72,9 +72,24 @@ class _ActiveRun:
     running: dict[str, AttemptRecord] = field(default_factory=dict)
     stop_reason: str | None = None
     stop_state: RunState | None = None
+    mapped: dict[str, mapping.Expansion] = field(default_factory=dict)
+    """The instances of the mapped tasks expanded so far, by task."""
 
     def failed_tasks(self) -> list[str]:
         return [n for n in self.graph.order if self.states[n].failed]
+
+    def set_state(self, name: str, state: TaskState) -> None:
+        """Change the state of a task, or of an instance of a mapped task."""
+        index = mapping.index_of(name)
+        if index is None:
+            self.states.set(name, state)
+        else:
+            self.mapped[logical_task(name)].set(index, state)
+
+    @property
+    def retrying(self) -> bool:
+        """True while a task or an instance waits for its retry."""
+        return bool(self.states.retrying) or any(e.retrying for e in self.mapped.values())
 
 
 def _span_id(traceparent: str | None) -> str | None:
@@ -227,13 +242,15 @@ class Engine:
             for name, state in states.items():
                 if not state.finished:
                     states[name] = TaskState.PENDING
+            results = self.store.results(run.id)
+            mapping.mapped_results(job, {n: r.state for n, r in rows.items()}, results)
             active = _ActiveRun(
                 job,
                 graph,
                 run,
                 graph.track(states),
-                self.store.results(run.id),
-                ReadyQueue(graph.rank),
+                results,
+                ReadyQueue(mapping.InstanceRank(graph.rank)),
                 run_env(job, run),
             )
             if keep_budget:
@@ -328,9 +345,12 @@ class Engine:
             logger.warning("outcome for unknown attempt %s ignored", outcome.key)
             return
         active, attempt = entry
-        task = active.job.tasks[attempt.task]
+        task = active.job.tasks[logical_task(attempt.task)]
         del active.running[attempt.task]
-        outcome, branch = branching.checked(task, outcome, active.graph.downstream[task.name])
+        index = mapping.index_of(attempt.task)
+        branch = None
+        if index is None:
+            outcome, branch = branching.checked(task, outcome, active.graph.downstream[task.name])
         state = outcome.state
         if active.stop_state is RunState.FAILED and state is TaskState.CANCELLED:
             state = TaskState.TIMED_OUT  # killed because the run timed out
@@ -358,15 +378,21 @@ class Engine:
         if state is TaskState.SUCCESS and outcome.result is not None:
             active.results[attempt.task] = outcome.result
         if retry:
-            active.states.set(attempt.task, TaskState.RETRYING)
+            active.set_state(attempt.task, TaskState.RETRYING)
             delay = backoff_delay(
                 task.retry_delay, task.max_retry_delay, active.tries[attempt.task], self.rng
             )
             self._add_timer(now + timedelta(seconds=delay), "retry", active.run.id, attempt.task)
             self._report(active, attempt.task, TaskState.RETRYING, attempt.number, now)
             return
-        active.states.set(attempt.task, state)
+        active.set_state(attempt.task, state)
         self._report(active, attempt.task, state, attempt.number, now)
+        if index is not None:
+            expansion = active.mapped[task.name]
+            expansion.results[index] = active.results.get(attempt.task)
+            if not expansion.unfinished:
+                self._mapped_ended(active, task.name, now)
+            return
         skipped = [] if branch is None else self._skip_branches(active, task.name, branch, now)
         self._settle(active, [attempt.task, *skipped], now)
 
@@ -409,15 +435,91 @@ class Engine:
     def _settle(self, active: _ActiveRun, changed: list[str] | None, now: datetime) -> None:
         if active.stop_reason is not None:
             return
+        expand = []
         for decision in active.states.settle(changed):
             if decision.verdict is Verdict.RUN:
-                active.ready.add(decision.task)
+                if active.job.tasks[decision.task].mapped:
+                    expand.append(decision.task)
+                else:
+                    active.ready.add(decision.task)
                 continue
             state = active.states[decision.task]
             self.store.set_task_state(
                 active.run, decision.task, state, now, reason="trigger rule not met"
             )
             self._report(active, decision.task, state, 0, now)
+        for name in expand:
+            self._expand(active, name, now)
+
+    # -- mapped tasks -------------------------------------------------------------
+
+    def _expand(self, active: _ActiveRun, name: str, now: datetime) -> None:
+        """Make the instances of a mapped task that is ready, ready in turn."""
+        task = active.job.tasks[name]
+        try:
+            items = mapping.items_of(
+                task, active.results, {**active.job.params, **active.run.params}
+            )
+        except mapping.MapError as exc:
+            self._fail_unstarted(active, name, exc.reason, str(exc), now)
+            return
+        if not items:
+            self._end_mapped(active, name, TaskState.SKIPPED, now, reason=mapping.EMPTY)
+            return
+        names = [instance_name(name, i) for i in range(len(items))]
+        self.store.add_instance_rows(active.run, names, task.after, now)
+        rows = {n: r.state for n, r in self.store.task_runs(active.run.id).items()}
+        expansion = active.mapped[name] = mapping.expand(task, items, rows, active.results)
+        active.states.set(name, TaskState.RUNNING)
+        self.store.set_task_state(active.run, name, TaskState.RUNNING, now)
+        self._report(active, name, TaskState.RUNNING, 0, now)
+        for instance in expansion.names(TaskState.PENDING):
+            active.ready.add(instance)
+        if not expansion.unfinished:
+            self._mapped_ended(active, name, now)
+
+    def _mapped_ended(self, active: _ActiveRun, name: str, now: datetime) -> None:
+        """Every instance of a mapped task ended: it ends as they did, with their results."""
+        expansion = active.mapped[name]
+        state = expansion.outcome()
+        if state is TaskState.SUCCESS:
+            active.results[name] = expansion.results
+        self._end_mapped(active, name, state, now, reason="every instance was skipped")
+
+    def _end_mapped(
+        self, active: _ActiveRun, name: str, state: TaskState, now: datetime, *, reason: str
+    ) -> None:
+        active.states.set(name, state)
+        self.store.set_task_state(active.run, name, state, now, reason=reason)
+        self._report(active, name, state, 0, now)
+        self._settle(active, [name], now)
+
+    def _fail_unstarted(
+        self, active: _ActiveRun, name: str, reason: str, error: str, now: datetime
+    ) -> None:
+        """Record a task that cannot start as one failed attempt, with why."""
+        try:
+            attempt = self.store.start_attempt(active.run, name, now)
+        except RunLostError:
+            self._lost(active)
+            return
+        assert attempt is not None  # no pool: never waits for a slot
+        self.store.finish_attempt(attempt, TaskState.FAILED, now, error=error, reason=reason)
+        active.states.set(name, TaskState.FAILED)
+        self._report(active, name, TaskState.FAILED, attempt.number, now)
+        self._settle(active, [name], now)
+
+    def _cancel_instances(self, active: _ActiveRun, reason: str, now: datetime) -> None:
+        """Cancel the instances that wait to start or to retry (stopping a run)."""
+        for expansion in list(active.mapped.values()):
+            for instance in list(expansion.names(TaskState.PENDING, TaskState.RETRYING)):
+                active.set_state(instance, TaskState.CANCELLED)
+                self.store.set_task_state(
+                    active.run, instance, TaskState.CANCELLED, now, reason=reason
+                )
+                self._report(active, instance, TaskState.CANCELLED, 0, now)
+            if not expansion.unfinished and not active.states[expansion.task].finished:
+                self._mapped_ended(active, expansion.task, now)
 
     def _stop(self, active: _ActiveRun, state: RunState, reason: str, now: datetime) -> None:
         """Stop a run: cancel what runs, mark what has not started as cancelled."""
@@ -430,6 +532,7 @@ class Engine:
                 active.states.set(name, TaskState.CANCELLED)
                 self.store.set_task_state(active.run, name, TaskState.CANCELLED, now, reason=reason)
                 self._report(active, name, TaskState.CANCELLED, 0, now)
+        self._cancel_instances(active, reason, now)
         for attempt in active.running.values():
             if state is RunState.FAILED:
                 self.executor.time_out(attempt.id)
@@ -456,7 +559,7 @@ class Engine:
             if active is None:
                 continue
             if kind == "retry" and active.stop_reason is None:
-                active.states.set(ref, TaskState.PENDING)
+                active.set_state(ref, TaskState.PENDING)
                 active.ready.add(ref)
             elif kind == "timeout":
                 entry = self._by_key.get(int(ref))
@@ -488,7 +591,7 @@ class Engine:
                 return
 
     def _launch(self, active: _ActiveRun, name: str, now: datetime) -> bool:
-        task = active.job.tasks[name]
+        task = active.job.tasks[logical_task(name)]
         try:
             attempt = self.store.start_attempt(
                 active.run,
@@ -505,10 +608,14 @@ class Engine:
             self._waiting_for_pool = True
             return False
         active.tries[name] = active.tries.get(name, 0) + 1
-        active.states.set(name, TaskState.RUNNING)
+        active.set_state(name, TaskState.RUNNING)
         active.running[name] = attempt
         self._by_key[attempt.id] = (active, attempt)
-        env = attempt_env(active.job, active.run, name, attempt.number, active.env)
+        env = attempt_env(active.job, active.run, task.name, attempt.number, active.env)
+        index = mapping.index_of(name)
+        expansion = None if index is None else active.mapped[task.name]
+        if expansion is not None and index is not None:
+            env.update(mapping.instance_env(expansion, index))
         env.update(task.env)
         context = self.observer.attempt_started(active.job, active.run, attempt)
         env.update(context)
@@ -525,7 +632,7 @@ class Engine:
             env=env,
             stdout_path=Path(attempt.stdout_path) if attempt.stdout_path else None,
             stderr_path=Path(attempt.stderr_path) if attempt.stderr_path else None,
-            upstream_results={u: active.results.get(u) for u in task.after},
+            upstream_results=mapping.upstream_results(task, active.results, expansion, index),
             kill_grace=active.job.kill_grace,
             log_cap_bytes=self.log_cap_bytes,
         )
@@ -544,7 +651,7 @@ class Engine:
             if active.running or active.ready:
                 continue
             if active.stop_reason is None and active.states.unfinished:
-                if active.states.retrying:
+                if active.retrying:
                     continue
                 # Nothing runs or can run, yet tasks are unfinished: cannot happen with a
                 # valid graph; end the run rather than hang.

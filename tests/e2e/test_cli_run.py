@@ -173,6 +173,17 @@ def test_check_accepts_the_repository_examples() -> None:
     assert summary.startswith("ok:")
 
 
+def _fail_then_fix(
+    runwatch: Runwatch, jobs: Path, when: str, marker: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run ``daily`` for ``when`` (it fails), create ``marker``, run it again (it succeeds)."""
+    assert runwatch("run", "daily", "--jobs", str(jobs), "--logical-time", when).returncode == 1
+    marker.touch()
+    second = runwatch("run", "daily", "--jobs", str(jobs), "--logical-time", when)
+    assert second.returncode == 0, second.stderr
+    return second
+
+
 def test_rerun_for_a_logical_time_repeats_only_what_did_not_succeed(
     tmp_path: Path, runwatch: Runwatch
 ) -> None:
@@ -185,10 +196,7 @@ def test_rerun_for_a_logical_time_repeats_only_what_did_not_succeed(
         "        after: [extract]\n",
     )
     when = "2026-11-24T02:00:00+00:00"
-    assert runwatch("run", "daily", "--jobs", str(jobs), "--logical-time", when).returncode == 1
-    marker.touch()
-    second = runwatch("run", "daily", "--jobs", str(jobs), "--logical-time", when)
-    assert second.returncode == 0, second.stderr
+    second = _fail_then_fix(runwatch, jobs, when, marker)
     assert "rerunning load" in second.stdout
     assert log.read_text().split() == ["extract", "load", "load"]
     third = runwatch("run", "daily", "--jobs", str(jobs), "--logical-time", when)
@@ -505,3 +513,24 @@ def test_check_rejects_a_bad_executor_section_naming_the_key(
     assert "executor" in result.stderr
     assert "heartbeat_interval" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_rerun_of_a_mapped_task_repeats_only_its_failed_instances(
+    tmp_path: Path, runwatch: Runwatch
+) -> None:
+    marker, log = tmp_path / "fixed", tmp_path / "log.txt"
+    jobs = write_jobs(
+        tmp_path,
+        "jobs:\n  daily:\n    tasks:\n"
+        '      list:\n        command: echo \'["a", "b", "c"]\' > "$RUNWATCH_RESULT"\n'
+        "      each:\n        map_over: list\n"
+        f"        command: 'echo $RUNWATCH_MAP_ITEM >> {log}; "
+        f"test $RUNWATCH_MAP_INDEX != 1 || test -e {marker}'\n",
+    )
+    when = "2026-11-24T02:00:00+00:00"
+    second = _fail_then_fix(runwatch, jobs, when, marker)
+    assert "rerunning each" in second.stdout
+    assert sorted(log.read_text().split()) == ['"a"', '"b"', '"b"', '"c"']
+    forced = runwatch("run", "daily", "--jobs", str(jobs), "--logical-time", when, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert len(log.read_text().split()) == 7

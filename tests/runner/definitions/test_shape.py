@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from runner import command, job
+from runner import command, job, task
 from runner.errors import DefinitionError
-from runner.model import Definitions, TriggerRule
+from runner.model import Definitions, TriggerRule, UpstreamResult
 
 Error = Callable[..., str]
 
@@ -91,3 +91,99 @@ def test_python_command_branching_to_a_stranger_is_rejected() -> None:
         def daily() -> None:
             command("check", "exit 3", branch_on_exit={0: ["load"]})
             command("load", ["true"])
+
+
+MAPPED = """
+jobs:
+  daily:
+    tasks:
+      list_files:
+        command: "ls"
+      process:
+        command: ["true"]
+        map_over: list_files
+        max_map: 50
+      regions:
+        command: ["true"]
+        map_over: {param: regions}
+"""
+
+
+def test_yaml_map_over_a_task_or_a_parameter(load: Callable[[str], Definitions]) -> None:
+    tasks = load(MAPPED).jobs["daily"].tasks
+    process = tasks["process"]
+    assert (process.map_over, process.max_map, process.after) == (
+        "list_files",
+        50,
+        ("list_files",),
+    )
+    assert (tasks["regions"].map_param, tasks["regions"].max_map) == ("regions", 1000)
+    assert not tasks["list_files"].mapped
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("map_over: list_files", "map_over: list_file"),
+            "jobs.yaml:8: job 'daily', task 'process', key 'map_over': unknown task "
+            "'list_file' to map over (did you mean 'list_files'?)",
+        ),
+        (
+            ("map_over: list_files", "map_over: process"),
+            "key 'map_over': unknown task 'process' to map over",
+        ),
+        (
+            ("max_map: 50", "max_map: 0"),
+            "key 'max_map': expected a whole number >= 1, got 0",
+        ),
+        (
+            ("        map_over: list_files\n", ""),
+            "key 'max_map': max_map is for a mapped task: set 'map_over' too",
+        ),
+        (
+            ("{param: regions}", "{parm: regions}"),
+            "key 'map_over': expected a task name or {param: NAME}, got {'parm': 'regions'}",
+        ),
+        (
+            ("max_map: 50", "branch_on_exit: {0: [x]}"),
+            "key 'branch_on_exit': a mapped task cannot branch: its instances would",
+        ),
+    ],
+)
+def test_a_bad_map_over_is_rejected_naming_job_task_and_key(
+    error: Error, change: tuple[str, str], message: str
+) -> None:
+    text = MAPPED.replace(*change)
+    assert text != MAPPED
+    assert message in error(text)
+
+
+@task
+def list_files() -> list[str]:
+    return ["a"]
+
+
+@task
+def process(name: str, suffix: str) -> str:
+    return name + suffix
+
+
+def test_python_task_map_maps_over_an_upstream_result() -> None:
+    @job
+    def daily() -> None:
+        process.map(list_files(), ".done")
+
+    mapped = daily.tasks["process"]
+    assert (mapped.map_over, mapped.after) == ("list_files", ("list_files",))
+    assert mapped.args == (UpstreamResult("list_files"), ".done")
+
+
+def test_python_task_map_needs_a_task_result_and_a_job_body() -> None:
+    with pytest.raises(DefinitionError, match="map\\(\\) can only be called inside a @job"):
+        process.map(list_files(), "x")  # type: ignore[arg-type]
+    with pytest.raises(DefinitionError, match="map\\(\\) takes the task whose list result"):
+
+        @job
+        def daily() -> None:
+            process.map(["a"], "x")  # type: ignore[arg-type]
