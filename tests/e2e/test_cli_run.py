@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import shutil
 import signal
 import subprocess
 import sys
@@ -534,3 +535,29 @@ def test_a_rerun_of_a_mapped_task_repeats_only_its_failed_instances(
     forced = runwatch("run", "daily", "--jobs", str(jobs), "--logical-time", when, "--force")
     assert forced.returncode == 0, forced.stderr
     assert len(log.read_text().split()) == 7
+
+
+def test_example_fanout_maps_over_the_files_or_takes_the_empty_branch(
+    tmp_path: Path, runwatch: Runwatch
+) -> None:
+    shutil.copytree(REPO / "examples" / "fanout", tmp_path / "fanout")
+    jobs = tmp_path / "fanout.yaml"
+    shutil.copy(REPO / "examples" / "fanout.yaml", jobs)
+    full = runwatch("run", "daily-files", "--jobs", str(jobs), "--format", "json")
+    assert full.returncode == 0, full.stderr
+    states = {t["task"]: t["state"] for t in json.loads(full.stdout)["tasks"]}
+    assert states["notify_empty"] == "skipped"
+    assert states["report"] == "success"
+    totals = json.loads((tmp_path / "output" / "fanout" / "totals.json").read_text())
+    assert totals == [
+        {"file": "north.csv", "total": 15.0},
+        {"file": "south.csv", "total": 7.0},
+        {"file": "west.csv", "total": 6.0},
+    ]
+    for csv_file in (tmp_path / "fanout" / "in").glob("*.csv"):
+        csv_file.unlink()
+    empty = runwatch("run", "daily-files", "--jobs", str(jobs), "--format", "json")
+    assert empty.returncode == 0, empty.stderr
+    states = {t["task"]: t["state"] for t in json.loads(empty.stdout)["tasks"]}
+    assert (states["process"], states["load"]) == ("skipped", "skipped")
+    assert (states["notify_empty"], states["report"]) == ("success", "success")

@@ -1,9 +1,12 @@
-"""A command task's JSON result: the file named by ``RUNWATCH_RESULT``, one per attempt.
+"""A command task's JSON results: the file named by ``RUNWATCH_RESULT``, one per attempt,
+that it may write its result to, and the one named by ``RUNWATCH_UPSTREAM_RESULTS``
+holding its upstream tasks' results (``{task: result}``, JSON) when they have any.
 
-The path is beside the attempt's logs (``<task>.<n>.result``), or in a private temporary
-folder when the attempt has no logs. runwatch removes any file left there before the
-command starts and reads it once the command exits 0: no file is no result; a file that
-is not JSON, or is longer than a Python task's result may be, fails the attempt.
+The paths are beside the attempt's logs (``<task>.<n>.result``, ``.upstream``), or in a
+private temporary folder when the attempt has no logs. runwatch removes any result file
+left there before the command starts and reads it once the command exits 0: no file is
+no result; a file that is not JSON, or is longer than a Python task's result may be,
+fails the attempt. Both files are removed when the attempt ends.
 """
 
 from __future__ import annotations
@@ -23,8 +26,11 @@ logger = logging.getLogger(__name__)
 
 RESULT_VARIABLE = "RUNWATCH_RESULT"
 """The environment variable that names the file a command writes its result to."""
+UPSTREAM_VARIABLE = "RUNWATCH_UPSTREAM_RESULTS"
+"""The environment variable that names the file of the upstream tasks' results."""
 
 _SUFFIX = ".result"
+_UPSTREAM_SUFFIX = ".upstream"
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
@@ -33,6 +39,7 @@ class ResultFile:
 
     def __init__(self, spec: AttemptSpec) -> None:
         self._task = spec.task.name
+        self._upstream = {k: v for k, v in spec.upstream_results.items() if v is not None}
         self._temporary: str | None = None
         if spec.stdout_path is not None:
             self.path = Path(os.path.abspath(spec.stdout_path)).with_suffix(_SUFFIX)
@@ -48,9 +55,20 @@ class ResultFile:
         self._temporary = tempfile.mkdtemp(prefix="runwatch-result-")
         self.path = Path(self._temporary) / "result.json"
 
+    @property
+    def upstream_path(self) -> Path:
+        """Where the upstream tasks' results are written for the command."""
+        return self.path.with_suffix(_UPSTREAM_SUFFIX)
+
     def environment(self) -> dict[str, str]:
-        """The variable to add to the command's environment."""
-        return {RESULT_VARIABLE: str(self.path)}
+        """The variables to add to the command's environment; writes the upstream file."""
+        env = {RESULT_VARIABLE: str(self.path)}
+        if self._upstream:
+            fd = os.open(self.upstream_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                json.dump(self._upstream, out)
+            env[UPSTREAM_VARIABLE] = str(self.upstream_path)
+        return env
 
     def apply(self, finished: AttemptFinished) -> AttemptFinished:
         """The outcome with the result read in: a successful attempt with a valid result
@@ -75,6 +93,8 @@ class ResultFile:
             shutil.rmtree(self._temporary, ignore_errors=True)
         else:
             _remove(self.path)
+            if self._upstream:
+                _remove(self.upstream_path)
 
     def _read(self) -> tuple[tuple[str, str] | None, object]:
         """(reason, error) of an invalid file, or None and the value (None: no file)."""

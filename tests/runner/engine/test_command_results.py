@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -93,3 +94,19 @@ def test_without_logs_the_result_file_is_in_a_temporary_folder_removed_after(
     assert finished.result == [1, 2]
     folder = os.path.dirname(out.read_text().strip())
     assert not os.path.exists(folder)
+
+
+def test_a_command_reads_its_upstream_results_from_a_file(harness: Harness) -> None:
+    got = harness.tmp / "got.json"
+    run = harness.run(
+        job(
+            Task("extract", python=count_files, args=({"files": [1, 2]},)),
+            sh("nothing", "true"),
+            sh("load", f'cat "$RUNWATCH_UPSTREAM_RESULTS" > {got}', after=("extract", "nothing")),
+            sh("alone", 'test -z "$RUNWATCH_UPSTREAM_RESULTS"'),
+        )
+    )
+    assert run.state is RunState.SUCCESS
+    assert json.loads(got.read_text()) == {"extract": "2 files"}
+    (attempt,) = harness.attempts(run, "load")
+    assert not Path(attempt.stdout_path or "").with_suffix(".upstream").exists()
