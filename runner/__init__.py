@@ -11,16 +11,17 @@ import importlib
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
-    from runner.definitions.python_api import command, job, task
+    from runner.definitions.python_api import command, job, sensor, task
     from runner.model import Branch, Skip
 
-__all__ = ["Branch", "Skip", "command", "job", "task"]
+__all__ = ["Branch", "Skip", "command", "job", "sensor", "task"]
 
 _HOMES = {
     "Branch": "runner.model",
     "Skip": "runner.model",
     "command": "runner.definitions.python_api",
     "job": "runner.definitions.python_api",
+    "sensor": "runner.definitions.python_api",
     "task": "runner.definitions.python_api",
 }
 

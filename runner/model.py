@@ -133,6 +133,43 @@ def logical_task(name: str) -> str:
     return name if cut < 0 else name[:cut]
 
 
+class SensorKind(StrEnum):
+    """What a sensor waits for."""
+
+    FILE = "file"
+    HTTP = "http"
+    SQL = "sql"
+    JOB = "job"
+    COMMAND = "command"
+    PYTHON = "python"
+
+
+class OnTimeout(StrEnum):
+    """What a sensor that timed out becomes."""
+
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class Sensor:
+    """A condition a task waits for, poked every ``interval`` seconds until ``timeout``.
+
+    ``target`` is, by kind: a glob (file), a URL (http), a query (sql), a job name (job),
+    an argv tuple or shell string (command), a callable returning true when ready (python).
+    """
+
+    kind: SensorKind
+    target: Any
+    timeout: float
+    interval: float = 60.0
+    on_timeout: OnTimeout = OnTimeout.FAIL
+    status: int = 200
+    """The HTTP status that means ready (http)."""
+    db_url: str | None = None
+    """The database to query (sql)."""
+
+
 @dataclass(frozen=True)
 class UpstreamResult:
     """Placeholder for the return value of an upstream Python task, passed as an argument."""
@@ -172,10 +209,14 @@ class Task:
     """A run parameter holding a JSON list this task runs once per element of."""
     max_map: int = DEFAULT_MAX_MAP
     """The most elements a mapped task runs for; a longer list fails it."""
+    sensor: Sensor | None = None
+    """A task that waits for a condition instead of running a command or a callable."""
 
     @property
     def kind(self) -> str:
-        """``command`` or ``python``."""
+        """``command``, ``python`` or ``sensor``."""
+        if self.sensor is not None:
+            return "sensor"
         return "python" if self.python is not None else "command"
 
     @property

@@ -41,6 +41,8 @@ def assemble_task(
 ) -> model.Task:
     """A model.Task from its own checked options (``command`` or ``python`` among them)
     and the options it inherits from ``defaults``; ``where(key)`` locates a key."""
+    if own.get("sensor") is not None:
+        return _sensor_task(name, own, inherited, where)
     is_python = own.get("python") is not None
     if is_python and own.get("command") is not None:
         raise where("command").error("a task has either 'command' or 'python', not both")
@@ -65,6 +67,26 @@ def assemble_task(
     if is_python:
         _check_arguments(own["python"], own.get("args", ()), dict(own.get("kwargs", ())), where)
     return model.Task(name=name, **fields)
+
+
+_SENSOR_TAKES = frozenset({"sensor", "after", "trigger"})
+"""The task keys a sensor task takes: it runs nothing, so no command keys."""
+
+
+def _sensor_task(
+    name: str,
+    own: Mapping[str, Any],
+    inherited: Mapping[str, Any],
+    where: Callable[[str], Location],
+) -> model.Task:
+    for key in own:
+        if key not in _SENSOR_TAKES:
+            raise where(key).error(
+                f"a sensor task takes no {key!r}: it runs nothing but its poke "
+                "(put a command or Python condition under 'sensor:')"
+            )
+    kept = {k: v for k, v in inherited.items() if k == "trigger"}
+    return model.Task(name=name, **merge_options(kept, own))
 
 
 def _mapping_fields(fields: dict[str, Any], where: Callable[[str], Location]) -> None:

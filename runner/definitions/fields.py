@@ -56,7 +56,7 @@ TASK_DEFAULT_KEYS = (
 )
 """Task keys that may also be set for every task, under ``defaults:``."""
 
-SHAPE_KEYS = ("branch_on_exit", "map_over", "max_map")
+SHAPE_KEYS = ("branch_on_exit", "map_over", "max_map", "sensor")
 """Task keys that shape the run at run time (runner.definitions.shape checks them)."""
 
 TASK_KEYS = ("command", "python", "args", "kwargs", "after", *TASK_DEFAULT_KEYS, *SHAPE_KEYS)

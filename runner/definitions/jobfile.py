@@ -198,6 +198,10 @@ def _task_options(
     options = config_fields.convert(plain, fields.TASK_CONVERTERS, where, lines)
     if raw.get("cwd") is not None:
         options["cwd"] = fields.cwd(raw["cwd"], at("cwd"), str(folder))
+    if raw.get("sensor") is not None:
+        from runner.definitions.sensors import parse_sensor, yaml_importer
+
+        options["sensor"] = parse_sensor(raw["sensor"], at("sensor"), yaml_importer(folder))
     if raw.get("python") is not None:
         from runner.definitions.pyfile import import_callable  # only YAML with Python tasks
 

@@ -237,6 +237,27 @@ class _JobBuilder:
         own["after"] = self._after(_listed(raw.get("after", ())), where)
         return self._add(task_name, own, where)
 
+    def add_sensor(
+        self,
+        name: str,
+        condition: Mapping[str, object],
+        after: Sequence[TaskRef | str],
+        trigger: str | None,
+        at: Location,
+    ) -> TaskRef:
+        from runner.definitions.sensors import parse_sensor  # only jobs with sensors
+
+        task_name = fields.name(name, at.in_job(self.job).at("name"), "task")
+        where = at.in_job(self.job).in_task(task_name)
+        self._check_new(task_name, where, None)
+        own: dict[str, Any] = {
+            "sensor": parse_sensor(condition, where.at("sensor"), _callable),
+            "after": self._after(_listed(after), where),
+        }
+        if trigger is not None:
+            own["trigger"] = fields.TASK_CONVERTERS["trigger"](trigger, where.at("trigger"))
+        return self._add(task_name, own, where)
+
     def _add(self, name: str, own: dict[str, Any], where: Location) -> TaskRef:
         self.tasks[name] = assemble_task(name, own, self.defaults, where.at)
         self.places[name] = where
@@ -277,6 +298,12 @@ class _JobBuilder:
             self._own(item, where).name if isinstance(item, TaskRef) else item for item in items
         ]
         return fields.after(names, where.at("after"))
+
+
+def _callable(value: object, where: Location) -> Callable[..., Any]:
+    if not callable(value):
+        raise where.error(f"expected a function returning true when ready, got {value!r}")
+    return value
 
 
 def _holds_ref(value: object) -> bool:
@@ -323,6 +350,22 @@ def command(name: str, cmd: str | Sequence[str], **options: Unpack[CommandOption
         raise at.error("command() can only be called inside a @job function body")
     raw = dict(options)
     return builder.add_command(name, list(cmd) if isinstance(cmd, tuple) else cmd, raw, at)
+
+
+def sensor(
+    name: str,
+    *,
+    after: Sequence[TaskRef | str] = (),
+    trigger: str | None = None,
+    **condition: object,
+) -> TaskRef:
+    """Inside a ``@job`` body, add a sensor task: ``sensor("wait", file="/in/{{ds}}/*.csv",
+    interval="1m", timeout="6h")``; ``python=`` takes a callable returning true when ready."""
+    builder = _building.get()
+    at = _caller(1)
+    if builder is None:
+        raise at.error("sensor() can only be called inside a @job function body")
+    return builder.add_sensor(name, condition, after, trigger, at)
 
 
 @overload

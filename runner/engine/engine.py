@@ -22,7 +22,7 @@ from typing import Any
 
 from runner import processes
 from runner.clock import Clock, utcnow
-from runner.engine import branching, mapping
+from runner.engine import branching, mapping, sensing, templates
 from runner.engine.dag import Graph, ReadyQueue, TaskStates, Verdict
 from runner.engine.executor import (
     DEFAULT_LOG_CAP_BYTES,
@@ -32,11 +32,21 @@ from runner.engine.executor import (
     CancelRequested,
     Executor,
     MessageQueue,
+    SensorPoked,
 )
 from runner.engine.limits import check_durations
 from runner.engine.observer import NullObserver, RunObserver
 from runner.errors import DefinitionError, RunLostError, StoreError
-from runner.model import Job, RunState, TaskState, instance_name, logical_task
+from runner.model import (
+    Job,
+    OnTimeout,
+    RunState,
+    Sensor,
+    SensorKind,
+    TaskState,
+    instance_name,
+    logical_task,
+)
 from runner.store.records import AttemptRecord, RunRecord, TaskRunRecord
 from runner.store.store import Store
 
@@ -74,6 +84,8 @@ class _ActiveRun:
     stop_state: RunState | None = None
     mapped: dict[str, mapping.Expansion] = field(default_factory=dict)
     """The instances of the mapped tasks expanded so far, by task."""
+    sensing: dict[str, datetime] = field(default_factory=dict)
+    """The sensor tasks waiting for their condition, with their deadlines."""
 
     def failed_tasks(self) -> list[str]:
         return [n for n in self.graph.order if self.states[n].failed]
@@ -88,8 +100,12 @@ class _ActiveRun:
 
     @property
     def retrying(self) -> bool:
-        """True while a task or an instance waits for its retry."""
-        return bool(self.states.retrying) or any(e.retrying for e in self.mapped.values())
+        """True while a task or an instance waits for its retry, or a sensor for its poke."""
+        return (
+            bool(self.states.retrying)
+            or bool(self.sensing)
+            or any(e.retrying for e in self.mapped.values())
+        )
 
 
 def _span_id(traceparent: str | None) -> str | None:
@@ -188,6 +204,7 @@ class Engine:
         self._timers: list[tuple[datetime, int, str, int, str]] = []
         self._seq = itertools.count()
         self._waiting_for_pool = False
+        self._poker = sensing.Poker(messages)
         self.finished: list[RunRecord] = []
 
     # -- public -------------------------------------------------------------------
@@ -304,6 +321,7 @@ class Engine:
 
     def close(self) -> None:
         """Stop the executor's workers and flush telemetry."""
+        self._poker.close()
         self.executor.shutdown()
         self.observer.close()
 
@@ -332,6 +350,10 @@ class Engine:
                 self.store.set_attempt_process(
                     entry[1], pid=message.pid, pid_start=message.pid_start
                 )
+        elif isinstance(message, SensorPoked):
+            active = self._runs.get(message.run_id)
+            if active is not None and message.task in active.sensing:
+                self._poked(active, message.task, message.ready, message.detail, now)
         elif isinstance(message, CancelRequested):
             for active in list(self._runs.values()):
                 if message.run_id in (None, active.run.id):
@@ -435,10 +457,12 @@ class Engine:
     def _settle(self, active: _ActiveRun, changed: list[str] | None, now: datetime) -> None:
         if active.stop_reason is not None:
             return
-        expand = []
+        expand, sense = [], []
         for decision in active.states.settle(changed):
             if decision.verdict is Verdict.RUN:
-                if active.job.tasks[decision.task].mapped:
+                if active.job.tasks[decision.task].sensor is not None:
+                    sense.append(decision.task)
+                elif active.job.tasks[decision.task].mapped:
                     expand.append(decision.task)
                 else:
                     active.ready.add(decision.task)
@@ -450,6 +474,72 @@ class Engine:
             self._report(active, decision.task, state, 0, now)
         for name in expand:
             self._expand(active, name, now)
+        for name in sense:
+            self._start_sensor(active, name, now)
+
+    # -- sensors ------------------------------------------------------------------
+
+    def _start_sensor(self, active: _ActiveRun, name: str, now: datetime) -> None:
+        """Begin (or, after a restart, go on) waiting: the deadline counts from the first
+        poke of this run's task, whoever made it."""
+        sensor = active.job.tasks[name].sensor
+        assert sensor is not None
+        began = self.store.first_poke(active.run.id, name) or now
+        active.sensing[name] = began + timedelta(seconds=sensor.timeout)
+        active.states.set(name, TaskState.RUNNING)
+        self.store.set_task_state(active.run, name, TaskState.RUNNING, now)
+        self._report(active, name, TaskState.RUNNING, 0, now)
+        self._add_timer(now, "poke", active.run.id, name)
+
+    def _poke(self, active: _ActiveRun, name: str, now: datetime) -> None:
+        deadline = active.sensing.get(name)
+        if deadline is None:
+            return
+        sensor = active.job.tasks[name].sensor
+        assert sensor is not None
+        if now >= deadline:
+            self._sensor_timed_out(active, name, now)
+            return
+        known = templates.values(active.job, active.run)
+        if sensor.kind is SensorKind.FILE:
+            self._poked(active, name, *sensing.file_poke(sensor, known), now)
+        elif sensor.kind is SensorKind.JOB:
+            self._poked(active, name, *self._job_poke(active, sensor), now)
+        else:
+            env = attempt_env(active.job, active.run, name, 0, active.env)
+            self._poker.poke(active.run.id, name, sensor, known, env)
+
+    def _job_poke(self, active: _ActiveRun, sensor: Sensor) -> tuple[bool, str]:
+        start, end = templates.logical_day(active.job, active.run)
+        done = self.store.job_succeeded_between(str(sensor.target), start, end)
+        return done, f"job {sensor.target!r} {'succeeded' if done else 'has not succeeded'}"
+
+    def _poked(
+        self, active: _ActiveRun, name: str, ready: bool, detail: str, now: datetime
+    ) -> None:
+        """A poke's answer: the wait ends, or the next poke is set."""
+        sensor = active.job.tasks[name].sensor
+        assert sensor is not None
+        self.store.record_poke(active.run, name, now, ready=ready, detail=detail)
+        if not ready:
+            at = min(now + timedelta(seconds=sensor.interval), active.sensing[name])
+            self._add_timer(at, "poke", active.run.id, name)
+            return
+        del active.sensing[name]
+        active.states.set(name, TaskState.SUCCESS)
+        self.store.set_task_state(active.run, name, TaskState.SUCCESS, now)
+        self._report(active, name, TaskState.SUCCESS, 0, now)
+        self._settle(active, [name], now)
+
+    def _sensor_timed_out(self, active: _ActiveRun, name: str, now: datetime) -> None:
+        sensor = active.job.tasks[name].sensor
+        assert sensor is not None
+        del active.sensing[name]
+        error = f"sensor {name!r} timed out after {sensor.timeout:g}s: its condition was not met"
+        if sensor.on_timeout is OnTimeout.SKIP:
+            self._end_unstarted(active, name, TaskState.SKIPPED, now, reason="sensor timed out")
+        else:
+            self._fail_unstarted(active, name, "sensor timed out", error, now)
 
     # -- mapped tasks -------------------------------------------------------------
 
@@ -464,7 +554,7 @@ class Engine:
             self._fail_unstarted(active, name, exc.reason, str(exc), now)
             return
         if not items:
-            self._end_mapped(active, name, TaskState.SKIPPED, now, reason=mapping.EMPTY)
+            self._end_unstarted(active, name, TaskState.SKIPPED, now, reason=mapping.EMPTY)
             return
         names = [instance_name(name, i) for i in range(len(items))]
         self.store.add_instance_rows(active.run, names, task.after, now)
@@ -484,9 +574,9 @@ class Engine:
         state = expansion.outcome()
         if state is TaskState.SUCCESS:
             active.results[name] = expansion.results
-        self._end_mapped(active, name, state, now, reason="every instance was skipped")
+        self._end_unstarted(active, name, state, now, reason="every instance was skipped")
 
-    def _end_mapped(
+    def _end_unstarted(
         self, active: _ActiveRun, name: str, state: TaskState, now: datetime, *, reason: str
     ) -> None:
         active.states.set(name, state)
@@ -509,8 +599,14 @@ class Engine:
         self._report(active, name, TaskState.FAILED, attempt.number, now)
         self._settle(active, [name], now)
 
-    def _cancel_instances(self, active: _ActiveRun, reason: str, now: datetime) -> None:
-        """Cancel the instances that wait to start or to retry (stopping a run)."""
+    def _cancel_waiting(self, active: _ActiveRun, reason: str, now: datetime) -> None:
+        """Cancel the sensors that wait, and the instances that wait to start or to retry
+        (stopping a run)."""
+        for name in list(active.sensing):
+            del active.sensing[name]
+            active.states.set(name, TaskState.CANCELLED)
+            self.store.set_task_state(active.run, name, TaskState.CANCELLED, now, reason=reason)
+            self._report(active, name, TaskState.CANCELLED, 0, now)
         for expansion in list(active.mapped.values()):
             for instance in list(expansion.names(TaskState.PENDING, TaskState.RETRYING)):
                 active.set_state(instance, TaskState.CANCELLED)
@@ -532,7 +628,7 @@ class Engine:
                 active.states.set(name, TaskState.CANCELLED)
                 self.store.set_task_state(active.run, name, TaskState.CANCELLED, now, reason=reason)
                 self._report(active, name, TaskState.CANCELLED, 0, now)
-        self._cancel_instances(active, reason, now)
+        self._cancel_waiting(active, reason, now)
         for attempt in active.running.values():
             if state is RunState.FAILED:
                 self.executor.time_out(attempt.id)
@@ -565,6 +661,8 @@ class Engine:
                 entry = self._by_key.get(int(ref))
                 if entry is not None:
                     self.executor.time_out(int(ref))
+            elif kind == "poke" and active.stop_reason is None:
+                self._poke(active, ref, now)
             elif kind == "run_timeout":
                 timeout = active.job.timeout or 0
                 self._stop(active, RunState.FAILED, f"run timed out after {timeout:g}s", now)

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from runner import command, job, task
+from runner import command, job, sensor, task
 from runner.errors import DefinitionError
-from runner.model import Definitions, TriggerRule, UpstreamResult
+from runner.model import Definitions, OnTimeout, SensorKind, TriggerRule, UpstreamResult
 
 Error = Callable[..., str]
 
@@ -187,3 +187,108 @@ def test_python_task_map_needs_a_task_result_and_a_job_body() -> None:
         @job
         def daily() -> None:
             process.map(["a"], "x")  # type: ignore[arg-type]
+
+
+SENSED = """
+jobs:
+  daily:
+    tasks:
+      wait_files:
+        sensor:
+          file: "/data/in/{{ds}}/*.csv"
+          interval: 1m
+          timeout: 6h
+          on_timeout: skip
+      wait_api:
+        sensor: {http: "https://api.example.com/ready?day={{ds}}", status: 204, timeout: 1h}
+      wait_db:
+        sensor: {sql: "SELECT 1 FROM loads WHERE day = :ds", db_url: "sqlite:///w.db", timeout: 1h}
+      wait_job:
+        sensor: {job: ingest, timeout: 2h}
+      wait_cmd:
+        sensor: {command: ["test", "-e", "/flags/{{ds_nodash}}"], timeout: 1h}
+        after: [wait_files]
+"""
+
+
+def test_yaml_sensors_load_with_their_conditions(load: Callable[[str], Definitions]) -> None:
+    tasks = load(SENSED).jobs["daily"].tasks
+    files = tasks["wait_files"].sensor
+    assert files is not None
+    assert (files.kind, files.target, files.interval, files.timeout, files.on_timeout) == (
+        SensorKind.FILE,
+        "/data/in/{{ds}}/*.csv",
+        60.0,
+        6 * 3600.0,
+        OnTimeout.SKIP,
+    )
+    api = tasks["wait_api"].sensor
+    assert api is not None
+    assert (api.status, api.interval) == (204, 60.0)
+    assert tasks["wait_cmd"].kind == "sensor"
+    assert tasks["wait_cmd"].after == ("wait_files",)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("          interval: 1m\n          timeout: 6h\n", "          interval: 1m\n"),
+            "jobs.yaml:5: job 'daily', task 'wait_files', key 'sensor': a sensor needs "
+            "'timeout': how long to wait before giving up",
+        ),
+        (
+            ('"/data/in/{{ds}}/*.csv"', '"/data/in/{{day}}/*.csv"'),
+            "key 'sensor.file': unknown template value {{day}} (known: ds, ds_nodash, ts, "
+            "run_id, job, params.NAME)",
+        ),
+        (
+            ("{job: ingest, timeout: 2h}", "{job: ingest, file: x, timeout: 2h}"),
+            "key 'sensor': a sensor needs exactly one of file, http, sql, job, command, python "
+            "(got file, job)",
+        ),
+        (
+            ('db_url: "sqlite:///w.db", ', ""),
+            "key 'sensor.db_url': an sql sensor needs 'db_url', and only it takes one",
+        ),
+        (
+            ('"https://api.example.com', '"ftp://api.example.com'),
+            "key 'sensor.http': expected an http:// or https:// URL",
+        ),
+        (
+            ("        after: [wait_files]\n", "        after: [wait_files]\n        retries: 2\n"),
+            "key 'retries': a sensor task takes no 'retries'",
+        ),
+        (
+            ("interval: 1m", "intervall: 1m"),
+            "key 'sensor': unknown key 'intervall' (did you mean 'interval'?)",
+        ),
+    ],
+)
+def test_a_bad_sensor_is_rejected_naming_job_task_and_key(
+    error: Error, change: tuple[str, str], message: str
+) -> None:
+    text = SENSED.replace(*change)
+    assert text != SENSED
+    assert message in error(text)
+
+
+def ready() -> bool:
+    return True
+
+
+def test_python_sensor_adds_a_sensor_task() -> None:
+    @job
+    def daily() -> None:
+        wait = sensor("wait", python=ready, interval="10s", timeout="1h", on_timeout="skip")
+        command("load", ["true"], after=[wait])
+
+    wait = daily.tasks["wait"].sensor
+    assert wait is not None
+    assert (wait.kind, wait.target, wait.interval) == (SensorKind.PYTHON, ready, 10.0)
+    assert daily.tasks["load"].after == ("wait",)
+    with pytest.raises(DefinitionError, match="expected a function returning true when ready"):
+
+        @job
+        def broken() -> None:
+            sensor("wait", python="mod:fn", timeout="1h")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from runner.clock import utcnow
+from runner.clock import Clock, utcnow
 from runner.engine.engine import Engine, Progress
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, Message
 from runner.executors.local.executor import LocalExecutor
@@ -154,8 +154,8 @@ class Harness:
         return self.store.attempts(run.id, task)
 
 
-@pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
+def open_harness(tmp_path: Path, clock: Clock = utcnow) -> Harness:
+    """An engine over a real LocalExecutor and a SQLite store under ``tmp_path``."""
     store = Store.open(f"sqlite:///{tmp_path}/runwatch.db")
     messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
     progress: list[Progress] = []
@@ -167,10 +167,17 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
         pools={"one": 1},
         workers=8,
         progress=progress.append,
+        clock=clock,
     )
-    yield Harness(store, engine, tmp_path, progress)
-    engine.close()
-    store.close()
+    return Harness(store, engine, tmp_path, progress)
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    opened = open_harness(tmp_path)
+    yield opened
+    opened.engine.close()
+    opened.store.close()
 
 
 def job(*tasks: Task, **options: object) -> Job:
