@@ -201,7 +201,9 @@ def _task_options(
     if raw.get("sensor") is not None:
         from runner.definitions.sensors import parse_sensor, yaml_importer
 
-        options["sensor"] = parse_sensor(raw["sensor"], at("sensor"), yaml_importer(folder))
+        options["sensor"] = parse_sensor(
+            raw["sensor"], at("sensor"), yaml_importer(folder), str(folder)
+        )
     if raw.get("python") is not None:
         from runner.definitions.pyfile import import_callable  # only YAML with Python tasks
 

@@ -251,7 +251,7 @@ class _JobBuilder:
         where = at.in_job(self.job).in_task(task_name)
         self._check_new(task_name, where, None)
         own: dict[str, Any] = {
-            "sensor": parse_sensor(condition, where.at("sensor"), _callable),
+            "sensor": parse_sensor(condition, where.at("sensor"), _callable, _folder(where)),
             "after": self._after(_listed(after), where),
         }
         if trigger is not None:

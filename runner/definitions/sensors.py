@@ -8,6 +8,7 @@ runner.engine.templates in globs, URLs and argv items.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,11 @@ def parse_sensor(
     value: object,
     where: Location,
     importer: Callable[[object, Location], Callable[..., Any]],
+    folder: str,
 ) -> Sensor:
     """A model.Sensor from the ``sensor:`` mapping at ``where``; ``importer`` turns a
-    ``python:`` reference (or, from Python, a callable) into the callable."""
+    ``python:`` reference (or, from Python, a callable) into the callable; a relative
+    ``file:`` glob is taken relative to ``folder`` (the defining file's)."""
     if not isinstance(value, Mapping):
         raise where.error(
             f"expected a mapping with one condition and 'timeout', got {shown(value)}"
@@ -54,7 +57,10 @@ def parse_sensor(
         raise where.at("db_url").error("an sql sensor needs 'db_url', and only it takes one")
     if kind is SensorKind.SQL:
         options["db_url"] = text(value["db_url"], where.at("db_url"), lambda _v: "that value")
-    return Sensor(kind=kind, target=_target(kind, value[kind.value], at, importer), **options)
+    target = _target(kind, value[kind.value], at, importer)
+    if kind is SensorKind.FILE:
+        target = os.path.join(folder, target)
+    return Sensor(kind=kind, target=target, **options)
 
 
 def _target(

@@ -546,8 +546,8 @@ def test_example_fanout_maps_over_the_files_or_takes_the_empty_branch(
     full = runwatch("run", "daily-files", "--jobs", str(jobs), "--format", "json")
     assert full.returncode == 0, full.stderr
     states = {t["task"]: t["state"] for t in json.loads(full.stdout)["tasks"]}
-    assert states["notify_empty"] == "skipped"
-    assert states["report"] == "success"
+    assert (states["wait_files"], states["notify_empty"]) == ("success", "skipped")
+    assert states["summary"] == "success"
     totals = json.loads((tmp_path / "output" / "fanout" / "totals.json").read_text())
     assert totals == [
         {"file": "north.csv", "total": 15.0},
@@ -560,4 +560,7 @@ def test_example_fanout_maps_over_the_files_or_takes_the_empty_branch(
     assert empty.returncode == 0, empty.stderr
     states = {t["task"]: t["state"] for t in json.loads(empty.stdout)["tasks"]}
     assert (states["process"], states["load"]) == ("skipped", "skipped")
-    assert (states["notify_empty"], states["report"]) == ("success", "success")
+    assert (states["notify_empty"], states["summary"]) == ("success", "success")
+    after = runwatch("run", "daily-report", "--jobs", str(jobs), "--format", "json")
+    assert after.returncode == 0, after.stderr
+    assert [t["state"] for t in json.loads(after.stdout)["tasks"]] == ["success", "success"]
