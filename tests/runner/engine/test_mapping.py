@@ -218,3 +218,21 @@ def test_metrics_count_instances_under_their_task(harness: Harness, tmp_path: Pa
         if family.name == "runwatch_task_attempts"
     }
     assert tasks == {"list_files", "each"}
+
+
+def test_a_task_can_map_over_a_mapped_tasks_results(harness: Harness) -> None:
+    run = harness.run(
+        job(
+            *shouting(list_files),
+            Task(
+                "again",
+                python=joined,
+                args=(UpstreamResult("shout"),),
+                map_over="shout",
+                after=("shout",),
+            ),
+        )
+    )
+    assert run.state is RunState.SUCCESS
+    results = harness.store.results(run.id)
+    assert [results[f"again[{i}]"] for i in range(3)] == ["A+.+C+S+V", "B+.+C+S+V", "C+.+C+S+V"]
