@@ -711,9 +711,8 @@ class Engine:
         self._by_key[attempt.id] = (active, attempt)
         env = attempt_env(active.job, active.run, task.name, attempt.number, active.env)
         index = mapping.index_of(name)
-        expansion = None if index is None else active.mapped[task.name]
-        if expansion is not None and index is not None:
-            env.update(mapping.instance_env(expansion, index))
+        instance = None if index is None else (index, active.mapped[task.name].items[index])
+        env.update(mapping.instance_env(instance))
         env.update(task.env)
         context = self.observer.attempt_started(active.job, active.run, attempt)
         env.update(context)
@@ -730,7 +729,7 @@ class Engine:
             env=env,
             stdout_path=Path(attempt.stdout_path) if attempt.stdout_path else None,
             stderr_path=Path(attempt.stderr_path) if attempt.stderr_path else None,
-            upstream_results=mapping.upstream_results(task, active.results, expansion, index),
+            upstream_results=mapping.upstream_results(task, active.results, instance),
             kill_grace=active.job.kill_grace,
             log_cap_bytes=self.log_cap_bytes,
         )

@@ -131,20 +131,32 @@ def expand(
     return Expansion(task.name, list(items), states, kept)
 
 
-def instance_env(expansion: Expansion, index: int) -> dict[str, str]:
-    """The variables of an instance: its index and its element (JSON)."""
-    return {MAP_INDEX: str(index), MAP_ITEM: json.dumps(expansion.items[index])}
+Instance = tuple[int, Any]
+"""An instance's index and element."""
+
+
+def instance_env(instance: Instance | None) -> dict[str, str]:
+    """The variables of an instance: its index and its element (JSON); none for a task."""
+    if instance is None:
+        return {}
+    return {MAP_INDEX: str(instance[0]), MAP_ITEM: json.dumps(instance[1])}
 
 
 def upstream_results(
-    task: Task, results: Mapping[str, Any], expansion: Expansion | None, index: int | None
+    task: Task, results: Mapping[str, Any], instance: Instance | None
 ) -> dict[str, Any]:
     """What an attempt gets of its upstream tasks' results: an instance gets its element
     in place of the list it maps over."""
     given = {u: results.get(u) for u in task.after}
-    if expansion is not None and index is not None and task.map_over is not None:
-        given[task.map_over] = expansion.items[index]
+    if instance is not None and task.map_over is not None:
+        given[task.map_over] = instance[1]
     return given
+
+
+def needs_mapped_results(job: Job, task: Task) -> bool:
+    """True when an upstream task of ``task`` is mapped: its result is the list of its
+    instances' results (``mapped_results``), not a stored result of its own."""
+    return any(up in job.tasks and job.tasks[up].mapped for up in task.after)
 
 
 def mapped_results(job: Job, rows: Mapping[str, TaskState], results: dict[str, Any]) -> None:
