@@ -270,8 +270,10 @@ class Engine:
                 ReadyQueue(mapping.InstanceRank(graph.rank)),
                 run_env(job, run),
             )
-            if keep_budget:
-                active.tries = {t: rows[t].attempts for t in job.tasks if t in rows}
+            if keep_budget:  # instances of mapped tasks too
+                active.tries = {
+                    t: r.attempts for t, r in rows.items() if logical_task(t) in job.tasks
+                }
             self._runs[run.id] = active
             try:
                 if job.timeout is not None:
@@ -559,7 +561,10 @@ class Engine:
         names = [instance_name(name, i) for i in range(len(items))]
         self.store.add_instance_rows(active.run, names, task.after, now)
         rows = {n: r.state for n, r in self.store.task_runs(active.run.id).items()}
-        expansion = active.mapped[name] = mapping.expand(task, items, rows, active.results)
+        exhausted = [n for n in names if active.tries.get(n, 0) > task.retries]
+        expansion = active.mapped[name] = mapping.expand(
+            task, items, rows, active.results, exhausted
+        )
         active.states.set(name, TaskState.RUNNING)
         self.store.set_task_state(active.run, name, TaskState.RUNNING, now)
         self._report(active, name, TaskState.RUNNING, 0, now)

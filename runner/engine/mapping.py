@@ -13,7 +13,7 @@ their results, in order, as its result. An empty list skips it; a list longer th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,15 +118,20 @@ def expand(
     items: list[Any],
     rows: Mapping[str, TaskState],
     results: Mapping[str, Any],
+    exhausted: Collection[str] = (),
 ) -> Expansion:
     """The instances of ``task`` for ``items``; an instance whose row (``rows``, from an
     earlier try of this run) succeeded keeps its success and result: a rerun runs only
-    the instances that did not succeed."""
+    the instances that did not succeed. One in ``exhausted`` (resuming, its retries
+    spent) stays failed."""
     states, kept = [], []
     for index in range(len(items)):
         name = instance_name(task.name, index)
         done = rows.get(name) is TaskState.SUCCESS
-        states.append(TaskState.SUCCESS if done else TaskState.PENDING)
+        spent = not done and name in exhausted
+        states.append(
+            TaskState.SUCCESS if done else TaskState.FAILED if spent else TaskState.PENDING
+        )
         kept.append(results.get(name) if done else None)
     return Expansion(task.name, list(items), states, kept)
 

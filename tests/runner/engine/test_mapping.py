@@ -7,6 +7,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from runner.engine.engine import tasks_to_resume
 from runner.events import TaskSkipped
 from runner.model import Job, RunState, Task, TaskState, UpstreamResult
 from runner.store.records import RunRecord
@@ -236,3 +237,27 @@ def test_a_task_can_map_over_a_mapped_tasks_results(harness: Harness) -> None:
     assert run.state is RunState.SUCCESS
     results = harness.store.results(run.id)
     assert [results[f"again[{i}]"] for i in range(3)] == ["A+.+C+S+V", "B+.+C+S+V", "C+.+C+S+V"]
+
+
+def test_resuming_a_run_keeps_the_retries_each_instance_spent(harness: Harness) -> None:
+    the_job = job(
+        Task("list_files", python=list_files),
+        sh(
+            "each",
+            'test "$RUNWATCH_MAP_INDEX" != 1',
+            map_over="list_files",
+            after=("list_files",),
+            retries=1,
+            retry_delay=0.0,
+        ),
+    )
+    run = harness.run(the_job)
+    assert run.state is RunState.FAILED
+    assert len(harness.attempts(run, "each[1]")) == 2
+    rows = harness.store.task_runs(run.id)
+    resumed = harness.engine.execute(
+        the_job, run, rerun=tasks_to_resume(the_job, rows), keep_budget=True
+    )
+    assert resumed.state is RunState.FAILED
+    assert len(harness.attempts(run, "each[1]")) == 2  # its budget was spent: not run again
+    assert len(harness.attempts(run, "each[0]")) == 1
