@@ -261,3 +261,20 @@ def test_resuming_a_run_keeps_the_retries_each_instance_spent(harness: Harness) 
     assert resumed.state is RunState.FAILED
     assert len(harness.attempts(run, "each[1]")) == 2  # its budget was spent: not run again
     assert len(harness.attempts(run, "each[0]")) == 1
+
+
+def test_a_run_timeout_cancels_the_instances_still_waiting(harness: Harness) -> None:
+    the_job = job(
+        Task("list_files", python=list_files),
+        sh("each", "sleep 30", map_over="list_files", after=("list_files",), pool="one"),
+        timeout=1.0,
+    )
+    run = harness.run(the_job)
+    assert run.state is RunState.FAILED
+    states = harness.states(run)
+    assert sorted(states[f"each[{i}]"] for i in range(3)) == [
+        TaskState.CANCELLED,
+        TaskState.CANCELLED,
+        TaskState.TIMED_OUT,
+    ]
+    assert states["each"] is TaskState.FAILED  # one instance timed out with the run

@@ -233,3 +233,11 @@ def test_a_sensor_keeps_its_deadline_across_a_restart(tmp_path: Path) -> None:
     assert attempt.reason == "sensor timed out"
     second.engine.close()
     second.store.close()
+
+
+def test_a_run_timeout_cancels_a_waiting_sensor(harness: Harness) -> None:
+    never = waits(SensorKind.FILE, str(harness.tmp / "never"), interval=0.05, timeout=3600.0)
+    run = harness.run(job(never, sh("load", "true", after=("wait",)), timeout=0.5))
+    assert run.state is RunState.FAILED
+    assert run.reason == "run timed out after 0.5s"
+    assert harness.states(run) == {"wait": TaskState.CANCELLED, "load": TaskState.CANCELLED}
