@@ -225,6 +225,22 @@ class Task:
         return self.map_over is not None or self.map_param is not None
 
 
+class Period(StrEnum):
+    """The logical period a job-to-job dependency counts successes in."""
+
+    DAY = "day"
+    HOUR = "hour"
+
+
+@dataclass(frozen=True)
+class JobDependency:
+    """``schedule: {after: [...], period: day}``: run once per period, when every one of
+    ``jobs`` has a successful run with a logical time in that period."""
+
+    jobs: tuple[str, ...]
+    period: Period = Period.DAY
+
+
 @dataclass(frozen=True)
 class Job:
     """The schedulable unit: a DAG of tasks with its schedule and run-level policies."""
@@ -250,6 +266,9 @@ class Job:
     """Remote hosts may report runs of this job through the ping API (its own token)."""
     runbook: str | None = None
     """An http(s) URL every page about this job links to."""
+    depends_on: JobDependency | None = None
+    """Runs after other jobs (``schedule: {after: …}``); ``schedule`` is then the period's
+    start as a cron expression, for lateness and missed runs, never fired by the clock."""
     source: str = "<python>"
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from runner import model
 from runner.config_fields import Location
+from runner.definitions.dependencies import fold as fold_dependency
 from runner.definitions.fields import MapParam
 from runner.definitions.graph import check_graph
 from runner.definitions.shape import check_shape
@@ -158,4 +159,6 @@ def assemble_job(
     ``where(task)`` locates a task's ``after``, ``locate(task, key)`` any of its keys."""
     check_shape(tasks, locate)
     check_graph(tasks, where)
-    return model.Job(name=name, tasks=dict(tasks), source=source, **options)
+    fields = dict(options)
+    fold_dependency(fields, Location(source, job=name))
+    return model.Job(name=name, tasks=dict(tasks), source=source, **fields)

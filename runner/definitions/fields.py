@@ -220,8 +220,13 @@ def cwd(value: object, where: Location, base: str) -> str:
     return os.path.normpath(os.path.join(base, path))
 
 
-def schedule(value: object, where: Location) -> str:
-    """A cron expression (see runner.scheduling.schedule)."""
+def schedule(value: object, where: Location) -> object:
+    """A cron expression (see runner.scheduling.schedule), or ``{after: [jobs]}``
+    (runner.definitions.dependencies)."""
+    if isinstance(value, Mapping) and "after" in value:
+        from runner.definitions.dependencies import dependency_schedule
+
+        return dependency_schedule(value, where)
     if not isinstance(value, str):
         raise InvalidScheduleError(f"{where}: expected a cron expression string, got {value!r}")
     try:

@@ -74,7 +74,7 @@ class JobOptions(TypedDict, total=False):
     """Options of ``@job``: model.Job's fields, a ``name`` and ``defaults`` for its tasks."""
 
     name: str
-    schedule: str
+    schedule: str | Mapping[str, object]
     timezone: str
     owner: str
     tags: Sequence[str]

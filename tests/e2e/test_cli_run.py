@@ -564,3 +564,23 @@ def test_example_fanout_maps_over_the_files_or_takes_the_empty_branch(
     after = runwatch("run", "daily-report", "--jobs", str(jobs), "--format", "json")
     assert after.returncode == 0, after.stderr
     assert [t["state"] for t in json.loads(after.stdout)["tasks"]] == ["success", "success"]
+
+
+def test_jobs_shows_what_a_dependent_job_waits_for(tmp_path: Path, runwatch: Runwatch) -> None:
+    jobs = write_jobs(
+        tmp_path,
+        "jobs:\n  ingest:\n    command: 'true'\n  enrich:\n    command: 'true'\n"
+        "  report:\n    schedule: {after: [ingest, enrich]}\n    command: 'true'\n",
+    )
+    assert runwatch("run", "ingest", "--jobs", str(jobs)).returncode == 0
+    listed = runwatch("jobs", "--jobs", str(jobs))
+    assert listed.returncode == 0, listed.stderr
+    (line,) = [row for row in listed.stdout.splitlines() if row.startswith("report")]
+    assert "after ingest, enrich (per day)" in line
+    assert "waits for enrich" in line
+    records = json.loads(runwatch("jobs", "--jobs", str(jobs), "--format", "json").stdout)
+    (report,) = [r for r in records if r["job"] == "report"]
+    assert report["waiting_for"] == ["enrich"]
+    assert runwatch("run", "enrich", "--jobs", str(jobs)).returncode == 0
+    records = json.loads(runwatch("jobs", "--jobs", str(jobs), "--format", "json").stdout)
+    assert [r["waiting_for"] for r in records if r["job"] == "report"] == [[]]
