@@ -4,7 +4,8 @@ The job runs once per period (in its timezone) when every named job has a succes
 run with a logical time in that period; its run's logical time is the period's start.
 Its ``schedule`` becomes the period's start as a cron expression, so lateness,
 ``grace`` and ``run_missed`` work as for any scheduled job (``grace`` defaults to one
-period). Every named job must exist and the dependencies must not form a cycle.
+period). Every named job (and every job a ``job:`` sensor names) must exist and the
+dependencies must not form a cycle.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from runner import config_fields
 from runner.config_fields import Location, choice, shown
 from runner.errors import DefinitionError, DependencyCycleError
-from runner.model import Job, JobDependency, Period
+from runner.model import Job, JobDependency, Period, SensorKind
 
 PERIOD_CRON = {Period.DAY: "0 0 * * *", Period.HOUR: "0 * * * *"}
 PERIOD_SECONDS = {Period.DAY: 86_400.0, Period.HOUR: 3_600.0}
@@ -72,20 +73,17 @@ def fold(options: dict[str, Any], where: Location) -> None:
 
 
 def check_dependencies(jobs: Mapping[str, Job]) -> None:
-    """Raise DefinitionError for a job named in ``after`` that does not exist, and
-    DependencyCycleError for jobs that wait for each other."""
+    """Raise DefinitionError for a job named in ``after`` (or by a ``job:`` sensor) that
+    does not exist, and DependencyCycleError for jobs that wait for each other."""
     graph: dict[str, tuple[str, ...]] = {}
     for job in jobs.values():
+        for task in job.tasks.values():
+            if task.sensor is not None and task.sensor.kind is SensorKind.JOB:
+                _known(jobs, job, str(task.sensor.target), f"task {task.name!r}, key 'sensor.job'")
         if job.depends_on is None:
             continue
         for upstream in job.depends_on.jobs:
-            if upstream not in jobs or upstream == job.name:
-                close = difflib.get_close_matches(upstream, [j for j in jobs if j != job.name], 1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise DefinitionError(
-                    f"{job.source}: job {job.name!r}, key 'schedule.after': "
-                    f"unknown job {upstream!r}{hint}"
-                )
+            _known(jobs, job, upstream, "key 'schedule.after'")
         graph[job.name] = job.depends_on.jobs
     try:
         graphlib.TopologicalSorter(graph).prepare()
@@ -96,3 +94,12 @@ def check_dependencies(jobs: Mapping[str, Job]) -> None:
             f"each other: {' -> '.join(reversed(cycle))}",
             cycle,
         ) from None
+
+
+def _known(jobs: Mapping[str, Job], job: Job, other: str, key: str) -> None:
+    """Raise DefinitionError when ``other``, named by ``job`` at ``key``, is no other job."""
+    if other in jobs and other != job.name:
+        return
+    close = difflib.get_close_matches(other, [j for j in jobs if j != job.name], 1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise DefinitionError(f"{job.source}: job {job.name!r}, {key}: unknown job {other!r}{hint}")

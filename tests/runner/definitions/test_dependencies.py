@@ -82,3 +82,11 @@ def test_python_jobs_take_an_after_schedule() -> None:
 
     assert report.depends_on == JobDependency(("ingest",), Period.DAY)
     assert report.schedule == "0 0 * * *"
+
+
+def test_a_job_sensor_naming_an_unknown_job_is_refused(error: Error) -> None:
+    text = JOBS + "  gated:\n    tasks:\n      wait:\n        sensor: {job: ingst, timeout: 1h}\n"
+    assert (
+        "job 'gated', task 'wait', key 'sensor.job': unknown job 'ingst' (did you mean 'ingest'?)"
+        in error(text)
+    )

@@ -208,6 +208,8 @@ jobs:
       wait_cmd:
         sensor: {command: ["test", "-e", "/flags/{{ds_nodash}}"], timeout: 1h}
         after: [wait_files]
+  ingest:
+    command: ["true"]
 """
 
 
