@@ -81,7 +81,17 @@ class Wakeup:
     reason: str
 
 
-Message = AttemptLaunched | AttemptFinished | CancelRequested | Wakeup
+@dataclass(frozen=True)
+class SensorPoked:
+    """A poke of a sensor task answered (runner.engine.sensing)."""
+
+    run_id: int
+    task: str
+    ready: bool
+    detail: str
+
+
+Message = AttemptLaunched | AttemptFinished | CancelRequested | Wakeup | SensorPoked
 
 
 class Executor(Protocol):

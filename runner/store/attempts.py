@@ -18,6 +18,7 @@ from runner.events import (
     AttemptSucceeded,
     AttemptTimedOut,
     Event,
+    TaskPoked,
     TaskSkipped,
     TaskUpstreamFailed,
 )
@@ -305,6 +306,35 @@ class AttemptTable(Part):
             {"id": run_id},
         )
         return {r["task"]: json.loads(r["result"]) for r in rows}
+
+    # -- sensors --------------------------------------------------------------------
+
+    def record_poke(
+        self, run: RunRecord, task: str, at: datetime, *, ready: bool, detail: str
+    ) -> None:
+        """Append the event of one poke of a sensor task: a cheap row, not an attempt."""
+        with self._log.recording():
+            self._log.insert_event(
+                TaskPoked(at=at, job=run.job, run_id=run.id, task=task, ready=ready, detail=detail)
+            )
+
+    def first_poke(self, run_id: int, task: str) -> datetime | None:
+        """When a sensor task of a run was first poked (its wait began), if it was."""
+        at = self._db.scalar(
+            "SELECT MIN(at) FROM events WHERE run_id = :id AND task = :task "
+            "AND type = 'task_poked'",
+            {"id": run_id, "task": task},
+        )
+        return None if at is None else from_epoch(at)
+
+    def job_succeeded_between(self, job: str, start: datetime, end: datetime) -> bool:
+        """True when a run of ``job`` with a logical time in [start, end) succeeded."""
+        found = self._db.scalar(
+            "SELECT COUNT(*) FROM runs WHERE job = :job AND state = 'success' "
+            "AND logical_time >= :start AND logical_time < :end",
+            {"job": job, "start": to_epoch(start), "end": to_epoch(end)},
+        )
+        return bool(found)
 
 
 def attempt_log_paths(

@@ -301,6 +301,22 @@ class RunTable(Part):
                 ],
             )
 
+    def add_instance_rows(
+        self, run: RunRecord, instances: Sequence[str], upstream: Sequence[str], at: datetime
+    ) -> None:
+        """Add pending rows for the instances of a mapped task (``process[0]`` …), each
+        with the mapped task's upstream tasks; rows that exist are kept."""
+        at_epoch = to_epoch(at)
+        column = to_json(list(upstream))
+        with self._log.transaction():
+            self._db.executemany(
+                f"{INSERT_TASK_RUN} ON CONFLICT DO NOTHING",
+                [
+                    {"run_id": run.id, "task": name, "at": at_epoch, "upstream": column}
+                    for name in instances
+                ],
+            )
+
 
 def _after(job: Job, tasks: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """Each of ``tasks`` and its upstream tasks in ``job``: the run's graph."""
