@@ -188,6 +188,15 @@ class DatasetUpdated(Event):
     name: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class TaskPoked(Event):
+    """A sensor task looked at its condition once; ``ready`` ends its wait."""
+
+    type: ClassVar[str] = "task_poked"
+    ready: bool = False
+    detail: str | None = None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -207,6 +216,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TaskSkipped,
         TaskUpstreamFailed,
         DatasetUpdated,
+        TaskPoked,
     )
 }
 

@@ -33,22 +33,22 @@ class LineageConsumer:
         self.store = store
         self.emitter = emitter
         self.namespace = namespace
-        cursors.start_cursor(store.db, CURSOR, store.last_event_id(), utcnow())
+        cursors.start_cursor(store, CURSOR, store.last_event_id(), utcnow())
 
     def poll(self, now: datetime | None = None) -> int:
         """Offer the RunEvents of the events after the cursor; how many events were read."""
-        db = self.store.db
-        if self.store.last_event_id() <= cursors.read_cursor(db, CURSOR):
+        store = self.store
+        if store.last_event_id() <= cursors.read_cursor(store, CURSOR):
             return 0  # the usual case: two reads, no lock
-        with self.store.transaction():
-            cursor = cursors.lock_cursor(db, CURSOR, now or utcnow())
-            events = self.store.events_after(cursor, limit=BATCH_SIZE)
+        with store.transaction():
+            cursor = cursors.lock_cursor(store, CURSOR, now or utcnow())
+            events = store.events_after(cursor, limit=BATCH_SIZE)
             if events:
-                cursors.advance_cursor(db, CURSOR, events[-1].id, now or utcnow())
+                cursors.advance_cursor(store, CURSOR, events[-1].id, now or utcnow())
         declared: dict[str, Declared] = {}
         for event in events:
             if event.job not in declared:
-                declared[event.job] = datasets.declared_by_task(db, event.job)
+                declared[event.job] = datasets.declared_by_task(store, event.job)
             lineage = run_event(event, declared[event.job], self.namespace)
             if lineage is not None:
                 self.emitter.offer(lineage)

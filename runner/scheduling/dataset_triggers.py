@@ -52,7 +52,7 @@ class DatasetTriggers:
         """Queue a run for each job whose update set completed since its last run."""
         if not self.jobs:
             return
-        newest = datasets.newest_update_id(store.db)
+        newest = datasets.newest_update_id(store)
         paused = frozenset(j.name for j in store.list_jobs() if j.paused)
         if newest == self._seen_update and paused == self._paused:
             return  # nothing new to run for (the cheap, usual case: one query)
@@ -69,14 +69,14 @@ class DatasetTriggers:
     def _fire(self, store: Store, job: Job, now: datetime) -> None:
         schedule = job.dataset_schedule
         assert schedule is not None
-        last_run = datasets.last_dataset_run_at(store.db, job.name)
+        last_run = datasets.last_dataset_run_at(store, job.name)
         after = (
             0
             if last_run is None
-            else datasets.last_update_id_until(store.db, schedule.datasets, last_run)
+            else datasets.last_update_id_until(store, schedule.datasets, last_run)
         )
         completing = completing_update(
-            schedule, datasets.updates_of(store.db, schedule.datasets, after_id=after)
+            schedule, datasets.updates_of(store, schedule.datasets, after_id=after)
         )
         if completing is None:
             return

@@ -12,12 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from runner.dataset_names import Dataset
 from runner.model import Job
 from runner.store import spine_sql as sql
 from runner.store.database import Database
 from runner.store.records import from_epoch
+
+if TYPE_CHECKING:
+    from runner.store.store import Store
 
 INPUT = "input"
 OUTPUT = "output"
@@ -116,8 +120,9 @@ def _update(row: dict[str, object]) -> DatasetUpdate:
     )
 
 
-def dataset_states(db: Database) -> list[DatasetState]:
+def dataset_states(store: Store) -> list[DatasetState]:
     """Every dataset declared by a job or updated by an attempt, by namespace and name."""
+    db = store._db
     last = {u.dataset: u for u in map(_update, db.rows(_LAST_UPDATES))}
     producers: dict[Dataset, list[str]] = {}
     consumers: dict[Dataset, list[str]] = {}
@@ -145,8 +150,9 @@ def dataset_states(db: Database) -> list[DatasetState]:
     ]
 
 
-def last_update_times(db: Database) -> dict[Dataset, float]:
+def last_update_times(store: Store) -> dict[Dataset, float]:
     """When each dataset was last updated (epoch seconds), for the freshness gauge."""
+    db = store._db
     rows = db.rows(
         "SELECT namespace, name, MAX(updated_at) AS at FROM dataset_updates "
         "GROUP BY namespace, name"
@@ -164,9 +170,10 @@ def _among(datasets: Iterable[Dataset], params: dict[str, object]) -> str:
 
 
 def updates_of(
-    db: Database, datasets: Iterable[Dataset], *, after_id: int = 0
+    store: Store, datasets: Iterable[Dataset], *, after_id: int = 0
 ) -> list[DatasetUpdate]:
     """The updates of these datasets with an id above ``after_id``, oldest first."""
+    db = store._db
     params: dict[str, object] = {"after": after_id}
     among = _among(datasets, params)
     rows = db.rows(
@@ -175,8 +182,9 @@ def updates_of(
     return [_update(row) for row in rows]
 
 
-def last_update_id_until(db: Database, datasets: Iterable[Dataset], at: float) -> int:
+def last_update_id_until(store: Store, datasets: Iterable[Dataset], at: float) -> int:
     """The newest id of an update of these datasets made at or before ``at`` (0: none)."""
+    db = store._db
     params: dict[str, object] = {"at": at}
     among = _among(datasets, params)
     found = db.scalar(
@@ -185,8 +193,9 @@ def last_update_id_until(db: Database, datasets: Iterable[Dataset], at: float) -
     return int(found or 0)
 
 
-def last_dataset_run_at(db: Database, job: str) -> float | None:
+def last_dataset_run_at(store: Store, job: str) -> float | None:
     """The logical time of the job's newest run made by its data-aware schedule."""
+    db = store._db
     found = db.scalar(
         "SELECT MAX(logical_time) FROM runs WHERE job = :job AND trigger = 'dataset'",
         {"job": job},
@@ -194,15 +203,17 @@ def last_dataset_run_at(db: Database, job: str) -> float | None:
     return None if found is None else float(found)
 
 
-def newest_update_id(db: Database) -> int:
+def newest_update_id(store: Store) -> int:
     """The id of the newest dataset update (0: none yet)."""
+    db = store._db
     return int(db.scalar("SELECT MAX(id) FROM dataset_updates") or 0)
 
 
 def declared_by_task(
-    db: Database, job: str
+    store: Store, job: str
 ) -> dict[str, tuple[tuple[Dataset, ...], tuple[Dataset, ...]]]:
     """Each task of ``job`` and the (inputs, outputs) it declares."""
+    db = store._db
     found: dict[str, tuple[list[Dataset], list[Dataset]]] = {}
     rows = db.rows(
         "SELECT task, direction, namespace, name FROM task_datasets WHERE job = :job "

@@ -68,9 +68,7 @@ def test_a_stale_dataset_pages_once_per_dataset_and_its_next_update_resolves_it(
 
     attempt(store, clock, TaskState.FAILED)  # a failed attempt updates nothing
     cycle(engine, sender, clock, 2)
-    firing = sorted(
-        (a for a in load_alerts(store.db) if a.firing), key=lambda a: a.labels["dataset"]
-    )
+    firing = sorted((a for a in load_alerts(store) if a.firing), key=lambda a: a.labels["dataset"])
     assert [a.labels for a in firing] == [
         {
             "alertname": "DatasetStale",
@@ -99,10 +97,10 @@ def test_a_stale_dataset_pages_once_per_dataset_and_its_next_update_resolves_it(
 
     run_id = attempt(store, clock, TaskState.SUCCESS)
     cycle(engine, sender, clock, 1)
-    assert not any(a.firing for a in load_alerts(store.db))
+    assert not any(a.firing for a in load_alerts(store))
     resolved = http_server.requests[2:]
     assert sorted(r.json["text"][:11] for r in resolved) == ["[RESOLVED] "] * 2
-    assert all(a.details.get("recovered_by_run") == run_id for a in load_alerts(store.db))
+    assert all(a.details.get("recovered_by_run") == run_id for a in load_alerts(store))
 
 
 def test_dataset_stale_needs_a_for_duration() -> None:
@@ -121,4 +119,4 @@ def test_matchers_pick_the_datasets_a_rule_watches(
     store.sync_jobs([JOB], clock.now)
     attempt(store, clock, TaskState.SUCCESS)
     engine.evaluate(clock.advance(27 * 3600))
-    assert [a.labels["dataset"] for a in load_alerts(store.db) if a.firing] == [ORDERS.name]
+    assert [a.labels["dataset"] for a in load_alerts(store) if a.firing] == [ORDERS.name]

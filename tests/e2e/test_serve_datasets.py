@@ -83,7 +83,7 @@ def test_two_serve_processes_on_postgresql_run_a_data_aware_job_once_per_update(
             serves[0].wait_until(lambda: len(report_runs()) >= 4, "four data-triggered runs", 90)
             for serve in serves:
                 assert serve.stop() == 0
-            updates = {u.at for u in datasets.updates_of(store.db, [ORDERS])}
+            updates = {u.at for u in datasets.updates_of(store, [ORDERS])}
             times = [r.logical_time for r in report_runs()]
             producer = store.list_runs(job="load-orders", limit=1000)
     assert len(times) == len(set(times))  # never two runs for one update set

@@ -24,7 +24,7 @@ def command(ctx: Context) -> int:
     store = ctx.open_store()
     now = utcnow()
     store.sync_jobs(defined_jobs(ctx).values(), now)
-    records = [_record(state, now, stale_after) for state in dataset_states(store.db)]
+    records = [_record(state, now, stale_after) for state in dataset_states(store)]
     if ctx.args.format == "json":
         emit_json(records)
         return 0

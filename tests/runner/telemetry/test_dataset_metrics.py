@@ -46,7 +46,7 @@ def test_a_scrape_shows_the_update_of_each_output_a_successful_attempt_made(
     finally:
         reader.close()
 
-    (orders,) = [s for s in dataset_states(harness.store.db) if s.dataset == ORDERS]
+    (orders,) = [s for s in dataset_states(harness.store) if s.dataset == ORDERS]
     assert orders.last_update is not None
     assert gauge(registry, ORDERS) == orders.last_update.at.timestamp()
     assert gauge(registry, REPORT) is None  # its task failed: not updated

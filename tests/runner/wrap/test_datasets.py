@@ -20,14 +20,14 @@ def test_wrap_output_declares_and_updates_a_dataset(wrap: Wrap, home: Path) -> N
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     with Store.open(f"sqlite:///{home / 'runwatch.db'}") as store:
-        first = {s.dataset: s for s in dataset_states(store.db)}
+        first = {s.dataset: s for s in dataset_states(store)}
     assert first[ORDERS].producers == ("export/export",)
     assert first[RAW].consumers == ("export/export",)
     bad = wrap("--job", "export", "--output", "orders", "--", "true")
     assert bad.returncode == 0  # a bad option never stops the command
     assert b"--output ignored: expected a dataset URI" in bad.stderr
     with Store.open(f"sqlite:///{home / 'runwatch.db'}") as store:
-        states = {s.dataset: s for s in dataset_states(store.db)}
+        states = {s.dataset: s for s in dataset_states(store)}
     # the second run declared no valid output: it produces nothing now
     assert states[ORDERS].producers == ()
     assert states[ORDERS].last_update is not None
