@@ -29,6 +29,7 @@ from runner.events import (
     RunStarted,
     RunSucceeded,
 )
+from runner.model import logical_task
 
 PRODUCER = "https://github.com/runwatch/runwatch"
 """The ``producer`` of every event runwatch emits."""
@@ -72,7 +73,7 @@ def run_event(event: Event, declared: Declared, namespace: str) -> RunEvent | No
         task = event.task or ""
         run_id = attempt_uuid(namespace, event.run_id, task, event.attempt or 1)
         name = f"{event.job}.{task}"
-        inputs, outputs = declared.get(task, ((), ()))
+        inputs, outputs = declared.get(logical_task(task), ((), ()))
         facets["parent"] = parent_run.ParentRunFacet(
             run=parent_run.Run(runId=run_uuid(namespace, event.run_id)),
             job=parent_run.Job(namespace=namespace, name=event.job),

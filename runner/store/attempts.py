@@ -23,7 +23,7 @@ from runner.events import (
     TaskSkipped,
     TaskUpstreamFailed,
 )
-from runner.model import TaskState
+from runner.model import TaskState, logical_task
 from runner.store import datasets
 from runner.store.eventlog import Part
 from runner.store.records import (
@@ -289,12 +289,14 @@ class AttemptTable(Part):
     def _may_have_outputs(self, attempt: AttemptRecord) -> bool:
         """False only for a task of a job this store synced that declares no output."""
         synced = self._log.output_tasks.get(attempt.job)
-        return synced is None or attempt.task in synced
+        return synced is None or logical_task(attempt.task) in synced
 
     def _record_dataset_updates(self, attempt: AttemptRecord, at: datetime, epoch: float) -> None:
-        """An update, and its event, of each output the attempt's task declares."""
+        """An update, and its event, of each output the attempt's task declares (a mapped
+        instance's, ``process[3]``, are its task's)."""
+        task = logical_task(attempt.task)
         updated = datasets.record_updates(
-            self._db, attempt.job, attempt.run_id, attempt.task, attempt=attempt.number, at=epoch
+            self._db, attempt.job, attempt.run_id, task, attempt=attempt.number, at=epoch
         )
         for dataset in updated:
             self._log.insert_event(
@@ -302,7 +304,7 @@ class AttemptTable(Part):
                     at=at,
                     job=attempt.job,
                     run_id=attempt.run_id,
-                    task=attempt.task,
+                    task=task,
                     attempt=attempt.number,
                     namespace=dataset.namespace,
                     name=dataset.name,
