@@ -49,6 +49,7 @@ from runner.model import (
 )
 from runner.store.records import AttemptRecord, RunRecord, TaskRunRecord
 from runner.store.store import Store
+from runner.taskenv import TaskEnvironment
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +188,7 @@ class Engine:
         observer: RunObserver | None = None,
         progress: Callable[[Progress], None] | None = None,
         rng: random.Random | None = None,
+        task_environment: TaskEnvironment | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -204,7 +206,7 @@ class Engine:
         self._timers: list[tuple[datetime, int, str, int, str]] = []
         self._seq = itertools.count()
         self._waiting_for_pool = False
-        self._poker = sensing.Poker(messages)
+        self._poker = sensing.Poker(messages, task_environment)
         self.finished: list[RunRecord] = []
 
     # -- public -------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from runner.model import (
     Trigger,
 )
 from runner.store.records import RunRecord
+from runner.taskenv import TaskEnvironment
 from tests.runner.engine.conftest import Harness, job, open_harness, sh
 
 FAST = {"interval": 0.05, "timeout": 60.0}
@@ -241,3 +243,19 @@ def test_a_run_timeout_cancels_a_waiting_sensor(harness: Harness) -> None:
     assert run.state is RunState.FAILED
     assert run.reason == "run timed out after 0.5s"
     assert harness.states(run) == {"wait": TaskState.CANCELLED, "load": TaskState.CANCELLED}
+
+
+def test_a_command_sensor_gets_no_secret_of_runwatch(tmp_path: Path) -> None:
+    env = {**os.environ, "PGPASSWORD": "s3cret", "FROM_YAML": "t0ken", "PLAIN": "kept"}
+    opened = open_harness(
+        tmp_path, task_environment=TaskEnvironment.of(env, interpolated=["FROM_YAML"])
+    )
+    seen = tmp_path / "seen"
+    check = f'echo "[$PGPASSWORD][$FROM_YAML][$PLAIN]" > {seen}'
+    try:
+        run = opened.run(job(waits(SensorKind.COMMAND, check)))
+    finally:
+        opened.engine.close()
+        opened.store.close()
+    assert run.state is RunState.SUCCESS
+    assert seen.read_text().strip() == "[][][kept]"
