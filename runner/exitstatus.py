@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-KEEPER_MODULE = "runner.executors.local.keeper_process"
-"""The keeper's module, on its command line: how a scheduler recognises a command's keeper."""
 _SUFFIX = ".status"
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _MAX_BYTES = 64

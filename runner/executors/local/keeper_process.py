@@ -14,37 +14,39 @@ for the scheduler that adopts it. SIGINT, SIGHUP and SIGTERM are ignored (comman
 them back as default). Messages are ``marshal``-ed tuples:
 
     spawn key argv env cwd stdout stderr cap header status passthrough (+ fds 0 1 2)
-    stop key grace state reason
+    stop key grace
     → launched key pid start | failed key errno message filename
-    → ended key returncode tail stopped | error traceback
+    → ended key returncode tail stopped | warning message | error traceback
+
+It starts before a run's first command can, so it imports only the standard library and
+runwatch modules that do too (no ``typing``, ``logging`` or runner.model), started with
+``python -S`` (runner.executors.local.keeper_launch): no site path set-up either.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import marshal
 import os
 import selectors
-import shutil
 import signal
 import socket
 import sys
 import threading
-import traceback
-from collections.abc import Callable
-from typing import Any
 
 from runner import processes
 from runner.executors.local.capture import StreamCapture
+from runner.executors.local.keeper_launch import MESSAGE_BYTES
+from runner.executors.local.notices import send_to
 from runner.executors.local.process_group import GroupStop
-from runner.model import TaskState
+from runner.pipes import drain
 
-MESSAGE_BYTES = 256 * 1024
-"""The largest message either side sends (a spawn request carries the whole environment)."""
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the keeper's start)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
 _READ_BYTES = 65536
-_DRAIN_LIMIT_BYTES = 4 * 1024 * 1024
-"""After the command exits, read at most this much more of a stream a grandchild still feeds."""
 _IGNORED = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)
 _RESET = (signal.SIGPIPE, signal.SIGXFSZ, *_IGNORED)
 """Signals the keeper ignores (Python ignores SIGPIPE and SIGXFSZ): default again in commands."""
@@ -159,7 +161,7 @@ class Keeper:
             program = argv[0]
             if os.sep not in program:
                 path = os.pathsep.join(os.get_exec_path(env))
-                found = shutil.which(program, path=path)
+                found = _which(program, path)
                 if found is None:
                     raise FileNotFoundError(2, os.strerror(2), program)
                 program = found
@@ -197,7 +199,7 @@ class Keeper:
         os.close(kept.pidfd)
         for fd, capture in list(kept.pipes.items()):
             self._selector.unregister(fd)
-            _drain(fd, capture)
+            drain(fd, capture.write)
             os.close(fd)
         kept.out.close()
         kept.err.close()
@@ -217,12 +219,24 @@ class Keeper:
 
         threading.Thread(target=wait_then_send, name=f"keeper-stop-{kept.key}").start()
 
-    def _stop(self, key: int, grace: float, state: str, reason: str) -> None:
+    def _stop(self, key: int, grace: float) -> None:
         kept = self._kept.get(key)
         if kept is None or kept.stop is not None:
             return  # ended already (its own outcome stands), or being stopped
-        kept.stop = GroupStop(kept.pid, grace=grace, state=TaskState(state), reason=reason)
+        kept.stop = GroupStop(kept.pid, grace=grace)
         kept.stop.begin()
+
+
+def _which(program: str, path: str) -> str | None:
+    """As ``shutil.which`` does on POSIX (shutil imports the archive modules, ~2 ms of the
+    keeper's start): the first executable file named ``program`` in ``path``'s folders."""
+    if not path:
+        return None
+    for folder in dict.fromkeys(path.split(os.pathsep)):
+        candidate = os.path.join(folder, program)
+        if os.access(candidate, os.F_OK | os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    return None
 
 
 def _write_status(path: str, returncode: int) -> None:
@@ -245,42 +259,17 @@ def _write_status(path: str, returncode: int) -> None:
         os.rename(tmp, path)
 
 
-def _drain(fd: int, capture: StreamCapture) -> None:
-    """Read what is there without waiting: a grandchild may hold the pipe open forever."""
-    os.set_blocking(fd, False)
-    total = 0
-    while total < _DRAIN_LIMIT_BYTES:
-        try:
-            data = os.read(fd, _READ_BYTES)
-        except BlockingIOError:
-            return
-        if not data:
-            return
-        total += len(data)
-        capture.write(data)
-
-
-class _Relay(logging.Handler):
-    """Hands the keeper's warnings (a log file that had to be replaced, say) to its
-    parent, which logs them: the keeper's own stderr goes nowhere."""
-
-    def __init__(self, keeper: Keeper) -> None:
-        super().__init__(logging.WARNING)
-        self._keeper = keeper
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self._keeper.send(("log", record.levelno, record.getMessage()))
-
-
 def main(argv: list[str]) -> int:
     """``python -m runner.executors.local.keeper_process FD``: serve the socket at FD."""
     for signum in _IGNORED:
         signal.signal(signum, signal.SIG_IGN)
     keeper = Keeper(socket.socket(fileno=int(argv[1])))
-    logging.getLogger().addHandler(_Relay(keeper))
+    send_to(lambda message: keeper.send(("warning", message)))  # the parent logs them
     try:
         keeper.run()
     except BaseException:
+        import traceback  # only when the keeper fails: not paid at its start
+
         keeper.send(("error", traceback.format_exc()))
         raise
     return 0

@@ -18,7 +18,8 @@ from runner.engine import outcome
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
 from runner.executors.local.capture import log_header
 from runner.executors.local.command_result import ResultFile
-from runner.executors.local.keeper import KeeperClient, KeeperLostError, Reply
+from runner.executors.local.keeper import KeeperClient, Reply
+from runner.executors.local.keeper_launch import KeeperLostError
 from runner.executors.local.process_group import signal_group
 from runner.filemodes import private_folder
 from runner.model import TaskState
@@ -105,7 +106,7 @@ class CommandAttempt:
                 return
             self._stop_request = (state, reason)
         try:
-            self._keeper.stop(self.spec.key, self.spec.kill_grace, state.value, reason)
+            self._keeper.stop(self.spec.key, self.spec.kill_grace)
         except KeeperLostError:
             logger.warning("cannot stop attempt %d: its keeper is gone", self.spec.key)
 
