@@ -5,11 +5,13 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy import Connection
 
+from dashboards.operations.panels import alert_operations, history
 from dashboards.routes import job_href
 from dashboards.viewer import Viewer
 from dashboards.views import markdown as md
 from dashboards.views.links import link_column
 from runner.store import dashboard_reads as queries
+from runner.store.dashboard_reads.operations import ALERTS_JOB, operations
 from runner.store.dashboard_reads.results import AlertRow
 
 SEVERITY_ICONS = {"critical": "🔴", "page": "🔴", "error": "🔴", "warning": "🟠", "info": "🔵"}
@@ -48,6 +50,8 @@ def render(conn: Connection, viewer: Viewer) -> None:
         )
     else:
         st.caption("None.")
+    alert_operations(viewer, view.firing, view.silences)
+    history(viewer, operations(conn, job=ALERTS_JOB), "alerts-operations")
 
 
 def _alerts(found: tuple[AlertRow, ...], viewer: Viewer, kind: str) -> None:

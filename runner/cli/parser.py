@@ -153,7 +153,7 @@ def _add_schedule_commands(sub: Any, p: Parents) -> None:
         sub,
         "trigger",
         "schedule:trigger",
-        [p.with_jobs],
+        [p.with_jobs, p.fmt],
         "queue a manual run for the running scheduler",
     )
     trigger.add_argument("job")

@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 POOL_POLL_SECONDS = 0.5
 """How often to look for a free pool slot held by another process."""
+CANCEL_POLL_SECONDS = 2.0
+"""How often, while runs are active, to look for a cancel asked from the dashboard."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class _ActiveRun:
     running: dict[str, AttemptRecord] = field(default_factory=dict)
     stop_reason: str | None = None
     stop_state: RunState | None = None
+    cancel_floor: int = 0
+    """The newest event id when the run started: a cancel asked after it stops the run."""
 
     def failed_tasks(self) -> list[str]:
         return [n for n in self.graph.order if self.states[n].failed]
@@ -172,6 +176,7 @@ class Engine:
         self._timers: list[tuple[datetime, int, str, int, str]] = []
         self._seq = itertools.count()
         self._waiting_for_pool = False
+        self._polling_cancels = False
         self.finished: list[RunRecord] = []
 
     # -- public -------------------------------------------------------------------
@@ -237,6 +242,10 @@ class Engine:
             )
             if keep_budget:
                 active.tries = {t: rows[t].attempts for t in job.tasks if t in rows}
+            active.cancel_floor = self.store.last_event_id()
+            if not self._polling_cancels:
+                self._polling_cancels = True
+                self._add_timer(now + timedelta(seconds=CANCEL_POLL_SECONDS), "cancel_poll", 0)
             self._runs[run.id] = active
             try:
                 if job.timeout is not None:
@@ -432,6 +441,9 @@ class Engine:
     def _fire_timers(self, now: datetime) -> None:
         while self._timers and self._timers[0][0] <= now:
             _, _, kind, run_id, ref = heapq.heappop(self._timers)
+            if kind == "cancel_poll":
+                self._poll_cancel_requests(now)
+                continue
             active = self._runs.get(run_id)
             if active is None:
                 continue
@@ -445,6 +457,18 @@ class Engine:
             elif kind == "run_timeout":
                 timeout = active.job.timeout or 0
                 self._stop(active, RunState.FAILED, f"run timed out after {timeout:g}s", now)
+
+    def _poll_cancel_requests(self, now: datetime) -> None:
+        """Cancel the runs someone asked to cancel from the dashboard; poll again later
+        while runs are active."""
+        from runner.store.operations import cancel_requests
+
+        floors = {i: a.cancel_floor for i, a in self._runs.items() if a.stop_reason is None}
+        for run_id, user in cancel_requests(self.store, floors).items():
+            self._stop(self._runs[run_id], RunState.CANCELLED, f"cancelled by {user}", now)
+        self._polling_cancels = bool(self._runs)
+        if self._polling_cancels:
+            self._add_timer(now + timedelta(seconds=CANCEL_POLL_SECONDS), "cancel_poll", 0)
 
     # -- dispatch -----------------------------------------------------------------
 

@@ -50,6 +50,7 @@ def check(ctx: Context) -> int:
     has_jobs = bool(getattr(ctx.args, "jobs", None) or settings.job_paths)
     summary = _check_jobs(ctx) if has_jobs else "ok: no jobs (settings for `runwatch wrap`)"
     from alerting import load_alerting
+    from runner.dashboard_access import read_dashboard_access
     from runner.executors.celery.settings import celery_settings, executor_kind
     from runner.secret import Secret
     from runner.server.settings import check_server_settings
@@ -57,6 +58,7 @@ def check(ctx: Context) -> int:
     from runner.telemetry.links import check_trace_url
 
     check_server_settings(settings)
+    read_dashboard_access(settings.dashboard, str(settings.config_path or "runwatch.yaml"))
     alerting = load_alerting(settings)
     if executor_kind(settings) == "celery":
         celery_settings(settings, ctx.env)
