@@ -164,3 +164,27 @@ def test_trigger_says_the_queued_run_in_json(tmp_path: Path) -> None:
     assert (queued["job"], queued["scheduler_alive"]) == ("export", False)
     with Store.open(f"sqlite:///{tmp_path / 'home' / 'runwatch.db'}", migrate=False) as store:
         assert store.get_run(queued["run_id"]).params == {"day": "1"}
+
+
+LOGIN_FROM_THE_ENVIRONMENT = """\
+dashboard:
+  auth:
+    client_id: rw
+    client_secret: ${OIDC_CLIENT_SECRET}
+    server_metadata_url: https://idp.example/.well-known/openid-configuration
+    redirect_uri: https://rw.example/oauth2callback
+    cookie_secret: ${DASHBOARD_COOKIE_SECRET}
+"""
+
+
+def test_only_the_dashboard_and_check_need_the_logins_secrets(tmp_path: Path) -> None:
+    (tmp_path / "runwatch.yaml").write_text(LOGIN_FROM_THE_ENVIRONMENT)
+    env = {"RUNWATCH_HOME": str(tmp_path / "home")}  # neither secret is set here
+
+    assert Context(argparse.Namespace(), env, tmp_path).settings.dashboard == {}
+    reader = Context(argparse.Namespace(), env, tmp_path, reads_login=True)
+    with pytest.raises(DefinitionError, match="OIDC_CLIENT_SECRET is not set"):
+        reader.settings  # noqa: B018 - the dashboard needs them
+    done = run_cli(tmp_path, clean_env(tmp_path / "home"), "check")
+    assert done.returncode == 2
+    assert "OIDC_CLIENT_SECRET" in done.stderr

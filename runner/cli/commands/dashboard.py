@@ -44,6 +44,7 @@ def command(ctx: Context) -> int:
             "checkout (or pip install streamlit)"
         )
     ctx.unread_sections = UNREAD_SECTIONS
+    ctx.reads_login = True
     import dashboards
     from dashboards import settings as names
 

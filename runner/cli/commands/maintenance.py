@@ -44,6 +44,7 @@ def check(ctx: Context) -> int:
     A settings file without jobs (a host that only wraps cron jobs) is valid. Conditions
     under which a failure would not be alerted are warnings on stderr.
     """
+    ctx.reads_login = True
     settings = ctx.settings
     print(f"settings: {settings.config_path or 'none found (defaults)'}")
     ctx.check_store_file()
