@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dashboards.settings import FALLBACK_DB_URL_VARIABLE, DashboardSettings
+from runner.filemodes import private_file
 
 COMMAND_TIMEOUT = 120.0
 _SHOWN_LINES = 5
@@ -63,7 +64,7 @@ def run_command(settings: DashboardSettings, *args: str) -> CommandResult:
 def start_command(settings: DashboardSettings, log: Path, *args: str) -> int:
     """Start a long runwatch command (a rerun) in its own session, its output to ``log``;
     it goes on if the dashboard stops. Returns its pid."""
-    log.parent.mkdir(parents=True, exist_ok=True)
+    private_file(log)  # 0600 in 0700 folders: a task may print anything
     with log.open("ab") as out:
         process = subprocess.Popen(
             runwatch_argv(settings, *args),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -265,7 +266,9 @@ def test_cancel_records_a_request_on_the_run_and_the_run_page_shows_it(
     assert (row["who"], row["action"]) == ("alice@example.com", "cancel")
 
 
-def test_rerun_runs_the_failed_tasks_again_in_a_runwatch_process(operations_on: str) -> None:
+def test_rerun_runs_the_failed_tasks_again_in_a_runwatch_process(
+    operations_on: str, tmp_path: Path
+) -> None:
     run_id = _run_id(operations_on, "billing", RunState.FAILED)
     _do(operations_on, CASES[Action.RERUN], ALICE)
 
@@ -280,6 +283,9 @@ def test_rerun_runs_the_failed_tasks_again_in_a_runwatch_process(operations_on: 
             break
         time.sleep(0.2)
     assert state is RunState.SUCCESS
+    [log] = (tmp_path / "logs" / "dashboard").glob(f"rerun-{run_id}-*.log")
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert stat.S_IMODE(log.parent.stat().st_mode) == 0o700
 
 
 def test_a_silence_is_added_by_runwatch_silence_add_with_the_user_as_author(
@@ -326,6 +332,8 @@ def test_acknowledging_an_alert_is_recorded_with_its_fingerprint(operations_on: 
     assert (event.action, event.user) == ("acknowledge", "alice@example.com")
     assert len(event.subject) >= 8  # the alert's fingerprint
     assert "acknowledged" in _texts(at)
+    [caption] = [c.value for c in at.caption if c.value.startswith("Acknowledged: ")]
+    assert "by alice@example.com" in caption
 
 
 def test_the_read_only_default_offers_no_operation(
