@@ -73,8 +73,6 @@ class _ActiveRun:
     running: dict[str, AttemptRecord] = field(default_factory=dict)
     stop_reason: str | None = None
     stop_state: RunState | None = None
-    cancel_floor: int = 0
-    """The newest event id when the run started: a cancel asked after it stops the run."""
 
     def failed_tasks(self) -> list[str]:
         return [n for n in self.graph.order if self.states[n].failed]
@@ -242,7 +240,6 @@ class Engine:
             )
             if keep_budget:
                 active.tries = {t: rows[t].attempts for t in job.tasks if t in rows}
-            active.cancel_floor = self.store.last_event_id()
             if not self._polling_cancels:
                 self._polling_cancels = True
                 self._add_timer(now + timedelta(seconds=CANCEL_POLL_SECONDS), "cancel_poll", 0)
@@ -463,8 +460,8 @@ class Engine:
         while runs are active."""
         from runner.store.operations import cancel_requests
 
-        floors = {i: a.cancel_floor for i, a in self._runs.items() if a.stop_reason is None}
-        for run_id, user in cancel_requests(self.store, floors).items():
+        live = [i for i, a in self._runs.items() if a.stop_reason is None]
+        for run_id, user in cancel_requests(self.store, live).items():
             self._stop(self._runs[run_id], RunState.CANCELLED, f"cancelled by {user}", now)
         self._polling_cancels = bool(self._runs)
         if self._polling_cancels:

@@ -8,28 +8,29 @@ supervising the run polls for (``cancel_requests``) and then cancels the run its
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable
 
 from runner.dashboard_access import Action
-from runner.events import OperatorAction
+from runner.events import OperatorAction, RunStarted
 from runner.store.store import Store
 
 
-def cancel_requests(store: Store, floors: Mapping[int, int]) -> dict[int, str]:
-    """Of the runs in ``floors`` (run id to an event id), those someone asked to cancel
-    with an event after that id: run id to who asked."""
-    if not floors:
+def cancel_requests(store: Store, run_ids: Iterable[int]) -> dict[int, str]:
+    """Of ``run_ids``, the runs someone asked to cancel after the run last started (a
+    request made of an earlier try does not stop a rerun): run id to who asked."""
+    names = {f"r{i}": run_id for i, run_id in enumerate(run_ids)}
+    if not names:
         return {}
-    names = {f"r{i}": run_id for i, run_id in enumerate(floors)}
     rows = store.db.rows(
-        "SELECT id, run_id, payload FROM events WHERE type = :type AND id > :floor "
-        f"AND run_id IN ({', '.join(':' + name for name in names)}) ORDER BY id",
-        {"type": OperatorAction.type, "floor": min(floors.values()), **names},
+        "SELECT e.run_id, e.payload FROM events e WHERE e.type = :asked "
+        f"AND e.run_id IN ({', '.join(':' + name for name in names)}) "
+        "AND e.id > (SELECT MAX(s.id) FROM events s WHERE s.run_id = e.run_id "
+        "AND s.type = :started) ORDER BY e.id",
+        {"asked": OperatorAction.type, "started": RunStarted.type, **names},
     )
     asked: dict[int, str] = {}
     for row in rows:
-        run_id = int(row["run_id"])
         payload = json.loads(row["payload"])
-        if payload.get("action") == Action.CANCEL.value and int(row["id"]) > floors[run_id]:
-            asked.setdefault(run_id, str(payload.get("user") or "someone"))
+        if payload.get("action") == Action.CANCEL.value:
+            asked.setdefault(int(row["run_id"]), str(payload.get("user") or "someone"))
     return asked

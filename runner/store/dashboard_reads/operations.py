@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, literal_column, select
 
 from runner.events import OperatorAction
 from runner.store.records import from_epoch
@@ -34,8 +34,9 @@ def operations(
     conn: Connection, *, run_id: int | None = None, job: str | None = None
 ) -> list[OperationRow]:
     """The newest operations on a run, or a job's (``ALERTS_JOB``: on alerts), newest first."""
+    # the type as a literal, not a parameter: so the planner can use the partial index
     query = select(events.c.at, events.c.run_id, events.c.payload).where(
-        events.c.type == OperatorAction.type
+        events.c.type == literal_column(f"'{OperatorAction.type}'")
     )
     if run_id is not None:
         query = query.where(events.c.run_id == run_id)
