@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +51,9 @@ ALLOW = Allowlist(
 )
 RUNWATCH_YAML = """\
 jobs:
+  long:
+    tasks:
+      wait: {command: ["sleep", "120"]}
   adhoc-export:
     tasks:
       export: {command: ["true"]}
@@ -264,6 +269,55 @@ def test_cancel_records_a_request_on_the_run_and_the_run_page_shows_it(
     at.run()
     [row] = table(at, "who")
     assert (row["who"], row["action"]) == ("alice@example.com", "cancel")
+
+
+def test_a_cancel_from_the_run_page_stops_the_run_a_runwatch_process_runs(
+    operations_on: str, tmp_path: Path
+) -> None:
+    env = {**os.environ, "RUNWATCH_DB_URL": operations_on}
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "runner",
+            "run",
+            "long",
+            "--config",
+            str(tmp_path / "runwatch.yaml"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        run_id = _wait_for_run(operations_on, "long", RunState.RUNNING)
+        at = app_test(NOW)
+        at.query_params["run"] = str(run_id)
+        at.user = ALICE
+        at.run()
+        at.button(key="op-cancel").click()
+        at.run()
+        final = _wait_for_run(operations_on, "long", RunState.CANCELLED)
+        assert runner.wait(timeout=RERUN_TIMEOUT) != 0
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+
+    with Store.open(operations_on, migrate=False, recover=False) as store:
+        run = store.get_run(final)
+    assert run.reason == "cancelled by alice@example.com"
+
+
+def _wait_for_run(url: str, job: str, state: RunState) -> int:
+    deadline = time.monotonic() + RERUN_TIMEOUT
+    while time.monotonic() < deadline:
+        with Store.open(url, migrate=False, recover=False) as store:
+            found = store.list_runs(job=job, state=state)
+        if found:
+            return found[0].id
+        time.sleep(0.2)
+    pytest.fail(f"no {state.value} run of {job} within {RERUN_TIMEOUT:.0f} s")
 
 
 def test_rerun_runs_the_failed_tasks_again_in_a_runwatch_process(
