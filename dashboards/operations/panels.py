@@ -125,7 +125,11 @@ def alert_operations(
         _refused_note(refused)
     operator, refused = _gate(viewer, Action.SILENCE)
     with middle, st.form("op-silence", border=True):
-        matchers = st.text_input("Matchers", key="op-silence-matchers", help="e.g. job=nightly-etl")
+        matchers = st.text_input(
+            "Matchers",
+            key="op-silence-matchers",
+            help="e.g. job=nightly-etl, severity=~warning|info (as `runwatch silence add`)",
+        )
         duration = st.text_input("Duration", value="2h", key="op-silence-duration")
         comment = st.text_input("Comment", key="op-silence-comment")
         pressed = st.form_submit_button(
@@ -133,11 +137,7 @@ def alert_operations(
         )
     if pressed:
         with middle:
-            _show(
-                perform.add_silence(
-                    viewer.settings, operator, matchers.split(","), duration, comment
-                )
-            )
+            _show(perform.add_silence(viewer.settings, operator, [matchers], duration, comment))
     with right:
         ids = {f"#{s.id}: {', '.join(s.matchers)}": s.id for s in silences}
         picked = st.selectbox("Active silence", list(ids), key="op-expire-silence")

@@ -411,3 +411,22 @@ def test_the_read_only_default_offers_no_operation(
 def test_the_allow_list_travels_as_json() -> None:
     assert json.loads(ALLOW.to_json())["trigger"] == ["alice@example.com", "group:data-eng"]
     assert Allowlist.from_json(ALLOW.to_json()) == ALLOW
+
+
+def test_bad_input_is_the_commands_own_message_and_records_nothing(operations_on: str) -> None:
+    at = _open(operations_on, CASES[Action.TRIGGER], ALICE)
+    at.text_area(key="op-trigger-params").input("not a parameter")
+    at.button(key="op-trigger").click()
+    at.run()
+
+    assert "expected KEY=VALUE with KEY made of letters" in _texts(at)
+    assert _operations(operations_on) == []
+    at = _open(operations_on, CASES[Action.SILENCE], ALICE)
+    at.text_input(key="op-silence-matchers").input("job=billing")
+    at.text_input(key="op-silence-duration").input("forever")
+    at.text_input(key="op-silence-comment").input("x")
+    at.button(key="op-silence").click()
+    at.run()
+
+    assert "runwatch silence add failed" in _texts(at)
+    assert _operations(operations_on) == []
