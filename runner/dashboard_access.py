@@ -204,10 +204,13 @@ def _allow(raw: object, where: Location) -> Allowlist:
 
 
 def operator_from_claims(claims: Mapping[str, object], groups_claim: str) -> Operator | None:
-    """The logged-in user of Streamlit's ``st.user`` claims; None when not logged in."""
+    """The logged-in user of Streamlit's ``st.user`` claims; None when not logged in. An
+    e-mail the provider says is unverified (``email_verified: false``) is not taken: the
+    user is then their ``sub``, so nobody is named by an address they merely typed."""
     if claims.get("is_logged_in") is not True:
         return None
-    name = claims.get("email") or claims.get("sub")
+    email = claims.get("email") if claims.get("email_verified") is not False else None
+    name = email or claims.get("sub")
     if not isinstance(name, str) or not name:
         return None
     raw = claims.get(groups_claim)

@@ -121,5 +121,11 @@ def test_the_operator_comes_from_the_id_tokens_claims() -> None:
     assert operator_from_claims({**claims, "email": None}, "roles") == Operator(
         "123", frozenset({"ops"})
     )
+    assert operator_from_claims({**claims, "email_verified": False}, "roles") == Operator(
+        "123", frozenset({"ops"})
+    )
+    assert operator_from_claims({**claims, "email_verified": True}, "roles") == Operator(
+        "a@x", frozenset({"ops"})
+    )
     assert operator_from_claims({**claims, "is_logged_in": False}, "roles") is None
     assert operator_from_claims({"email": "a@x"}, "roles") is None  # no login happened
