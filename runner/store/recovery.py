@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from runner import exitstatus, processes
 from runner.model import RunState, TaskState
 from runner.store.attempts import AttemptTable
+from runner.store.eventlog import EventLog, Part
 from runner.store.leases import decide_outcome
 from runner.store.records import AttemptRecord, RunRecord, to_epoch
 from runner.store.runs import RunTable
@@ -67,7 +68,7 @@ def worker_attempts_here(store: Store, orphaned_since: datetime) -> list[Attempt
     ``orphaned`` since ``orphaned_since`` (their commands may still run here)."""
     # Two selects on the state index, not one OR that would read the whole table.
     mine = "heartbeat_at IS NOT NULL AND supervisor LIKE :host"
-    rows = store.db.rows(
+    rows = store._db.rows(
         f"SELECT * FROM attempts WHERE state = 'running' AND {mine} UNION ALL "
         f"SELECT * FROM attempts WHERE state = 'failed' AND {mine} "
         "AND reason = :orphaned AND finished_at >= :since ORDER BY id",
@@ -143,9 +144,14 @@ def kill_leftover(attempt: AttemptRecord) -> bool:
     return gone
 
 
-class Recovery(RunTable, AttemptTable):
+class Recovery(Part):
     """The store's side of orphan recovery: settle the attempts and end the runs of a
     supervisor that died (or hung), here and, for ``fail_runs_supervised_by``, anywhere."""
+
+    def __init__(self, log: EventLog, runs: RunTable, attempts: AttemptTable) -> None:
+        super().__init__(log)
+        self._runs = runs
+        self._attempts = attempts
 
     def recover_orphans(self, at: datetime | None = None) -> list[AttemptRecord]:
         """Settle running attempts and runs whose supervising process on this host is gone.
@@ -160,14 +166,14 @@ class Recovery(RunTable, AttemptTable):
         at = at or utcnow()
         # An attempt a worker claimed (heartbeat_at set) is the lease's, and so is its run:
         # its outcome may be decided already; the orphan recovery of `serve` records it.
-        rows = self.db.rows(
+        rows = self._db.rows(
             "SELECT * FROM attempts WHERE state = 'running' AND supervisor IS NOT NULL "
             "AND heartbeat_at IS NULL"
         )
         settled = []
         still_running = {
             int(row["run_id"])
-            for row in self.db.rows(
+            for row in self._db.rows(
                 "SELECT DISTINCT run_id FROM attempts "
                 "WHERE state = 'running' AND heartbeat_at IS NOT NULL"
             )
@@ -181,7 +187,9 @@ class Recovery(RunTable, AttemptTable):
                 still_running.add(attempt.run_id)
             elif done:
                 settled.append(attempt)
-        runs = self.db.rows("SELECT * FROM runs WHERE state = 'running' AND supervisor IS NOT NULL")
+        runs = self._db.rows(
+            "SELECT * FROM runs WHERE state = 'running' AND supervisor IS NOT NULL"
+        )
         for row in runs:
             if int(row["id"]) in still_running or processes.is_alive(row["supervisor"]):
                 continue
@@ -210,7 +218,7 @@ class Recovery(RunTable, AttemptTable):
         # status (if it wrote one yet) says only that.
         status = None if path is None or killed else exitstatus.read_status(path)
         if status is None:
-            recorded = self.finish_attempt(
+            recorded = self._attempts.finish_attempt(
                 attempt,
                 TaskState.FAILED,
                 at,
@@ -219,7 +227,7 @@ class Recovery(RunTable, AttemptTable):
             )
             adopted = ""
         else:
-            recorded = self.finish_attempt(
+            recorded = self._attempts.finish_attempt(
                 attempt,
                 adopted_state(status),
                 max(status.ended_at, attempt.started_at),
@@ -242,10 +250,10 @@ class Recovery(RunTable, AttemptTable):
     def end_orphaned_run(self, run_id: int, job: str, owner: str, at: datetime) -> bool:
         """End a running run of a dead ``owner`` (conditionally: only if still its): as
         succeeded when every task had ended well (adopted), else failed ``orphaned``."""
-        tasks = list(self.task_runs(run_id).values())
+        tasks = list(self._attempts.task_runs(run_id).values())
         failed = [t.task for t in tasks if t.state.failed or t.state is TaskState.RETRYING]
         done = all(t.state in (TaskState.SUCCESS, TaskState.SKIPPED) for t in tasks)
-        return self._finish_run(
+        return self._runs.finish_run(
             run_id,
             job,
             RunState.SUCCESS if done and tasks else RunState.FAILED,
@@ -272,18 +280,18 @@ def fail_runs_supervised_by(
     Returns the runs this call ended.
     """
     with store.transaction():
-        store.db.execute(
+        store._db.execute(
             "UPDATE runs SET supervisor = NULL WHERE state = 'queued' AND supervisor = :s",
             {"s": identity},
         )
-    rows = store.db.rows(
+    rows = store._db.rows(
         "SELECT * FROM runs WHERE state = 'running' AND supervisor = :s ORDER BY id",
         {"s": identity},
     )
     ended = []
     for row in rows:
         run = RunRecord.from_row(row)
-        attempts = store.db.rows(
+        attempts = store._db.rows(
             "SELECT * FROM attempts WHERE run_id = :id AND state = 'running'", {"id": run.id}
         )
         waiting = False

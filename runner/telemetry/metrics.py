@@ -253,9 +253,9 @@ class MetricsCollector:
         gauge update is idempotent, so none is lost or counted twice.
         """
         cursor = store.last_event_id()
-        gauges = queries.job_gauges(store.db)
-        running = queries.running_runs(store.db)
-        heartbeat = queries.last_heartbeat(store.db, scheduler_liveness.HEARTBEAT_PREFIX)
+        gauges = queries.job_gauges(store)
+        running = queries.running_runs(store)
+        heartbeat = queries.last_heartbeat(store, scheduler_liveness.HEARTBEAT_PREFIX)
         jobs = store.list_jobs()
         with self.lock:
             for row in gauges:

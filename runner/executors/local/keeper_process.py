@@ -39,12 +39,11 @@ from runner import processes
 from runner.executors.local.capture import StreamCapture
 from runner.executors.local.process_group import GroupStop
 from runner.model import TaskState
+from runner.pipes import drain
 
 MESSAGE_BYTES = 256 * 1024
 """The largest message either side sends (a spawn request carries the whole environment)."""
 _READ_BYTES = 65536
-_DRAIN_LIMIT_BYTES = 4 * 1024 * 1024
-"""After the command exits, read at most this much more of a stream a grandchild still feeds."""
 _IGNORED = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)
 _RESET = (signal.SIGPIPE, signal.SIGXFSZ, *_IGNORED)
 """Signals the keeper ignores (Python ignores SIGPIPE and SIGXFSZ): default again in commands."""
@@ -197,7 +196,7 @@ class Keeper:
         os.close(kept.pidfd)
         for fd, capture in list(kept.pipes.items()):
             self._selector.unregister(fd)
-            _drain(fd, capture)
+            drain(fd, capture.write)
             os.close(fd)
         kept.out.close()
         kept.err.close()
@@ -243,21 +242,6 @@ def _write_status(path: str, returncode: int) -> None:
         os.close(fd)
     with contextlib.suppress(OSError):
         os.rename(tmp, path)
-
-
-def _drain(fd: int, capture: StreamCapture) -> None:
-    """Read what is there without waiting: a grandchild may hold the pipe open forever."""
-    os.set_blocking(fd, False)
-    total = 0
-    while total < _DRAIN_LIMIT_BYTES:
-        try:
-            data = os.read(fd, _READ_BYTES)
-        except BlockingIOError:
-            return
-        if not data:
-            return
-        total += len(data)
-        capture.write(data)
 
 
 class _Relay(logging.Handler):

@@ -33,6 +33,7 @@ from runner.executors.local.executor import LocalExecutor
 from runner.model import Job, RunState, Skip, Task, TaskState, Trigger, TriggerRule, UpstreamResult
 from runner.store.records import AttemptRecord, RunRecord
 from runner.store.store import Store
+from tests.storesql import sql
 
 
 @dataclass
@@ -347,7 +348,7 @@ def test_pool_limits_concurrency_across_runs_of_one_engine(harness: Harness) -> 
 def test_pool_slot_held_by_another_process_delays_the_task_until_it_is_free(
     harness: Harness,
 ) -> None:
-    other = Store.open(harness.store.db.url.raw)
+    other = Store.open(sql(harness.store).url.raw)
     blocker_job = job(sh("hold", "true", pool="one"), name="elsewhere")
     now = utcnow()
     other.sync_jobs([blocker_job], now)

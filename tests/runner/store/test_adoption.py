@@ -18,6 +18,7 @@ from runner.processes import process_start
 from runner.store.records import AttemptRecord
 from runner.store.recovery import ADOPTED, ORPHANED
 from runner.store.store import Store
+from tests.storesql import sql
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 DEAD = f"{socket.gethostname()}:{os.getpid()}:0"  # this pid, another start: a process gone
@@ -33,8 +34,8 @@ def orphaned_attempt(store: Store, logs: Path) -> AttemptRecord:
     attempt = store.start_attempt(run, "work", T0, log_dir=logs)
     assert attempt is not None
     with store.transaction():
-        store.db.execute("UPDATE runs SET supervisor = :s", {"s": DEAD})
-        store.db.execute("UPDATE attempts SET supervisor = :s", {"s": DEAD})
+        sql(store).execute("UPDATE runs SET supervisor = :s", {"s": DEAD})
+        sql(store).execute("UPDATE attempts SET supervisor = :s", {"s": DEAD})
     return store.get_attempt(attempt.id)
 
 
