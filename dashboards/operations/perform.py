@@ -155,7 +155,7 @@ def expire_silence_now(
         return Outcome(False, refused)
     try:
         with _store(settings) as store:
-            expire_silence(store.db, silence_id, datetime.now(UTC))
+            expire_silence(store, silence_id, datetime.now(UTC))
     except RunwatchError as exc:
         return Outcome(False, str(exc))
     _record(settings, operator, Action.SILENCE, Subject(text=f"silence {silence_id}"), "expired")

@@ -21,7 +21,7 @@ def cancel_requests(store: Store, run_ids: Iterable[int]) -> dict[int, str]:
     names = {f"r{i}": run_id for i, run_id in enumerate(run_ids)}
     if not names:
         return {}
-    rows = store.db.rows(
+    rows = store._db.rows(
         "SELECT e.run_id, e.payload FROM events e WHERE e.type = :asked "
         f"AND e.run_id IN ({', '.join(':' + name for name in names)}) "
         "AND e.id > (SELECT MAX(s.id) FROM events s WHERE s.run_id = e.run_id "

@@ -352,7 +352,7 @@ def test_a_silence_is_added_by_runwatch_silence_add_with_the_user_as_author(
     assert "job=billing" in event.detail
     assert "fixing the amounts" in event.detail
     with Store.open(operations_on, migrate=False, recover=False) as store:
-        authors = {r["author"]: r["comment"] for r in silence_rows(store.db)}
+        authors = {r["author"]: r["comment"] for r in silence_rows(store)}
     assert authors["alice@example.com"] == "fixing the amounts"
     assert [r["who"] for r in table(at, "who")] == ["alice@example.com"]
 
@@ -362,7 +362,7 @@ def test_expiring_a_silence_ends_it(operations_on: str) -> None:
     with Store.open(operations_on, migrate=False, recover=False) as store:
         matchers = [parse_matcher("job=reports")]
         silence = add_silence(
-            store.db, matchers, now, now + timedelta(hours=1), author="a", comment="c"
+            store, matchers, now, now + timedelta(hours=1), author="a", comment="c"
         )
     at = app_test(now)  # the seeded silence has ended by now: this one is the only one
     at.query_params["page"] = "alerts"
@@ -376,7 +376,7 @@ def test_expiring_a_silence_ends_it(operations_on: str) -> None:
     assert event.subject == f"silence {silence.id}"
     assert f"silence {silence.id} expired" in _texts(at)
     with Store.open(operations_on, migrate=False, recover=False) as store:
-        assert silence_rows(store.db, active_at=datetime.now(UTC)) == []
+        assert silence_rows(store, active_at=datetime.now(UTC)) == []
 
 
 def test_acknowledging_an_alert_is_recorded_with_its_fingerprint(operations_on: str) -> None:
