@@ -188,6 +188,18 @@ class TaskPoked(Event):
     detail: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class OperatorAction(Event):
+    """Someone logged in to the dashboard did an operation (``runner.dashboard_access``'s
+    actions): who, which, on what (``subject``: a run, alert or silence), and its result."""
+
+    type: ClassVar[str] = "operator_action"
+    action: str = ""
+    user: str = ""
+    subject: str = ""
+    detail: str = ""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -207,6 +219,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TaskSkipped,
         TaskUpstreamFailed,
         TaskPoked,
+        OperatorAction,
     )
 }
 

@@ -6,6 +6,7 @@ import streamlit as st
 from sqlalchemy import Connection
 
 from dashboards.charts import daily_strip, duration_trend
+from dashboards.operations.panels import history, job_operations
 from dashboards.routes import Route, Screen
 from dashboards.schedule import next_fire_times
 from dashboards.timezones import day_bounds, duration_text, local
@@ -13,6 +14,7 @@ from dashboards.viewer import Viewer
 from dashboards.views import markdown as md
 from dashboards.views.links import go
 from runner.store import dashboard_reads as queries
+from runner.store.dashboard_reads.operations import operations
 
 NEXT_FIRES = 5
 
@@ -34,6 +36,8 @@ def render(conn: Connection, viewer: Viewer, name: str) -> None:
     if detail.description:
         st.caption(md.text(detail.description))
     _schedule(detail.schedule, detail.timezone, detail.paused, viewer)
+    job_operations(viewer, detail.name, detail.paused)
+    history(viewer, operations(conn, job=detail.name), "job-operations")
     if st.button("All runs of this job", key="job-runs"):
         go(Route(Screen.RUNS, job=detail.name))
     window = viewer.window_name

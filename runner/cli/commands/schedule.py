@@ -65,10 +65,14 @@ def trigger(ctx: Context) -> int:
     store.sync_jobs([job], now)
     run = store.create_run(job, now, Trigger.MANUAL, now, params)
     assert run is not None
-    print(f"run {run.id} of {job.name} queued")
     from runner.cli.alert_delivery import scheduler_alive
 
-    if not scheduler_alive(store, now):
+    alive = scheduler_alive(store, now)
+    if ctx.args.format == "json":
+        emit_json({"run_id": run.id, "job": job.name, "scheduler_alive": alive})
+    else:
+        print(f"run {run.id} of {job.name} queued")
+    if not alive:
         print(
             "warning: no `runwatch serve` heartbeat in the last minute; the run starts "
             "when a scheduler is running",
