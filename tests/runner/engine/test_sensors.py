@@ -6,6 +6,7 @@ import http.server
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from runner.model import (
     Trigger,
 )
 from runner.store.records import RunRecord
+from runner.store.store import Store
 from runner.taskenv import TaskEnvironment
 from tests.runner.engine.conftest import Harness, job, open_harness, sh
 
@@ -62,13 +64,31 @@ def pokes(harness: Harness, run: RunRecord) -> list[TaskPoked]:
     ]
 
 
+def drop_after_a_poke(db_url: str, folder: str) -> None:
+    """Once the sensor has looked and found nothing, drop the file it waits for."""
+    store = Store.open(db_url, recover=False)
+    deadline = time.monotonic() + 60
+    try:
+        while not any(isinstance(e, TaskPoked) for e in store.events_after(0)):
+            assert time.monotonic() < deadline, "the sensor never poked"
+            time.sleep(0.02)
+    finally:
+        store.close()
+    Path(folder).mkdir(parents=True)
+    (Path(folder) / "orders.csv").touch()
+
+
 def test_a_file_sensor_waits_for_its_glob_and_each_poke_is_an_event(harness: Harness) -> None:
     day = datetime.now(UTC).date().isoformat()
     folder = harness.tmp / "in" / day
     run = harness.run(
         job(
             waits(SensorKind.FILE, str(harness.tmp / "in" / "{{ds}}" / "*.csv")),
-            sh("drop", f"sleep 0.3; mkdir -p {folder}; touch {folder}/orders.csv"),
+            Task(
+                "drop",
+                python=drop_after_a_poke,
+                args=(f"sqlite:///{harness.tmp}/runwatch.db", str(folder)),
+            ),
             sh("load", "true", after=("wait",)),
         )
     )
