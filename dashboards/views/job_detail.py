@@ -15,6 +15,7 @@ from dashboards.views import markdown as md
 from dashboards.views.links import go
 from runner.store import dashboard_reads as queries
 from runner.store.dashboard_reads.operations import operations
+from runner.store.dashboard_reads.results import JobWait
 
 NEXT_FIRES = 5
 
@@ -35,7 +36,11 @@ def render(conn: Connection, viewer: Viewer, name: str) -> None:
     st.markdown(" · ".join(facts))
     if detail.description:
         st.caption(md.text(detail.description))
-    _schedule(detail.schedule, detail.timezone, detail.paused, viewer)
+    wait = queries.job_wait(conn, detail.name, viewer.now)
+    if wait is None:
+        _schedule(detail.schedule, detail.timezone, detail.paused, viewer)
+    else:
+        _after(wait, detail.timezone, detail.paused)
     job_operations(viewer, detail.name, detail.paused)
     history(viewer, operations(conn, job=detail.name), "job-operations")
     if st.button("All runs of this job", key="job-runs"):
@@ -79,6 +84,20 @@ def render(conn: Connection, viewer: Viewer, name: str) -> None:
         hide_index=True,
         key="job-tasks",
     )
+
+
+def _after(wait: JobWait, timezone: str, paused: bool) -> None:
+    upstream = ", ".join(md.code(j) for j in wait.after)
+    st.markdown(
+        f"**Schedule:** after {upstream}, once per {md.text(wait.period)} in "
+        f"{md.text(timezone)}" + (" (paused)" if paused else "")
+    )
+    period = local(wait.period_start, timezone, "%a %Y-%m-%d %H:%M")
+    if wait.waiting_for:
+        names = ", ".join(md.code(j) for j in wait.waiting_for)
+        st.warning(f"The run for the period from {period} waits for {names}.")
+    else:
+        st.caption(f"Nothing to wait for in the period from {period}.")
 
 
 def _schedule(schedule: str | None, timezone: str, paused: bool, viewer: Viewer) -> None:

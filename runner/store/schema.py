@@ -47,6 +47,8 @@ jobs = Table(
     Column("created_at", Time),
     # revision 0009: the job's runbook, linked from every page about it
     Column("runbook", Text),
+    # revision 0014: the upstream jobs and period of `schedule: {after: …}`, as JSON
+    Column("upstream_jobs", Text),
 )
 
 runs = Table(
