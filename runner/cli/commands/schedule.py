@@ -39,7 +39,15 @@ def preview(ctx: Context) -> int:
             ]
         )
         return 0
-    print(f"{job.name}: {job.schedule} in {job.timezone}")
+    if job.depends_on is None:
+        print(f"{job.name}: {job.schedule} in {job.timezone}")
+    else:
+        upstream = ", ".join(job.depends_on.jobs)
+        print(
+            f"{job.name}: after {upstream}, once per {job.depends_on.period.value} in "
+            f"{job.timezone}; it runs when they have all succeeded in the period, not at "
+            "these period starts"
+        )
     table(
         ["local", "utc", "note"],
         [
