@@ -22,6 +22,7 @@ from alerting.rules import Rule, RuleKind, Severity
 from alerting.silences import MaintenanceWindow
 from alerting.timeintervals import NamedTimeInterval, parse_time_intervals
 from runner import cron
+from runner.dashboard_access import DASHBOARD_KEYS
 from runner.run_page import url_problem
 from runner.secret import Secret
 
@@ -110,7 +111,7 @@ def load_alerting(settings: object, env: Mapping[str, str] | None = None) -> Ale
     raw = getattr(settings, "alerting", None)
     source = _source_name(settings)
     dashboard = KeyPath(source, ("dashboard",)).mapping(
-        getattr(settings, "dashboard", None), ("url",)
+        getattr(settings, "dashboard", None), DASHBOARD_KEYS
     )
     telemetry = getattr(settings, "telemetry", None) or {}
     trace_url = telemetry.get("trace_url")  # a secret one stays out of pages

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboards.database import connect_readonly, sqlite_path
+from dashboards.operations.identity import login_controls
 from dashboards.routes import Route, Screen
 from dashboards.settings import DashboardSettings
 from dashboards.timezones import zone_names
@@ -94,8 +95,10 @@ def _sidebar(route: Route, settings: DashboardSettings) -> tuple[str, str, float
         refresh = st.selectbox("Auto-refresh", list(REFRESH), index=2, key="refresh")
         if st.button("Refresh now", key="refresh-now", width="stretch"):
             st.rerun()
+        login_controls(settings)
         if settings.db_url:
-            st.caption(f"Store (read-only): `{parse_url(settings.db_url).redacted}`")
+            mode = "read-only" if settings.allow is None else "operations for allowed users"
+            st.caption(f"Store ({mode}): `{parse_url(settings.db_url).redacted}`")
     return zone, window, REFRESH[refresh]
 
 

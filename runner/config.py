@@ -40,6 +40,8 @@ SETTINGS_KEYS = (
     "env_file",
     *SECTION_KEYS,
 )
+LOGIN_KEY = "auth"
+"""``dashboard.auth``: read only by the commands that pass ``with_login``."""
 _JOB_FILE_KEYS = ("defaults",)
 """Job-file keys allowed besides ``jobs:`` and ``pools:`` when ``jobs:`` holds the jobs."""
 
@@ -100,12 +102,15 @@ def load_settings(
     cwd: Path,
     etc_dir: str = ETC_DIR,
     without: tuple[str, ...] = (),
+    with_login: bool = False,
 ) -> Settings:
     """Read settings from the file ``find_settings_file`` picks (none: defaults only).
 
     Precedence: ``RUNWATCH_HOME`` / ``RUNWATCH_DB_URL`` over the file over defaults.
     Relative paths in the file are relative to its folder. Sections in ``without`` are
-    left out unread (`wrap` still records a run when the alerting section is broken).
+    left out unread (`wrap` still records a run when the alerting section is broken), and
+    so is the dashboard's login (``dashboard.auth``) unless ``with_login``: its secrets'
+    variables are set where the dashboard runs, not on every host that runs jobs.
     """
     path = _find(config_path, env, cwd, etc_dir)
     display = _display(path, config_path, cwd)
@@ -126,6 +131,8 @@ def load_settings(
     # dotenv convention (python-dotenv, docker compose): the process environment wins
     variables = {**_env_files(raw.get("env_file"), base, env, at("env_file")), **env}
     resolver = _Resolver(variables, base, top)
+    if not with_login and isinstance(raw.get("dashboard"), Mapping):
+        raw["dashboard"] = {k: v for k, v in raw["dashboard"].items() if k != LOGIN_KEY}
     data = {
         key: value if key == "jobs" and jobs_in_file else resolver.resolve(value, key)
         for key, value in raw.items()

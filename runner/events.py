@@ -197,6 +197,18 @@ class TaskPoked(Event):
     detail: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class OperatorAction(Event):
+    """Someone logged in to the dashboard did an operation (``runner.dashboard_access``'s
+    actions): who, which, on what (``subject``: a run, alert or silence), and its result."""
+
+    type: ClassVar[str] = "operator_action"
+    action: str = ""
+    user: str = ""
+    subject: str = ""
+    detail: str = ""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -217,6 +229,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TaskUpstreamFailed,
         DatasetUpdated,
         TaskPoked,
+        OperatorAction,
     )
 }
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy import Connection
 
+from dashboards.operations.panels import alert_operations, history
 from dashboards.routes import job_href
 from dashboards.viewer import Viewer
 from dashboards.views import markdown as md
 from dashboards.views.links import link_column
+from runner.dashboard_access import Action
 from runner.store import dashboard_reads as queries
+from runner.store.dashboard_reads.operations import ALERTS_JOB, OperationRow, operations
 from runner.store.dashboard_reads.results import AlertRow
 
 SEVERITY_ICONS = {"critical": "🔴", "page": "🔴", "error": "🔴", "warning": "🟠", "info": "🔵"}
@@ -22,9 +25,11 @@ def render(conn: Connection, viewer: Viewer) -> None:
         st.info("This store has no alerting tables: alerting is not set up.")
         return
     view = queries.alerts_view(conn, viewer.now, viewer.now - viewer.window)
+    done = operations(conn, job=ALERTS_JOB)
     st.subheader(f"Firing ({len(view.firing)})")
     if view.firing:
         _alerts(view.firing, viewer, "firing")
+        _acknowledged(view.firing, done, viewer)
     else:
         st.success("No alert is firing.")
     st.subheader(f"Resolved in the last {viewer.window_name} ({len(view.resolved)})")
@@ -48,6 +53,23 @@ def render(conn: Connection, viewer: Viewer) -> None:
         )
     else:
         st.caption("None.")
+    alert_operations(viewer, view.firing, view.silences)
+    history(viewer, done, "alerts-operations")
+
+
+def _acknowledged(firing: tuple[AlertRow, ...], done: list[OperationRow], viewer: Viewer) -> None:
+    """Who acknowledged which firing alert (the newest acknowledgement of each)."""
+    latest = {o.subject: o for o in reversed(done) if o.action == Action.ACKNOWLEDGE.value}
+    acked = [(a, latest[a.fingerprint]) for a in firing if a.fingerprint in latest]
+    if acked:
+        st.caption(
+            "Acknowledged: "
+            + "; ".join(
+                f"{md.text(a.alertname)} · {md.text(a.job)} by {md.text(o.user)} "
+                f"({viewer.age(o.at)})"
+                for a, o in acked
+            )
+        )
 
 
 def _alerts(found: tuple[AlertRow, ...], viewer: Viewer, kind: str) -> None:

@@ -6,6 +6,7 @@ import streamlit as st
 from sqlalchemy import Connection
 
 from dashboards.charts import daily_strip, duration_trend
+from dashboards.operations.panels import history, job_operations
 from dashboards.routes import Route, Screen
 from dashboards.schedule import next_fire_times
 from dashboards.timezones import day_bounds, duration_text, local
@@ -14,7 +15,9 @@ from dashboards.views import markdown as md
 from dashboards.views.lineage import dataset_table
 from dashboards.views.links import go
 from runner.store import dashboard_reads as queries
-from runner.store.dashboard_reads.datasets import lineage
+from runner.store.dashboard_reads.datasets import Lineage, lineage
+from runner.store.dashboard_reads.operations import operations
+from runner.store.dashboard_reads.results import JobWait
 
 NEXT_FIRES = 5
 
@@ -36,16 +39,13 @@ def render(conn: Connection, viewer: Viewer, name: str) -> None:
     if detail.description:
         st.caption(md.text(detail.description))
     found = lineage(conn, detail.name)
-    triggers = [link for link in found.links if link.direction in ("on_all", "on_any")]
-    if triggers and not detail.schedule:
-        which = "any" if triggers[0].direction == "on_any" else "all"
-        st.markdown(
-            f"**Schedule:** when {which} of these datasets were updated: "
-            + ", ".join(md.code(link.dataset.uri) for link in triggers)
-            + (" (paused)" if detail.paused else "")
-        )
-    else:
+    wait = queries.job_wait(conn, detail.name, viewer.now)
+    if wait is not None:
+        _after(wait, detail.timezone, detail.paused)
+    elif detail.schedule or not _on_datasets(found, detail.paused):
         _schedule(detail.schedule, detail.timezone, detail.paused, viewer)
+    job_operations(viewer, detail.name, detail.paused)
+    history(viewer, operations(conn, job=detail.name), "job-operations")
     if found.links:
         st.subheader("Datasets")
         dataset_table(found.links, found, viewer, "job-datasets")
@@ -92,6 +92,20 @@ def render(conn: Connection, viewer: Viewer, name: str) -> None:
     )
 
 
+def _after(wait: JobWait, timezone: str, paused: bool) -> None:
+    upstream = ", ".join(md.code(j) for j in wait.after)
+    st.markdown(
+        f"**Schedule:** after {upstream}, once per {md.text(wait.period)} in "
+        f"{md.text(timezone)}" + (" (paused)" if paused else "")
+    )
+    period = local(wait.period_start, timezone, "%a %Y-%m-%d %H:%M")
+    if wait.waiting_for:
+        names = ", ".join(md.code(j) for j in wait.waiting_for)
+        st.warning(f"The run for the period from {period} waits for {names}.")
+    else:
+        st.caption(f"Nothing to wait for in the period from {period}.")
+
+
 def _schedule(schedule: str | None, timezone: str, paused: bool, viewer: Viewer) -> None:
     if not schedule:
         st.markdown("**Schedule:** none (runs only when triggered)")
@@ -107,3 +121,17 @@ def _schedule(schedule: str | None, timezone: str, paused: bool, viewer: Viewer)
     ]
     if shown:
         st.caption("Next fire times: " + ", ".join(shown))
+
+
+def _on_datasets(found: Lineage, paused: bool) -> bool:
+    """Say which datasets a data-aware job runs on; False when it is not one."""
+    triggers = [link for link in found.links if link.direction in ("on_all", "on_any")]
+    if not triggers:
+        return False
+    which = "any" if triggers[0].direction == "on_any" else "all"
+    st.markdown(
+        f"**Schedule:** when {which} of these datasets were updated: "
+        + ", ".join(md.code(link.dataset.uri) for link in triggers)
+        + (" (paused)" if paused else "")
+    )
+    return True

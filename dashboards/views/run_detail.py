@@ -11,6 +11,7 @@ from dashboards.charts import run_state_icon
 from dashboards.gantt import AXIS_PIXELS, PAGE_ROWS, exit_text, gantt, height, pages, task_order
 from dashboards.graph import graph_chart
 from dashboards.logs import FULL_LOG_BYTES, read_full, tail
+from dashboards.operations.panels import history, run_operations
 from dashboards.routes import Route, Screen, job_href
 from dashboards.timezones import duration_text, exact_duration_text, local_ms
 from dashboards.viewer import Viewer
@@ -19,6 +20,7 @@ from dashboards.views.lineage import dataset_table
 from dashboards.views.links import go
 from runner.store import dashboard_reads as queries
 from runner.store.dashboard_reads.datasets import lineage, run_updates
+from runner.store.dashboard_reads.operations import operations
 from runner.store.dashboard_reads.results import AttemptRow, RunDetail
 from runner.store.run_graph import run_graph
 
@@ -40,6 +42,7 @@ def render(conn: Connection, viewer: Viewer, run_id: int) -> None:
         f"triggered by {run.trigger.value}"
     )
     _summary(detail, viewer)
+    run_operations(viewer, run)
     st.subheader("Tasks")
     graph = run_graph(conn, run.id)
     st.vega_lite_chart(spec=graph_chart(detail.tasks, graph or {}), width="stretch")
@@ -57,6 +60,7 @@ def render(conn: Connection, viewer: Viewer, run_id: int) -> None:
     _timeline(detail.attempts, viewer)
     _attempts_table(detail.attempts, viewer)
     _errors_and_logs(detail.attempts, viewer.settings.logs_dir)
+    history(viewer, operations(conn, run_id=run.id), "run-operations")
 
 
 def _summary(detail: RunDetail, viewer: Viewer) -> None:

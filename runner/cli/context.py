@@ -36,6 +36,8 @@ class Context:
     unread_sections: tuple[str, ...] = ()
     """runwatch.yaml sections this command has no use for: left unread, so a secret they
     reference need not be set (the dashboard does not read the server's ping token)."""
+    reads_login: bool = False
+    """True for the commands that read ``dashboard.auth`` (``dashboard``, ``check``)."""
     _stores: list[Store] = field(default_factory=list)
 
     @cached_property
@@ -49,6 +51,7 @@ class Context:
             env=self.env,
             cwd=self.cwd,
             without=self.unread_sections,
+            with_login=self.reads_login,
         )
         db = getattr(self.args, "db", None)
         if db:

@@ -162,7 +162,7 @@ def _add_schedule_commands(sub: Any, p: Parents) -> None:
         sub,
         "trigger",
         "schedule:trigger",
-        [p.with_jobs],
+        [p.with_jobs, p.fmt],
         "queue a manual run for the running scheduler",
     )
     trigger.add_argument("job")
@@ -249,7 +249,11 @@ def _add_cron_commands(sub: Any, p: Parents) -> None:
 
 def _add_dashboard_command(sub: Any, p: Parents) -> None:
     dashboard = _command(
-        sub, "dashboard", "dashboard:command", [p.common], "serve the web dashboard (read-only)"
+        sub,
+        "dashboard",
+        "dashboard:command",
+        [p.common],
+        "serve the web dashboard (read-only unless dashboard.actions)",
     )
     dashboard.add_argument("--port", type=int, default=8501, help="TCP port (default 8501)")
     dashboard.add_argument(

@@ -49,11 +49,14 @@ from runner.model import (
 )
 from runner.store.records import AttemptRecord, RunRecord, TaskRunRecord
 from runner.store.store import Store
+from runner.taskenv import TaskEnvironment
 
 logger = logging.getLogger(__name__)
 
 POOL_POLL_SECONDS = 0.5
 """How often to look for a free pool slot held by another process."""
+CANCEL_POLL_SECONDS = 2.0
+"""How often, while runs are active, to look for a cancel asked from the dashboard."""
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,7 @@ class Engine:
         observer: RunObserver | None = None,
         progress: Callable[[Progress], None] | None = None,
         rng: random.Random | None = None,
+        task_environment: TaskEnvironment | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -204,7 +208,8 @@ class Engine:
         self._timers: list[tuple[datetime, int, str, int, str]] = []
         self._seq = itertools.count()
         self._waiting_for_pool = False
-        self._poker = sensing.Poker(messages)
+        self._poker = sensing.Poker(messages, task_environment)
+        self._polling_cancels = False
         self.finished: list[RunRecord] = []
 
     # -- public -------------------------------------------------------------------
@@ -274,6 +279,9 @@ class Engine:
                 active.tries = {
                     t: r.attempts for t, r in rows.items() if logical_task(t) in job.tasks
                 }
+            if not self._polling_cancels:
+                self._polling_cancels = True
+                self._add_timer(now + timedelta(seconds=CANCEL_POLL_SECONDS), "cancel_poll", 0)
             self._runs[run.id] = active
             try:
                 if job.timeout is not None:
@@ -656,6 +664,9 @@ class Engine:
     def _fire_timers(self, now: datetime) -> None:
         while self._timers and self._timers[0][0] <= now:
             _, _, kind, run_id, ref = heapq.heappop(self._timers)
+            if kind == "cancel_poll":
+                self._poll_cancel_requests(now)
+                continue
             active = self._runs.get(run_id)
             if active is None:
                 continue
@@ -671,6 +682,18 @@ class Engine:
             elif kind == "run_timeout":
                 timeout = active.job.timeout or 0
                 self._stop(active, RunState.FAILED, f"run timed out after {timeout:g}s", now)
+
+    def _poll_cancel_requests(self, now: datetime) -> None:
+        """Cancel the runs someone asked to cancel from the dashboard; poll again later
+        while runs are active."""
+        from runner.store.operations import cancel_requests
+
+        live = [i for i, a in self._runs.items() if a.stop_reason is None]
+        for run_id, user in cancel_requests(self.store, live).items():
+            self._stop(self._runs[run_id], RunState.CANCELLED, f"cancelled by {user}", now)
+        self._polling_cancels = bool(self._runs)
+        if self._polling_cancels:
+            self._add_timer(now + timedelta(seconds=CANCEL_POLL_SECONDS), "cancel_poll", 0)
 
     # -- dispatch -----------------------------------------------------------------
 

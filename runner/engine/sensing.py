@@ -113,18 +113,21 @@ def python_poke(sensor: Sensor) -> Answer:
     return bool(value), f"returned {type(value).__name__}"
 
 
-def poke_env(known: Mapping[str, str], env: Mapping[str, str]) -> dict[str, str]:
-    """The environment of a command poke: runwatch's without its secrets, the run's
-    RUNWATCH_* variables, and the logical date as RUNWATCH_DS."""
-    task_env = TaskEnvironment.of(os.environ)
-    return task_env.for_task((), {**env, "RUNWATCH_DS": known["ds"]})
-
-
 class Poker:
-    """Runs the pokes that may block, a few at a time, answering on ``messages``."""
+    """Runs the pokes that may block, a few at a time, answering on ``messages``.
 
-    def __init__(self, messages: MessageQueue, threads: int = POKE_THREADS) -> None:
+    A command poke gets ``environment``'s variables less runwatch's secrets (as a task
+    does), the run's RUNWATCH_* variables, and the logical date as RUNWATCH_DS.
+    """
+
+    def __init__(
+        self,
+        messages: MessageQueue,
+        environment: TaskEnvironment | None = None,
+        threads: int = POKE_THREADS,
+    ) -> None:
         self._messages = messages
+        self._environment = environment or TaskEnvironment.of(os.environ)
         self._threads = threads
         self._pool: ThreadPoolExecutor | None = None
 
@@ -141,7 +144,8 @@ class Poker:
             from concurrent.futures import ThreadPoolExecutor  # only runs with sensors
 
             self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="runwatch-poke")
-        future = self._pool.submit(_blocking_poke, sensor, dict(known), dict(env))
+        full = self._environment.for_task((), {**env, "RUNWATCH_DS": known["ds"]})
+        future = self._pool.submit(_blocking_poke, sensor, dict(known), full)
         future.add_done_callback(lambda done: self._answer(run_id, task, done))
 
     def close(self) -> None:
@@ -166,7 +170,7 @@ def _blocking_poke(sensor: Sensor, known: dict[str, str], env: dict[str, str]) -
         case SensorKind.SQL:
             return sql_poke(sensor, known)
         case SensorKind.COMMAND:
-            return command_poke(sensor, poke_env(known, env), known)
+            return command_poke(sensor, env, known)
         case SensorKind.PYTHON:
             return python_poke(sensor)
     raise AssertionError(sensor.kind)

@@ -11,6 +11,7 @@ from runner.engine.executor import Message
 from runner.engine.observer import RunObserver
 from runner.redaction import Redactor
 from runner.store.store import Store
+from runner.taskenv import TaskEnvironment
 
 
 def build_engine(
@@ -42,4 +43,5 @@ def build_engine(
         log_cap_bytes=settings.log_cap_bytes,
         progress=progress,
         observer=observer,
+        task_environment=TaskEnvironment.of(env, settings.interpolated),  # command sensors
     )

@@ -13,26 +13,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from runner.model import Job, Period, Trigger
+from runner.model import Job, Trigger
+from runner.periods import period_of
 from runner.store.records import RunRecord
 from runner.store.store import Store
 
 logger = logging.getLogger(__name__)
-
-
-def period_of(period: Period, timezone: str, at: datetime) -> tuple[datetime, datetime]:
-    """The period (in ``timezone``) that holds ``at``, as [start, end)."""
-    zone = ZoneInfo(timezone)
-    local = at.astimezone(zone)
-    if period is Period.HOUR:
-        start = local.replace(minute=0, second=0, microsecond=0)
-        return start, (start.astimezone(ZoneInfo("UTC")) + timedelta(hours=1)).astimezone(zone)
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    following = (local + timedelta(days=1)).date()
-    end = datetime(following.year, following.month, following.day, tzinfo=zone)
-    return start, end
 
 
 def periods_to_look_at(job: Job, now: datetime) -> list[tuple[datetime, datetime]]:

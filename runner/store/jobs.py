@@ -38,6 +38,7 @@ class JobTable(Part):
                 "expected_duration": j.expected_duration,
                 "timeout": j.timeout,
                 "runbook": j.runbook,
+                "upstream_jobs": _upstream_jobs(j),
                 "at": to_epoch(at),
             }
             for j in jobs
@@ -45,15 +46,17 @@ class JobTable(Part):
         with self._db.transaction():
             self._db.executemany(
                 "INSERT INTO jobs (name, owner, tags, schedule, timezone, description, source, "
-                "paused, updated_at, grace, expected_duration, timeout, runbook, created_at) "
+                "paused, updated_at, grace, expected_duration, timeout, runbook, upstream_jobs, "
+                "created_at) "
                 "VALUES (:name, :owner, :tags, :schedule, :timezone, :description, :source, 0, "
-                ":at, :grace, :expected_duration, :timeout, :runbook, :at) "
+                ":at, :grace, :expected_duration, :timeout, :runbook, :upstream_jobs, :at) "
                 "ON CONFLICT (name) DO UPDATE SET "
                 "owner = excluded.owner, tags = excluded.tags, schedule = excluded.schedule, "
                 "timezone = excluded.timezone, description = excluded.description, "
                 "source = excluded.source, updated_at = excluded.updated_at, "
                 "grace = excluded.grace, expected_duration = excluded.expected_duration, "
-                "timeout = excluded.timeout, runbook = excluded.runbook",
+                "timeout = excluded.timeout, runbook = excluded.runbook, "
+                "upstream_jobs = excluded.upstream_jobs",
                 rows,
             )
             datasets.declare_jobs(self._db, jobs)
@@ -79,3 +82,10 @@ class JobTable(Part):
     def list_jobs(self) -> list[JobRecord]:
         """Every stored job, by name."""
         return [JobRecord.from_row(r) for r in self._db.rows("SELECT * FROM jobs ORDER BY name")]
+
+
+def _upstream_jobs(job: Job) -> str | None:
+    """``schedule: {after: …}`` as stored: the upstream jobs and the period, as JSON."""
+    if job.depends_on is None:
+        return None
+    return to_json({"jobs": list(job.depends_on.jobs), "period": job.depends_on.period.value})

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-REVISIONS = ("0001", "0002", "0003", "0005", "0006", "0007", "0008", "0009", "0010", "0012")
+REVISIONS = (
+    "0001",
+    "0002",
+    "0003",
+    "0005",
+    "0006",
+    "0007",
+    "0008",
+    "0009",
+    "0010",
+    "0013",
+    "0014",
+    "0012",
+)
 """Every revision this runwatch knows, oldest first; a database at another one is newer."""
 
 HEAD = REVISIONS[-1]

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -46,6 +47,8 @@ jobs = Table(
     Column("created_at", Time),
     # revision 0009: the job's runbook, linked from every page about it
     Column("runbook", Text),
+    # revision 0014: the upstream jobs and period of `schedule: {after: …}`, as JSON
+    Column("upstream_jobs", Text),
 )
 
 runs = Table(
@@ -224,6 +227,17 @@ Index("ix_silences_ends_at", silences.c.ends_at)
 # and durations over a window from a covering index instead of the table.
 Index("ix_runs_job_state_id", runs.c.job, runs.c.state, runs.c.id)
 Index("ix_runs_job_finished_at", runs.c.job, runs.c.finished_at, runs.c.state, runs.c.started_at)
+
+# -- the dashboard's operations log (revision 0013) -----------------------------------
+# Partial: only the operator_action events, by job, for the job's and alerts pages.
+_OPERATOR_ACTION = text("type = 'operator_action'")
+Index(
+    "ix_events_operator_actions",
+    events.c.job,
+    events.c.id,
+    sqlite_where=_OPERATOR_ACTION,
+    postgresql_where=_OPERATOR_ACTION,
+)
 
 # -- attempts run by remote workers (revision 0007) -----------------------------------
 # A worker claims an attempt by setting ``heartbeat_at`` and renews it while the attempt

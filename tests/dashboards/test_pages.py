@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards.settings import DB_URL_VARIABLE, LOGS_DIR_VARIABLE, TRACE_URL_VARIABLE
-from runner.model import Job, Task, Trigger
+from runner.model import Job, JobDependency, Period, RunState, Task, Trigger
 from runner.store import migrate
 from runner.store.store import Store
 from tests.dashboards.apptest import app_test, run_app
@@ -303,3 +303,37 @@ def test_a_run_of_an_older_version_of_a_job_shows_its_own_graph(
         ("transform", "load"),
     }
     assert _graph(open_page(run=str(second.id)))[1] == {("extract", "load")}
+
+
+def test_the_page_of_a_job_that_runs_after_others_says_what_it_waits_for(
+    open_page: Open, sqlite_url: str
+) -> None:
+    def one_task(name: str, **options: Any) -> Job:
+        return Job(name=name, tasks={"go": Task("go", command=("true",))}, **options)
+
+    report = one_task(
+        "report",
+        schedule="0 0 * * *",
+        depends_on=JobDependency(("ingest", "enrich"), Period.DAY),
+    )
+    upstream = {name: one_task(name) for name in ("ingest", "enrich")}
+    with Store.open(sqlite_url) as store:
+        store.sync_jobs([report, *upstream.values()], NOW)
+
+        def succeed(name: str) -> None:
+            run = store.create_run(upstream[name], NOW - timedelta(hours=1), Trigger.MANUAL, NOW)
+            assert run is not None
+            assert store.mark_run_started(run, NOW)
+            store.mark_run_finished(run, RunState.SUCCESS, NOW)
+
+        succeed("ingest")
+        waiting = open_page(job="report")
+        succeed("enrich")
+    ready = open_page(job="report")
+
+    assert "after `ingest`, `enrich`, once per day" in texts(waiting)
+    assert [w.value for w in waiting.warning] == [
+        "The run for the period from Wed 2024-05-01 00:00 waits for `enrich`."
+    ]
+    assert not ready.warning
+    assert "Nothing to wait for in the period from Wed 2024-05-01 00:00." in texts(ready)

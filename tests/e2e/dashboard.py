@@ -37,9 +37,12 @@ def chromium() -> str:
 
 
 @contextmanager
-def serve_dashboard(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """`runwatch dashboard ARGS` on a free port, run in ``cwd``; its base URL."""
-    port = free_port()
+def serve_dashboard(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[str]:
+    """`runwatch dashboard ARGS` on ``port`` (default: a free one), run in ``cwd``; its
+    base URL."""
+    port = port or free_port()
     child = {k: v for k, v in os.environ.items() if not k.startswith(("RUNWATCH_", "OTEL_"))}
     child["HOME"] = str(cwd)  # Streamlit keeps its machine id and credentials there
     child.update(env or {})

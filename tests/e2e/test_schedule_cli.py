@@ -45,6 +45,9 @@ jobs:
       load:
         command: 'test "$RUNWATCH_LOGICAL_TIME" != 2026-01-01T01:00:00+00:00 || test -e fixed'
         after: [extract]
+  report:
+    command: 'true'
+    schedule: {after: [nightly, etl], period: day}
 """
 
 NO_SCHEDULER_WARNING = "no `runwatch serve` heartbeat in the last minute"
@@ -97,6 +100,21 @@ def assert_usage_error(result: subprocess.CompletedProcess[str], message: str) -
 
 
 # -- schedule-preview ------------------------------------------------------------------
+
+
+def test_schedule_preview_of_a_job_that_runs_after_others_says_so(runwatch: Runwatch) -> None:
+    result = runwatch("schedule-preview", "report", "--count", "2", "--since", "2026-03-27T12:00Z")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "report: after nightly, etl, once per day in UTC; it runs when they have all "
+        "succeeded in the period, not at these period starts"
+    )
+    assert [line.split()[0] for line in lines if line.startswith("2026-")] == [
+        "2026-03-28",
+        "2026-03-29",
+    ]
 
 
 def test_schedule_preview_shows_local_and_utc_times_and_marks_the_spring_forward_gap(

@@ -14,8 +14,9 @@ from runner.engine.executor import Message
 from runner.events import RunMissed
 from runner.executors.local.executor import LocalExecutor
 from runner.model import Job, JobDependency, Period, RunState, Task, Trigger
+from runner.periods import period_of
 from runner.processes import current
-from runner.scheduling.after import fire_after, period_of
+from runner.scheduling.after import fire_after
 from runner.scheduling.expectations import check_expectations
 from runner.scheduling.scheduler import Scheduler
 from runner.store.store import Store

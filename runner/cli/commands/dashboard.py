@@ -1,10 +1,12 @@
-"""`runwatch dashboard`: the Streamlit app on the configured store, read-only.
+"""`runwatch dashboard`: the Streamlit app on the configured store, read-only by default.
 
 The CLI is the composition root: it resolves the settings the dashboard needs (the store,
 the home folder, ``telemetry.trace_url``; from runwatch.yaml, ``RUNWATCH_*`` and
 ``--db``) and starts
 ``streamlit run`` on the packaged app, headless and without usage statistics, handing
 it the database URL and the trace link template through environment variables.
+With ``dashboard.actions: true`` (refused without ``dashboard.auth``) it also hands the
+app the allow-list and writes Streamlit's login secrets to a private file.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from types import FrameType
 from typing import Any
 
 from runner.cli.context import Context
+from runner.cli.dashboard_secrets import private_secrets_file
+from runner.dashboard_access import DashboardAccess, read_dashboard_access
 from runner.errors import UsageError
 
 logger = logging.getLogger(__name__)
@@ -40,6 +44,7 @@ def command(ctx: Context) -> int:
             "checkout (or pip install streamlit)"
         )
     ctx.unread_sections = UNREAD_SECTIONS
+    ctx.reads_login = True
     import dashboards
     from dashboards import settings as names
 
@@ -54,16 +59,43 @@ def command(ctx: Context) -> int:
     trace_url = _trace_url(ctx.settings.telemetry)
     if trace_url:
         env[names.TRACE_URL_VARIABLE] = trace_url
+    access = read_dashboard_access(
+        ctx.settings.dashboard, str(ctx.settings.config_path or "runwatch.yaml")
+    )
+    env.update(operations_env(access, ctx.settings.config_path))
     # the app imports the dashboards package, installed or from this source tree
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(package.parent), env.get("PYTHONPATH", "")) if p
     )
+    mode = "operations for allowed users" if access.actions else "read-only"
+    login = ", OpenID Connect login" if access.auth is not None else ""
     print(
         f"runwatch dashboard: http://{address}:{port}/ (store {ctx.settings.db_url_redacted},"
-        " read-only)",
+        f" {mode}{login})",
         flush=True,
     )
-    return _serve(streamlit_command(package / "app.py", port, address), env)
+    auth = None if access.auth is None else access.auth.streamlit_section()
+    with private_secrets_file(auth) as secrets:
+        cmd = streamlit_command(package / "app.py", port, address)
+        if secrets is not None:
+            cmd.append(f"--secrets.files={secrets}")
+        return _serve(cmd, env)
+
+
+def operations_env(access: DashboardAccess, config_path: Path | None) -> dict[str, str]:
+    """What the app needs to offer operations: the groups claim of the login, the
+    allow-list and, for the commands it runs, the settings file. Empty when read-only
+    without a login."""
+    from dashboards import settings as names
+
+    env: dict[str, str] = {}
+    if access.auth is not None:
+        env[names.LOGIN_VARIABLE] = access.auth.groups_claim
+    if access.actions:
+        env[names.ACTIONS_VARIABLE] = access.allow.to_json()
+        if config_path is not None:
+            env[names.CONFIG_VARIABLE] = str(config_path.resolve())
+    return env
 
 
 def streamlit_command(app: Path, port: int, address: str) -> list[str]:

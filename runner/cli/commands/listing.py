@@ -134,7 +134,8 @@ def _job_fields(
 def _waiting_for(store: Store, job: Job, now: datetime) -> list[str]:
     """The upstream jobs the current period's run of ``job`` still waits for (none once
     that run exists)."""
-    from runner.scheduling.after import period_of, waiting_for
+    from runner.periods import period_of
+    from runner.scheduling.after import waiting_for
 
     assert job.depends_on is not None
     start, end = period_of(job.depends_on.period, job.timezone, now)

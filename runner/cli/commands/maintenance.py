@@ -44,12 +44,14 @@ def check(ctx: Context) -> int:
     A settings file without jobs (a host that only wraps cron jobs) is valid. Conditions
     under which a failure would not be alerted are warnings on stderr.
     """
+    ctx.reads_login = True
     settings = ctx.settings
     print(f"settings: {settings.config_path or 'none found (defaults)'}")
     ctx.check_store_file()
     has_jobs = bool(getattr(ctx.args, "jobs", None) or settings.job_paths)
     summary = _check_jobs(ctx) if has_jobs else "ok: no jobs (settings for `runwatch wrap`)"
     from alerting import load_alerting
+    from runner.dashboard_access import read_dashboard_access
     from runner.executors.celery.settings import celery_settings, executor_kind
     from runner.secret import Secret
     from runner.server.settings import check_server_settings
@@ -57,6 +59,7 @@ def check(ctx: Context) -> int:
     from runner.telemetry.links import check_trace_url
 
     check_server_settings(settings)
+    read_dashboard_access(settings.dashboard, str(settings.config_path or "runwatch.yaml"))
     alerting = load_alerting(settings)
     if executor_kind(settings) == "celery":
         celery_settings(settings, ctx.env)

@@ -40,7 +40,15 @@ def preview(ctx: Context) -> int:
             ]
         )
         return 0
-    print(f"{job.name}: {job.schedule} in {job.timezone}")
+    if job.depends_on is None:
+        print(f"{job.name}: {job.schedule} in {job.timezone}")
+    else:
+        upstream = ", ".join(job.depends_on.jobs)
+        print(
+            f"{job.name}: after {upstream}, once per {job.depends_on.period.value} in "
+            f"{job.timezone}; it runs when they have all succeeded in the period, not at "
+            "these period starts"
+        )
     table(
         ["local", "utc", "note"],
         [
@@ -66,10 +74,14 @@ def trigger(ctx: Context) -> int:
     store.sync_jobs([job], now)
     run = store.create_run(job, now, Trigger.MANUAL, now, params)
     assert run is not None
-    print(f"run {run.id} of {job.name} queued")
     from runner.cli.alert_delivery import scheduler_alive
 
-    if not scheduler_alive(store, now):
+    alive = scheduler_alive(store, now)
+    if ctx.args.format == "json":
+        emit_json({"run_id": run.id, "job": job.name, "scheduler_alive": alive})
+    else:
+        print(f"run {run.id} of {job.name} queued")
+    if not alive:
         print(
             "warning: no `runwatch serve` heartbeat in the last minute; the run starts "
             "when a scheduler is running",

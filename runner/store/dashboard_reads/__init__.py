@@ -9,7 +9,7 @@ aware UTC. Each page's queries live in one module; this one names them all.
 from __future__ import annotations
 
 from runner.store.dashboard_reads.alerts import alerts_view
-from runner.store.dashboard_reads.jobs import job_detail
+from runner.store.dashboard_reads.jobs import job_detail, job_wait
 from runner.store.dashboard_reads.overview import (
     failure_reasons,
     firing_by_job,
@@ -38,6 +38,7 @@ __all__ = [
     "headline",
     "job_detail",
     "job_rows",
+    "job_wait",
     "last_runs",
     "like_json_string",
     "masked_params",

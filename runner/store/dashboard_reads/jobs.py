@@ -8,8 +8,15 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, and_, case, func, literal, select
 
-from runner.model import RunState
-from runner.store.dashboard_reads.results import DailyOutcome, DurationPoint, JobDetail, TaskStats
+from runner.model import Period, RunState
+from runner.periods import period_of
+from runner.store.dashboard_reads.results import (
+    DailyOutcome,
+    DurationPoint,
+    JobDetail,
+    JobWait,
+    TaskStats,
+)
 from runner.store.dashboard_reads.sql import (
     FAILED_ATTEMPT,
     FINISHED,
@@ -53,6 +60,34 @@ def job_detail(
         daily=_daily_outcomes(conn, name, days),
         tasks=_task_stats(conn, name, start),
     )
+
+
+def job_wait(conn: Connection, name: str, now: datetime) -> JobWait | None:
+    """What the run of job ``name`` for the period holding ``now`` waits for, or None
+    when the job does not run after other jobs."""
+    row = conn.execute(
+        select(jobs.c.upstream_jobs, jobs.c.timezone).where(jobs.c.name == name)
+    ).first()
+    if row is None or row.upstream_jobs is None:
+        return None
+    stored = json.loads(row.upstream_jobs)
+    after, period = tuple(stored["jobs"]), Period(stored["period"])
+    start, end = period_of(period, row.timezone, now)
+    began = conn.scalar(
+        select(runs.c.id).where(runs.c.job == name, runs.c.logical_time == to_epoch(start))
+    )
+    succeeded = set(
+        conn.scalars(
+            select(runs.c.job).where(
+                runs.c.job.in_(after),
+                runs.c.state == RunState.SUCCESS.value,
+                runs.c.logical_time >= to_epoch(start),
+                runs.c.logical_time < to_epoch(end),
+            )
+        )
+    )
+    waiting = () if began is not None else tuple(j for j in after if j not in succeeded)
+    return JobWait(after, period.value, start, waiting)
 
 
 def _durations(

@@ -195,6 +195,17 @@ class TaskStats:
 
 
 @dataclass(frozen=True)
+class JobWait:
+    """A job that runs after other jobs (``schedule: {after: …}``), for the current period."""
+
+    after: tuple[str, ...]
+    period: str
+    period_start: datetime
+    waiting_for: tuple[str, ...]
+    """The upstream jobs without a successful run in the period (none once it has run)."""
+
+
+@dataclass(frozen=True)
 class JobDetail:
     """Everything the job page shows."""
 

@@ -154,7 +154,7 @@ class Harness:
         return self.store.attempts(run.id, task)
 
 
-def open_harness(tmp_path: Path, clock: Clock = utcnow) -> Harness:
+def open_harness(tmp_path: Path, clock: Clock = utcnow, **engine_options: Any) -> Harness:
     """An engine over a real LocalExecutor and a SQLite store under ``tmp_path``."""
     store = Store.open(f"sqlite:///{tmp_path}/runwatch.db")
     messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
@@ -168,6 +168,7 @@ def open_harness(tmp_path: Path, clock: Clock = utcnow) -> Harness:
         workers=8,
         progress=progress.append,
         clock=clock,
+        **engine_options,
     )
     return Harness(store, engine, tmp_path, progress)
 

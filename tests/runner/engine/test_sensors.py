@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import http.server
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +26,8 @@ from runner.model import (
     Trigger,
 )
 from runner.store.records import RunRecord
+from runner.store.store import Store
+from runner.taskenv import TaskEnvironment
 from tests.runner.engine.conftest import Harness, job, open_harness, sh
 
 FAST = {"interval": 0.05, "timeout": 60.0}
@@ -60,13 +64,31 @@ def pokes(harness: Harness, run: RunRecord) -> list[TaskPoked]:
     ]
 
 
+def drop_after_a_poke(db_url: str, folder: str) -> None:
+    """Once the sensor has looked and found nothing, drop the file it waits for."""
+    store = Store.open(db_url, recover=False)
+    deadline = time.monotonic() + 60
+    try:
+        while not any(isinstance(e, TaskPoked) for e in store.events_after(0)):
+            assert time.monotonic() < deadline, "the sensor never poked"
+            time.sleep(0.02)
+    finally:
+        store.close()
+    Path(folder).mkdir(parents=True)
+    (Path(folder) / "orders.csv").touch()
+
+
 def test_a_file_sensor_waits_for_its_glob_and_each_poke_is_an_event(harness: Harness) -> None:
     day = datetime.now(UTC).date().isoformat()
     folder = harness.tmp / "in" / day
     run = harness.run(
         job(
             waits(SensorKind.FILE, str(harness.tmp / "in" / "{{ds}}" / "*.csv")),
-            sh("drop", f"sleep 0.3; mkdir -p {folder}; touch {folder}/orders.csv"),
+            Task(
+                "drop",
+                python=drop_after_a_poke,
+                args=(f"sqlite:///{harness.tmp}/runwatch.db", str(folder)),
+            ),
             sh("load", "true", after=("wait",)),
         )
     )
@@ -241,3 +263,19 @@ def test_a_run_timeout_cancels_a_waiting_sensor(harness: Harness) -> None:
     assert run.state is RunState.FAILED
     assert run.reason == "run timed out after 0.5s"
     assert harness.states(run) == {"wait": TaskState.CANCELLED, "load": TaskState.CANCELLED}
+
+
+def test_a_command_sensor_gets_no_secret_of_runwatch(tmp_path: Path) -> None:
+    env = {**os.environ, "PGPASSWORD": "s3cret", "FROM_YAML": "t0ken", "PLAIN": "kept"}
+    opened = open_harness(
+        tmp_path, task_environment=TaskEnvironment.of(env, interpolated=["FROM_YAML"])
+    )
+    seen = tmp_path / "seen"
+    check = f'echo "[$PGPASSWORD][$FROM_YAML][$PLAIN]" > {seen}'
+    try:
+        run = opened.run(job(waits(SensorKind.COMMAND, check)))
+    finally:
+        opened.engine.close()
+        opened.store.close()
+    assert run.state is RunState.SUCCESS
+    assert seen.read_text().strip() == "[][][kept]"
