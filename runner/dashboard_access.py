@@ -127,7 +127,9 @@ def read_dashboard_access(section: Mapping[str, object], source: str) -> Dashboa
     """Check ``dashboard:`` (keys with did-you-mean, types, URLs); DefinitionError names the
     file and the key. ``actions: true`` without ``auth`` is refused here."""
     top = Location(source, key="dashboard")
-    config_fields.check_keys(section, DASHBOARD_KEYS, top)
+    for key in map(str, section):  # named in full (dashboard.KEY), as `check` does elsewhere
+        if key not in DASHBOARD_KEYS:
+            raise top.at(key).error(config_fields.suggest(key, DASHBOARD_KEYS))
     raw_actions = section.get("actions")
     actions = (
         False if raw_actions is None else config_fields.boolean(raw_actions, top.at("actions"))

@@ -52,7 +52,10 @@ def test_actions_with_nobody_allowed_are_refused() -> None:
 @pytest.mark.parametrize(
     ("section", "message"),
     [
-        ({"actoins": True}, r"key 'dashboard'.*unknown key 'actoins' \(did you mean 'actions'\?\)"),
+        (
+            {"actoins": True},
+            r"key 'dashboard.actoins'.*unknown key 'actoins' \(did you mean 'actions'\?\)",
+        ),
         ({"actions": "yes"}, r"key 'dashboard.actions': expected true or false"),
         (
             {"allow": {"trigerr": ["a@x"]}},
