@@ -1,16 +1,22 @@
-"""An attempt's exit status, kept in a file beside its logs that outlives its supervisor.
+"""An attempt's process and exit status, kept in files beside its logs that outlive its
+supervisor.
 
 The command of an attempt runs under a *keeper* (runner.executors.local.keeper_process),
-one long-lived process per executor that is the command's parent: it waits for the
-command and writes ``<exit code> <signal>`` ("-" for the one that does not apply) to
-``<task>.<n>.status`` atomically (write, then rename) before it reaps the command. Its
-modification time is when the command ended. A supervisor that is alive hears the
-outcome from the keeper; one that died leaves it for the scheduler that adopts the
-attempt. Standard library only.
+one long-lived process per executor that is the command's parent. Before it spawns the
+command it writes ``spawning <its pid> <its start>`` to ``<task>.<n>.pid``, and once the
+command runs ``<pid> <start>``: so the command can be recognised even when its
+supervisor dies before it records the pid. It waits for the command and writes
+``<exit code> <signal>`` ("-" for the one that does not apply) to ``<task>.<n>.status``
+before it removes the pid file and reaps the command: no pid file and no status file
+mean that no command was started. The status file's modification time is when the
+command ended. Each file is written atomically (write, then rename). A supervisor that
+is alive hears the outcome from the keeper; one that died leaves it for the scheduler
+that adopts the attempt. Standard library only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,8 +25,10 @@ from pathlib import Path
 KEEPER_MODULE = "runner.executors.local.keeper_process"
 """The keeper's module, on its command line: how a scheduler recognises a command's keeper."""
 _SUFFIX = ".status"
+_SPAWN_SUFFIX = ".pid"
+_SPAWNING = "spawning"
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-_MAX_BYTES = 64
+_MAX_BYTES = 128
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,16 @@ class ExitStatus:
     def returncode(self) -> int:
         """As ``subprocess``: the exit code, or minus the signal that killed the command."""
         return -self.signal if self.signal is not None else (self.exit_code or 0)
+
+
+@dataclass(frozen=True)
+class Spawn:
+    """What the keeper wrote at an attempt's spawn: the command's pid and start time
+    (``runner.processes.process_start``), or, while it is ``spawning`` the command, its own."""
+
+    pid: int
+    start: str
+    spawning: bool = False
 
 
 def status_path(stdout_path: str | os.PathLike[str]) -> Path:
@@ -59,6 +77,67 @@ def read_status(path: str | os.PathLike[str]) -> ExitStatus | None:
     if (code is None) == (sig is None):
         return None
     return ExitStatus(code, sig, datetime.fromtimestamp(info.st_mtime, UTC))
+
+
+def spawn_path(path: str | os.PathLike[str]) -> Path:
+    """The pid file of the attempt whose stdout log (or status file) is ``path``."""
+    return Path(path).with_suffix(_SPAWN_SUFFIX)
+
+
+def write_status(path: str | os.PathLike[str], returncode: int) -> None:
+    """Record how a command ended (``returncode`` as ``subprocess``: minus a signal)."""
+    code, sig = ("-", str(-returncode)) if returncode < 0 else (str(returncode), "-")
+    _write(path, f"{code} {sig}\n")
+
+
+def write_spawn(path: str | os.PathLike[str], spawn: Spawn) -> None:
+    """Record the process of an attempt (or, ``spawn.spawning``, the keeper spawning it)."""
+    _write(path, f"{_SPAWNING + ' ' if spawn.spawning else ''}{spawn.pid} {spawn.start}\n")
+
+
+def read_spawn(path: str | os.PathLike[str]) -> Spawn | None:
+    """The spawn recorded at ``path``; None when there is none (or it is not one)."""
+    text = _read(path)
+    if text is None:
+        return None
+    words = text.split()
+    spawning = bool(words) and words[0] == _SPAWNING
+    if spawning:
+        words = words[1:]
+    if len(words) != 2 or not words[0].isdigit():
+        return None
+    return Spawn(int(words[0]), words[1], spawning)
+
+
+def _read(path: str | os.PathLike[str]) -> str | None:
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, _MAX_BYTES).decode("ascii", errors="replace")
+    finally:
+        os.close(fd)
+
+
+def _write(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` atomically; never through a link planted at the temp
+    name. A file that cannot be written is left out: the command must run regardless."""
+    tmp = f"{os.fspath(path)}.tmp"
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+    try:
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+    except OSError:
+        return
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rename(tmp, path)
 
 
 def discard(path: str | os.PathLike[str]) -> None:

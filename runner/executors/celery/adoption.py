@@ -28,6 +28,7 @@ from runner.store.recovery import (
     kill_leftover,
     orphaned_outcome,
     still_kept,
+    with_spawned_process,
     worker_attempts_here,
 )
 from runner.store.store import Store
@@ -46,8 +47,11 @@ def settle_lost_worker(
     again later), someone else decided first, or the worker renewed its heartbeat.
     """
     attempt = store.get_attempt(attempt_id)
-    if gone and still_kept(attempt):
-        return None
+    if gone:
+        known = with_spawned_process(store, attempt)
+        if known is None or still_kept(known):
+            return None
+        attempt = known
     status = kept_status(attempt) if gone else None
     outcome = orphaned_outcome(worker) if status is None else adopted_outcome(status)
     if not decide_outcome(store, attempt_id, outcome, stale_before=None if gone else stale_before):
@@ -56,6 +60,7 @@ def settle_lost_worker(
         kill_leftover(store.get_attempt(attempt_id))  # before anyone can retry it
     elif attempt.stdout_path is not None:
         exitstatus.discard(exitstatus.status_path(attempt.stdout_path))
+        exitstatus.discard(exitstatus.spawn_path(attempt.stdout_path))
     return outcome
 
 
@@ -78,9 +83,12 @@ class KeptCommands:
         """One pass; the ids of the attempts whose outcome it decided."""
         now = self.clock()
         decided = []
-        for attempt in worker_attempts_here(self.store, now - ORPHANED_FENCE_WINDOW):
-            if attempt.supervisor is None or processes.is_alive(attempt.supervisor):
+        for found in worker_attempts_here(self.store, now - ORPHANED_FENCE_WINDOW):
+            if found.supervisor is None or processes.is_alive(found.supervisor):
                 continue  # its worker process lives and looks after it
+            attempt = with_spawned_process(self.store, found)
+            if attempt is None:
+                continue  # its keeper is spawning it: look again next pass
             if still_kept(attempt):
                 if self._keep(attempt, now):
                     decided.append(attempt.id)

@@ -6,6 +6,8 @@ spawns the command with ``posix_spawn`` as the leader of a new session, copies i
 and stderr into the attempt's log files (size cap, last lines of stderr, passthrough),
 waits for it through a pidfd, writes its exit status to the attempt's status file
 (runner.exitstatus: write, then rename) *before* reaping it, and reports how it ended.
+The command's pid is written beside it at the spawn, before the parent hears of it; a
+spawn asked for by a parent that has died since is refused (see ``Keeper._spawn``).
 
 It outlives its parent: when the socket closes it takes no more commands, keeps copying
 output and recording the outcome of those still running, and exits once none is left.
@@ -25,6 +27,7 @@ import contextlib
 import logging
 import marshal
 import os
+import select
 import selectors
 import shutil
 import signal
@@ -35,7 +38,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from runner import processes
+from runner import exitstatus, processes
 from runner.executors.local.capture import StreamCapture
 from runner.executors.local.process_group import GroupStop
 from runner.model import TaskState
@@ -74,6 +77,9 @@ class Keeper:
         self._selector.register(control, selectors.EVENT_READ, self._on_request)
         self._kept: dict[int, _Kept] = {}
         self._send_lock = threading.Lock()
+        self._hangup = select.poll()
+        self._hangup.register(control, select.POLLHUP)
+        self._me = exitstatus.Spawn(os.getpid(), processes.process_start(os.getpid()) or "0", True)
         self._devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         self._home = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
@@ -116,13 +122,33 @@ class Keeper:
             self._stop(*request[1:])
 
     def _spawn(self, request: tuple[Any, ...], passed: list[int]) -> None:
+        """Run a command; its pid file says, from before the spawn on, who runs it.
+
+        The file says "spawning" (this keeper) until the command's pid replaces it. A
+        request whose sender has hung up (died, say, before this keeper read it) is
+        refused, and its file removed: that sender's attempt has no process, no pid file
+        and no status file, so the recovery that judges it may start it again. The file
+        is written before the check, so no recovery can see nothing while a spawn of
+        the attempt is still to come.
+        """
         key, argv, env, cwd, out_path, err_path, cap, header, status, passthrough = request
+        spawn_file = None if status is None else exitstatus.spawn_path(status)
+        if spawn_file is not None:
+            exitstatus.write_spawn(spawn_file, self._me)
+        if self._hangup.poll(0):
+            if spawn_file is not None:
+                exitstatus.discard(spawn_file)
+            for fd in passed:
+                os.close(fd)
+            return
         stdin = passed[0] if passthrough and len(passed) == 3 else self._devnull
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         try:
             pid = self._start(argv, env, cwd, (stdin, out_w, err_w))
         except (OSError, ValueError) as exc:
+            if spawn_file is not None:
+                exitstatus.discard(spawn_file)
             for fd in (out_r, err_r, *passed):
                 os.close(fd)
             errno = exc.errno if isinstance(exc, OSError) else None
@@ -134,6 +160,8 @@ class Keeper:
             os.close(out_w)
             os.close(err_w)
         start = processes.process_start(pid)  # not reaped yet: still ours
+        if spawn_file is not None and start is not None:
+            exitstatus.write_spawn(spawn_file, exitstatus.Spawn(pid, start))
         out_pass, err_pass = (passed[1], passed[2]) if stdin != self._devnull else (None, None)
         kept = _Kept(
             key,
@@ -191,7 +219,8 @@ class Keeper:
         if kept.stop is not None:
             kept.stop.kill_if_due()  # before the reap: the leader keeps the group id ours
         if kept.status is not None:
-            _write_status(kept.status, returncode)
+            exitstatus.write_status(kept.status, returncode)
+            exitstatus.discard(exitstatus.spawn_path(kept.status))  # after: see _spawn
         os.waitid(os.P_PIDFD, kept.pidfd, os.WEXITED)
         self._selector.unregister(kept.pidfd)
         os.close(kept.pidfd)
@@ -225,26 +254,6 @@ class Keeper:
         kept.stop.begin()
 
 
-def _write_status(path: str, returncode: int) -> None:
-    """``<exit code> <signal>``, atomically; never through a link planted at the temp name."""
-    code, sig = ("-", str(-returncode)) if returncode < 0 else (str(returncode), "-")
-    tmp = f"{path}.tmp"
-    with contextlib.suppress(OSError):
-        os.unlink(tmp)
-    try:
-        fd = os.open(
-            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-        )
-    except OSError:
-        return
-    try:
-        os.write(fd, f"{code} {sig}\n".encode())
-    finally:
-        os.close(fd)
-    with contextlib.suppress(OSError):
-        os.rename(tmp, path)
-
-
 def _drain(fd: int, capture: StreamCapture) -> None:
     """Read what is there without waiting: a grandchild may hold the pipe open forever."""
     os.set_blocking(fd, False)
@@ -276,7 +285,9 @@ def main(argv: list[str]) -> int:
     """``python -m runner.executors.local.keeper_process FD``: serve the socket at FD."""
     for signum in _IGNORED:
         signal.signal(signum, signal.SIG_IGN)
-    keeper = Keeper(socket.socket(fileno=int(argv[1])))
+    control = socket.socket(fileno=int(argv[1]))
+    control.set_inheritable(False)  # passed to us, it must not be passed on to commands
+    keeper = Keeper(control)
     logging.getLogger().addHandler(_Relay(keeper))
     try:
         keeper.run()
