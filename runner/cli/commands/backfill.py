@@ -29,8 +29,10 @@ from runner.store.store import Store
 if TYPE_CHECKING:
     from runner.engine.engine import Engine
 
-YIELD_POLL_SECONDS = 1.0
-"""How often a backfill waiting for the job's scheduled or manual runs looks again."""
+YIELD_POLL_SECONDS = 0.1
+"""How often a backfill waiting for the job's scheduled or manual runs looks again. Short:
+a job busy most of the time leaves short gaps between its runs, and a poll period that
+divides the schedule's period would otherwise miss every gap, starving the backfill."""
 
 
 @dataclass(frozen=True)
