@@ -95,6 +95,12 @@ def write_spawn(path: str | os.PathLike[str], spawn: Spawn) -> None:
     _write(path, f"{_SPAWNING + ' ' if spawn.spawning else ''}{spawn.pid} {spawn.start}\n")
 
 
+def renew_spawn(path: str | os.PathLike[str]) -> None:
+    """Touch a pid file: a command kept with a fence is not stopped while this goes on."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
 def read_spawn(path: str | os.PathLike[str]) -> Spawn | None:
     """The spawn recorded at ``path``; None when there is none (or it is not one)."""
     text = _read(path)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from runner.clock import utcnow
 from runner.model import RunState, TaskState
 from runner.store.leases import lease
-from runner.store.recovery import ADOPTED
+from runner.store.recovery import ADOPTED, ORPHANED
 from runner.store.store import Store
 from tests.distributed.conftest import Cluster, parent_pid, wait_until
 from tests.faults.harness import (
@@ -93,6 +93,7 @@ def test_a_restarted_worker_keeps_the_lease_of_its_dead_predecessors_command_and
     cluster.write_config(
         marked_job(marked_command(marker, hold=hold), retries=1),
         "server:\n  heartbeat_interval: 1s\n",
+        orphan_after="60s",  # the new worker renews the lease before the keeper's fence
     )
     first_worker = cluster.worker(concurrency=1)
     first_serve = cluster.serve()
@@ -130,4 +131,46 @@ def test_a_restarted_worker_keeps_the_lease_of_its_dead_predecessors_command_and
         assert (ended.state, ended.exit_code, ended.reason) == (TaskState.SUCCESS, 0, ADOPTED)
         lt = run.logical_time.isoformat()
         assert [m.what for m in marks(marker) if m.logical_time == lt] == ["start", "end"]
+        assert_one_completion_per_fire_time(store, marker)
+
+
+def test_a_worker_dead_where_nothing_renews_its_lease_has_its_command_stopped_before_the_retry(
+    cluster: Cluster,
+) -> None:
+    """A worker of another host (a UTS namespace of its own) is killed, and nothing of
+    runwatch runs there any more: its command's keeper stops the command once the lease
+    can no longer be renewed in time, before the serve here sees the lease expire, fails
+    the attempt `orphaned` and retries it on a worker of this host."""
+    marker, hold = cluster.tmp / "marks", cluster.tmp / "never"
+    cluster.write_config(
+        marked_job(marked_command(marker, hold=hold), retries=1),
+        "server:\n  heartbeat_interval: 1s\n",
+        heartbeat="1s",
+        orphan_after="6s",
+    )
+    remote = cluster.worker(concurrency=1, host="another-host")
+    cluster.serve()
+    with cluster.store() as store:
+        wait_until(lambda: running_run(store) is not None, "a command to run on a worker", 60)
+        run = running_run(store)
+        assert run is not None
+        (attempt,) = store.attempts(run.id)
+        assert str(attempt.supervisor).startswith("another-host:")
+        cluster.worker(concurrency=1)  # on this host, for the retry
+        remote.kill()  # its command, waiting for a file nobody creates, runs on
+        wait_until(lambda: store.get_run(run.id).state.finished, "the retried run's end", 60)
+        first, second = store.attempts(run.id)
+        assert (first.state, first.reason) == (TaskState.FAILED, ORPHANED)
+        assert second.state is TaskState.SUCCESS
+        assert store.get_run(run.id).state is RunState.SUCCESS
+        lt = run.logical_time.isoformat()
+        assert [(m.what, m.attempt) for m in marks(marker) if m.logical_time == lt] == [
+            ("start", 1),
+            ("start", 2),
+            ("end", 2),
+        ]
+        for process in cluster.processes:
+            if process.popen.poll() is None and "serve" in process.log.name:
+                assert process.stop() == 0, process.output()
+        wait_until(lambda: running_run(store) is None, "the last runs to end", 60)
         assert_one_completion_per_fire_time(store, marker)

@@ -20,7 +20,7 @@ from runner import exitstatus, processes
 from runner.clock import Clock, utcnow
 from runner.errors import StoreError
 from runner.model import TaskState
-from runner.store.leases import decide_outcome, renew_attempt
+from runner.store.leases import Renewal, decide_outcome, renew_attempt
 from runner.store.records import AttemptRecord
 from runner.store.recovery import (
     adopted_outcome,
@@ -49,7 +49,10 @@ def settle_lost_worker(
     attempt = store.get_attempt(attempt_id)
     if gone:
         known = with_spawned_process(store, attempt)
-        if known is None or still_kept(known):
+        if known is None:
+            return None
+        if still_kept(known):
+            keep_lease(store, known, utcnow())
             return None
         attempt = known
     status = kept_status(attempt) if gone else None
@@ -62,6 +65,16 @@ def settle_lost_worker(
         exitstatus.discard(exitstatus.status_path(attempt.stdout_path))
         exitstatus.discard(exitstatus.spawn_path(attempt.stdout_path))
     return outcome
+
+
+def keep_lease(store: Store, attempt: AttemptRecord, now: datetime) -> Renewal:
+    """Renew the lease of an attempt whose command runs on under its keeper here, its
+    worker gone: in the store, for schedulers on other hosts, and on its pid file, for the
+    keeper, which stops a command whose lease nobody renews (``kept_command_fence``)."""
+    renewal = renew_attempt(store, attempt.id, now)
+    if renewal.kept and attempt.stdout_path is not None:
+        exitstatus.renew_spawn(exitstatus.spawn_path(attempt.stdout_path))
+    return renewal
 
 
 class KeptCommands:
@@ -102,7 +115,7 @@ class KeptCommands:
         """Renew a kept command's lease, or kill it when it is no longer its to run; True
         when a stop request was decided."""
         kept = attempt.state is TaskState.RUNNING
-        renewal = renew_attempt(self.store, attempt.id, now) if kept else None
+        renewal = keep_lease(self.store, attempt, now) if kept else None
         if renewal is None or not renewal.kept:
             logger.warning(
                 "killing the command of attempt %d of %s/%s: its worker %s died and the "

@@ -12,10 +12,14 @@ spawn asked for by a parent that has died since is refused (see ``Keeper._spawn`
 It outlives its parent: when the socket closes it takes no more commands, keeps copying
 output and recording the outcome of those still running, and exits once none is left.
 An attempt whose supervisor died therefore keeps its whole output and its real outcome,
-for the scheduler that adopts it. SIGINT, SIGHUP and SIGTERM are ignored (commands get
-them back as default). Messages are ``marshal``-ed tuples:
+for the scheduler that adopts it. A command spawned with a ``fence`` (a Celery worker's:
+another host may take its attempt over once its lease runs out) is stopped ``fence``
+seconds after the parent hung up, unless the command's pid file was touched since
+(``runner.exitstatus.renew_spawn``: someone on this host still holds its lease).
+SIGINT, SIGHUP and SIGTERM are ignored (commands get them back as default). Messages
+are ``marshal``-ed tuples:
 
-    spawn key argv env cwd stdout stderr cap header status passthrough (+ fds 0 1 2)
+    spawn key argv env cwd stdout stderr cap header status passthrough fence (+ fds 0 1 2)
     stop key grace state reason
     → launched key pid start | failed key errno message filename
     → ended key returncode tail stopped | error traceback
@@ -34,8 +38,10 @@ import signal
 import socket
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from runner import exitstatus, processes
@@ -48,6 +54,7 @@ MESSAGE_BYTES = 256 * 1024
 _READ_BYTES = 65536
 _DRAIN_LIMIT_BYTES = 4 * 1024 * 1024
 """After the command exits, read at most this much more of a stream a grandchild still feeds."""
+FENCED = "fenced: its lease was not renewed in time"
 _IGNORED = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)
 _RESET = (signal.SIGPIPE, signal.SIGXFSZ, *_IGNORED)
 """Signals the keeper ignores (Python ignores SIGPIPE and SIGXFSZ): default again in commands."""
@@ -66,6 +73,8 @@ class _Kept:
         self.status: str | None = None
         self.passed: list[int] = []
         self.stop: GroupStop | None = None
+        self.fence: float | None = None
+        self.spawn_file: Path | None = None
 
 
 class Keeper:
@@ -76,6 +85,7 @@ class Keeper:
         self._selector = selectors.DefaultSelector()
         self._selector.register(control, selectors.EVENT_READ, self._on_request)
         self._kept: dict[int, _Kept] = {}
+        self._hung_up_at: float | None = None
         self._send_lock = threading.Lock()
         self._hangup = select.poll()
         self._hangup.register(control, select.POLLHUP)
@@ -88,13 +98,16 @@ class Keeper:
         while self._control is not None or self._kept:
             stops = [k.stop for k in self._kept.values() if k.stop is not None]
             left = [s for s in (stop.seconds_left() for stop in stops) if s is not None]
-            for key, _ in self._selector.select(min(left, default=None)):
+            left += [f for f in map(self._fence_left, self._kept.values()) if f is not None]
+            timeout = max(min(left), 0.0) if left else None
+            for key, _ in self._selector.select(timeout):
                 if self._selector.get_map().get(key.fd) is not key:
                     continue  # unregistered (and closed) by an earlier event of this batch
                 callback: Callable[[int], None] = key.data
                 callback(key.fd)
             for stop in stops:
                 stop.kill_if_due()
+            self._fence()
 
     def send(self, message: tuple[Any, ...]) -> None:
         """Tell the parent, if it is still there."""
@@ -114,6 +127,7 @@ class Keeper:
             with self._send_lock:
                 self._control.close()
                 self._control = None
+            self._hung_up_at = time.time()
             return
         request = marshal.loads(data)  # noqa: S302 - a socketpair: only our parent writes
         if request[0] == "spawn":
@@ -131,7 +145,7 @@ class Keeper:
         is written before the check, so no recovery can see nothing while a spawn of
         the attempt is still to come.
         """
-        key, argv, env, cwd, out_path, err_path, cap, header, status, passthrough = request
+        key, argv, env, cwd, out_path, err_path, cap, header, status, passthrough, fence = request
         spawn_file = None if status is None else exitstatus.spawn_path(status)
         if spawn_file is not None:
             exitstatus.write_spawn(spawn_file, self._me)
@@ -170,6 +184,7 @@ class Keeper:
             StreamCapture(err_path, cap_bytes=cap, passthrough_fd=err_pass, header=header),
         )
         kept.status, kept.passed = status, passed
+        kept.fence, kept.spawn_file = fence, spawn_file
         kept.pipes = {out_r: kept.out, err_r: kept.err}
         self._kept[key] = kept
         self.send(("launched", key, pid, start))
@@ -245,6 +260,26 @@ class Keeper:
             self.send(ended)
 
         threading.Thread(target=wait_then_send, name=f"keeper-stop-{kept.key}").start()
+
+    def _fence_left(self, kept: _Kept) -> float | None:
+        """Seconds until a fenced command is due to be stopped; None while its parent is
+        there, without a fence, or once it is being stopped."""
+        if kept.fence is None or self._hung_up_at is None or kept.stop is not None:
+            return None
+        renewed = self._hung_up_at
+        if kept.spawn_file is not None:
+            with contextlib.suppress(OSError):
+                renewed = max(renewed, kept.spawn_file.stat().st_mtime)
+        return renewed + kept.fence - time.time()
+
+    def _fence(self) -> None:
+        """Stop the fenced commands whose lease nobody renewed in time: their attempts are
+        about to be taken over, and must not run twice."""
+        for kept in list(self._kept.values()):
+            left = self._fence_left(kept)
+            if left is not None and left <= 0:
+                kept.stop = GroupStop(kept.pid, grace=0.0, state=TaskState.FAILED, reason=FENCED)
+                kept.stop.begin()
 
     def _stop(self, key: int, grace: float, state: str, reason: str) -> None:
         kept = self._kept.get(key)
