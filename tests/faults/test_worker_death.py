@@ -19,17 +19,17 @@ from tests.faults.harness import (
 )
 
 
-def kill_the_worker_running_a_command(cluster: Cluster, store: Store) -> int:
-    """Once a run's command runs on one of two workers, SIGKILL that worker (and its pool);
-    the id of the run."""
-    workers = [cluster.worker(concurrency=1), cluster.worker(concurrency=1)]
+def kill_the_worker_running_a_command(cluster: Cluster, store: Store, workers: int = 2) -> int:
+    """Once a run's command runs on one of ``workers`` workers, SIGKILL that worker (and its
+    pool); the id of the run."""
+    started = [cluster.worker(concurrency=1) for _ in range(workers)]
     cluster.serve()
     wait_until(lambda: running_run(store) is not None, "a command to run on a worker", 60)
     run = running_run(store)
     assert run is not None
     (attempt,) = store.attempts(run.id)
     owner = parent_pid(int(str(attempt.supervisor).split(":")[1]))
-    (victim,) = [w for w in workers if w.pid == owner]
+    (victim,) = [w for w in started if w.pid == owner]
     victim.kill()
     return run.id
 
@@ -39,8 +39,10 @@ def test_a_worker_killed_mid_task_has_its_command_adopted_not_run_again(
 ) -> None:
     cluster = any_broker_cluster
     marker = cluster.tmp / "marks"
+    # The command outlasts the keeper's fence (orphan_after less two heartbeats, 2 s): the
+    # serve of this host renews its lease while it waits, so the keeper lets it run on.
     cluster.write_config(
-        marked_job(marked_command(marker, first_seconds=3), retries=1),
+        marked_job(marked_command(marker, first_seconds=6), retries=1),
         "server:\n  heartbeat_interval: 1s\n",
     )
     with cluster.store() as store:
@@ -79,6 +81,29 @@ def test_a_killed_workers_command_that_fails_is_recorded_with_its_own_exit_code(
         [attempt] = store.attempts(run_id)
         assert (attempt.state, attempt.exit_code) == (TaskState.FAILED, 4)
         assert attempt.reason == f"{ADOPTED}: exit code 4"
+        lt = store.get_run(run_id).logical_time.isoformat()
+        assert [m.what for m in marks(marker) if m.logical_time == lt] == ["start", "end"]
+
+
+def test_the_serve_of_the_host_keeps_a_killed_workers_command_leased_until_it_adopts_it(
+    cluster: Cluster,
+) -> None:
+    """No other worker: the serve waiting for the command renews its lease, so the keeper
+    does not stop it at its fence (2 s here) and no host takes the attempt over."""
+    marker = cluster.tmp / "marks"
+    cluster.write_config(
+        marked_job(marked_command(marker, first_seconds=6), retries=0),
+        "server:\n  heartbeat_interval: 1s\n",
+    )
+    with cluster.store() as store:
+        run_id = kill_the_worker_running_a_command(cluster, store, workers=1)
+        wait_until(lambda: store.get_run(run_id).state.finished, "the adoption", 60)
+        [attempt] = store.attempts(run_id)
+        assert (attempt.state, attempt.exit_code, attempt.reason) == (
+            TaskState.SUCCESS,
+            0,
+            ADOPTED,
+        )
         lt = store.get_run(run_id).logical_time.isoformat()
         assert [m.what for m in marks(marker) if m.logical_time == lt] == ["start", "end"]
 
