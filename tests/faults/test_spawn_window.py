@@ -11,6 +11,7 @@ serve is killed and a new one started. The command's marker file is the witness
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -47,6 +48,25 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
     serves = Fleet(tmp_path)
     yield serves
     serves.close()
+
+
+@pytest.fixture
+def go(tmp_path: Path) -> Iterator[Path]:
+    """The file a first attempt waits for: there at first (the first run ends at once),
+    and again at teardown, so that no command outlives a failed test; stopped keepers are
+    let go then too."""
+    path = tmp_path / "go"
+    path.touch()
+    yield path
+    path.touch()
+    for pid in STOPPED:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+    STOPPED.clear()
+
+
+STOPPED: list[int] = []
+"""Keepers a test stopped."""
 
 
 def manual_config(tmp_path: Path, command: str, *, retries: int) -> Path:
@@ -115,6 +135,7 @@ def ask_for_a_spawn_and_hold_it(
     if hold is not None:
         hold.unlink()
     keeper = keeper_of(serve)
+    STOPPED.append(keeper)
     os.kill(keeper, signal.SIGSTOP)
     first = runs(store)[0].id
     trigger(tmp_path, config)
@@ -127,10 +148,9 @@ def ask_for_a_spawn_and_hold_it(
 
 
 def test_a_serve_killed_before_recording_its_commands_pid_has_the_command_adopted_not_rerun(
-    tmp_path: Path, fleet: Fleet
+    tmp_path: Path, fleet: Fleet, go: Path
 ) -> None:
-    marker, go = tmp_path / "marks", tmp_path / "go"
-    go.touch()  # the first run ends at once
+    marker = tmp_path / "marks"
     config = manual_config(tmp_path, marked_command(marker, hold=go), retries=1)
     serve = fleet.start(config)
     with open_store(tmp_path) as store:
@@ -159,10 +179,9 @@ def test_a_serve_killed_before_recording_its_commands_pid_has_the_command_adopte
 
 
 def test_a_spawn_asked_for_by_a_serve_that_died_is_never_started_and_the_attempt_retried(
-    tmp_path: Path, fleet: Fleet
+    tmp_path: Path, fleet: Fleet, go: Path
 ) -> None:
-    marker, go = tmp_path / "marks", tmp_path / "go"
-    go.touch()
+    marker = tmp_path / "marks"
     config = manual_config(tmp_path, marked_command(marker, hold=go), retries=1)
     serve = fleet.start(config)
     with open_store(tmp_path) as store:

@@ -183,7 +183,10 @@ def test_a_worker_dead_where_nothing_renews_its_lease_has_its_command_stopped_be
         assert str(attempt.supervisor).startswith("another-host:")
         cluster.worker(concurrency=1)  # on this host, for the retry
         remote.kill()  # its command, waiting for a file nobody creates, runs on
-        wait_until(lambda: store.get_run(run.id).state.finished, "the retried run's end", 60)
+        try:
+            wait_until(lambda: store.get_run(run.id).state.finished, "the retried run's end", 60)
+        finally:
+            hold.touch()  # a command the keeper did not stop must not outlive the test
         first, second = store.attempts(run.id)
         assert (first.state, first.reason) == (TaskState.FAILED, ORPHANED)
         assert second.state is TaskState.SUCCESS
