@@ -3,15 +3,16 @@ supervisor.
 
 The command of an attempt runs under a *keeper* (runner.executors.local.keeper_process),
 one long-lived process per executor that is the command's parent. Before it spawns the
-command it writes ``spawning <its pid> <its start>`` to ``<task>.<n>.pid``, and once the
-command runs ``<pid> <start>``: so the command can be recognised even when its
-supervisor dies before it records the pid. It waits for the command and writes
-``<exit code> <signal>`` ("-" for the one that does not apply) to ``<task>.<n>.status``
-before it removes the pid file and reaps the command: no pid file and no status file
-mean that no command was started. The status file's modification time is when the
-command ended. Each file is written atomically (write, then rename). A supervisor that
-is alive hears the outcome from the keeper; one that died leaves it for the scheduler
-that adopts the attempt. Standard library only.
+command it writes ``<its pid> <its start>`` to ``<task>.<n>.spawning``, and once the
+command runs ``<pid> <start>`` to ``<task>.<n>.pid`` (then removes the first): so the
+command can be recognised even when its supervisor dies before it records the pid. It
+waits for the command and writes ``<exit code> <signal>`` ("-" for the one that does
+not apply) to ``<task>.<n>.status`` before it removes the pid file and reaps the
+command. Each file is written before the one before it is removed, so none of the three
+(read in that order) means that no command was started. The status file's modification
+time is when the command ended. Each file is written atomically (write, then rename). A
+supervisor that is alive hears the outcome from the keeper; one that died leaves it for
+the scheduler that adopts the attempt. Standard library only.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ KEEPER_MODULE = "runner.executors.local.keeper_process"
 """The keeper's module, on its command line: how a scheduler recognises a command's keeper."""
 _SUFFIX = ".status"
 _SPAWN_SUFFIX = ".pid"
-_SPAWNING = "spawning"
+_SPAWNING_SUFFIX = ".spawning"
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _MAX_BYTES = 128
 
@@ -91,8 +92,18 @@ def write_status(path: str | os.PathLike[str], returncode: int) -> None:
 
 
 def write_spawn(path: str | os.PathLike[str], spawn: Spawn) -> None:
-    """Record the process of an attempt (or, ``spawn.spawning``, the keeper spawning it)."""
-    _write(path, f"{_SPAWNING + ' ' if spawn.spawning else ''}{spawn.pid} {spawn.start}\n")
+    """Record at the pid file ``path`` the process of an attempt, or (``spawn.spawning``)
+    the keeper spawning it, in a file of its own beside it: each file is new when it is
+    renamed into place, as replacing a file costs a flush of its data on ext4."""
+    _write(_spawning_path(path) if spawn.spawning else path, f"{spawn.pid} {spawn.start}\n")
+
+
+def discard_spawn(path: str | os.PathLike[str], *, spawning_only: bool = False) -> None:
+    """Remove the pid file ``path`` and the keeper's "spawning" file beside it (or only
+    that); missing ones are fine."""
+    discard(_spawning_path(path))
+    if not spawning_only:
+        discard(path)
 
 
 def renew_spawn(path: str | os.PathLike[str]) -> None:
@@ -102,17 +113,22 @@ def renew_spawn(path: str | os.PathLike[str]) -> None:
 
 
 def read_spawn(path: str | os.PathLike[str]) -> Spawn | None:
-    """The spawn recorded at ``path``; None when there is none (or it is not one)."""
-    text = _read(path)
-    if text is None:
-        return None
-    words = text.split()
-    spawning = bool(words) and words[0] == _SPAWNING
-    if spawning:
-        words = words[1:]
+    """The spawn recorded at the pid file ``path``: the command's, else the keeper's while
+    it spawns it; None when there is none. The "spawning" file is read first: the keeper
+    writes the pid file before it removes that one, so a spawn is never missed."""
+    spawning = _read_process(_spawning_path(path), spawning=True)
+    return _read_process(path, spawning=False) or spawning
+
+
+def _read_process(path: str | os.PathLike[str], *, spawning: bool) -> Spawn | None:
+    words = (_read(path) or "").split()
     if len(words) != 2 or not words[0].isdigit():
         return None
     return Spawn(int(words[0]), words[1], spawning)
+
+
+def _spawning_path(path: str | os.PathLike[str]) -> Path:
+    return Path(path).with_suffix(_SPAWNING_SUFFIX)
 
 
 def _read(path: str | os.PathLike[str]) -> str | None:

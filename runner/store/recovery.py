@@ -270,7 +270,7 @@ class Recovery(RunTable, AttemptTable):
             adopted = f" (adopted: {ended(status)})"
         if path is not None:
             exitstatus.discard(path)
-            exitstatus.discard(exitstatus.spawn_path(path))
+            exitstatus.discard_spawn(exitstatus.spawn_path(path))
         if recorded:
             logger.warning(
                 "attempt %s of %s/%s ended after its supervisor %s was gone%s",

@@ -63,7 +63,7 @@ def settle_lost_worker(
         kill_leftover(store.get_attempt(attempt_id))  # before anyone can retry it
     elif attempt.stdout_path is not None:
         exitstatus.discard(exitstatus.status_path(attempt.stdout_path))
-        exitstatus.discard(exitstatus.spawn_path(attempt.stdout_path))
+        exitstatus.discard_spawn(exitstatus.spawn_path(attempt.stdout_path))
     return outcome
 
 

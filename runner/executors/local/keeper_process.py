@@ -138,7 +138,7 @@ class Keeper:
     def _spawn(self, request: tuple[Any, ...], passed: list[int]) -> None:
         """Run a command; its pid file says, from before the spawn on, who runs it.
 
-        The file says "spawning" (this keeper) until the command's pid replaces it. A
+        A "spawning" file names this keeper until the command's pid file replaces it. A
         request whose sender has hung up (died, say, before this keeper read it) is
         refused, and its file removed: that sender's attempt has no process, no pid file
         and no status file, so the recovery that judges it may start it again. The file
@@ -151,7 +151,7 @@ class Keeper:
             exitstatus.write_spawn(spawn_file, self._me)
         if self._hangup.poll(0):
             if spawn_file is not None:
-                exitstatus.discard(spawn_file)
+                exitstatus.discard_spawn(spawn_file)
             for fd in passed:
                 os.close(fd)
             return
@@ -162,7 +162,7 @@ class Keeper:
             pid = self._start(argv, env, cwd, (stdin, out_w, err_w))
         except (OSError, ValueError) as exc:
             if spawn_file is not None:
-                exitstatus.discard(spawn_file)
+                exitstatus.discard_spawn(spawn_file)
             for fd in (out_r, err_r, *passed):
                 os.close(fd)
             errno = exc.errno if isinstance(exc, OSError) else None
@@ -174,8 +174,10 @@ class Keeper:
             os.close(out_w)
             os.close(err_w)
         start = processes.process_start(pid)  # not reaped yet: still ours
-        if spawn_file is not None and start is not None:
-            exitstatus.write_spawn(spawn_file, exitstatus.Spawn(pid, start))
+        if spawn_file is not None:
+            if start is not None:
+                exitstatus.write_spawn(spawn_file, exitstatus.Spawn(pid, start))
+            exitstatus.discard_spawn(spawn_file, spawning_only=True)  # after: see read_spawn
         out_pass, err_pass = (passed[1], passed[2]) if stdin != self._devnull else (None, None)
         kept = _Kept(
             key,
@@ -235,7 +237,7 @@ class Keeper:
             kept.stop.kill_if_due()  # before the reap: the leader keeps the group id ours
         if kept.status is not None:
             exitstatus.write_status(kept.status, returncode)
-            exitstatus.discard(exitstatus.spawn_path(kept.status))  # after: see _spawn
+            exitstatus.discard_spawn(exitstatus.spawn_path(kept.status))  # after the status
         os.waitid(os.P_PIDFD, kept.pidfd, os.WEXITED)
         self._selector.unregister(kept.pidfd)
         os.close(kept.pidfd)
