@@ -70,20 +70,20 @@ class AlertEngine:
         depend on when or by which process the engine runs.
         """
         now = now or self.clock()
-        db = self.store.db
+        store = self.store
         if self._idle(now):
-            return EvaluationReport(0, 0, 0, 0, cursors.read_cursor(db, state.CURSOR))
+            return EvaluationReport(0, 0, 0, 0, cursors.read_cursor(store, state.CURSOR))
         self._last_full = now
         self._facts.clear()
-        with db.transaction():
-            cursor = cursors.lock_cursor(db, state.CURSOR, now)
+        with store.transaction():
+            cursor = cursors.lock_cursor(store, state.CURSOR, now)
             evaluator = Evaluator(
                 self.config,
-                facts=state.load_facts(db),
-                alerts=state.load_alerts(db),
-                groups=state.load_groups(db),
+                facts=state.load_facts(store),
+                alerts=state.load_alerts(store),
+                groups=state.load_groups(store),
                 infos={j.name: JobInfo.from_record(j) for j in self.store.list_jobs()},
-                silences=list_silences(db),
+                silences=list_silences(store),
                 enrich=self._facts,
                 rules=self._rules,
             )
@@ -97,11 +97,11 @@ class AlertEngine:
                 notifications += evaluator.advance(events)
                 cursor = events[-1].id
             notifications += evaluator.settle(now)
-            state.save_facts(db, evaluator.facts, evaluator.dirty_jobs, now)
-            state.save_alerts(db, evaluator.book.alerts.values())
-            state.save_groups(db, evaluator.groups.groups.values(), now)
-            outbox.enqueue_many(db, notifications, now)
-            cursors.advance_cursor(db, state.CURSOR, cursor, now)
+            state.save_facts(store, evaluator.facts, evaluator.dirty_jobs, now)
+            state.save_alerts(store, evaluator.book.alerts.values())
+            state.save_groups(store, evaluator.groups.groups.values(), now)
+            outbox.enqueue_many(store, notifications, now)
+            cursors.advance_cursor(store, state.CURSOR, cursor, now)
         if evaluator.fired or evaluator.resolved or notifications:
             logger.info(
                 "alerts: %d events, %d fired, %d resolved, %d notifications queued",
@@ -128,7 +128,7 @@ class AlertEngine:
         queries, so ``serve`` can call ``evaluate`` several times a second."""
         if self._last_full is None or (now - self._last_full).total_seconds() >= self.tick_seconds:
             return False
-        if self.store.last_event_id() > cursors.read_cursor(self.store.db, state.CURSOR):
+        if self.store.last_event_id() > cursors.read_cursor(self.store, state.CURSOR):
             return False
-        due = alert_groups.next_flush_at(self.store.db)
+        due = alert_groups.next_flush_at(self.store)
         return due is None or due > now.timestamp()

@@ -18,13 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerting.notification import Notification
 from runner.store import notifications as rows
-from runner.store.database import Database
 from runner.store.notifications import NotificationStatus
 from runner.store.records import from_epoch, to_epoch
+
+if TYPE_CHECKING:
+    from runner.store.store import Store
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def claimant_process(claimed_by: str) -> str:
 
 
 def release_stale(
-    db: Database,
+    store: Store,
     now: datetime,
     *,
     alive: Callable[[str], bool],
@@ -77,7 +79,7 @@ def release_stale(
     lease ran out: back to pending where the receiver is ``idempotent``, else recorded
     ``possibly_delivered``. Returns (resent, possibly delivered)."""
     resent = possibly = 0
-    for row in rows.in_flight(db):
+    for row in rows.in_flight(store):
         claimant = row["claimed_by"] or ""
         expired = row["claim_expires_at"] is not None and float(row["claim_expires_at"]) < (
             to_epoch(now)
@@ -91,14 +93,14 @@ def release_stale(
             "sent again with the receiver's idempotency key" if again else "not sent again"
         )
         payload = note.to_json() if again else None
-        if rows.take_over(db, row["id"], claimant, now, error=error, payload=payload):
+        if rows.take_over(store, row["id"], claimant, now, error=error, payload=payload):
             resent += again
             possibly += not again
     return resent, possibly
 
 
 def enqueue(
-    db: Database,
+    store: Store,
     notification: Notification,
     now: datetime,
     *,
@@ -108,7 +110,7 @@ def enqueue(
 ) -> int:
     """Store a notification for delivery as soon as possible; its id."""
     return rows.insert_notification(
-        db,
+        store,
         receiver or notification.receiver,
         group_key or notification.group_key,
         notification.to_json(),
@@ -117,7 +119,7 @@ def enqueue(
     )
 
 
-def enqueue_many(db: Database, notifications: Sequence[Notification], now: datetime) -> None:
+def enqueue_many(store: Store, notifications: Sequence[Notification], now: datetime) -> None:
     """Store notifications for delivery as soon as possible, in one batch.
 
     For the engine, inside its transaction: one statement for the lot, where
@@ -125,20 +127,20 @@ def enqueue_many(db: Database, notifications: Sequence[Notification], now: datet
     ``created_at`` is the notification's own time (its group's due time).
     """
     rows.insert_notifications(
-        db, [(n.receiver, n.group_key, n.to_json(), n.created_at) for n in notifications], now
+        store, [(n.receiver, n.group_key, n.to_json(), n.created_at) for n in notifications], now
     )
 
 
 def claim(
-    db: Database, row_id: int, sender: str, now: datetime, lease_seconds: float
+    store: Store, row_id: int, sender: str, now: datetime, lease_seconds: float
 ) -> OutboxRow | None:
     """Take a row for sending (counting one attempt); None when another sender has it."""
-    row = rows.claim(db, row_id, sender, now, lease_seconds)
+    row = rows.claim(store, row_id, sender, now, lease_seconds)
     return None if row is None else OutboxRow.from_row(row)
 
 
 def list_rows(
-    db: Database, status: NotificationStatus | None = None, limit: int = 100
+    store: Store, status: NotificationStatus | None = None, limit: int = 100
 ) -> list[OutboxRow]:
     """Stored notifications, newest first."""
-    return [OutboxRow.from_row(r) for r in rows.notification_rows(db, status, limit)]
+    return [OutboxRow.from_row(r) for r in rows.notification_rows(store, status, limit)]

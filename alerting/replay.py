@@ -46,7 +46,7 @@ def replay(
     evaluator = Evaluator(
         config,
         infos={j.name: JobInfo.from_record(j) for j in store.list_jobs()},
-        silences=list_silences(store.db),
+        silences=list_silences(store),
     )
     notifications: list[Notification] = []
     handled = cursor = 0

@@ -97,7 +97,7 @@ class Sender:
         return (
             isinstance(settings, SlackSettings)
             and settings.token is not None
-            and state.group_thread(self.store.db, note.group_key, note.episode) is not None
+            and state.group_thread(self.store, note.group_key, note.episode) is not None
         )
 
     def notifier(self, receiver: str) -> Notifier:
@@ -128,9 +128,11 @@ class Sender:
         return DeliveryReport(**counts)
 
     def _deliver_round(self, now: datetime) -> dict[str, int]:
-        db = self.store.db
+        store = self.store
         counts = {"sent": 0, "retried": 0, "failed": 0, "deferred": 0}
-        resent, possibly = outbox.release_stale(db, now, alive=is_alive, idempotent=self.idempotent)
+        resent, possibly = outbox.release_stale(
+            store, now, alive=is_alive, idempotent=self.idempotent
+        )
         if resent or possibly:
             logger.warning(
                 "took over %d notifications a dead sender left in flight: %d to send again "
@@ -140,10 +142,10 @@ class Sender:
                 possibly,
             )
         claimed: dict[str, OutboxRow] = {}
-        for row_id, receiver in notifications.claimable(db, now, self.batch_size):
+        for row_id, receiver in notifications.claimable(store, now, self.batch_size):
             if receiver in claimed:
                 continue  # one row in flight per receiver and round: see the module doc
-            row = outbox.claim(db, row_id, self.sender_id, now, self.lease_seconds)
+            row = outbox.claim(store, row_id, self.sender_id, now, self.lease_seconds)
             if row is not None:
                 claimed[receiver] = self._with_thread(row)
         if not claimed:
@@ -155,14 +157,14 @@ class Sender:
             counts[self._record(row, result, now)] += 1
             if not result.ok and result.retry_after_seconds is not None:
                 until = now + timedelta(seconds=result.retry_after_seconds)
-                counts["deferred"] += notifications.defer_receiver(db, row.receiver, until)
+                counts["deferred"] += notifications.defer_receiver(store, row.receiver, until)
         return counts
 
     def _with_thread(self, row: OutboxRow) -> OutboxRow:
         note = row.notification
         thread = None
         if row.group_key == note.group_key:
-            thread = state.group_thread(self.store.db, note.group_key, note.episode)
+            thread = state.group_thread(self.store, note.group_key, note.episode)
         return replace(row, notification=note.with_thread(thread, row.id))
 
     def _send_one(self, row: OutboxRow) -> DeliveryResult:
@@ -178,18 +180,18 @@ class Sender:
             return DeliveryResult.failure(f"{type(exc).__name__}: {exc}")
 
     def _record(self, row: OutboxRow, result: DeliveryResult, now: datetime) -> str:
-        db = self.store.db
+        store = self.store
         if result.ok:
-            if notifications.mark_sent(db, row.id, self.sender_id, now) and result.thread:
+            if notifications.mark_sent(store, row.id, self.sender_id, now) and result.thread:
                 note = row.notification
                 if row.group_key == note.group_key and note.thread is None:
-                    state.set_group_thread(db, note.group_key, note.episode, result.thread)
+                    state.set_group_thread(store, note.group_key, note.episode, result.thread)
             return "sent"
         error = self._redactor.redact(result.error or "unknown error")
         receiver = self.config.receivers.get(row.receiver)
         budget = receiver.max_attempts if receiver else 1
         if result.permanent or row.attempts >= budget:
-            notifications.mark_failed(db, row.id, self.sender_id, error)
+            notifications.mark_failed(store, row.id, self.sender_id, error)
             logger.error(
                 "notification %d to %s failed after %d attempts: %s",
                 row.id,
@@ -202,7 +204,9 @@ class Sender:
         delay = _backoff(receiver, row.attempts)
         if result.retry_after_seconds is not None:
             delay = max(delay, result.retry_after_seconds)
-        notifications.mark_retry(db, row.id, self.sender_id, now + timedelta(seconds=delay), error)
+        notifications.mark_retry(
+            store, row.id, self.sender_id, now + timedelta(seconds=delay), error
+        )
         logger.warning(
             "notification %d to %s: attempt %d failed, retrying in %.0fs: %s",
             row.id,
@@ -218,7 +222,7 @@ class Sender:
             return
         note = replace(row.notification, thread=None, id=0)
         outbox.enqueue(
-            self.store.db,
+            self.store,
             note,
             now,
             receiver=receiver.fallback,

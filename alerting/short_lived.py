@@ -43,7 +43,7 @@ def evaluate_and_deliver(
         for _ in range(_MAX_PASSES):
             report = engine.evaluate(clock())
             delivered = sender.deliver_due(clock())
-            due = alert_groups.next_flush_at(store.db)
+            due = alert_groups.next_flush_at(store)
             if due is None or from_epoch(due) > horizon:
                 break
             sleep(max(0.0, min(due - clock().timestamp(), wait_seconds)) + 0.01)

@@ -7,13 +7,16 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from alerting.matchers import Matcher, matches_all, parse_matcher
 from runner import cron
 from runner.store import silences as stored
-from runner.store.database import Database
 from runner.store.records import from_epoch
+
+if TYPE_CHECKING:
+    from runner.store.store import Store
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class MaintenanceWindow:
 
 
 def add_silence(
-    db: Database,
+    store: Store,
     matchers: Sequence[Matcher],
     starts_at: datetime,
     ends_at: datetime,
@@ -71,11 +74,13 @@ def add_silence(
 ) -> Silence:
     """Store a silence and return it with its id."""
     text = json.dumps([str(m) for m in matchers])
-    silence_id = stored.insert_silence(db, text, starts_at, ends_at, author=author, comment=comment)
+    silence_id = stored.insert_silence(
+        store, text, starts_at, ends_at, author=author, comment=comment
+    )
     return Silence(int(silence_id), tuple(matchers), starts_at, ends_at, author, comment, starts_at)
 
 
-def list_silences(db: Database, *, active_at: datetime | None = None) -> list[Silence]:
+def list_silences(store: Store, *, active_at: datetime | None = None) -> list[Silence]:
     """Stored silences, newest first; with ``active_at``, only those active then."""
     return [
         Silence(
@@ -87,5 +92,5 @@ def list_silences(db: Database, *, active_at: datetime | None = None) -> list[Si
             comment=r["comment"],
             created_at=from_epoch(r["created_at"]),
         )
-        for r in stored.silence_rows(db, active_at=active_at)
+        for r in stored.silence_rows(store, active_at=active_at)
     ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerting.alerts import Alert
 from alerting.groups import AlertGroup
@@ -20,24 +20,26 @@ from alerting.job_facts import JobFacts
 from runner.store import alert_groups
 from runner.store import alerts as alert_rows
 from runner.store.alerts import AlertState
-from runner.store.database import Database
 from runner.store.records import to_epoch
 from runner.store.spine_sql import to_json
+
+if TYPE_CHECKING:
+    from runner.store.store import Store
 
 CURSOR = "alerting"
 """The name of the alert engine's cursor in ``consumer_cursors``."""
 
 
-def load_facts(db: Database) -> dict[str, JobFacts]:
+def load_facts(store: Store) -> dict[str, JobFacts]:
     """Every job's facts."""
-    return {r["job"]: JobFacts.from_json(r["facts"]) for r in alert_rows.job_facts_rows(db)}
+    return {r["job"]: JobFacts.from_json(r["facts"]) for r in alert_rows.job_facts_rows(store)}
 
 
 def save_facts(
-    db: Database, facts: Mapping[str, JobFacts], jobs: Iterable[str], now: datetime
+    store: Store, facts: Mapping[str, JobFacts], jobs: Iterable[str], now: datetime
 ) -> None:
     """Write the facts of ``jobs``."""
-    alert_rows.save_job_facts(db, [(j, facts[j].to_json()) for j in sorted(jobs)], now)
+    alert_rows.save_job_facts(store, [(j, facts[j].to_json()) for j in sorted(jobs)], now)
 
 
 def _alert(row: Mapping[str, Any]) -> Alert:
@@ -58,12 +60,12 @@ def _alert(row: Mapping[str, Any]) -> Alert:
     )
 
 
-def load_alerts(db: Database, state: AlertState | None = None) -> list[Alert]:
+def load_alerts(store: Store, state: AlertState | None = None) -> list[Alert]:
     """Stored alerts (optionally in one state), newest change first."""
-    return [_alert(r) for r in alert_rows.alert_rows(db, state)]
+    return [_alert(r) for r in alert_rows.alert_rows(store, state)]
 
 
-def save_alerts(db: Database, alerts: Iterable[Alert]) -> None:
+def save_alerts(store: Store, alerts: Iterable[Alert]) -> None:
     """Write alerts that changed (and mark them clean)."""
     rows = []
     for a in alerts:
@@ -87,10 +89,10 @@ def save_alerts(db: Database, alerts: Iterable[Alert]) -> None:
             }
         )
         a.dirty = False
-    alert_rows.save_alert_rows(db, rows)
+    alert_rows.save_alert_rows(store, rows)
 
 
-def load_groups(db: Database) -> list[AlertGroup]:
+def load_groups(store: Store) -> list[AlertGroup]:
     """Every alert group."""
     return [
         AlertGroup(
@@ -103,11 +105,11 @@ def load_groups(db: Database) -> list[AlertGroup]:
             next_flush_at=r["next_flush_at"],
             last_flush_at=r["last_flush_at"],
         )
-        for r in alert_groups.group_rows(db)
+        for r in alert_groups.group_rows(store)
     ]
 
 
-def save_groups(db: Database, groups: Iterable[AlertGroup], now: datetime) -> None:
+def save_groups(store: Store, groups: Iterable[AlertGroup], now: datetime) -> None:
     """Write groups that changed (leaving the sender's ``delivery_ref`` alone)."""
     rows = []
     for g in groups:
@@ -127,12 +129,12 @@ def save_groups(db: Database, groups: Iterable[AlertGroup], now: datetime) -> No
             }
         )
         g.dirty = False
-    alert_groups.save_group_rows(db, rows)
+    alert_groups.save_group_rows(store, rows)
 
 
-def group_thread(db: Database, group_key: str, episode: int) -> dict[str, str] | None:
+def group_thread(store: Store, group_key: str, episode: int) -> dict[str, str] | None:
     """The reference of the first message sent for this group episode (Slack ts), if any."""
-    text = alert_groups.delivery_ref(db, group_key)
+    text = alert_groups.delivery_ref(store, group_key)
     if text is None:
         return None
     ref = json.loads(text)
@@ -141,6 +143,6 @@ def group_thread(db: Database, group_key: str, episode: int) -> dict[str, str] |
     return {k: str(v) for k, v in ref.items() if k != "episode"}
 
 
-def set_group_thread(db: Database, group_key: str, episode: int, thread: Mapping[str, str]) -> None:
+def set_group_thread(store: Store, group_key: str, episode: int, thread: Mapping[str, str]) -> None:
     """Remember the first message of a group episode, for in-place updates."""
-    alert_groups.set_delivery_ref(db, group_key, to_json({**thread, "episode": episode}))
+    alert_groups.set_delivery_ref(store, group_key, to_json({**thread, "episode": episode}))

@@ -193,9 +193,9 @@ def _history(jobs: int, total: int) -> list[Event]:
 
 def _store_with_history(url: str, jobs: list[Job], events: list[Event]) -> Store:
     store = Store.open(url)
-    store.db.execute("DELETE FROM events")
+    store._db.execute("DELETE FROM events")
     for table in ("consumer_cursors", "alert_job_facts", "alerts", "alert_groups", "notifications"):
-        store.db.execute(f"DELETE FROM {table}")
+        store._db.execute(f"DELETE FROM {table}")
     store.sync_jobs(jobs, datetime(2030, 1, 1, tzinfo=UTC))
     with store.transaction():
         for event in events:

@@ -9,8 +9,9 @@ for ``--attempts`` attempts: every third run retries ``transform`` once, 5% of t
 are failing (their latest run exhausted its retries), 2.5% are late, 2% paused, and 1%
 have a run in progress; plus firing and resolved alerts with their notifications and a
 few silences; and one run of ``--wide`` tasks (1 -> N-2 -> 1, its graph recorded, every
-tenth middle task retried once, a few failed). Rows go in with ``store.db.executemany``
-in large transactions. Events are not seeded: no page reads them.
+tenth middle task retried once, a few failed). Rows go in with ``executemany`` on the
+store's private connection (``store._db``, as tests/storesql.py gives it to tests) in
+large transactions. Events are not seeded: no page reads them.
 
 It then times the queries each page runs (the same functions the pages call), cold (the
 first call on a fresh connection) and warm (median of five), and prints a table. The run
@@ -124,7 +125,7 @@ def _run_rows(job: str, j: int, run_count: int, run_id: int) -> Iterator[dict[st
 def seed(store: Store, job_count: int, attempt_target: int, wide: int = 2000) -> dict[str, int]:
     """Fill the store; return the row counts."""
     runs_per_job = max(1, round(attempt_target / job_count / ATTEMPTS_PER_RUN))
-    db, at = store.db, NOW.timestamp()
+    db, at = store._db, NOW.timestamp()
     counts = {"jobs": 0, "runs": 0, "task_runs": 0, "attempts": 0}
     run_id = attempt_id = 1
     chunk = 50
@@ -220,7 +221,7 @@ def _seed_wide_run(store: Store, run_id: int, attempt_id: int, width: int) -> in
             begin += length + 0.5
         states[task] = (tries[-1][2], numbers)
     states["end"] = ("upstream_failed", 0)
-    db, at = store.db, NOW.timestamp()
+    db, at = store._db, NOW.timestamp()
     with db.transaction():
         db.execute(
             "INSERT INTO jobs (name, owner, tags, schedule, timezone, paused, updated_at) "
@@ -272,7 +273,7 @@ def _seed_wide_run(store: Store, run_id: int, attempt_id: int, width: int) -> in
 
 
 def _seed_alerts(store: Store, job_count: int) -> dict[str, int]:
-    db, at = store.db, NOW.timestamp()
+    db, at = store._db, NOW.timestamp()
     alert_rows, note_rows = [], []
     for i in range(2000):
         job = f"job-{(i * 7) % job_count:04d}"

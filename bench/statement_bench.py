@@ -60,9 +60,9 @@ def count_statements(job: Job, *, workers: int = 8) -> tuple[Counter[str], int]:
         run = store.create_run(job, now, Trigger.MANUAL, now)
         assert run is not None
         seen: Counter[str] = Counter()
-        store.db._conn.set_trace_callback(lambda sql: seen.update([_kind(sql)]))
+        store._db._conn.set_trace_callback(lambda sql: seen.update([_kind(sql)]))
         final = engine.execute(job, run)
-        store.db._conn.set_trace_callback(None)
+        store._db._conn.set_trace_callback(None)
         assert final.state.value == "success", final
         attempts = len(store.attempts(run.id))
         engine.close()

@@ -9,7 +9,6 @@ alerting settings all read through it, so one value is rejected with one message
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -78,6 +77,8 @@ Converter = Callable[[object, Location], Any]
 
 def close_match(key: object, known: Iterable[str]) -> str | None:
     """The known name closest to a mistyped ``key``, or None when none is close."""
+    import difflib  # only for a mistake: not paid by every command's start
+
     close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
     return close[0] if close else None
 
@@ -173,8 +174,8 @@ def choice(value: object, where: Place, enum: type[E]) -> E:
     options = [member.value for member in enum]
     if isinstance(value, str) and value in options:
         return enum(value)
-    close = difflib.get_close_matches(str(value), options, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    close = close_match(value, options)
+    hint = f" (did you mean {close!r}?)" if close else ""
     raise where.error(f"expected one of {', '.join(options)}, got {shown(value)}{hint}")
 
 

@@ -179,6 +179,15 @@ class TaskUpstreamFailed(Event):
     type: ClassVar[str] = "task_upstream_failed"
 
 
+@dataclass(frozen=True, kw_only=True)
+class TaskPoked(Event):
+    """A sensor task looked at its condition once; ``ready`` ends its wait."""
+
+    type: ClassVar[str] = "task_poked"
+    ready: bool = False
+    detail: str | None = None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -197,6 +206,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AttemptCancelled,
         TaskSkipped,
         TaskUpstreamFailed,
+        TaskPoked,
     )
 }
 

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-KEEPER_MODULE = "runner.executors.local.keeper_process"
-"""The keeper's module, on its command line: how a scheduler recognises a command's keeper."""
 _SUFFIX = ".status"
 _SPAWN_SUFFIX = ".pid"
 _SPAWNING_SUFFIX = ".spawning"
@@ -85,22 +83,10 @@ def spawn_path(path: str | os.PathLike[str]) -> Path:
     return Path(path).with_suffix(_SPAWN_SUFFIX)
 
 
-def write_status(path: str | os.PathLike[str], returncode: int) -> None:
-    """Record how a command ended (``returncode`` as ``subprocess``: minus a signal)."""
-    code, sig = ("-", str(-returncode)) if returncode < 0 else (str(returncode), "-")
-    _write(path, f"{code} {sig}\n")
-
-
-def write_spawn(path: str | os.PathLike[str], spawn: Spawn) -> None:
-    """Record at the pid file ``path`` the process of an attempt, or (``spawn.spawning``)
-    the keeper spawning it, in a file of its own beside it: each file is new when it is
-    renamed into place, as replacing a file costs a flush of its data on ext4."""
-    _write(_spawning_path(path) if spawn.spawning else path, f"{spawn.pid} {spawn.start}\n")
-
-
 def discard_spawn(path: str | os.PathLike[str], *, spawning_only: bool = False) -> None:
     """Remove the pid file ``path`` and the keeper's "spawning" file beside it (or only
-    that); missing ones are fine."""
+    that); missing ones are fine. The keeper writes each as a new file (write, then
+    rename): replacing one would flush its data on ext4."""
     discard(_spawning_path(path))
     if not spawning_only:
         discard(path)
@@ -140,26 +126,6 @@ def _read(path: str | os.PathLike[str]) -> str | None:
         return os.read(fd, _MAX_BYTES).decode("ascii", errors="replace")
     finally:
         os.close(fd)
-
-
-def _write(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` atomically; never through a link planted at the temp
-    name. A file that cannot be written is left out: the command must run regardless."""
-    tmp = f"{os.fspath(path)}.tmp"
-    with contextlib.suppress(OSError):
-        os.unlink(tmp)
-    try:
-        fd = os.open(
-            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-        )
-    except OSError:
-        return
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-    with contextlib.suppress(OSError):
-        os.rename(tmp, path)
 
 
 def discard(path: str | os.PathLike[str]) -> None:

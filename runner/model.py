@@ -6,7 +6,7 @@ engine, scheduler and store only ever see these.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -75,6 +75,7 @@ class TriggerRule(StrEnum):
     ONE_FAILED = "one_failed"
     ONE_SUCCESS = "one_success"
     NONE_FAILED = "none_failed"
+    NONE_FAILED_MIN_ONE_SUCCESS = "none_failed_min_one_success"
 
 
 class Trigger(StrEnum):
@@ -116,6 +117,59 @@ class DstPolicy:
     skipped: SkippedTime = SkippedTime.NEXT_VALID
 
 
+DEFAULT_MAX_MAP = 1000
+"""How many instances a mapped task may have unless its ``max_map`` says otherwise."""
+
+
+def instance_name(task: str, index: int) -> str:
+    """The name of one instance of a mapped task: ``process[3]``."""
+    return f"{task}[{index}]"
+
+
+def logical_task(name: str) -> str:
+    """The task an instance name belongs to (``process[3]`` -> ``process``); task names
+    cannot hold ``[``, so any other name is its own."""
+    cut = name.find("[")
+    return name if cut < 0 else name[:cut]
+
+
+class SensorKind(StrEnum):
+    """What a sensor waits for."""
+
+    FILE = "file"
+    HTTP = "http"
+    SQL = "sql"
+    JOB = "job"
+    COMMAND = "command"
+    PYTHON = "python"
+
+
+class OnTimeout(StrEnum):
+    """What a sensor that timed out becomes."""
+
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class Sensor:
+    """A condition a task waits for, poked every ``interval`` seconds until ``timeout``.
+
+    ``target`` is, by kind: a glob (file), a URL (http), a query (sql), a job name (job),
+    an argv tuple or shell string (command), a callable returning true when ready (python).
+    """
+
+    kind: SensorKind
+    target: Any
+    timeout: float
+    interval: float = 60.0
+    on_timeout: OnTimeout = OnTimeout.FAIL
+    status: int = 200
+    """The HTTP status that means ready (http)."""
+    db_url: str | None = None
+    """The database to query (sql)."""
+
+
 @dataclass(frozen=True)
 class UpstreamResult:
     """Placeholder for the return value of an upstream Python task, passed as an argument."""
@@ -146,11 +200,45 @@ class Task:
     queue: str | None = None
     skip_exit_code: int | None = None
     in_process: bool = False
+    branch_on_exit: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    """A command's exit codes that choose downstream tasks (each a success): the other
+    direct downstream tasks are skipped."""
+    map_over: str | None = None
+    """An upstream task whose JSON list result this task runs once per element of."""
+    map_param: str | None = None
+    """A run parameter holding a JSON list this task runs once per element of."""
+    max_map: int = DEFAULT_MAX_MAP
+    """The most elements a mapped task runs for; a longer list fails it."""
+    sensor: Sensor | None = None
+    """A task that waits for a condition instead of running a command or a callable."""
 
     @property
     def kind(self) -> str:
-        """``command`` or ``python``."""
+        """``command``, ``python`` or ``sensor``."""
+        if self.sensor is not None:
+            return "sensor"
         return "python" if self.python is not None else "command"
+
+    @property
+    def mapped(self) -> bool:
+        """True when the task runs once per element of a list (``map_over``)."""
+        return self.map_over is not None or self.map_param is not None
+
+
+class Period(StrEnum):
+    """The logical period a job-to-job dependency counts successes in."""
+
+    DAY = "day"
+    HOUR = "hour"
+
+
+@dataclass(frozen=True)
+class JobDependency:
+    """``schedule: {after: [...], period: day}``: run once per period, when every one of
+    ``jobs`` has a successful run with a logical time in that period."""
+
+    jobs: tuple[str, ...]
+    period: Period = Period.DAY
 
 
 @dataclass(frozen=True)
@@ -178,6 +266,9 @@ class Job:
     """Remote hosts may report runs of this job through the ping API (its own token)."""
     runbook: str | None = None
     """An http(s) URL every page about this job links to."""
+    depends_on: JobDependency | None = None
+    """Runs after other jobs (``schedule: {after: …}``); ``schedule`` is then the period's
+    start as a cron expression, for lateness and missed runs, never fired by the clock."""
     source: str = "<python>"
 
 
@@ -191,3 +282,29 @@ class Definitions:
 
 class Skip(Exception):  # noqa: N818 - raised by user code to say "skip", not an error
     """Raise from a Python task to record it, and the tasks downstream of it, as skipped."""
+
+
+BRANCH_KEY = "$branch"
+"""The one key of the result a ``Branch`` is stored as."""
+
+
+class Branch(dict[str, list[str]]):
+    """Return from a Python task to run only the named direct downstream tasks; the others
+    are skipped with reason ``branch``. ``Branch("load")``, ``Branch("a", "b")``,
+    ``Branch(["a", "b"])``; ``Branch()`` skips them all. Stored as the task's result."""
+
+    def __init__(self, *tasks: str | Iterable[str]) -> None:
+        names: list[str] = []
+        for item in tasks:
+            names.extend([item] if isinstance(item, str) else item)
+        super().__init__({BRANCH_KEY: list(dict.fromkeys(names))})
+
+
+def branch_of(result: object) -> tuple[str, ...] | None:
+    """The task names a result chooses when it is a ``Branch``, else None."""
+    if not isinstance(result, dict) or len(result) != 1:
+        return None
+    names = result.get(BRANCH_KEY)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return None
+    return tuple(names)

@@ -15,6 +15,9 @@ import socket
 import time
 from functools import cache
 
+KEEPER_MODULE = "runner.executors.local.keeper_process"
+"""The keeper's module, on its command line: how a scheduler recognises a command's keeper
+(runner.exitstatus)."""
 GONE_DEADLINE_SECONDS = 10.0
 """How long a killed process group may take to be gone before the takeover waits a pass."""
 _POLL_SECONDS = 0.02

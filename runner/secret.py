@@ -10,9 +10,12 @@ import os
 import re
 import stat
 from collections.abc import Mapping
-from pathlib import Path
 
 from runner.errors import RunwatchError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (wrap's budget)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 REFERENCE = re.compile(r"\$\$\{|\$\{file:([^}]*)\}|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
 """``$${`` (a literal ``${``), ``${file:PATH}``, ``${NAME}``, or a malformed ``${``."""
@@ -96,6 +99,8 @@ def interpolate(
 def _resolve(text: str, base: Path | None) -> Path:
     if not text.strip():
         raise SecretReferenceError("${file:} needs a path, e.g. ${file:/etc/runwatch/slack-url}")
+    from pathlib import Path  # only for ${file:…}: wrap's path imports no pathlib
+
     path = Path(text).expanduser()
     return path if path.is_absolute() or base is None else base / path
 

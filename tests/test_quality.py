@@ -106,15 +106,37 @@ def _sql_texts(path: Path) -> list[tuple[int, str]]:
     )
 
 
-def test_no_sql_text_lives_outside_the_store() -> None:
-    """runner/store/ is the one home of the project's SQL (issue 16)."""
+def _modules_outside_the_store() -> list[Path]:
+    """The modules of the code (runner, alerting, dashboards) that are not runner/store/."""
     store = ROOT / "runner" / "store"
-    found = [
-        f"{path.relative_to(ROOT)}:{line}: {text[:60]}"
+    return [
+        path
         for package in ("runner", "alerting", "dashboards")
         for path in sorted((ROOT / package).rglob("*.py"))
         if store not in path.parents
+    ]
+
+
+def test_no_sql_text_lives_outside_the_store() -> None:
+    """runner/store/ is the one home of the project's SQL (issue 16)."""
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {text[:60]}"
+        for path in _modules_outside_the_store()
         for line, text in _sql_texts(path)
+    ]
+    assert found == []
+
+
+def test_no_code_outside_the_store_reaches_its_connection() -> None:
+    """``Store._db`` is private: the code goes through ``Store`` and the query modules of
+    runner/store/ (issue 16); an object's own ``self._db`` is its own business."""
+    found = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in _modules_outside_the_store()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(node, ast.Attribute)
+        and node.attr == "_db"
+        and not (isinstance(node.value, ast.Name) and node.value.id == "self")
     ]
     assert found == []
 

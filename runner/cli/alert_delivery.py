@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 def scheduler_alive(store: Store, now: datetime) -> bool:
     """True when a `runwatch serve` heartbeat is recent."""
-    return serve_alive(store.db, now.timestamp())
+    return serve_alive(store.spine_connection(), now.timestamp())
 
 
 class InRunAlerts:

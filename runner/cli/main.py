@@ -3,6 +3,8 @@
 Exit codes: 0 success, 1 the job or run failed, 2 a usage or definition error.
 Commands import what they need when they run. `runwatch wrap …` runs on every cron
 invocation, so it is handed over before anything else is imported, argparse included.
+`runwatch run …` starts the keeper of its commands first, so that the keeper's start-up
+overlaps with the imports of the run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv is None:
             wrap_main(words[1:])  # exits with the wrapped command's status
         return status_of(words[1:])
+    if words[:1] == ["run"] and not {"-h", "--help"} & set(words):
+        from runner.executors.local.keeper_launch import start_early
+
+        start_early()  # the keeper of its commands starts beside the imports below
     return _run(words)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from runner import model
+from runner.definitions.dependencies import check_dependencies
 from runner.definitions.jobfile import parse_job_file
 from runner.definitions.yamlsource import read_yaml
 from runner.errors import DefinitionError
@@ -43,6 +44,7 @@ def load_definitions(
                     f"and size {size} in {path}"
                 )
             pool_sources.setdefault(pool, path)
+    check_dependencies(jobs)
     return model.Definitions(jobs=jobs, pools=pools)
 
 

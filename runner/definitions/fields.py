@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from runner import model
@@ -55,7 +56,10 @@ TASK_DEFAULT_KEYS = (
 )
 """Task keys that may also be set for every task, under ``defaults:``."""
 
-TASK_KEYS = ("command", "python", "args", "kwargs", "after", *TASK_DEFAULT_KEYS)
+SHAPE_KEYS = ("branch_on_exit", "map_over", "max_map", "sensor")
+"""Task keys that shape the run at run time (runner.definitions.shape checks them)."""
+
+TASK_KEYS = ("command", "python", "args", "kwargs", "after", *TASK_DEFAULT_KEYS, *SHAPE_KEYS)
 """Every key of a task."""
 
 JOB_KEYS = (
@@ -175,14 +179,54 @@ def after(value: object, where: Location) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def branch_on_exit(value: object, where: Location) -> dict[int, tuple[str, ...]]:
+    """``{exit code: [downstream task, ...]}``: the exit codes (0-255) that choose tasks."""
+    if not isinstance(value, Mapping) or not value:
+        raise where.error(
+            f"expected a mapping of exit codes to downstream task names, got {shown(value)}"
+        )
+    codes = {}
+    for key, names in value.items():
+        at = where.at(str(key))
+        code = whole_number(key, at, minimum=0, maximum=255)
+        codes[code] = after(names, at)
+    return codes
+
+
+@dataclass(frozen=True)
+class MapParam:
+    """``map_over: {param: NAME}``: map over the JSON list of a run parameter."""
+
+    name: str
+
+
+def map_over(value: object, where: Location) -> str | MapParam:
+    """An upstream task's name, or ``{param: NAME}`` for a run parameter."""
+    if isinstance(value, Mapping):
+        if set(value) != {"param"}:
+            raise where.error(f"expected a task name or {{param: NAME}}, got {shown(dict(value))}")
+        param = value["param"]
+        if not isinstance(param, str) or not _PARAM.fullmatch(param):
+            raise where.at("param").error(
+                f"parameter name must be a Python-style identifier, got {shown(param)}"
+            )
+        return MapParam(param)
+    return name(value, where, "task")
+
+
 def cwd(value: object, where: Location, base: str) -> str:
     """A working folder; a relative one is taken relative to the defining file's folder."""
     path = text(value, where)
     return os.path.normpath(os.path.join(base, path))
 
 
-def schedule(value: object, where: Location) -> str:
-    """A cron expression (see runner.scheduling.schedule)."""
+def schedule(value: object, where: Location) -> object:
+    """A cron expression (see runner.scheduling.schedule), or ``{after: [jobs]}``
+    (runner.definitions.dependencies)."""
+    if isinstance(value, Mapping) and "after" in value:
+        from runner.definitions.dependencies import dependency_schedule
+
+        return dependency_schedule(value, where)
     if not isinstance(value, str):
         raise InvalidScheduleError(f"{where}: expected a cron expression string, got {value!r}")
     try:
@@ -257,6 +301,9 @@ TASK_CONVERTERS: dict[str, Converter] = {
     "in_process": boolean,
     "after": after,
     "command": command,
+    "branch_on_exit": branch_on_exit,
+    "map_over": map_over,
+    "max_map": lambda v, w: whole_number(v, w, minimum=1),
 }
 """Converters for the task keys that need no file context (``cwd`` and ``python`` do)."""
 

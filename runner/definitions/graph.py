@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 import graphlib
 from collections.abc import Callable, Mapping
 
-from runner.config_fields import Location
+from runner.config_fields import Location, close_match
 from runner.errors import DependencyCycleError
 from runner.model import Task
 
@@ -19,8 +18,8 @@ def check_graph(tasks: Mapping[str, Task], where: Callable[[str], Location]) -> 
     for task in tasks.values():
         for upstream in task.after:
             if upstream not in tasks:
-                close = difflib.get_close_matches(upstream, list(tasks), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                close = close_match(upstream, tasks)
+                hint = f" (did you mean {close!r}?)" if close else ""
                 raise where(task.name).error(f"unknown upstream task {upstream!r}{hint}")
     sorter = graphlib.TopologicalSorter({task.name: task.after for task in tasks.values()})
     try:

@@ -136,8 +136,15 @@ def _job(key: object, raw: object, at: Location, file: _File) -> model.Job:
             file.folder,
         )
         tasks = {name: assemble_task(name, own, inherited, _locator(where, body))}
-        places = {name: where}
-    return assemble_job(name, tasks, options, file.source, lambda task: places[task])
+        places = {name: _locator(where, body)}
+    return assemble_job(
+        name,
+        tasks,
+        options,
+        file.source,
+        lambda task: places[task]("after"),
+        locate=lambda task, key: places[task](key),
+    )
 
 
 def _job_defaults(body: YamlMapping, where: Location, file: _File) -> dict[str, Any]:
@@ -160,13 +167,13 @@ def _check_dag_keys(body: YamlMapping, where: Location) -> None:
 
 def _tasks(
     body: YamlMapping, where: Location, inherited: Mapping[str, Any], file: _File
-) -> tuple[dict[str, model.Task], dict[str, Location]]:
+) -> tuple[dict[str, model.Task], dict[str, Callable[[str], Location]]]:
     at_tasks = where.at("tasks", body.line_of("tasks"))
     raw_tasks = _mapping(body["tasks"], at_tasks, "a mapping of task names to tasks")
     if not raw_tasks:
         raise at_tasks.error("a job needs at least one task")
     tasks: dict[str, model.Task] = {}
-    places: dict[str, Location] = {}
+    places: dict[str, Callable[[str], Location]] = {}
     for key, raw in raw_tasks.items():
         line = raw_tasks.line_of(key)
         name = fields.name(key, where.in_task(str(key), line), "task")
@@ -175,7 +182,7 @@ def _tasks(
         config_fields.check_keys(task_body, fields.TASK_KEYS, at, task_body.line_of)
         own = _task_options(task_body, task_body.line_of, at, file.folder)
         tasks[name] = assemble_task(name, own, inherited, _locator(at, task_body))
-        places[name] = at.at("after", task_body.line_of("after"))
+        places[name] = _locator(at, task_body)
     return tasks, places
 
 
@@ -191,6 +198,12 @@ def _task_options(
     options = config_fields.convert(plain, fields.TASK_CONVERTERS, where, lines)
     if raw.get("cwd") is not None:
         options["cwd"] = fields.cwd(raw["cwd"], at("cwd"), str(folder))
+    if raw.get("sensor") is not None:
+        from runner.definitions.sensors import parse_sensor, yaml_importer
+
+        options["sensor"] = parse_sensor(
+            raw["sensor"], at("sensor"), yaml_importer(folder), str(folder)
+        )
     if raw.get("python") is not None:
         from runner.definitions.pyfile import import_callable  # only YAML with Python tasks
 

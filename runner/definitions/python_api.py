@@ -25,8 +25,20 @@ from runner.definitions.assembly import NO_EXIT_CODE, assemble_job, assemble_tas
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_TASK_OPTIONS = (*(k for k in fields.TASK_DEFAULT_KEYS if k != "skip_exit_code"), "after", "name")
-_COMMAND_OPTIONS = (*(k for k in fields.TASK_DEFAULT_KEYS if k != "in_process"), "after")
+_TASK_OPTIONS = (
+    *(k for k in fields.TASK_DEFAULT_KEYS if k != "skip_exit_code"),
+    "after",
+    "name",
+    "map_over",
+    "max_map",
+)
+_COMMAND_OPTIONS = (
+    *(k for k in fields.TASK_DEFAULT_KEYS if k != "in_process"),
+    "after",
+    "branch_on_exit",
+    "map_over",
+    "max_map",
+)
 
 
 class _CommonOptions(TypedDict, total=False):
@@ -40,6 +52,8 @@ class _CommonOptions(TypedDict, total=False):
     queue: str
     trigger: str
     after: Sequence[TaskRef | str]
+    map_over: TaskRef | str | Mapping[str, str]
+    max_map: int
 
 
 class TaskOptions(_CommonOptions, total=False):
@@ -53,13 +67,14 @@ class CommandOptions(_CommonOptions, total=False):
     """Options of ``command()``."""
 
     skip_exit_code: int
+    branch_on_exit: Mapping[int, Sequence[str] | str]
 
 
 class JobOptions(TypedDict, total=False):
     """Options of ``@job``: model.Job's fields, a ``name`` and ``defaults`` for its tasks."""
 
     name: str
-    schedule: str
+    schedule: str | Mapping[str, object]
     timezone: str
     owner: str
     tags: Sequence[str]
@@ -111,6 +126,9 @@ def _options(raw: Mapping[str, object], allowed: Sequence[str], where: Location)
     """Check and convert task options given in Python (all but ``after`` and ``name``)."""
     config_fields.check_keys(raw, allowed, where)
     plain = {k: v for k, v in raw.items() if k not in ("cwd", "after", "name")}
+    source = plain.get("map_over")
+    if isinstance(source, TaskRef):
+        plain["map_over"] = source.name
     options = config_fields.convert(plain, fields.TASK_CONVERTERS, where)
     if raw.get("cwd") is not None:
         options["cwd"] = fields.cwd(raw["cwd"], where.at("cwd"), _folder(where))
@@ -147,6 +165,21 @@ class TaskFunction(Generic[P, R]):
             return self.function(*args, **kwargs)
         return cast(R, builder.add_python(self, args, dict(kwargs), _caller(1)))
 
+    def map(self, items: TaskRef, /, *args: Any, **kwargs: Any) -> TaskRef:
+        """Inside a ``@job`` body: a task run once per element of the list ``items`` (a
+        task's result), each instance called with its element in place of ``items``."""
+        builder = _building.get()
+        at = _caller(1)
+        if builder is None:
+            raise at.error("map() can only be called inside a @job function body")
+        if not isinstance(items, TaskRef):
+            raise (
+                at.in_task(self.task_name)
+                .at("map_over")
+                .error(f"map() takes the task whose list result to map over, got {items!r}")
+            )
+        return builder.add_python(self, (items, *args), kwargs, at, map_over=items)
+
     def with_options(self, **overrides: Unpack[TaskOptions]) -> TaskFunction[P, R]:
         """A new task function for the same function with some options changed."""
         return TaskFunction(self.function, {**self.raw, **overrides}, self.where)
@@ -171,6 +204,8 @@ class _JobBuilder:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         at: Location,
+        *,
+        map_over: TaskRef | None = None,
     ) -> TaskRef:
         where = at.in_job(self.job).in_task(task.task_name)
         self._check_new(task.task_name, where, task.function)
@@ -187,6 +222,8 @@ class _JobBuilder:
                 [*upstream, *explicit_after, *_listed(task.raw.get("after", ()))], where
             ),
         }
+        if map_over is not None:
+            own["map_over"] = self._own(map_over, where).name
         return self._add(task.task_name, own, where)
 
     def add_command(
@@ -198,6 +235,27 @@ class _JobBuilder:
         own = _options(raw, _COMMAND_OPTIONS, where)
         own["command"] = fields.command(cmd, where.at("command"))
         own["after"] = self._after(_listed(raw.get("after", ())), where)
+        return self._add(task_name, own, where)
+
+    def add_sensor(
+        self,
+        name: str,
+        condition: Mapping[str, object],
+        after: Sequence[TaskRef | str],
+        trigger: str | None,
+        at: Location,
+    ) -> TaskRef:
+        from runner.definitions.sensors import parse_sensor  # only jobs with sensors
+
+        task_name = fields.name(name, at.in_job(self.job).at("name"), "task")
+        where = at.in_job(self.job).in_task(task_name)
+        self._check_new(task_name, where, None)
+        own: dict[str, Any] = {
+            "sensor": parse_sensor(condition, where.at("sensor"), _callable, _folder(where)),
+            "after": self._after(_listed(after), where),
+        }
+        if trigger is not None:
+            own["trigger"] = fields.TASK_CONVERTERS["trigger"](trigger, where.at("trigger"))
         return self._add(task_name, own, where)
 
     def _add(self, name: str, own: dict[str, Any], where: Location) -> TaskRef:
@@ -240,6 +298,12 @@ class _JobBuilder:
             self._own(item, where).name if isinstance(item, TaskRef) else item for item in items
         ]
         return fields.after(names, where.at("after"))
+
+
+def _callable(value: object, where: Location) -> Callable[..., Any]:
+    if not callable(value):
+        raise where.error(f"expected a function returning true when ready, got {value!r}")
+    return value
 
 
 def _holds_ref(value: object) -> bool:
@@ -288,6 +352,22 @@ def command(name: str, cmd: str | Sequence[str], **options: Unpack[CommandOption
     return builder.add_command(name, list(cmd) if isinstance(cmd, tuple) else cmd, raw, at)
 
 
+def sensor(
+    name: str,
+    *,
+    after: Sequence[TaskRef | str] = (),
+    trigger: str | None = None,
+    **condition: object,
+) -> TaskRef:
+    """Inside a ``@job`` body, add a sensor task: ``sensor("wait", file="/in/{{ds}}/*.csv",
+    interval="1m", timeout="6h")``; ``python=`` takes a callable returning true when ready."""
+    builder = _building.get()
+    at = _caller(1)
+    if builder is None:
+        raise at.error("sensor() can only be called inside a @job function body")
+    return builder.add_sensor(name, condition, after, trigger, at)
+
+
 @overload
 def job(function: Callable[[], object], /) -> model.Job: ...
 @overload
@@ -329,5 +409,10 @@ def _build_job(body: Callable[[], object], options: dict[str, Any]) -> model.Job
     if not builder.tasks:
         raise where.error("the job body added no tasks; call @task functions or command() in it")
     return assemble_job(
-        name, builder.tasks, job_options, where.file, lambda task: builder.places[task].at("after")
+        name,
+        builder.tasks,
+        job_options,
+        where.file,
+        lambda task: builder.places[task].at("after"),
+        locate=lambda task, key: builder.places[task].at(key),
     )

@@ -81,6 +81,12 @@ def decide(rule: TriggerRule, tally: Tally) -> Verdict:
             if failed:
                 return Verdict.UPSTREAM_FAILED
             return Verdict.RUN if done else Verdict.WAIT
+        case TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS:  # the join after a branch
+            if failed:
+                return Verdict.UPSTREAM_FAILED
+            if not done:
+                return Verdict.WAIT
+            return Verdict.RUN if succeeded else Verdict.SKIP
     raise AssertionError(rule)
 
 

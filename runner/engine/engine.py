@@ -22,6 +22,7 @@ from typing import Any
 
 from runner import processes
 from runner.clock import Clock, utcnow
+from runner.engine import branching, mapping, sensing, templates
 from runner.engine.dag import Graph, ReadyQueue, TaskStates, Verdict
 from runner.engine.executor import (
     DEFAULT_LOG_CAP_BYTES,
@@ -31,11 +32,21 @@ from runner.engine.executor import (
     CancelRequested,
     Executor,
     MessageQueue,
+    SensorPoked,
 )
 from runner.engine.limits import check_durations
 from runner.engine.observer import NullObserver, RunObserver
 from runner.errors import DefinitionError, RunLostError, StoreError
-from runner.model import Job, RunState, TaskState
+from runner.model import (
+    Job,
+    OnTimeout,
+    RunState,
+    Sensor,
+    SensorKind,
+    TaskState,
+    instance_name,
+    logical_task,
+)
 from runner.store.records import AttemptRecord, RunRecord, TaskRunRecord
 from runner.store.store import Store
 
@@ -71,9 +82,30 @@ class _ActiveRun:
     running: dict[str, AttemptRecord] = field(default_factory=dict)
     stop_reason: str | None = None
     stop_state: RunState | None = None
+    mapped: dict[str, mapping.Expansion] = field(default_factory=dict)
+    """The instances of the mapped tasks expanded so far, by task."""
+    sensing: dict[str, datetime] = field(default_factory=dict)
+    """The sensor tasks waiting for their condition, with their deadlines."""
 
     def failed_tasks(self) -> list[str]:
         return [n for n in self.graph.order if self.states[n].failed]
+
+    def set_state(self, name: str, state: TaskState) -> None:
+        """Change the state of a task, or of an instance of a mapped task."""
+        index = mapping.index_of(name)
+        if index is None:
+            self.states.set(name, state)
+        else:
+            self.mapped[logical_task(name)].set(index, state)
+
+    @property
+    def retrying(self) -> bool:
+        """True while a task or an instance waits for its retry, or a sensor for its poke."""
+        return (
+            bool(self.states.retrying)
+            or bool(self.sensing)
+            or any(e.retrying for e in self.mapped.values())
+        )
 
 
 def _span_id(traceparent: str | None) -> str | None:
@@ -172,6 +204,7 @@ class Engine:
         self._timers: list[tuple[datetime, int, str, int, str]] = []
         self._seq = itertools.count()
         self._waiting_for_pool = False
+        self._poker = sensing.Poker(messages)
         self.finished: list[RunRecord] = []
 
     # -- public -------------------------------------------------------------------
@@ -226,17 +259,21 @@ class Engine:
             for name, state in states.items():
                 if not state.finished:
                     states[name] = TaskState.PENDING
+            results = self.store.results(run.id)
+            mapping.mapped_results(job, {n: r.state for n, r in rows.items()}, results)
             active = _ActiveRun(
                 job,
                 graph,
                 run,
                 graph.track(states),
-                self.store.results(run.id),
-                ReadyQueue(graph.rank),
+                results,
+                ReadyQueue(mapping.InstanceRank(graph.rank)),
                 run_env(job, run),
             )
-            if keep_budget:
-                active.tries = {t: rows[t].attempts for t in job.tasks if t in rows}
+            if keep_budget:  # instances of mapped tasks too
+                active.tries = {
+                    t: r.attempts for t, r in rows.items() if logical_task(t) in job.tasks
+                }
             self._runs[run.id] = active
             try:
                 if job.timeout is not None:
@@ -286,6 +323,7 @@ class Engine:
 
     def close(self) -> None:
         """Stop the executor's workers and flush telemetry."""
+        self._poker.close()
         self.executor.shutdown()
         self.observer.close()
 
@@ -314,6 +352,10 @@ class Engine:
                 self.store.set_attempt_process(
                     entry[1], pid=message.pid, pid_start=message.pid_start
                 )
+        elif isinstance(message, SensorPoked):
+            active = self._runs.get(message.run_id)
+            if active is not None and message.task in active.sensing:
+                self._poked(active, message.task, message.ready, message.detail, now)
         elif isinstance(message, CancelRequested):
             for active in list(self._runs.values()):
                 if message.run_id in (None, active.run.id):
@@ -327,8 +369,12 @@ class Engine:
             logger.warning("outcome for unknown attempt %s ignored", outcome.key)
             return
         active, attempt = entry
-        task = active.job.tasks[attempt.task]
+        task = active.job.tasks[logical_task(attempt.task)]
         del active.running[attempt.task]
+        index = mapping.index_of(attempt.task)
+        branch = None
+        if index is None:
+            outcome, branch = branching.checked(task, outcome, active.graph.downstream[task.name])
         state = outcome.state
         if active.stop_state is RunState.FAILED and state is TaskState.CANCELLED:
             state = TaskState.TIMED_OUT  # killed because the run timed out
@@ -356,16 +402,40 @@ class Engine:
         if state is TaskState.SUCCESS and outcome.result is not None:
             active.results[attempt.task] = outcome.result
         if retry:
-            active.states.set(attempt.task, TaskState.RETRYING)
+            active.set_state(attempt.task, TaskState.RETRYING)
             delay = backoff_delay(
                 task.retry_delay, task.max_retry_delay, active.tries[attempt.task], self.rng
             )
             self._add_timer(now + timedelta(seconds=delay), "retry", active.run.id, attempt.task)
             self._report(active, attempt.task, TaskState.RETRYING, attempt.number, now)
             return
-        active.states.set(attempt.task, state)
+        active.set_state(attempt.task, state)
         self._report(active, attempt.task, state, attempt.number, now)
-        self._settle(active, [attempt.task], now)
+        if index is not None:
+            expansion = active.mapped[task.name]
+            expansion.results[index] = active.results.get(attempt.task)
+            if not expansion.unfinished:
+                self._mapped_ended(active, task.name, now)
+            return
+        skipped = [] if branch is None else self._skip_branches(active, task.name, branch, now)
+        self._settle(active, [attempt.task, *skipped], now)
+
+    def _skip_branches(
+        self, active: _ActiveRun, task: str, branch: tuple[str, ...], now: datetime
+    ) -> list[str]:
+        """Skip the pending direct downstream tasks the branch ``task`` chose did not lead to."""
+        skipped = [
+            name
+            for name in branching.not_chosen(active.graph.downstream, task, branch)
+            if active.states[name] is TaskState.PENDING
+        ]
+        for name in skipped:
+            active.states.set(name, TaskState.SKIPPED)
+            self.store.set_task_state(
+                active.run, name, TaskState.SKIPPED, now, reason=branching.REASON
+            )
+            self._report(active, name, TaskState.SKIPPED, 0, now)
+        return skipped
 
     def _lost(self, active: _ActiveRun) -> bool:
         """True, forgetting the run and stopping what it still runs, when another process
@@ -389,15 +459,168 @@ class Engine:
     def _settle(self, active: _ActiveRun, changed: list[str] | None, now: datetime) -> None:
         if active.stop_reason is not None:
             return
+        expand, sense = [], []
         for decision in active.states.settle(changed):
             if decision.verdict is Verdict.RUN:
-                active.ready.add(decision.task)
+                if active.job.tasks[decision.task].sensor is not None:
+                    sense.append(decision.task)
+                elif active.job.tasks[decision.task].mapped:
+                    expand.append(decision.task)
+                else:
+                    active.ready.add(decision.task)
                 continue
             state = active.states[decision.task]
             self.store.set_task_state(
                 active.run, decision.task, state, now, reason="trigger rule not met"
             )
             self._report(active, decision.task, state, 0, now)
+        for name in expand:
+            self._expand(active, name, now)
+        for name in sense:
+            self._start_sensor(active, name, now)
+
+    # -- sensors ------------------------------------------------------------------
+
+    def _start_sensor(self, active: _ActiveRun, name: str, now: datetime) -> None:
+        """Begin (or, after a restart, go on) waiting: the deadline counts from the first
+        poke of this run's task, whoever made it."""
+        sensor = active.job.tasks[name].sensor
+        assert sensor is not None
+        began = self.store.first_poke(active.run.id, name) or now
+        active.sensing[name] = began + timedelta(seconds=sensor.timeout)
+        active.states.set(name, TaskState.RUNNING)
+        self.store.set_task_state(active.run, name, TaskState.RUNNING, now)
+        self._report(active, name, TaskState.RUNNING, 0, now)
+        self._add_timer(now, "poke", active.run.id, name)
+
+    def _poke(self, active: _ActiveRun, name: str, now: datetime) -> None:
+        deadline = active.sensing.get(name)
+        if deadline is None:
+            return
+        sensor = active.job.tasks[name].sensor
+        assert sensor is not None
+        if now >= deadline:
+            self._sensor_timed_out(active, name, now)
+            return
+        known = templates.values(active.job, active.run)
+        if sensor.kind is SensorKind.FILE:
+            self._poked(active, name, *sensing.file_poke(sensor, known), now)
+        elif sensor.kind is SensorKind.JOB:
+            self._poked(active, name, *self._job_poke(active, sensor), now)
+        else:
+            env = attempt_env(active.job, active.run, name, 0, active.env)
+            self._poker.poke(active.run.id, name, sensor, known, env)
+
+    def _job_poke(self, active: _ActiveRun, sensor: Sensor) -> tuple[bool, str]:
+        start, end = templates.logical_day(active.job, active.run)
+        done = self.store.job_succeeded_between(str(sensor.target), start, end)
+        return done, f"job {sensor.target!r} {'succeeded' if done else 'has not succeeded'}"
+
+    def _poked(
+        self, active: _ActiveRun, name: str, ready: bool, detail: str, now: datetime
+    ) -> None:
+        """A poke's answer: the wait ends, or the next poke is set."""
+        sensor = active.job.tasks[name].sensor
+        assert sensor is not None
+        self.store.record_poke(active.run, name, now, ready=ready, detail=detail)
+        if not ready:
+            at = min(now + timedelta(seconds=sensor.interval), active.sensing[name])
+            self._add_timer(at, "poke", active.run.id, name)
+            return
+        del active.sensing[name]
+        active.states.set(name, TaskState.SUCCESS)
+        self.store.set_task_state(active.run, name, TaskState.SUCCESS, now)
+        self._report(active, name, TaskState.SUCCESS, 0, now)
+        self._settle(active, [name], now)
+
+    def _sensor_timed_out(self, active: _ActiveRun, name: str, now: datetime) -> None:
+        sensor = active.job.tasks[name].sensor
+        assert sensor is not None
+        del active.sensing[name]
+        error = f"sensor {name!r} timed out after {sensor.timeout:g}s: its condition was not met"
+        if sensor.on_timeout is OnTimeout.SKIP:
+            self._end_unstarted(active, name, TaskState.SKIPPED, now, reason="sensor timed out")
+        else:
+            self._fail_unstarted(active, name, "sensor timed out", error, now)
+
+    # -- mapped tasks -------------------------------------------------------------
+
+    def _expand(self, active: _ActiveRun, name: str, now: datetime) -> None:
+        """Make the instances of a mapped task that is ready, ready in turn."""
+        task = active.job.tasks[name]
+        try:
+            items = mapping.items_of(
+                task, active.results, {**active.job.params, **active.run.params}
+            )
+        except mapping.MapError as exc:
+            self._fail_unstarted(active, name, exc.reason, str(exc), now)
+            return
+        if not items:
+            self._end_unstarted(active, name, TaskState.SKIPPED, now, reason=mapping.EMPTY)
+            return
+        names = [instance_name(name, i) for i in range(len(items))]
+        self.store.add_instance_rows(active.run, names, task.after, now)
+        rows = {n: r.state for n, r in self.store.task_runs(active.run.id).items()}
+        exhausted = [n for n in names if active.tries.get(n, 0) > task.retries]
+        expansion = active.mapped[name] = mapping.expand(
+            task, items, rows, active.results, exhausted
+        )
+        active.states.set(name, TaskState.RUNNING)
+        self.store.set_task_state(active.run, name, TaskState.RUNNING, now)
+        self._report(active, name, TaskState.RUNNING, 0, now)
+        for instance in expansion.names(TaskState.PENDING):
+            active.ready.add(instance)
+        if not expansion.unfinished:
+            self._mapped_ended(active, name, now)
+
+    def _mapped_ended(self, active: _ActiveRun, name: str, now: datetime) -> None:
+        """Every instance of a mapped task ended: it ends as they did, with their results."""
+        expansion = active.mapped[name]
+        state = expansion.outcome()
+        if state is TaskState.SUCCESS:
+            active.results[name] = expansion.results
+        self._end_unstarted(active, name, state, now, reason="every instance was skipped")
+
+    def _end_unstarted(
+        self, active: _ActiveRun, name: str, state: TaskState, now: datetime, *, reason: str
+    ) -> None:
+        active.states.set(name, state)
+        self.store.set_task_state(active.run, name, state, now, reason=reason)
+        self._report(active, name, state, 0, now)
+        self._settle(active, [name], now)
+
+    def _fail_unstarted(
+        self, active: _ActiveRun, name: str, reason: str, error: str, now: datetime
+    ) -> None:
+        """Record a task that cannot start as one failed attempt, with why."""
+        try:
+            attempt = self.store.start_attempt(active.run, name, now)
+        except RunLostError:
+            self._lost(active)
+            return
+        assert attempt is not None  # no pool: never waits for a slot
+        self.store.finish_attempt(attempt, TaskState.FAILED, now, error=error, reason=reason)
+        active.states.set(name, TaskState.FAILED)
+        self._report(active, name, TaskState.FAILED, attempt.number, now)
+        self._settle(active, [name], now)
+
+    def _cancel_waiting(self, active: _ActiveRun, reason: str, now: datetime) -> None:
+        """Cancel the sensors that wait, and the instances that wait to start or to retry
+        (stopping a run)."""
+        for name in list(active.sensing):
+            del active.sensing[name]
+            active.states.set(name, TaskState.CANCELLED)
+            self.store.set_task_state(active.run, name, TaskState.CANCELLED, now, reason=reason)
+            self._report(active, name, TaskState.CANCELLED, 0, now)
+        for expansion in list(active.mapped.values()):
+            for instance in list(expansion.names(TaskState.PENDING, TaskState.RETRYING)):
+                active.set_state(instance, TaskState.CANCELLED)
+                self.store.set_task_state(
+                    active.run, instance, TaskState.CANCELLED, now, reason=reason
+                )
+                self._report(active, instance, TaskState.CANCELLED, 0, now)
+            if not expansion.unfinished and not active.states[expansion.task].finished:
+                self._mapped_ended(active, expansion.task, now)
 
     def _stop(self, active: _ActiveRun, state: RunState, reason: str, now: datetime) -> None:
         """Stop a run: cancel what runs, mark what has not started as cancelled."""
@@ -410,6 +633,7 @@ class Engine:
                 active.states.set(name, TaskState.CANCELLED)
                 self.store.set_task_state(active.run, name, TaskState.CANCELLED, now, reason=reason)
                 self._report(active, name, TaskState.CANCELLED, 0, now)
+        self._cancel_waiting(active, reason, now)
         for attempt in active.running.values():
             if state is RunState.FAILED:
                 self.executor.time_out(attempt.id)
@@ -436,12 +660,14 @@ class Engine:
             if active is None:
                 continue
             if kind == "retry" and active.stop_reason is None:
-                active.states.set(ref, TaskState.PENDING)
+                active.set_state(ref, TaskState.PENDING)
                 active.ready.add(ref)
             elif kind == "timeout":
                 entry = self._by_key.get(int(ref))
                 if entry is not None:
                     self.executor.time_out(int(ref))
+            elif kind == "poke" and active.stop_reason is None:
+                self._poke(active, ref, now)
             elif kind == "run_timeout":
                 timeout = active.job.timeout or 0
                 self._stop(active, RunState.FAILED, f"run timed out after {timeout:g}s", now)
@@ -468,7 +694,7 @@ class Engine:
                 return
 
     def _launch(self, active: _ActiveRun, name: str, now: datetime) -> bool:
-        task = active.job.tasks[name]
+        task = active.job.tasks[logical_task(name)]
         try:
             attempt = self.store.start_attempt(
                 active.run,
@@ -485,10 +711,13 @@ class Engine:
             self._waiting_for_pool = True
             return False
         active.tries[name] = active.tries.get(name, 0) + 1
-        active.states.set(name, TaskState.RUNNING)
+        active.set_state(name, TaskState.RUNNING)
         active.running[name] = attempt
         self._by_key[attempt.id] = (active, attempt)
-        env = attempt_env(active.job, active.run, name, attempt.number, active.env)
+        env = attempt_env(active.job, active.run, task.name, attempt.number, active.env)
+        index = mapping.index_of(name)
+        instance = None if index is None else (index, active.mapped[task.name].items[index])
+        env.update(mapping.instance_env(instance))
         env.update(task.env)
         context = self.observer.attempt_started(active.job, active.run, attempt)
         env.update(context)
@@ -505,7 +734,7 @@ class Engine:
             env=env,
             stdout_path=Path(attempt.stdout_path) if attempt.stdout_path else None,
             stderr_path=Path(attempt.stderr_path) if attempt.stderr_path else None,
-            upstream_results={u: active.results.get(u) for u in task.after},
+            upstream_results=mapping.upstream_results(task, active.results, instance),
             kill_grace=active.job.kill_grace,
             log_cap_bytes=self.log_cap_bytes,
         )
@@ -524,7 +753,7 @@ class Engine:
             if active.running or active.ready:
                 continue
             if active.stop_reason is None and active.states.unfinished:
-                if active.states.retrying:
+                if active.retrying:
                     continue
                 # Nothing runs or can run, yet tasks are unfinished: cannot happen with a
                 # valid graph; end the run rather than hang.

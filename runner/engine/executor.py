@@ -19,9 +19,6 @@ from runner.model import Task, TaskState
 DEFAULT_LOG_CAP_BYTES = 10 * 1024 * 1024
 """Per stream and attempt; output past it is counted but not written."""
 
-ERROR_TAIL_LINES = 20
-"""Lines of stderr (or of a traceback) kept on the attempt for alerts."""
-
 
 @dataclass(frozen=True)
 class AttemptSpec:
@@ -84,7 +81,17 @@ class Wakeup:
     reason: str
 
 
-Message = AttemptLaunched | AttemptFinished | CancelRequested | Wakeup
+@dataclass(frozen=True)
+class SensorPoked:
+    """A poke of a sensor task answered (runner.engine.sensing)."""
+
+    run_id: int
+    task: str
+    ready: bool
+    detail: str
+
+
+Message = AttemptLaunched | AttemptFinished | CancelRequested | Wakeup | SensorPoked
 
 
 class Executor(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Collection
 
 from runner.engine.executor import AttemptFinished
 from runner.model import TaskState
@@ -17,9 +18,17 @@ def describe_signal(signum: int) -> str:
 
 
 def exited(
-    key: int, returncode: int, *, skip_exit_code: int | None = None, error: str | None = None
+    key: int,
+    returncode: int,
+    *,
+    skip_exit_code: int | None = None,
+    branch_codes: Collection[int] = (),
+    error: str | None = None,
 ) -> AttemptFinished:
-    """The outcome of a process that ended on its own; ``returncode`` is negative for a signal."""
+    """The outcome of a process that ended on its own; ``returncode`` is negative for a signal.
+
+    ``branch_codes`` (a command's ``branch_on_exit``) are exit codes that are successes.
+    """
     if returncode < 0:
         return AttemptFinished(
             key,
@@ -30,6 +39,10 @@ def exited(
         )
     if returncode == 0:
         return AttemptFinished(key, TaskState.SUCCESS, exit_code=0)
+    if returncode in branch_codes:
+        return AttemptFinished(
+            key, TaskState.SUCCESS, exit_code=returncode, reason=f"exit code {returncode} (branch)"
+        )
     if returncode == skip_exit_code:
         return AttemptFinished(
             key, TaskState.SKIPPED, exit_code=returncode, reason=f"exit code {returncode} (skip)"

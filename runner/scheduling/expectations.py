@@ -105,13 +105,12 @@ def check_expectations(store: Store, now: datetime) -> list[Event]:
     in one transaction under the event-log lock, so a fire time or run is reported once.
     """
     found: list[Event] = []
-    for row in reads.scheduled_jobs(store.db):
+    for row in reads.scheduled_jobs(store):
         try:
             expectation = Expectation.from_row(row)
             if not _unkept_fire_times(store, expectation, now, reported=True):
                 continue  # the usual case, found without taking the write lock
-            with store.db.transaction():
-                store.db.serialize_event_writes()
+            with store.event_transaction():
                 found.extend(_report_missed(store, expectation, now))
         except Exception:  # one bad schedule must not stop the check of the others
             logger.exception("missed-run check of job %s failed", row["name"])
@@ -172,12 +171,12 @@ def _early_allowance(expectation: Expectation, fire: datetime) -> timedelta:
 
 def _last_start(store: Store, job: str) -> datetime | None:
     """The latest start of a run of ``job``, or of a start ``--overlap skip`` turned away."""
-    started = reads.last_start_at(store.db, job)
+    started = reads.last_start_at(store, job)
     return None if started is None else from_epoch(started)
 
 
 def _last_missed_at(store: Store, job: str) -> datetime | None:
-    payload = reads.last_missed_payload(store.db, job)
+    payload = reads.last_missed_payload(store, job)
     if payload is None:
         return None
     expected: datetime | None = read_payload(RunMissed.type, json.loads(payload)).get("expected_at")
@@ -187,9 +186,8 @@ def _last_missed_at(store: Store, job: str) -> datetime | None:
 def _report_overdue(store: Store, now: datetime) -> list[Event]:
     events: list[Event] = []
     for run in _overdue_runs(store, now):
-        with store.db.transaction():
-            store.db.serialize_event_writes()
-            if reads.overdue_reported(store.db, run["id"]):
+        with store.event_transaction():
+            if reads.overdue_reported(store, run["id"]):
                 continue
             event = RunOverdue(
                 at=now, job=run["job"], run_id=run["id"], expected_seconds=run["limit"]
@@ -208,7 +206,7 @@ def _report_overdue(store: Store, now: datetime) -> list[Event]:
 def _overdue_runs(store: Store, now: datetime) -> list[dict[str, Any]]:
     """Running runs past the job's ``overdue_limit``."""
     overdue = []
-    for row in reads.running_with_limits(store.db):
+    for row in reads.running_with_limits(store):
         limit = overdue_limit(row["expected_duration"], row["timeout"])
         if limit is not None and now.timestamp() - float(row["started_at"]) > limit:
             overdue.append({"id": int(row["id"]), "job": row["job"], "limit": limit})
@@ -218,7 +216,7 @@ def _overdue_runs(store: Store, now: datetime) -> list[dict[str, Any]]:
 def job_status(store: Store, job_name: str, now: datetime) -> str | None:
     """``late`` when a due fire time (past its grace) had no start since, or a run is
     past its expected duration; else None."""
-    row = reads.job_schedule(store.db, job_name)
+    row = reads.job_schedule(store, job_name)
     if row is None:
         return None
     if row["schedule"] is not None and not row["paused"]:

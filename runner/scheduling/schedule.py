@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from zoneinfo import ZoneInfo
 
 from runner import cron
+from runner.config_fields import close_match
 from runner.errors import InvalidScheduleError
 from runner.model import DstPolicy, Job, RepeatedTime, SkippedTime
 
@@ -76,8 +75,8 @@ def validate_timezone(name: object) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        close = difflib.get_close_matches(name, sorted(available_timezones()), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        close = close_match(name, sorted(available_timezones()))
+        hint = f" (did you mean {close!r}?)" if close else ""
         raise InvalidScheduleError(f"unknown timezone {name!r}{hint}") from None
 
 
@@ -140,6 +139,8 @@ class Schedule:
     def __init__(self, expr: str, timezone: str = "UTC", dst: DstPolicy | None = None) -> None:
         self.expr = expr
         self._fire_times = cron.fire_times
+        from zoneinfo import ZoneInfo  # a job without a schedule never needs it
+
         self.timezone = timezone
         self.tz = ZoneInfo(timezone)
         self.dst = dst or DstPolicy()

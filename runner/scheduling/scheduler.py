@@ -17,6 +17,7 @@ from runner.engine.engine import Engine, tasks_to_resume
 from runner.errors import DefinitionError, InvalidScheduleError
 from runner.events import RunSkipped
 from runner.model import Job, Overlap, RunState, Trigger
+from runner.scheduling.after import fire_after
 from runner.scheduling.schedule import FireTime, Schedule, check_job_schedule
 from runner.store.records import RunRecord
 from runner.store.scheduling import active_runs, claim_run, last_fire_time, queued_runs
@@ -57,7 +58,7 @@ class Scheduler:
         """Use these job definitions from now on (runs already going keep theirs)."""
         schedules: dict[str, Schedule] = {}
         for name, job in jobs.items():
-            if job.schedule is None:
+            if job.schedule is None or job.depends_on is not None:  # after: other jobs
                 continue
             try:
                 check_job_schedule(job)
@@ -114,8 +115,15 @@ class Scheduler:
                     )
                     self._next.pop(name, None)
         if due or now >= self._next_poll:
+            self._fire_after(now)
             self._start_queued(now)
             self._next_poll = now + timedelta(seconds=POLL_SECONDS)
+
+    def _fire_after(self, now: datetime) -> None:
+        dependent = [job for job in self.jobs.values() if job.depends_on is not None]
+        if dependent:
+            paused = {j.name for j in self.store.list_jobs() if j.paused}
+            fire_after(self.store, dependent, now, paused)
 
     def _fire_due(self, job: Job, now: datetime, *, paused: bool) -> None:
         schedule = self._schedules[job.name]

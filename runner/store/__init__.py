@@ -3,7 +3,7 @@
 Open it with ``Store.open(url)``; ``Store`` writes and reads the spine (jobs, runs, task
 runs, attempts and the append-only event log), each write with its event. Every SQL
 statement of the project lives in this package, one query module per concern, each
-working on the store's connection:
+taking the ``Store`` (its connection, ``Store._db``, is private to this package):
 
 - ``spine_sql`` and ``lean_connection``: wrap's lean path (import-light), the same
   rows as ``Store`` writes;

@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runner.store.database import Database
 from runner.store.records import to_epoch
+
+if TYPE_CHECKING:
+    from runner.store.store import Store
 
 
 class AlertState(StrEnum):
@@ -21,34 +23,34 @@ class AlertState(StrEnum):
     RESOLVED = "resolved"
 
 
-def job_facts_rows(db: Database) -> list[dict[str, Any]]:
+def job_facts_rows(store: Store) -> list[dict[str, Any]]:
     """Every ``alert_job_facts`` row: ``job`` and its ``facts`` (JSON)."""
-    return db.rows("SELECT job, facts FROM alert_job_facts")
+    return store._db.rows("SELECT job, facts FROM alert_job_facts")
 
 
-def save_job_facts(db: Database, facts: Sequence[tuple[str, str]], now: datetime) -> None:
+def save_job_facts(store: Store, facts: Sequence[tuple[str, str]], now: datetime) -> None:
     """Write (job, facts JSON) pairs."""
-    db.executemany(
+    store._db.executemany(
         "INSERT INTO alert_job_facts (job, facts, updated_at) VALUES (:job, :facts, :now) "
         "ON CONFLICT (job) DO UPDATE SET facts = excluded.facts, updated_at = excluded.updated_at",
         [{"job": job, "facts": text, "now": to_epoch(now)} for job, text in facts],
     )
 
 
-def alert_rows(db: Database, state: AlertState | None = None) -> list[dict[str, Any]]:
+def alert_rows(store: Store, state: AlertState | None = None) -> list[dict[str, Any]]:
     """Stored alerts (optionally in one state), newest change first."""
     where = "WHERE state = :state" if state else ""
-    return db.rows(
+    return store._db.rows(
         f"SELECT * FROM alerts {where} ORDER BY updated_at DESC, fingerprint",
         {"state": state.value if state else None},
     )
 
 
-def save_alert_rows(db: Database, rows: Sequence[dict[str, Any]]) -> None:
+def save_alert_rows(store: Store, rows: Sequence[dict[str, Any]]) -> None:
     """Insert or update alerts, keyed ``fp``, ``name``, ``severity``, ``job``, ``state``,
     ``labels``, ``annotations``, ``details``, ``starts``, ``ends``, ``updated``,
     ``flapping`` and ``firings``."""
-    db.executemany(
+    store._db.executemany(
         "INSERT INTO alerts (fingerprint, alertname, severity, job, state, labels, annotations, "
         "details, starts_at, ends_at, updated_at, flapping, firings) VALUES (:fp, :name, "
         ":severity, :job, :state, :labels, :annotations, :details, :starts, :ends, :updated, "
@@ -61,9 +63,9 @@ def save_alert_rows(db: Database, rows: Sequence[dict[str, Any]]) -> None:
     )
 
 
-def firing_by_severity(db: Database) -> dict[str, int]:
+def firing_by_severity(store: Store) -> dict[str, int]:
     """How many alerts fire, by severity (severities with none are absent)."""
-    rows = db.rows(
+    rows = store._db.rows(
         "SELECT severity, COUNT(*) AS n FROM alerts WHERE state = 'firing' GROUP BY severity"
     )
     return {r["severity"]: int(r["n"]) for r in rows}

@@ -18,11 +18,12 @@ from runner.events import (
     AttemptSucceeded,
     AttemptTimedOut,
     Event,
+    TaskPoked,
     TaskSkipped,
     TaskUpstreamFailed,
 )
 from runner.model import TaskState
-from runner.store.eventlog import EventLog
+from runner.store.eventlog import Part
 from runner.store.records import (
     AttemptRecord,
     RunRecord,
@@ -53,13 +54,13 @@ def _process_columns(pid_start: str | None) -> str:
     return f"pid_start = {start}, pid = :pid"
 
 
-class AttemptTable(EventLog):
+class AttemptTable(Part):
     """Task rows and attempts: numbering, pool slots, outcomes, results."""
 
     def task_runs(self, run_id: int) -> dict[str, TaskRunRecord]:
         """The task rows of a run, by task name."""
-        self._flush_task_states()
-        rows = self.db.rows(
+        self._log.flush_task_states()
+        rows = self._db.rows(
             "SELECT * FROM task_runs WHERE run_id = :id ORDER BY task", {"id": run_id}
         )
         return {r["task"]: TaskRunRecord.from_row(r) for r in rows}
@@ -75,9 +76,9 @@ class AttemptTable(EventLog):
     ) -> None:
         """Set a task's state in a run; skipped and upstream_failed also append their event."""
         at_epoch = to_epoch(at)
-        with self._recording():
-            self._supersede_task_state(run.id, task)
-            updated = self.db.execute(
+        with self._log.recording():
+            self._log.supersede_task_state(run.id, task)
+            updated = self._db.execute(
                 "UPDATE task_runs SET state = :state, updated_at = :at "
                 "WHERE run_id = :run_id AND task = :task",
                 {"state": state.value, "at": at_epoch, "run_id": run.id, "task": task},
@@ -85,11 +86,13 @@ class AttemptTable(EventLog):
             if not updated:
                 raise NotFoundError(f"run {run.id} of {run.job} has no task {task!r}")
             if state is TaskState.SKIPPED:
-                self._insert_event(
+                self._log.insert_event(
                     TaskSkipped(at=at, job=run.job, run_id=run.id, task=task, reason=reason)
                 )
             elif state is TaskState.UPSTREAM_FAILED:
-                self._insert_event(TaskUpstreamFailed(at=at, job=run.job, run_id=run.id, task=task))
+                self._log.insert_event(
+                    TaskUpstreamFailed(at=at, job=run.job, run_id=run.id, task=task)
+                )
 
     def start_attempt(
         self,
@@ -109,16 +112,16 @@ class AttemptTable(EventLog):
         hung and was taken over never starts an attempt beside its successor's).
         """
         at_epoch = to_epoch(at)
-        with self._recording():
+        with self._log.recording():
             if pool is not None and pool_size is not None:
-                busy = self.db.scalar(
+                busy = self._db.scalar(
                     "SELECT COUNT(*) FROM attempts WHERE pool = :pool AND state = 'running'",
                     {"pool": pool},
                 )
                 if busy >= pool_size:
                     return None
-            self._supersede_task_state(run.id, task)
-            number = self.db.scalar(
+            self._log.supersede_task_state(run.id, task)
+            number = self._db.scalar(
                 "UPDATE task_runs SET state = 'running', attempts = attempts + 1, "
                 "updated_at = :at WHERE run_id = :run_id AND task = :task AND NOT EXISTS "
                 "(SELECT 1 FROM runs WHERE id = :run_id AND supervisor <> :sup) "
@@ -126,13 +129,15 @@ class AttemptTable(EventLog):
                 {"at": at_epoch, "run_id": run.id, "task": task, "sup": processes.current()},
             )
             if number is None:
-                owner = self.db.scalar("SELECT supervisor FROM runs WHERE id = :id", {"id": run.id})
+                owner = self._db.scalar(
+                    "SELECT supervisor FROM runs WHERE id = :id", {"id": run.id}
+                )
                 if owner is not None and owner != processes.current():
                     raise RunLostError(f"run {run.id} of {run.job} is supervised by {owner} now")
                 raise NotFoundError(f"run {run.id} of {run.job} has no task {task!r}")
             out, err = _log_paths(log_dir, run, task, number)
             sup = processes.current()
-            attempt_id = self.db.scalar(
+            attempt_id = self._db.scalar(
                 "INSERT INTO attempts (run_id, job, task, number, state, started_at, pool, "
                 "supervisor, stdout_path, stderr_path) VALUES (:run_id, :job, :task, :number, "
                 "'running', :at, :pool, :sup, :out, :err) RETURNING id",
@@ -148,7 +153,7 @@ class AttemptTable(EventLog):
                     "err": err,
                 },
             )
-            self._insert_event(
+            self._log.insert_event(
                 AttemptStarted(
                     at=at, job=run.job, run_id=run.id, task=task, attempt=number, pool=pool
                 )
@@ -190,8 +195,8 @@ class AttemptTable(EventLog):
         lets recovery recognise the process; without it a start recorded for the same pid
         is kept (a scheduler echoing the pid its worker recorded), any other is cleared.
         """
-        with self.transaction():
-            self.db.execute(
+        with self._log.transaction():
+            self._db.execute(
                 f"UPDATE attempts SET {_process_columns(pid_start)}, "
                 "span_id = COALESCE(:span, span_id) WHERE id = :id",
                 {"pid": pid, "start": pid_start, "span": span_id, "id": attempt.id},
@@ -226,9 +231,9 @@ class AttemptTable(EventLog):
         if will_retry and state not in _RETRYABLE:
             raise ValueError(f"an attempt that ended {state.value!r} is not retried")
         at_epoch = to_epoch(at)
-        with self._recording():
+        with self._log.recording():
             pid, pid_start = process or (None, None)
-            started = self.db.scalar(
+            started = self._db.scalar(
                 "UPDATE attempts SET state = :state, finished_at = :at, exit_code = :code, "
                 "signal = :sig, error = :error, reason = :reason, result = :result"
                 f"{'' if process is None else ', ' + _process_columns(pid_start)} "
@@ -254,7 +259,7 @@ class AttemptTable(EventLog):
                 )  # fmt: skip
                 return False
             task_state = TaskState.RETRYING if will_retry else state
-            self._set_task_state_row(attempt.run_id, attempt.task, task_state.value, at_epoch)
+            self._log.set_task_state_row(attempt.run_id, attempt.task, task_state.value, at_epoch)
             common: dict[str, Any] = {
                 "at": at,
                 "job": attempt.job,
@@ -263,7 +268,7 @@ class AttemptTable(EventLog):
                 "attempt": attempt.number,
             }
             if state is TaskState.SKIPPED:
-                self._insert_event(TaskSkipped(**common, reason=reason))
+                self._log.insert_event(TaskSkipped(**common, reason=reason))
                 return True
             ended: dict[str, Any] = {
                 "duration_seconds": max(0.0, at_epoch - started),
@@ -274,12 +279,12 @@ class AttemptTable(EventLog):
             }
             if state in _RETRYABLE:
                 ended["will_retry"] = will_retry
-            self._insert_event(cls(**common, **ended))
+            self._log.insert_event(cls(**common, **ended))
         return True
 
     def get_attempt(self, attempt_id: int) -> AttemptRecord:
         """The attempt with this id."""
-        rows = self.db.rows("SELECT * FROM attempts WHERE id = :id", {"id": attempt_id})
+        rows = self._db.rows("SELECT * FROM attempts WHERE id = :id", {"id": attempt_id})
         if not rows:
             raise NotFoundError(f"no attempt with id {attempt_id}")
         return AttemptRecord.from_row(rows[0])
@@ -287,7 +292,7 @@ class AttemptTable(EventLog):
     def attempts(self, run_id: int, task: str | None = None) -> list[AttemptRecord]:
         """The attempts of a run (or of one of its tasks), in start order."""
         extra = " AND task = :task" if task is not None else ""
-        rows = self.db.rows(
+        rows = self._db.rows(
             f"SELECT * FROM attempts WHERE run_id = :id{extra} ORDER BY id",
             {"id": run_id, "task": task},
         )
@@ -295,12 +300,41 @@ class AttemptTable(EventLog):
 
     def results(self, run_id: int) -> dict[str, Any]:
         """The return values of the successful attempts of a run's Python tasks."""
-        rows = self.db.rows(
+        rows = self._db.rows(
             "SELECT task, result FROM attempts WHERE run_id = :id AND state = 'success' "
             "AND result IS NOT NULL ORDER BY id",
             {"id": run_id},
         )
         return {r["task"]: json.loads(r["result"]) for r in rows}
+
+    # -- sensors --------------------------------------------------------------------
+
+    def record_poke(
+        self, run: RunRecord, task: str, at: datetime, *, ready: bool, detail: str
+    ) -> None:
+        """Append the event of one poke of a sensor task: a cheap row, not an attempt."""
+        with self._log.recording():
+            self._log.insert_event(
+                TaskPoked(at=at, job=run.job, run_id=run.id, task=task, ready=ready, detail=detail)
+            )
+
+    def first_poke(self, run_id: int, task: str) -> datetime | None:
+        """When a sensor task of a run was first poked (its wait began), if it was."""
+        at = self._db.scalar(
+            "SELECT MIN(at) FROM events WHERE run_id = :id AND task = :task "
+            "AND type = 'task_poked'",
+            {"id": run_id, "task": task},
+        )
+        return None if at is None else from_epoch(at)
+
+    def job_succeeded_between(self, job: str, start: datetime, end: datetime) -> bool:
+        """True when a run of ``job`` with a logical time in [start, end) succeeded."""
+        found = self._db.scalar(
+            "SELECT COUNT(*) FROM runs WHERE job = :job AND state = 'success' "
+            "AND logical_time >= :start AND logical_time < :end",
+            {"job": job, "start": to_epoch(start), "end": to_epoch(end)},
+        )
+        return bool(found)
 
 
 def attempt_log_paths(

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from runner.errors import StoreError, refused_for_good
 from runner.filemodes import private_file
 from runner.store.integrity import corrupt_advice, is_corrupt
+from runner.store.lean_connection import RowReads
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ def _failure_text(prefix: str, url: DatabaseURL, exc: BaseException) -> str:
     return message
 
 
-class Database:
+class Database(RowReads):
     """One connection with explicit, nestable write transactions.
 
     The outermost ``transaction()`` is BEGIN … COMMIT; a nested one is a SAVEPOINT, so
@@ -227,28 +228,6 @@ class Database:
                     cur.executemany(self._sql(sql), rows)
         except self._driver_errors as exc:
             self._fail(exc)
-
-    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Run a query and return its rows as dicts."""
-        cur: Any = self.execute(sql, params)
-        try:
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-        finally:
-            cur.close()
-
-    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
-        """Run a statement and return the first column of its first row, or None.
-
-        The cursor is closed at once: an unfinished ``RETURNING`` statement would keep
-        SQLite from committing.
-        """
-        cur = self.execute(sql, params)
-        try:
-            row = cur.fetchone()
-        finally:
-            cur.close()
-        return None if row is None else row[0]
 
     def _command(self, sql: str) -> None:
         try:

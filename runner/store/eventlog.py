@@ -16,8 +16,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import StoreError
 from runner.events import (
@@ -31,6 +30,9 @@ from runner.store.records import (
 )
 from runner.store.spine_sql import EVENT_COLUMNS, to_json
 
+if TYPE_CHECKING:
+    from runner.store.lean_connection import Connection
+
 logger = logging.getLogger(__name__)
 
 # 7 parameters an event: well under SQLite's 32,766 and PostgreSQL's 65,535 per statement.
@@ -39,7 +41,8 @@ _ROWS_PER_UPDATE = 500
 
 
 class EventLog:
-    """A connection, its transactions, and the append-only event log."""
+    """A connection, its transactions, and the append-only event log: what every part of
+    the store shares."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -50,17 +53,6 @@ class EventLog:
     def close(self) -> None:
         """Close the connection."""
         self.db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -74,6 +66,13 @@ class EventLog:
             return
         with self.db.transaction():
             yield
+
+    def spine_connection(self) -> Connection:
+        """This store's connection, as wrap's lean path takes one: wrap's recorder, the
+        spool replay and the liveness checks run the statements of ``spine_sql`` on it, so
+        the same code serves wrap (without the store's imports) and ``serve``. Not a door
+        for new SQL: a query belongs in a module of this package."""
+        return self.db
 
     @contextmanager
     def turn(self) -> Iterator[None]:
@@ -90,7 +89,7 @@ class EventLog:
             self._in_turn = True
             try:
                 yield
-                self._flush_task_states()
+                self.flush_task_states()
                 self._flush_events()
             except BaseException:
                 self._pending.clear()
@@ -100,9 +99,10 @@ class EventLog:
                 self._in_turn = False
 
     @contextmanager
-    def _recording(self) -> Iterator[None]:
+    def recording(self) -> Iterator[None]:
         """A write transaction that appends events: it takes the event lock before any
-        row lock, so all writers lock in one order."""
+        row lock, so all writers lock in one order; a check and the append it decides
+        (reported yet? then report) made inside it do not race another process."""
         if self._in_turn:
             self.db.serialize_event_writes()
             yield
@@ -119,7 +119,7 @@ class EventLog:
 
     # -- task states held to the end of a turn ----------------------------------------
 
-    def _set_task_state_row(self, run_id: int, task: str, state: str, at_epoch: float) -> None:
+    def set_task_state_row(self, run_id: int, task: str, state: str, at_epoch: float) -> None:
         """Set a task row's state: inside a turn at its end, with the turn's other task
         rows in one statement; otherwise now."""
         if self._in_turn:
@@ -131,11 +131,11 @@ class EventLog:
             {"state": state, "at": at_epoch, "run_id": run_id, "task": task},
         )
 
-    def _supersede_task_state(self, run_id: int, task: str) -> None:
+    def supersede_task_state(self, run_id: int, task: str) -> None:
         """Forget a held state of this task row: the caller writes a newer one now."""
         self._task_states.pop((run_id, task), None)
 
-    def _flush_task_states(self) -> None:
+    def flush_task_states(self) -> None:
         """Write the held task states, one UPDATE per run; before task rows are read or
         written in bulk."""
         held, self._task_states = self._task_states, {}
@@ -165,11 +165,11 @@ class EventLog:
 
     def append(self, event: Event) -> int:
         """Append an event to the log and return its id."""
-        with self._recording():
-            self._insert_event(event)
+        with self.recording():
+            self.insert_event(event)
             return self._flush_events()
 
-    def _insert_event(self, event: Event) -> None:
+    def insert_event(self, event: Event) -> None:
         """Queue an event; it is written before the recording transaction commits."""
         self._pending.append(event)
 
@@ -230,3 +230,12 @@ class EventLog:
         if self._pending:
             self._flush_events()
         return int(self.db.scalar("SELECT COALESCE(MAX(id), 0) FROM events"))
+
+
+class Part:
+    """One concern of the store (a table, its events): a part works on the connection
+    and the event log every part of one ``Store`` shares."""
+
+    def __init__(self, log: EventLog) -> None:
+        self._log = log
+        self._db = log.db

@@ -23,7 +23,7 @@ class Heartbeat:
 
 def heartbeats(store: Store, prefix: str) -> dict[str, Heartbeat]:
     """The heartbeats named ``prefix:<identity>``, by identity."""
-    rows = store.db.rows(
+    rows = store._db.rows(
         "SELECT name, at, info FROM heartbeats WHERE name LIKE :pattern",
         {"pattern": prefix + ":%"},
     )
@@ -37,7 +37,7 @@ def heartbeats(store: Store, prefix: str) -> dict[str, Heartbeat]:
 
 def run_supervisors(store: Store) -> set[str]:
     """The processes that supervise running runs or have claimed queued ones."""
-    rows = store.db.rows(
+    rows = store._db.rows(
         "SELECT DISTINCT supervisor FROM runs WHERE supervisor IS NOT NULL "
         "AND state IN ('queued', 'running')"
     )

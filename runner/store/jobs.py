@@ -8,7 +8,7 @@ from datetime import datetime
 
 from runner.errors import NotFoundError
 from runner.model import Job
-from runner.store.eventlog import EventLog
+from runner.store.eventlog import Part
 from runner.store.records import (
     JobRecord,
     to_epoch,
@@ -18,7 +18,7 @@ from runner.store.spine_sql import to_json
 logger = logging.getLogger(__name__)
 
 
-class JobTable(EventLog):
+class JobTable(Part):
     """Jobs as the store knows them."""
 
     def sync_jobs(self, jobs: Iterable[Job], at: datetime) -> None:
@@ -40,8 +40,8 @@ class JobTable(EventLog):
             }
             for j in jobs
         ]
-        with self.db.transaction():
-            self.db.executemany(
+        with self._db.transaction():
+            self._db.executemany(
                 "INSERT INTO jobs (name, owner, tags, schedule, timezone, description, source, "
                 "paused, updated_at, grace, expected_duration, timeout, runbook, created_at) "
                 "VALUES (:name, :owner, :tags, :schedule, :timezone, :description, :source, 0, "
@@ -57,8 +57,8 @@ class JobTable(EventLog):
 
     def set_paused(self, job: str, paused: bool) -> None:
         """Pause or unpause a job the store knows."""
-        with self.db.transaction():
-            cur = self.db.execute(
+        with self._db.transaction():
+            cur = self._db.execute(
                 "UPDATE jobs SET paused = :p WHERE name = :name", {"p": int(paused), "name": job}
             )
             if cur.rowcount == 0:
@@ -66,9 +66,9 @@ class JobTable(EventLog):
 
     def get_job(self, name: str) -> JobRecord | None:
         """The stored job, or None."""
-        rows = self.db.rows("SELECT * FROM jobs WHERE name = :name", {"name": name})
+        rows = self._db.rows("SELECT * FROM jobs WHERE name = :name", {"name": name})
         return JobRecord.from_row(rows[0]) if rows else None
 
     def list_jobs(self) -> list[JobRecord]:
         """Every stored job, by name."""
-        return [JobRecord.from_row(r) for r in self.db.rows("SELECT * FROM jobs ORDER BY name")]
+        return [JobRecord.from_row(r) for r in self._db.rows("SELECT * FROM jobs ORDER BY name")]

@@ -37,8 +37,40 @@ if TYPE_CHECKING:
         def serialize_event_writes(self) -> None: ...
         def close(self) -> None: ...
 
+    class _Executes(Protocol):
+        def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Any: ...
 
-class SqliteConnection:
+
+class RowReads:
+    """``rows`` and ``scalar`` over the ``execute`` (a DB-API cursor) of the class: this
+    module's ``SqliteConnection`` and ``runner.store.database.Database`` share them."""
+
+    def rows(
+        self: _Executes, sql: str, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run a query and return its rows as dicts."""
+        cur = self.execute(sql, params)
+        try:
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        finally:
+            cur.close()
+
+    def scalar(self: _Executes, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        """Run a statement and return the first column of its first row, or None.
+
+        The cursor is closed at once: an unfinished ``RETURNING`` statement would keep
+        SQLite from committing.
+        """
+        cur = self.execute(sql, params)
+        try:
+            row = cur.fetchone()
+        finally:
+            cur.close()
+        return None if row is None else row[0]
+
+
+class SqliteConnection(RowReads):
     """One SQLite connection with ``:name`` parameters and BEGIN IMMEDIATE transactions."""
 
     is_sqlite = True
@@ -68,24 +100,6 @@ class SqliteConnection:
             raise StoreError(
                 f"database {self.path}: {exc}", permanent=refused_for_good(exc)
             ) from exc
-
-    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[dict[str, object]]:
-        """The rows of a query as dicts."""
-        cur = self.execute(sql, params)
-        try:
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-        finally:
-            cur.close()
-
-    def scalar(self, sql: str, params: Mapping[str, object] | None = None) -> object:
-        """The first column of the first row, or None; the cursor is closed at once."""
-        cur = self.execute(sql, params)
-        try:
-            row = cur.fetchone()
-        finally:
-            cur.close()
-        return None if row is None else row[0]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -111,7 +111,7 @@ class AttemptLease:
 def claim_attempt(store: Store, attempt_id: int, worker: str, at: datetime) -> Claim:
     """Claim a running, never claimed, undecided attempt for ``worker`` (an identity)."""
     with store.transaction():
-        won = store.db.execute(
+        won = store._db.execute(
             "UPDATE attempts SET supervisor = :worker, heartbeat_at = :at WHERE id = :id "
             "AND state = 'running' AND heartbeat_at IS NULL AND outcome IS NULL "
             "AND stop_request IS NULL",
@@ -119,7 +119,7 @@ def claim_attempt(store: Store, attempt_id: int, worker: str, at: datetime) -> C
         ).rowcount
     if won:
         return Claim.CLAIMED
-    exists = store.db.scalar("SELECT 1 FROM attempts WHERE id = :id", {"id": attempt_id})
+    exists = store._db.scalar("SELECT 1 FROM attempts WHERE id = :id", {"id": attempt_id})
     return Claim.REFUSED if exists is not None else Claim.MISSING
 
 
@@ -128,7 +128,7 @@ def record_log_paths(
 ) -> None:
     """Record where the worker that claimed a running attempt writes its output."""
     with store.transaction():
-        store.db.execute(
+        store._db.execute(
             "UPDATE attempts SET stdout_path = :out, stderr_path = :err "
             "WHERE id = :id AND state = 'running'",
             {
@@ -142,7 +142,7 @@ def record_log_paths(
 def renew_attempt(store: Store, attempt_id: int, at: datetime) -> Renewal:
     """Record that the claiming worker still runs the attempt; tell it whether to go on."""
     with store.transaction():
-        rows = store.db.rows(
+        rows = store._db.rows(
             "UPDATE attempts SET heartbeat_at = :at WHERE id = :id AND state = 'running' "
             "AND outcome IS NULL RETURNING stop_request",
             {"at": to_epoch(at), "id": attempt_id},
@@ -170,7 +170,7 @@ def decide_outcome(
         " AND (heartbeat_at IS NULL OR heartbeat_at < :stale)" if stale_before is not None else ""
     )
     with store.transaction():
-        won = store.db.execute(
+        won = store._db.execute(
             "UPDATE attempts SET outcome = :outcome "
             f"WHERE id = :id AND state = 'running' AND outcome IS NULL{stale}",
             {
@@ -191,7 +191,7 @@ def request_stop(store: Store, attempt_id: int, request: Mapping[str, str]) -> b
     """
     outcome = to_json({"state": request["state"], "reason": request["reason"]})
     with store.transaction():
-        rows = store.db.rows(
+        rows = store._db.rows(
             "UPDATE attempts SET stop_request = :request, "
             "outcome = CASE WHEN heartbeat_at IS NULL THEN :outcome ELSE outcome END "
             "WHERE id = :id AND state = 'running' AND outcome IS NULL "
@@ -211,7 +211,7 @@ def leases(store: Store, attempt_ids: Iterable[int]) -> list[AttemptLease]:
         chunk = ids[start : start + 500]
         params = {f"i{n}": v for n, v in enumerate(chunk)}
         marks = ", ".join(f":{k}" for k in params)
-        rows = store.db.rows(
+        rows = store._db.rows(
             "SELECT id, state, supervisor, heartbeat_at, pid, outcome, reason, error, "
             "stop_request "
             f"FROM attempts WHERE id IN ({marks})",
@@ -229,7 +229,7 @@ def lease(store: Store, attempt_id: int) -> AttemptLease | None:
 
 def claimed_attempts_of(store: Store, identity: str) -> list[tuple[AttemptRecord, AttemptLease]]:
     """Running attempts a worker claimed, of the running runs ``identity`` supervises."""
-    rows = store.db.rows(
+    rows = store._db.rows(
         "SELECT a.* FROM attempts a JOIN runs r ON r.id = a.run_id "
         "WHERE a.state = 'running' AND a.heartbeat_at IS NOT NULL "
         "AND r.state = :running AND r.supervisor = :s ORDER BY a.id",
@@ -244,7 +244,7 @@ def unsettled_attempts(store: Store) -> list[tuple[AttemptRecord, AttemptLease]]
     Left by a dispatching process that died (its runs were failed as orphaned) while a
     worker still ran, or had not yet picked up, one of its attempts.
     """
-    rows = store.db.rows(
+    rows = store._db.rows(
         "SELECT a.* FROM attempts a JOIN runs r ON r.id = a.run_id "
         "WHERE a.state = 'running' AND r.state <> :running ORDER BY a.id",
         {"running": RunState.RUNNING.value},
@@ -255,7 +255,7 @@ def unsettled_attempts(store: Store) -> list[tuple[AttemptRecord, AttemptLease]]
 def running_attempt_count(store: Store, run_id: int) -> int:
     """How many attempts of a run are still running (on a worker, or undecided)."""
     return int(
-        store.db.scalar(
+        store._db.scalar(
             "SELECT COUNT(*) FROM attempts WHERE run_id = :id AND state = 'running'",
             {"id": run_id},
         )

@@ -10,25 +10,25 @@ from pathlib import Path
 from typing import Any
 
 from runner.store import logfiles
+from runner.store.eventlog import Part
 from runner.store.records import (
     to_epoch,
 )
-from runner.store.recovery import Recovery
 from runner.store.runs import FINISHED_RUN
 from runner.store.spine_sql import to_json
 
 logger = logging.getLogger(__name__)
 
 
-class Maintenance(Recovery):
-    """Heartbeats and retention (and, inherited, orphan recovery)."""
+class Maintenance(Part):
+    """Heartbeats and retention."""
 
     # -- maintenance --------------------------------------------------------------
 
     def heartbeat(self, name: str, at: datetime, info: dict[str, Any] | None = None) -> None:
         """Record that the named long-running process is alive."""
-        with self.db.transaction():
-            self.db.execute(
+        with self._db.transaction():
+            self._db.execute(
                 "INSERT INTO heartbeats (name, at, info) VALUES (:name, :at, :info) "
                 "ON CONFLICT (name) DO UPDATE SET at = excluded.at, info = excluded.info",
                 {"name": name, "at": to_epoch(at), "info": to_json(info or {})},
@@ -44,21 +44,21 @@ class Maintenance(Recovery):
         """
         cutoff = {"cutoff": to_epoch(before)}
         old = f"SELECT id FROM runs WHERE queued_at < :cutoff AND state IN {FINISHED_RUN}"
-        with self.db.transaction():
-            paths = self.db.rows(
+        with self._db.transaction():
+            paths = self._db.rows(
                 f"SELECT stdout_path, stderr_path FROM attempts WHERE run_id IN ({old})", cutoff
             )
             counts = {
-                table: self.db.execute(
+                table: self._db.execute(
                     f"DELETE FROM {table} WHERE run_id IN ({old})", cutoff
                 ).rowcount
                 for table in ("attempts", "task_runs")
             }
-            counts["events"] = self.db.execute(
+            counts["events"] = self._db.execute(
                 f"DELETE FROM events WHERE run_id IN ({old}) OR (run_id IS NULL AND at < :cutoff)",
                 cutoff,
             ).rowcount
-            counts["runs"] = self.db.execute(
+            counts["runs"] = self._db.execute(
                 f"DELETE FROM runs WHERE queued_at < :cutoff AND state IN {FINISHED_RUN}",
                 cutoff,
             ).rowcount

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runner.store.database import Database
 from runner.store.records import to_epoch
+
+if TYPE_CHECKING:
+    from runner.store.store import Store
 
 
 class NotificationStatus(StrEnum):
@@ -29,16 +31,16 @@ class NotificationStatus(StrEnum):
 _CLAIMABLE = "(status = 'pending' AND next_attempt_at <= :now)"
 
 
-def in_flight(db: Database) -> list[dict[str, Any]]:
+def in_flight(store: Store) -> list[dict[str, Any]]:
     """Rows being sent: ``id``, ``receiver``, ``claimed_by``, ``claim_expires_at``, ``payload``."""
-    return db.rows(
+    return store._db.rows(
         "SELECT id, receiver, claimed_by, claim_expires_at, payload FROM notifications "
         "WHERE status = 'sending'"
     )
 
 
 def take_over(
-    db: Database, row_id: int, claimant: str, now: datetime, *, error: str, payload: str | None
+    store: Store, row_id: int, claimant: str, now: datetime, *, error: str, payload: str | None
 ) -> bool:
     """End ``claimant``'s claim of a row: back to pending with ``payload`` (to send again),
     or, with ``payload`` None, recorded possibly delivered. False if the claim had ended."""
@@ -47,8 +49,8 @@ def take_over(
         if payload is None
         else "status = 'pending', next_attempt_at = :now, payload = :payload"
     )
-    with db.transaction():
-        cur = db.execute(
+    with store._db.transaction():
+        cur = store._db.execute(
             f"UPDATE notifications SET {sets}, last_error = :error, claimed_by = NULL, "
             "claim_expires_at = NULL WHERE id = :id AND status = 'sending' "
             "AND claimed_by = :claimant",
@@ -64,7 +66,7 @@ def take_over(
 
 
 def insert_notification(
-    db: Database,
+    store: Store,
     receiver: str,
     group_key: str,
     payload: str,
@@ -73,8 +75,8 @@ def insert_notification(
     fallback_of: int | None = None,
 ) -> int:
     """Store a pending notification, due now; its id."""
-    with db.transaction():
-        new_id = db.scalar(
+    with store._db.transaction():
+        new_id = store._db.scalar(
             "INSERT INTO notifications (receiver, group_key, status, payload, attempts, "
             "next_attempt_at, created_at, fallback_of) VALUES (:receiver, :group, 'pending', "
             ":payload, 0, :now, :now, :fallback) RETURNING id",
@@ -90,11 +92,11 @@ def insert_notification(
 
 
 def insert_notifications(
-    db: Database, rows: Sequence[tuple[str, str, str, datetime]], now: datetime
+    store: Store, rows: Sequence[tuple[str, str, str, datetime]], now: datetime
 ) -> None:
     """Store pending notifications due now, given as (receiver, group key, payload,
     created at), in one statement."""
-    db.executemany(
+    store._db.executemany(
         "INSERT INTO notifications (receiver, group_key, status, payload, attempts, "
         "next_attempt_at, created_at) VALUES (:receiver, :group, 'pending', :payload, 0, "
         ":now, :created)",
@@ -111,9 +113,9 @@ def insert_notifications(
     )
 
 
-def claimable(db: Database, now: datetime, limit: int) -> list[tuple[int, str]]:
+def claimable(store: Store, now: datetime, limit: int) -> list[tuple[int, str]]:
     """(id, receiver) of rows that may be claimed now: the oldest unsent row of each group."""
-    rows = db.rows(
+    rows = store._db.rows(
         f"SELECT id, receiver FROM notifications n WHERE {_CLAIMABLE} AND NOT EXISTS ("
         "SELECT 1 FROM notifications p WHERE p.group_key = n.group_key AND p.id < n.id "
         "AND p.status IN ('pending', 'sending')) ORDER BY id LIMIT :limit",
@@ -123,12 +125,12 @@ def claimable(db: Database, now: datetime, limit: int) -> list[tuple[int, str]]:
 
 
 def claim(
-    db: Database, row_id: int, sender: str, now: datetime, lease_seconds: float
+    store: Store, row_id: int, sender: str, now: datetime, lease_seconds: float
 ) -> dict[str, Any] | None:
     """Take a row for sending (counting one attempt); the row, None when another sender
     has it."""
-    with db.transaction():
-        cur = db.execute(
+    with store._db.transaction():
+        cur = store._db.execute(
             "UPDATE notifications SET status = 'sending', claimed_by = :sender, "
             "claim_expires_at = :until, attempts = attempts + 1 "
             f"WHERE id = :id AND {_CLAIMABLE}",
@@ -141,12 +143,12 @@ def claim(
         )
         if cur.rowcount != 1:
             return None
-        return db.rows("SELECT * FROM notifications WHERE id = :id", {"id": row_id})[0]
+        return store._db.rows("SELECT * FROM notifications WHERE id = :id", {"id": row_id})[0]
 
 
-def _finish(db: Database, row_id: int, sender: str, sets: str, params: dict[str, Any]) -> bool:
-    with db.transaction():
-        cur = db.execute(
+def _finish(store: Store, row_id: int, sender: str, sets: str, params: dict[str, Any]) -> bool:
+    with store._db.transaction():
+        cur = store._db.execute(
             f"UPDATE notifications SET {sets}, claimed_by = NULL, claim_expires_at = NULL "
             "WHERE id = :id AND status = 'sending' AND claimed_by = :sender",
             {**params, "id": row_id, "sender": sender},
@@ -154,10 +156,10 @@ def _finish(db: Database, row_id: int, sender: str, sets: str, params: dict[str,
         return cur.rowcount == 1
 
 
-def mark_sent(db: Database, row_id: int, sender: str, now: datetime) -> bool:
+def mark_sent(store: Store, row_id: int, sender: str, now: datetime) -> bool:
     """Record a delivery; False if the claim was lost (lease ran out) meanwhile."""
     return _finish(
-        db,
+        store,
         row_id,
         sender,
         "status = 'sent', sent_at = :now, last_error = NULL",
@@ -165,10 +167,10 @@ def mark_sent(db: Database, row_id: int, sender: str, now: datetime) -> bool:
     )
 
 
-def mark_retry(db: Database, row_id: int, sender: str, next_at: datetime, error: str) -> bool:
+def mark_retry(store: Store, row_id: int, sender: str, next_at: datetime, error: str) -> bool:
     """Put a row back for another attempt at ``next_at``."""
     return _finish(
-        db,
+        store,
         row_id,
         sender,
         "status = 'pending', next_attempt_at = :next, last_error = :error",
@@ -176,15 +178,17 @@ def mark_retry(db: Database, row_id: int, sender: str, next_at: datetime, error:
     )
 
 
-def mark_failed(db: Database, row_id: int, sender: str, error: str) -> bool:
+def mark_failed(store: Store, row_id: int, sender: str, error: str) -> bool:
     """Give up on a row: a permanent error, or the retry budget is spent."""
-    return _finish(db, row_id, sender, "status = 'failed', last_error = :error", {"error": error})
+    return _finish(
+        store, row_id, sender, "status = 'failed', last_error = :error", {"error": error}
+    )
 
 
-def defer_receiver(db: Database, receiver: str, until: datetime) -> int:
+def defer_receiver(store: Store, receiver: str, until: datetime) -> int:
     """Hold back a rate-limited receiver's pending rows until ``until``; how many."""
-    with db.transaction():
-        cur = db.execute(
+    with store._db.transaction():
+        cur = store._db.execute(
             "UPDATE notifications SET next_attempt_at = :until WHERE receiver = :receiver "
             "AND status = 'pending' AND next_attempt_at < :until",
             {"until": to_epoch(until), "receiver": receiver},
@@ -193,19 +197,19 @@ def defer_receiver(db: Database, receiver: str, until: datetime) -> int:
 
 
 def notification_rows(
-    db: Database, status: NotificationStatus | None = None, limit: int = 100
+    store: Store, status: NotificationStatus | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     """Stored notifications, newest first."""
     where = "WHERE status = :status" if status else ""
-    return db.rows(
+    return store._db.rows(
         f"SELECT * FROM notifications {where} ORDER BY id DESC LIMIT :limit",
         {"status": status.value if status else None, "limit": limit},
     )
 
 
-def counts_by_receiver(db: Database) -> dict[tuple[str, str], int]:
+def counts_by_receiver(store: Store) -> dict[tuple[str, str], int]:
     """Notifications by (receiver, status)."""
-    rows = db.rows(
+    rows = store._db.rows(
         "SELECT receiver, status, COUNT(*) AS n FROM notifications GROUP BY receiver, status"
     )
     return {(r["receiver"], r["status"]): int(r["n"]) for r in rows}

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from runner import exitstatus, processes
 from runner.model import RunState, TaskState
 from runner.store.attempts import AttemptTable
+from runner.store.eventlog import EventLog, Part
 from runner.store.leases import decide_outcome
 from runner.store.records import AttemptRecord, RunRecord, to_epoch
 from runner.store.runs import RunTable
@@ -59,7 +60,7 @@ def is_keeper(attempt: AttemptRecord) -> bool:
     if len(argv) > 3 and argv[1] == b"-e" and argv[3] == status:
         return True
     parent = processes.parent_of(attempt.pid)
-    keeper = os.fsencode(exitstatus.KEEPER_MODULE)
+    keeper = os.fsencode(processes.KEEPER_MODULE)
     return parent is not None and keeper in processes.command_line(parent)
 
 
@@ -68,7 +69,7 @@ def worker_attempts_here(store: Store, orphaned_since: datetime) -> list[Attempt
     ``orphaned`` since ``orphaned_since`` (their commands may still run here)."""
     # Two selects on the state index, not one OR that would read the whole table.
     mine = "heartbeat_at IS NOT NULL AND supervisor LIKE :host"
-    rows = store.db.rows(
+    rows = store._db.rows(
         f"SELECT * FROM attempts WHERE state = 'running' AND {mine} UNION ALL "
         f"SELECT * FROM attempts WHERE state = 'failed' AND {mine} "
         "AND reason = :orphaned AND finished_at >= :since ORDER BY id",
@@ -103,7 +104,9 @@ def left_a_trace(attempt: AttemptRecord) -> bool:
     return spawned(attempt) is not None or kept_status(attempt) is not None
 
 
-def with_spawned_process(store: AttemptTable, attempt: AttemptRecord) -> AttemptRecord | None:
+def with_spawned_process(
+    store: AttemptTable | Store, attempt: AttemptRecord
+) -> AttemptRecord | None:
     """``attempt`` with its process: as recorded or, when its supervisor died before
     recording it, as its keeper wrote it at the spawn (then recorded in the store, so that
     whoever judges the attempt next finds it). None while its keeper, alive, is still
@@ -180,9 +183,14 @@ def kill_leftover(attempt: AttemptRecord) -> bool:
     return gone
 
 
-class Recovery(RunTable, AttemptTable):
+class Recovery(Part):
     """The store's side of orphan recovery: settle the attempts and end the runs of a
     supervisor that died (or hung), here and, for ``fail_runs_supervised_by``, anywhere."""
+
+    def __init__(self, log: EventLog, runs: RunTable, attempts: AttemptTable) -> None:
+        super().__init__(log)
+        self._runs = runs
+        self._attempts = attempts
 
     def recover_orphans(self, at: datetime | None = None) -> list[AttemptRecord]:
         """Settle running attempts and runs whose supervising process on this host is gone.
@@ -197,14 +205,14 @@ class Recovery(RunTable, AttemptTable):
         at = at or utcnow()
         # An attempt a worker claimed (heartbeat_at set) is the lease's, and so is its run:
         # its outcome may be decided already; the orphan recovery of `serve` records it.
-        rows = self.db.rows(
+        rows = self._db.rows(
             "SELECT * FROM attempts WHERE state = 'running' AND supervisor IS NOT NULL "
             "AND heartbeat_at IS NULL"
         )
         settled = []
         still_running = {
             int(row["run_id"])
-            for row in self.db.rows(
+            for row in self._db.rows(
                 "SELECT DISTINCT run_id FROM attempts "
                 "WHERE state = 'running' AND heartbeat_at IS NOT NULL"
             )
@@ -218,7 +226,9 @@ class Recovery(RunTable, AttemptTable):
                 still_running.add(attempt.run_id)
             elif done:
                 settled.append(attempt)
-        runs = self.db.rows("SELECT * FROM runs WHERE state = 'running' AND supervisor IS NOT NULL")
+        runs = self._db.rows(
+            "SELECT * FROM runs WHERE state = 'running' AND supervisor IS NOT NULL"
+        )
         for row in runs:
             if int(row["id"]) in still_running or processes.is_alive(row["supervisor"]):
                 continue
@@ -235,7 +245,7 @@ class Recovery(RunTable, AttemptTable):
         attempt is *adopted*); without one it failed as ``orphaned``. True when this call
         recorded the end, False when someone else had.
         """
-        known = with_spawned_process(self, attempt)
+        known = with_spawned_process(self._attempts, attempt)
         if known is None:
             return None
         attempt, killed = known, False
@@ -250,7 +260,7 @@ class Recovery(RunTable, AttemptTable):
         # status (if it wrote one yet) says only that.
         status = None if path is None or killed else exitstatus.read_status(path)
         if status is None:
-            recorded = self.finish_attempt(
+            recorded = self._attempts.finish_attempt(
                 attempt,
                 TaskState.FAILED,
                 at,
@@ -259,7 +269,7 @@ class Recovery(RunTable, AttemptTable):
             )
             adopted = ""
         else:
-            recorded = self.finish_attempt(
+            recorded = self._attempts.finish_attempt(
                 attempt,
                 adopted_state(status),
                 max(status.ended_at, attempt.started_at),
@@ -283,10 +293,10 @@ class Recovery(RunTable, AttemptTable):
     def end_orphaned_run(self, run_id: int, job: str, owner: str, at: datetime) -> bool:
         """End a running run of a dead ``owner`` (conditionally: only if still its): as
         succeeded when every task had ended well (adopted), else failed ``orphaned``."""
-        tasks = list(self.task_runs(run_id).values())
+        tasks = list(self._attempts.task_runs(run_id).values())
         failed = [t.task for t in tasks if t.state.failed or t.state is TaskState.RETRYING]
         done = all(t.state in (TaskState.SUCCESS, TaskState.SKIPPED) for t in tasks)
-        return self._finish_run(
+        return self._runs.finish_run(
             run_id,
             job,
             RunState.SUCCESS if done and tasks else RunState.FAILED,
@@ -313,18 +323,18 @@ def fail_runs_supervised_by(
     Returns the runs this call ended.
     """
     with store.transaction():
-        store.db.execute(
+        store._db.execute(
             "UPDATE runs SET supervisor = NULL WHERE state = 'queued' AND supervisor = :s",
             {"s": identity},
         )
-    rows = store.db.rows(
+    rows = store._db.rows(
         "SELECT * FROM runs WHERE state = 'running' AND supervisor = :s ORDER BY id",
         {"s": identity},
     )
     ended = []
     for row in rows:
         run = RunRecord.from_row(row)
-        attempts = store.db.rows(
+        attempts = store._db.rows(
             "SELECT * FROM attempts WHERE run_id = :id AND state = 'running'", {"id": run.id}
         )
         waiting = False

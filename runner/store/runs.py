@@ -17,7 +17,7 @@ from runner.events import (
     RunSucceeded,
 )
 from runner.model import Job, RunState, Trigger
-from runner.store.eventlog import EventLog
+from runner.store.eventlog import Part
 from runner.store.records import (
     RunRecord,
     from_epoch,
@@ -36,7 +36,7 @@ _RUN_END_EVENTS: dict[RunState, type[RunSucceeded | RunFailed | RunCancelled]] =
 FINISHED_RUN = "('success', 'failed', 'cancelled')"
 
 
-class RunTable(EventLog):
+class RunTable(Part):
     """Runs: one per job and logical time."""
 
     def create_run(
@@ -62,8 +62,8 @@ class RunTable(EventLog):
             "at": to_epoch(at),
             "sup": processes.current() if claim else None,
         }
-        with self._recording():
-            run_id = self.db.scalar(
+        with self._log.recording():
+            run_id = self._db.scalar(
                 "INSERT INTO runs (job, logical_time, trigger, state, params, queued_at, "
                 "supervisor) VALUES (:job, :lt, :trigger, 'queued', :params, :at, :sup) "
                 "ON CONFLICT (job, logical_time) DO NOTHING RETURNING id",
@@ -71,14 +71,14 @@ class RunTable(EventLog):
             )
             if run_id is None:
                 return None
-            self.db.executemany(
+            self._db.executemany(
                 INSERT_TASK_RUN,
                 [
                     {"run_id": run_id, "task": t, "at": values["at"], "upstream": upstream}
                     for t, upstream in upstream_columns(_after(job, job.tasks)).items()
                 ],
             )
-            self._insert_event(
+            self._log.insert_event(
                 RunQueued(
                     at=at,
                     job=job.name,
@@ -91,14 +91,14 @@ class RunTable(EventLog):
 
     def get_run(self, run_id: int) -> RunRecord:
         """The run with this id; NotFoundError if there is none."""
-        rows = self.db.rows("SELECT * FROM runs WHERE id = :id", {"id": run_id})
+        rows = self._db.rows("SELECT * FROM runs WHERE id = :id", {"id": run_id})
         if not rows:
             raise NotFoundError(f"no run with id {run_id}")
         return RunRecord.from_row(rows[0])
 
     def find_run(self, job: str, logical_time: datetime) -> RunRecord | None:
         """The run of ``job`` for ``logical_time``, or None."""
-        rows = self.db.rows(
+        rows = self._db.rows(
             "SELECT * FROM runs WHERE job = :job AND logical_time = :lt",
             {"job": job, "lt": to_epoch(logical_time)},
         )
@@ -121,7 +121,7 @@ class RunTable(EventLog):
         if before_id is not None:
             clauses.append("id < :before")
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.db.rows(
+        rows = self._db.rows(
             f"SELECT * FROM runs {where} ORDER BY id DESC LIMIT :limit",
             {
                 "job": job,
@@ -140,8 +140,8 @@ class RunTable(EventLog):
         claimed it (``create_run(claim=True)``, ``scheduling.claim_run``)."""
         at_epoch = to_epoch(at)
         lag = (at - run.logical_time).total_seconds() if run.trigger is Trigger.SCHEDULE else None
-        with self._recording():
-            claimed = self.db.execute(
+        with self._log.recording():
+            claimed = self._db.execute(
                 "UPDATE runs SET state = 'running', started_at = COALESCE(started_at, :at), "
                 "finished_at = NULL, reason = NULL, supervisor = :sup, "
                 "trace_id = COALESCE(:trace, trace_id) WHERE id = :id AND state = 'queued' "
@@ -151,7 +151,7 @@ class RunTable(EventLog):
             if not claimed:
                 logger.info("run %s of %s was not queued: not started", run.id, run.job)
                 return False
-            self._insert_event(
+            self._log.insert_event(
                 RunStarted(
                     at=at,
                     job=run.job,
@@ -165,8 +165,8 @@ class RunTable(EventLog):
 
     def set_trace_id(self, run_id: int, trace_id: str) -> None:
         """Record the trace a run's spans belong to."""
-        with self.transaction():
-            self.db.execute(
+        with self._log.transaction():
+            self._db.execute(
                 "UPDATE runs SET trace_id = :trace WHERE id = :id",
                 {"trace": trace_id, "id": run_id},
             )
@@ -184,7 +184,7 @@ class RunTable(EventLog):
         """Record a queued or running run's end and its event; False, with nothing written,
         when it had already finished (or, with ``supervised_by``, when another process
         supervises it now). The duration runs from the stored start time."""
-        return self._finish_run(
+        return self.finish_run(
             run.id,
             run.job,
             state,
@@ -194,7 +194,7 @@ class RunTable(EventLog):
             supervised_by=supervised_by,
         )
 
-    def _finish_run(
+    def finish_run(
         self,
         run_id: int,
         job: str,
@@ -205,13 +205,15 @@ class RunTable(EventLog):
         failed_tasks: Sequence[str],
         supervised_by: str | None = None,
     ) -> bool:
+        """End a run still queued or running (and, with ``supervised_by``, still that
+        process's) and append its end event; False when it had ended already."""
         cls = _RUN_END_EVENTS.get(state)
         if cls is None:
             raise ValueError(f"a run cannot finish as {state.value!r}")
         at_epoch = to_epoch(at)
         only_if = " AND supervisor = :sup" if supervised_by is not None else ""
-        with self._recording():
-            rows = self.db.rows(
+        with self._log.recording():
+            rows = self._db.rows(
                 "UPDATE runs SET state = :state, finished_at = :at, reason = :reason "
                 f"WHERE id = :id AND state IN ('queued', 'running'){only_if} RETURNING started_at",
                 {
@@ -233,7 +235,7 @@ class RunTable(EventLog):
                 extra["reason"] = reason
             if cls is RunFailed:
                 extra["failed_tasks"] = list(failed_tasks)
-            self._insert_event(cls(at=at, job=job, run_id=run_id, **extra))
+            self._log.insert_event(cls(at=at, job=job, run_id=run_id, **extra))
         return True
 
     def prepare_rerun(self, run: RunRecord, tasks: Iterable[str], at: datetime) -> None:
@@ -244,8 +246,8 @@ class RunTable(EventLog):
         StoreError, so a rerun never runs beside it.
         """
         at_epoch = to_epoch(at)
-        with self._recording():
-            rows = self.db.rows(
+        with self._log.recording():
+            rows = self._db.rows(
                 "SELECT state, logical_time, trigger, supervisor FROM runs WHERE id = :id",
                 {"id": run.id},
             )
@@ -263,20 +265,20 @@ class RunTable(EventLog):
                     f"run {run.id} of {run.job} is running under {owner}: "
                     "cancel it or wait for it to finish"
                 )
-            self._flush_task_states()
-            self.db.executemany(
+            self._log.flush_task_states()
+            self._db.executemany(
                 "UPDATE task_runs SET state = 'pending', updated_at = :at "
                 "WHERE run_id = :run_id AND task = :task",
                 [{"run_id": run.id, "task": t, "at": at_epoch} for t in tasks],
             )
             if state is RunState.QUEUED:
                 return
-            self.db.execute(
+            self._db.execute(
                 "UPDATE runs SET state = 'queued', finished_at = NULL, reason = NULL, "
                 "supervisor = NULL WHERE id = :id",
                 {"id": run.id},
             )
-            self._insert_event(
+            self._log.insert_event(
                 RunQueued(
                     at=at,
                     job=run.job,
@@ -290,12 +292,28 @@ class RunTable(EventLog):
         """Add pending rows for tasks a changed definition (``job``) added since the run
         was created, with their upstream tasks in ``job``."""
         at_epoch = to_epoch(at)
-        with self.transaction():
-            self.db.executemany(
+        with self._log.transaction():
+            self._db.executemany(
                 f"{INSERT_TASK_RUN} ON CONFLICT DO NOTHING",
                 [
                     {"run_id": run.id, "task": t, "at": at_epoch, "upstream": upstream}
                     for t, upstream in upstream_columns(_after(job, tasks)).items()
+                ],
+            )
+
+    def add_instance_rows(
+        self, run: RunRecord, instances: Sequence[str], upstream: Sequence[str], at: datetime
+    ) -> None:
+        """Add pending rows for the instances of a mapped task (``process[0]`` …), each
+        with the mapped task's upstream tasks; rows that exist are kept."""
+        at_epoch = to_epoch(at)
+        column = to_json(list(upstream))
+        with self._log.transaction():
+            self._db.executemany(
+                f"{INSERT_TASK_RUN} ON CONFLICT DO NOTHING",
+                [
+                    {"run_id": run.id, "task": name, "at": at_epoch, "upstream": column}
+                    for name in instances
                 ],
             )
 

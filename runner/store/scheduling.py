@@ -23,7 +23,7 @@ def claim_run(store: Store, run_id: int, *, reclaim: bool = False) -> bool:
     else:
         condition = "state = 'queued' AND supervisor IS NULL"
     with store.transaction():
-        cur = store.db.execute(
+        cur = store._db.execute(
             f"UPDATE runs SET supervisor = :me WHERE id = :id AND {condition}",
             {"me": processes.current(), "id": run_id, "orphaned": ORPHANED},
         )
@@ -33,7 +33,7 @@ def claim_run(store: Store, run_id: int, *, reclaim: bool = False) -> bool:
 def queued_runs(store: Store, limit: int = 500) -> list[RunRecord]:
     """Unclaimed queued runs, oldest logical time first; backfill runs after all others, so
     a backfill left behind never delays the job's scheduled or manual runs."""
-    rows = store.db.rows(
+    rows = store._db.rows(
         "SELECT * FROM runs WHERE state = 'queued' AND supervisor IS NULL "
         "ORDER BY CASE WHEN trigger = 'backfill' THEN 1 ELSE 0 END, logical_time, id "
         "LIMIT :limit",
@@ -44,7 +44,7 @@ def queued_runs(store: Store, limit: int = 500) -> list[RunRecord]:
 
 def active_runs(store: Store, job: str) -> list[RunRecord]:
     """Runs of ``job`` that are running, or queued and claimed (about to run)."""
-    rows = store.db.rows(
+    rows = store._db.rows(
         "SELECT * FROM runs WHERE job = :job AND (state = 'running' OR "
         "(state = 'queued' AND supervisor IS NOT NULL)) ORDER BY id",
         {"job": job},
@@ -54,11 +54,11 @@ def active_runs(store: Store, job: str) -> list[RunRecord]:
 
 def last_fire_time(store: Store, job: str) -> datetime | None:
     """The newest fire time the schedulers handled for ``job``: run or recorded skip."""
-    run_time = store.db.scalar(
+    run_time = store._db.scalar(
         "SELECT MAX(logical_time) FROM runs WHERE job = :job AND trigger = 'schedule'",
         {"job": job},
     )
-    skipped = store.db.scalar(
+    skipped = store._db.scalar(
         "SELECT payload FROM events WHERE job = :job AND type = 'run_skipped' "
         "ORDER BY id DESC LIMIT 1",
         {"job": job},
@@ -74,7 +74,7 @@ def last_fire_time(store: Store, job: str) -> datetime | None:
 def orphaned_runs(store: Store, since: datetime) -> list[RunRecord]:
     """Runs failed as orphaned since ``since``: candidates to resume. Scheduled, manual and
     backfill runs alike; wrapped runs belong to cron, which runs them again itself."""
-    rows = store.db.rows(
+    rows = store._db.rows(
         "SELECT * FROM runs WHERE state = 'failed' AND reason = :orphaned "
         "AND trigger <> 'wrap' AND finished_at >= :since ORDER BY id",
         {"orphaned": ORPHANED, "since": to_epoch(since)},
@@ -84,7 +84,7 @@ def orphaned_runs(store: Store, since: datetime) -> list[RunRecord]:
 
 def release_dead_claims(store: Store) -> int:
     """Unclaim queued runs whose claiming process died before starting them."""
-    owners = store.db.rows(
+    owners = store._db.rows(
         "SELECT DISTINCT supervisor FROM runs WHERE state = 'queued' AND supervisor IS NOT NULL"
     )
     released = 0
@@ -92,7 +92,7 @@ def release_dead_claims(store: Store) -> int:
         if processes.is_alive(row["supervisor"]):
             continue
         with store.transaction():
-            released += store.db.execute(
+            released += store._db.execute(
                 "UPDATE runs SET supervisor = NULL WHERE state = 'queued' AND supervisor = :s",
                 {"s": row["supervisor"]},
             ).rowcount

@@ -101,7 +101,7 @@ class MetricsConsumer:
         missing = [r for r in wanted if r not in self._trace_ids]
         if missing:
             try:
-                found = queries.trace_ids(self.store.db, missing)
+                found = queries.trace_ids(self.store, missing)
             except Exception:
                 logger.exception("metrics: cannot read trace ids; exemplars left out")
                 found, missing = {}, []

@@ -30,6 +30,7 @@ from runner.events import (
     TaskSkipped,
     TaskUpstreamFailed,
 )
+from runner.model import logical_task
 from runner.store import telemetry_reads as queries
 from runner.store.store import Store
 from runner.telemetry.exposition import FamiliesCollector
@@ -218,7 +219,7 @@ class MetricsCollector:
             if event.run_id is not None:
                 self._running_discard(job, event.run_id)
         elif kind in _ATTEMPT_ENDS:
-            task = event.task or ""
+            task = logical_task(event.task or "")  # instances count as their task: flat labels
             self.task_attempts.inc(job, task, _ATTEMPT_ENDS[kind])
             duration = float(getattr(event, "duration_seconds", 0.0))
             self.task_duration.observe(
@@ -227,7 +228,7 @@ class MetricsCollector:
             if getattr(event, "will_retry", False):
                 self.task_retries.inc(job, task)
         elif kind in _TASK_ENDS:
-            self.task_attempts.inc(job, event.task or "", _TASK_ENDS[kind])
+            self.task_attempts.inc(job, logical_task(event.task or ""), _TASK_ENDS[kind])
 
     def _max(self, family: GaugeFamily, job: str, value: float) -> None:
         current = family.get(job)
@@ -253,9 +254,9 @@ class MetricsCollector:
         gauge update is idempotent, so none is lost or counted twice.
         """
         cursor = store.last_event_id()
-        gauges = queries.job_gauges(store.db)
-        running = queries.running_runs(store.db)
-        heartbeat = queries.last_heartbeat(store.db, scheduler_liveness.HEARTBEAT_PREFIX)
+        gauges = queries.job_gauges(store)
+        running = queries.running_runs(store)
+        heartbeat = queries.last_heartbeat(store, scheduler_liveness.HEARTBEAT_PREFIX)
         jobs = store.list_jobs()
         with self.lock:
             for row in gauges:

@@ -52,10 +52,10 @@ def run_registry(
     trace_ids = {}
     if store is not None:
         run_ids = {e.run_id for e in events if e.run_id is not None}
-        trace_ids = queries.trace_ids(store.db, run_ids)
+        trace_ids = queries.trace_ids(store, run_ids)
     collector.consume(events, trace_ids=trace_ids)
     if store is not None:
-        _use_totals(collector, job, queries.job_totals(store.db, job))
+        _use_totals(collector, job, queries.job_totals(store, job))
     pushed = CollectorRegistry()
     pushed.register(_Pushed(collector))
     return pushed

@@ -23,7 +23,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from runner.clock import Clock, utcnow
 from runner.engine.executor import AttemptFinished
-from runner.model import Job, RunState, TaskState
+from runner.model import Job, RunState, TaskState, logical_task
 from runner.store.records import AttemptRecord, RunRecord
 from runner.telemetry.ids import SpanIds
 from runner.telemetry.provider import SpanPipeline
@@ -219,13 +219,15 @@ class TracingObserver:
         if entry is None:
             logger.warning("tracing: attempt %s started outside a traced run", attempt.id)
             return {}
-        task = job.tasks[attempt.task]
-        attributes = {
+        task = job.tasks[logical_task(attempt.task)]  # an instance's spans are its task's
+        attributes: dict[str, Any] = {
             **entry.attributes,
-            "runwatch.task": attempt.task,
+            "runwatch.task": task.name,
             "runwatch.attempt": attempt.number,
             "runwatch.task.kind": task.kind,
         }
+        if task.name != attempt.task:
+            attributes["runwatch.task.instance"] = attempt.task
         run_context = entry.context
         context = SpanContext(
             run_context.trace_id,
@@ -236,7 +238,7 @@ class TracingObserver:
         )
         start = to_nanoseconds(self._clock())
         self._attempts[attempt.id] = _OpenAttempt(
-            f"task {attempt.task}", context, run_context, start, attributes, run.id, task.kind
+            f"task {task.name}", context, run_context, start, attributes, run.id, task.kind
         )
         entry.attempts.add(attempt.id)
         return trace_env(context)

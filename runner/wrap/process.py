@@ -20,6 +20,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from runner.pipes import drain
 from runner.processes import process_start
 from runner.store.logfiles import create_log
 
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
     Streams = dict[int, tuple[IO[bytes], "Output"]]
 
 _READ_BYTES = 65536
-_DRAIN_LIMIT_BYTES = 4 * 1024 * 1024
-"""After the command exits, read at most this much more from a grandchild still writing."""
 TAIL_BYTES = 4096
 TAIL_LINES = 20
 
@@ -61,8 +60,8 @@ class Output:
         self._log_opened = False
         self._ends_with_newline = True
 
-    def write(self, data: bytes) -> None:
-        """Take the next chunk of the stream."""
+    def write(self, data: bytes) -> bool:
+        """Take the next chunk of the stream; False once its reader is gone."""
         self._tail += data[-TAIL_BYTES:]
         if len(self._tail) > TAIL_BYTES:
             del self._tail[:-TAIL_BYTES]
@@ -81,6 +80,7 @@ class Output:
         if kept:
             self._ends_with_newline = kept.endswith(b"\n")
             self._log(kept)
+        return not self.reader_gone
 
     def tail(self, lines: int = TAIL_LINES) -> str | None:
         """The last ``lines`` lines (utf-8, bad bytes replaced); None when there were none."""
@@ -225,8 +225,9 @@ class Command:
         try:
             timed_out = self._copy_until_exit(proc, streams)
             returncode = proc.wait()
-            for fd in list(streams):
-                _drain(fd, streams[fd][1])
+            for fd, (_, output) in list(streams.items()):
+                if not output.reader_gone:
+                    drain(fd, output.write)
         finally:
             for stream, _ in streams.values():
                 stream.close()
@@ -275,8 +276,7 @@ class Command:
         data = os.read(fd, _READ_BYTES)
         if not data:
             return False
-        output.write(data)
-        return not output.reader_gone
+        return output.write(data)
 
     @staticmethod
     def _forget(fd: int, streams: Streams) -> None:
@@ -311,18 +311,3 @@ def _write_all(fd: int, data: bytes) -> None:
             view = view[os.write(fd, view) :]
         except InterruptedError:
             continue
-
-
-def _drain(fd: int, output: Output) -> None:
-    """Read what is left without waiting: a grandchild may hold the pipe open forever."""
-    os.set_blocking(fd, False)
-    total = 0
-    while total < _DRAIN_LIMIT_BYTES and not output.reader_gone:
-        try:
-            data = os.read(fd, _READ_BYTES)
-        except BlockingIOError:
-            return
-        if not data:
-            return
-        total += len(data)
-        output.write(data)

@@ -13,6 +13,7 @@ from alerting import AlertEngine, Sender
 from alerting.outbox import NotificationStatus, list_rows
 from runner.store.store import Store
 from tests.alerting.conftest import EventLog, FixedClock, config
+from tests.storesql import sql
 
 RULES = [
     {
@@ -80,10 +81,10 @@ class Life:
         self.sender.deliver_due(self.clock.advance(seconds))
 
     def statuses(self) -> list[NotificationStatus]:
-        return [r.status for r in list_rows(self.store.db)]
+        return [r.status for r in list_rows(self.store)]
 
     def errors(self) -> list[str | None]:
-        return [r.last_error for r in list_rows(self.store.db)]
+        return [r.last_error for r in list_rows(self.store)]
 
 
 def life(
@@ -101,7 +102,7 @@ def life(
 
 def assert_secret_nowhere(secret: str, store: Store, *texts: str) -> None:
     """``secret`` is in no stored row and in none of ``texts`` (logs, stderr, reprs)."""
-    dump = json.dumps([store.db.rows(f"SELECT * FROM {t}") for t in TABLES], default=str)
+    dump = json.dumps([sql(store).rows(f"SELECT * FROM {t}") for t in TABLES], default=str)
     assert secret not in dump
     for text in texts:
         assert secret not in text

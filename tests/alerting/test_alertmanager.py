@@ -178,6 +178,6 @@ def test_after_an_alertmanager_restart_the_firing_alert_is_back_within_one_resen
     am.start()
     assert _ours(am.url) == []
     assert until(lambda: len(_ours(am.url)) == 1, "the resend") < 5
-    sent = [r for r in list_rows(store.db) if r.status is NotificationStatus.SENT]
+    sent = [r for r in list_rows(store) if r.status is NotificationStatus.SENT]
     assert len(sent) >= 2
     assert all(r.notification.repeat for r in sent[:-1])

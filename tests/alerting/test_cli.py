@@ -17,6 +17,7 @@ from runner.cli.context import Context
 from runner.errors import RunwatchError
 from runner.store.store import Store
 from tests.alerting.conftest import EventLog, FixedClock, RecordingServer
+from tests.storesql import sql
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -169,8 +170,8 @@ def test_replay_prints_what_a_new_rule_set_would_send_and_sends_nothing(
         "[RESOLVED] JobFailing (job=nightly-etl)",
     ]
     assert http_server.requests == []
-    assert store.db.scalar("SELECT COUNT(*) FROM notifications") == 0
-    assert store.db.scalar("SELECT COUNT(*) FROM alerts") == 0
+    assert sql(store).scalar("SELECT COUNT(*) FROM notifications") == 0
+    assert sql(store).scalar("SELECT COUNT(*) FROM alerts") == 0
     code, out, _ = cli("alerts", "replay", "--rules", str(tmp_path / "rules.yaml"))
     assert "nothing was sent" in out
     assert "2 notifications would have been sent" in out
@@ -203,7 +204,7 @@ def test_replay_of_the_rules_in_force_prints_exactly_what_was_queued_every_time(
     engine.evaluate(clock.advance(3600))
     sent = [
         [r.created_at.isoformat(), r.receiver, r.notification.title]
-        for r in reversed(list_rows(store.db))
+        for r in reversed(list_rows(store))
     ]
     # the recovery at 55 s is undone before the group's next tick (80 s): one firing, and
     # one resolved on the tick after the last recovery

@@ -77,7 +77,7 @@ def test_three_failures_page_once_and_recovery_resolves_once(
     assert [n.status for n in team] == [NotifiedStatus.FIRING, NotifiedStatus.RESOLVED]
     assert [n.status for n in oncall] == [NotifiedStatus.FIRING, NotifiedStatus.RESOLVED]
     assert team[1].alerts[0].fingerprint == team[0].alerts[0].fingerprint
-    assert all(a.state is AlertState.RESOLVED for a in load_alerts(store.db))
+    assert all(a.state is AlertState.RESOLVED for a in load_alerts(store))
 
 
 def test_the_alert_is_labelled_by_what_failed_and_carries_the_run_id_and_error_tail(
@@ -85,7 +85,7 @@ def test_the_alert_is_labelled_by_what_failed_and_carries_the_run_id_and_error_t
 ) -> None:
     run_id = events.run(ok=False)
     AlertEngine(store, config(RAW), clock=clock).evaluate()
-    (alert,) = load_alerts(store.db)
+    (alert,) = load_alerts(store)
     assert alert.labels == {
         "alertname": "JobFailed",
         "severity": "error",
@@ -103,11 +103,11 @@ def test_a_restarted_engine_continues_from_its_cursor_without_renotifying(
 ) -> None:
     events.run(ok=False)
     AlertEngine(store, config(RAW), clock=clock).evaluate()
-    assert read_cursor(store.db, CURSOR) == store.last_event_id()
+    assert read_cursor(store, CURSOR) == store.last_event_id()
     again = AlertEngine(store, config(RAW), clock=clock).evaluate(clock.advance(10))
     assert again.events == 0
     assert again.notifications == 0
-    assert len(list_rows(store.db)) == 1
+    assert len(list_rows(store)) == 1
 
 
 def test_two_engines_on_one_store_handle_each_event_once(
@@ -121,7 +121,7 @@ def test_two_engines_on_one_store_handle_each_event_once(
     finally:
         other.close()
     assert (first.events, second.events) == (4, 0)
-    assert len(list_rows(store.db)) == 1
+    assert len(list_rows(store)) == 1
 
 
 def test_a_missed_run_fires_and_resolves_when_a_run_starts(
@@ -130,12 +130,12 @@ def test_a_missed_run_fires_and_resolves_when_a_run_starts(
     engine = AlertEngine(store, config(RAW), clock=clock)
     events.add(RunMissed, expected_at="2030-01-07T02:00:00+00:00")
     engine.evaluate()
-    (alert,) = load_alerts(store.db)
+    (alert,) = load_alerts(store)
     assert alert.firing
     assert "2030-01-07T02:00:00" in alert.annotations["summary"]
     events.add(RunStarted, run_id=1, logical_time=clock.now)
     engine.evaluate(clock.advance(5))
-    (alert,) = load_alerts(store.db)
+    (alert,) = load_alerts(store)
     assert alert.state is AlertState.RESOLVED
 
 
@@ -143,7 +143,7 @@ def test_a_silenced_alert_is_recorded_but_not_sent(
     store: Store, events: EventLog, clock: FixedClock
 ) -> None:
     add_silence(
-        store.db,
+        store,
         [parse_matcher("job = nightly-etl")],
         clock.now,
         clock.now.replace(hour=5),
@@ -152,8 +152,8 @@ def test_a_silenced_alert_is_recorded_but_not_sent(
     )
     events.run(ok=False)
     AlertEngine(store, config(RAW), clock=clock).evaluate()
-    assert [a.alertname for a in load_alerts(store.db)] == ["JobFailed"]
-    assert list_rows(store.db) == []
+    assert [a.alertname for a in load_alerts(store)] == ["JobFailed"]
+    assert list_rows(store) == []
 
 
 def test_a_notified_alert_links_the_runs_trace_and_carries_the_stderr_tail(
@@ -191,7 +191,7 @@ def test_a_run_without_serve_waits_out_group_wait_then_delivers_before_it_exits(
     raw = {**RAW, "route": {**RAW["route"], "group_wait": "30s"}}
     events.run(ok=False)
     AlertEngine(store, config(raw), clock=clock).evaluate()
-    assert list_rows(store.db) == []  # serve would wait 30s
+    assert list_rows(store) == []  # serve would wait 30s
     start = clock.now
     report, delivered = evaluate_and_deliver(
         store,
@@ -200,7 +200,7 @@ def test_a_run_without_serve_waits_out_group_wait_then_delivers_before_it_exits(
         sleep=clock.advance,
     )
     assert (report.notifications, delivered.sent) == (1, 1)
-    (row,) = list_rows(store.db)
+    (row,) = list_rows(store)
     assert row.created_at == start + timedelta(seconds=30)
     assert clock.now - start < timedelta(seconds=31)
 
@@ -212,10 +212,10 @@ def test_a_run_without_serve_leaves_a_far_group_timer_to_the_next_evaluator(
     events.run(ok=False)
     cfg = config({**raw, "receivers": {"team": {"log": {}}, "oncall": {"log": {}}}})
     evaluate_and_deliver(store, cfg, clock=clock, sleep=clock.advance)
-    assert list_rows(store.db) == []
+    assert list_rows(store) == []
     clock.advance(600)  # the next run or wrap, ten minutes later
     evaluate_and_deliver(store, cfg, clock=clock, sleep=clock.advance)
-    (row,) = list_rows(store.db)
+    (row,) = list_rows(store)
     assert row.created_at == clock.now
 
 

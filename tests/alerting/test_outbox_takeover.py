@@ -208,13 +208,13 @@ def test_a_slack_update_in_flight_when_its_sender_died_is_redone_in_place_withou
     sender.deliver_due()  # the group's message
     events.run(ok=False)
     engine.evaluate(clock.advance(60))
-    (row_id, _), *_ = claimable(store.db, clock.now, 100)
-    assert claim(store.db, row_id, f"{_dead_process_identity()}/gone", clock.now, 120)
+    (row_id, _), *_ = claimable(store, clock.now, 100)
+    assert claim(store, row_id, f"{_dead_process_identity()}/gone", clock.now, 120)
     before = len(http_server.requests)
     assert sender.deliver_due().sent == 1  # at once, not after the 120 s lease
     (update,) = http_server.requests[before:]
     assert update.path == "/api/chat.update"
     assert update.json["text"] == "[FIRING:3] JobFailed, TaskFailed (job=nightly-etl)"
-    (row, _) = list_rows(store.db)
+    (row, _) = list_rows(store)
     assert row.status is NotificationStatus.SENT
     assert row.notification.redelivery

@@ -25,6 +25,7 @@ from tests.alerting.conftest import (
     RecordingServer,
     config,
 )
+from tests.storesql import sql
 
 KEY = "R0UT1NGKEY0000000000000000000042"
 
@@ -155,16 +156,16 @@ def test_pagerduty_down_is_retried_and_the_routing_key_never_reaches_errors_logs
         events.run(ok=False)
     engine.evaluate()
     assert sender.deliver_due().retried == 1
-    (row,) = list_rows(store.db)
+    (row,) = list_rows(store)
     assert row.last_error is not None
     assert "HTTP 500" in row.last_error
     assert KEY not in row.last_error
     clock.advance(600)
     assert sender.deliver_due().sent == 1
-    assert [r.status for r in list_rows(store.db)] == [NotificationStatus.SENT]
+    assert [r.status for r in list_rows(store)] == [NotificationStatus.SENT]
     dump = json.dumps(
         [
-            store.db.rows(f"SELECT * FROM {t}")
+            sql(store).rows(f"SELECT * FROM {t}")
             for t in ("notifications", "alerts", "alert_groups", "alert_job_facts")
         ]
     )
@@ -214,6 +215,6 @@ def test_a_certificate_the_client_does_not_trust_is_a_retried_failure(
         assert sender.deliver_due().retried == 1
     finally:
         sender.close()
-    (row,) = list_rows(store.db)
+    (row,) = list_rows(store)
     assert row.last_error == "pagerduty receiver 'oncall': cannot connect: ConnectError"
     assert https_server.requests == []

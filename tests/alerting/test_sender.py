@@ -20,6 +20,7 @@ from runner.processes import parse
 from runner.store.notifications import NotificationStatus
 from runner.store.store import Store
 from tests.alerting.conftest import EventLog, FixedClock, config
+from tests.storesql import sql
 
 ROOT = Path(__file__).resolve().parents[2]
 RAW = {
@@ -58,7 +59,7 @@ def test_a_receiver_down_for_three_attempts_gets_the_notification_exactly_once(
     waits = []
     for _ in range(3):
         assert sender.deliver_due().retried == 1
-        (row,) = list_rows(store.db)
+        (row,) = list_rows(store)
         waits.append((row.next_attempt_at - clock.now).total_seconds())
         assert sender.deliver_due().sent == 0  # not due before its backoff
         clock.now = row.next_attempt_at
@@ -67,7 +68,7 @@ def test_a_receiver_down_for_three_attempts_gets_the_notification_exactly_once(
     clock.advance(3600)
     assert sender.deliver_due().sent == 0
     assert len(team.sent) == 1
-    (row,) = list_rows(store.db)
+    (row,) = list_rows(store)
     assert (row.status, row.attempts) == (NotificationStatus.SENT, 4)
 
 
@@ -81,12 +82,12 @@ def test_retry_after_is_honoured_and_holds_back_the_receivers_other_rows(
     team.fail_next(DeliveryResult.failure("HTTP 429: rate_limited", retry_after_seconds=90))
     report = sender.deliver_due()
     assert (report.retried, report.deferred, report.sent) == (1, 1, 0)
-    assert all((r.next_attempt_at - clock.now).total_seconds() == 90 for r in list_rows(store.db))
+    assert all((r.next_attempt_at - clock.now).total_seconds() == 90 for r in list_rows(store))
     clock.advance(89)
     assert sender.deliver_due().sent == 0
     clock.advance(1)
     assert sender.deliver_due().sent == 2
-    assert sorted(r.attempts for r in list_rows(store.db)) == [1, 2]
+    assert sorted(r.attempts for r in list_rows(store)) == [1, 2]
 
 
 def test_a_permanent_error_fails_at_once_and_goes_to_the_fallback_receiver(
@@ -100,9 +101,9 @@ def test_a_permanent_error_fails_at_once_and_goes_to_the_fallback_receiver(
     assert (report.failed, report.sent) == (1, 1)
     assert team.sent == []
     assert [n.alerts[0].alertname for n in backup.sent] == ["JobFailed"]
-    counts = notification_counts(store.db)
+    counts = notification_counts(store)
     assert counts == {("team", "failed"): 1, ("backup", "sent"): 1}
-    assert firing_alert_counts(store.db) == {"critical": 0, "error": 1, "warning": 0, "info": 0}
+    assert firing_alert_counts(store) == {"critical": 0, "error": 1, "warning": 0, "info": 0}
 
 
 def test_after_the_retry_budget_the_notification_is_recorded_as_failed(
@@ -115,7 +116,7 @@ def test_after_the_retry_budget_the_notification_is_recorded_as_failed(
     for _ in range(4):
         sender.deliver_due()
         clock.advance(120)
-    rows = {r.receiver: r for r in list_rows(store.db)}
+    rows = {r.receiver: r for r in list_rows(store)}
     assert rows["team"].status is NotificationStatus.FAILED
     assert rows["team"].last_error == "HTTP 500"
     assert rows["backup"].fallback_of == rows["team"].id
@@ -192,20 +193,20 @@ def test_a_sender_killed_around_the_send_is_taken_over_at_once_and_never_duplica
         check=False,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
-    (row,) = list_rows(store.db)
+    (row,) = list_rows(store)
     expected = (
         NotificationStatus.PENDING if point == "after_enqueue" else NotificationStatus.SENDING
     )
     assert row.status is expected
     if point == "during_send":  # the claim names the dead process: host, pid, start time
-        claimant = store.db.scalar("SELECT claimed_by FROM notifications")
+        claimant = sql(store).scalar("SELECT claimed_by FROM notifications")
         assert parse(claimant_process(claimant)) is not None
     _, sender, team, _ = setup(store, clock)
     # no waiting for the 120 s lease: the claimant is known dead
     assert sender.deliver_due().sent == (1 if point == "after_enqueue" else 0)
     clock.advance(3600)
     assert sender.deliver_due().sent == 0
-    (row,) = list_rows(store.db)
+    (row,) = list_rows(store)
     if point == "after_enqueue":
         assert (row.status, len(team.sent)) == (NotificationStatus.SENT, 1)
     else:  # it may have reached the receiver, which has no idempotency key: not resent

@@ -111,7 +111,7 @@ def test_slack_down_for_three_attempts_gets_the_message_exactly_once(
     for _ in range(4):
         sender.deliver_due()
         clock.advance(3600)
-    assert [r.status for r in list_rows(store.db)] == [NotificationStatus.SENT]
+    assert [r.status for r in list_rows(store)] == [NotificationStatus.SENT]
     assert len(http_server.requests) == 4
     assert len({r.body for r in http_server.requests}) == 1
 
@@ -124,7 +124,7 @@ def test_slack_429_retry_after_is_honoured(
     events.run(ok=False)
     engine.evaluate()
     assert sender.deliver_due().retried == 1
-    (row,) = list_rows(store.db)
+    (row,) = list_rows(store)
     assert (row.next_attempt_at - clock.now).total_seconds() == 45
     assert "429" in (row.last_error or "")
     clock.advance(44)
@@ -142,7 +142,7 @@ def test_a_slack_404_is_permanent_and_the_webhook_url_never_appears_in_the_error
     events.run(ok=False)
     engine.evaluate()
     assert sender.deliver_due().failed == 1
-    (row,) = list_rows(store.db)
+    (row,) = list_rows(store)
     assert row.last_error == "slack receiver 'data-team': HTTP 404: no_service"
     assert "XXXX" not in (row.last_error or "")
 
@@ -219,7 +219,7 @@ def test_a_slack_api_rate_limit_is_retried_after_its_retry_after(
     events.run(ok=False)
     engine.evaluate()
     assert sender.deliver_due().retried == 1
-    (row,) = list_rows(store.db)
+    (row,) = list_rows(store)
     assert (row.next_attempt_at - clock.now).total_seconds() == 20
     assert "xoxb" not in (row.last_error or "")
     clock.advance(20)

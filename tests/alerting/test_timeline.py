@@ -34,7 +34,7 @@ EVERY_LABEL = config(
 
 
 def queued(store: Store) -> list[Notification]:
-    return [r.notification for r in reversed(list_rows(store.db, limit=1000))]
+    return [r.notification for r in reversed(list_rows(store, limit=1000))]
 
 
 def statuses(notes: list[Notification]) -> list[str]:
@@ -134,7 +134,7 @@ def test_three_jobs_failing_together_under_group_by_severity_are_one_message_wit
     assert errors == []
     (note,) = queued(store)
     assert sorted(a.labels["job"] for a in note.alerts) == ["a", "b", "c"]
-    assert list_rows(store.db)[0].sent_at is not None
+    assert list_rows(store)[0].sent_at is not None
 
 
 def test_replay_reproduces_every_queued_notification_at_the_same_time(
@@ -183,7 +183,7 @@ def test_replay_reproduces_every_queued_notification_at_the_same_time(
     for step, (job, what) in enumerate(script):
         if job is None and what == "silence b":
             silence = add_silence(
-                store.db,
+                store,
                 (parse_matcher("job=b"),),
                 clock.now,
                 clock.now + timedelta(hours=1),
@@ -192,7 +192,7 @@ def test_replay_reproduces_every_queued_notification_at_the_same_time(
             )
         elif job is None:
             assert silence is not None
-            expire_silence(store.db, silence.id, clock.now)
+            expire_silence(store, silence.id, clock.now)
         else:
             log.run(job, ok=bool(what))
         for pause in rhythm[step % len(rhythm) :][:3]:

@@ -199,7 +199,6 @@ def _nightly_run(store: Store, days_ago: int, log_dir: Path, *, retry: bool) -> 
 
 
 def _alerts(store: Store) -> None:
-    db = store.db
     firing_at = NOW - timedelta(hours=2)
     billing = Alert(
         fingerprint="f1f1f1f1f1f1f1f1",
@@ -229,8 +228,8 @@ def _alerts(store: Store) -> None:
         updated_at=(NOW - timedelta(hours=11)).timestamp(),
         dirty=True,
     )
-    with db.transaction():
-        save_alerts(db, [billing, resolved])
+    with store.transaction():
+        save_alerts(store, [billing, resolved])
     note = Notification(
         receiver="slack-oncall",
         group_key='{}:{job="billing"}',
@@ -246,14 +245,14 @@ def _alerts(store: Store) -> None:
         ),
         created_at=firing_at,
     )
-    sent = enqueue(db, note, firing_at)
-    assert claim(db, sent, "sender-1", firing_at, 30) is not None
-    assert mark_sent(db, sent, "sender-1", firing_at + timedelta(seconds=1))
-    failed = enqueue(db, note, firing_at + timedelta(seconds=5), receiver="pagerduty-oncall")
-    assert claim(db, failed, "sender-1", firing_at + timedelta(seconds=5), 30) is not None
-    assert mark_failed(db, failed, "sender-1", f"HTTP 404 from {WEBHOOK}")
+    sent = enqueue(store, note, firing_at)
+    assert claim(store, sent, "sender-1", firing_at, 30) is not None
+    assert mark_sent(store, sent, "sender-1", firing_at + timedelta(seconds=1))
+    failed = enqueue(store, note, firing_at + timedelta(seconds=5), receiver="pagerduty-oncall")
+    assert claim(store, failed, "sender-1", firing_at + timedelta(seconds=5), 30) is not None
+    assert mark_failed(store, failed, "sender-1", f"HTTP 404 from {WEBHOOK}")
     add_silence(
-        db,
+        store,
         [parse_matcher('job="cleanup"')],
         NOW - timedelta(hours=1),
         NOW + timedelta(hours=5),

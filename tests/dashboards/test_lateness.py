@@ -16,6 +16,7 @@ from runner.store.store import Store
 from runner.wrap.recorder import record, register_job
 from runner.wrap.report import JobSpec
 from tests.runner.wrap.conftest import finished_report
+from tests.storesql import sql
 
 T0 = datetime(2027, 3, 1, 12, 0, 0, tzinfo=UTC)
 EVERY_TEN_MINUTES = "*/10 * * * *"
@@ -25,9 +26,9 @@ NEXT_FIRE = T0 + timedelta(minutes=10)
 def ran_at_t0(store: Store, job: str, grace: float | None) -> None:
     """``job`` declared (every ten minutes, ``grace``) and run once, at ``T0``."""
     spec = JobSpec(job, schedule=EVERY_TEN_MINUTES, grace=grace)
-    with store.db.transaction():
-        register_job(store.db, spec, (T0 - timedelta(hours=1)).timestamp())
-    record(store.db, finished_report(job, at=T0.timestamp(), spec=spec))
+    with sql(store).transaction():
+        register_job(store.spine_connection(), spec, (T0 - timedelta(hours=1)).timestamp())
+    record(store.spine_connection(), finished_report(job, at=T0.timestamp(), spec=spec))
 
 
 def lateness(store: Store, db_url: str, job: str, now: datetime) -> tuple[bool, bool]:

@@ -25,6 +25,7 @@ from runner.store import leases
 from runner.store.recovery import ADOPTED, ORPHANED, orphaned_outcome
 from runner.store.store import Store
 from tests.distributed.test_leases import dispatched
+from tests.storesql import sql
 
 
 def dead_identity() -> str:
@@ -142,7 +143,7 @@ def test_the_command_of_a_live_worker_process_is_left_to_it(
     store: Store, kept_attempt: Kept
 ) -> None:
     with store.transaction():
-        store.db.execute(
+        sql(store).execute(
             "UPDATE attempts SET supervisor = :me WHERE id = :id",
             {"me": current(), "id": kept_attempt.attempt_id},
         )

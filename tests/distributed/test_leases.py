@@ -21,6 +21,7 @@ from runner.store.records import AttemptRecord, RunRecord
 from runner.store.recovery import orphaned_outcome
 from runner.store.scheduling import claim_run
 from runner.store.store import Store
+from tests.storesql import sql
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 ELSEWHERE = "other-host:4242:777"
@@ -44,8 +45,8 @@ def dispatched(store: Store, *, supervisor: str | None = None) -> tuple[RunRecor
     assert attempt is not None
     if supervisor is not None:
         with store.transaction():
-            store.db.execute("UPDATE runs SET supervisor = :s", {"s": supervisor})
-            store.db.execute("UPDATE attempts SET supervisor = :s", {"s": supervisor})
+            sql(store).execute("UPDATE runs SET supervisor = :s", {"s": supervisor})
+            sql(store).execute("UPDATE attempts SET supervisor = :s", {"s": supervisor})
     return store.get_run(run.id), attempt
 
 

@@ -291,3 +291,29 @@ def test_a_python_task_runs_in_a_forked_worker_and_returns_its_result(
     pool_process = int(str(attempt.supervisor).split(":")[1])
     assert parent_pid(pool_process) == worker.pid
     assert attempt.result["pid"] == attempt.pid != pool_process  # a forked Python worker
+
+
+def test_the_instances_of_a_mapped_task_run_on_workers_with_their_elements(
+    cluster: Cluster, dispatcher_for: list[Dispatcher]
+) -> None:
+    cluster.write_config(
+        "jobs:\n  mapped:\n    tasks:\n"
+        '      list:\n        command: echo \'["a", "b", "c"]\' > "$RUNWATCH_RESULT"\n'
+        "      each:\n        map_over: list\n"
+        '        command: echo "[$RUNWATCH_MAP_INDEX, $RUNWATCH_MAP_ITEM]" > "$RUNWATCH_RESULT"\n'
+        "      load:\n        after: [each]\n"
+        '        command: cp "$RUNWATCH_UPSTREAM_RESULTS" "$RUNWATCH_RESULT"\n'
+    )
+    cluster.worker(concurrency=2)
+    dispatcher = Dispatcher(cluster)
+    dispatcher_for.append(dispatcher)
+    run = dispatcher.create_run("mapped")
+
+    finished = dispatcher.engine.execute(dispatcher.job("mapped"), run)
+
+    assert finished.state is RunState.SUCCESS, finished.reason
+    results = dispatcher.store.results(run.id)
+    assert results["each[2]"] == [2, "c"]
+    assert results["load"] == {"each": [[0, "a"], [1, "b"], [2, "c"]]}
+    logs = {a.task: a.stdout_path for a in dispatcher.store.attempts(run.id)}
+    assert str(logs["each[1]"]).endswith("each[1].1.out")

@@ -65,8 +65,30 @@ def test_a_billion_laughs_rules_file_for_replay_is_refused_naming_it(tmp_path: P
         ('  etl:\n    command: "echo a\\0b"\n', "key 'command': a command cannot contain a NUL"),
         (f'  {"j" * 300}:\n    command: "true"\n', "job name can be at most 200 characters"),
         ('  etl:\n    comand: "true"\n', "unknown key 'comand' (did you mean 'command'?)"),
+        (
+            "  etl:\n    tasks:\n      ls: {command: ls}\n"
+            "      each: {command: 'true', map_over: lst}\n",
+            "job 'etl', task 'each', key 'map_over': unknown task 'lst' to map over "
+            "(did you mean 'ls'?)",
+        ),
+        (
+            "  etl:\n    tasks:\n      wait: {sensor: {file: /in/x}}\n",
+            "job 'etl', task 'wait', key 'sensor': a sensor needs 'timeout'",
+        ),
+        (
+            "  etl:\n    tasks:\n      ls: {command: ls, branch_on_exit: {3: [nope]}}\n",
+            "job 'etl', task 'ls', key 'branch_on_exit.3': task 'nope' is not a direct "
+            "downstream task of 'ls'",
+        ),
     ],
-    ids=["nul-byte-in-a-command", "300-character-job-name", "comand-typo"],
+    ids=[
+        "nul-byte-in-a-command",
+        "300-character-job-name",
+        "comand-typo",
+        "unknown-map-over",
+        "sensor-without-timeout",
+        "branch-to-a-stranger",
+    ],
 )
 def test_check_refuses_a_bad_job_naming_the_file_line_and_key(
     tmp_path: Path, job: str, said: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import shutil
 import signal
 import subprocess
 import sys
@@ -173,6 +174,17 @@ def test_check_accepts_the_repository_examples() -> None:
     assert summary.startswith("ok:")
 
 
+def _fail_then_fix(
+    runwatch: Runwatch, jobs: Path, when: str, marker: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run ``daily`` for ``when`` (it fails), create ``marker``, run it again (it succeeds)."""
+    assert runwatch("run", "daily", "--jobs", str(jobs), "--logical-time", when).returncode == 1
+    marker.touch()
+    second = runwatch("run", "daily", "--jobs", str(jobs), "--logical-time", when)
+    assert second.returncode == 0, second.stderr
+    return second
+
+
 def test_rerun_for_a_logical_time_repeats_only_what_did_not_succeed(
     tmp_path: Path, runwatch: Runwatch
 ) -> None:
@@ -185,10 +197,7 @@ def test_rerun_for_a_logical_time_repeats_only_what_did_not_succeed(
         "        after: [extract]\n",
     )
     when = "2026-11-24T02:00:00+00:00"
-    assert runwatch("run", "daily", "--jobs", str(jobs), "--logical-time", when).returncode == 1
-    marker.touch()
-    second = runwatch("run", "daily", "--jobs", str(jobs), "--logical-time", when)
-    assert second.returncode == 0, second.stderr
+    second = _fail_then_fix(runwatch, jobs, when, marker)
     assert "rerunning load" in second.stdout
     assert log.read_text().split() == ["extract", "load", "load"]
     third = runwatch("run", "daily", "--jobs", str(jobs), "--logical-time", when)
@@ -505,3 +514,73 @@ def test_check_rejects_a_bad_executor_section_naming_the_key(
     assert "executor" in result.stderr
     assert "heartbeat_interval" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_rerun_of_a_mapped_task_repeats_only_its_failed_instances(
+    tmp_path: Path, runwatch: Runwatch
+) -> None:
+    marker, log = tmp_path / "fixed", tmp_path / "log.txt"
+    jobs = write_jobs(
+        tmp_path,
+        "jobs:\n  daily:\n    tasks:\n"
+        '      list:\n        command: echo \'["a", "b", "c"]\' > "$RUNWATCH_RESULT"\n'
+        "      each:\n        map_over: list\n"
+        f"        command: 'echo $RUNWATCH_MAP_ITEM >> {log}; "
+        f"test $RUNWATCH_MAP_INDEX != 1 || test -e {marker}'\n",
+    )
+    when = "2026-11-24T02:00:00+00:00"
+    second = _fail_then_fix(runwatch, jobs, when, marker)
+    assert "rerunning each" in second.stdout
+    assert sorted(log.read_text().split()) == ['"a"', '"b"', '"b"', '"c"']
+    forced = runwatch("run", "daily", "--jobs", str(jobs), "--logical-time", when, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert len(log.read_text().split()) == 7
+
+
+def test_example_fanout_maps_over_the_files_or_takes_the_empty_branch(
+    tmp_path: Path, runwatch: Runwatch
+) -> None:
+    shutil.copytree(REPO / "examples" / "fanout", tmp_path / "fanout")
+    jobs = tmp_path / "fanout.yaml"
+    shutil.copy(REPO / "examples" / "fanout.yaml", jobs)
+    full = runwatch("run", "daily-files", "--jobs", str(jobs), "--format", "json")
+    assert full.returncode == 0, full.stderr
+    states = {t["task"]: t["state"] for t in json.loads(full.stdout)["tasks"]}
+    assert (states["wait_files"], states["notify_empty"]) == ("success", "skipped")
+    assert states["summary"] == "success"
+    totals = json.loads((tmp_path / "output" / "fanout" / "totals.json").read_text())
+    assert totals == [
+        {"file": "north.csv", "total": 15.0},
+        {"file": "south.csv", "total": 7.0},
+        {"file": "west.csv", "total": 6.0},
+    ]
+    for csv_file in (tmp_path / "fanout" / "in").glob("*.csv"):
+        csv_file.unlink()
+    empty = runwatch("run", "daily-files", "--jobs", str(jobs), "--format", "json")
+    assert empty.returncode == 0, empty.stderr
+    states = {t["task"]: t["state"] for t in json.loads(empty.stdout)["tasks"]}
+    assert (states["process"], states["load"]) == ("skipped", "skipped")
+    assert (states["notify_empty"], states["summary"]) == ("success", "success")
+    after = runwatch("run", "daily-report", "--jobs", str(jobs), "--format", "json")
+    assert after.returncode == 0, after.stderr
+    assert [t["state"] for t in json.loads(after.stdout)["tasks"]] == ["success", "success"]
+
+
+def test_jobs_shows_what_a_dependent_job_waits_for(tmp_path: Path, runwatch: Runwatch) -> None:
+    jobs = write_jobs(
+        tmp_path,
+        "jobs:\n  ingest:\n    command: 'true'\n  enrich:\n    command: 'true'\n"
+        "  report:\n    schedule: {after: [ingest, enrich]}\n    command: 'true'\n",
+    )
+    assert runwatch("run", "ingest", "--jobs", str(jobs)).returncode == 0
+    listed = runwatch("jobs", "--jobs", str(jobs))
+    assert listed.returncode == 0, listed.stderr
+    (line,) = [row for row in listed.stdout.splitlines() if row.startswith("report")]
+    assert "after ingest, enrich (per day)" in line
+    assert "waits for enrich" in line
+    records = json.loads(runwatch("jobs", "--jobs", str(jobs), "--format", "json").stdout)
+    (report,) = [r for r in records if r["job"] == "report"]
+    assert report["waiting_for"] == ["enrich"]
+    assert runwatch("run", "enrich", "--jobs", str(jobs)).returncode == 0
+    records = json.loads(runwatch("jobs", "--jobs", str(jobs), "--format", "json").stdout)
+    assert [r["waiting_for"] for r in records if r["job"] == "report"] == [[]]

@@ -360,3 +360,44 @@ def test_serve_refuses_a_corrupt_store_naming_the_file(
     assert result.returncode == 2, result.stderr
     assert f"the store file {database} is corrupt" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _pokes(home: Path) -> list[tuple[int, int]]:
+    """(run id, ready) of every sensor poke in the store."""
+    with contextlib.closing(sqlite3.connect(home / "runwatch.db", timeout=10)) as db:
+        rows = db.execute(
+            "SELECT run_id, payload FROM events WHERE type = 'task_poked' ORDER BY id"
+        ).fetchall()
+    return [(run_id, int(json.loads(payload)["ready"])) for run_id, payload in rows]
+
+
+def test_a_sensor_goes_on_waiting_across_a_serve_restart(
+    tmp_path: Path, home: Path, runwatch: Runwatch, serves: list[Serve]
+) -> None:
+    ready = tmp_path / "ready.flag"
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(
+        "jobs:\n  gated:\n    schedule: '* * * * * */2'\n    overlap: skip\n    tasks:\n"
+        f"      wait:\n        sensor: {{file: '{ready}', interval: 0.2s, timeout: 1h}}\n"
+        "      load:\n        command: 'true'\n        after: [wait]\n"
+    )
+    first = Serve(tmp_path, home, jobs)
+    serves.append(first)
+    first.wait_until(lambda: len(_pokes(home)) >= 2, "the sensor to poke")
+    first.stop(signal.SIGKILL)
+    (waiting,) = {run_id for run_id, _ in _pokes(home)}
+    before = len(_pokes(home))
+    second = Serve(tmp_path, home, jobs)
+    serves.append(second)
+    second.wait_until(lambda: len(_pokes(home)) > before + 1, "the sensor to poke again")
+    ready.touch()
+    second.wait_until(
+        lambda: any(r["run_id"] == waiting and r["state"] == "success" for r in runs(runwatch)),
+        "the resumed run to succeed",
+    )
+    assert second.stop() == 0
+    assert [ready for run_id, ready in _pokes(home) if run_id == waiting][-1] == 1
+    shown = json.loads(runwatch("show", str(waiting), "--format", "json").stdout)
+    tasks = {t["task"]: t for t in shown["tasks"]}
+    assert tasks["wait"]["attempts"] == []  # pokes, not attempts
+    assert [a["state"] for a in tasks["load"]["attempts"]] == ["success"]

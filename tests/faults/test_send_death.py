@@ -24,6 +24,7 @@ from tests.faults.harness import (
     runs,
     wait_for,
 )
+from tests.storesql import sql
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def holding(server: RecordingServer) -> threading.Event:
 
 def notifications(tmp: Path) -> list[dict[str, Any]]:
     with open_store(tmp) as store:
-        return [dict(r) for r in store.db.rows("SELECT * FROM notifications ORDER BY id")]
+        return [dict(r) for r in sql(store).rows("SELECT * FROM notifications ORDER BY id")]
 
 
 def test_a_page_in_flight_when_the_scheduling_serve_dies_is_resent_once_with_its_dedup_key(

@@ -89,7 +89,7 @@ def trigger(tmp_path: Path, config: Path) -> None:
 
 def keeper_of(serve: Serve) -> int:
     """The pid of the serve's keeper (its child running the keeper module)."""
-    module = exitstatus.KEEPER_MODULE.encode()
+    module = processes.KEEPER_MODULE.encode()
     for pid in (int(name) for name in os.listdir("/proc") if name.isdigit()):
         if processes.parent_of(pid) == serve.pid and module in b" ".join(
             processes.command_line(pid)

@@ -53,4 +53,4 @@ def test_wrap_and_the_dashboard_agree_on_a_stored_heartbeat(
         now.timestamp(),
         stopped=head.heartbeat_state == scheduler_liveness.STOPPED,
     )
-    assert (serve_alive(store.db, now.timestamp()), seen) == (alive, alive)
+    assert (serve_alive(store.spine_connection(), now.timestamp()), seen) == (alive, alive)

@@ -31,6 +31,7 @@ from runner.store.records import AttemptRecord
 from runner.store.recovery import ORPHANED
 from runner.store.store import Store
 from tests.e2e.cli import clean_env
+from tests.storesql import sql
 
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
 SECRET = "root:$6$TOP-SECRET-HASH:19000:0:99999:7:::\n"
@@ -105,7 +106,7 @@ def finished_run(store: Store, home: Path, *, at: datetime = T0) -> tuple[int, i
 
 def record_path(store: Store, attempt_id: int, column: str, path: str) -> None:
     """What a forged report (or anyone writing the store) can leave in a row."""
-    store.db.execute(
+    sql(store).execute(
         f"UPDATE attempts SET {column} = :path WHERE id = :id", {"path": path, "id": attempt_id}
     )
 
@@ -206,12 +207,12 @@ def orphaned_attempt(store: Store, home: Path, pid: int, pid_start: str | None) 
     """A running attempt whose supervisor died, naming ``pid`` (and ``pid_start``) as a
     forged report or an older runwatch leaves it; its id."""
     attempt = started_attempt(store, home, "victim", "work", T0)
-    store.db.execute(
+    sql(store).execute(
         "UPDATE attempts SET supervisor = :sup, pid = :pid WHERE id = :id",
         {"sup": DEAD_SUPERVISOR, "pid": pid, "id": attempt.id},
     )
     if pid_start is not None:
-        store.db.execute(
+        sql(store).execute(
             "UPDATE attempts SET pid_start = :start WHERE id = :id",
             {"start": pid_start, "id": attempt.id},
         )

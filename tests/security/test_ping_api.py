@@ -28,6 +28,7 @@ from runner.wrap.report import JobSpec, RunReport, new_report_id
 from tests.e2e.cli import clean_env
 from tests.e2e.cli import run_cli as runwatch
 from tests.security.ping_server import SECRET, ping, served, token
+from tests.storesql import sql
 from tests.tls import self_signed
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -204,7 +205,7 @@ def test_one_jobs_token_cannot_ping_another_job_nor_can_the_server_secret(url: s
 def test_a_job_from_a_job_file_takes_pings_only_when_pingable_and_keeps_its_definition(
     store: Store, db_url: str
 ) -> None:
-    store.db.execute(
+    sql(store).execute(
         "INSERT INTO jobs (name, tags, schedule, timezone, source, paused, updated_at) "
         "VALUES ('nightly', '[]', '0 2 * * *', 'UTC', 'jobs.yaml', 0, 0), "
         "('remote', '[]', '0 3 * * *', 'UTC', 'jobs.yaml', 0, 0)"
@@ -231,7 +232,7 @@ def test_a_job_from_a_job_file_takes_pings_only_when_pingable_and_keeps_its_defi
 
 
 def test_a_job_defined_in_another_serves_files_is_refused(store: Store, db_url: str) -> None:
-    store.db.execute(
+    sql(store).execute(
         "INSERT INTO jobs (name, tags, timezone, source, paused, updated_at) "
         "VALUES ('theirs', '[]', 'UTC', '/etc/runwatch/jobs.yaml', 0, 0)"
     )

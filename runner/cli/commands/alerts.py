@@ -76,7 +76,7 @@ def alerts_list(ctx: Context) -> int:
     from runner.store.alerts import AlertState
 
     state = AlertState(ctx.args.state) if ctx.args.state else None
-    records = [_alert_record(a) for a in load_alerts(ctx.open_store().db, state)]
+    records = [_alert_record(a) for a in load_alerts(ctx.open_store(), state)]
     if ctx.args.format == "json":
         emit_json(records)
     else:
@@ -189,7 +189,7 @@ def silence_add(ctx: Context) -> int:
     author = ctx.args.author or ctx.env.get("USER") or getpass.getuser()
     now = utcnow()
     silence = add_silence(
-        ctx.open_store().db,
+        ctx.open_store(),
         matchers,
         now,
         now + timedelta(seconds=seconds),
@@ -212,7 +212,7 @@ def silence_list(ctx: Context) -> int:
     from runner.clock import utcnow
 
     active_at = None if ctx.args.all else utcnow()
-    records = [_silence_record(s) for s in list_silences(ctx.open_store().db, active_at=active_at)]
+    records = [_silence_record(s) for s in list_silences(ctx.open_store(), active_at=active_at)]
     if ctx.args.format == "json":
         emit_json(records)
         return 0
@@ -237,7 +237,7 @@ def silence_expire(ctx: Context) -> int:
     from runner.clock import utcnow
     from runner.store.silences import expire_silence
 
-    expire_silence(ctx.open_store().db, ctx.args.silence_id, utcnow())
+    expire_silence(ctx.open_store(), ctx.args.silence_id, utcnow())
     print(f"silence {ctx.args.silence_id} expired")
     return 0
 

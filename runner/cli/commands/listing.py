@@ -58,7 +58,7 @@ def jobs(ctx: Context) -> int:
                 r["next_run_at"] and f"{r['next_run_at'][:19]} {r['timezone']}",
                 r["owner"],
                 "yes" if r["paused"] else "",
-                r["status"],
+                r["status"] or _waits(r),
                 r["last_run_at"] and r["last_run_at"][:19],
                 r["last_state"],
             ]
@@ -67,6 +67,11 @@ def jobs(ctx: Context) -> int:
         state_column=7,
     )
     return 0
+
+
+def _waits(record: dict[str, Any]) -> str | None:
+    waiting = record.get("waiting_for")
+    return f"waits for {', '.join(waiting)}" if waiting else None
 
 
 def _defined_jobs(ctx: Context) -> dict[str, Job]:
@@ -82,14 +87,29 @@ def _defined_jobs(ctx: Context) -> dict[str, Job]:
 def _job_record(
     store: Store, job: JobRecord, definition: Job | None, now: datetime
 ) -> dict[str, Any]:
-    from runner.scheduling.expectations import job_status
     from runner.scheduling.schedule import Schedule, runnable
 
     last = store.list_runs(job=job.name, limit=1)
     next_fire = None
+    depends = None if definition is None else definition.depends_on
+    if depends is not None and definition is not None:
+        return {
+            **_job_fields(store, job, last, now),
+            "schedule": f"after {', '.join(depends.jobs)} (per {depends.period.value})",
+            "next_run_at": None,
+            "waiting_for": _waiting_for(store, definition, now),
+        }
     if job.schedule is not None and not job.paused and runnable(job.schedule, job.timezone):
         schedule = Schedule(job.schedule, job.timezone, definition.dst if definition else None)
         next_fire = schedule.next_after(now).at.astimezone(schedule.tz)
+    return {**_job_fields(store, job, last, now), "next_run_at": iso(next_fire)}
+
+
+def _job_fields(
+    store: Store, job: JobRecord, last: list[RunRecord], now: datetime
+) -> dict[str, Any]:
+    from runner.scheduling.expectations import job_status
+
     return {
         "job": job.name,
         "schedule": job.schedule,
@@ -97,13 +117,24 @@ def _job_record(
         "owner": job.owner,
         "tags": list(job.tags),
         "paused": job.paused,
-        "next_run_at": iso(next_fire),
         "status": job_status(store, job.name, now),
         "last_run_id": last[0].id if last else None,
         "last_state": last[0].state.value if last else None,
         "last_run_at": iso(last[0].started_at) if last else None,
         "source": job.source,
     }
+
+
+def _waiting_for(store: Store, job: Job, now: datetime) -> list[str]:
+    """The upstream jobs the current period's run of ``job`` still waits for (none once
+    that run exists)."""
+    from runner.scheduling.after import period_of, waiting_for
+
+    assert job.depends_on is not None
+    start, end = period_of(job.depends_on.period, job.timezone, now)
+    if store.find_run(job.name, start) is not None:
+        return []
+    return waiting_for(store, job, start, end)
 
 
 def runs(ctx: Context) -> int:

@@ -131,7 +131,7 @@ def _alert_gaps(ctx: Context) -> list[str]:
     if rules and not never:
         return []
     try:
-        alive = serve_alive(ctx.open_store(recover=False).db, utcnow().timestamp())
+        alive = serve_alive(ctx.open_store(recover=False).spine_connection(), utcnow().timestamp())
     except Exception as exc:
         return [f"cannot look for a `runwatch serve` in the store: {type(exc).__name__}: {exc}"]
     return [] if alive else [no_rules(str(settings.config_path), never=rules)]

@@ -94,8 +94,8 @@ def _prepare(store: Store, job: Job, ctx: Context) -> tuple[RunRecord, list[str]
         )
     rows = store.task_runs(existing.id)
     resume = existing.reason == ORPHANED and not args.force
-    if args.force:
-        tasks = list(job.tasks)
+    if args.force:  # the instances of mapped tasks too: none keeps its success
+        tasks = [*job.tasks, *(t for t in rows if t not in job.tasks)]
     elif resume:
         tasks = tasks_to_resume(job, rows)
     else:
@@ -134,7 +134,7 @@ def command(ctx: Context) -> int:
     as_json = ctx.args.format == "json"
     display = ProgressDisplay(list(job.tasks), stream=sys.stderr if as_json else sys.stdout)
     if not as_json:
-        verb = "rerunning " + ", ".join(rerun) if rerun else "running"
+        verb = "rerunning " + ", ".join(t for t in rerun if t in job.tasks) if rerun else "running"
         print(f"run {run.id} of {job.name} ({verb}) for {iso(run.logical_time)}", flush=True)
     observer = build_tracing(ctx.env, install_global=True)
     trace_log_records(observer)

@@ -108,8 +108,8 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
     alert_store = ctx.open_store(recover=False)
     registry.register(
         AlertMetrics(
-            lambda: notification_counts(alert_store.db),
-            lambda: firing_alert_counts(alert_store.db),
+            lambda: notification_counts(alert_store),
+            lambda: firing_alert_counts(alert_store),
             alerting.receivers,
         )
     )
@@ -157,7 +157,7 @@ def command(ctx: Context) -> int:  # noqa: PLR0915 - the composition root, read 
         check_expectations(store, now)
 
     daemon.add_duty("expectations", 5.0, expectations)
-    daemon.add_duty("spool", 30.0, spool_replayer(spool_dir, store.db))
+    daemon.add_duty("spool", 30.0, spool_replayer(spool_dir, store.spine_connection()))
     daemon.scheduler.on_next_fire = collector.set_next_run
     health = HeartbeatHealth(
         lambda: collector.last_heartbeat_at,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.engine import mapping
 from runner.engine.engine import attempt_env
 from runner.engine.executor import AttemptFinished, AttemptSpec
 from runner.errors import RunwatchError
@@ -129,10 +130,16 @@ class AttemptMessage:
         definitions, the attempt's facts from the store, log files under its own home."""
         attempt, run = source.attempt, source.run
         env = attempt_env(job, run, task.name, attempt.number)
+        index = mapping.index_of(attempt.task)
+        instance = None
+        if index is not None:  # an instance of a mapped task: its element, as the engine's
+            params = {**job.params, **run.params}
+            instance = (index, mapping.items_of(task, source.results, params)[index])
+        env.update(mapping.instance_env(instance))
         env.update(task.env)
         env.update(self.trace)
         stdout, stderr = attempt_log_paths(
-            source.log_dir, job.name, run.id, task.name, attempt.number
+            source.log_dir, job.name, run.id, attempt.task, attempt.number
         )
         return AttemptSpec(
             key=attempt.id,
@@ -144,7 +151,7 @@ class AttemptMessage:
             env=env,
             stdout_path=stdout,
             stderr_path=stderr,
-            upstream_results={u: source.results.get(u) for u in task.after},
+            upstream_results=mapping.upstream_results(task, source.results, instance),
             kill_grace=job.kill_grace,
             log_cap_bytes=source.log_cap_bytes,
         )

@@ -21,6 +21,7 @@ from typing import Any
 
 from runner import processes
 from runner.clock import Clock, utcnow
+from runner.engine import mapping
 from runner.engine.executor import (
     DEFAULT_LOG_CAP_BYTES,
     AttemptFinished,
@@ -39,7 +40,7 @@ from runner.executors.celery.message import (
 from runner.executors.celery.settings import CelerySettings
 from runner.executors.celery.signing import signature_problem
 from runner.executors.local.executor import LocalExecutor
-from runner.model import Definitions, Job, Task, TaskState
+from runner.model import Definitions, Job, Task, TaskState, logical_task
 from runner.redaction import Redactor
 from runner.store.leases import (
     Claim,
@@ -127,14 +128,15 @@ class WorkerRuntime:
         if problem is not None:
             raise MessageRefusedError("rejected message", problem)
         attempt = store.get_attempt(message.attempt_id)
-        if (attempt.job, attempt.task) != (message.job, message.task):
+        # The message names the task; the attempt, the task or one instance of it.
+        if (attempt.job, logical_task(attempt.task)) != (message.job, message.task):
             raise MessageRefusedError(
                 "rejected message",
                 f"the message names task {message.task!r} of job {message.job!r}, but "
                 f"attempt {attempt.id} is of task {attempt.task!r} of job {attempt.job!r}",
             )
         job = self.definitions.jobs.get(attempt.job)
-        task = None if job is None else job.tasks.get(attempt.task)
+        task = None if job is None else job.tasks.get(logical_task(attempt.task))
         if job is None or task is None:
             raise MessageRefusedError(
                 "unknown task",
@@ -149,12 +151,12 @@ class WorkerRuntime:
                 f"(digest {message.digest[:12]}) that differs from this worker's definition "
                 f"(digest {own[:12]}): give workers the same job files as the schedulers",
             )
+        results = store.results(attempt.run_id) if task.after else {}
+        if mapping.needs_mapped_results(job, task):
+            rows = {n: r.state for n, r in store.task_runs(attempt.run_id).items()}
+            mapping.mapped_results(job, rows, results)
         source = AttemptSource(
-            attempt,
-            store.get_run(attempt.run_id),
-            store.results(attempt.run_id) if task.after else {},
-            self.log_dir,
-            self.log_cap_bytes,
+            attempt, store.get_run(attempt.run_id), results, self.log_dir, self.log_cap_bytes
         )
         return job, task, source
 

@@ -1,16 +1,23 @@
-"""Capture of one output stream of an attempt: a size-capped log file, last lines, passthrough."""
+"""Capture of one output stream of an attempt: a size-capped log file, last lines, passthrough.
+
+The keeper process (runner.executors.local.keeper_process) imports this at its start, so
+it imports only the standard library and runwatch modules that do too (no ``logging``:
+runner.executors.local.notices).
+"""
 
 from __future__ import annotations
 
-import logging
 import os
-from pathlib import Path
 
-from runner.engine.executor import ERROR_TAIL_LINES, AttemptSpec
+from runner.executors.local.notices import warn
 from runner.store.logfiles import create_log
 
-logger = logging.getLogger(__name__)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the keeper's start)
+if TYPE_CHECKING:
+    from runner.engine.executor import AttemptSpec
 
+ERROR_TAIL_LINES = 20
+"""Lines of stderr (or of a traceback) kept on the attempt for alerts."""
 TAIL_BYTES = 4096
 """At most this many of the last bytes are kept for the tail."""
 
@@ -26,7 +33,7 @@ class StreamCapture:
 
     def __init__(
         self,
-        path: Path | None,
+        path: str | os.PathLike[str] | None,
         *,
         cap_bytes: int,
         passthrough_fd: int | None = None,
@@ -91,7 +98,7 @@ class StreamCapture:
             try:
                 os.close(self._fd)
             except OSError as exc:
-                logger.warning("closing log file %s failed: %s", self._path, exc)
+                warn(__name__, f"closing log file {self._path} failed: {exc}")
             self._fd = None
 
     def _keep_tail(self, data: bytes) -> None:
@@ -110,7 +117,7 @@ class StreamCapture:
         try:
             write_all(self._fd, data)
         except OSError as exc:
-            logger.warning("writing log file %s failed, no more output kept: %s", self._path, exc)
+            warn(__name__, f"writing log file {self._path} failed, no more output kept: {exc}")
             os.close(self._fd)
             self._fd = None
 
@@ -119,7 +126,7 @@ class StreamCapture:
         try:
             write_all(self._passthrough_fd, data)
         except OSError as exc:
-            logger.warning("passthrough to fd %d failed, stopped: %s", self._passthrough_fd, exc)
+            warn(__name__, f"passthrough to fd {self._passthrough_fd} failed, stopped: {exc}")
             self._passthrough_fd = None
 
 
@@ -161,7 +168,7 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _open_log(path: Path | None) -> int | None:
+def _open_log(path: str | os.PathLike[str] | None) -> int | None:
     if path is None:
         return None
     try:
@@ -169,8 +176,8 @@ def _open_log(path: Path | None) -> int | None:
     except OSError as exc:
         # The attempt still runs (its tail is still kept): a full or read-only log volume
         # must not stop the jobs being monitored.
-        logger.warning("cannot open log file %s, output not kept: %s", path, exc)
+        warn(__name__, f"cannot open log file {path}, output not kept: {exc}")
         return None
     if replaced:
-        logger.warning("%s", replaced)
+        warn(__name__, replaced)
     return fd

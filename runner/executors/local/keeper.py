@@ -1,9 +1,10 @@
 """The executor's end of its keeper (runner.executors.local.keeper_process).
 
-The keeper is started at the first command, once, and is the parent of every command
-after it; this side sends requests over a socket and hears, on one thread of its own,
-when each command was launched and how it ended. Sending is one ``sendmsg``: the caller
-(the engine's thread) never waits for a spawn. If the keeper dies, every command it was
+The keeper is started at the first command (or taken from an early start,
+runner.executors.local.keeper_launch), once, and is the parent of every command after
+it; this side sends requests over a socket and hears, on one thread of its own, when
+each command was launched and how it ended. Sending is one ``sendmsg``: the caller (the
+engine's thread) never waits for a spawn. If the keeper dies, every command it was
 running is reported to ``on_lost`` and the next request starts a new keeper.
 """
 
@@ -14,22 +15,21 @@ import marshal
 import os
 import socket
 import subprocess
-import sys
 import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
 
-from runner.executors.local.keeper_process import MESSAGE_BYTES
-from runner.exitstatus import KEEPER_MODULE
+from runner.executors.local.keeper_launch import (
+    MESSAGE_BYTES,
+    KeeperLostError,
+    launch,
+    take_early,
+)
 
 logger = logging.getLogger(__name__)
 
 Reply = tuple[Any, ...]
-
-
-class KeeperLostError(RuntimeError):
-    """The keeper process died, or could not be started or reached."""
 
 
 class KeeperClient:
@@ -65,9 +65,9 @@ class KeeperClient:
         )  # fmt: skip
         self._send(request, [0, 1, 2] if passthrough else [])
 
-    def stop(self, key: int, grace: float, state: str, reason: str) -> None:
+    def stop(self, key: int, grace: float) -> None:
         """Ask for the command's group to be stopped (SIGTERM, grace, SIGKILL)."""
-        self._send(("stop", key, grace, state, reason), [])
+        self._send(("stop", key, grace), [])
 
     def close(self) -> None:
         """Hang up: the keeper exits once its commands have ended."""
@@ -89,24 +89,9 @@ class KeeperClient:
                 raise KeeperLostError(f"cannot reach the keeper process: {exc}") from exc
 
     def _start(self) -> socket.socket:
-        """With the lock held: start a keeper and the thread that hears it."""
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        for sock in (ours, theirs):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * MESSAGE_BYTES)
-        try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", KEEPER_MODULE, str(theirs.fileno())],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=[theirs.fileno()],
-                start_new_session=True,  # not stopped by the terminal's signals to serve
-            )
-        except OSError as exc:
-            ours.close()
-            raise KeeperLostError(f"cannot start the keeper process: {exc}") from exc
-        finally:
-            theirs.close()
+        """With the lock held: start a keeper (or take the one started early) and the
+        thread that hears it."""
+        ours, self._process = take_early() or launch()
         self._socket = ours
         threading.Thread(
             target=self._hear, args=(ours, self._process), name="runwatch-keeper", daemon=True
@@ -125,8 +110,8 @@ class KeeperClient:
             if reply[0] == "error":
                 logger.error("the keeper process failed: %s", reply[1])
                 continue
-            if reply[0] == "log":
-                logger.log(reply[1], "%s", reply[2])
+            if reply[0] == "warning":  # the keeper's own (a log file that had to be replaced…)
+                logger.warning("%s", reply[1])
                 continue
             try:
                 self._on_reply(reply)

@@ -20,41 +20,43 @@ SIGINT, SIGHUP and SIGTERM are ignored (commands get them back as default). Mess
 are ``marshal``-ed tuples:
 
     spawn key argv env cwd stdout stderr cap header status passthrough fence (+ fds 0 1 2)
-    stop key grace state reason
+    stop key grace
     → launched key pid start | failed key errno message filename
-    → ended key returncode tail stopped | error traceback
+    → ended key returncode tail stopped | warning message | error traceback
+
+It starts before a run's first command can, so it imports only the standard library and
+runwatch modules that do too (no ``typing``, ``logging`` or runner.model), started with
+``python -S`` (runner.executors.local.keeper_launch): no site path set-up either.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import marshal
 import os
 import select
 import selectors
-import shutil
 import signal
 import socket
 import sys
 import threading
 import time
-import traceback
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-from runner import exitstatus, processes
+from runner import processes
 from runner.executors.local.capture import StreamCapture
+from runner.executors.local.keeper_launch import MESSAGE_BYTES
+from runner.executors.local.notices import send_to
 from runner.executors.local.process_group import GroupStop
-from runner.model import TaskState
+from runner.pipes import drain
 
-MESSAGE_BYTES = 256 * 1024
-"""The largest message either side sends (a spawn request carries the whole environment)."""
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the keeper's start)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
 _READ_BYTES = 65536
-_DRAIN_LIMIT_BYTES = 4 * 1024 * 1024
-"""After the command exits, read at most this much more of a stream a grandchild still feeds."""
-FENCED = "fenced: its lease was not renewed in time"
+_SPAWNING, _PID = ".spawning", ".pid"
+"""The files beside a command's status file (runner.exitstatus reads them)."""
 _IGNORED = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)
 _RESET = (signal.SIGPIPE, signal.SIGXFSZ, *_IGNORED)
 """Signals the keeper ignores (Python ignores SIGPIPE and SIGXFSZ): default again in commands."""
@@ -74,7 +76,7 @@ class _Kept:
         self.passed: list[int] = []
         self.stop: GroupStop | None = None
         self.fence: float | None = None
-        self.spawn_file: Path | None = None
+        self.pid_file: str | None = None
 
 
 class Keeper:
@@ -89,7 +91,7 @@ class Keeper:
         self._send_lock = threading.Lock()
         self._hangup = select.poll()
         self._hangup.register(control, select.POLLHUP)
-        self._me = exitstatus.Spawn(os.getpid(), processes.process_start(os.getpid()) or "0", True)
+        self._me = f"{os.getpid()} {processes.process_start(os.getpid()) or '0'}\n"
         self._devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         self._home = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
@@ -136,22 +138,21 @@ class Keeper:
             self._stop(*request[1:])
 
     def _spawn(self, request: tuple[Any, ...], passed: list[int]) -> None:
-        """Run a command; its pid file says, from before the spawn on, who runs it.
-
-        A "spawning" file names this keeper until the command's pid file replaces it. A
-        request whose sender has hung up (died, say, before this keeper read it) is
-        refused, and its file removed: that sender's attempt has no process, no pid file
-        and no status file, so the recovery that judges it may start it again. The file
-        is written before the check, so no recovery can see nothing while a spawn of
-        the attempt is still to come.
+        """Run a command; files beside its status file say, from before the spawn on, who
+        runs it (runner.exitstatus): ``.spawning`` names this keeper until ``.pid`` names
+        the command. A request whose sender has hung up (died, say, before this keeper
+        read it) is refused, and its file removed: that sender's attempt has no process, no
+        pid file and no status file, so the recovery that judges it may start it again.
+        The file is written before the check, so no recovery can see nothing while a
+        spawn of the attempt is still to come.
         """
         key, argv, env, cwd, out_path, err_path, cap, header, status, passthrough, fence = request
-        spawn_file = None if status is None else exitstatus.spawn_path(status)
-        if spawn_file is not None:
-            exitstatus.write_spawn(spawn_file, self._me)
+        base = None if status is None else os.path.splitext(status)[0]
+        if base is not None:
+            _write_file(base + _SPAWNING, self._me)
         if self._hangup.poll(0):
-            if spawn_file is not None:
-                exitstatus.discard_spawn(spawn_file)
+            if base is not None:
+                _discard(base + _SPAWNING)
             for fd in passed:
                 os.close(fd)
             return
@@ -161,8 +162,8 @@ class Keeper:
         try:
             pid = self._start(argv, env, cwd, (stdin, out_w, err_w))
         except (OSError, ValueError) as exc:
-            if spawn_file is not None:
-                exitstatus.discard_spawn(spawn_file)
+            if base is not None:
+                _discard(base + _SPAWNING)
             for fd in (out_r, err_r, *passed):
                 os.close(fd)
             errno = exc.errno if isinstance(exc, OSError) else None
@@ -174,10 +175,10 @@ class Keeper:
             os.close(out_w)
             os.close(err_w)
         start = processes.process_start(pid)  # not reaped yet: still ours
-        if spawn_file is not None:
-            if start is not None:
-                exitstatus.write_spawn(spawn_file, exitstatus.Spawn(pid, start))
-            exitstatus.discard_spawn(spawn_file, spawning_only=True)  # after: see read_spawn
+        if base is not None:
+            if start is not None:  # a new file: replacing one would flush its data on ext4
+                _write_file(base + _PID, f"{pid} {start}\n")
+            _discard(base + _SPAWNING)  # after: runner.exitstatus.read_spawn reads it first
         out_pass, err_pass = (passed[1], passed[2]) if stdin != self._devnull else (None, None)
         kept = _Kept(
             key,
@@ -186,7 +187,7 @@ class Keeper:
             StreamCapture(err_path, cap_bytes=cap, passthrough_fd=err_pass, header=header),
         )
         kept.status, kept.passed = status, passed
-        kept.fence, kept.spawn_file = fence, spawn_file
+        kept.fence, kept.pid_file = fence, None if base is None else base + _PID
         kept.pipes = {out_r: kept.out, err_r: kept.err}
         self._kept[key] = kept
         self.send(("launched", key, pid, start))
@@ -204,7 +205,7 @@ class Keeper:
             program = argv[0]
             if os.sep not in program:
                 path = os.pathsep.join(os.get_exec_path(env))
-                found = shutil.which(program, path=path)
+                found = _which(program, path)
                 if found is None:
                     raise FileNotFoundError(2, os.strerror(2), program)
                 program = found
@@ -236,14 +237,15 @@ class Keeper:
         if kept.stop is not None:
             kept.stop.kill_if_due()  # before the reap: the leader keeps the group id ours
         if kept.status is not None:
-            exitstatus.write_status(kept.status, returncode)
-            exitstatus.discard_spawn(exitstatus.spawn_path(kept.status))  # after the status
+            _write_status(kept.status, returncode)
+        if kept.pid_file is not None:
+            _discard(kept.pid_file)  # after the status: no file at all means never started
         os.waitid(os.P_PIDFD, kept.pidfd, os.WEXITED)
         self._selector.unregister(kept.pidfd)
         os.close(kept.pidfd)
         for fd, capture in list(kept.pipes.items()):
             self._selector.unregister(fd)
-            _drain(fd, capture)
+            drain(fd, capture.write)
             os.close(fd)
         kept.out.close()
         kept.err.close()
@@ -269,9 +271,9 @@ class Keeper:
         if kept.fence is None or self._hung_up_at is None or kept.stop is not None:
             return None
         renewed = self._hung_up_at
-        if kept.spawn_file is not None:
+        if kept.pid_file is not None:
             with contextlib.suppress(OSError):
-                renewed = max(renewed, kept.spawn_file.stat().st_mtime)
+                renewed = max(renewed, os.stat(kept.pid_file).st_mtime)
         return renewed + kept.fence - time.time()
 
     def _fence(self) -> None:
@@ -280,42 +282,58 @@ class Keeper:
         for kept in list(self._kept.values()):
             left = self._fence_left(kept)
             if left is not None and left <= 0:
-                kept.stop = GroupStop(kept.pid, grace=0.0, state=TaskState.FAILED, reason=FENCED)
+                kept.stop = GroupStop(kept.pid, grace=0.0)
                 kept.stop.begin()
 
-    def _stop(self, key: int, grace: float, state: str, reason: str) -> None:
+    def _stop(self, key: int, grace: float) -> None:
         kept = self._kept.get(key)
         if kept is None or kept.stop is not None:
             return  # ended already (its own outcome stands), or being stopped
-        kept.stop = GroupStop(kept.pid, grace=grace, state=TaskState(state), reason=reason)
+        kept.stop = GroupStop(kept.pid, grace=grace)
         kept.stop.begin()
 
 
-def _drain(fd: int, capture: StreamCapture) -> None:
-    """Read what is there without waiting: a grandchild may hold the pipe open forever."""
-    os.set_blocking(fd, False)
-    total = 0
-    while total < _DRAIN_LIMIT_BYTES:
-        try:
-            data = os.read(fd, _READ_BYTES)
-        except BlockingIOError:
-            return
-        if not data:
-            return
-        total += len(data)
-        capture.write(data)
+def _which(program: str, path: str) -> str | None:
+    """As ``shutil.which`` does on POSIX (shutil imports the archive modules, ~2 ms of the
+    keeper's start): the first executable file named ``program`` in ``path``'s folders."""
+    if not path:
+        return None
+    for folder in dict.fromkeys(path.split(os.pathsep)):
+        candidate = os.path.join(folder, program)
+        if os.access(candidate, os.F_OK | os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    return None
 
 
-class _Relay(logging.Handler):
-    """Hands the keeper's warnings (a log file that had to be replaced, say) to its
-    parent, which logs them: the keeper's own stderr goes nowhere."""
+def _write_status(path: str, returncode: int) -> None:
+    """``<exit code> <signal>``, atomically."""
+    code, sig = ("-", str(-returncode)) if returncode < 0 else (str(returncode), "-")
+    _write_file(path, f"{code} {sig}\n")
 
-    def __init__(self, keeper: Keeper) -> None:
-        super().__init__(logging.WARNING)
-        self._keeper = keeper
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self._keeper.send(("log", record.levelno, record.getMessage()))
+def _write_file(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` atomically; never through a link planted at the temp
+    name. A file that cannot be written is left out: the command must run regardless."""
+    tmp = f"{path}.tmp"
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+    try:
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+    except OSError:
+        return
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rename(tmp, path)
+
+
+def _discard(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def main(argv: list[str]) -> int:
@@ -325,10 +343,12 @@ def main(argv: list[str]) -> int:
     control = socket.socket(fileno=int(argv[1]))
     control.set_inheritable(False)  # passed to us, it must not be passed on to commands
     keeper = Keeper(control)
-    logging.getLogger().addHandler(_Relay(keeper))
+    send_to(lambda message: keeper.send(("warning", message)))  # the parent logs them
     try:
         keeper.run()
     except BaseException:
+        import traceback  # only when the keeper fails: not paid at its start
+
         keeper.send(("error", traceback.format_exc()))
         raise
     return 0

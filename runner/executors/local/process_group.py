@@ -1,15 +1,15 @@
-"""Stopping a process group: SIGTERM now, SIGKILL to whatever is left when the grace runs out."""
+"""Stopping a process group: SIGTERM now, SIGKILL to whatever is left when the grace runs out.
+
+Standard library only (no ``logging``): the keeper process imports this at its start.
+"""
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import time
 
-from runner.model import TaskState
-
-logger = logging.getLogger(__name__)
+from runner.executors.local.notices import warn
 
 _POLL_SECONDS = 0.01
 
@@ -32,20 +32,18 @@ def signal_group(pgid: int, signum: int) -> None:
     except ProcessLookupError:
         return
     except PermissionError as exc:
-        logger.warning("cannot signal process group %d: %s", pgid, exc)
+        warn(__name__, f"cannot signal process group {pgid}: {exc}")
 
 
 class GroupStop:
-    """The stop of one attempt's process group, with the state and reason it finishes with.
+    """The stop of one attempt's process group.
 
     The group id is the pid of its leader, which the caller must not reap before calling
     ``begin`` or ``kill_if_due`` (a zombie leader keeps the id from being reused).
     """
 
-    def __init__(self, pgid: int, *, grace: float, state: TaskState, reason: str) -> None:
+    def __init__(self, pgid: int, *, grace: float) -> None:
         self.pgid = pgid
-        self.state = state
-        self.reason = reason
         self._grace = max(grace, 0.0)
         self._deadline: float | None = None
         self._killed = False

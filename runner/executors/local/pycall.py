@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runner.engine.executor import ERROR_TAIL_LINES, AttemptFinished
+from runner.engine.executor import AttemptFinished
+from runner.executors.local.capture import ERROR_TAIL_LINES
 from runner.model import Skip, TaskState, UpstreamResult
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures.thread  # noqa: F401 - see below
 import logging
 import os
-import pickle
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -13,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from runner.engine import outcome
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
-from runner.executors.local.callref import dumps_call
 from runner.executors.local.capture import StreamCapture, attempt_captures
 from runner.executors.local.process_group import GroupStop
 from runner.executors.local.pycall import CallOutcome
@@ -47,6 +45,8 @@ class PythonAttempt:
         self.out = StreamCapture(None, cap_bytes=0)
         self.err = StreamCapture(None, cap_bytes=0)
         self.stop: GroupStop | None = None
+        self.stopped_as: tuple[TaskState, str] = (TaskState.CANCELLED, "")
+        """The state and reason a stopped attempt finishes with (set with ``stop``)."""
         self.launched = False
         self.finished = False
         self._pool = pool
@@ -83,6 +83,8 @@ class PythonWorkerPool:
 
     def prepare(self, spec: AttemptSpec, on_done: Callable[[int], None]) -> PythonAttempt:
         """The attempt, with its callable made ready to send; ``on_done(key)`` when it finished."""
+        from runner.executors.local.callref import dumps_call  # pickle: for Python tasks only
+
         attempt = PythonAttempt(self, spec, on_done)
         try:
             attempt.call = dumps_call((spec.task.python, spec.task.args, spec.task.kwargs))
@@ -115,9 +117,8 @@ class PythonWorkerPool:
                 self._finish(attempt, outcome.stopped(attempt.spec.key, state, reason, None))
                 return
             worker = attempt.worker
-            attempt.stop = GroupStop(
-                worker.pid, grace=attempt.spec.kill_grace, state=state, reason=reason
-            )
+            attempt.stop = GroupStop(worker.pid, grace=attempt.spec.kill_grace)
+            attempt.stopped_as = (state, reason)
             attempt.stop.begin()
             worker.wake()
 
@@ -235,6 +236,8 @@ class PythonWorkerPool:
         request = WorkerRequest(
             spec.key, spec.task.name, attempt.call, spec.upstream_results, env, spec.task.cwd
         )
+        import pickle
+
         try:
             payload = pickle.dumps(request, pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # e.g. an upstream result or env value that cannot be pickled
@@ -299,7 +302,7 @@ def _finished(attempt: PythonAttempt, response: WorkerResponse) -> AttemptFinish
 def _worker_died(attempt: PythonAttempt, returncode: int) -> AttemptFinished:
     key = attempt.spec.key
     if attempt.stop is not None:
-        return outcome.stopped(key, attempt.stop.state, attempt.stop.reason, returncode)
+        return outcome.stopped(key, *attempt.stopped_as, returncode)
     if returncode < 0:
         reason = outcome.describe_signal(-returncode)
         return AttemptFinished(

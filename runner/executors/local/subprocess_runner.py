@@ -17,7 +17,9 @@ from runner import exitstatus
 from runner.engine import outcome
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, MessageQueue
 from runner.executors.local.capture import log_header
-from runner.executors.local.keeper import KeeperClient, KeeperLostError, Reply
+from runner.executors.local.command_result import ResultFile
+from runner.executors.local.keeper import KeeperClient, Reply
+from runner.executors.local.keeper_launch import KeeperLostError
 from runner.executors.local.process_group import signal_group
 from runner.filemodes import private_folder
 from runner.model import TaskState
@@ -54,6 +56,7 @@ class CommandAttempt:
         self._finished = False
         self._done = threading.Event()
         self._status: Path | None = None
+        self._result: ResultFile | None = None
 
     def join(self, timeout: float | None = None) -> None:
         """Wait until the attempt has finished."""
@@ -74,11 +77,12 @@ class CommandAttempt:
             )
             return
         self._status = self._status_file()
+        self._result = ResultFile(spec)
         try:
             self._keeper.spawn(
                 spec.key,
                 argv,
-                dict(environment),
+                {**environment, **self._result.environment()},
                 spec.task.cwd,
                 logs=(_absolute(spec.stdout_path), _absolute(spec.stderr_path)),
                 cap_bytes=spec.log_cap_bytes,
@@ -105,7 +109,7 @@ class CommandAttempt:
                 return
             self._stop_request = (state, reason)
         try:
-            self._keeper.stop(self.spec.key, self.spec.kill_grace, state.value, reason)
+            self._keeper.stop(self.spec.key, self.spec.kill_grace)
         except KeeperLostError:
             logger.warning("cannot stop attempt %d: its keeper is gone", self.spec.key)
 
@@ -139,8 +143,16 @@ class CommandAttempt:
             if stopped and request is not None:
                 self._finish(outcome.stopped(key, *request, returncode))
             else:
-                skip = self.spec.task.skip_exit_code
-                self._finish(outcome.exited(key, returncode, skip_exit_code=skip, error=tail))
+                task = self.spec.task
+                self._finish(
+                    outcome.exited(
+                        key,
+                        returncode,
+                        skip_exit_code=task.skip_exit_code,
+                        branch_codes=task.branch_on_exit,
+                        error=tail,
+                    )
+                )
 
     def on_keeper_lost(self) -> None:
         """The keeper died before this attempt ended: kill what it left, report the failure."""
@@ -177,6 +189,8 @@ class CommandAttempt:
             if self._finished:
                 return
             self._finished = True
+        if self._result is not None:
+            message = self._result.apply(message)
         self._on_done(self.spec.key)
         self._messages.put(message)
         self._done.set()

@@ -310,6 +310,6 @@ def test_command_checks_its_command() -> None:
 
 
 def test_the_public_api_is_what_all_says() -> None:
-    assert sorted(runner.__all__) == ["Skip", "command", "job", "task"]
+    assert sorted(runner.__all__) == ["Branch", "Skip", "command", "job", "sensor", "task"]
     assert all(hasattr(runner, name) for name in runner.__all__)
     assert Skip is runner.model.Skip

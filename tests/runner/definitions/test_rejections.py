@@ -172,7 +172,8 @@ REJECTED = [
     pytest.param(
         _task("trigger: all_succes"),
         f"{TASK}, key 'trigger': expected one of all_success, all_done, all_failed, one_failed, "
-        "one_success, none_failed, got 'all_succes' (did you mean 'all_success'?)",
+        "one_success, none_failed, none_failed_min_one_success, got 'all_succes' "
+        "(did you mean 'all_success'?)",
         id="bad-trigger",
     ),
     pytest.param(

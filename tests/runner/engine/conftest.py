@@ -1,4 +1,5 @@
-"""The ``attempts`` fixture: a real LocalExecutor, and helpers to submit and await attempts."""
+"""The ``attempts`` fixture: a real LocalExecutor, and helpers to submit and await attempts;
+the ``harness`` fixture: an Engine over it and a real SQLite store, and helpers to run jobs."""
 
 from __future__ import annotations
 
@@ -15,9 +16,13 @@ from typing import Any
 
 import pytest
 
+from runner.clock import Clock, utcnow
+from runner.engine.engine import Engine, Progress
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, Message
 from runner.executors.local.executor import LocalExecutor
-from runner.model import Task
+from runner.model import Job, Task, TaskState, Trigger
+from runner.store.records import AttemptRecord, RunRecord
+from runner.store.store import Store
 
 
 @dataclass
@@ -126,3 +131,58 @@ def attempts(tmp_path: Path) -> Iterator[Attempts]:
     for key in harness.submitted:
         kinds = [type(m).__name__ for m in harness.reported.get(key, [])]
         assert kinds == ["AttemptLaunched", "AttemptFinished"], (key, kinds)
+
+
+@dataclass
+class Harness:
+    store: Store
+    engine: Engine
+    tmp: Path
+    progress: list[Progress]
+
+    def run(self, job: Job, *, params: dict[str, str] | None = None) -> RunRecord:
+        now = utcnow()
+        self.store.sync_jobs([job], now)
+        run = self.store.create_run(job, now, Trigger.MANUAL, now, params)
+        assert run is not None
+        return self.engine.execute(job, run)
+
+    def states(self, run: RunRecord) -> dict[str, TaskState]:
+        return {name: t.state for name, t in self.store.task_runs(run.id).items()}
+
+    def attempts(self, run: RunRecord, task: str) -> list[AttemptRecord]:
+        return self.store.attempts(run.id, task)
+
+
+def open_harness(tmp_path: Path, clock: Clock = utcnow) -> Harness:
+    """An engine over a real LocalExecutor and a SQLite store under ``tmp_path``."""
+    store = Store.open(f"sqlite:///{tmp_path}/runwatch.db")
+    messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
+    progress: list[Progress] = []
+    engine = Engine(
+        store,
+        LocalExecutor(messages, python_workers=4),
+        messages,
+        log_dir=tmp_path / "logs",
+        pools={"one": 1},
+        workers=8,
+        progress=progress.append,
+        clock=clock,
+    )
+    return Harness(store, engine, tmp_path, progress)
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    opened = open_harness(tmp_path)
+    yield opened
+    opened.engine.close()
+    opened.store.close()
+
+
+def job(*tasks: Task, **options: object) -> Job:
+    return Job(name=str(options.pop("name", "job")), tasks={t.name: t for t in tasks}, **options)  # type: ignore[arg-type]
+
+
+def sh(name: str, command: str, **options: object) -> Task:
+    return Task(name=name, command=command, **options)  # type: ignore[arg-type]

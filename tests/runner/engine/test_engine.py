@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import itertools
 import os
-import queue
 import re
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from runner.clock import utcnow
-from runner.engine.engine import Engine, Progress, backoff_delay
-from runner.engine.executor import Message
+from runner.engine.engine import backoff_delay
 from runner.errors import DefinitionError
 from runner.events import (
     AttemptFailed,
@@ -29,58 +25,11 @@ from runner.events import (
     RunSucceeded,
     TaskUpstreamFailed,
 )
-from runner.executors.local.executor import LocalExecutor
 from runner.model import Job, RunState, Skip, Task, TaskState, Trigger, TriggerRule, UpstreamResult
-from runner.store.records import AttemptRecord, RunRecord
+from runner.store.records import AttemptRecord
 from runner.store.store import Store
-
-
-@dataclass
-class Harness:
-    store: Store
-    engine: Engine
-    tmp: Path
-    progress: list[Progress]
-
-    def run(self, job: Job, *, params: dict[str, str] | None = None) -> RunRecord:
-        now = utcnow()
-        self.store.sync_jobs([job], now)
-        run = self.store.create_run(job, now, Trigger.MANUAL, now, params)
-        assert run is not None
-        return self.engine.execute(job, run)
-
-    def states(self, run: RunRecord) -> dict[str, TaskState]:
-        return {name: t.state for name, t in self.store.task_runs(run.id).items()}
-
-    def attempts(self, run: RunRecord, task: str) -> list[AttemptRecord]:
-        return self.store.attempts(run.id, task)
-
-
-@pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
-    store = Store.open(f"sqlite:///{tmp_path}/runwatch.db")
-    messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
-    progress: list[Progress] = []
-    engine = Engine(
-        store,
-        LocalExecutor(messages, python_workers=4),
-        messages,
-        log_dir=tmp_path / "logs",
-        pools={"one": 1},
-        workers=8,
-        progress=progress.append,
-    )
-    yield Harness(store, engine, tmp_path, progress)
-    engine.close()
-    store.close()
-
-
-def job(*tasks: Task, **options: object) -> Job:
-    return Job(name=str(options.pop("name", "job")), tasks={t.name: t for t in tasks}, **options)  # type: ignore[arg-type]
-
-
-def sh(name: str, command: str, **options: object) -> Task:
-    return Task(name=name, command=command, **options)  # type: ignore[arg-type]
+from tests.runner.engine.conftest import Harness, job, sh
+from tests.storesql import sql
 
 
 def overlapping(attempts: list[AttemptRecord]) -> int:
@@ -347,7 +296,7 @@ def test_pool_limits_concurrency_across_runs_of_one_engine(harness: Harness) -> 
 def test_pool_slot_held_by_another_process_delays_the_task_until_it_is_free(
     harness: Harness,
 ) -> None:
-    other = Store.open(harness.store.db.url.raw)
+    other = Store.open(sql(harness.store).url.raw)
     blocker_job = job(sh("hold", "true", pool="one"), name="elsewhere")
     now = utcnow()
     other.sync_jobs([blocker_job], now)

@@ -18,6 +18,7 @@ from runner.processes import process_start
 from runner.store.records import AttemptRecord
 from runner.store.recovery import ADOPTED, ORPHANED
 from runner.store.store import Store
+from tests.storesql import sql
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 DEAD = f"{socket.gethostname()}:{os.getpid()}:0"  # this pid, another start: a process gone
@@ -33,8 +34,8 @@ def orphaned_attempt(store: Store, logs: Path) -> AttemptRecord:
     attempt = store.start_attempt(run, "work", T0, log_dir=logs)
     assert attempt is not None
     with store.transaction():
-        store.db.execute("UPDATE runs SET supervisor = :s", {"s": DEAD})
-        store.db.execute("UPDATE attempts SET supervisor = :s", {"s": DEAD})
+        sql(store).execute("UPDATE runs SET supervisor = :s", {"s": DEAD})
+        sql(store).execute("UPDATE attempts SET supervisor = :s", {"s": DEAD})
     return store.get_attempt(attempt.id)
 
 
@@ -114,7 +115,7 @@ def test_an_attempt_whose_command_runs_under_the_shared_keeper_is_left_running_t
         store.set_attempt_process(attempt, pid=pid, pid_start=start)
         store.recover_orphans()
         assert store.get_attempt(attempt.id).state is TaskState.RUNNING
-        keeper.stop(1, 5.0, TaskState.CANCELLED.value, "test")
+        keeper.stop(1, 5.0)
         assert replies.get(timeout=30)[:3] == ("ended", 1, -15)
     finally:
         keeper.close()

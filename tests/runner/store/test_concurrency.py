@@ -17,6 +17,7 @@ from runner.events import RunMissed, RunQueued
 from runner.model import Job, Task, Trigger
 from runner.store.store import Store
 from tests import pg
+from tests.storesql import sql
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 JOB = Job(name="etl", tasks={t: Task(t, command=("true",)) for t in ("a", "b", "c", "d")})
@@ -54,7 +55,7 @@ class Writer(threading.Thread):
 
 def backend_pid(store: Store) -> int | None:
     """The server process of a PostgreSQL store's connection (None on SQLite)."""
-    return None if store.db.is_sqlite else int(store.db.scalar("SELECT pg_backend_pid()"))
+    return None if sql(store).is_sqlite else int(sql(store).scalar("SELECT pg_backend_pid()"))
 
 
 def wait_until_blocked(pid: int | None, observer: Store, writer: Writer) -> None:
@@ -66,7 +67,7 @@ def wait_until_blocked(pid: int | None, observer: Store, writer: Writer) -> None
         return
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        waiting = observer.db.scalar(
+        waiting = sql(observer).scalar(
             "SELECT COUNT(*) FROM pg_locks WHERE pid = :pid AND NOT granted", {"pid": pid}
         )
         if waiting:
@@ -164,5 +165,5 @@ def test_stores_in_other_schemas_of_one_database_never_wait_for_each_other() -> 
 
 def blocked_writer_in(url: str) -> None:
     with Store.open(url) as same:
-        same.db.execute("SET lock_timeout = '200ms'")
+        sql(same).execute("SET lock_timeout = '200ms'")
         same.append(RunMissed(at=T0, job="same"))

@@ -11,6 +11,7 @@ import pytest
 from runner.events import Event, RunMissed, RunQueued, RunSkipped, RunStarted
 from runner.model import Trigger
 from runner.store.store import Store
+from tests.storesql import sql
 
 T0 = datetime(2027, 3, 1, 12, 0, 0, tzinfo=UTC)
 FIRE = datetime(2027, 3, 1, 11, 0, 0, tzinfo=UTC)
@@ -18,8 +19,8 @@ FIRE = datetime(2027, 3, 1, 11, 0, 0, tzinfo=UTC)
 
 def old_row(store: Store, type: str, payload: str) -> Event:
     """An event row as written before the fields were typed (and as `wrap` writes it)."""
-    with store.db.transaction():
-        store.db.execute(
+    with sql(store).transaction():
+        sql(store).execute(
             "INSERT INTO events (at, type, job, run_id, task, attempt, payload) "
             "VALUES (:at, :type, 'nightly', NULL, NULL, NULL, :payload)",
             {"at": T0.timestamp(), "type": type, "payload": payload},
@@ -66,9 +67,9 @@ def test_a_row_stored_before_the_fields_were_typed_reads_back_typed(
 
 def test_a_typed_event_is_stored_as_the_text_old_rows_hold(store: Store) -> None:
     event = RunQueued(at=T0, job="nightly", logical_time=FIRE, trigger=Trigger.BACKFILL)
-    with store.db.transaction():
+    with sql(store).transaction():
         store.append(event)
 
-    stored = store.db.scalar("SELECT payload FROM events")
+    stored = sql(store).scalar("SELECT payload FROM events")
     assert stored == '{"logical_time":"2027-03-01T11:00:00+00:00","trigger":"backfill"}'
     assert store.events_after(0) == [dataclasses.replace(event, id=1)]

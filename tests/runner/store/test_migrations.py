@@ -21,6 +21,7 @@ from runner.store.database import Database, parse_url, redact_url, sqlalchemy_ur
 from runner.store.schema import metadata
 from runner.store.store import Store
 from tests import pg
+from tests.storesql import sql
 
 ROOT = Path(__file__).resolve().parents[3]
 TABLES = {"alembic_version", "jobs", "runs", "task_runs", "attempts", "events", "heartbeats"}
@@ -204,11 +205,11 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
 @pytest.mark.postgresql
 def test_postgresql_url_options_put_every_table_in_the_chosen_schema() -> None:
     with pg.temporary_schema() as url, Store.open(url) as store:
-        schema = store.db.scalar("SELECT current_schema()")
+        schema = sql(store).scalar("SELECT current_schema()")
         assert schema.startswith("rw_test_")
         # Other schemas of this database belong to other runs; the migration created each
         # table once, so finding them all in ours means none went anywhere else.
-        tables = store.db.rows(
+        tables = sql(store).rows(
             "SELECT table_schema, table_name FROM information_schema.tables "
             "WHERE table_name IN ('alembic_version', 'runs', 'heartbeats') "
             "AND table_schema = :schema",

@@ -21,6 +21,7 @@ from runner.processes import process_start
 from runner.store.records import AttemptRecord
 from runner.store.recovery import ORPHANED, kill_leftover
 from runner.store.store import Store
+from tests.storesql import sql
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = Path(__file__).with_name("dying_supervisor.py")
@@ -139,8 +140,8 @@ def test_supervisors_on_other_hosts_are_left_to_their_heartbeats(store: Store) -
     attempt = store.start_attempt(run, "work", T0)
     assert attempt is not None
     remote = "another-host.example:4242:123456"
-    store.db.execute("UPDATE attempts SET supervisor = :s", {"s": remote})
-    store.db.execute("UPDATE runs SET supervisor = :s", {"s": remote})
+    sql(store).execute("UPDATE attempts SET supervisor = :s", {"s": remote})
+    sql(store).execute("UPDATE runs SET supervisor = :s", {"s": remote})
 
     assert store.recover_orphans(T0 + timedelta(hours=1)) == []
     assert store.get_attempt(attempt.id).state is TaskState.RUNNING

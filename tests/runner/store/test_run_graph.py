@@ -12,6 +12,7 @@ from runner.store.run_graph import run_graph
 from runner.store.store import Store
 from runner.wrap.recorder import record
 from tests.runner.wrap.conftest import finished_report
+from tests.storesql import sql
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -61,7 +62,7 @@ def test_tasks_added_to_a_run_by_a_changed_job_bring_their_edges(store: Store, d
 
 
 def test_a_wrapped_run_is_one_node(store: Store, db_url: str) -> None:
-    run_id = record(store.db, finished_report(exit_codes=(0,)))
+    run_id = record(store.spine_connection(), finished_report(exit_codes=(0,)))
     assert run_id is not None
 
     assert graph_of(db_url, run_id) == {"nightly": ()}
@@ -70,7 +71,7 @@ def test_a_wrapped_run_is_one_node(store: Store, db_url: str) -> None:
 def test_a_run_recorded_before_graphs_were_kept_has_none(store: Store, db_url: str) -> None:
     run = store.create_run(etl({"extract": (), "load": ("extract",)}), T0, Trigger.MANUAL, T0)
     assert run is not None
-    store.db.execute("UPDATE task_runs SET upstream = NULL WHERE run_id = :id", {"id": run.id})
+    sql(store).execute("UPDATE task_runs SET upstream = NULL WHERE run_id = :id", {"id": run.id})
 
     assert graph_of(db_url, run.id) is None
     assert graph_of(db_url, run.id + 1000) is None

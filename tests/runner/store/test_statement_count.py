@@ -15,6 +15,7 @@ from runner.engine.executor import Message
 from runner.executors.local.executor import LocalExecutor
 from runner.model import Job, Task, Trigger
 from runner.store.store import Store
+from tests.storesql import sql
 
 
 def noop() -> None:
@@ -48,11 +49,11 @@ def statements_of_one_run(store: Store, job: Job, log_dir: Path) -> tuple[Counte
     run = store.create_run(job, now, Trigger.MANUAL, now)
     assert run is not None
     seen: Counter[str] = Counter()
-    store.db._conn.set_trace_callback(lambda sql: seen.update([kind(sql)]))
+    sql(store)._conn.set_trace_callback(lambda sql: seen.update([kind(sql)]))
     try:
         final = engine.execute(job, run)
     finally:
-        store.db._conn.set_trace_callback(None)
+        sql(store)._conn.set_trace_callback(None)
         engine.close()
     assert final.state.value == "success"
     return seen, len(store.attempts(run.id))

@@ -29,6 +29,7 @@ from runner.events import (
 from runner.model import Job, RunState, Task, TaskState, Trigger
 from runner.store.records import RunRecord, from_epoch
 from runner.store.store import Store
+from tests.storesql import sql
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -155,7 +156,7 @@ def test_a_run_claimed_by_another_live_process_is_not_started_here(store: Store)
     run = new_run(store)
     init = processes.identity_of(1)  # alive on every host, and not this process
     assert init is not None
-    store.db.execute("UPDATE runs SET supervisor = :s WHERE id = :id", {"s": init, "id": run.id})
+    sql(store).execute("UPDATE runs SET supervisor = :s WHERE id = :id", {"s": init, "id": run.id})
     cursor = store.last_event_id()
 
     assert not store.mark_run_started(run, at(1))
@@ -641,7 +642,7 @@ def test_prepare_rerun_refuses_a_run_another_live_process_supervises(store: Stor
     # pid 1 is alive on every host; it is not this process.
     init = processes.identity_of(1)
     assert init is not None
-    store.db.execute("UPDATE runs SET supervisor = :s WHERE id = :id", {"s": init, "id": run.id})
+    sql(store).execute("UPDATE runs SET supervisor = :s WHERE id = :id", {"s": init, "id": run.id})
 
     with pytest.raises(StoreError, match="is running under"):
         store.prepare_rerun(run, ["load"], at(5))
@@ -763,7 +764,7 @@ def test_heartbeat_keeps_one_row_per_process_name(store: Store) -> None:
     store.heartbeat("scheduler", at(2), {"pid": 2})
     store.heartbeat("server", at(3))
 
-    rows = store.db.rows("SELECT name, at, info FROM heartbeats ORDER BY name")
+    rows = sql(store).rows("SELECT name, at, info FROM heartbeats ORDER BY name")
     assert rows == [
         {"name": "scheduler", "at": at(2).timestamp(), "info": '{"pid":2}'},
         {"name": "server", "at": at(3).timestamp(), "info": "{}"},
@@ -853,7 +854,7 @@ def test_aware_datetimes_round_trip_exactly_as_utc(store: Store) -> None:
     moments = [T0 + timedelta(days=37 * n, microseconds=7919 * n % 1_000_000) for n in range(200)]
     for n, moment in enumerate(moments):
         store.heartbeat(f"clock-{n}", moment)
-    stored_moments = store.db.rows("SELECT at FROM heartbeats ORDER BY at")
+    stored_moments = sql(store).rows("SELECT at FROM heartbeats ORDER BY at")
     assert [from_epoch(r["at"]) for r in stored_moments] == moments
 
 

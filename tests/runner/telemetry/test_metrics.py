@@ -27,6 +27,7 @@ from runner.telemetry.health import HeartbeatHealth
 from runner.telemetry.metrics import MetricsCollector
 from runner.telemetry.pushgateway import push_run_metrics
 from tests.runner.telemetry.conftest import Harness, Traced, job, sh
+from tests.storesql import sql
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
@@ -281,7 +282,7 @@ class StatementLog:
 
     def __init__(self, store: Store) -> None:
         self.statements: list[str] = []
-        store.db._conn.set_trace_callback(self.statements.append)
+        sql(store)._conn.set_trace_callback(self.statements.append)
 
     def during(self, action: Callable[[], Any]) -> list[str]:
         self.statements.clear()

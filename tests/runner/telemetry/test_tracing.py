@@ -365,3 +365,18 @@ def test_a_process_forked_after_tracing_started_does_not_hang() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_instances_of_a_mapped_task_are_spans_of_their_task(
+    traced: Traced, engine_with: Callable[..., Harness]
+) -> None:
+    harness = engine_with(traced.observer)
+    write = """echo '["a", "b"]' > "$RUNWATCH_RESULT" """
+    run = harness.run(job(sh("list", write), sh("each", "true", map_over="list", after=("list",))))
+    assert run.state is RunState.SUCCESS
+    spans = [s for s in traced.spans() if s.name == "task each"]
+    attributes = sorted(
+        ((s.attributes or {}).get("runwatch.task.instance") for s in spans), key=str
+    )
+    assert attributes == ["each[0]", "each[1]"]
+    assert {(s.attributes or {}).get("runwatch.task") for s in spans} == {"each"}

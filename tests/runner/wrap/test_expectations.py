@@ -19,6 +19,7 @@ from runner.store.store import Store
 from runner.wrap.recorder import record
 from runner.wrap.report import JobSpec, RunReport, SkipReport, new_report_id
 from tests.runner.wrap.conftest import finished_report, make_wrap
+from tests.storesql import sql
 
 T0 = datetime(2027, 3, 1, 12, 0, 0, tzinfo=UTC)
 EVERY_SECOND = "*/1 * * * * *"  # croniter's sixth field: seconds
@@ -26,17 +27,19 @@ EVERY_SECOND = "*/1 * * * * *"  # croniter's sixth field: seconds
 
 def register(store: Store, job: str, schedule: str, *, grace: float, at: datetime = T0) -> None:
     """The job as `wrap --schedule` would declare it at ``at``, with no run yet."""
-    with store.db.transaction():
+    with sql(store).transaction():
         from runner.wrap.recorder import register_job
 
-        register_job(store.db, JobSpec(job, schedule=schedule, grace=grace), at.timestamp())
+        register_job(
+            store.spine_connection(), JobSpec(job, schedule=schedule, grace=grace), at.timestamp()
+        )
 
 
 def start(store: Store, spec: JobSpec, at: datetime) -> int:
     """A wrapped run of the job that started at ``at`` and is still running."""
     report = RunReport(new_report_id(), spec, at.timestamp())
     report.start_attempt(at.timestamp())
-    run_id = record(store.db, report)
+    run_id = record(store.spine_connection(), report)
     assert run_id is not None
     return run_id
 
@@ -93,7 +96,7 @@ def test_a_run_started_near_its_fire_time_keeps_it(store: Store) -> None:
 def test_fire_times_after_the_last_start_are_missed(store: Store) -> None:
     register(store, "stopped", "*/10 * * * *", grace=60.0)
     record(
-        store.db,
+        store.spine_connection(),
         finished_report(
             "stopped",
             at=(T0 + timedelta(minutes=10)).timestamp(),
@@ -111,7 +114,7 @@ def test_an_overlap_skipped_start_keeps_its_fire_time(store: Store) -> None:
     register(store, "busy", EVERY_SECOND, grace=2.0)
     skip_at = (T0 + timedelta(seconds=1)).timestamp()
     record(
-        store.db,
+        store.spine_connection(),
         SkipReport(
             new_report_id(), JobSpec("busy", schedule=EVERY_SECOND, grace=2.0), skip_at, "overlap"
         ),
@@ -171,7 +174,7 @@ def test_two_checkers_at_once_report_a_fire_time_once(store: Store, db_url: str)
 def test_job_status_is_late_once_a_fire_time_is_past_its_grace(store: Store) -> None:
     register(store, "status", "*/10 * * * *", grace=60.0)
     record(
-        store.db,
+        store.spine_connection(),
         finished_report(
             "status", at=T0.timestamp(), spec=JobSpec("status", schedule="*/10 * * * *", grace=60.0)
         ),
@@ -207,7 +210,7 @@ def test_jobs_from_definitions_carry_their_expectations(store: Store) -> None:
     )
     store.sync_jobs([job], T0)
 
-    row = store.db.rows("SELECT grace, expected_duration, timeout, created_at FROM jobs")[0]
+    row = sql(store).rows("SELECT grace, expected_duration, timeout, created_at FROM jobs")[0]
     assert (row["grace"], row["expected_duration"], row["timeout"]) == (120.0, 60.0, 600.0)
     assert row["created_at"] == T0.timestamp()
     events = check_expectations(store, T0 + timedelta(minutes=12, seconds=1))

@@ -234,7 +234,9 @@ def test_the_api_can_be_called_without_a_server(store: Store, db_url: str) -> No
 
     from runner.server.ping_api import handle_ping
 
-    status, answer = handle_ping(store.db, "direct", "start", b"", now=datetime.now(UTC))
+    status, answer = handle_ping(
+        store.spine_connection(), "direct", "start", b"", now=datetime.now(UTC)
+    )
 
     assert (status, answer["state"]) == (200, "running")
     assert PingApi(db_url).db_url == db_url

@@ -15,6 +15,7 @@ from runner.store.store import Store
 from runner.wrap.recorder import record
 from runner.wrap.report import FAILED, JobSpec, RunReport, SkipReport, new_report_id
 from tests.runner.wrap.conftest import finished_report
+from tests.storesql import sql
 
 
 def stored_events(store: Store) -> list[tuple[str, str | None, int | None, dict[str, object]]]:
@@ -23,14 +24,14 @@ def stored_events(store: Store) -> list[tuple[str, str | None, int | None, dict[
 
 def raw_payloads(store: Store) -> list[dict[str, object]]:
     return [
-        json.loads(r["payload"]) for r in store.db.rows("SELECT payload FROM events ORDER BY id")
+        json.loads(r["payload"]) for r in sql(store).rows("SELECT payload FROM events ORDER BY id")
     ]
 
 
 def test_a_recorded_run_reads_back_through_the_store_like_any_run(store: Store) -> None:
     report = finished_report(exit_codes=(0,))
 
-    run_id = record(store.db, report, log_dir="/logs")
+    run_id = record(store.spine_connection(), report, log_dir="/logs")
 
     assert run_id is not None
     run = store.get_run(run_id)
@@ -64,7 +65,7 @@ def test_the_events_and_payloads_match_what_store_writes_for_a_one_task_run(
     store.mark_run_finished(run, RunState.FAILED, at, reason="failed", failed_tasks=["native"])
     native = stored_events(store)
 
-    record(store.db, finished_report("wrapped", exit_codes=(1, 1)))
+    record(store.spine_connection(), finished_report("wrapped", exit_codes=(1, 1)))
     wrapped = stored_events(store)[len(native) :]
 
     assert [e[0] for e in wrapped] == [e[0] for e in native]
@@ -76,10 +77,10 @@ def test_the_events_and_payloads_match_what_store_writes_for_a_one_task_run(
 
 def test_recording_the_same_report_twice_changes_nothing(store: Store) -> None:
     report = finished_report(exit_codes=(2, 0))
-    first = record(store.db, report)
+    first = record(store.spine_connection(), report)
     events = store.last_event_id()
 
-    again = record(store.db, report)
+    again = record(store.spine_connection(), report)
 
     assert again == first
     assert store.last_event_id() == events
@@ -90,18 +91,18 @@ def test_recording_the_same_report_twice_changes_nothing(store: Store) -> None:
 def test_a_report_recorded_at_each_step_ends_as_one_recorded_at_once(store: Store) -> None:
     report = RunReport(new_report_id(), JobSpec("steps"), 1_800_000_000.0)
     attempt = report.start_attempt(1_800_000_000.0)
-    run_id = record(store.db, report)
+    run_id = record(store.spine_connection(), report)
     assert run_id is not None
     assert store.get_run(run_id).state is RunState.RUNNING
     assert store.task_runs(run_id)["steps"].state is TaskState.RUNNING
 
     attempt.finish(FAILED, 1_800_000_001.0, exit_code=1, will_retry=True)
-    record(store.db, report)
+    record(store.spine_connection(), report)
     assert store.task_runs(run_id)["steps"].state is TaskState.RETRYING
 
     report.start_attempt(1_800_000_011.0).finish("success", 1_800_000_012.0, exit_code=0)
     report.finish("success", 1_800_000_012.0)
-    record(store.db, report)
+    record(store.spine_connection(), report)
 
     types = [e.type for e in store.events_after(0)]
     assert types == [
@@ -121,8 +122,8 @@ def test_a_skip_report_appends_one_run_skipped_event_however_often_recorded(
 ) -> None:
     skip = SkipReport(new_report_id(), JobSpec("busy"), 1_800_000_000.0, "still running")
 
-    record(store.db, skip)
-    record(store.db, skip)
+    record(store.spine_connection(), skip)
+    record(store.spine_connection(), skip)
 
     (event,) = store.events_after(0)
     assert isinstance(event, RunSkipped)
@@ -141,7 +142,7 @@ def test_the_job_row_takes_the_declared_schedule_and_expectations(store: Store) 
         owner="ops",
         tags=("cron", "db"),
     )
-    record(store.db, finished_report("declared", spec=spec))
+    record(store.spine_connection(), finished_report("declared", spec=spec))
 
     job = store.get_job("declared")
     assert job is not None
@@ -152,7 +153,7 @@ def test_the_job_row_takes_the_declared_schedule_and_expectations(store: Store) 
         ("cron", "db"),
         "wrap",
     )
-    row = store.db.rows("SELECT grace, expected_duration, timeout FROM jobs")[0]
+    row = sql(store).rows("SELECT grace, expected_duration, timeout FROM jobs")[0]
     assert (row["grace"], row["expected_duration"], row["timeout"]) == (60.0, 30.0, 120.0)
 
 
@@ -160,8 +161,8 @@ def test_an_older_report_does_not_overwrite_a_newer_declaration(store: Store) ->
     newer = finished_report("job", at=1_800_000_100.0, spec=JobSpec("job", schedule="@daily"))
     older = finished_report("job", at=1_800_000_000.0, spec=JobSpec("job", schedule="@hourly"))
 
-    record(store.db, newer)
-    record(store.db, older)  # replayed late from a spool
+    record(store.spine_connection(), newer)
+    record(store.spine_connection(), older)  # replayed late from a spool
 
     job = store.get_job("job")
     assert job is not None
@@ -180,7 +181,7 @@ def spine_rows(store: Store, job: str) -> dict[str, list[dict[str, object]]]:
         return re.sub(rf"\b{job}\b", "JOB", value).replace(f"/{run_id}/", "/RUN/")
 
     def rows(table: str, key: str, value: object) -> list[dict[str, object]]:
-        found = store.db.rows(f"SELECT * FROM {table} WHERE {key} = :v ORDER BY 1", {"v": value})
+        found = sql(store).rows(f"SELECT * FROM {table} WHERE {key} = :v ORDER BY 1", {"v": value})
         return [
             {k: same(v) for k, v in r.items() if k not in ("id", "run_id", "created_at")}
             for r in found
@@ -225,7 +226,7 @@ def test_wrap_and_the_store_write_the_same_rows_column_by_column(store: Store) -
     report = finished_report("wrapped", at=start, exit_codes=(1, 1))
     report.supervisor = processes.current()
 
-    record(store.db, report, log_dir="/logs")
+    record(store.spine_connection(), report, log_dir="/logs")
 
     native, wrapped = spine_rows(store, "native"), spine_rows(store, "wrapped")
     for table in native:

@@ -16,6 +16,7 @@ from runner.store.store import Store
 from runner.wrap.report import Report
 from runner.wrap.spool import Spool, rejected_count, replay_into_store
 from tests.runner.wrap.conftest import finished_report
+from tests.storesql import sql
 
 REPLAYER = """
 import sys
@@ -129,11 +130,11 @@ def test_replaying_a_report_already_recorded_does_not_count_it_again(
     spool = Spool(str(tmp_path / "spool"))
     report = finished_report(exit_codes=(1, 0))
     spool.append(report)
-    replay_into_store(spool.folder, store.db)
+    replay_into_store(spool.folder, store.spine_connection())
     spool.append(report)
     events = store.last_event_id()
 
-    result = replay_into_store(spool.folder, store.db)
+    result = replay_into_store(spool.folder, store.spine_connection())
 
     assert result.recorded == 1
     assert store.last_event_id() == events
@@ -163,7 +164,7 @@ def test_a_replay_killed_mid_way_and_run_again_records_every_report_once(
 
     with Store.open(url) as store:
         assert len(store.list_runs(limit=total + 1)) == total
-        counts = store.db.rows("SELECT type, COUNT(*) AS n FROM events GROUP BY type")
+        counts = sql(store).rows("SELECT type, COUNT(*) AS n FROM events GROUP BY type")
     assert {r["type"]: r["n"] for r in counts} == {
         "run_queued": total,
         "run_started": total,

@@ -1,0 +1,89 @@
+"""The keeper process itself, through a real KeeperClient: its PATH lookup (its own, as
+``shutil.which`` does it) and the warnings it hands to its parent to log."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.executors.local.keeper import KeeperClient
+
+Replies = queue.SimpleQueue[tuple[Any, ...]]
+
+
+@pytest.fixture
+def replies() -> Replies:
+    return queue.SimpleQueue()
+
+
+@pytest.fixture
+def client(replies: Replies) -> Iterator[KeeperClient]:
+    keeper = KeeperClient(replies.put, lambda: None)
+    yield keeper
+    keeper.close()
+
+
+def run(
+    client: KeeperClient, replies: Replies, argv: list[str], env: dict[str, str], **logs: str
+) -> tuple[Any, ...]:
+    """The keeper's last word on the command: ("ended", …) or ("failed", …)."""
+    client.spawn(
+        1, argv, env, None, logs=(logs.get("stdout"), None), cap_bytes=1024, header=b"",
+        status=None, passthrough=False,
+    )  # fmt: skip
+    while True:
+        reply = replies.get(timeout=30)
+        if reply[0] in ("ended", "failed"):
+            return reply
+
+
+def executable(path: Path, text: str) -> Path:
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def test_a_program_is_looked_up_in_the_commands_path_skipping_what_cannot_run_it(
+    tmp_path: Path, client: KeeperClient, replies: Replies
+) -> None:
+    first, second, third = (tmp_path / name for name in ("first", "second", "third"))
+    for folder in (first, second, third):
+        folder.mkdir()
+    (first / "tool").write_text("#!/bin/sh\nexit 5\n")  # not executable: skipped
+    (second / "tool").mkdir()  # a folder: skipped
+    executable(third / "tool", "#!/bin/sh\nexit 7\n")
+    path = os.pathsep.join([str(first), str(second), str(first), str(third), "/bin"])
+
+    reply = run(client, replies, ["tool"], {"PATH": path})
+
+    assert reply[:3] == ("ended", 1, 7)
+
+
+@pytest.mark.parametrize("path", ["", "/nonexistent-folder"])
+def test_a_program_on_no_folder_of_the_path_is_not_found(
+    path: str, client: KeeperClient, replies: Replies
+) -> None:
+    reply = run(client, replies, ["true"], {"PATH": path})
+
+    assert reply[0] == "failed"
+    assert (reply[2], reply[4]) == (2, "true")  # ENOENT, the program's name
+
+
+def test_the_keepers_warnings_are_logged_by_its_parent(
+    tmp_path: Path, client: KeeperClient, replies: Replies, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    stdout = tmp_path / "not-a-folder" / "t.out"
+
+    with caplog.at_level(logging.WARNING, logger="runner.executors.local.keeper"):
+        reply = run(client, replies, ["echo", "hello"], dict(os.environ), stdout=str(stdout))
+
+    assert reply[:3] == ("ended", 1, 0)
+    assert f"cannot open log file {stdout}, output not kept" in caplog.text
