@@ -9,6 +9,7 @@ and ``runner.executors.celery.recovery`` (schedulers and workers anywhere, by he
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -80,6 +81,44 @@ def worker_attempts_here(store: Store, orphaned_since: datetime) -> list[Attempt
     )
     attempts = [AttemptRecord.from_row(row) for row in rows]
     return [a for a in attempts if processes.is_local(a.supervisor or "")]
+
+
+def spawned(attempt: AttemptRecord) -> exitstatus.Spawn | None:
+    """The process the attempt's keeper wrote beside its logs on this host at the spawn,
+    read only when none is recorded: its supervisor died between the spawn and the
+    record. None when there is nothing to read here."""
+    if attempt.pid is not None or attempt.stdout_path is None:
+        return None
+    if not processes.is_local(attempt.supervisor or ""):
+        return None
+    return exitstatus.read_spawn(exitstatus.spawn_path(attempt.stdout_path))
+
+
+def left_a_trace(attempt: AttemptRecord) -> bool:
+    """True when the attempt's process may be found on this host: its pid is recorded, or
+    its keeper wrote a pid file or a status file beside its logs."""
+    if not processes.is_local(attempt.supervisor or ""):
+        return False
+    if attempt.pid is not None:
+        return True
+    return spawned(attempt) is not None or kept_status(attempt) is not None
+
+
+def with_spawned_process(
+    store: AttemptTable | Store, attempt: AttemptRecord
+) -> AttemptRecord | None:
+    """``attempt`` with its process: as recorded or, when its supervisor died before
+    recording it, as its keeper wrote it at the spawn (then recorded in the store, so that
+    whoever judges the attempt next finds it). None while its keeper, alive, is still
+    spawning it: judge it again later. A keeper that died while spawning it leaves nothing
+    to recognise: the attempt is returned without a process."""
+    spawn = spawned(attempt)
+    if spawn is None:
+        return attempt
+    if spawn.spawning:
+        return None if processes.process_start(spawn.pid) == spawn.start else attempt
+    store.set_attempt_process(attempt, pid=spawn.pid, pid_start=spawn.start)
+    return dataclasses.replace(attempt, pid=spawn.pid, pid_start=spawn.start)
 
 
 def still_kept(attempt: AttemptRecord) -> bool:
@@ -206,7 +245,10 @@ class Recovery(Part):
         attempt is *adopted*); without one it failed as ``orphaned``. True when this call
         recorded the end, False when someone else had.
         """
-        killed = False
+        known = with_spawned_process(self._attempts, attempt)
+        if known is None:
+            return None
+        attempt, killed = known, False
         if leftover_alive(attempt):
             if not kill and is_keeper(attempt):
                 return None
@@ -238,6 +280,7 @@ class Recovery(Part):
             adopted = f" (adopted: {ended(status)})"
         if path is not None:
             exitstatus.discard(path)
+            exitstatus.discard_spawn(exitstatus.spawn_path(path))
         if recorded:
             logger.warning(
                 "attempt %s of %s/%s ended after its supervisor %s was gone%s",
@@ -299,7 +342,7 @@ def fail_runs_supervised_by(
             attempt = AttemptRecord.from_row(found)
             if found["heartbeat_at"] is not None:
                 waiting = True  # a worker runs it: the run ends once its outcome is recorded
-            elif attempt.pid is not None and processes.is_local(attempt.supervisor or ""):
+            elif left_a_trace(attempt):
                 waiting |= store.settle_leftover(attempt, at, kill=hung) is None
             else:
                 decide_outcome(store, attempt.id, orphaned_outcome(identity))

@@ -100,16 +100,19 @@ class Cluster:
     def config(self) -> Path:
         return self.tmp / "runwatch.yaml"
 
-    def write_config(self, jobs: str, extra: str = "") -> None:
-        """runwatch.yaml naming the jobs file, the Celery executor and ``extra`` sections."""
+    def write_config(
+        self, jobs: str, extra: str = "", *, heartbeat: str = "500ms", orphan_after: str = "3s"
+    ) -> None:
+        """runwatch.yaml naming the jobs file, the Celery executor (its workers' lease:
+        ``heartbeat`` and ``orphan_after``) and ``extra`` sections."""
         (self.tmp / "jobs.yaml").write_text(jobs)
         self.config.write_text(
             "jobs: [jobs.yaml]\n"
             "executor:\n"
             "  kind: celery\n"
             f"  queue: {self.queue}\n"
-            "  heartbeat_interval: 500ms\n"
-            "  orphan_after: 3s\n"
+            f"  heartbeat_interval: {heartbeat}\n"
+            f"  orphan_after: {orphan_after}\n"
             "  poll_interval: 50ms\n" + extra
         )
 
@@ -123,11 +126,16 @@ class Cluster:
         )
         return env
 
-    def worker(self, concurrency: int = 2, *extra: str) -> Process:
-        """Start `runwatch worker` and wait until it consumes."""
-        process = self._start(
-            "worker", ["worker", "--config", str(self.config), "--concurrency", str(concurrency)]
-        )
+    def worker(self, concurrency: int = 2, *, host: str | None = None) -> Process:
+        """Start `runwatch worker` and wait until it consumes; with ``host``, as a worker of
+        another host: in a UTS namespace of its own named ``host`` (needs root)."""
+        args = ["worker", "--config", str(self.config), "--concurrency", str(concurrency)]
+        if host is not None:
+            if os.geteuid() != 0:
+                pytest.skip("a worker of another host needs root (unshare --uts)")
+            shell = f'hostname {host} && exec "$@"'
+            args = ["-c", shell, "sh", sys.executable, "-m", "runner", *args]
+        process = self._start("worker", args, shell=host is not None)
         process.wait_for_output("ready.", "the worker to be ready")
         return process
 
@@ -140,11 +148,12 @@ class Cluster:
         process.wait_for_output("listening on", "serve to listen")
         return process
 
-    def _start(self, kind: str, args: list[str]) -> Process:
+    def _start(self, kind: str, args: list[str], *, shell: bool = False) -> Process:
         log = self.tmp / f"{kind}-{len(self.processes)}.log"
         handle = log.open("w")
+        argv = ["unshare", "--uts", "sh"] if shell else [sys.executable, "-m", "runner"]
         popen = subprocess.Popen(
-            [sys.executable, "-m", "runner", *args],
+            [*argv, *args],
             cwd=self.tmp,
             env=self.env(),
             stdout=handle,

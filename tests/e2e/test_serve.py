@@ -203,8 +203,8 @@ def test_a_restart_after_sigkill_creates_no_duplicate_and_adopts_the_running_att
     first = Serve(tmp_path, home, jobs)
     serves.append(first)
     first.wait_until(started.exists, "the first attempt to start")
-    # Killed once its command's pid is recorded: a supervisor killed between the spawn and
-    # that record leaves nothing to adopt (docs/reliability.md, "Not guaranteed").
+    # Killed once its command's pid is recorded; a supervisor killed between the spawn and
+    # that record is tests/faults/test_spawn_window.py's case.
     first.wait_until(_pid_recorded(home), "the attempt's pid to be recorded")
     first.stop(signal.SIGKILL)
     second = Serve(tmp_path, home, jobs)

@@ -20,7 +20,7 @@ from runner import exitstatus, processes
 from runner.clock import Clock, utcnow
 from runner.errors import StoreError
 from runner.model import TaskState
-from runner.store.leases import decide_outcome, renew_attempt
+from runner.store.leases import Renewal, decide_outcome, renew_attempt
 from runner.store.records import AttemptRecord
 from runner.store.recovery import (
     adopted_outcome,
@@ -28,6 +28,7 @@ from runner.store.recovery import (
     kill_leftover,
     orphaned_outcome,
     still_kept,
+    with_spawned_process,
     worker_attempts_here,
 )
 from runner.store.store import Store
@@ -46,8 +47,14 @@ def settle_lost_worker(
     again later), someone else decided first, or the worker renewed its heartbeat.
     """
     attempt = store.get_attempt(attempt_id)
-    if gone and still_kept(attempt):
-        return None
+    if gone:
+        known = with_spawned_process(store, attempt)
+        if known is None:
+            return None
+        if still_kept(known):
+            keep_lease(store, known, utcnow())
+            return None
+        attempt = known
     status = kept_status(attempt) if gone else None
     outcome = orphaned_outcome(worker) if status is None else adopted_outcome(status)
     if not decide_outcome(store, attempt_id, outcome, stale_before=None if gone else stale_before):
@@ -56,7 +63,18 @@ def settle_lost_worker(
         kill_leftover(store.get_attempt(attempt_id))  # before anyone can retry it
     elif attempt.stdout_path is not None:
         exitstatus.discard(exitstatus.status_path(attempt.stdout_path))
+        exitstatus.discard_spawn(exitstatus.spawn_path(attempt.stdout_path))
     return outcome
+
+
+def keep_lease(store: Store, attempt: AttemptRecord, now: datetime) -> Renewal:
+    """Renew the lease of an attempt whose command runs on under its keeper here, its
+    worker gone: in the store, for schedulers on other hosts, and on its pid file, for the
+    keeper, which stops a command whose lease nobody renews (``kept_command_fence``)."""
+    renewal = renew_attempt(store, attempt.id, now)
+    if renewal.kept and attempt.stdout_path is not None:
+        exitstatus.renew_spawn(exitstatus.spawn_path(attempt.stdout_path))
+    return renewal
 
 
 class KeptCommands:
@@ -78,9 +96,12 @@ class KeptCommands:
         """One pass; the ids of the attempts whose outcome it decided."""
         now = self.clock()
         decided = []
-        for attempt in worker_attempts_here(self.store, now - ORPHANED_FENCE_WINDOW):
-            if attempt.supervisor is None or processes.is_alive(attempt.supervisor):
+        for found in worker_attempts_here(self.store, now - ORPHANED_FENCE_WINDOW):
+            if found.supervisor is None or processes.is_alive(found.supervisor):
                 continue  # its worker process lives and looks after it
+            attempt = with_spawned_process(self.store, found)
+            if attempt is None:
+                continue  # its keeper is spawning it: look again next pass
             if still_kept(attempt):
                 if self._keep(attempt, now):
                     decided.append(attempt.id)
@@ -94,7 +115,7 @@ class KeptCommands:
         """Renew a kept command's lease, or kill it when it is no longer its to run; True
         when a stop request was decided."""
         kept = attempt.state is TaskState.RUNNING
-        renewal = renew_attempt(self.store, attempt.id, now) if kept else None
+        renewal = keep_lease(self.store, attempt, now) if kept else None
         if renewal is None or not renewal.kept:
             logger.warning(
                 "killing the command of attempt %d of %s/%s: its worker %s died and the "

@@ -57,6 +57,14 @@ class CelerySettings:
     """Shared by schedulers and workers: messages are signed, unsigned ones rejected."""
 
     @property
+    def kept_command_fence(self) -> float:
+        """How long a worker's command runs on under its keeper once the worker is gone and
+        nothing on its host renews the attempt's lease: until two heartbeats before another
+        host may take the attempt over (``orphan_after`` after the last heartbeat, which
+        may be one interval before the worker died), so it is never run twice at once."""
+        return self.orphan_after - 2 * self.heartbeat_interval
+
+    @property
     def broker_redacted(self) -> str:
         """The broker URL with any password hidden, fit for logs."""
         return redact_url(self.broker_url.reveal())

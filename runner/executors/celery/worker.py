@@ -93,7 +93,11 @@ class WorkerRuntime:
         if self._local is None:
             messages: MessageQueue = queue.SimpleQueue()
             executor = LocalExecutor(
-                messages, python_workers=1, environment=self.environment, redactor=self.redactor
+                messages,
+                python_workers=1,
+                environment=self.environment,
+                redactor=self.redactor,
+                fence=self.settings.kept_command_fence,
             )
             self._local = (executor, messages)
         return self._local

@@ -73,7 +73,10 @@ class LocalExecutor:
         python_workers: int = 4,
         environment: TaskEnvironment | None = None,
         redactor: Redactor | None = None,
+        fence: float | None = None,
     ) -> None:
+        """``fence``: how long a command may run on once this process is gone, unless its
+        lease is renewed (``KeeperClient.spawn``); None: as long as it runs."""
         self._environment = environment or TaskEnvironment.of(os.environ)
         self._messages = messages = RedactedMessages(
             messages, redactor or Redactor(environment_secrets(self._environment.inherited))
@@ -81,7 +84,7 @@ class LocalExecutor:
         self._pool = PythonWorkerPool(messages, size=python_workers, environment=self._environment)
         self._router = OutputRouter()
         self._threads = AttemptThreads()
-        self._commands = CommandRunner(messages, self._forget)
+        self._commands = CommandRunner(messages, self._forget, fence)
         self._lock = threading.Lock()
         self._running: dict[int, _Running] = {}
         self._closed = False

@@ -55,9 +55,14 @@ class KeeperClient:
         header: bytes,
         status: str | None,
         passthrough: bool,
+        fence: float | None = None,
     ) -> None:
-        """Ask for the command to be run; KeeperLostError if the keeper cannot be reached."""
-        request = ("spawn", key, argv, env, cwd, *logs, cap_bytes, header, status, passthrough)
+        """Ask for the command to be run; KeeperLostError if the keeper cannot be reached.
+        With ``fence``, the keeper stops it that many seconds after this process hung up
+        unless its pid file is renewed (runner.executors.local.keeper_process)."""
+        request = (
+            "spawn", key, argv, env, cwd, *logs, cap_bytes, header, status, passthrough, fence
+        )  # fmt: skip
         self._send(request, [0, 1, 2] if passthrough else [])
 
     def stop(self, key: int, grace: float) -> None:

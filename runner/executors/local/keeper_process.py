@@ -6,14 +6,20 @@ spawns the command with ``posix_spawn`` as the leader of a new session, copies i
 and stderr into the attempt's log files (size cap, last lines of stderr, passthrough),
 waits for it through a pidfd, writes its exit status to the attempt's status file
 (runner.exitstatus: write, then rename) *before* reaping it, and reports how it ended.
+The command's pid is written beside it at the spawn, before the parent hears of it; a
+spawn asked for by a parent that has died since is refused (see ``Keeper._spawn``).
 
 It outlives its parent: when the socket closes it takes no more commands, keeps copying
 output and recording the outcome of those still running, and exits once none is left.
 An attempt whose supervisor died therefore keeps its whole output and its real outcome,
-for the scheduler that adopts it. SIGINT, SIGHUP and SIGTERM are ignored (commands get
-them back as default). Messages are ``marshal``-ed tuples:
+for the scheduler that adopts it. A command spawned with a ``fence`` (a Celery worker's:
+another host may take its attempt over once its lease runs out) is stopped ``fence``
+seconds after the parent hung up, unless the command's pid file was touched since
+(``runner.exitstatus.renew_spawn``: someone on this host still holds its lease).
+SIGINT, SIGHUP and SIGTERM are ignored (commands get them back as default). Messages
+are ``marshal``-ed tuples:
 
-    spawn key argv env cwd stdout stderr cap header status passthrough (+ fds 0 1 2)
+    spawn key argv env cwd stdout stderr cap header status passthrough fence (+ fds 0 1 2)
     stop key grace
     → launched key pid start | failed key errno message filename
     → ended key returncode tail stopped | warning message | error traceback
@@ -28,11 +34,13 @@ from __future__ import annotations
 import contextlib
 import marshal
 import os
+import select
 import selectors
 import signal
 import socket
 import sys
 import threading
+import time
 
 from runner import processes
 from runner.executors.local.capture import StreamCapture
@@ -47,6 +55,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 _READ_BYTES = 65536
+_SPAWNING, _PID = ".spawning", ".pid"
+"""The files beside a command's status file (runner.exitstatus reads them)."""
 _IGNORED = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)
 _RESET = (signal.SIGPIPE, signal.SIGXFSZ, *_IGNORED)
 """Signals the keeper ignores (Python ignores SIGPIPE and SIGXFSZ): default again in commands."""
@@ -65,6 +75,8 @@ class _Kept:
         self.status: str | None = None
         self.passed: list[int] = []
         self.stop: GroupStop | None = None
+        self.fence: float | None = None
+        self.pid_file: str | None = None
 
 
 class Keeper:
@@ -75,7 +87,11 @@ class Keeper:
         self._selector = selectors.DefaultSelector()
         self._selector.register(control, selectors.EVENT_READ, self._on_request)
         self._kept: dict[int, _Kept] = {}
+        self._hung_up_at: float | None = None
         self._send_lock = threading.Lock()
+        self._hangup = select.poll()
+        self._hangup.register(control, select.POLLHUP)
+        self._me = f"{os.getpid()} {processes.process_start(os.getpid()) or '0'}\n"
         self._devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         self._home = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
@@ -84,13 +100,16 @@ class Keeper:
         while self._control is not None or self._kept:
             stops = [k.stop for k in self._kept.values() if k.stop is not None]
             left = [s for s in (stop.seconds_left() for stop in stops) if s is not None]
-            for key, _ in self._selector.select(min(left, default=None)):
+            left += [f for f in map(self._fence_left, self._kept.values()) if f is not None]
+            timeout = max(min(left), 0.0) if left else None
+            for key, _ in self._selector.select(timeout):
                 if self._selector.get_map().get(key.fd) is not key:
                     continue  # unregistered (and closed) by an earlier event of this batch
                 callback: Callable[[int], None] = key.data
                 callback(key.fd)
             for stop in stops:
                 stop.kill_if_due()
+            self._fence()
 
     def send(self, message: tuple[Any, ...]) -> None:
         """Tell the parent, if it is still there."""
@@ -110,6 +129,7 @@ class Keeper:
             with self._send_lock:
                 self._control.close()
                 self._control = None
+            self._hung_up_at = time.time()
             return
         request = marshal.loads(data)  # noqa: S302 - a socketpair: only our parent writes
         if request[0] == "spawn":
@@ -118,13 +138,32 @@ class Keeper:
             self._stop(*request[1:])
 
     def _spawn(self, request: tuple[Any, ...], passed: list[int]) -> None:
-        key, argv, env, cwd, out_path, err_path, cap, header, status, passthrough = request
+        """Run a command; files beside its status file say, from before the spawn on, who
+        runs it (runner.exitstatus): ``.spawning`` names this keeper until ``.pid`` names
+        the command. A request whose sender has hung up (died, say, before this keeper
+        read it) is refused, and its file removed: that sender's attempt has no process, no
+        pid file and no status file, so the recovery that judges it may start it again.
+        The file is written before the check, so no recovery can see nothing while a
+        spawn of the attempt is still to come.
+        """
+        key, argv, env, cwd, out_path, err_path, cap, header, status, passthrough, fence = request
+        base = None if status is None else os.path.splitext(status)[0]
+        if base is not None:
+            _write_file(base + _SPAWNING, self._me)
+        if self._hangup.poll(0):
+            if base is not None:
+                _discard(base + _SPAWNING)
+            for fd in passed:
+                os.close(fd)
+            return
         stdin = passed[0] if passthrough and len(passed) == 3 else self._devnull
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         try:
             pid = self._start(argv, env, cwd, (stdin, out_w, err_w))
         except (OSError, ValueError) as exc:
+            if base is not None:
+                _discard(base + _SPAWNING)
             for fd in (out_r, err_r, *passed):
                 os.close(fd)
             errno = exc.errno if isinstance(exc, OSError) else None
@@ -136,6 +175,10 @@ class Keeper:
             os.close(out_w)
             os.close(err_w)
         start = processes.process_start(pid)  # not reaped yet: still ours
+        if base is not None:
+            if start is not None:  # a new file: replacing one would flush its data on ext4
+                _write_file(base + _PID, f"{pid} {start}\n")
+            _discard(base + _SPAWNING)  # after: runner.exitstatus.read_spawn reads it first
         out_pass, err_pass = (passed[1], passed[2]) if stdin != self._devnull else (None, None)
         kept = _Kept(
             key,
@@ -144,6 +187,7 @@ class Keeper:
             StreamCapture(err_path, cap_bytes=cap, passthrough_fd=err_pass, header=header),
         )
         kept.status, kept.passed = status, passed
+        kept.fence, kept.pid_file = fence, None if base is None else base + _PID
         kept.pipes = {out_r: kept.out, err_r: kept.err}
         self._kept[key] = kept
         self.send(("launched", key, pid, start))
@@ -194,6 +238,8 @@ class Keeper:
             kept.stop.kill_if_due()  # before the reap: the leader keeps the group id ours
         if kept.status is not None:
             _write_status(kept.status, returncode)
+        if kept.pid_file is not None:
+            _discard(kept.pid_file)  # after the status: no file at all means never started
         os.waitid(os.P_PIDFD, kept.pidfd, os.WEXITED)
         self._selector.unregister(kept.pidfd)
         os.close(kept.pidfd)
@@ -219,6 +265,26 @@ class Keeper:
 
         threading.Thread(target=wait_then_send, name=f"keeper-stop-{kept.key}").start()
 
+    def _fence_left(self, kept: _Kept) -> float | None:
+        """Seconds until a fenced command is due to be stopped; None while its parent is
+        there, without a fence, or once it is being stopped."""
+        if kept.fence is None or self._hung_up_at is None or kept.stop is not None:
+            return None
+        renewed = self._hung_up_at
+        if kept.pid_file is not None:
+            with contextlib.suppress(OSError):
+                renewed = max(renewed, os.stat(kept.pid_file).st_mtime)
+        return renewed + kept.fence - time.time()
+
+    def _fence(self) -> None:
+        """Stop the fenced commands whose lease nobody renewed in time: their attempts are
+        about to be taken over, and must not run twice."""
+        for kept in list(self._kept.values()):
+            left = self._fence_left(kept)
+            if left is not None and left <= 0:
+                kept.stop = GroupStop(kept.pid, grace=0.0)
+                kept.stop.begin()
+
     def _stop(self, key: int, grace: float) -> None:
         kept = self._kept.get(key)
         if kept is None or kept.stop is not None:
@@ -240,8 +306,14 @@ def _which(program: str, path: str) -> str | None:
 
 
 def _write_status(path: str, returncode: int) -> None:
-    """``<exit code> <signal>``, atomically; never through a link planted at the temp name."""
+    """``<exit code> <signal>``, atomically."""
     code, sig = ("-", str(-returncode)) if returncode < 0 else (str(returncode), "-")
+    _write_file(path, f"{code} {sig}\n")
+
+
+def _write_file(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` atomically; never through a link planted at the temp
+    name. A file that cannot be written is left out: the command must run regardless."""
     tmp = f"{path}.tmp"
     with contextlib.suppress(OSError):
         os.unlink(tmp)
@@ -252,18 +324,25 @@ def _write_status(path: str, returncode: int) -> None:
     except OSError:
         return
     try:
-        os.write(fd, f"{code} {sig}\n".encode())
+        os.write(fd, text.encode())
     finally:
         os.close(fd)
     with contextlib.suppress(OSError):
         os.rename(tmp, path)
 
 
+def _discard(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
 def main(argv: list[str]) -> int:
     """``python -m runner.executors.local.keeper_process FD``: serve the socket at FD."""
     for signum in _IGNORED:
         signal.signal(signum, signal.SIG_IGN)
-    keeper = Keeper(socket.socket(fileno=int(argv[1])))
+    control = socket.socket(fileno=int(argv[1]))
+    control.set_inheritable(False)  # passed to us, it must not be passed on to commands
+    keeper = Keeper(control)
     send_to(lambda message: keeper.send(("warning", message)))  # the parent logs them
     try:
         keeper.run()

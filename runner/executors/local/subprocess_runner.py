@@ -42,8 +42,10 @@ class CommandAttempt:
         messages: MessageQueue,
         on_done: Callable[[int], None],
         keeper: KeeperClient,
+        fence: float | None = None,
     ) -> None:
         self.spec = spec
+        self._fence = fence
         self._messages = messages
         self._on_done = on_done
         self._keeper = keeper
@@ -87,6 +89,7 @@ class CommandAttempt:
                 header=log_header(spec),
                 status=None if self._status is None else str(self._status),
                 passthrough=spec.passthrough,
+                fence=self._fence,
             )
         except ValueError as exc:  # a request too large to send
             error = f"cannot run {argv[0]!r}: {exc}"
@@ -196,8 +199,11 @@ class CommandAttempt:
 class CommandRunner:
     """Runs command attempts through one keeper and routes its replies to them."""
 
-    def __init__(self, messages: MessageQueue, on_done: Callable[[int], None]) -> None:
+    def __init__(
+        self, messages: MessageQueue, on_done: Callable[[int], None], fence: float | None = None
+    ) -> None:
         self._messages = messages
+        self._fence = fence
         self._on_done = on_done
         self._lock = threading.Lock()
         self._attempts: dict[int, CommandAttempt] = {}
@@ -205,7 +211,7 @@ class CommandRunner:
 
     def prepare(self, spec: AttemptSpec) -> CommandAttempt:
         """The attempt of ``spec``, ready to start, its replies routed to it."""
-        attempt = CommandAttempt(spec, self._messages, self._ended, self._keeper)
+        attempt = CommandAttempt(spec, self._messages, self._ended, self._keeper, self._fence)
         with self._lock:
             self._attempts[spec.key] = attempt
         return attempt

@@ -113,6 +113,16 @@ def test_argv_is_passed_without_a_shell(attempts):
     assert spec.stdout_path.read_text() == "a b|$HOME|*|"
 
 
+def test_a_command_inherits_no_descriptor_but_its_three_streams(attempts):
+    # The keeper's socket to its parent, above all: a command could speak for the keeper.
+    spec = attempts.submit(Task("t", command=("ls", "/proc/self/fd")))
+
+    attempts.finished(spec)
+
+    # ls's own descriptor on the folder it lists is the fourth.
+    assert spec.stdout_path.read_text().split() == ["0", "1", "2", "3"]
+
+
 def test_stdin_is_empty_without_passthrough(attempts):
     outcome = attempts.run(Task("t", command=("cat",)))
 
