@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 
 from dashboards.charts import TASK_COLOURS, Spec
@@ -54,6 +55,34 @@ def positions(
     return {t: (column[t], row[t]) for t in tasks}
 
 
+@dataclass(frozen=True)
+class Frame:
+    """A layered graph laid out for Vega-Lite: each node's (x, y), every column centred on
+    the middle row, and the x/y encodings and height that fit it, with half a column and
+    most of a row of margin so no node or label is cut at the edge."""
+
+    at: dict[str, tuple[int, float]]
+    tallest: int
+    x: Spec
+    y: Spec
+    height: int
+
+
+def frame(names: Sequence[str], upstream: Mapping[str, Sequence[str]]) -> Frame:
+    """Lay out ``names`` left to right by ``positions``, centred per column."""
+    at = positions(names, upstream)
+    per_column = Counter(col for col, _ in at.values())
+    tallest = max(per_column.values(), default=1)
+    half = (tallest - 1) / 2
+    return Frame(
+        at={n: (col, row - (per_column[col] - 1) / 2) for n, (col, row) in at.items()},
+        tallest=tallest,
+        x=_position("x", [-0.5, max(per_column, default=0) + 0.5]),
+        y=_position("y", [-half - 0.8, half + 0.8]),
+        height=max(180, min(900, 70 * tallest)),
+    )
+
+
 def failed_path(tasks: Sequence[TaskRow], upstream: Mapping[str, Sequence[str]]) -> set[str]:
     """Failed tasks, every task upstream of them, and the tasks their failure stopped."""
     state = {t.task: t.state for t in tasks}
@@ -70,12 +99,9 @@ def failed_path(tasks: Sequence[TaskRow], upstream: Mapping[str, Sequence[str]])
 def graph_chart(tasks: Sequence[TaskRow], upstream: Mapping[str, Sequence[str]]) -> Spec:
     """Nodes coloured by state, edges grey (red on the failed path), pan and zoom."""
     names = [t.task for t in tasks]
-    at = positions(names, upstream)
+    laid = frame(names, upstream)
+    at, x, y = laid.at, laid.x, laid.y
     path = failed_path(tasks, upstream)
-    per_column = Counter(col for col, _ in at.values())
-    tallest = max(per_column.values(), default=1)
-    # each column centred on the middle row
-    y_of = {t: row - (per_column[col] - 1) / 2 for t, (col, row) in at.items()}
     labelled = len(tasks) <= LABELLED
     nodes = [
         {
@@ -83,7 +109,7 @@ def graph_chart(tasks: Sequence[TaskRow], upstream: Mapping[str, Sequence[str]])
             "state": t.state.value,
             "attempts": t.attempts,
             "x": at[t.task][0],
-            "y": y_of[t.task],
+            "y": at[t.task][1],
             "label": t.task if labelled or t.state in BAD else "",
         }
         for t in tasks
@@ -91,35 +117,20 @@ def graph_chart(tasks: Sequence[TaskRow], upstream: Mapping[str, Sequence[str]])
     edges = [
         {
             "x": at[u][0],
-            "y": y_of[u],
+            "y": at[u][1],
             "x2": at[t][0],
-            "y2": y_of[t],
+            "y2": at[t][1],
             "failed": t in path and u in path,
         }
         for t in names
         for u in upstream.get(t, ())
         if u in at
     ]
-    size = _node_size(tallest, len(tasks))
+    size = _node_size(laid.tallest, len(tasks))
     font = 12 if len(tasks) <= 30 else 10
     states = [s for s in TASK_COLOURS if any(t.state is s for t in tasks)]
-    # half a column and most of a row of margin, so no node or label is cut at the edge
-    last_column = max(per_column, default=0)
-    half = (tallest - 1) / 2
-    x = {
-        "field": "x",
-        "type": "quantitative",
-        "axis": None,
-        "scale": {"domain": [-0.5, last_column + 0.5]},
-    }
-    y = {
-        "field": "y",
-        "type": "quantitative",
-        "axis": None,
-        "scale": {"domain": [-half - 0.8, half + 0.8]},
-    }
     return {
-        "height": max(180, min(900, 70 * tallest)),
+        "height": laid.height,
         "layer": [
             {
                 "data": {"values": edges},

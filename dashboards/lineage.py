@@ -1,19 +1,18 @@
 """Datasets and the jobs between them: freshness, and the lineage graph as Vega-Lite.
 
 A job points at the datasets its tasks write, a dataset at the jobs whose tasks read it;
-laid out left to right by ``dashboards.graph.positions``. A dataset is *fresh* when a
+laid out left to right by ``dashboards.graph.frame``. A dataset is *fresh* when a
 successful attempt updated it within ``STALE_AFTER``, *stale* past it, *never updated*
 when a task produces it but none did yet, *external* when nothing in runwatch writes it.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from dashboards.charts import Spec
-from dashboards.graph import positions
+from dashboards.graph import frame
 from runner.dataset_names import Dataset
 from runner.store.dashboard_reads.datasets import Lineage
 
@@ -69,9 +68,8 @@ def lineage_chart(lineage: Lineage, now: datetime) -> Spec:
         kinds.setdefault(data, "dataset")
     names = sorted(kinds)
     upstream = {node: sorted(set(ups)) for node, ups in upstream.items()}
-    at = positions(names, upstream)
-    per_column = Counter(col for col, _ in at.values())
-    y_of = {n: row - (per_column[col] - 1) / 2 for n, (col, row) in at.items()}
+    laid = frame(names, upstream)
+    at = laid.at
     datasets = {d.uri: d for d in (link.dataset for link in lineage.links)} | {
         d.uri: d for d in lineage.updates
     }
@@ -84,32 +82,19 @@ def lineage_chart(lineage: Lineage, now: datetime) -> Spec:
                 "kind": kinds[name],
                 "state": state,
                 "x": at[name][0],
-                "y": y_of[name],
+                "y": at[name][1],
             }
         )
     edges = [
-        {"x": at[u][0], "y": y_of[u], "x2": at[n][0], "y2": y_of[n]}
+        {"x": at[u][0], "y": at[u][1], "x2": at[n][0], "y2": at[n][1]}
         for n, ups in upstream.items()
         for u in ups
     ]
-    tallest = max(per_column.values(), default=1)
     domain = ["job", *(f.value for f in Freshness)]
     colours = [_JOB_COLOUR, *(COLOURS[f] for f in Freshness)]
-    x = {
-        "field": "x",
-        "type": "quantitative",
-        "axis": None,
-        "scale": {"domain": [-0.5, max(per_column, default=0) + 0.5]},
-    }
-    half = (tallest - 1) / 2
-    y = {
-        "field": "y",
-        "type": "quantitative",
-        "axis": None,
-        "scale": {"domain": [-half - 0.8, half + 0.8]},
-    }
+    x, y = laid.x, laid.y
     return {
-        "height": max(180, min(900, 70 * tallest)),
+        "height": laid.height,
         "layer": [
             {
                 "data": {"values": edges},
