@@ -166,11 +166,6 @@ def parse_alerting(
     )
 
 
-def parse_rules(raw: object, *, source: str) -> tuple[Rule, ...]:
-    """Parse a list of rules on its own (``alerts replay --rules FILE``)."""
-    return _rules(raw, KeyPath(source, ("rules",)))
-
-
 def _source_name(settings: object) -> str:
     for name in ("config_path", "path", "source"):
         value = getattr(settings, name, None)

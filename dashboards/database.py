@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 
 from runner.store.database import DatabaseURL, parse_url, sqlalchemy_url
@@ -59,11 +59,6 @@ def _postgresql_read_only(dbapi_connection: Any, _record: Any) -> None:
     with dbapi_connection.cursor() as cursor:
         cursor.execute("SET default_transaction_read_only = on")
     dbapi_connection.commit()  # the SET ran in a transaction: keep it for the session
-
-
-def existing_tables(engine: Engine) -> frozenset[str]:
-    """The store tables present (the alerting ones arrive with schema 0003)."""
-    return frozenset(inspect(engine).get_table_names())
 
 
 def sqlite_path(url: str) -> Path | None:

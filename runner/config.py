@@ -70,11 +70,6 @@ class Settings:
     """Every value that came from ``${NAME}`` or ``${file:PATH}`` (for redaction)."""
 
     @property
-    def jobs_in_config(self) -> bool:
-        """True when runwatch.yaml holds the jobs itself (``jobs:`` is a mapping)."""
-        return self.config_path is not None and self.config_path in self.job_paths
-
-    @property
     def db_url_redacted(self) -> str:
         """The database URL with any password replaced by ``***``, fit to show."""
         parts = urlsplit(self.db_url)

@@ -266,7 +266,6 @@ def test_jobs_as_a_mapping_make_the_config_file_a_jobs_file(tmp_path: Path) -> N
     definitions = load_definitions(settings.job_paths, settings_file=settings.config_path)
 
     assert settings.job_paths == (path,)
-    assert settings.jobs_in_config
     assert (settings.workers, settings.pools) == (2, {"db": 1})
     task = definitions.jobs["etl"].tasks["etl"]
     assert (task.command, task.retries) == ("echo ${NOT_INTERPOLATED}", 3)
