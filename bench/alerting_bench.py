@@ -176,7 +176,7 @@ def _history(jobs: int, total: int) -> list[Event]:
         job = f"job-{run_id % jobs}"
         at = start + timedelta(seconds=run_id)
         ok = run_id % 3 != 0
-        events.append(RunStarted(at=at, job=job, run_id=run_id, logical_time=at.isoformat()))
+        events.append(RunStarted(at=at, job=job, run_id=run_id, logical_time=at))
         events.append(AttemptStarted(at=at, job=job, run_id=run_id, task="load", attempt=1))
         if ok:
             events.append(AttemptSucceeded(at=at, job=job, run_id=run_id, task="load", attempt=1))
