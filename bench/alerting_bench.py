@@ -140,7 +140,7 @@ def a1(url: str) -> dict[str, float]:
 
 
 def _rules() -> list[dict[str, Any]]:
-    kinds = [
+    kinds: list[tuple[str, dict[str, object]]] = [
         ("run_failed", {}),
         ("task_failed", {}),
         ("consecutive_failures", {"threshold": 3}),

@@ -126,7 +126,7 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
                 local = []
                 for _ in range(args.repeat):
                     messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
-                    executor = LocalExecutor(messages, python_workers=concurrency)
+                    executor: Executor = LocalExecutor(messages, python_workers=concurrency)
                     local.append(
                         one_run(store, executor, messages, tmp, args.tasks, at_once=concurrency)
                     )

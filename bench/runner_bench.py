@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from stats import machine, repeat  # the sibling module: run this file as a script
@@ -146,7 +147,7 @@ def b3_ms() -> float:
 
 def main(argv: list[str]) -> None:
     """Print min / median / max of the chosen figures (default: all)."""
-    figures = {
+    figures: dict[str, list[tuple[str, Callable[[], float], int]]] = {
         "b1": [
             ("B1 worker processes, ms per extra task", b1_per_task_ms, REPEATS),
             ("B1 README-style @task, worker processes", lambda: b1_per_task_ms("readme"), REPEATS),

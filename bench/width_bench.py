@@ -15,6 +15,7 @@ written as the README's Python job writes them.
 from __future__ import annotations
 
 import argparse
+import functools
 
 from runner_bench import fan_job, time_job  # sibling modules: run this file as a script
 from stats import machine, repeat
@@ -34,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     print(machine())
     for width in (int(w) for w in args.widths.split(",")):
-        summary = repeat(lambda width=width: per_task_ms(width, args.kind), args.repeats)
+        summary = repeat(functools.partial(per_task_ms, width, args.kind), args.repeats)
         print(
             f"N={width:>6} ({args.kind}): {summary.spread(3)} ms per task (min/median/max), "
             f"{summary.load()}",
