@@ -1,5 +1,6 @@
 """The ``attempts`` fixture: a real LocalExecutor, and helpers to submit and await attempts;
-the ``harness`` fixture: an Engine over it and a real SQLite store, and helpers to run jobs."""
+the ``harness`` fixture: an Engine over it and a real SQLite store, and helpers to run jobs;
+the ``client`` fixture: a real keeper's client, its replies in ``replies``."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from runner.clock import Clock, utcnow
 from runner.engine.engine import Engine, Progress
 from runner.engine.executor import AttemptFinished, AttemptLaunched, AttemptSpec, Message
 from runner.executors.local.executor import LocalExecutor
+from runner.executors.local.keeper import KeeperClient
 from runner.model import Job, Task, TaskState, Trigger
 from runner.store.records import AttemptRecord, RunRecord
 from runner.store.store import Store
@@ -187,3 +189,19 @@ def job(*tasks: Task, **options: object) -> Job:
 
 def sh(name: str, command: str, **options: object) -> Task:
     return Task(name=name, command=command, **options)  # type: ignore[arg-type]
+
+
+Replies = queue.SimpleQueue[tuple[Any, ...]]
+"""What a keeper's client hands its owner: one tuple per reply."""
+
+
+@pytest.fixture
+def replies() -> Replies:
+    return queue.SimpleQueue()
+
+
+@pytest.fixture
+def client(replies: Replies) -> Iterator[KeeperClient]:
+    keeper = KeeperClient(replies.put, lambda: None)
+    yield keeper
+    keeper.close()

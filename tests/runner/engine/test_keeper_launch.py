@@ -5,31 +5,16 @@ processes, real commands."""
 from __future__ import annotations
 
 import os
-import queue
 import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from runner import processes
 from runner.executors.local import keeper_launch
 from runner.executors.local.keeper import KeeperClient
-
-Replies = queue.SimpleQueue[tuple[Any, ...]]
-
-
-@pytest.fixture
-def replies() -> Replies:
-    return queue.SimpleQueue()
-
-
-@pytest.fixture
-def client(replies: Replies) -> Iterator[KeeperClient]:
-    keeper = KeeperClient(replies.put, lambda: None)
-    yield keeper
-    keeper.close()
+from tests.runner.engine.conftest import Replies
 
 
 @pytest.fixture
