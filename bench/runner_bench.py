@@ -7,7 +7,9 @@ B1: a 1 -> N -> 1 fan-out/fan-in job of no-op Python tasks, end to end with ever
     of several runs; in worker processes (a module-level function, then README-style
     ``@task`` functions, which travel to the workers by reference too) and in-process.
 B2: 500 independent `true` commands with 2 workers, against a plain loop of
-    subprocess.run(["true"]).
+    subprocess.run(["true"]), in this process; b2-process: the same as a user runs it,
+    `runwatch run` of a YAML job with default settings against `python` running the
+    loop, each a whole process.
 B3: `runwatch run` of a one-task `true` job, the whole process, median of 15.
 """
 
@@ -126,23 +128,54 @@ def b2_percent(count: int = 500) -> float:
     return ours / plain * 100
 
 
+def _as_installed(home: str) -> dict[str, str]:
+    """The environment of a `runwatch` process as after `pip install` (bytecode compiled
+    and written), its home (store, logs) in ``home``."""
+    root = Path(__file__).resolve().parent.parent
+    for package in ("runner", "alerting", "dashboards"):
+        compileall.compile_dir(root / package, quiet=1)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["RUNWATCH_HOME"] = home
+    return env
+
+
 def b3_ms() -> float:
     """B3, one sample: milliseconds of one `runwatch run` of a one-task `true` job, the whole
     process, after an unmeasured first run has created the store."""
     with tempfile.TemporaryDirectory() as tmp:
         jobs = Path(tmp) / "jobs.yaml"
         jobs.write_text('jobs:\n  one:\n    command: ["true"]\n')
-        # As after `pip install`: bytecode compiled and written.
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["RUNWATCH_HOME"] = tmp
-        root = Path(__file__).resolve().parent.parent
-        for package in ("runner", "alerting", "dashboards"):
-            compileall.compile_dir(root / package, quiet=1)
+        env = _as_installed(tmp)
         cmd = [sys.executable, "-m", "runner", "run", "one", "--jobs", str(jobs)]
         subprocess.run(cmd, env=env, check=True, capture_output=True)  # creates the store
         started = time.perf_counter()
         subprocess.run(cmd, env=env, check=True, capture_output=True)
         return (time.perf_counter() - started) * 1000
+
+
+PLAIN_LOOP = "import subprocess\nfor _ in range({count}):\n    subprocess.run(['true'])\n"
+"""The plain loop B2 compares with, as a whole process of its own."""
+
+
+def b2_process_percent(count: int = 500) -> float:
+    """B2 as a user runs it, one sample: the throughput of `runwatch run` of a YAML job of
+    ``count`` independent `true` commands (default settings: 8 workers, SQLite), the whole
+    process, as a percentage of a whole `python` process running the plain subprocess.run
+    loop; the two timed back to back, after an unmeasured run has created the store."""
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs = Path(tmp) / "jobs.yaml"
+        tasks = "".join(f'      t{i}:\n        command: ["true"]\n' for i in range(count))
+        jobs.write_text(f"jobs:\n  trues:\n    tasks:\n{tasks}")
+        env = _as_installed(tmp)
+        ours = [sys.executable, "-m", "runner", "run", "trues", "--jobs", str(jobs)]
+        plain = [sys.executable, "-c", PLAIN_LOOP.format(count=count)]
+        subprocess.run(ours, env=env, check=True, capture_output=True)  # creates the store
+        seconds = []
+        for cmd in (plain, ours):
+            started = time.perf_counter()
+            subprocess.run(cmd, env=env, check=True, capture_output=True)
+            seconds.append(time.perf_counter() - started)
+        return seconds[0] / seconds[1] * 100
 
 
 def main(argv: list[str]) -> None:
@@ -154,6 +187,7 @@ def main(argv: list[str]) -> None:
             ("B1 in-process, ms per extra task", lambda: b1_per_task_ms("inprocess"), REPEATS),
         ],
         "b2": [("B2 % of the plain subprocess loop", b2_percent, 3)],
+        "b2-process": [("B2 whole process, % of the plain loop's", b2_process_percent, 5)],
         "b3": [("B3 ms, one-task `runwatch run`", b3_ms, 15)],
     }
     print(machine())

@@ -1,18 +1,12 @@
-"""An attempt's process and exit status, kept in files beside its logs that outlive its
-supervisor.
+"""An attempt's process and exit status, read from the file its keeper writes beside its
+logs (runner.statusfile: the format), which outlives the attempt's supervisor.
 
 The command of an attempt runs under a *keeper* (runner.executors.local.keeper_process),
-one long-lived process per executor that is the command's parent. Before it spawns the
-command it writes ``<its pid> <its start>`` to ``<task>.<n>.spawning``, and once the
-command runs ``<pid> <start>`` to ``<task>.<n>.pid`` (then removes the first): so the
-command can be recognised even when its supervisor dies before it records the pid. It
-waits for the command and writes ``<exit code> <signal>`` ("-" for the one that does
-not apply) to ``<task>.<n>.status`` before it removes the pid file and reaps the
-command. Each file is written before the one before it is removed, so none of the three
-(read in that order) means that no command was started. The status file's modification
-time is when the command ended. Each file is written atomically (write, then rename). A
-supervisor that is alive hears the outcome from the keeper; one that died leaves it for
-the scheduler that adopts the attempt. Standard library only.
+one long-lived process per executor that is the command's parent. The keeper's lines
+say, from before the spawn on, who runs the command, then how it ended, so the command
+can be recognised even when its supervisor dies before it records the pid, and its
+outcome adopted. A supervisor that is alive hears the outcome from the keeper; one that
+died leaves it for the scheduler that adopts the attempt. Standard library only.
 """
 
 from __future__ import annotations
@@ -23,11 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from runner import statusfile
+
 _SUFFIX = ".status"
-_SPAWN_SUFFIX = ".pid"
-_SPAWNING_SUFFIX = ".spawning"
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-_MAX_BYTES = 128
+_MAX_BYTES = 512
 
 
 @dataclass(frozen=True)
@@ -60,77 +54,73 @@ def status_path(stdout_path: str | os.PathLike[str]) -> Path:
 
 
 def read_status(path: str | os.PathLike[str]) -> ExitStatus | None:
-    """The status written at ``path``; None when there is none (or it is not one)."""
-    try:
-        fd = os.open(path, _READ_FLAGS)
-    except OSError:
+    """How the command of the status file at ``path`` ended; None while it has not (or
+    when there is no such file). A file of one line ``<code> <signal>`` is the whole
+    status of a command kept by a Perl keeper of an earlier runwatch: it ended when the
+    file was last modified."""
+    read = _read(path)
+    if read is None:
         return None
-    try:
-        info = os.fstat(fd)
-        text = os.read(fd, _MAX_BYTES).decode("ascii", errors="replace").split()
-    finally:
-        os.close(fd)
-    if len(text) != 2 or not all(part == "-" or part.isdigit() for part in text):
+    lines, modified = read
+    for words in reversed(lines):
+        if words[0] == statusfile.EXIT and len(words) == 4:
+            return _status(words[1], words[2], words[3])
+    if len(lines) == 1 and len(lines[0]) == 2:
+        return _status(lines[0][0], lines[0][1], str(modified))
+    return None
+
+
+def _status(code_word: str, sig_word: str, at: str) -> ExitStatus | None:
+    if not all(part == "-" or part.isdigit() for part in (code_word, sig_word)):
         return None
-    code, sig = (None if part == "-" else int(part) for part in text)
+    code, sig = (None if part == "-" else int(part) for part in (code_word, sig_word))
+    try:
+        ended_at = datetime.fromtimestamp(float(at), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
     if (code is None) == (sig is None):
         return None
-    return ExitStatus(code, sig, datetime.fromtimestamp(info.st_mtime, UTC))
+    return ExitStatus(code, sig, ended_at)
 
 
-def spawn_path(path: str | os.PathLike[str]) -> Path:
-    """The pid file of the attempt whose stdout log (or status file) is ``path``."""
-    return Path(path).with_suffix(_SPAWN_SUFFIX)
+def read_spawn(path: str | os.PathLike[str]) -> Spawn | None:
+    """The spawn recorded in the status file at ``path``: the command's process, else the
+    keeper's while it spawns the command; None when there is none."""
+    read = _read(path)
+    if read is None:
+        return None
+    found = {words[0]: words for words in read[0] if len(words) == 3 and words[1].isdigit()}
+    for kind, spawning in ((statusfile.COMMAND, False), (statusfile.KEEPER, True)):
+        if kind in found:
+            return Spawn(int(found[kind][1]), found[kind][2], spawning)
+    return None
 
 
-def discard_spawn(path: str | os.PathLike[str], *, spawning_only: bool = False) -> None:
-    """Remove the pid file ``path`` and the keeper's "spawning" file beside it (or only
-    that); missing ones are fine. The keeper writes each as a new file (write, then
-    rename): replacing one would flush its data on ext4."""
-    discard(_spawning_path(path))
-    if not spawning_only:
-        discard(path)
-
-
-def renew_spawn(path: str | os.PathLike[str]) -> None:
-    """Touch a pid file: a command kept with a fence is not stopped while this goes on."""
+def renew(path: str | os.PathLike[str]) -> None:
+    """Touch a status file: a command kept with a fence is not stopped while this goes on
+    (runner.executors.local.keeper_process)."""
     with contextlib.suppress(OSError):
         os.utime(path)
 
 
-def read_spawn(path: str | os.PathLike[str]) -> Spawn | None:
-    """The spawn recorded at the pid file ``path``: the command's, else the keeper's while
-    it spawns it; None when there is none. The "spawning" file is read first: the keeper
-    writes the pid file before it removes that one, so a spawn is never missed."""
-    spawning = _read_process(_spawning_path(path), spawning=True)
-    return _read_process(path, spawning=False) or spawning
-
-
-def _read_process(path: str | os.PathLike[str], *, spawning: bool) -> Spawn | None:
-    words = (_read(path) or "").split()
-    if len(words) != 2 or not words[0].isdigit():
-        return None
-    return Spawn(int(words[0]), words[1], spawning)
-
-
-def _spawning_path(path: str | os.PathLike[str]) -> Path:
-    return Path(path).with_suffix(_SPAWNING_SUFFIX)
-
-
-def _read(path: str | os.PathLike[str]) -> str | None:
+def _read(path: str | os.PathLike[str]) -> tuple[list[list[str]], float] | None:
+    """The whole lines of the file, split into words (blank ones left out), and when it
+    was last modified; None when it cannot be read."""
     try:
         fd = os.open(path, _READ_FLAGS)
     except OSError:
         return None
     try:
-        return os.read(fd, _MAX_BYTES).decode("ascii", errors="replace")
+        modified = os.fstat(fd).st_mtime
+        text = os.read(fd, _MAX_BYTES).decode("ascii", errors="replace")
+    except OSError:
+        return None
     finally:
         os.close(fd)
+    whole = text.split("\n")[:-1]  # what follows the last newline is still being written
+    return [line.split() for line in whole if line.split()], modified
 
 
 def discard(path: str | os.PathLike[str]) -> None:
     """Remove a status file once its outcome is recorded; a missing one is fine."""
-    try:
-        os.unlink(path)
-    except OSError:
-        return
+    statusfile.discard(os.fspath(path))

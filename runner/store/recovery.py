@@ -91,12 +91,12 @@ def spawned(attempt: AttemptRecord) -> exitstatus.Spawn | None:
         return None
     if not processes.is_local(attempt.supervisor or ""):
         return None
-    return exitstatus.read_spawn(exitstatus.spawn_path(attempt.stdout_path))
+    return exitstatus.read_spawn(exitstatus.status_path(attempt.stdout_path))
 
 
 def left_a_trace(attempt: AttemptRecord) -> bool:
     """True when the attempt's process may be found on this host: its pid is recorded, or
-    its keeper wrote a pid file or a status file beside its logs."""
+    its keeper wrote a status file beside its logs."""
     if not processes.is_local(attempt.supervisor or ""):
         return False
     if attempt.pid is not None:
@@ -280,7 +280,6 @@ class Recovery(Part):
             adopted = f" (adopted: {ended(status)})"
         if path is not None:
             exitstatus.discard(path)
-            exitstatus.discard_spawn(exitstatus.spawn_path(path))
         if recorded:
             logger.warning(
                 "attempt %s of %s/%s ended after its supervisor %s was gone%s",

@@ -4,8 +4,8 @@ attempt's command and recording the command's pid in the store.
 The window is held open, deterministically, with signals: the serve's keeper is stopped
 (SIGSTOP) before the run is triggered, so the spawn request waits in the keeper's socket
 (seen with `ss`), then the serve is stopped too and the keeper let go. The keeper spawns
-the command and writes its pid file; the stopped serve cannot record the pid. Then the
-serve is killed and a new one started. The command's marker file is the witness
+the command and writes its pid in the status file; the stopped serve cannot record the
+pid. Then the serve is killed and a new one started. The command's marker file is the witness
 (tests/faults/harness.py).
 """
 
@@ -157,9 +157,11 @@ def test_a_serve_killed_before_recording_its_commands_pid_has_the_command_adopte
         keeper, attempt = ask_for_a_spawn_and_hold_it(tmp_path, config, serve, store, hold=go)
         serve.signal(signal.SIGSTOP)  # it can no longer hear of the spawn, nor record it
         os.kill(keeper, signal.SIGCONT)
-        pid_file = exitstatus.spawn_path(attempt.stdout_path or "")
+        status_file = exitstatus.status_path(attempt.stdout_path or "")
         wait_for(
-            lambda: (spawn := exitstatus.read_spawn(pid_file)) is not None and not spawn.spawning,
+            lambda: (
+                (found := exitstatus.read_spawn(status_file)) is not None and not found.spawning
+            ),
             "the keeper to write the command's pid",
         )
         wait_for(lambda: any(m.what == "start" for m in marks(marker)[2:]), "the command")
@@ -175,7 +177,7 @@ def test_a_serve_killed_before_recording_its_commands_pid_has_the_command_adopte
         lt = store.get_run(attempt.run_id).logical_time.isoformat()
         assert [m.what for m in marks(marker) if m.logical_time == lt] == ["start", "end"]
         assert_one_completion_per_fire_time(store, marker)
-        assert not pid_file.exists()
+        assert not status_file.exists()
 
 
 def test_a_spawn_asked_for_by_a_serve_that_died_is_never_started_and_the_attempt_retried(
@@ -188,7 +190,7 @@ def test_a_spawn_asked_for_by_a_serve_that_died_is_never_started_and_the_attempt
         keeper, attempt = ask_for_a_spawn_and_hold_it(tmp_path, config, serve, store)
         serve.kill()
         fleet.start(config)
-        # No pid file and no status file: nothing was started, so the attempt is retried.
+        # No status file: nothing was started, so the attempt is retried.
         wait_for(lambda: store.get_run(attempt.run_id).state.finished, "the retried run's end")
         assert store.get_run(attempt.run_id).state is RunState.SUCCESS
         first, second = store.attempts(attempt.run_id)
@@ -202,5 +204,5 @@ def test_a_spawn_asked_for_by_a_serve_that_died_is_never_started_and_the_attempt
             ("start", 2),
             ("end", 2),
         ]
-        assert not exitstatus.spawn_path(attempt.stdout_path or "").exists()
+        assert not exitstatus.status_path(attempt.stdout_path or "").exists()
         assert_one_completion_per_fire_time(store, marker)

@@ -63,17 +63,16 @@ def settle_lost_worker(
         kill_leftover(store.get_attempt(attempt_id))  # before anyone can retry it
     elif attempt.stdout_path is not None:
         exitstatus.discard(exitstatus.status_path(attempt.stdout_path))
-        exitstatus.discard_spawn(exitstatus.spawn_path(attempt.stdout_path))
     return outcome
 
 
 def keep_lease(store: Store, attempt: AttemptRecord, now: datetime) -> Renewal:
     """Renew the lease of an attempt whose command runs on under its keeper here, its
-    worker gone: in the store, for schedulers on other hosts, and on its pid file, for the
+    worker gone: in the store, for schedulers on other hosts, and on its status file, for the
     keeper, which stops a command whose lease nobody renews (``kept_command_fence``)."""
     renewal = renew_attempt(store, attempt.id, now)
     if renewal.kept and attempt.stdout_path is not None:
-        exitstatus.renew_spawn(exitstatus.spawn_path(attempt.stdout_path))
+        exitstatus.renew(exitstatus.status_path(attempt.stdout_path))
     return renewal
 
 

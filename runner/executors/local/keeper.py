@@ -59,7 +59,7 @@ class KeeperClient:
     ) -> None:
         """Ask for the command to be run; KeeperLostError if the keeper cannot be reached.
         With ``fence``, the keeper stops it that many seconds after this process hung up
-        unless its pid file is renewed (runner.executors.local.keeper_process)."""
+        unless its status file is renewed (runner.executors.local.keeper_process)."""
         request = (
             "spawn", key, argv, env, cwd, *logs, cap_bytes, header, status, passthrough, fence
         )  # fmt: skip
@@ -106,17 +106,8 @@ class KeeperClient:
                 data = b""
             if not data:
                 break
-            reply = marshal.loads(data)  # noqa: S302 - a socketpair: only our keeper writes
-            if reply[0] == "error":
-                logger.error("the keeper process failed: %s", reply[1])
-                continue
-            if reply[0] == "warning":  # the keeper's own (a log file that had to be replaced…)
-                logger.warning("%s", reply[1])
-                continue
-            try:
-                self._on_reply(reply)
-            except Exception:  # one bad reply must not deafen us to the others
-                logger.exception("handling the keeper's reply %r failed", reply[:2])
+            for reply in marshal.loads(data):  # noqa: S302 - a socketpair: only our keeper writes
+                self._heard(reply)
         with self._lock:
             closed = self._socket is not sock
             if not closed:
@@ -126,6 +117,17 @@ class KeeperClient:
             logger.error("the keeper process %d ended unexpectedly", process.pid)
             self._on_lost()
         process.wait()  # hung up on, it exits once its commands have ended
+
+    def _heard(self, reply: Reply) -> None:
+        if reply[0] == "error":
+            logger.error("the keeper process failed: %s", reply[1])
+        elif reply[0] == "warning":  # the keeper's own (a log file that had to be replaced…)
+            logger.warning("%s", reply[1])
+        else:
+            try:
+                self._on_reply(reply)
+            except Exception:  # one bad reply must not deafen us to the others
+                logger.exception("handling the keeper's reply %r failed", reply[:2])
 
     def forget_in_child(self) -> None:
         """In a forked child (a Python worker): drop the keeper's socket, so that the child

@@ -4,18 +4,18 @@
 over a socket (runner.executors.local.keeper). For each command it is asked to run, it
 spawns the command with ``posix_spawn`` as the leader of a new session, copies its stdout
 and stderr into the attempt's log files (size cap, last lines of stderr, passthrough),
-waits for it through a pidfd, writes its exit status to the attempt's status file
-(runner.exitstatus: write, then rename) *before* reaping it, and reports how it ended.
-The command's pid is written beside it at the spawn, before the parent hears of it; a
-spawn asked for by a parent that has died since is refused (see ``Keeper._spawn``).
+waits for it through a pidfd, and tells in the attempt's status file (runner.statusfile)
+that it spawns the command, then the command's pid (before the parent hears of it), then
+its exit status (*before* reaping it); and reports how it ended. A spawn asked for by a
+parent that has died since is refused (see ``Keeper._spawn``).
 
 It outlives its parent: when the socket closes it takes no more commands, keeps copying
 output and recording the outcome of those still running, and exits once none is left.
 An attempt whose supervisor died therefore keeps its whole output and its real outcome,
 for the scheduler that adopts it. A command spawned with a ``fence`` (a Celery worker's:
 another host may take its attempt over once its lease runs out) is stopped ``fence``
-seconds after the parent hung up, unless the command's pid file was touched since
-(``runner.exitstatus.renew_spawn``: someone on this host still holds its lease).
+seconds after the parent hung up, unless the command's status file was touched since
+(``runner.exitstatus.renew``: someone on this host still holds its lease).
 SIGINT, SIGHUP and SIGTERM are ignored (commands get them back as default). Messages
 are ``marshal``-ed tuples:
 
@@ -42,7 +42,7 @@ import sys
 import threading
 import time
 
-from runner import processes
+from runner import processes, statusfile
 from runner.executors.local.capture import StreamCapture
 from runner.executors.local.keeper_launch import MESSAGE_BYTES
 from runner.executors.local.notices import send_to
@@ -55,8 +55,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 _READ_BYTES = 65536
-_SPAWNING, _PID = ".spawning", ".pid"
-"""The files beside a command's status file (runner.exitstatus reads them)."""
 _IGNORED = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)
 _RESET = (signal.SIGPIPE, signal.SIGXFSZ, *_IGNORED)
 """Signals the keeper ignores (Python ignores SIGPIPE and SIGXFSZ): default again in commands."""
@@ -76,7 +74,6 @@ class _Kept:
         self.passed: list[int] = []
         self.stop: GroupStop | None = None
         self.fence: float | None = None
-        self.pid_file: str | None = None
 
 
 class Keeper:
@@ -89,6 +86,7 @@ class Keeper:
         self._kept: dict[int, _Kept] = {}
         self._hung_up_at: float | None = None
         self._send_lock = threading.Lock()
+        self._outbox: list[tuple[Any, ...]] = []
         self._hangup = select.poll()
         self._hangup.register(control, select.POLLHUP)
         self._me = f"{os.getpid()} {processes.process_start(os.getpid()) or '0'}\n"
@@ -110,13 +108,34 @@ class Keeper:
             for stop in stops:
                 stop.kill_if_due()
             self._fence()
+            self._flush()
 
     def send(self, message: tuple[Any, ...]) -> None:
-        """Tell the parent, if it is still there."""
+        """Tell the parent now, if it is still there (from any thread)."""
+        self._deliver([message])
+
+    def _tell(self, message: tuple[Any, ...]) -> None:
+        """Tell the parent with the rest of this turn's news (the loop's thread only)."""
+        self._outbox.append(message)
+
+    def _flush(self) -> None:
+        """Send the turn's news in one message: one wake-up of the parent, not two per
+        command."""
+        if self._outbox:
+            batch, self._outbox = self._outbox, []
+            self._deliver(batch)
+
+    def _deliver(self, batch: list[tuple[Any, ...]]) -> None:
+        data = marshal.dumps(batch)
+        if len(data) > MESSAGE_BYTES and len(batch) > 1:
+            half = len(batch) // 2
+            self._deliver(batch[:half])
+            self._deliver(batch[half:])
+            return
         with self._send_lock:
             if self._control is not None:
                 with contextlib.suppress(OSError):
-                    self._control.send(marshal.dumps(message))
+                    self._control.send(data)
 
     def _on_request(self, fd: int) -> None:
         assert self._control is not None
@@ -138,23 +157,17 @@ class Keeper:
             self._stop(*request[1:])
 
     def _spawn(self, request: tuple[Any, ...], passed: list[int]) -> None:
-        """Run a command; files beside its status file say, from before the spawn on, who
-        runs it (runner.exitstatus): ``.spawning`` names this keeper until ``.pid`` names
-        the command. A request whose sender has hung up (died, say, before this keeper
-        read it) is refused, and its file removed: that sender's attempt has no process, no
-        pid file and no status file, so the recovery that judges it may start it again.
-        The file is written before the check, so no recovery can see nothing while a
-        spawn of the attempt is still to come.
+        """Run a command; its status file says, from before the spawn on, who runs it
+        (runner.statusfile): this keeper until the command's own line is added. A request
+        whose sender has hung up (died, say, before this keeper read it) is refused, and
+        the file removed: that sender's attempt has no process and no status file, so the
+        recovery that judges it may start it again. The file is written before the check,
+        so no recovery can see nothing while a spawn of the attempt is still to come.
         """
         key, argv, env, cwd, out_path, err_path, cap, header, status, passthrough, fence = request
-        base = None if status is None else os.path.splitext(status)[0]
-        if base is not None:
-            _write_file(base + _SPAWNING, self._me)
+        story = None if status is None else statusfile.begin(status, self._me)
         if self._hangup.poll(0):
-            if base is not None:
-                _discard(base + _SPAWNING)
-            for fd in passed:
-                os.close(fd)
+            self._abandon(status, story, passed)
             return
         stdin = passed[0] if passthrough and len(passed) == 3 else self._devnull
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
@@ -162,23 +175,18 @@ class Keeper:
         try:
             pid = self._start(argv, env, cwd, (stdin, out_w, err_w))
         except (OSError, ValueError) as exc:
-            if base is not None:
-                _discard(base + _SPAWNING)
-            for fd in (out_r, err_r, *passed):
-                os.close(fd)
+            self._abandon(status, story, [out_r, err_r, *passed])
             errno = exc.errno if isinstance(exc, OSError) else None
             message = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
             filename = exc.filename if isinstance(exc, OSError) else None
-            self.send(("failed", key, errno, message, filename))
+            self._tell(("failed", key, errno, message, filename))
             return
         finally:
             os.close(out_w)
             os.close(err_w)
         start = processes.process_start(pid)  # not reaped yet: still ours
-        if base is not None:
-            if start is not None:  # a new file: replacing one would flush its data on ext4
-                _write_file(base + _PID, f"{pid} {start}\n")
-            _discard(base + _SPAWNING)  # after: runner.exitstatus.read_spawn reads it first
+        if story is not None:
+            statusfile.ran(story, pid, start)
         out_pass, err_pass = (passed[1], passed[2]) if stdin != self._devnull else (None, None)
         kept = _Kept(
             key,
@@ -186,14 +194,23 @@ class Keeper:
             StreamCapture(out_path, cap_bytes=cap, passthrough_fd=out_pass, header=header),
             StreamCapture(err_path, cap_bytes=cap, passthrough_fd=err_pass, header=header),
         )
-        kept.status, kept.passed = status, passed
-        kept.fence, kept.pid_file = fence, None if base is None else base + _PID
+        kept.status = None if story is None else status
+        kept.passed, kept.fence = passed, fence
         kept.pipes = {out_r: kept.out, err_r: kept.err}
         self._kept[key] = kept
-        self.send(("launched", key, pid, start))
+        self._tell(("launched", key, pid, start))
         for fd, capture in kept.pipes.items():
             self._selector.register(fd, selectors.EVENT_READ, self._reader(kept, capture))
         self._selector.register(kept.pidfd, selectors.EVENT_READ, lambda _: self._ended(kept))
+
+    @staticmethod
+    def _abandon(status: str | None, story: int | None, fds: list[int]) -> None:
+        """A spawn not made: no status file, and the request's descriptors closed."""
+        if story is not None:
+            os.close(story)
+            statusfile.discard(status or "")
+        for fd in fds:
+            os.close(fd)
 
     def _start(
         self, argv: list[str], env: dict[str, str], cwd: str | None, fds: tuple[int, int, int]
@@ -237,9 +254,7 @@ class Keeper:
         if kept.stop is not None:
             kept.stop.kill_if_due()  # before the reap: the leader keeps the group id ours
         if kept.status is not None:
-            _write_status(kept.status, returncode)
-        if kept.pid_file is not None:
-            _discard(kept.pid_file)  # after the status: no file at all means never started
+            statusfile.ended(kept.status, returncode)
         os.waitid(os.P_PIDFD, kept.pidfd, os.WEXITED)
         self._selector.unregister(kept.pidfd)
         os.close(kept.pidfd)
@@ -256,7 +271,7 @@ class Keeper:
         ended = ("ended", kept.key, returncode, tail, kept.stop is not None)
         stop = kept.stop
         if stop is None:
-            self.send(ended)
+            self._tell(ended)
             return
 
         def wait_then_send() -> None:  # a stopped command's group may linger: wait it out
@@ -271,9 +286,9 @@ class Keeper:
         if kept.fence is None or self._hung_up_at is None or kept.stop is not None:
             return None
         renewed = self._hung_up_at
-        if kept.pid_file is not None:
+        if kept.status is not None:
             with contextlib.suppress(OSError):
-                renewed = max(renewed, os.stat(kept.pid_file).st_mtime)
+                renewed = max(renewed, os.stat(kept.status).st_mtime)
         return renewed + kept.fence - time.time()
 
     def _fence(self) -> None:
@@ -303,37 +318,6 @@ def _which(program: str, path: str) -> str | None:
         if os.access(candidate, os.F_OK | os.X_OK) and not os.path.isdir(candidate):
             return candidate
     return None
-
-
-def _write_status(path: str, returncode: int) -> None:
-    """``<exit code> <signal>``, atomically."""
-    code, sig = ("-", str(-returncode)) if returncode < 0 else (str(returncode), "-")
-    _write_file(path, f"{code} {sig}\n")
-
-
-def _write_file(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` atomically; never through a link planted at the temp
-    name. A file that cannot be written is left out: the command must run regardless."""
-    tmp = f"{path}.tmp"
-    with contextlib.suppress(OSError):
-        os.unlink(tmp)
-    try:
-        fd = os.open(
-            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-        )
-    except OSError:
-        return
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-    with contextlib.suppress(OSError):
-        os.rename(tmp, path)
-
-
-def _discard(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
 
 
 def main(argv: list[str]) -> int:
