@@ -16,7 +16,7 @@ from runner.durations import format_duration
 from runner.engine.engine import tasks_to_resume
 from runner.errors import NotFoundError, UsageError
 from runner.model import Job, RunState, TaskState, Trigger
-from runner.store.records import RunRecord
+from runner.store.records import AttemptRecord, RunRecord
 from runner.store.store import ORPHANED, Store
 
 _PARAM = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
@@ -244,10 +244,13 @@ def run_summary(store: Store, run: RunRecord) -> dict[str, object]:
 def _print_summary(store: Store, job: Job, run: RunRecord) -> None:
     tasks = store.task_runs(run.id)
     attempts = store.attempts(run.id)
+    by_task: dict[str, list[AttemptRecord]] = {}
+    for a in attempts:
+        by_task.setdefault(a.task, []).append(a)
     rows = []
     for name in [n for n in job.tasks if n in tasks]:
         t = tasks[name]
-        mine = [a for a in attempts if a.task == name]
+        mine = by_task.get(name, [])
         last = mine[-1] if mine else None
         duration = sum(a.duration_seconds or 0 for a in mine)
         rows.append(
