@@ -17,7 +17,8 @@ another host may take its attempt over once its lease runs out) is stopped ``fen
 seconds after the parent hung up, unless the command's status file was touched since
 (``runner.exitstatus.renew``: someone on this host still holds its lease).
 SIGINT, SIGHUP and SIGTERM are ignored (commands get them back as default). Messages
-are ``marshal``-ed tuples:
+are ``marshal``-ed: a request is one tuple; the replies (→) of one turn of the loop go
+together, as a list of tuples:
 
     spawn key argv env cwd stdout stderr cap header status passthrough fence (+ fds 0 1 2)
     stop key grace
