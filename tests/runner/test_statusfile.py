@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from runner import exitstatus, statusfile
+from runner import exitstatus, processes, statusfile
 from runner.executors.local.keeper import KeeperClient
 
 Replies = queue.SimpleQueue[tuple[Any, ...]]
@@ -53,6 +53,8 @@ def test_the_status_file_names_the_running_command_then_tells_how_it_ended(
 
     assert exitstatus.read_spawn(status) == exitstatus.Spawn(pid, start, spawning=False)
     assert exitstatus.read_status(status) is None  # it runs
+    keeper_pid = processes.parent_of(pid)
+    assert keeper_pid is not None
 
     release.touch()
     reply(replies, "ended")
@@ -60,6 +62,10 @@ def test_the_status_file_names_the_running_command_then_tells_how_it_ended(
     assert ended is not None
     assert (ended.exit_code, ended.signal, ended.returncode) == (3, None, 3)
     assert abs(ended.ended_at - datetime.now(UTC)) < timedelta(seconds=30)
+    keeper_line, command_line, exit_line = status.read_text().splitlines()
+    assert keeper_line == f"{statusfile.KEEPER} {keeper_pid} {processes.process_start(keeper_pid)}"
+    assert command_line == f"{statusfile.COMMAND} {pid} {start}"
+    assert exit_line.split()[:3] == [statusfile.EXIT, "3", "-"]
     # One file told the whole story: nothing else was left beside the logs.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["release", "task.1.status"]
 

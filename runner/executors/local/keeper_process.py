@@ -90,7 +90,7 @@ class Keeper:
         self._outbox: list[tuple[Any, ...]] = []
         self._hangup = select.poll()
         self._hangup.register(control, select.POLLHUP)
-        self._me = f"{os.getpid()} {processes.process_start(os.getpid()) or '0'}\n"
+        self._me = f"{os.getpid()} {processes.process_start(os.getpid()) or '0'}"
         self._devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         self._home = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
