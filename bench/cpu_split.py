@@ -15,24 +15,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import queue
 import resource
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from runner_bench import fresh_engine
 from stats import Summary, load_average, machine, summarize
 
 from runner import processes
 from runner.clock import utcnow
-from runner.engine.engine import Engine
-from runner.engine.executor import Message
-from runner.executors.local.executor import LocalExecutor
 from runner.model import Job, Task, Trigger
-from runner.store.store import Store
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -74,16 +69,7 @@ def split(commands: int, workers: int) -> dict[str, float]:
     """One run: ms of CPU per command of each part, and its wall time per command."""
     job = Job("trues", tasks={f"t{i}": Task(f"t{i}", command=("true",)) for i in range(commands)})
     warm = Job("warm", tasks={"w": Task("w", command=("true",))})
-    with tempfile.TemporaryDirectory() as tmp:
-        store = Store.open(f"sqlite:///{tmp}/bench.db")
-        messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
-        engine = Engine(
-            store,
-            LocalExecutor(messages, python_workers=workers),
-            messages,
-            log_dir=Path(tmp) / "logs",
-            workers=workers,
-        )
+    with fresh_engine(workers) as (store, engine):
         now = utcnow()
         store.sync_jobs([job, warm], now)
         warm_run = store.create_run(warm, now, Trigger.MANUAL, now)
@@ -97,8 +83,6 @@ def split(commands: int, workers: int) -> dict[str, float]:
         engine.execute(job, run)
         wall = (time.perf_counter() - started) * 1000
         after, kept_after, busy_after = _threads(), _cpu_ms(keeper_stat), _machine_busy_ms()
-        engine.close()
-        store.close()
     hearing = "runwatch-keeper"
     return {
         "engine main thread": (after["MainThread"] - threads["MainThread"]) / commands,

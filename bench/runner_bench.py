@@ -22,7 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from stats import machine, repeat  # the sibling module: run this file as a script
@@ -79,8 +80,10 @@ def _readme_fan_job(width: int) -> Job:
     return wide
 
 
-def time_job(job: Job, *, workers: int) -> float:
-    """Seconds to execute one run of ``job`` in a fresh store, engine warm-up included."""
+@contextmanager
+def fresh_engine(workers: int) -> Iterator[tuple[Store, Engine]]:
+    """An engine with the local executor on a fresh SQLite store in a temporary folder;
+    both closed at the end."""
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{tmp}/bench.db")
         messages: queue.SimpleQueue[Message] = queue.SimpleQueue()
@@ -91,6 +94,16 @@ def time_job(job: Job, *, workers: int) -> float:
             log_dir=Path(tmp) / "logs",
             workers=workers,
         )
+        try:
+            yield store, engine
+        finally:
+            engine.close()
+            store.close()
+
+
+def time_job(job: Job, *, workers: int) -> float:
+    """Seconds to execute one run of ``job`` in a fresh store, engine warm-up included."""
+    with fresh_engine(workers) as (store, engine):
         now = utcnow()
         store.sync_jobs([job], now)
         run = store.create_run(job, now, Trigger.MANUAL, now)
@@ -104,8 +117,6 @@ def time_job(job: Job, *, workers: int) -> float:
         final = engine.execute(job, run)
         elapsed = time.perf_counter() - started
         assert final.state.value == "success", final
-        engine.close()
-        store.close()
     return elapsed
 
 
