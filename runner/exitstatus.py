@@ -15,7 +15,6 @@ import contextlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from runner import statusfile
 
@@ -48,9 +47,10 @@ class Spawn:
     spawning: bool = False
 
 
-def status_path(stdout_path: str | os.PathLike[str]) -> Path:
-    """The status file of the attempt whose stdout log is ``stdout_path``."""
-    return Path(stdout_path).with_suffix(_SUFFIX)
+def status_path(stdout_path: str | os.PathLike[str]) -> str:
+    """The status file of the attempt whose stdout log is ``stdout_path`` (``<task>.<n>.out``:
+    ``<task>.<n>.status``)."""
+    return os.path.splitext(os.fspath(stdout_path))[0] + _SUFFIX
 
 
 def read_status(path: str | os.PathLike[str]) -> ExitStatus | None:

@@ -15,7 +15,7 @@ reader trusts only whole lines: it sees the story so far, never part of a line. 
 is created with its first line and removed once the attempt's outcome is recorded, so no
 file means that no command was started. One file, created once and removed once: its
 story costs two changes of the logs folder, where one file per step (each written, then
-renamed into place) cost nine.
+renamed into place) cost nine. The keeper holds it open from the first line to the last.
 """
 
 from __future__ import annotations
@@ -27,16 +27,15 @@ import time
 KEEPER, COMMAND, EXIT = "keeper", "command", "exit"
 """The first word of each line."""
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
-_APPEND = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def begin(path: str, keeper: str) -> int | None:
     """Create the file at ``path`` (replacing any left there, never through a link) with
-    the line naming ``keeper`` (``<pid> <start>``); the open file, for ``ran``. None when
-    it cannot be written: the command must run regardless."""
-    discard(path)
+    the line naming ``keeper`` (``<pid> <start>``); the open file, for ``ran`` and
+    ``ended``, which closes it. None when it cannot be written: the command must run
+    regardless."""
     try:
-        fd = os.open(path, _CREATE, 0o600)
+        fd = _create(path)
     except OSError:
         return None
     if not _write(fd, f"{KEEPER} {keeper}\n"):
@@ -47,21 +46,15 @@ def begin(path: str, keeper: str) -> int | None:
 
 
 def ran(fd: int, pid: int, start: str | None) -> None:
-    """Add the command's line (unless its start time is unknown) and close the file."""
-    try:
-        if start is not None:
-            _write(fd, f"{COMMAND} {pid} {start}\n")
-    finally:
-        os.close(fd)
+    """Add the command's line (unless its start time is unknown)."""
+    if start is not None:
+        _write(fd, f"{COMMAND} {pid} {start}\n")
 
 
-def ended(path: str, returncode: int) -> None:
-    """Add the line of how the command ended (``returncode`` as ``subprocess``'s)."""
+def ended(fd: int, returncode: int) -> None:
+    """Add the line of how the command ended (``returncode`` as ``subprocess``'s) and close
+    the file."""
     code, sig = ("-", str(-returncode)) if returncode < 0 else (str(returncode), "-")
-    try:
-        fd = os.open(path, _APPEND)
-    except OSError:
-        return
     try:
         _write(fd, f"{EXIT} {code} {sig} {time.time():.6f}\n")
     finally:
@@ -72,6 +65,15 @@ def discard(path: str) -> None:
     """Remove the file; a missing one is fine."""
     with contextlib.suppress(OSError):
         os.unlink(path)
+
+
+def _create(path: str) -> int:
+    """Open a new file at ``path``, replacing one (or a link) left there."""
+    try:
+        return os.open(path, _CREATE, 0o600)
+    except FileExistsError:
+        discard(path)
+        return os.open(path, _CREATE, 0o600)
 
 
 def _write(fd: int, line: str) -> bool:

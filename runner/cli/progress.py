@@ -47,7 +47,8 @@ class ProgressDisplay:
                 self.draw()
         else:
             attempt = f" (attempt {event.attempt})" if event.attempt else ""
-            stamp = event.at.strftime("%H:%M:%S")
+            at = event.at  # as strftime("%H:%M:%S") would, in half the time (two per task)
+            stamp = f"{at.hour:02}:{at.minute:02}:{at.second:02}"
             print(
                 f"{stamp} {event.job}.{event.task} {event.state.value}{attempt}",
                 file=self.stream,

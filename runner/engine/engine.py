@@ -57,6 +57,11 @@ POOL_POLL_SECONDS = 0.5
 """How often to look for a free pool slot held by another process."""
 CANCEL_POLL_SECONDS = 2.0
 """How often, while runs are active, to look for a cancel asked from the dashboard."""
+LAUNCH_RECORD_SECONDS = 0.2
+"""How long the process of a launch heard as ``traced`` may wait to be written to the
+store: with the attempt's end when that comes first (a short command costs no turn and no
+statement of its own), by a timer otherwise; recovery reads it meanwhile where its
+starter recorded it (the keeper's status file)."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +215,8 @@ class Engine:
         self._waiting_for_pool = False
         self._poker = sensing.Poker(messages, task_environment)
         self._polling_cancels = False
+        self._traced: dict[int, AttemptLaunched] = {}  # launches to write with their ends
+        self._recording_traced = False  # the "launches" timer is set
         self.finished: list[RunRecord] = []
 
     # -- public -------------------------------------------------------------------
@@ -316,13 +323,17 @@ class Engine:
             except queue.Empty:
                 break
         now = self.clock()
+        news = [message for message in batch if not self._held(message, now)]
+        if batch and not news:
+            return  # only traced launches: nothing to write or decide yet
         # A launch heard together with its attempt's end is recorded with the end.
-        ended = {m.key for m in batch if isinstance(m, AttemptFinished)}
-        launches = {m.key: m for m in batch if isinstance(m, AttemptLaunched) and m.key in ended}
+        ended = {m.key for m in news if isinstance(m, AttemptFinished)}
+        launches = {m.key: m for m in news if isinstance(m, AttemptLaunched) and m.key in ended}
         with self.store.turn():
-            for message in batch:
+            for message in news:
                 if isinstance(message, AttemptFinished):
-                    self._attempt_finished(message, now, launches.get(message.key))
+                    launch = launches.get(message.key) or self._traced.pop(message.key, None)
+                    self._attempt_finished(message, now, launch)
                 elif not (isinstance(message, AttemptLaunched) and message.key in launches):
                     self._handle(message, now)
             self._fire_timers(now)
@@ -352,6 +363,24 @@ class Engine:
         return self.store.get_run(run.id)
 
     # -- messages -----------------------------------------------------------------
+
+    def _held(self, message: object, now: datetime) -> bool:
+        """Hold a ``traced`` launch to be written with its attempt's end, or by the
+        "launches" timer ``LAUNCH_RECORD_SECONDS`` from now; True when held."""
+        if not (isinstance(message, AttemptLaunched) and message.traced):
+            return False
+        self._traced[message.key] = message
+        if not self._recording_traced:
+            self._recording_traced = True
+            self._add_timer(now + timedelta(seconds=LAUNCH_RECORD_SECONDS), "launches", 0)
+        return True
+
+    def _record_traced(self, now: datetime) -> None:
+        """Write the held launches of the attempts still running (the "launches" timer)."""
+        held, self._traced = self._traced, {}
+        self._recording_traced = False
+        for launch in held.values():
+            self._handle(launch, now)
 
     def _handle(self, message: object, now: datetime) -> None:
         if isinstance(message, AttemptLaunched):
@@ -666,6 +695,9 @@ class Engine:
             _, _, kind, run_id, ref = heapq.heappop(self._timers)
             if kind == "cancel_poll":
                 self._poll_cancel_requests(now)
+                continue
+            if kind == "launches":
+                self._record_traced(now)
                 continue
             active = self._runs.get(run_id)
             if active is None:

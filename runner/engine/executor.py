@@ -50,6 +50,9 @@ class AttemptLaunched:
     pid: int | None
     pid_start: str | None = None
     """``processes.process_start(pid)``, read by whoever started the process."""
+    traced: bool = False
+    """Whoever started the process has recorded it where recovery finds it without the
+    store (the keeper's status file): the engine may write it with the attempt's end."""
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def is_keeper(attempt: AttemptRecord) -> bool:
     if attempt.pid is None or attempt.stdout_path is None:
         return False
     argv = processes.command_line(attempt.pid)
-    status = os.fsencode(str(exitstatus.status_path(attempt.stdout_path)))
+    status = os.fsencode(exitstatus.status_path(attempt.stdout_path))
     if len(argv) > 3 and argv[1] == b"-e" and argv[3] == status:
         return True
     parent = processes.parent_of(attempt.pid)

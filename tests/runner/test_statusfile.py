@@ -29,7 +29,7 @@ def keeper() -> Iterator[tuple[KeeperClient, Replies]]:
 
 def spawn(keeper: KeeperClient, logs: Path, command: str) -> Path:
     stdout = logs / "task.1.stdout"
-    status = exitstatus.status_path(stdout)
+    status = Path(exitstatus.status_path(stdout))
     keeper.spawn(
         1, ["sh", "-c", command], dict(os.environ), None, logs=(str(stdout), None),
         cap_bytes=1 << 20, header=b"", status=str(status), passthrough=False,
@@ -116,6 +116,7 @@ def test_the_file_is_never_written_through_a_link_planted_at_its_name(tmp_path: 
     fd = statusfile.begin(str(path), "1 2")
     assert fd is not None
     statusfile.ran(fd, 3, "4")
+    statusfile.ended(fd, 0)
     assert target.read_text() == "keep me\n"
     assert not path.is_symlink()
     assert exitstatus.read_spawn(path) == exitstatus.Spawn(3, "4", spawning=False)

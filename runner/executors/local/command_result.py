@@ -15,11 +15,9 @@ import dataclasses
 import json
 import logging
 import os
-from pathlib import Path
 
 from runner.engine.executor import AttemptFinished, AttemptSpec
 from runner.executors.local.pycall import MAX_RESULT_BYTES
-from runner.filemodes import private_folder
 from runner.model import TaskState
 
 logger = logging.getLogger(__name__)
@@ -37,37 +35,34 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 class ResultFile:
     """Where one command attempt may write its result, and reading it back."""
 
-    def __init__(self, spec: AttemptSpec) -> None:
+    def __init__(self, spec: AttemptSpec, beside: str | None) -> None:
+        """``beside``: the attempt's stdout log, absolute, its folder made; None without logs
+        (or when their folder could not be made): then a private temporary folder."""
         self._task = spec.task.name
         self._upstream = {k: v for k, v in spec.upstream_results.items() if v is not None}
         self._temporary: str | None = None
-        if spec.stdout_path is not None:
-            self.path = Path(os.path.abspath(spec.stdout_path)).with_suffix(_SUFFIX)
-            try:
-                private_folder(self.path.parent)
-            except OSError as exc:  # fall back to a temporary folder, as without logs
-                logger.warning("no result file beside the logs of %s: %s", self.path, exc)
-            else:
-                _remove(self.path)
-                return
+        if beside is not None:
+            self.path = os.path.splitext(beside)[0] + _SUFFIX
+            _remove(self.path)
+            return
         import tempfile  # only attempts without logs need it; kept off the run path
 
         self._temporary = tempfile.mkdtemp(prefix="runwatch-result-")
-        self.path = Path(self._temporary) / "result.json"
+        self.path = os.path.join(self._temporary, "result.json")
 
     @property
-    def upstream_path(self) -> Path:
+    def upstream_path(self) -> str:
         """Where the upstream tasks' results are written for the command."""
-        return self.path.with_suffix(_UPSTREAM_SUFFIX)
+        return os.path.splitext(self.path)[0] + _UPSTREAM_SUFFIX
 
     def environment(self) -> dict[str, str]:
         """The variables to add to the command's environment; writes the upstream file."""
-        env = {RESULT_VARIABLE: str(self.path)}
+        env = {RESULT_VARIABLE: self.path}
         if self._upstream:
             fd = os.open(self.upstream_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as out:
                 json.dump(self._upstream, out)
-            env[UPSTREAM_VARIABLE] = str(self.upstream_path)
+            env[UPSTREAM_VARIABLE] = self.upstream_path
         return env
 
     def apply(self, finished: AttemptFinished) -> AttemptFinished:
@@ -128,9 +123,9 @@ def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _remove(path: Path) -> None:
+def _remove(path: str) -> None:
     try:
-        path.unlink()
+        os.unlink(path)
     except FileNotFoundError:
         pass
     except OSError as exc:

@@ -71,7 +71,7 @@ class _Kept:
         self.out = out
         self.err = err
         self.pipes: dict[int, StreamCapture] = {}
-        self.status: str | None = None
+        self.story: int | None = None  # the status file, open (runner.statusfile)
         self.passed: list[int] = []
         self.stop: GroupStop | None = None
         self.fence: float | None = None
@@ -195,7 +195,7 @@ class Keeper:
             StreamCapture(out_path, cap_bytes=cap, passthrough_fd=out_pass, header=header),
             StreamCapture(err_path, cap_bytes=cap, passthrough_fd=err_pass, header=header),
         )
-        kept.status = None if story is None else status
+        kept.story = story
         kept.passed, kept.fence = passed, fence
         kept.pipes = {out_r: kept.out, err_r: kept.err}
         self._kept[key] = kept
@@ -254,8 +254,8 @@ class Keeper:
         returncode = -result.si_status if killed else result.si_status
         if kept.stop is not None:
             kept.stop.kill_if_due()  # before the reap: the leader keeps the group id ours
-        if kept.status is not None:
-            statusfile.ended(kept.status, returncode)
+        if kept.story is not None:
+            statusfile.ended(kept.story, returncode)
         os.waitid(os.P_PIDFD, kept.pidfd, os.WEXITED)
         self._selector.unregister(kept.pidfd)
         os.close(kept.pidfd)
@@ -287,9 +287,9 @@ class Keeper:
         if kept.fence is None or self._hung_up_at is None or kept.stop is not None:
             return None
         renewed = self._hung_up_at
-        if kept.status is not None:
+        if kept.story is not None:
             with contextlib.suppress(OSError):
-                renewed = max(renewed, os.stat(kept.status).st_mtime)
+                renewed = max(renewed, os.fstat(kept.story).st_mtime)
         return renewed + kept.fence - time.time()
 
     def _fence(self) -> None:

@@ -11,7 +11,6 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from runner import exitstatus
 from runner.engine import outcome
@@ -55,7 +54,7 @@ class CommandAttempt:
         self._launched = False
         self._finished = False
         self._done = threading.Event()
-        self._status: Path | None = None
+        self._status: str | None = None
         self._result: ResultFile | None = None
 
     def join(self, timeout: float | None = None) -> None:
@@ -76,18 +75,20 @@ class CommandAttempt:
                 )
             )
             return
-        self._status = self._status_file()
-        self._result = ResultFile(spec)
+        logs = (_absolute(spec.stdout_path), _absolute(spec.stderr_path))
+        beside = logs[0] if logs[0] is not None and _folder_made(logs[0]) else None
+        self._status = None if beside is None else exitstatus.status_path(beside)
+        self._result = ResultFile(spec, beside)
         try:
             self._keeper.spawn(
                 spec.key,
                 argv,
                 {**environment, **self._result.environment()},
                 spec.task.cwd,
-                logs=(_absolute(spec.stdout_path), _absolute(spec.stderr_path)),
+                logs=logs,
                 cap_bytes=spec.log_cap_bytes,
                 header=log_header(spec),
-                status=None if self._status is None else str(self._status),
+                status=self._status,
                 passthrough=spec.passthrough,
                 fence=self._fence,
             )
@@ -163,22 +164,11 @@ class CommandAttempt:
             outcome.internal_error(self.spec.key, KeeperLostError("the keeper process died"))
         )
 
-    def _status_file(self) -> Path | None:
-        """Where the keeper records the command's exit status, beside the attempt's logs."""
-        if self.spec.stdout_path is None:
-            return None
-        status = exitstatus.status_path(os.path.abspath(self.spec.stdout_path))
-        try:
-            private_folder(status.parent)
-        except OSError as exc:  # a read-only log volume must not stop the job
-            logger.warning("no exit status file for %s: %s", status, exc)
-            return None
-        return status
-
     def _launch(self, pid: int | None, start: str | None) -> None:
         if not self._launched:
             self._launched = True
-            self._messages.put(AttemptLaunched(self.spec.key, pid, start))
+            traced = self._status is not None and start is not None  # its `command` line
+            self._messages.put(AttemptLaunched(self.spec.key, pid, start, traced))
 
     def _fail(self, message: AttemptFinished) -> None:
         self._launch(None, None)
@@ -263,3 +253,15 @@ def spawn_failure(key: int, program: str, cwd: str | None, exc: OSError) -> Atte
 
 def _absolute(path: str | os.PathLike[str] | None) -> str | None:
     return None if path is None else os.path.abspath(path)
+
+
+def _folder_made(log: str) -> bool:
+    """Make the folder of the log file ``log`` if missing: beside the log, the keeper
+    records the command's exit status and the command may leave its result. False when
+    it cannot be made (a read-only log volume must not stop the job)."""
+    try:
+        private_folder(os.path.dirname(log))
+    except OSError as exc:
+        logger.warning("no exit status or result file beside %s: %s", log, exc)
+        return False
+    return True

@@ -42,7 +42,7 @@ def orphaned_attempt(store: Store, logs: Path) -> AttemptRecord:
 def status_file(attempt: AttemptRecord) -> Path:
     """Where the attempt's keeper writes its exit status (its folder made)."""
     assert attempt.stdout_path is not None
-    status = status_path(attempt.stdout_path)
+    status = Path(status_path(attempt.stdout_path))
     status.parent.mkdir(parents=True, exist_ok=True)
     return status
 
