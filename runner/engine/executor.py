@@ -8,10 +8,10 @@ from), then exactly one ``AttemptFinished``, whatever happened to the process.
 
 from __future__ import annotations
 
+import os
 import queue
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from runner.model import Task, TaskState
@@ -33,8 +33,8 @@ class AttemptSpec:
     logical_time: datetime
     env: dict[str, str]
     """Added to the inherited environment (RUNWATCH_*, params, the task's env, TRACEPARENT)."""
-    stdout_path: Path | None
-    stderr_path: Path | None
+    stdout_path: str | os.PathLike[str] | None
+    stderr_path: str | os.PathLike[str] | None
     upstream_results: dict[str, Any] = field(default_factory=dict)
     kill_grace: float = 5.0
     log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner.model import RunState, TaskState
@@ -124,7 +124,10 @@ def claim_attempt(store: Store, attempt_id: int, worker: str, at: datetime) -> C
 
 
 def record_log_paths(
-    store: Store, attempt_id: int, stdout: Path | None, stderr: Path | None
+    store: Store,
+    attempt_id: int,
+    stdout: str | os.PathLike[str] | None,
+    stderr: str | os.PathLike[str] | None,
 ) -> None:
     """Record where the worker that claimed a running attempt writes its output."""
     with store.transaction():
