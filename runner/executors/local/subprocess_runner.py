@@ -167,7 +167,9 @@ class CommandAttempt:
     def _launch(self, pid: int | None, start: str | None) -> None:
         if not self._launched:
             self._launched = True
-            traced = self._status is not None and start is not None  # its `command` line
+            # In the status file: the `command` line, or (start None: the command has
+            # exited already) the `exit` line to come, before the keeper reaps it.
+            traced = self._status is not None and pid is not None
             self._messages.put(AttemptLaunched(self.spec.key, pid, start, traced))
 
     def _fail(self, message: AttemptFinished) -> None:
