@@ -51,8 +51,8 @@ def one_run(count: int, kind: str, top: int) -> None:
     job = fan_job(count - 2, kind)
     seen = [0]
 
-    def progress(change: Progress) -> None:
-        seen[0] += 1
+    def progress(changes: list[Progress]) -> None:
+        seen[0] += len(changes)
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{tmp}/bench.db")

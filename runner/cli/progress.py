@@ -32,28 +32,28 @@ class ProgressDisplay:
         self._drawn = 0
         self._last_draw = 0.0
 
-    def __call__(self, event: Progress) -> None:
-        """Record a task's new state and show it."""
-        row = self.rows.setdefault(event.task, _Row(TaskState.PENDING, 0, None, None))
+    def __call__(self, changes: list[Progress]) -> None:
+        """Record the tasks' new states (one engine turn's) and show them."""
         now = time.monotonic()
-        if event.state is TaskState.RUNNING:
-            row.started, row.ended = now, None
-        elif event.state.finished or event.state is TaskState.RETRYING:
-            row.ended = now
-        row.state = event.state
-        row.attempt = event.attempt or row.attempt
-        if self.live:
-            if now - self._last_draw > 0.05 or event.state.finished:
-                self.draw()
-        else:
-            attempt = f" (attempt {event.attempt})" if event.attempt else ""
-            at = event.at  # as strftime("%H:%M:%S") would, in half the time (two per task)
-            stamp = f"{at.hour:02}:{at.minute:02}:{at.second:02}"
-            print(
-                f"{stamp} {event.job}.{event.task} {event.state.value}{attempt}",
-                file=self.stream,
-                flush=True,
-            )
+        lines = []
+        for event in changes:
+            row = self.rows.setdefault(event.task, _Row(TaskState.PENDING, 0, None, None))
+            if event.state is TaskState.RUNNING:
+                row.started, row.ended = now, None
+            elif event.state.finished or event.state is TaskState.RETRYING:
+                row.ended = now
+            row.state = event.state
+            row.attempt = event.attempt or row.attempt
+            if not self.live:
+                attempt = f" (attempt {event.attempt})" if event.attempt else ""
+                at = event.at  # as strftime("%H:%M:%S") would, in half the time
+                stamp = f"{at.hour:02}:{at.minute:02}:{at.second:02}"
+                lines.append(f"{stamp} {event.job}.{event.task} {event.state.value}{attempt}\n")
+        if not self.live:  # piped: the turn's lines in one write
+            self.stream.write("".join(lines))
+            self.stream.flush()
+        elif now - self._last_draw > 0.05 or any(e.state.finished for e in changes):
+            self.draw()
 
     def draw(self) -> None:
         """Redraw the table in place."""

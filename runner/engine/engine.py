@@ -193,7 +193,7 @@ class Engine:
         log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES,
         clock: Clock = utcnow,
         observer: RunObserver | None = None,
-        progress: Callable[[Progress], None] | None = None,
+        progress: Callable[[list[Progress]], None] | None = None,
         rng: random.Random | None = None,
         task_environment: TaskEnvironment | None = None,
     ) -> None:
@@ -215,6 +215,7 @@ class Engine:
         self._waiting_for_pool = False
         self._poker = sensing.Poker(messages, task_environment)
         self._polling_cancels = False
+        self._progressed: list[Progress] = []  # this turn's, shown once it is committed
         self._traced: dict[int, AttemptLaunched] = {}  # launches to write with their ends
         self._recording_traced = False  # the "launches" timer is set
         self.finished: list[RunRecord] = []
@@ -244,6 +245,7 @@ class Engine:
         check_durations(job)
         graph = Graph(job)
         now = self.clock()
+        self._progressed = []
         with self.store.turn():
             rerun = list(rerun)
             known = self.store.task_runs(run.id)
@@ -300,6 +302,7 @@ class Engine:
                 del self._runs[run.id]
                 raise
             self._finish_runs(now)
+        self._show_progress()
         return True
 
     def cancel(self, reason: str, run_id: int | None = None) -> None:
@@ -329,6 +332,7 @@ class Engine:
         # A launch heard together with its attempt's end is recorded with the end.
         ended = {m.key for m in news if isinstance(m, AttemptFinished)}
         launches = {m.key: m for m in news if isinstance(m, AttemptLaunched) and m.key in ended}
+        self._progressed = []
         with self.store.turn():
             for message in news:
                 if isinstance(message, AttemptFinished):
@@ -339,6 +343,7 @@ class Engine:
             self._fire_timers(now)
             self._dispatch(now)
             self._finish_runs(now)
+        self._show_progress()
 
     def close(self) -> None:
         """Stop the executor's workers and flush telemetry."""
@@ -844,4 +849,12 @@ class Engine:
         self, active: _ActiveRun, task: str, state: TaskState, attempt: int, now: datetime
     ) -> None:
         if self.progress is not None:
-            self.progress(Progress(active.run.id, active.job.name, task, state, attempt, now))
+            self._progressed.append(
+                Progress(active.run.id, active.job.name, task, state, attempt, now)
+            )
+
+    def _show_progress(self) -> None:
+        """Hand the turn's changes, committed now, to ``progress`` in one call."""
+        if self._progressed and self.progress is not None:
+            changes, self._progressed = self._progressed, []
+            self.progress(changes)

@@ -19,7 +19,7 @@ def build_engine(
     store: Store,
     *,
     pools: Mapping[str, int],
-    progress: Callable[[Progress], None] | None = None,
+    progress: Callable[[list[Progress]], None] | None = None,
     observer: RunObserver | None = None,
     env: Mapping[str, str],
     redactor: Redactor | None = None,

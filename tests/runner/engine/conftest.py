@@ -168,7 +168,7 @@ def open_harness(tmp_path: Path, clock: Clock = utcnow, **engine_options: Any) -
         log_dir=tmp_path / "logs",
         pools={"one": 1},
         workers=8,
-        progress=progress.append,
+        progress=progress.extend,
         clock=clock,
         **engine_options,
     )
