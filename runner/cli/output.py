@@ -30,8 +30,12 @@ def use_colour(stream: TextIO) -> bool:
 
 def paint(state: str, stream: TextIO) -> str:
     """A state word, coloured for a terminal."""
-    code = _COLOURS.get(state)
-    return f"\x1b[{code}m{state}\x1b[0m" if code and use_colour(stream) else state
+    return _painted(state, use_colour(stream))
+
+
+def _painted(state: str, colour: bool) -> str:
+    code = _COLOURS.get(state) if colour else None
+    return f"\x1b[{code}m{state}\x1b[0m" if code else state
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -53,6 +57,7 @@ def table(
 ) -> None:
     """Print aligned columns; the state column is coloured on a terminal."""
     out = stream or sys.stdout
+    colour = use_colour(out)  # once: a terminal check is a system call
     cells = [[("-" if v is None else str(v)) for v in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     print(
@@ -64,7 +69,7 @@ def table(
         for i, (value, width) in enumerate(zip(row, widths, strict=True)):
             padded = value.ljust(width)
             if i == state_column:
-                padded = paint(value, out) + " " * (width - len(value))
+                padded = _painted(value, colour) + " " * (width - len(value))
             parts.append(padded)
         print("  ".join(parts).rstrip(), file=out)
 
