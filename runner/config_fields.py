@@ -61,7 +61,7 @@ class Location:
     def at(self, key: str, line: int | None = None) -> Location:
         """The location of ``key`` below this one (dotted under an existing key)."""
         full = key if self.key is None else f"{self.key}.{key}"
-        return replace(self, key=full, line=self.line if line is None else line)
+        return Location(self.file, self.line if line is None else line, self.job, self.task, full)
 
     def in_job(self, job: str, line: int | None = None) -> Location:
         """The location of a job (clearing any task and key)."""
