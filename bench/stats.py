@@ -4,7 +4,9 @@ average before and after and the number of cores."""
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -58,5 +60,26 @@ def repeat(sample: Callable[[], float], repeats: int) -> Summary:
 
 
 def machine() -> str:
-    """``nproc 2``: the cores this process may use."""
-    return f"nproc {len(os.sched_getaffinity(0))}"
+    """``nproc 2, speed: …``: the cores this process may use, and how fast this host runs
+    Python and spawns a process right now (``speed``)."""
+    return f"nproc {len(os.sched_getaffinity(0))}, speed: {speed()}"
+
+
+def speed() -> str:
+    """How fast this host is at this moment, so that figures taken on different hosts (or
+    hours: the shared machine's speed changes by 2-3x) can be told apart: the best of 5
+    times of a pure-Python loop of 10**6 additions, and of one ``posix_spawn`` of `true`
+    and its ``waitpid``. B2's ratio moves with the second against the first."""
+    loops, spawns = [], []
+    true = shutil.which("true") or "/bin/true"
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        loops.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        for _ in range(20):
+            os.waitpid(os.posix_spawn(true, [true], os.environ), 0)
+        spawns.append((time.perf_counter() - started) / 20)
+    return f"Python loop {min(loops) * 1000:.0f} ms, spawn of `true` {min(spawns) * 1000:.2f} ms"
