@@ -66,7 +66,7 @@ def kept_attempt(store: Store, tmp_path: Path) -> Iterator[Kept]:
     _, attempt = dispatched(store)
     stdout = tmp_path / "logs" / "extract.1.stdout"
     stdout.parent.mkdir()
-    status = exitstatus.status_path(stdout)
+    status = Path(exitstatus.status_path(stdout))
     release = tmp_path / "release"
     command = f"while [ ! -e {release} ]; do sleep 0.05; done; exit 4"
     replies: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()

@@ -157,7 +157,7 @@ def test_a_serve_killed_before_recording_its_commands_pid_has_the_command_adopte
         keeper, attempt = ask_for_a_spawn_and_hold_it(tmp_path, config, serve, store, hold=go)
         serve.signal(signal.SIGSTOP)  # it can no longer hear of the spawn, nor record it
         os.kill(keeper, signal.SIGCONT)
-        status_file = exitstatus.status_path(attempt.stdout_path or "")
+        status_file = Path(exitstatus.status_path(attempt.stdout_path or ""))
         wait_for(
             lambda: (
                 (found := exitstatus.read_spawn(status_file)) is not None and not found.spawning
@@ -204,5 +204,5 @@ def test_a_spawn_asked_for_by_a_serve_that_died_is_never_started_and_the_attempt
             ("start", 2),
             ("end", 2),
         ]
-        assert not exitstatus.status_path(attempt.stdout_path or "").exists()
+        assert not Path(exitstatus.status_path(attempt.stdout_path or "")).exists()
         assert_one_completion_per_fire_time(store, marker)
