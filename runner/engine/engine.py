@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from runner import processes
+from runner import exitstatus, processes
 from runner.clock import Clock, utcnow
 from runner.engine import branching, mapping, sensing, templates
 from runner.engine.dag import Graph, ReadyQueue, TaskStates, Verdict
@@ -216,6 +216,7 @@ class Engine:
         self._poker = sensing.Poker(messages, task_environment)
         self._polling_cancels = False
         self._progressed: list[Progress] = []  # this turn's, shown once it is committed
+        self._told: list[str] = []  # this turn's status files, removed once it is committed
         self._traced: dict[int, AttemptLaunched] = {}  # launches to write with their ends
         self._recording_traced = False  # the "launches" timer is set
         self.finished: list[RunRecord] = []
@@ -332,7 +333,7 @@ class Engine:
         # A launch heard together with its attempt's end is recorded with the end.
         ended = {m.key for m in news if isinstance(m, AttemptFinished)}
         launches = {m.key: m for m in news if isinstance(m, AttemptLaunched) and m.key in ended}
-        self._progressed = []
+        self._progressed, self._told = [], []
         with self.store.turn():
             for message in news:
                 if isinstance(message, AttemptFinished):
@@ -343,6 +344,7 @@ class Engine:
             self._fire_timers(now)
             self._dispatch(now)
             self._finish_runs(now)
+        self._discard_told()
         self._show_progress()
 
     def close(self) -> None:
@@ -406,6 +408,8 @@ class Engine:
     def _attempt_finished(
         self, outcome: AttemptFinished, now: datetime, launch: AttemptLaunched | None = None
     ) -> None:
+        if outcome.status_file is not None:
+            self._told.append(outcome.status_file)
         entry = self._by_key.pop(outcome.key, None)
         if entry is None:
             logger.warning("outcome for unknown attempt %s ignored", outcome.key)
@@ -852,6 +856,14 @@ class Engine:
             self._progressed.append(
                 Progress(active.run.id, active.job.name, task, state, attempt, now)
             )
+
+    def _discard_told(self) -> None:
+        """Remove the status files of the outcomes this turn committed: from now on the
+        store tells how those attempts ended (a crash before the commit leaves the files to
+        recovery, which reads the outcomes there)."""
+        told, self._told = self._told, []
+        for path in told:
+            exitstatus.discard(path)
 
     def _show_progress(self) -> None:
         """Hand the turn's changes, committed now, to ``progress`` in one call."""

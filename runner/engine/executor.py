@@ -66,6 +66,9 @@ class AttemptFinished:
     error: str | None = None
     reason: str | None = None
     result: Any = None
+    status_file: str | None = None
+    """The attempt's status file (runner.exitstatus), which tells how it ended until the
+    store does: the engine removes it once this outcome is committed."""
 
 
 @dataclass(frozen=True)

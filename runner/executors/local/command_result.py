@@ -41,6 +41,7 @@ class ResultFile:
         self._task = spec.task.name
         self._upstream = {k: v for k, v in spec.upstream_results.items() if v is not None}
         self._temporary: str | None = None
+        self._absent = False  # known not to be there: nothing to remove
         if beside is not None:
             self.path = os.path.splitext(beside)[0] + _SUFFIX
             _remove(self.path)
@@ -87,7 +88,8 @@ class ResultFile:
 
             shutil.rmtree(self._temporary, ignore_errors=True)
         else:
-            _remove(self.path)
+            if not self._absent:
+                _remove(self.path)
             if self._upstream:
                 _remove(self.upstream_path)
 
@@ -96,6 +98,7 @@ class ResultFile:
         try:
             fd = os.open(self.path, _READ_FLAGS)
         except FileNotFoundError:
+            self._absent = True
             return None, None
         except OSError as exc:
             return ("result file unreadable", f"cannot read {RESULT_VARIABLE} file: {exc}"), None

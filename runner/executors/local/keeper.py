@@ -99,14 +99,16 @@ class KeeperClient:
         return ours
 
     def _hear(self, sock: socket.socket, process: subprocess.Popen[bytes]) -> None:
+        buffer = memoryview(bytearray(MESSAGE_BYTES))  # one buffer: no 256 KiB map per message
         while True:
             try:
-                data = sock.recv(MESSAGE_BYTES)
+                size = sock.recv_into(buffer)
             except OSError:
-                data = b""
-            if not data:
+                size = 0
+            if not size:
                 break
-            for reply in marshal.loads(data):  # noqa: S302 - a socketpair: only our keeper writes
+            replies = marshal.loads(buffer[:size])  # noqa: S302 - a socketpair: only our keeper writes
+            for reply in replies:
                 self._heard(reply)
         with self._lock:
             closed = self._socket is not sock

@@ -32,6 +32,7 @@ runwatch modules that do too (no ``typing``, ``logging`` or runner.model), start
 
 from __future__ import annotations
 
+import array
 import contextlib
 import marshal
 import os
@@ -93,6 +94,7 @@ class Keeper:
         self._me = f"{os.getpid()} {processes.process_start(os.getpid()) or '0'}"
         self._devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         self._home = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._buffer = memoryview(bytearray(MESSAGE_BYTES))  # each request is read into it
 
     def run(self) -> None:
         """Serve until the parent has gone and no command is left."""
@@ -141,17 +143,17 @@ class Keeper:
     def _on_request(self, fd: int) -> None:
         assert self._control is not None
         try:
-            data, fds, _, _ = socket.recv_fds(self._control, MESSAGE_BYTES, 3)
+            size, fds = _receive(self._control, self._buffer)
         except OSError:
-            data, fds = b"", []
-        if not data:  # the parent is gone: no more requests, finish what runs
+            size, fds = 0, []
+        if not size:  # the parent is gone: no more requests, finish what runs
             self._selector.unregister(fd)
             with self._send_lock:
                 self._control.close()
                 self._control = None
             self._hung_up_at = time.time()
             return
-        request = marshal.loads(data)  # noqa: S302 - a socketpair: only our parent writes
+        request = marshal.loads(self._buffer[:size])  # noqa: S302 - a socketpair: only our parent writes
         if request[0] == "spawn":
             self._spawn(request[1:], fds)
         elif request[0] == "stop":
@@ -217,20 +219,11 @@ class Keeper:
         self, argv: list[str], env: dict[str, str], cwd: str | None, fds: tuple[int, int, int]
     ) -> int:
         """Spawn the command, from ``cwd`` (then back home: the loop is this thread alone)."""
+        if cwd is None:
+            return _spawn(argv, env, fds)
         try:
-            if cwd is not None:
-                os.chdir(cwd)
-            program = argv[0]
-            if os.sep not in program:
-                path = os.pathsep.join(os.get_exec_path(env))
-                found = _which(program, path)
-                if found is None:
-                    raise FileNotFoundError(2, os.strerror(2), program)
-                program = found
-            actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
-            return os.posix_spawn(
-                program, argv, env, file_actions=actions, setsid=True, setsigdef=_RESET
-            )
+            os.chdir(cwd)
+            return _spawn(argv, env, fds)
         finally:
             os.fchdir(self._home)
 
@@ -307,6 +300,34 @@ class Keeper:
             return  # ended already (its own outcome stands), or being stopped
         kept.stop = GroupStop(kept.pid, grace=grace)
         kept.stop.begin()
+
+
+def _spawn(argv: list[str], env: dict[str, str], fds: tuple[int, int, int]) -> int:
+    """``posix_spawn`` the command, found on the ``PATH`` of ``env``, as the leader of a new
+    session, ``fds`` its stdin, stdout and stderr."""
+    program = argv[0]
+    if os.sep not in program:
+        found = _which(program, os.pathsep.join(os.get_exec_path(env)))
+        if found is None:
+            raise FileNotFoundError(2, os.strerror(2), program)
+        program = found
+    actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
+    return os.posix_spawn(program, argv, env, file_actions=actions, setsid=True, setsigdef=_RESET)
+
+
+_FDS = array.array("i")
+_FDS_SPACE = socket.CMSG_SPACE(3 * _FDS.itemsize)
+
+
+def _receive(sock: socket.socket, buffer: memoryview) -> tuple[int, list[int]]:
+    """One request into ``buffer``: its size, and the descriptors passed with it (up to
+    three), as ``socket.recv_fds`` reads them, without a new 256 KiB buffer per request."""
+    size, ancillary, _, _ = sock.recvmsg_into([buffer], _FDS_SPACE)
+    fds = array.array("i")
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+    return size, list(fds)
 
 
 def _which(program: str, path: str) -> str | None:

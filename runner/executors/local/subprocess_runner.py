@@ -6,6 +6,7 @@ replies, heard on one thread, report it launched and ended.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -137,8 +138,6 @@ class CommandAttempt:
                 )
         elif kind == "ended":
             _, key, returncode, tail, stopped = reply
-            if self._status is not None:
-                exitstatus.discard(self._status)
             with self._lock:
                 request = self._stop_request
             if stopped and request is not None:
@@ -183,6 +182,8 @@ class CommandAttempt:
             self._finished = True
         if self._result is not None:
             message = self._result.apply(message)
+        if self._status is not None:  # kept until the engine has committed the outcome
+            message = dataclasses.replace(message, status_file=self._status)
         self._on_done(self.spec.key)
         self._messages.put(message)
         self._done.set()
