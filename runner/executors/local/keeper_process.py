@@ -37,7 +37,6 @@ import contextlib
 import marshal
 import os
 import select
-import selectors
 import signal
 import socket
 import sys
@@ -78,13 +77,40 @@ class _Kept:
         self.fence: float | None = None
 
 
+class _Poller:
+    """An epoll of descriptors, each with the callback its readiness calls: what the
+    keeper used ``selectors`` for, less its bookkeeping (three descriptors a command)."""
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll()
+        self._callbacks: dict[int, Callable[[int], None]] = {}
+
+    def add(self, fd: int, callback: Callable[[int], None]) -> None:
+        self._epoll.register(fd, select.EPOLLIN)
+        self._callbacks[fd] = callback
+
+    def remove(self, fd: int) -> None:
+        self._epoll.unregister(fd)
+        del self._callbacks[fd]
+
+    def wait(self, timeout: float | None) -> None:
+        """Wait up to ``timeout`` seconds (None: no limit), then call the ready ones."""
+        ready = self._epoll.poll(-1 if timeout is None else timeout)
+        calls = [(fd, self._callbacks.get(fd)) for fd, _ in ready]
+        for fd, callback in calls:
+            # Removed by an earlier call of this batch (and its number perhaps taken again
+            # by a new descriptor since): not this one's event.
+            if callback is not None and self._callbacks.get(fd) is callback:
+                callback(fd)
+
+
 class Keeper:
     """The keeper's loop: requests from the socket, output, and the commands' ends."""
 
     def __init__(self, control: socket.socket) -> None:
         self._control: socket.socket | None = control
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(control, selectors.EVENT_READ, self._on_request)
+        self._poller = _Poller()
+        self._poller.add(control.fileno(), self._on_request)
         self._kept: dict[int, _Kept] = {}
         self._hung_up_at: float | None = None
         self._send_lock = threading.Lock()
@@ -95,6 +121,7 @@ class Keeper:
         self._devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         self._home = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         self._buffer = memoryview(bytearray(MESSAGE_BYTES))  # each request is read into it
+        self._programs = Programs()
 
     def run(self) -> None:
         """Serve until the parent has gone and no command is left."""
@@ -103,11 +130,7 @@ class Keeper:
             left = [s for s in (stop.seconds_left() for stop in stops) if s is not None]
             left += [f for f in map(self._fence_left, self._kept.values()) if f is not None]
             timeout = max(min(left), 0.0) if left else None
-            for key, _ in self._selector.select(timeout):
-                if self._selector.get_map().get(key.fd) is not key:
-                    continue  # unregistered (and closed) by an earlier event of this batch
-                callback: Callable[[int], None] = key.data
-                callback(key.fd)
+            self._poller.wait(timeout)
             for stop in stops:
                 stop.kill_if_due()
             self._fence()
@@ -147,7 +170,7 @@ class Keeper:
         except OSError:
             size, fds = 0, []
         if not size:  # the parent is gone: no more requests, finish what runs
-            self._selector.unregister(fd)
+            self._poller.remove(fd)
             with self._send_lock:
                 self._control.close()
                 self._control = None
@@ -203,8 +226,8 @@ class Keeper:
         self._kept[key] = kept
         self._tell(("launched", key, pid, start))
         for fd, capture in kept.pipes.items():
-            self._selector.register(fd, selectors.EVENT_READ, self._reader(kept, capture))
-        self._selector.register(kept.pidfd, selectors.EVENT_READ, lambda _: self._ended(kept))
+            self._poller.add(fd, self._reader(kept, capture))
+        self._poller.add(kept.pidfd, lambda _: self._ended(kept))
 
     @staticmethod
     def _abandon(status: str | None, story: int | None, fds: list[int]) -> None:
@@ -220,10 +243,10 @@ class Keeper:
     ) -> int:
         """Spawn the command, from ``cwd`` (then back home: the loop is this thread alone)."""
         if cwd is None:
-            return _spawn(argv, env, fds)
+            return _spawn(argv, env, fds, self._programs)
         try:
             os.chdir(cwd)
-            return _spawn(argv, env, fds)
+            return _spawn(argv, env, fds, self._programs)
         finally:
             os.fchdir(self._home)
 
@@ -233,7 +256,7 @@ class Keeper:
             if data:
                 capture.write(data)
             else:
-                self._selector.unregister(fd)
+                self._poller.remove(fd)
                 os.close(fd)
                 del kept.pipes[fd]
 
@@ -250,10 +273,10 @@ class Keeper:
         if kept.story is not None:
             statusfile.ended(kept.story, returncode)
         os.waitid(os.P_PIDFD, kept.pidfd, os.WEXITED)
-        self._selector.unregister(kept.pidfd)
+        self._poller.remove(kept.pidfd)
         os.close(kept.pidfd)
         for fd, capture in list(kept.pipes.items()):
-            self._selector.unregister(fd)
+            self._poller.remove(fd)
             drain(fd, capture.write)
             os.close(fd)
         kept.out.close()
@@ -302,12 +325,42 @@ class Keeper:
         kept.stop.begin()
 
 
-def _spawn(argv: list[str], env: dict[str, str], fds: tuple[int, int, int]) -> int:
+FOUND_SECONDS = 1.0
+"""How long a program found on a ``PATH`` is run from where it was found without looking
+again: a burst of commands looks once, and one installed earlier on the ``PATH`` is run
+from there within a second (a shell's ``hash`` never looks again)."""
+
+
+class Programs:
+    """Where the programs of commands are, looked up on their ``PATH`` as ``shutil.which``
+    does, each kept ``FOUND_SECONDS``."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._found: dict[tuple[str, str], tuple[str, float]] = {}
+
+    def find(self, program: str, path: str) -> str | None:
+        """The first executable file named ``program`` in ``path``'s folders, or None."""
+        now = self._clock()
+        known = self._found.get((program, path))
+        if known is not None and now < known[1]:
+            return known[0]
+        found = _which(program, path)
+        if len(self._found) > 256:  # many jobs' PATHs: start over rather than grow
+            self._found.clear()
+        if found is not None and os.path.isabs(found):  # a relative one depends on the cwd
+            self._found[program, path] = (found, now + FOUND_SECONDS)
+        return found
+
+
+def _spawn(
+    argv: list[str], env: dict[str, str], fds: tuple[int, int, int], programs: Programs
+) -> int:
     """``posix_spawn`` the command, found on the ``PATH`` of ``env``, as the leader of a new
     session, ``fds`` its stdin, stdout and stderr."""
     program = argv[0]
     if os.sep not in program:
-        found = _which(program, os.pathsep.join(os.get_exec_path(env)))
+        found = programs.find(program, os.pathsep.join(os.get_exec_path(env)))
         if found is None:
             raise FileNotFoundError(2, os.strerror(2), program)
         program = found

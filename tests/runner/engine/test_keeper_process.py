@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from runner.executors.local.keeper import KeeperClient
+from runner.executors.local.keeper_process import FOUND_SECONDS, Programs
 from tests.runner.engine.conftest import Replies
 
 
@@ -72,3 +73,32 @@ def test_the_keepers_warnings_are_logged_by_its_parent(
 
     assert reply[:3] == ("ended", 1, 0)
     assert f"cannot open log file {stdout}, output not kept" in caplog.text
+
+
+def test_a_program_found_is_run_from_there_for_a_second_then_looked_up_again(
+    tmp_path: Path,
+) -> None:
+    early, late = tmp_path / "early", tmp_path / "late"
+    early.mkdir()
+    late.mkdir()
+    executable(late / "tool", "#!/bin/sh\n")
+    now = [100.0]
+    programs = Programs(clock=lambda: now[0])
+    path = os.pathsep.join([str(early), str(late)])
+    assert programs.find("tool", path) == str(late / "tool")
+    executable(early / "tool", "#!/bin/sh\n")  # installed earlier on the PATH
+    assert programs.find("tool", path) == str(late / "tool")  # a burst looks once
+    assert programs.find("tool", str(early)) == str(early / "tool")  # another PATH: its own
+    now[0] += FOUND_SECONDS
+    assert programs.find("tool", path) == str(early / "tool")
+
+
+def test_a_program_found_through_a_relative_folder_is_looked_up_each_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executable(tmp_path / "tool", "#!/bin/sh\n")
+    monkeypatch.chdir(tmp_path)
+    programs = Programs(clock=lambda: 0.0)
+    assert programs.find("tool", ".") == os.path.join(".", "tool")
+    monkeypatch.chdir(tmp_path.parent)  # the next command's cwd, say: no tool there
+    assert programs.find("tool", ".") is None

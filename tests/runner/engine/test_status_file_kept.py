@@ -48,7 +48,8 @@ def test_the_status_file_is_removed_only_once_the_outcome_is_committed(tmp_path:
         assert attempt.stdout_path is not None
         path = exitstatus.status_path(attempt.stdout_path)
         status = exitstatus.read_status(path)
-        assert status is not None and status.exit_code == 3  # what recovery would read now
+        assert status is not None  # what recovery would read now
+        assert status.exit_code == 3
         while run.id in engine.running_runs:
             engine.step()
         assert store.get_run(run.id).state is RunState.FAILED
