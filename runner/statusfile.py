@@ -45,10 +45,10 @@ def begin(path: str, keeper: str) -> int | None:
     return fd
 
 
-def ran(fd: int, pid: int, start: str | None) -> None:
-    """Add the command's line (unless its start time is unknown)."""
-    if start is not None:
-        _write(fd, f"{COMMAND} {pid} {start}\n")
+def ran(fd: int, pid: int, start: str | None) -> bool:
+    """Add the command's line; True when the file now tells who runs the command (its
+    start time unknown, the command has exited: the ``exit`` line comes before its reap)."""
+    return start is None or _write(fd, f"{COMMAND} {pid} {start}\n")
 
 
 def ended(fd: int, returncode: int) -> None:

@@ -75,7 +75,7 @@ def kept_attempt(store: Store, tmp_path: Path) -> Iterator[Kept]:
         1, ["sh", "-c", command], dict(os.environ), None, logs=(str(stdout), None),
         cap_bytes=1 << 20, header=b"", status=str(status), passthrough=False,
     )  # fmt: skip
-    _, _, pid, start = replies.get(timeout=30)
+    _, _, pid, start, _ = replies.get(timeout=30)
     assert leases.claim_attempt(store, attempt.id, dead_identity(), utcnow())
     store.set_attempt_process(attempt, pid=pid, pid_start=start)
     leases.record_log_paths(store, attempt.id, stdout, None)

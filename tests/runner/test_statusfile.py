@@ -49,8 +49,9 @@ def test_the_status_file_names_the_running_command_then_tells_how_it_ended(
     client, replies = keeper
     release = tmp_path / "release"
     status = spawn(client, tmp_path, f"while [ ! -e {release} ]; do sleep 0.02; done; exit 3")
-    _, _, pid, start = reply(replies, "launched")
+    _, _, pid, start, traced = reply(replies, "launched")
 
+    assert traced  # the keeper says the file names the command: recovery finds it there
     assert exitstatus.read_spawn(status) == exitstatus.Spawn(pid, start, spawning=False)
     assert exitstatus.read_status(status) is None  # it runs
     keeper_pid = processes.parent_of(pid)
@@ -70,12 +71,24 @@ def test_the_status_file_names_the_running_command_then_tells_how_it_ended(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["release", "task.1.status"]
 
 
+def test_a_command_whose_status_file_cannot_be_written_is_launched_untraced(
+    keeper: tuple[KeeperClient, Replies], tmp_path: Path
+) -> None:
+    client, replies = keeper
+    (tmp_path / "task.1.status").mkdir()  # the name taken: the file cannot be created
+    spawn(client, tmp_path, "exit 4")
+    _, _, pid, _, traced = reply(replies, "launched")
+    assert pid > 0  # it runs regardless
+    assert not traced  # so the engine writes its process to the store at once
+    assert reply(replies, "ended")[:3] == ("ended", 1, 4)
+
+
 def test_a_command_killed_by_a_signal_is_recorded_with_the_signal(
     keeper: tuple[KeeperClient, Replies], tmp_path: Path
 ) -> None:
     client, replies = keeper
     status = spawn(client, tmp_path, "sleep 30")
-    _, _, pid, _ = reply(replies, "launched")
+    _, _, pid, _, _ = reply(replies, "launched")
     os.killpg(pid, signal.SIGKILL)
     reply(replies, "ended")
     ended = exitstatus.read_status(status)

@@ -22,7 +22,7 @@ together, as a list of tuples:
 
     spawn key argv env cwd stdout stderr cap header status passthrough fence (+ fds 0 1 2)
     stop key grace
-    → launched key pid start | failed key errno message filename
+    → launched key pid start traced | failed key errno message filename
     → ended key returncode tail stopped | warning message | error traceback
 
 It starts before a run's first command can, so it imports only the standard library and
@@ -211,8 +211,7 @@ class Keeper:
             os.close(out_w)
             os.close(err_w)
         start = processes.process_start(pid)  # not reaped yet: still ours
-        if story is not None:
-            statusfile.ran(story, pid, start)
+        traced = story is not None and statusfile.ran(story, pid, start)
         out_pass, err_pass = (passed[1], passed[2]) if stdin != self._devnull else (None, None)
         kept = _Kept(
             key,
@@ -224,7 +223,7 @@ class Keeper:
         kept.passed, kept.fence = passed, fence
         kept.pipes = {out_r: kept.out, err_r: kept.err}
         self._kept[key] = kept
-        self._tell(("launched", key, pid, start))
+        self._tell(("launched", key, pid, start, traced))
         for fd, capture in kept.pipes.items():
             self._poller.add(fd, self._reader(kept, capture))
         self._poller.add(kept.pidfd, lambda _: self._ended(kept))

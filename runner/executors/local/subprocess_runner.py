@@ -119,9 +119,9 @@ class CommandAttempt:
         """The keeper's word on this attempt."""
         kind = reply[0]
         if kind == "launched":
-            _, _, pid, start = reply
+            _, _, pid, start, traced = reply
             self._process = (pid, start)
-            self._launch(pid, start)
+            self._launch(pid, start, traced)
         elif kind == "failed":
             _, key, errno, message, filename = reply
             program = argv_of(self.spec.task.command or ())[0]
@@ -163,12 +163,12 @@ class CommandAttempt:
             outcome.internal_error(self.spec.key, KeeperLostError("the keeper process died"))
         )
 
-    def _launch(self, pid: int | None, start: str | None) -> None:
+    def _launch(self, pid: int | None, start: str | None, traced: bool = False) -> None:
+        """``traced``: the keeper says the status file names the command (the `command`
+        line; or, start None: the command has exited, the `exit` line comes before its
+        reap), so recovery finds it there before the store does."""
         if not self._launched:
             self._launched = True
-            # In the status file: the `command` line, or (start None: the command has
-            # exited already) the `exit` line to come, before the keeper reaps it.
-            traced = self._status is not None and pid is not None
             self._messages.put(AttemptLaunched(self.spec.key, pid, start, traced))
 
     def _fail(self, message: AttemptFinished) -> None:

@@ -111,7 +111,7 @@ def test_an_attempt_whose_command_runs_under_the_shared_keeper_is_left_running_t
         header=b"", status=str(status), passthrough=False,
     )  # fmt: skip
     try:
-        _, _, pid, start = replies.get(timeout=30)
+        _, _, pid, start, _ = replies.get(timeout=30)
         store.set_attempt_process(attempt, pid=pid, pid_start=start)
         store.recover_orphans()
         assert store.get_attempt(attempt.id).state is TaskState.RUNNING
