@@ -327,6 +327,17 @@ class AttemptTable(Part):
         )
         return [AttemptRecord.from_row(r) for r in rows]
 
+    def attempt_totals(self, run_id: int) -> dict[str, tuple[int, float, str | None]]:
+        """Per task of a run that has attempts: how many, the seconds the finished ones
+        took, and the reason its last one ended with; one query (a run's summary)."""
+        rows = self._db.rows(
+            "SELECT g.task, g.n, g.seconds, l.reason FROM (SELECT task, COUNT(*) AS n, "
+            "SUM(finished_at - started_at) AS seconds, MAX(id) AS last FROM attempts "
+            "WHERE run_id = :id GROUP BY task) g JOIN attempts l ON l.id = g.last",
+            {"id": run_id},
+        )
+        return {r["task"]: (int(r["n"]), float(r["seconds"] or 0), r["reason"]) for r in rows}
+
     def results(self, run_id: int) -> dict[str, Any]:
         """The return values of the successful attempts of a run's Python tasks."""
         rows = self._db.rows(

@@ -102,6 +102,7 @@ class Store:
     finish_attempt = _by("_attempts", AttemptTable.finish_attempt)
     get_attempt = _by("_attempts", AttemptTable.get_attempt)
     attempts = _by("_attempts", AttemptTable.attempts)
+    attempt_totals = _by("_attempts", AttemptTable.attempt_totals)
     results = _by("_attempts", AttemptTable.results)
     record_poke = _by("_attempts", AttemptTable.record_poke)
     first_poke = _by("_attempts", AttemptTable.first_poke)

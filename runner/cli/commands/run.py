@@ -16,7 +16,7 @@ from runner.durations import format_duration
 from runner.engine.engine import tasks_to_resume
 from runner.errors import NotFoundError, UsageError
 from runner.model import Job, RunState, TaskState, Trigger
-from runner.store.records import AttemptRecord, RunRecord
+from runner.store.records import RunRecord
 from runner.store.store import ORPHANED, Store
 
 _PARAM = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
@@ -243,23 +243,18 @@ def run_summary(store: Store, run: RunRecord) -> dict[str, object]:
 
 def _print_summary(store: Store, job: Job, run: RunRecord) -> None:
     tasks = store.task_runs(run.id)
-    attempts = store.attempts(run.id)
-    by_task: dict[str, list[AttemptRecord]] = {}
-    for a in attempts:
-        by_task.setdefault(a.task, []).append(a)
+    totals = store.attempt_totals(run.id)
     rows = []
     for name in [n for n in job.tasks if n in tasks]:
-        t = tasks[name]
-        mine = by_task.get(name, [])
-        last = mine[-1] if mine else None
-        duration = sum(a.duration_seconds or 0 for a in mine)
+        state = tasks[name].state
+        count, seconds, reason = totals.get(name, (0, 0.0, None))
         rows.append(
             [
                 name,
-                t.state.value,
-                len(mine),
-                format_duration(duration) if mine else "-",
-                (last.reason if last and t.state is not TaskState.SUCCESS else None) or "",
+                state.value,
+                count,
+                format_duration(seconds) if count else "-",
+                (reason if state is not TaskState.SUCCESS else None) or "",
             ]
         )
     print()
@@ -269,8 +264,10 @@ def _print_summary(store: Store, job: Job, run: RunRecord) -> None:
         f"\nrun {run.id} {paint(run.state.value, sys.stdout)} in {took}"
         + (f": {run.reason}" if run.reason and run.state is not RunState.SUCCESS else "")
     )
-    failed = [a for a in attempts if a.state.failed and a.error]
-    if failed and run.state is not RunState.SUCCESS:
+    if run.state is RunState.SUCCESS:
+        return
+    failed = [a for a in store.attempts(run.id) if a.state.failed and a.error]
+    if failed:
         last = failed[-1]
         print(f"\nlast error ({last.task}, attempt {last.number}):")
         for line in (last.error or "").splitlines()[-10:]:

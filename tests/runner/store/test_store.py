@@ -503,6 +503,25 @@ def test_an_attempt_finishes_once(store: Store) -> None:
     assert store.events_after(cursor) == []
 
 
+def test_attempt_totals_count_a_tasks_attempts_their_time_and_its_last_reason(
+    store: Store,
+) -> None:
+    run = started_run(store)
+    first = store.start_attempt(run, "extract", at(10))
+    assert first is not None
+    store.finish_attempt(first, TaskState.FAILED, at(12.5), reason="exit code 1", will_retry=True)
+    second = store.start_attempt(run, "extract", at(20))
+    assert second is not None
+    store.finish_attempt(second, TaskState.FAILED, at(21), reason="exit code 2")
+    running = store.start_attempt(run, "load", at(30))  # unfinished: no time yet
+    assert running is not None
+
+    totals = store.attempt_totals(run.id)
+
+    assert totals == {"extract": (2, 3.5, "exit code 2"), "load": (1, 0.0, None)}
+    assert store.attempt_totals(run.id + 1) == {}
+
+
 def test_results_come_only_from_successful_attempts(store: Store) -> None:
     run = started_run(store, make_job(tasks=("a", "b", "c")))
     outcomes = [
