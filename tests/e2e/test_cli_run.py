@@ -52,6 +52,37 @@ def runs_json(runwatch: Runwatch) -> list[dict[str, object]]:
     return data
 
 
+def test_the_summary_table_counts_attempts_and_notes_why_a_task_failed(
+    tmp_path: Path, runwatch: Runwatch
+) -> None:
+    jobs = write_jobs(
+        tmp_path,
+        "jobs:\n  mixed:\n    tasks:\n"
+        "      fine:\n        command: 'true'\n"
+        "      flaky:\n        retries: 1\n        retry_delay: 0\n"
+        "        command: 'test -e marker || { touch marker; exit 5; }'\n"
+        "      broken:\n        retries: 1\n        retry_delay: 0\n"
+        "        command: 'echo no space left >&2; exit 3'\n"
+        "      never:\n        command: 'true'\n        after: [broken]\n",
+    )
+    result = runwatch("run", "mixed", "--jobs", str(jobs))
+    assert result.returncode == 1, result.stderr
+    rows = {
+        line.split()[0]: line.split()
+        for line in result.stdout.splitlines()
+        if line.split() and line.split()[0] in ("fine", "flaky", "broken", "never")
+    }
+    assert rows["fine"][1:3] == ["success", "1"]
+    assert rows["flaky"][1:3] == ["success", "2"]  # retried once; a success has no note
+    assert len(rows["flaky"]) == 4
+    assert rows["broken"][1:3] == ["failed", "2"]
+    assert rows["broken"][4:] == ["exit", "code", "3"]  # its last attempt's reason
+    assert rows["never"][1:4] == ["upstream_failed", "0", "-"]
+    assert "last error (broken, attempt 2):\n  no space left" in result.stdout
+    assert "runwatch logs " in result.stdout
+    assert "broken --attempt 2" in result.stdout
+
+
 def test_example_etl_runs_to_success_through_a_retried_flaky_step(
     tmp_path: Path, home: Path
 ) -> None:
