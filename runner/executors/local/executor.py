@@ -47,12 +47,11 @@ class RedactedMessages(queue.SimpleQueue[Message]):
 
     def put(self, item: Message, block: bool = True, timeout: float | None = None) -> None:
         """Redact, then forward."""
-        if isinstance(item, AttemptFinished) and self._redactor:
-            item = dataclasses.replace(
-                item,
-                error=self._redactor.redact_optional(item.error),
-                reason=self._redactor.redact_optional(item.reason),
-            )
+        if isinstance(item, AttemptFinished) and self._redactor and (item.error or item.reason):
+            error = self._redactor.redact_optional(item.error)
+            reason = self._redactor.redact_optional(item.reason)
+            if (error, reason) != (item.error, item.reason):
+                item = dataclasses.replace(item, error=error, reason=reason)
         self._target.put(item, block, timeout)
 
 
