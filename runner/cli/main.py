@@ -25,11 +25,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv is None:
             wrap_main(words[1:])  # exits with the wrapped command's status
         return status_of(words[1:])
-    if words[:1] == ["run"] and not {"-h", "--help"} & set(words):
-        from runner.executors.local.keeper_launch import start_early
+    if words[:1] != ["run"] or {"-h", "--help"} & set(words):
+        return _run(words)
+    from runner.executors.local.keeper_launch import start_early
 
-        start_early()  # the keeper of its commands starts beside the imports below
-    return _run(words)
+    start_early()  # the keeper of its commands starts beside the imports below
+    status = _run(words)
+    if argv is None:  # the process is ours: its teardown would cost 20-50 ms
+        from runner.cli.process_exit import exit_now
+
+        exit_now(status)
+    return status
 
 
 def _run(words: list[str]) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from contextlib import suppress
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
@@ -59,15 +58,11 @@ def status_of(argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
 
 def main(argv: Sequence[str], env: Mapping[str, str] | None = None) -> NoReturn:
     """Run `runwatch wrap` and exit with the command's status, skipping interpreter
-    shutdown: it would cost more than the rest of wrap (module teardown, and the
-    checkpoint SQLite runs when its last connection closes — committed writes are in
-    the write-ahead log already, and the next writer or `runwatch serve` checkpoints)."""
-    status = status_of(argv, env)
-    for stream in (sys.stdout, sys.stderr):
-        if stream is not None:  # None when started with the descriptor closed
-            with suppress(OSError, ValueError):  # nor can a closed one change the status
-                stream.flush()
-    os._exit(status)
+    shutdown (runner.cli.process_exit), and the checkpoint SQLite runs when its last
+    connection closes: `runwatch serve` or the next writer checkpoints."""
+    from runner.cli.process_exit import exit_now
+
+    exit_now(status_of(argv, env))
 
 
 if __name__ == "__main__":

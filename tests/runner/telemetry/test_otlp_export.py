@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +22,7 @@ from runner.model import RunState
 from runner.telemetry.factory import build_tracing
 from runner.telemetry.ids import SpanIds
 from runner.telemetry.tracing import TracingObserver
+from tests.e2e.cli import clean_env
 from tests.runner.telemetry.conftest import Harness, job, sh
 
 
@@ -128,3 +131,24 @@ def test_spans_reach_an_otlp_http_receiver_with_resource_parents_and_status(
     assert attributes(fail)["process.exit_code"] == 4
     assert attributes(fail)["runwatch.state"] == "failed"
     assert attributes(root)["runwatch.run_id"] == run.id
+
+
+def test_a_runwatch_run_process_has_exported_its_spans_when_it_exits(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("jobs:\n  etl:\n    tasks:\n      one:\n        command: 'true'\n")
+    env = clean_env(tmp_path)
+    env.update(
+        OTEL_TRACES_EXPORTER="otlp",
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+        OTEL_BSP_SCHEDULE_DELAY="60000",  # nothing leaves before the process ends
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "runner", "run", "etl", "--jobs", str(jobs)],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "success" in done.stdout.splitlines()[-1]  # its last line, flushed too
+    assert {"run etl", "task one"} <= {span.name for span in receiver.spans()}
