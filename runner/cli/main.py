@@ -27,6 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status_of(words[1:])
     if words[:1] != ["run"] or {"-h", "--help"} & set(words):
         return _run(words)
+    if argv is None:
+        from runner.cli import startup_gc
+
+        startup_gc.pause()  # while the modules load (runner.cli.commands.run)
     from runner.executors.local.keeper_launch import start_early
 
     start_early()  # the keeper of its commands starts beside the imports below

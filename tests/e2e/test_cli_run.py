@@ -615,3 +615,24 @@ def test_jobs_shows_what_a_dependent_job_waits_for(tmp_path: Path, runwatch: Run
     assert runwatch("run", "enrich", "--jobs", str(jobs)).returncode == 0
     records = json.loads(runwatch("jobs", "--jobs", str(jobs), "--format", "json").stdout)
     assert [r["waiting_for"] for r in records if r["job"] == "report"] == [[]]
+
+
+def test_a_run_collects_garbage_while_it_runs_with_its_modules_frozen(
+    tmp_path: Path, runwatch: Runwatch
+) -> None:
+    jobs = tmp_path / "collector.py"
+    jobs.write_text(
+        "import gc\n"
+        "from runner import job, task\n\n\n"
+        "@task(in_process=True)\n"
+        "def probe() -> None:\n"
+        "    if not gc.isenabled():\n"
+        "        raise RuntimeError('the collector is off during the run')\n"
+        "    if gc.get_freeze_count() == 0:\n"
+        "        raise RuntimeError('the modules imported at the start were not frozen')\n\n\n"
+        "@job()\n"
+        "def collector() -> None:\n"
+        "    probe()\n"
+    )
+    result = runwatch("run", "collector", "--jobs", str(jobs))
+    assert result.returncode == 0, result.stdout + result.stderr

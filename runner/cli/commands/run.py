@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import FrameType
 
+from runner.cli import startup_gc
 from runner.cli.context import Context
 from runner.cli.output import emit_json, iso, paint, table
 from runner.cli.progress import ProgressDisplay
@@ -112,6 +113,7 @@ def command(ctx: Context) -> int:
     from runner.executors.factory import build_engine
     from runner.telemetry.factory import build_tracing
 
+    startup_gc.resume()  # the modules are in: the job's definitions make garbage to collect
     job = find_job(ctx, ctx.args.job)
     alerts = InRunAlerts(ctx.settings)
     store = ctx.open_store()
