@@ -49,12 +49,12 @@ def _run(words: list[str]) -> int:
     from pathlib import Path
 
     from runner.cli.context import Context
-    from runner.cli.parser import build_parser
+    from runner.cli.parser import parse_arguments
     from runner.cli.redacted_logging import LogRedaction
     from runner.config import redactor_for
     from runner.errors import RunwatchError
 
-    args = build_parser().parse_args(words)
+    args = parse_arguments(words)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="runwatch: %(levelname)s: %(message)s",
